@@ -1,0 +1,29 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both build their own .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test tools bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# External tools the tests drive for real (ssh-keygen, openssl, pdftotext, pdftoppm).
+tools:
+	bash .ci/install-tools
+
+test: $(STAMP) tools
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/evkit demo --out demo-output
+
+bench: $(STAMP) tools
+	$(BIN)/python bench/verify.py
+
+clean:
+	rm -rf $(VENV) demo-output bench/out

@@ -1,0 +1,1 @@
+"""The examiner's collector: MSAL auth, one HTTP client, sources, offline importers, resume."""

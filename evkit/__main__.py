@@ -1,0 +1,5 @@
+import sys
+
+from evkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Breach-scope report: loading bundles into DuckDB, attribution, classification, outputs."""
