@@ -1,0 +1,48 @@
+"""The collector's error hierarchy: library code raises these, CLI modules map them to exit codes."""
+
+from __future__ import annotations
+
+from evkit.exitcodes import ExitCode
+
+
+class CollectorError(Exception):
+    """Base of every collector failure; `exit_status` is the CLI exit code it maps to."""
+
+    exit_status: int = ExitCode.FAILED
+
+
+class ConfigError(CollectorError):
+    """The collection config or the command line is wrong; the message names the field."""
+
+    exit_status = ExitCode.USAGE
+
+
+class AuthError(CollectorError):
+    """A token could not be obtained, or the API refused it (401/403)."""
+
+
+class NetworkError(CollectorError):
+    """Connection failures and timeouts that outlived the retry budget."""
+
+
+class ApiError(CollectorError):
+    """An API answered with an error we cannot retry, or with a body we cannot read."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "",
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.request_id = request_id
+
+
+class ThrottledError(ApiError):
+    """Throttling (429/503) outlasted the retry budget."""
+
+
+class BundleError(CollectorError):
+    """The output bundle cannot be created, resumed or written."""
+
+
+class ImportInputError(CollectorError):
+    """A file handed to `evkit import` cannot be read; the message names the file."""
