@@ -22,12 +22,20 @@ class UsageError(Exception):
     """The command line does not match the usage text, or a value in it is malformed."""
 
 
+class HelpShown(Exception):
+    """`--help` or `--version` was printed; the command should exit 0."""
+
+
 def parse_args(doc: str, argv: Sequence[str]) -> dict[str, Any]:
     """Parse argv against a docopt usage text; raise UsageError instead of exiting."""
     try:
-        return docopt(doc, argv=list(argv), version=f"evkit {__version__}", help=True)
+        return docopt(doc, argv=list(argv), version=f"evkit {__version__}", default_help=True)
     except DocoptExit as exc:
         raise UsageError(str(exc).strip() or doc.strip()) from None
+    except SystemExit as exc:  # docopt prints --help / --version, then exits
+        if exc.code in (None, 0):
+            raise HelpShown() from None
+        raise
 
 
 def run_cli(doc: str, argv: Sequence[str], body: Any) -> int:
@@ -38,6 +46,8 @@ def run_cli(doc: str, argv: Sequence[str], body: Any) -> int:
     """
     try:
         args = parse_args(doc, argv)
+    except HelpShown:
+        return ExitCode.OK
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.USAGE

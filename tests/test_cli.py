@@ -29,3 +29,13 @@ def test_subprocess_entry_point(evkit_cli):
     result = evkit_cli("--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"evkit {__version__}"
+
+
+def test_subcommand_help_exits_zero(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "evkit demo" in capsys.readouterr().out
+
+
+def test_subcommand_usage_error_exits_two(capsys):
+    assert main(["demo", "--no-such-option"]) == 2
+    assert "Usage" in capsys.readouterr().err
