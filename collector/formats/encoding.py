@@ -40,7 +40,8 @@ def file_encoding(path: Path) -> str:
         return sniff_encoding(fh.read(4))
 
 
-def open_text(path: Path, encoding: str | None = None, *, newline: str | None = "") -> TextIO:
+def open_text(path: Path, encoding: str | None = None, *, newline: str | None = "",
+              errors: str = "strict") -> TextIO:
     """Open `path` as a decoded text stream with any BOM skipped; strict, so bad bytes surface."""
     raw: BinaryIO = open(path, "rb")
     try:
@@ -50,7 +51,7 @@ def open_text(path: Path, encoding: str | None = None, *, newline: str | None = 
         if raw.read(len(bom)) != bom:
             raw.seek(0)
         codec = "utf-8" if enc == "utf-8-sig" else enc
-        return io.TextIOWrapper(raw, encoding=codec, errors="strict", newline=newline)
+        return io.TextIOWrapper(raw, encoding=codec, errors=errors, newline=newline)
     except BaseException:
         raw.close()
         raise

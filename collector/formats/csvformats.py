@@ -1,0 +1,126 @@
+"""CSV exports: Purview audit search (current and classic), Search-UnifiedAuditLog | Export-Csv,
+and Sentinel OfficeActivity from the Log Analytics portal. Streamed row by row."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator
+
+from collector.formats.encoding import open_text
+from collector.formats.mangled import SUSPECT, mangled_reason
+from collector.formats.rows import LossyCell, ParsedRow, check_record
+from collector.formats.sentinel import column_name, to_classic
+
+csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 128 KiB default
+
+
+def _suspect(text: str) -> bool:
+    return any(m in text for m in SUSPECT)
+
+
+def read_header(rows: Iterator[list[str]]) -> list[str] | None:
+    """The header row, skipping PowerShell 5's `#TYPE ...` line; None for an empty file."""
+    for row in rows:
+        if not row:
+            continue
+        if len(row) == 1 and row[0].startswith("#TYPE"):
+            continue
+        return row
+    return None
+
+
+def _data_rows(path: Path) -> Iterator[tuple[list[str], int, list[str] | str]]:
+    """(header, row number, cells or a CSV syntax error) for every non-blank data row."""
+    with open_text(path, errors="replace") as text:
+        rows = csv.reader(text, strict=False)
+        header = read_header(rows)
+        if header is None:
+            return
+        number = 0
+        while True:
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                number += 1
+                yield header, number, f"CSV syntax error: {exc}"
+                continue
+            if not cells or cells == [""]:
+                continue
+            number += 1
+            yield header, number, cells
+
+
+def _lossy_cells(header: list[str], cells: list[str], skip: str | None = None) -> list[LossyCell]:
+    out: list[LossyCell] = []
+    for column, cell in zip(header, cells):
+        if column != skip and cell and _suspect(cell):
+            reason = mangled_reason(cell)
+            if reason:
+                out.append(LossyCell(column, reason))
+    return out
+
+
+def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
+    """Exports with an `AuditData` column holding the classic record as JSON text."""
+    index: int | None = None
+    for header, number, cells in _data_rows(path):
+        if isinstance(cells, str):
+            yield ParsedRow(number, None, cells, [])
+            continue
+        if index is None:
+            names = [column_name(h)[0] for h in header]
+            index = names.index("AuditData")
+        if len(cells) != len(header):
+            yield ParsedRow(number, None,
+                            f"row has {len(cells)} cells, the header has {len(header)}", [])
+            continue
+        lossy = _lossy_cells(header, cells, skip=header[index])
+        raw = cells[index]
+        if not raw.strip():
+            yield ParsedRow(number, None, "AuditData is empty", lossy)
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            reason = mangled_reason(raw)
+            if reason:
+                lossy.append(LossyCell(header[index], reason))
+            yield ParsedRow(number, None, f"AuditData is not valid JSON: {exc.msg} at character {exc.pos}", lossy)
+            continue
+        yield _checked(number, record, lossy, header[index], scan=_suspect(raw))
+
+
+def _checked(number: int, record: object, lossy: list[LossyCell], column: str, *, scan: bool) -> ParsedRow:
+    parsed = check_record(number, record, [], scan_values=scan)
+    inner = [LossyCell(f"{column}.{c.column}", c.reason) for c in parsed.lossy]
+    return parsed._replace(lossy=lossy + inner)
+
+
+def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
+    """OfficeActivity rows exported from the Log Analytics portal."""
+    names: list[str] = []
+    zone_note: LossyCell | None = None
+    for header, number, cells in _data_rows(path):
+        if isinstance(cells, str):
+            yield ParsedRow(number, None, cells, [])
+            continue
+        if not names:
+            names = []
+            for h in header:
+                name, suffix = column_name(h)
+                names.append(name)
+                if suffix and suffix.upper() != "UTC" and zone_note is None:
+                    zone_note = LossyCell(h, f"times are in {suffix}, not UTC; they are read as written")
+        if len(cells) != len(header):
+            yield ParsedRow(number, None,
+                            f"row has {len(cells)} cells, the header has {len(header)}", [])
+            continue
+        lossy = _lossy_cells(header, cells)
+        if zone_note is not None and number == 1:
+            lossy.insert(0, zone_note)
+        record = to_classic(dict(zip(names, cells)))
+        yield check_record(number, record, lossy, scan_values=False)

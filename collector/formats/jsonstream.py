@@ -1,0 +1,152 @@
+"""Streaming JSON: one element at a time from arrays, `{"value": [...]}` envelopes or JSON lines.
+
+Exports can be gigabytes; `json.load` would hold all of it. This reader keeps only the
+current element in memory, using `json.JSONDecoder.raw_decode` over a growing text buffer.
+A syntax error ends the stream with the element number where it happened (what follows
+cannot be located reliably).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterator, TextIO
+
+CHUNK = 1 << 20                 # characters read at a time
+MAX_ELEMENT = 64 << 20          # one element larger than this is treated as unreadable
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+class JsonStreamError(ValueError):
+    """The JSON text is malformed (or an element is too large) at the element being read."""
+
+
+class _Buffer:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.decoder = json.JSONDecoder()
+
+    def more(self) -> None:
+        pending = len(self.buf) - self.pos
+        if pending > MAX_ELEMENT:
+            raise JsonStreamError(f"an element is larger than {MAX_ELEMENT >> 20} MiB or never ends")
+        chunk = self.stream.read(max(CHUNK, pending))
+        if not chunk:
+            self.eof = True
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+
+    def peek(self) -> str:
+        """The next non-whitespace character ('' at end of input)."""
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf) or self.eof:
+                return self.buf[self.pos:self.pos + 1]
+            self.more()
+
+    def take(self, char: str) -> None:
+        got = self.peek()
+        if got != char:
+            raise JsonStreamError(f"expected {char!r} but found {got or 'end of file'!r}")
+        self.pos += 1
+
+    def value(self) -> object:
+        self.peek()
+        while True:
+            try:
+                obj, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.eof:
+                    raise JsonStreamError(exc.msg + f" (character {exc.pos - self.pos} of the element)") from None
+                self.more()
+                continue
+            if end == len(self.buf) and not self.eof and not isinstance(obj, (dict, list, str)):
+                self.more()            # a number or literal may continue in the next chunk
+                continue
+            self.pos = end
+            return obj
+
+
+def _array(b: _Buffer) -> Iterator[object]:
+    b.take("[")
+    if b.peek() == "]":
+        b.pos += 1
+        return
+    while True:
+        yield b.value()
+        sep = b.peek()
+        if sep == "]":
+            b.pos += 1
+            return
+        b.take(",")
+
+
+def _object(b: _Buffer, container_key: str) -> Iterator[object]:
+    """Elements of the object's `container_key` array, or the whole object when it has none."""
+    b.take("{")
+    other: dict = {}
+    found = False
+    if b.peek() == "}":
+        b.pos += 1
+    else:
+        while True:
+            key = b.value()
+            if not isinstance(key, str):
+                raise JsonStreamError("object key is not a string")
+            b.take(":")
+            if key == container_key and b.peek() == "[":
+                found = True
+                yield from _array(b)
+            else:
+                other[key] = b.value()
+            sep = b.peek()
+            if sep == "}":
+                b.pos += 1
+                break
+            b.take(",")
+    if not found:
+        yield other
+
+
+def iter_elements(stream: TextIO, *, container_key: str = "value") -> Iterator[object]:
+    """Yield elements: of top-level arrays, of an envelope's `container_key`, or top-level objects.
+
+    Several top-level values in a row (concatenated JSON) are read one after another.
+    Raises JsonStreamError at the first syntax error.
+    """
+    b = _Buffer(stream)
+    while True:
+        first = b.peek()
+        if first == "":
+            return
+        if first == "[":
+            yield from _array(b)
+        elif first == "{":
+            yield from _object(b, container_key)
+        else:
+            raise JsonStreamError(f"expected an array or object but found {first!r}")
+
+
+def iter_lines(stream: TextIO) -> Iterator[tuple[int, object | JsonStreamError]]:
+    """JSON lines: (line number, value or the error for that line); blank lines are skipped."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, JsonStreamError(f"line is not valid JSON: {exc.msg} at column {exc.colno}")
+
+
+def looks_like_json_lines(head: str) -> bool:
+    """True when the text starts with one complete JSON object on its own line followed by another."""
+    lines = [line for line in head.splitlines() if line.strip()]
+    if len(lines) < 2 or not lines[0].lstrip().startswith("{") or not lines[1].lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(lines[0]), dict)
+    except json.JSONDecodeError:
+        return False

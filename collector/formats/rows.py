@@ -1,0 +1,55 @@
+"""What a reader yields per row, and the checks every parsed record must pass."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from collector.formats.mangled import find_mangled
+from collector.formats.timeparse import parse_creation_time
+
+
+class LossyCell(str):
+    """A lossy-cell note: a `str` ("Column: reason") that also carries `.column` and `.reason`."""
+
+    column: str
+    reason: str
+
+    def __new__(cls, column: str, reason: str) -> "LossyCell":
+        self = super().__new__(cls, f"{column}: {reason}")
+        self.column = column
+        self.reason = reason
+        return self
+
+
+class ParsedRow(NamedTuple):
+    """One data row (CSV) or element (JSON): a classic record, or the reason there is none."""
+
+    row: int
+    record: dict | None
+    error: str | None
+    lossy: list[LossyCell]
+
+
+def check_record(row: int, record: object, lossy: list[LossyCell], *,
+                 scan_values: bool = True) -> ParsedRow:
+    """Accept `record` only if it is an object with an `Id` and a readable `CreationTime`.
+
+    With `scan_values`, string values anywhere in the record are checked for PowerShell
+    mangling (ConvertTo-Json's depth limit turns nested objects into `@{Name=...}` text).
+    """
+    if not isinstance(record, dict):
+        return ParsedRow(row, None, f"record is a JSON {type(record).__name__}, not an object", lossy)
+    rid = record.get("Id")
+    if not isinstance(rid, str) or not rid.strip():
+        return ParsedRow(row, None, "record has no Id", lossy)
+    created = record.get("CreationTime")
+    if created is None:
+        return ParsedRow(row, None, f"record {rid} has no CreationTime", lossy)
+    try:
+        parse_creation_time(created)
+    except ValueError as exc:
+        return ParsedRow(row, None, f"record {rid} has a bad CreationTime: {exc}", lossy)
+    if scan_values:
+        for path, reason in find_mangled(record):
+            lossy.append(LossyCell(path, reason))
+    return ParsedRow(row, record, None, lossy)

@@ -1,0 +1,149 @@
+"""Microsoft Sentinel `OfficeActivity` rows back to classic AuditData records.
+
+The Sentinel connector flattens each audit record into table columns: a few are renamed
+(`OfficeId`, `OfficeWorkload`, `Client_IPAddress`, `Logon_Type`...), enums become names
+(`RecordType` "ExchangeItemAggregated", `UserType` "Regular"), nested values become JSON
+text (`Folders`, `OperationProperties`, `Item`), every column exists on every row (empty when
+the record had no such field) and Log Analytics adds bookkeeping columns. This module undoes
+what can be undone; fields the table never carried cannot be recovered (the README says so).
+"""
+
+from __future__ import annotations
+
+import json
+
+# Column (as exported) -> classic AuditData field.
+RENAMED = {
+    "OfficeId": "Id",
+    "TimeGenerated": "CreationTime",
+    "OfficeWorkload": "Workload",
+    "OfficeObjectId": "ObjectId",
+    "Client_IPAddress": "ClientIPAddress",
+    "Logon_Type": "LogonType",
+    "AzureActiveDirectory_EventType": "AzureActiveDirectoryEventType",
+    "SendonBehalfOfUserMailboxGuid": "SendOnBehalfOfUserMailboxGuid",
+    "Site_": "Site",
+    "Site_Url": "SiteUrl",
+}
+# Log Analytics' own columns: about the workspace, not about the audited activity.
+BOOKKEEPING = frozenset({"TenantId", "SourceSystem", "Type", "MG", "ManagementGroupName",
+                         "Computer", "RawEventData"})
+# Columns that mark a file as OfficeActivity.
+MARKERS = frozenset({"OfficeId", "OfficeWorkload"})
+
+RECORD_TYPES = {
+    "ExchangeAdmin": 1, "ExchangeItem": 2, "ExchangeItemGroup": 3, "SharePoint": 4,
+    "SharePointFileOperation": 6, "OneDrive": 7, "AzureActiveDirectory": 8,
+    "AzureActiveDirectoryAccountLogon": 9, "DataCenterSecurityCmdlet": 10,
+    "ComplianceDLPSharePoint": 11, "ComplianceDLPExchange": 13,
+    "SharePointSharingOperation": 14, "AzureActiveDirectoryStsLogon": 15,
+    "SkypeForBusinessPSTNUsage": 16, "SkypeForBusinessUsersBlocked": 17,
+    "SecurityComplianceCenterEOPCmdlet": 18, "ExchangeAggregatedOperation": 19,
+    "PowerBIAudit": 20, "CRM": 21, "Yammer": 22, "SkypeForBusinessCmdlets": 23,
+    "Discovery": 24, "MicrosoftTeams": 25, "ThreatIntelligence": 28,
+    "ExchangeItemAggregated": 50, "DataInsightsRestApiAudit": 52,
+    "ExchangeSearch": 101, "SharePointSearch": 102, "OWAAuth": 275,
+}
+USER_TYPES = {
+    "Regular": 0, "Reserved": 1, "Admin": 2, "DcAdmin": 3, "System": 4, "Application": 5,
+    "ServicePrincipal": 6, "CustomPolicy": 7, "SystemPolicy": 8, "PartnerTechnician": 9,
+    "Guest": 10,
+}
+LOGON_TYPES = {
+    "Owner": 0, "Admin": 1, "Delegated": 2, "Delegate": 2, "Transport": 3, "SystemService": 4,
+    "BestAccess": 5, "DelegatedAdmin": 6,
+}
+_ENUMS = {"RecordType": RECORD_TYPES, "UserType": USER_TYPES, "LogonType": LOGON_TYPES}
+_INTS = frozenset({"InternalLogonType", "AzureActiveDirectoryEventType", "LoginStatus",
+                   "DataCenterSecurityEventType", "ElevationDuration"})
+_BOOLS = frozenset({"ExternalAccess", "CrossMailboxOperations", "IsManagedDevice"})
+# Every column of the published OfficeActivity schema; anything else was added by an export
+# tool or a custom table, and is read as JSON text when it looks like JSON.
+DOCUMENTED = frozenset("""
+AADGroupId AADTarget Activity Actor ActorContextId ActorIpAddress AddOnGuid AddonName AddOnType
+AffectedItems AppDistributionMode AppId Application ApplicationId AzureActiveDirectory_EventType
+AzureADAppId ChannelGuid ChannelName ChannelType ChatName ChatThreadId Client Client_IPAddress
+ClientAppId ClientInfoString ClientIP ClientMachineName ClientProcessName ClientVersion
+CommunicationType CrossMailboxOperations CustomEvent DataCenterSecurityEventType DestFolder
+DestinationFileExtension DestinationFileName DestinationRelativeUrl DestMailboxId
+DestMailboxOwnerMasterAccountSid DestMailboxOwnerSid DestMailboxOwnerUPN EffectiveOrganization
+ElevationApprovedTime ElevationApprover ElevationDuration ElevationRequestId ElevationRole
+ElevationTime Event_Data EventSource ExtendedProperties ExternalAccess ExtraProperties Folder
+Folders GenericInfo InternalLogonType InterSystemsId IntraSystemId IsManagedDevice Item ItemName
+ItemType LoginStatus Logon_Type LogonUserDisplayName LogonUserSid MachineDomainInfo MachineId
+MailboxGuid MailboxOwnerMasterAccountSid MailboxOwnerSid MailboxOwnerUPN Members MessageId
+ModifiedObjectResolvedName ModifiedProperties Name NewValue OfficeId OfficeObjectId
+OfficeTenantId OfficeWorkload OldValue Operation OperationProperties OperationScope
+OrganizationId OrganizationName OriginatingServer Parameters RecordType ResultReasonType
+ResultStatus SendAsUserMailboxGuid SendAsUserSmtp SendonBehalfOfUserMailboxGuid
+SendOnBehalfOfUserSmtp SharingType Site_ Site_Url Source_Name SourceFileExtension SourceFileName
+SourceRecordId SourceRelativeUrl SourceSystem SRPolicyId SRPolicyName SRRuleMatchDetails
+Start_Time SupportTicketId TabType TargetContextId TargetUserId TargetUserOrGroupName
+TargetUserOrGroupType TeamGuid TeamName TenantId TimeGenerated Type UserAgent UserDomain UserId
+UserKey UserSharedWith UserType
+""".split())
+
+
+def column_name(header: str) -> tuple[str, str | None]:
+    """`TimeGenerated [UTC]` -> ("TimeGenerated", "UTC"); plain names have no suffix."""
+    text = header.strip()
+    if text.endswith("]") and " [" in text:
+        name, _, suffix = text.rpartition(" [")
+        return name.strip(), suffix[:-1].strip()
+    return text, None
+
+
+def _json_text(value: str) -> object:
+    text = value.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _extra_value(value: str) -> object:
+    """Undocumented columns: JSON literals (numbers, booleans, arrays, objects) become values."""
+    text = value.strip()
+    if text[:1] in "[{-0123456789tfn" and text not in ("",):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _typed(field: str, column: str, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    table = _ENUMS.get(field)
+    if table is not None:
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return table.get(text, value)
+    if field in _INTS and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if field in _BOOLS and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if column in DOCUMENTED or column in RENAMED:
+        return _json_text(value)
+    return _extra_value(value)
+
+
+def to_classic(columns: dict[str, object]) -> dict:
+    """One OfficeActivity row ({column: cell}) as a classic record; empty cells are absent fields."""
+    record: dict = {}
+    tenant = None
+    for column, value in columns.items():
+        if value is None or value == "" or column in BOOKKEEPING or column.startswith("_"):
+            continue
+        if column == "OfficeTenantId":
+            tenant = value
+            continue
+        field = RENAMED.get(column, column)
+        record[field] = _typed(field, column, value)
+    if tenant is not None and "OrganizationId" not in record:
+        record["OrganizationId"] = tenant
+    return record
