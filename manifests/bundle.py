@@ -1,0 +1,359 @@
+"""BundleWriter: open an evidence bundle, write payload files atomically, log events, seal.
+
+While open, the bundle root holds `.evkit-open/` (its presence means "unsealed": verify says
+so), with the writer's own metadata, the caller's resume state and temp files. Payload files
+are written to a temp name there, fsynced and renamed into `data/`, so a crash never leaves a
+torn file under `data/` and a temp name is never part of the payload. `data/events.log` is
+appended and fsynced line by line; a torn last line from a crash is cut off on resume and the
+cut is itself logged. `seal()` writes the BagIt envelope, the signatures, keys/, VERIFY.md and
+custody/0001.json, then removes `.evkit-open/` as the very last step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from evkit import __version__
+from manifests import custody
+from manifests.errors import BundleExistsError, BundleStateError, ManifestsError, UnsafeNameError
+from manifests.hashing import hash_files
+from manifests.jsonio import canonical
+from manifests.keys import SigningKey
+from manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
+                              COLLECTION, CUSTODY_DIR, DATA, EVENTS_LOG, KEYS_DIR, MANIFESTS,
+                              OPEN_DIR, OPEN_META, OPEN_STATE, OPEN_TMP, SIG_RAW, SIG_SSH,
+                              SIGNATURES_DIR, SIGNER_PEM, SIGNER_PUB, TAG_FILES, TAGMANIFESTS,
+                              VERIFY_MD, ZERO_SHA256, allowed_signers_line, utc_now)
+from manifests.names import NameRegistry, check_safe_path
+from manifests.signing import sshsig_sign
+from manifests.verifydoc import render_verify_md
+
+RESERVED = (EVENTS_LOG, COLLECTION)
+_LABEL_ORDER = ("Source-Organization", "Contact-Name", "Contact-Email", "External-Identifier",
+                "External-Description", "Internal-Sender-Identifier", "Bag-Software-Agent",
+                "Bagging-Date", "Payload-Oxum")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One payload file as written: path relative to data/, size in bytes, SHA-256 hex."""
+
+    relpath: str
+    size: int
+    sha256: str
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _as_chunks(data: bytes | bytearray | memoryview | Iterable[bytes]) -> Iterable[bytes]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return (bytes(data),) if not isinstance(data, bytes) else (data,)
+    return data
+
+
+class BundleWriter:
+    """Writes one bundle; see the module docstring. Create with create() or resume()."""
+
+    def __init__(self, root: Path, meta: dict) -> None:
+        self.root = Path(root)
+        self.case_id: str = meta["case_id"]
+        self.collection_id: str = meta["collection_id"]
+        self._open = self.root / OPEN_DIR
+        self._data = self.root / DATA
+        self._names = NameRegistry()
+        self._seq = 0
+        self._head = ZERO_SHA256
+
+    # ---------------------------------------------------------------- opening
+    @classmethod
+    def create(cls, root: Path, *, case_id: str, collection_id: str) -> "BundleWriter":
+        """Create a new open bundle at root (which must not exist)."""
+        root = Path(root)
+        for value, what in ((case_id, "case id"), (collection_id, "collection id")):
+            if not value or any(c in value for c in "\r\n\t") or len(value) > 200:
+                raise BundleStateError(f"{what} {value!r} must be one line of at most 200 characters")
+        if os.path.lexists(root):
+            raise BundleExistsError(f"{root} already exists; choose a new output directory")
+        try:
+            root.mkdir()
+        except FileExistsError:
+            raise BundleExistsError(f"{root} already exists; choose a new output directory") from None
+        except OSError as exc:
+            raise BundleStateError(f"cannot create {root}: {exc.strerror}") from None
+        (root / OPEN_DIR / OPEN_TMP).mkdir(parents=True)
+        (root / DATA).mkdir()
+        meta = {"case_id": case_id, "collection_id": collection_id, "created_utc": utc_now(),
+                "tool_version": __version__}
+        writer = cls(root, meta)
+        writer._atomic(root / OPEN_DIR / OPEN_META, canonical(meta))
+        writer._atomic(root / OPEN_DIR / OPEN_STATE, canonical({}))
+        writer.log_event("opened", case_id=case_id, collection_id=collection_id)
+        return writer
+
+    @classmethod
+    def resume(cls, root: Path) -> "BundleWriter":
+        """Reopen an unsealed bundle; repairs a torn last events.log line."""
+        root = Path(root)
+        meta_path = root / OPEN_DIR / OPEN_META
+        if not meta_path.is_file():
+            if (root / TAGMANIFESTS[0]).is_file():
+                raise BundleStateError(f"{root} is already sealed; a sealed bundle never changes")
+            raise BundleStateError(f"{root} is not an open evkit bundle (no {OPEN_DIR}/{OPEN_META})")
+        try:
+            meta = json.loads(meta_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise BundleStateError(f"cannot read {meta_path}: {exc}") from None
+        writer = cls(root, meta)
+        (root / OPEN_DIR / OPEN_TMP).mkdir(exist_ok=True)
+        for stale in (root / OPEN_DIR / OPEN_TMP).iterdir():
+            stale.unlink()
+        for dirpath, dirnames, filenames in os.walk(writer._data):
+            dirnames.sort()
+            for name in sorted(filenames):
+                rel = Path(dirpath, name).relative_to(writer._data).as_posix()
+                writer._names.add(rel)
+        writer._load_events()
+        return writer
+
+    def _load_events(self) -> None:
+        path = self._data / EVENTS_LOG
+        if not path.exists():
+            return
+        raw = path.read_bytes()
+        good_end = 0
+        prev = ZERO_SHA256
+        seq = 0
+        pos = 0
+        while pos < len(raw):
+            end = raw.find(b"\n", pos)
+            if end < 0:
+                break   # torn last line
+            line = raw[pos:end]
+            try:
+                entry = json.loads(line)
+                ok = entry.get("prev") == prev and entry.get("seq") == seq + 1
+            except ValueError:
+                ok = False
+            if not ok:
+                if end + 1 < len(raw):
+                    raise BundleStateError(f"{path} is corrupt at line {seq + 1} (not the last line); "
+                                           "refusing to resume over it")
+                break
+            prev = hashlib.sha256(line).hexdigest()
+            seq += 1
+            pos = good_end = end + 1
+        self._seq, self._head = seq, prev
+        if good_end < len(raw):
+            torn = raw[good_end:]
+            with open(path, "r+b") as handle:
+                handle.truncate(good_end)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.log_event("log-repaired", dropped_bytes=len(torn),
+                           dropped_sha256=hashlib.sha256(torn).hexdigest())
+
+    # ---------------------------------------------------------------- writing
+    def _atomic(self, target: Path, data: bytes | Iterable[bytes]) -> FileRecord:
+        """temp name under .evkit-open/tmp, fsync, rename over target; returns size/sha256."""
+        tmp = self._open / OPEN_TMP / uuid.uuid4().hex
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with open(tmp, "wb") as handle:
+                for chunk in _as_chunks(data):
+                    handle.write(chunk)
+                    hasher.update(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return FileRecord(target.name, size, hasher.hexdigest())
+
+    def _require_open(self) -> None:
+        if not (self._open / OPEN_META).is_file():
+            raise BundleStateError(f"{self.root} is sealed or not an open bundle")
+
+    def write(self, relpath: str, data: bytes | Iterable[bytes]) -> FileRecord:
+        """Write data/<relpath> atomically; never overwrites; enforces the safe-name policy."""
+        self._require_open()
+        check_safe_path(relpath)
+        if relpath in RESERVED:
+            raise UnsafeNameError(f"data/{relpath} is written by the bundle itself")
+        clash = self._names.conflict(relpath)
+        if clash is not None:
+            raise UnsafeNameError(f"payload path {relpath!r} differs only by letter case from {clash!r}")
+        target = self._data / relpath
+        if relpath in self._names or os.path.lexists(target):
+            raise BundleStateError(f"data/{relpath} already exists; evidence files are never rewritten")
+        self._names.add(relpath)
+        try:
+            record = self._atomic(target, data)
+        except BaseException:
+            self._names = NameRegistry()
+            for dirpath, _dirs, files in os.walk(self._data):
+                for name in files:
+                    self._names.add(Path(dirpath, name).relative_to(self._data).as_posix())
+            raise
+        return FileRecord(relpath, record.size, record.sha256)
+
+    def exists(self, relpath: str) -> bool:
+        """True when data/<relpath> has been written (and renamed into place)."""
+        return (self._data / relpath).is_file()
+
+    def read_state(self) -> dict:
+        """The caller's resume state (empty dict when none was written)."""
+        self._require_open()
+        try:
+            return json.loads((self._open / OPEN_STATE).read_bytes())
+        except FileNotFoundError:
+            return {}
+
+    def write_state(self, state: dict) -> None:
+        """Replace the resume state atomically (outside data/)."""
+        self._require_open()
+        self._atomic(self._open / OPEN_STATE, canonical(state))
+
+    def log_event(self, event: str, **fields) -> None:
+        """Append one hash-chained line to data/events.log and fsync it."""
+        self._require_open()
+        clash = {"prev", "seq", "time_utc", "event"} & fields.keys()
+        if clash:
+            raise BundleStateError(f"event fields may not be named {sorted(clash)}")
+        entry = {"prev": self._head, "seq": self._seq + 1, "time_utc": utc_now(precise=True),
+                 "event": event, **fields}
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+        fd = os.open(self._data / EVENTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._seq += 1
+        self._head = hashlib.sha256(line).hexdigest()
+
+    # ---------------------------------------------------------------- sealing
+    def seal(self, key: SigningKey, *, bag_info: Mapping[str, str], collection: Mapping) -> Path:
+        """Write the BagIt envelope, sign, write keys/ VERIFY.md custody/0001; close the bundle."""
+        self._require_open()
+        root = self.root
+        self._clear_envelope()
+        self.log_event("sealing", signer=key.signer, signer_fingerprint=key.fingerprint)
+        record = dict(collection)
+        record.setdefault("case_id", self.case_id)
+        record.setdefault("collection_id", self.collection_id)
+        record.setdefault("signer_fingerprint", key.fingerprint)
+        record["events_log"] = {"lines": self._seq, "head_sha256": self._head}
+        self._atomic(self._data / COLLECTION, canonical(record))
+
+        files = self._payload_files()
+        digests: dict[str, dict[str, str]] = {}
+        total = 0
+        for result in hash_files(((rel, self._data / rel) for rel in files), ALGORITHMS):
+            if result.error:
+                raise BundleStateError(f"cannot read data/{result.key} while sealing: {result.error}")
+            digests[result.key] = result.digests
+            total += result.size
+        for alg, name in zip(ALGORITHMS, MANIFESTS):
+            lines = "".join(f"{digests[rel][alg]}  data/{rel}\n" for rel in sorted(files))
+            self._atomic(root / name, lines.encode("ascii"))
+
+        self._atomic(root / BAGIT_TXT, BAGIT_CONTENT)
+        self._atomic(root / BAG_INFO, self._bag_info(bag_info, key, total, len(files)))
+        self._atomic(root / VERIFY_MD, render_verify_md(
+            case_id=self.case_id, collection_id=self.collection_id,
+            signer=key.signer, fingerprint=key.fingerprint))
+        self._atomic(root / SIGNER_PUB, (key.openssh_line + "\n").encode())
+        self._atomic(root / SIGNER_PEM, key.public_pem)
+        self._atomic(root / ALLOWED_SIGNERS,
+                     (allowed_signers_line(key.signer, key.openssh_line) + "\n").encode())
+
+        tag_hashes = {}
+        for alg, name in zip(ALGORITHMS, TAGMANIFESTS):
+            lines = []
+            for tag in sorted(TAG_FILES):
+                digest = hashlib.new(alg, (root / tag).read_bytes()).hexdigest()
+                lines.append(f"{digest}  {tag}\n")
+            content = "".join(lines).encode("ascii")
+            self._atomic(root / name, content)
+            tag_hashes[alg] = hashlib.sha256(content).hexdigest()
+        tagmanifest = (root / TAGMANIFESTS[0]).read_bytes()
+        raw_sig = key.sign(tagmanifest)
+        ssh_sig = sshsig_sign(key, tagmanifest).encode("ascii")
+        self._atomic(root / SIG_RAW, raw_sig)
+        self._atomic(root / SIG_SSH, ssh_sig)
+        custody.first_record(root, key, tag_hashes["sha256"], {
+            "case_id": self.case_id, "collection_id": self.collection_id,
+            "payload_files": len(files), "payload_bytes": total,
+            "signature_sha256": hashlib.sha256(raw_sig).hexdigest(),
+            "sshsig_sha256": hashlib.sha256(ssh_sig).hexdigest(),
+        })
+        _fsync_dir(root)
+        shutil.rmtree(self._open)   # the commit point: from here on the bundle is sealed
+        _fsync_dir(root)
+        return root
+
+    def _clear_envelope(self) -> None:
+        """Remove tag files left by an interrupted earlier seal (all outside data/)."""
+        for name in (BAGIT_TXT, BAG_INFO, *MANIFESTS, *TAGMANIFESTS, VERIFY_MD):
+            (self.root / name).unlink(missing_ok=True)
+        for folder in (KEYS_DIR, SIGNATURES_DIR, CUSTODY_DIR):
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+        (self._data / COLLECTION).unlink(missing_ok=True)
+
+    def _payload_files(self) -> list[str]:
+        """Every file under data/, checked against the safe-name policy (also ones not written
+        through write()); symlinks and special files are refused."""
+        registry = NameRegistry()
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self._data):
+            dirnames.sort()
+            for name in sorted(filenames + [d for d in dirnames if Path(dirpath, d).is_symlink()]):
+                full = Path(dirpath, name)
+                rel = full.relative_to(self._data).as_posix()
+                if full.is_symlink() or not full.is_file():
+                    raise BundleStateError(f"data/{rel} is not a regular file; refusing to seal")
+                check_safe_path(rel)
+                registry.add(rel)
+                found.append(rel)
+        return found
+
+    def _bag_info(self, given: Mapping[str, str], key: SigningKey, total: int, count: int) -> bytes:
+        fields: dict[str, str] = {"Contact-Name": key.signer}
+        fields.update({k: str(v) for k, v in given.items()})
+        fields.update({
+            "External-Identifier": self.case_id,
+            "Internal-Sender-Identifier": self.collection_id,
+            "Bag-Software-Agent": f"evkit {__version__}",
+            "Bagging-Date": utc_now()[:10],
+            "Payload-Oxum": f"{total}.{count}",
+            "Evkit-Signer": key.signer,
+            "Evkit-Signer-Fingerprint": key.fingerprint,
+        })
+        ordered = [k for k in _LABEL_ORDER if k in fields] + [k for k in fields if k not in _LABEL_ORDER]
+        lines = []
+        for label in ordered:
+            value = fields[label]
+            if not label.replace("-", "").isalnum() or not label.isascii():
+                raise ManifestsError(f"bag-info label {label!r} must be ASCII letters, digits and '-'")
+            if any(c in value for c in "\r\n") or not value.isprintable():
+                raise ManifestsError(f"bag-info value for {label} must be one printable line")
+            lines.append(f"{label}: {value}\n")
+        return "".join(lines).encode("utf-8")

@@ -1,0 +1,45 @@
+"""The manifests package's error hierarchy: library code raises these, CLI modules map them to exit codes."""
+
+from __future__ import annotations
+
+from evkit.exitcodes import ExitCode
+
+
+class ManifestsError(Exception):
+    """Base of every manifests failure; `exit_status` is the CLI exit code it maps to."""
+
+    exit_status: int = ExitCode.FAILED
+
+
+class KeyFileError(ManifestsError):
+    """A key file is missing, unreadable, malformed, or its passphrase is wrong."""
+
+
+class KeyExistsError(KeyFileError):
+    """keygen refuses to overwrite an existing key file."""
+
+    exit_status = ExitCode.USAGE
+
+
+class SignatureError(ManifestsError):
+    """A signature blob is malformed or does not verify."""
+
+
+class BundleExistsError(ManifestsError):
+    """BundleWriter.create was pointed at a path that already exists."""
+
+    exit_status = ExitCode.USAGE
+
+
+class UnsafeNameError(ManifestsError):
+    """A payload path breaks the safe-name policy (DESIGN section 3)."""
+
+    exit_status = ExitCode.USAGE
+
+
+class BundleStateError(ManifestsError):
+    """The bundle is not in the state the operation needs (sealed vs open, torn files, ...)."""
+
+
+class CustodyError(ManifestsError):
+    """A custody record cannot be appended."""
