@@ -1,0 +1,244 @@
+"""Load a tenant's audit configuration and licence evidence from sealed bundles.
+
+The `config` and `licences` sources store every API answer under `data/raw/config/**` and
+`data/raw/licences/**` with a sidecar (docs/evidence-layout.md). This module reads those pages
+back (2xx bodies only: an error answer is kept as evidence of what happened, never as data) into
+one frozen `TenantConfig`, the input of `report.coverage`. Pieces that were not collected are
+named in `TenantConfig.missing` instead of failing: a readiness or breach report states what it
+could not see.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from evkit.exitcodes import ExitCode
+
+# Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
+ORG_CONFIG = "config.Get-OrganizationConfig"
+ADMIN_AUDIT_LOG_CONFIG = "config.Get-AdminAuditLogConfig"
+MAILBOXES = "config.Get-Mailbox"
+BYPASS = "config.Get-MailboxAuditBypassAssociation"
+FOLDER_STATISTICS = "config.Get-MailboxFolderStatistics"
+SUBSCRIBED_SKUS = "licences.subscribedSkus"
+USERS = "licences.users"
+LICENSE_DETAILS = "licences.licenseDetails"
+
+#: every piece a complete readiness collection holds; folder statistics only size syncs
+EXPECTED_PIECES = (ORG_CONFIG, ADMIN_AUDIT_LOG_CONFIG, MAILBOXES, BYPASS,
+                   SUBSCRIBED_SKUS, USERS, LICENSE_DETAILS)
+
+_LICENSE_URL = re.compile(r"/users/([^/?]+)/licenseDetails", re.IGNORECASE)
+
+
+class ConfigEvidenceError(Exception):
+    """A config or licence page is unreadable; the message names the file and what to do."""
+
+    exit_status: int = ExitCode.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    """Audit configuration and licences of one tenant, as collected.
+
+    `snapshot_utc` is when the newest config page was received: the state described here is
+    the state at that instant (earlier states are reconstructed from audit-tampering records
+    by `report.coverage.coverage_periods`). Objects are kept as the API returned them.
+    """
+
+    org_config: Mapping[str, Any] | None = None
+    admin_audit_log_config: Mapping[str, Any] | None = None
+    mailboxes: tuple[Mapping[str, Any], ...] = ()
+    bypass_associations: tuple[Mapping[str, Any], ...] = ()
+    folder_statistics: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    subscribed_skus: tuple[Mapping[str, Any], ...] = ()
+    users: tuple[Mapping[str, Any], ...] = ()
+    license_details: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+    snapshot_utc: datetime | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Expected pieces that no bundle held a successful answer for."""
+        return tuple(p for p in EXPECTED_PIECES if p not in self.present)
+
+    def has(self, piece: str) -> bool:
+        return piece in self.present
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """One 2xx config/licence page: its sidecar, parsed body, and where it came from."""
+
+    kind: str
+    relpath: str
+    bundle: str
+    sidecar: Mapping[str, Any]
+    body: Any
+    received_utc: datetime | None
+
+
+def load_tenant_config(bundles: Sequence[Path]) -> TenantConfig:
+    """Read the config and licence pages of every bundle into one TenantConfig.
+
+    When several bundles hold the same piece, the one received last wins (a later readiness
+    collection supersedes an earlier one); per-mailbox and per-user pieces merge by subject.
+    Raises ConfigEvidenceError when a page's sidecar or body is not valid JSON.
+    """
+    pages = sorted((p for root in bundles for p in iter_raw_pages(Path(root))),
+                   key=lambda p: (p.received_utc or _EPOCH, p.relpath))
+    return build_tenant_config(pages)
+
+
+def build_tenant_config(pages: Iterable[RawPage]) -> TenantConfig:
+    """Fold pages (oldest first) into a TenantConfig. Pure: used by tests without files."""
+    singles: dict[str, list[Any]] = {}
+    stamp: dict[str, tuple[datetime, str]] = {}
+    keyed: dict[str, dict[str, list[Any]]] = {FOLDER_STATISTICS: {}, LICENSE_DETAILS: {}}
+    present: set[str] = set()
+    newest: datetime | None = None
+    sources: list[str] = []
+    for page in pages:
+        rows = _rows(page)
+        present.add(page.kind)
+        sources.append(f"{page.bundle}/{page.relpath}")
+        if page.received_utc and (newest is None or page.received_utc > newest):
+            newest = page.received_utc
+        if page.kind in keyed:
+            subject = _subject(page)
+            keyed[page.kind].setdefault(subject, [])
+            keyed[page.kind][subject] = _merge(keyed[page.kind][subject], rows)
+            continue
+        # pages of one request sequence share a unit directory; a newer sequence replaces it
+        unit = page.bundle + "!" + page.relpath.rsplit("/", 1)[0]
+        when = (page.received_utc or _EPOCH, unit)
+        previous = stamp.get(page.kind)
+        if previous is not None and previous[1] != unit:
+            singles[page.kind] = []
+        stamp[page.kind] = when
+        singles[page.kind] = _merge(singles.get(page.kind, []), rows)
+    org = singles.get(ORG_CONFIG) or [None]
+    admin = singles.get(ADMIN_AUDIT_LOG_CONFIG) or [None]
+    return TenantConfig(
+        org_config=org[-1],
+        admin_audit_log_config=admin[-1],
+        mailboxes=tuple(singles.get(MAILBOXES, [])),
+        bypass_associations=tuple(singles.get(BYPASS, [])),
+        folder_statistics={k: tuple(v) for k, v in sorted(keyed[FOLDER_STATISTICS].items())},
+        subscribed_skus=tuple(singles.get(SUBSCRIBED_SKUS, [])),
+        users=tuple(singles.get(USERS, [])),
+        license_details={k: tuple(v) for k, v in sorted(keyed[LICENSE_DETAILS].items())},
+        present=frozenset(present),
+        snapshot_utc=newest,
+        sources=tuple(sources),
+    )
+
+
+def iter_raw_pages(root: Path) -> Iterator[RawPage]:
+    """Yield the 2xx config and licence pages of one bundle, in path order."""
+    data = root / "data" / "raw"
+    for source in ("config", "licences"):
+        base = data / source
+        if not base.is_dir():
+            continue
+        for sidecar_path in sorted(base.rglob("*.meta.json")):
+            page = _read_page(root, sidecar_path)
+            if page is not None:
+                yield page
+
+
+def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
+    rel = sidecar_path.relative_to(root).as_posix()
+    sidecar = _load_json(sidecar_path.read_bytes(), rel)
+    if not isinstance(sidecar, dict):
+        raise ConfigEvidenceError(f"{rel}: sidecar is not a JSON object; the bundle is damaged")
+    status = sidecar.get("status")
+    kind = str(sidecar.get("kind", ""))
+    if not isinstance(status, int) or not 200 <= status < 300:
+        return None
+    if not (kind.startswith("config.") or kind.startswith("licences.")):
+        return None
+    body_name = sidecar.get("body_file")
+    if not isinstance(body_name, str) or "/" in body_name:
+        raise ConfigEvidenceError(f"{rel}: sidecar has no usable body_file; the bundle is damaged")
+    body_path = sidecar_path.parent / body_name
+    try:
+        raw = body_path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigEvidenceError(f"{rel}: body {body_name} is missing; verify the bundle") from None
+    if sidecar.get("stored_encoding") == "gzip" or body_name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    body = _load_json(raw, body_path.relative_to(root).as_posix())
+    return RawPage(kind=kind, relpath=rel, bundle=root.name, sidecar=sidecar, body=body,
+                   received_utc=_parse_time(sidecar.get("received_utc")))
+
+
+def _load_json(raw: bytes, rel: str) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigEvidenceError(f"{rel}: not valid JSON ({exc}); the bundle is damaged") from exc
+
+
+def _rows(page: RawPage) -> list[Any]:
+    """The objects of a page: InvokeCommand and Graph collections both carry `value`."""
+    body = page.body
+    if isinstance(body, dict) and isinstance(body.get("value"), list):
+        return [r for r in body["value"] if isinstance(r, dict)]
+    if isinstance(body, dict) and "value" not in body:
+        return [body]  # a single Graph object (e.g. /users/{id}) is its own row
+    if isinstance(body, list):
+        return [r for r in body if isinstance(r, dict)]
+    return []
+
+
+def _merge(existing: list[Any], rows: list[Any]) -> list[Any]:
+    """Append rows, dropping exact repeats (a page re-fetched after a crash or retry)."""
+    seen = {json.dumps(r, sort_keys=True) for r in existing}
+    out = list(existing)
+    for row in rows:
+        key = json.dumps(row, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def _subject(page: RawPage) -> str:
+    """The mailbox or user a per-subject page is about (the sidecar keeps the original name)."""
+    context = page.sidecar.get("context") or {}
+    if isinstance(context, dict):
+        for key in ("mailbox", "user", "upn", "identity", "subject"):
+            if isinstance(context.get(key), str) and context[key]:
+                return context[key].lower()
+    request = page.sidecar.get("request_body") or {}
+    if isinstance(request, dict):
+        params = (request.get("CmdletInput") or {}).get("Parameters") or {}
+        if isinstance(params, dict) and isinstance(params.get("Identity"), str):
+            return params["Identity"].lower()
+    match = _LICENSE_URL.search(str(page.sidecar.get("url", "")))
+    if match:
+        return unquote(match.group(1)).lower()
+    return page.relpath.rsplit("/", 2)[-2].lower()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,479 @@
+"""The one answer to "was this mailbox's access logged?", for readiness and for the breach report.
+
+Inputs are the collected configuration (`report.config_evidence.TenantConfig`) and, for the
+breach report, audit-tampering records that move the answer in time. Facts used (shared
+reference m365-apis.md):
+
+* org switches (6.1): `AuditDisabled` True audits no mailbox at all; `UnifiedAuditLogIngestionEnabled`
+  False keeps every record out of the unified audit log, which is what evkit reads.
+* audit sets (6.2, 6.3): a logon type listed in `DefaultAuditSet` gets Microsoft's defaults
+  (MailItemsAccessed for all three logon types, Send for owner and admin); a customised type
+  audits exactly its `AuditOwner`/`AuditDelegate`/`AuditAdmin` list and receives no new
+  defaults (5.4). SearchQueryInitiated exists for owner logons only and is never a default.
+  Delegate sends are SendAs/SendOnBehalf, so Send is not applicable to delegate logons.
+* bypass (6.4): an account with `AuditBypassEnabled` True is logged nowhere; for its own
+  mailbox that hides every owner logon, including an attacker using the stolen account.
+* licence rule (5.3, 5.4, 4.3): MailItemsAccessed, Send and SearchQueryInitiated are generated
+  only for an account holding Audit (Premium) (`M365_ADVANCED_AUDITING` enabled) at any time,
+  or Audit (Standard) from `STANDARD_EXPANSION_UTC` on. Microsoft announced the expansion in
+  July 2023 and rolled it out through February 2024 (federal tenants first); a practitioner's
+  capture shows it live for E3 by mid-2024. We take 2024-07-01, the date by which every source
+  agrees it was live: before it, Standard-only mailboxes are reported as not covered (the
+  report then states it cannot know, rather than claiming "no evidence of access"). An
+  account without either (typically an unlicensed shared mailbox) generates none of them.
+* retention: the mailbox audit log keeps `AuditLogAgeLimit` (6.2); the unified audit log keeps
+  Standard records 180 days and Premium records one year (5.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+                                    USERS, TenantConfig)
+from report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_time
+from report.licensing import Licence, licence_from_details, licence_from_user
+
+LOGON_TYPES = ("owner", "delegate", "admin")
+ACTIONS = ("MailItemsAccessed", "Send", "SearchQueryInitiated")
+APPLICABLE: Mapping[str, tuple[str, ...]] = {
+    "owner": ("MailItemsAccessed", "Send", "SearchQueryInitiated"),
+    "delegate": ("MailItemsAccessed",),
+    "admin": ("MailItemsAccessed", "Send"),
+}
+AUDIT_PROPERTY = {"owner": "AuditOwner", "delegate": "AuditDelegate", "admin": "AuditAdmin"}
+#: Microsoft-managed defaults after the 2023-2024 expansion (m365-apis 6.3, starred rows)
+DEFAULT_ACTIONS: Mapping[str, frozenset[str]] = {
+    "owner": frozenset({"ApplyRecord", "HardDelete", "MailItemsAccessed", "MoveToDeletedItems",
+                        "Send", "SoftDelete", "Update", "UpdateCalendarDelegation",
+                        "UpdateFolderPermissions", "UpdateInboxRules"}),
+    "delegate": frozenset({"ApplyRecord", "Create", "HardDelete", "MailItemsAccessed",
+                           "MoveToDeletedItems", "SendAs", "SendOnBehalf", "SoftDelete",
+                           "Update", "UpdateFolderPermissions", "UpdateInboxRules"}),
+    "admin": frozenset({"ApplyRecord", "Create", "HardDelete", "MailItemsAccessed",
+                        "MoveToDeletedItems", "Send", "SendAs", "SendOnBehalf", "SoftDelete",
+                        "Update", "UpdateCalendarDelegation", "UpdateFolderPermissions",
+                        "UpdateInboxRules"}),
+}
+LICENSED_ACTIONS = frozenset(ACTIONS)
+STANDARD_EXPANSION_UTC = datetime(2024, 7, 1, tzinfo=timezone.utc)
+UAL_RETENTION_DAYS = {"premium": 365, "standard": 180, "none": 180, "unknown": 180}
+DEFAULT_INVESTIGATION_DAYS = 90
+DEFAULT_AUDIT_TYPES = frozenset({"user", "shared", "group"})
+VERDICTS = ("investigable", "partly", "blind")
+
+#: reason codes -> plain text. Codes are stable (tests, JSON, ground truth); text is for people.
+REASONS: Mapping[str, str] = {
+    "org-audit-disabled": "mailbox auditing is switched off for the whole organisation (AuditDisabled)",
+    "ingestion-disabled": "the unified audit log is not recording (UnifiedAuditLogIngestionEnabled is off)",
+    "mailbox-auditing-off": "this mailbox type is audited only with AuditEnabled, which is off",
+    "bypass": "the mailbox's account has an audit bypass association: nothing it does is logged",
+    "audit-set-lacks-MailItemsAccessed": "the audit set was customised without MailItemsAccessed",
+    "audit-set-lacks-Send": "the audit set was customised without Send",
+    "audit-set-lacks-SearchQueryInitiated": "SearchQueryInitiated is not audited (it is off by default)",
+    "audit-set-unknown": "the audit set in force at that time cannot be reconstructed",
+    "no-audit-licence": "the account holds no licence with Audit (Premium) or Audit (Standard)",
+    "audit-standard-before-expansion": "Audit (Standard) did not yet generate these events (before 2024-07-01)",
+    "mailbox-audit-retention-short": "the mailbox audit log keeps records for less than the investigation window",
+    "ual-retention-short": "the unified audit log keeps this licence's records for less than the investigation window",
+    "org-config-missing": "organisation audit settings were not collected (assumed on)",
+    "ingestion-config-missing": "audit log ingestion setting was not collected (assumed on)",
+    "bypass-evidence-missing": "bypass associations were not collected (assumed none)",
+    "licence-unknown": "the account's licence was not collected (assumed sufficient)",
+    "audit-set-assumed-default": "the audit set before a recorded change is assumed to be Microsoft's default",
+}
+#: codes that do not stop logging; they qualify a covered answer
+CAVEATS = frozenset({"org-config-missing", "ingestion-config-missing", "bypass-evidence-missing",
+                     "licence-unknown", "audit-set-assumed-default"})
+
+
+def explain(code: str) -> str:
+    """Plain-language text for a reason code (the code itself when unknown)."""
+    return REASONS.get(code, code)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditState:
+    """The audit facts of one mailbox at one instant; sets are effective (defaults resolved).
+
+    None means not known: a missing piece of evidence, or a state that cannot be
+    reconstructed from the tampering records.
+    """
+
+    org_audit_disabled: bool | None
+    ingestion_enabled: bool | None
+    audit_enabled: bool | None
+    sets: Mapping[str, frozenset[str] | None]
+    bypass: bool | None
+    licence: str
+    assumed: frozenset[str] = frozenset()  # logon types whose set is assumed Microsoft's default
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCoverage:
+    logon: str
+    action: str
+    audited: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxCoverage:
+    """Readiness facts of one mailbox now: what is audited, for whom, and the verdict."""
+
+    mailbox: str
+    display_name: str
+    type: str
+    recipient_type: str
+    licence: Licence
+    bypass: bool | None
+    audit_log_age_limit_days: float | None
+    default_audit_set: tuple[str, ...]
+    customised: tuple[str, ...]
+    actions: tuple[ActionCoverage, ...]
+    verdict: str
+    reasons: tuple[str, ...]
+    caveats: tuple[str, ...] = ()
+
+    def audited(self, logon: str, action: str) -> bool | None:
+        """True/False for an applicable (logon, action); None when not applicable."""
+        for a in self.actions:
+            if a.logon == logon and a.action == action:
+                return a.audited
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CoveragePeriod:
+    """A stretch of time in which a mailbox's access was (not) logged, and why."""
+
+    start: datetime
+    end: datetime
+    covered: bool
+    reasons: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- mailbox identity and type
+
+_ID_FIELDS = ("UserPrincipalName", "PrimarySmtpAddress", "WindowsEmailAddress", "Alias", "Name",
+              "DisplayName", "Identity", "Id", "ExternalDirectoryObjectId", "ExchangeGuid", "Guid",
+              "DistinguishedName", "SamAccountName", "ExchangeObjectId", "ObjectId")
+_TYPES = {"usermailbox": "user", "sharedmailbox": "shared", "roommailbox": "resource",
+          "equipmentmailbox": "resource", "groupmailbox": "group", "discoverymailbox": "discovery"}
+
+
+def mailbox_key(mailbox: Mapping[str, Any]) -> str:
+    """The name a mailbox goes by in every evkit output: its UPN (or address), lower-cased."""
+    for name in ("UserPrincipalName", "PrimarySmtpAddress", "WindowsEmailAddress", "Identity", "Name"):
+        if mailbox.get(name):
+            return str(mailbox[name]).lower()
+    return ""
+
+
+def identifiers(obj: Mapping[str, Any]) -> frozenset[str]:
+    """Every name an object may be referred to by (UPN, alias, GUIDs, addresses), lower-cased."""
+    ids = {str(obj[f]).strip().lower() for f in _ID_FIELDS if obj.get(f)}
+    for addr in obj.get("EmailAddresses") or []:
+        text = str(addr)
+        ids.add((text.split(":", 1)[1] if ":" in text else text).lower())
+    return frozenset(i for i in ids if i)
+
+
+def mailbox_type(mailbox: Mapping[str, Any]) -> str:
+    return _TYPES.get(str(mailbox.get("RecipientTypeDetails", "")).lower(), "other")
+
+
+# ---------------------------------------------------------------- state from the snapshot
+
+def state_now(cfg: TenantConfig, mailbox: Mapping[str, Any]) -> AuditState:
+    """The mailbox's audit facts at the snapshot (collection) time."""
+    ids = identifiers(mailbox)
+    default = {str(x).lower() for x in mailbox.get("DefaultAuditSet") or []}
+    sets: dict[str, frozenset[str] | None] = {}
+    for logon, prop in AUDIT_PROPERTY.items():
+        listed = frozenset(str(a) for a in mailbox.get(prop) or [])
+        sets[logon] = listed | DEFAULT_ACTIONS[logon] if logon in default else listed
+    org = cfg.org_config or {}
+    admin = cfg.admin_audit_log_config or {}
+    return AuditState(
+        org_audit_disabled=_tri(org.get("AuditDisabled"), False) if cfg.has(ORG_CONFIG) else None,
+        ingestion_enabled=(_tri(admin.get("UnifiedAuditLogIngestionEnabled"), True)
+                           if cfg.has(ADMIN_AUDIT_LOG_CONFIG) else None),
+        audit_enabled=_bool(mailbox.get("AuditEnabled")),
+        sets=sets,
+        bypass=_bypassed(cfg, ids),
+        licence=licence_of(cfg, mailbox).tier,
+    )
+
+
+def _bypassed(cfg: TenantConfig, ids: frozenset[str]) -> bool | None:
+    if not cfg.has(BYPASS):
+        return None
+    return any(_bool(b.get("AuditBypassEnabled")) and identifiers(b) & ids
+               for b in cfg.bypass_associations)
+
+
+def bypassed_accounts(cfg: TenantConfig) -> tuple[str, ...]:
+    """Accounts whose actions are logged nowhere, on any mailbox (for the tenant findings)."""
+    names = {str(b.get("Name") or b.get("Identity") or b.get("ObjectId") or "?")
+             for b in cfg.bypass_associations if _bool(b.get("AuditBypassEnabled"))}
+    return tuple(sorted(names))
+
+
+def licence_of(cfg: TenantConfig, mailbox: Mapping[str, Any]) -> Licence:
+    """The audit tier of the mailbox's account, from the best licence evidence collected."""
+    ids = identifiers(mailbox)
+    for key in sorted(ids):
+        if key in cfg.license_details:
+            return licence_from_details(cfg.license_details[key])
+    for user in cfg.users:
+        user_ids = {str(user.get(k, "")).lower() for k in ("id", "userPrincipalName", "mail")}
+        if user_ids & ids:
+            return licence_from_user(user, cfg.subscribed_skus)
+    if not (cfg.has(USERS) or cfg.has(LICENSE_DETAILS)):
+        return Licence("unknown", (), "licence evidence not collected")
+    return Licence("unknown", (), "no user object for this mailbox in the licence evidence")
+
+
+def _tri(value: object, default: bool) -> bool:
+    """A switch's value; a property absent from the answer has its documented default."""
+    return default if value is None else _bool(value)
+
+
+def _bool(value: object) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "$true", "1")
+
+
+# ---------------------------------------------------------------- evaluation
+
+def evaluate(state: AuditState, kind: str, logon: str, action: str,
+             at: datetime) -> tuple[bool, tuple[str, ...]]:
+    """Whether (logon, action) on a mailbox of `kind` was logged at `at`, with reason codes.
+
+    Blocking reasons make it False; caveats (CAVEATS) qualify a True.
+    """
+    reasons: list[str] = []
+    if state.org_audit_disabled:
+        reasons.append("org-audit-disabled")
+    if state.ingestion_enabled is False:
+        reasons.append("ingestion-disabled")
+    if kind not in DEFAULT_AUDIT_TYPES and not state.audit_enabled:
+        reasons.append("mailbox-auditing-off")
+    if logon == "owner" and state.bypass:
+        reasons.append("bypass")
+    actions = state.sets.get(logon)
+    if actions is None:
+        reasons.append("audit-set-unknown")
+    elif action not in actions:
+        reasons.append(f"audit-set-lacks-{action}")
+    if action in LICENSED_ACTIONS:
+        if state.licence == "none":
+            reasons.append("no-audit-licence")
+        elif state.licence == "standard" and at < STANDARD_EXPANSION_UTC:
+            reasons.append("audit-standard-before-expansion")
+    caveats = [c for c, missing in (
+        ("org-config-missing", state.org_audit_disabled is None),
+        ("ingestion-config-missing", state.ingestion_enabled is None),
+        ("bypass-evidence-missing", state.bypass is None and logon == "owner"),
+        ("licence-unknown", state.licence == "unknown" and action in LICENSED_ACTIONS),
+    ) if missing]
+    if logon in state.assumed:
+        caveats.append("audit-set-assumed-default")
+    return (not reasons, tuple(reasons) if reasons else tuple(caveats))
+
+
+def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetime,
+                   investigation_days: int = DEFAULT_INVESTIGATION_DAYS) -> MailboxCoverage:
+    """Readiness of one mailbox at `at`: per logon type and action, then a verdict.
+
+    blind: owner-logon MailItemsAccessed is not logged (an attacker using the account reads
+    unseen). partly: that is logged but something else an investigation needs is not (other
+    logon types, Send, SearchQueryInitiated, retention). investigable: everything is.
+    """
+    kind = mailbox_type(mailbox)
+    state = state_now(cfg, mailbox)
+    rows: list[ActionCoverage] = []
+    caveats: set[str] = set()
+    for logon in LOGON_TYPES:
+        for action in APPLICABLE[logon]:
+            ok, why = evaluate(state, kind, logon, action, at)
+            rows.append(ActionCoverage(logon, action, ok, () if ok else why))
+            if ok:
+                caveats.update(why)
+    licence = licence_of(cfg, mailbox)
+    age = parse_days(mailbox.get("AuditLogAgeLimit"))
+    reasons = _ordered({r for a in rows for r in a.reasons})
+    if age is not None and age < investigation_days:
+        reasons.append("mailbox-audit-retention-short")
+    if UAL_RETENTION_DAYS[licence.tier] < investigation_days:
+        reasons.append("ual-retention-short")
+    owner_mia = next(a for a in rows if a.logon == "owner" and a.action == "MailItemsAccessed")
+    verdict = "blind" if not owner_mia.audited else "partly" if reasons else "investigable"
+    default = tuple(sorted({str(x) for x in mailbox.get("DefaultAuditSet") or []}))
+    return MailboxCoverage(
+        mailbox=mailbox_key(mailbox), display_name=str(mailbox.get("DisplayName") or ""),
+        type=kind, recipient_type=str(mailbox.get("RecipientTypeDetails") or ""),
+        licence=licence, bypass=state.bypass, audit_log_age_limit_days=age,
+        default_audit_set=default,
+        customised=tuple(t for t in LOGON_TYPES if t not in {d.lower() for d in default}),
+        actions=tuple(rows), verdict=verdict, reasons=tuple(reasons),
+        caveats=tuple(sorted(caveats)))
+
+
+def assess_mailboxes(cfg: TenantConfig, *, at: datetime | None = None,
+                     investigation_days: int = DEFAULT_INVESTIGATION_DAYS) -> tuple[MailboxCoverage, ...]:
+    """Every collected mailbox, sorted by name; `at` defaults to the snapshot time."""
+    when = at or cfg.snapshot_utc or datetime.now(timezone.utc)
+    rows = [assess_mailbox(cfg, m, at=when, investigation_days=investigation_days)
+            for m in cfg.mailboxes if mailbox_key(m)]
+    return tuple(sorted(rows, key=lambda r: r.mailbox))
+
+
+def _ordered(codes: Iterable[str]) -> list[str]:
+    order = list(REASONS)
+    return sorted(set(codes), key=lambda c: (order.index(c) if c in order else len(order), c))
+
+
+def parse_days(value: object) -> float | None:
+    """Days in a .NET TimeSpan string such as "90.00:00:00" or "1.12:00:00"."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    days_part, _, clock = text.partition(".") if ":" in text.partition(".")[2] else ("0", "", text)
+    try:
+        days = float(days_part)
+        h, m, s = (float(x) for x in (clock.split(":") + ["0", "0", "0"])[:3])
+    except ValueError:
+        return None
+    return days + (h * 3600 + m * 60 + s) / 86400
+
+
+# ---------------------------------------------------------------- coverage over time
+
+def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
+                     window: Sequence[Any], *, logon: str = "owner",
+                     action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
+    """Per mailbox, the periods of `window` in which (logon, action) was / was not logged.
+
+    The snapshot describes the tenant when it was collected (`snapshot_utc`, else the window
+    end); `tampering_events` (classic-schema records; anything else is ignored) describe how
+    it got there: changes after a moment are undone to find the state at that moment, then
+    replayed forward so each period shows the state a record actually set. Adjacent periods
+    with the same answer and reasons are merged. Keys are `mailbox_key` names.
+    """
+    start, end = _window(window)
+    changes = parse_changes(tampering_events)
+    snapshot = tenant_config.snapshot_utc or end
+    out: dict[str, list[CoveragePeriod]] = {}
+    for mailbox in tenant_config.mailboxes:
+        key = mailbox_key(mailbox)
+        if not key:
+            continue
+        ids = identifiers(mailbox)
+        mine = [c for c in changes if c.target is None or c.target in ids]
+        state = _state_at(state_now(tenant_config, mailbox), mine, snapshot, start)
+        kind = mailbox_type(mailbox)
+        periods: list[CoveragePeriod] = []
+        cursor = start
+        for change in (c for c in mine if start < c.time < end):
+            periods.extend(_periods(state, kind, logon, action, cursor, change.time))
+            state, cursor = apply_change(state, change), change.time
+        periods.extend(_periods(state, kind, logon, action, cursor, end))
+        out[key] = _merge(periods)
+    return dict(sorted(out.items()))
+
+
+def _periods(state: AuditState, kind: str, logon: str, action: str, start: datetime,
+             end: datetime) -> list[CoveragePeriod]:
+    """One state over [start, end), split where the licence rule changes (the expansion)."""
+    cuts = [start, end]
+    if start < STANDARD_EXPANSION_UTC < end:
+        cuts.insert(1, STANDARD_EXPANSION_UTC)
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        ok, why = evaluate(state, kind, logon, action, a)
+        out.append(CoveragePeriod(a, b, ok, why))
+    return out
+
+
+def _merge(periods: list[CoveragePeriod]) -> list[CoveragePeriod]:
+    merged: list[CoveragePeriod] = []
+    for p in periods:
+        if p.end <= p.start:
+            continue
+        if merged and merged[-1].covered == p.covered and merged[-1].reasons == p.reasons:
+            merged[-1] = replace(merged[-1], end=p.end)
+        else:
+            merged.append(p)
+    return merged
+
+
+def _state_at(now: AuditState, changes: list[ConfigChange], snapshot: datetime,
+              moment: datetime) -> AuditState:
+    """Walk from the snapshot to `moment`: undo later changes, or replay ones in between."""
+    state = now
+    if moment <= snapshot:
+        for change in sorted((c for c in changes if moment < c.time <= snapshot),
+                             key=lambda c: c.time, reverse=True):
+            state = undo_change(state, change)
+    else:
+        for change in (c for c in changes if snapshot < c.time <= moment):
+            state = apply_change(state, change)
+    return state
+
+
+def apply_change(state: AuditState, change: ConfigChange) -> AuditState:
+    """The state right after `change`."""
+    return _set(state, change, after=True)
+
+
+def undo_change(state: AuditState, change: ConfigChange) -> AuditState:
+    """The state right before `change`, given the state right after it."""
+    return _set(state, change, after=False)
+
+
+def _set(state: AuditState, change: ConfigChange, *, after: bool) -> AuditState:
+    f, value = change.field, change.value if after else change.previous
+    if f in ("org_audit_disabled", "ingestion_enabled", "bypass", "audit_enabled"):
+        return replace(state, **{f: value if value is not UNKNOWN else None})
+    if f == "licence":
+        return replace(state, licence=value if value is not UNKNOWN else "unknown")
+    sets = dict(state.sets)
+    assumed = set(state.assumed)
+    if f == "default_set":
+        for logon in change.value:
+            sets[logon] = DEFAULT_ACTIONS[logon] if after else None
+            assumed.discard(logon)
+        return replace(state, sets=sets, assumed=frozenset(assumed))
+    if not f.startswith("set:"):
+        return state
+    logon = f.split(":", 1)[1]
+    current, delta = sets.get(logon), change.value
+    if change.op == "unknown" or delta is None:
+        sets[logon] = None
+        assumed.discard(logon)
+    elif change.op == "replace":
+        if after:
+            sets[logon] = frozenset(delta)
+            assumed.discard(logon)
+        else:
+            sets[logon] = DEFAULT_ACTIONS[logon]
+            assumed.add(logon)
+    elif current is not None:
+        adding = (change.op == "add") == after
+        sets[logon] = current | delta if adding else current - delta
+    return replace(state, sets=sets, assumed=frozenset(assumed))
+
+
+def _window(window: Sequence[Any]) -> tuple[datetime, datetime]:
+    if hasattr(window, "start") and hasattr(window, "end"):
+        pair: Sequence[Any] = (window.start, window.end)  # type: ignore[attr-defined]
+    else:
+        pair = window
+    start, end = (v if isinstance(v, datetime) else parse_time(v) for v in pair)
+    if start is None or end is None or end <= start:
+        raise ValueError(f"coverage window {window!r} is not a (start, end) pair in order")
+    return (start.astimezone(timezone.utc), end.astimezone(timezone.utc))
