@@ -6,21 +6,23 @@ reference m365-apis.md):
 
 * org switches (6.1): `AuditDisabled` True audits no mailbox at all; `UnifiedAuditLogIngestionEnabled`
   False keeps every record out of the unified audit log, which is what evkit reads.
-* audit sets (6.2, 6.3): a logon type listed in `DefaultAuditSet` gets Microsoft's defaults
-  (MailItemsAccessed for all three logon types, Send for owner and admin); a customised type
-  audits exactly its `AuditOwner`/`AuditDelegate`/`AuditAdmin` list and receives no new
-  defaults (5.4). SearchQueryInitiated exists for owner logons only and is never a default.
-  Delegate sends are SendAs/SendOnBehalf, so Send is not applicable to delegate logons.
+* audit sets (6.2, 6.3): `AuditOwner`/`AuditDelegate`/`AuditAdmin` as Get-Mailbox lists them
+  are what is audited; `DefaultAuditSet` only says which logon types Microsoft still manages
+  (a customised type receives no new defaults, 5.4, so the fix differs). A pre-expansion
+  Standard tenant lists no MailItemsAccessed even for Microsoft-managed sets (ICEWOLF capture,
+  6.3): we trust the list, not an assumed default. SearchQueryInitiated exists for owner
+  logons only and is never a default. Delegate sends are SendAs/SendOnBehalf, so Send is not
+  applicable to delegate logons.
 * bypass (6.4): an account with `AuditBypassEnabled` True is logged nowhere; for its own
   mailbox that hides every owner logon, including an attacker using the stolen account.
 * licence rule (5.3, 5.4, 4.3): MailItemsAccessed, Send and SearchQueryInitiated are generated
   only for an account holding Audit (Premium) (`M365_ADVANCED_AUDITING` enabled) at any time,
   or Audit (Standard) from `STANDARD_EXPANSION_UTC` on. Microsoft announced the expansion in
-  July 2023 and rolled it out through February 2024 (federal tenants first); a practitioner's
-  capture shows it live for E3 by mid-2024. We take 2024-07-01, the date by which every source
-  agrees it was live: before it, Standard-only mailboxes are reported as not covered (the
-  report then states it cannot know, rather than claiming "no evidence of access"). An
-  account without either (typically an unlicensed shared mailbox) generates none of them.
+  July 2023 and, in its February 2024 post, declared the events on by default with no
+  prerequisites; we take 2024-02-01 (the emulator's ground truth uses the same date). Before
+  it, Standard-only mailboxes are reported as not covered, so the breach report says it cannot
+  know instead of "no evidence of access". An account with neither (typically an unlicensed
+  shared mailbox) generates none of them.
 * retention: the mailbox audit log keeps `AuditLogAgeLimit` (6.2); the unified audit log keeps
   Standard records 180 days and Premium records one year (5.4).
 """
@@ -59,7 +61,7 @@ DEFAULT_ACTIONS: Mapping[str, frozenset[str]] = {
                         "UpdateInboxRules"}),
 }
 LICENSED_ACTIONS = frozenset(ACTIONS)
-STANDARD_EXPANSION_UTC = datetime(2024, 7, 1, tzinfo=timezone.utc)
+STANDARD_EXPANSION_UTC = datetime(2024, 2, 1, tzinfo=timezone.utc)
 UAL_RETENTION_DAYS = {"premium": 365, "standard": 180, "none": 180, "unknown": 180}
 DEFAULT_INVESTIGATION_DAYS = 90
 DEFAULT_AUDIT_TYPES = frozenset({"user", "shared", "group"})
@@ -76,7 +78,7 @@ REASONS: Mapping[str, str] = {
     "audit-set-lacks-SearchQueryInitiated": "SearchQueryInitiated is not audited (it is off by default)",
     "audit-set-unknown": "the audit set in force at that time cannot be reconstructed",
     "no-audit-licence": "the account holds no licence with Audit (Premium) or Audit (Standard)",
-    "audit-standard-before-expansion": "Audit (Standard) did not yet generate these events (before 2024-07-01)",
+    "audit-standard-before-expansion": "Audit (Standard) did not yet generate these events (before 2024-02-01)",
     "mailbox-audit-retention-short": "the mailbox audit log keeps records for less than the investigation window",
     "ual-retention-short": "the unified audit log keeps this licence's records for less than the investigation window",
     "org-config-missing": "organisation audit settings were not collected (assumed on)",
@@ -191,11 +193,9 @@ def mailbox_type(mailbox: Mapping[str, Any]) -> str:
 def state_now(cfg: TenantConfig, mailbox: Mapping[str, Any]) -> AuditState:
     """The mailbox's audit facts at the snapshot (collection) time."""
     ids = identifiers(mailbox)
-    default = {str(x).lower() for x in mailbox.get("DefaultAuditSet") or []}
-    sets: dict[str, frozenset[str] | None] = {}
-    for logon, prop in AUDIT_PROPERTY.items():
-        listed = frozenset(str(a) for a in mailbox.get(prop) or [])
-        sets[logon] = listed | DEFAULT_ACTIONS[logon] if logon in default else listed
+    sets: dict[str, frozenset[str] | None] = {
+        logon: frozenset(str(a) for a in mailbox.get(prop) or [])
+        for logon, prop in AUDIT_PROPERTY.items()}
     org = cfg.org_config or {}
     admin = cfg.admin_audit_log_config or {}
     return AuditState(

@@ -9,6 +9,7 @@ Advanced Auditing" app is enabled for the user. Pure functions over Graph object
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,19 +91,64 @@ def tier_of_plans(plans: Iterable[tuple[str, str]], skus: Iterable[tuple[str, st
 
 
 def tier_of_text(text: str) -> str:
-    """Tier named in an audit record's AssignedPlan/AssignedLicense value (free text)."""
-    low = text.lower()
-    if PREMIUM_PLAN_ID in low or PREMIUM_PLAN_NAME.lower() in low:
-        return "premium"
-    if any(i in low for i in PREMIUM_SKUS.values()) or any(
-            f"skuname={p.lower()}," in low or f"skuname={p.lower()}]" in low for p in PREMIUM_SKUS):
-        return "premium"
-    if STANDARD_PLAN_ID in low or STANDARD_PLAN_NAME.lower() in low:
-        return "standard"
-    if any(i and i in low for i in STANDARD_SKUS.values()) or any(
-            f"skuname={p.lower()}," in low or f"skuname={p.lower()}]" in low for p in STANDARD_SKUS):
-        return "standard"
-    return "none"
+    """Tier named by an audit record's AssignedLicense / AssignedPlan value (free text).
+
+    Entra writes these as bracketed entries: `[SkuName=SPE_E5, SkuId=..., DisabledPlans=[...]]`
+    for licences, `[... CapabilityStatus=Enabled, ... ServicePlanId=...]` for plans. A plan id
+    inside `DisabledPlans=[...]`, or a plan entry whose status is not Enabled, does not count.
+    """
+    plans: list[tuple[str, str]] = []
+    skus: list[tuple[str, str]] = []
+    disabled: set[str] = set()
+    listed = False
+    for entry in _entries(text):
+        low = entry.lower()
+        off = _DISABLED.search(low)
+        if off:
+            disabled.update(_GUID.findall(off.group(1)))
+            low = low.replace(off.group(0), "")
+        plan = _field(low, "serviceplanid")
+        if plan:
+            listed = True
+            if _field(low, "capabilitystatus") in ("", "enabled"):
+                plans.append((plan, ""))
+            continue
+        part = _field(low, "skuname") or _field(low, "skupartnumber")
+        sku_id = _field(low, "skuid")
+        if part or sku_id:
+            skus.append((_PART_BY_LOWER.get(part, part.upper()), sku_id))
+        else:
+            plans.extend((g, "") for g in _GUID.findall(low))  # a bare list of plan ids
+    if PREMIUM_PLAN_ID in disabled:
+        listed = True  # the licence's plans are known: everything but the disabled ones
+        plans.extend((STANDARD_PLAN_ID, "") for p, i in skus
+                     if p in PREMIUM_SKUS or i in PREMIUM_SKUS.values())
+    return tier_of_plans(plans, skus, plans_listed=listed)
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DISABLED = re.compile(r"disabledplans\s*=\s*\[([^\]]*)\]")
+_PART_BY_LOWER = {p.lower(): p for p in (*PREMIUM_SKUS, *STANDARD_SKUS)}
+
+
+def _entries(text: str) -> list[str]:
+    """Top-level `[...]` entries of a value (nested brackets kept inside their entry)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append(text[start:i])
+    return [e for e in out if e.strip()] or ([text] if text.strip() not in ("", "[]") else [])
+
+
+def _field(entry: str, name: str) -> str:
+    match = re.search(rf"(?:^|[\s,]){name}\s*=\s*([^,\]]*)", entry)
+    return match.group(1).strip() if match else ""
 
 
 def licence_from_details(details: Iterable[Mapping[str, Any]]) -> Licence:

@@ -41,10 +41,11 @@ def test_customised_set_without_mail_items_accessed(logon):
     assert row.verdict == ("blind" if logon == "owner" else "partly")
 
 
-def test_logon_type_in_default_set_gets_defaults_even_if_list_is_short():
-    # DefaultAuditSet says Microsoft manages the owner set: new defaults apply (m365-apis 5.4)
+def test_listed_set_is_the_truth_even_when_microsoft_managed():
+    # a pre-expansion Standard mailbox lists no MailItemsAccessed under DefaultAuditSet Owner
     row = _one(tenant([mailbox("dan@contoso.com", owner={"Update"})]))
-    assert row.audited("owner", "MailItemsAccessed")
+    assert row.audited("owner", "MailItemsAccessed") is False
+    assert row.customised == ()
 
 
 def test_bypass_on_own_account_blinds_owner_logons():
@@ -64,7 +65,7 @@ def test_standard_licence_counts_after_the_expansion_only():
     mbx = [with_sqi("frank@contoso.com")]
     cfg = tenant(mbx, licences={"frank@contoso.com": [E3]})
     assert _one(cfg).verdict == "investigable"
-    before = _one(cfg, at=datetime(2023, 6, 1, tzinfo=timezone.utc))
+    before = _one(cfg, at=datetime(2024, 1, 1, tzinfo=timezone.utc))
     assert before.verdict == "blind" and "audit-standard-before-expansion" in before.reasons
 
 
