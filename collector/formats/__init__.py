@@ -42,7 +42,8 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
         elif fmt == "sentinel-csv":
             yield from read_sentinel_csv(path)
         elif fmt in _JSON_CONVERTERS:
-            yield from read_json_records(path, _JSON_CONVERTERS[fmt])
+            yield from read_json_records(path, _JSON_CONVERTERS[fmt],
+                                         prefix="AuditData." if fmt == "ual-json" else "")
     except OSError as exc:
         raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 

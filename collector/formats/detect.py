@@ -16,6 +16,7 @@ FORMATS = ("purview-csv", "purview-csv-classic", "ual-json", "ual-csv", "mgmt-bl
            "graph-records", "sentinel-csv", "sentinel-json", "unknown")
 CSV_FORMATS = frozenset({"purview-csv", "purview-csv-classic", "ual-csv", "sentinel-csv"})
 _PURVIEW = {"RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData"}
+PROBE_ELEMENTS = 50
 _UAL_EXTRA = {"ResultIndex", "ResultCount", "Identity", "RunspaceId"}
 
 
@@ -35,6 +36,17 @@ def classify_header(header: list[str]) -> str:
     return "unknown"
 
 
+def _classify_json(path: Path) -> str:
+    """The first of the leading elements that says what it is (a damaged first row is allowed)."""
+    for number, element in iter_json_file(path):
+        if isinstance(element, JsonStreamError) or number > PROBE_ELEMENTS:
+            break
+        fmt = classify_element(element)
+        if fmt != "unknown":
+            return fmt
+    return "unknown"
+
+
 def detect_format(path: Path) -> str:
     """One of FORMATS; "unknown" for anything not recognised (empty, binary, other CSV/JSON)."""
     path = Path(path)
@@ -47,11 +59,7 @@ def detect_format(path: Path) -> str:
     if not stripped or "\x00" in head:
         return "unknown"
     if stripped[0] in "[{":
-        for _, element in iter_json_file(path):
-            if isinstance(element, JsonStreamError):
-                return "unknown"
-            return classify_element(element)
-        return "unknown"
+        return _classify_json(path)
     try:
         rows = csv.reader(io.StringIO(head), strict=False)
         header = read_header(rows)

@@ -11,7 +11,7 @@ from collector.formats.encoding import open_text
 from collector.formats.graph import graph_to_classic
 from collector.formats.jsonstream import JsonStreamError, iter_elements, iter_lines, looks_like_json_lines
 from collector.formats.mangled import mangled_reason
-from collector.formats.rows import ParsedRow, check_record
+from collector.formats.rows import LossyCell, ParsedRow, check_record
 from collector.formats.sentinel import column_name, to_classic
 
 HEAD_CHARS = 1 << 16
@@ -63,8 +63,10 @@ def sentinel_element(element: object) -> object:
     return to_classic({column_name(k)[0]: v for k, v in element.items()})
 
 
-def read_json_records(path: Path, convert: Callable[[object], object]) -> Iterator[ParsedRow]:
-    """Convert each element to a classic record (a str return is the reason it cannot be)."""
+def read_json_records(path: Path, convert: Callable[[object], object], *,
+                      prefix: str = "") -> Iterator[ParsedRow]:
+    """Convert each element to a classic record (a str return is the reason it cannot be);
+    lossy paths are prefixed with `prefix` (`AuditData.` where the record sits in that field)."""
     for number, element in iter_json_file(path):
         if isinstance(element, JsonStreamError):
             yield ParsedRow(number, None, str(element), [])
@@ -73,7 +75,10 @@ def read_json_records(path: Path, convert: Callable[[object], object]) -> Iterat
         if isinstance(record, str):
             yield ParsedRow(number, None, record, [])
             continue
-        yield check_record(number, record, [], scan_values=True)
+        parsed = check_record(number, record, [], scan_values=True)
+        if prefix and parsed.lossy:
+            parsed = parsed._replace(lossy=[LossyCell(prefix + c.column, c.reason) for c in parsed.lossy])
+        yield parsed
 
 
 def classify_element(element: object) -> str:

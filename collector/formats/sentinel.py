@@ -106,7 +106,7 @@ def _json_text(value: str) -> object:
 def _extra_value(value: str) -> object:
     """Undocumented columns: JSON literals (numbers, booleans, arrays, objects) become values."""
     text = value.strip()
-    if text[:1] in "[{-0123456789tfn" and text not in ("",):
+    if text[:1] in '[{"-0123456789tfn':
         try:
             return json.loads(text)
         except json.JSONDecodeError:
