@@ -1,0 +1,271 @@
+"""From loaded evidence to the report model: attribution, classification, coverage, findings.
+
+The engine answers set questions in SQL (which records carry an indicator value, which items a
+mailbox is known to hold); the rules in report.attribution, report.classify and report.suggest
+decide; this module wires the two and keeps every count next to the record ids behind it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from report import classify as rules
+from report.attribution import indicator_hits, session_label
+from report.casefile import CaseFile, format_utc
+from report.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
+from report.engine import Engine
+from report.visibility import Gap, ledger_gaps
+
+TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything the outputs are built from (findings.json is a view of this)."""
+
+    in_scope: list[str]
+    attributed: list[Attributed]
+    attribution_summary: list[dict[str, Any]]
+    verdicts: list[ItemVerdict]
+    syncs: list[dict[str, Any]]
+    throttled: list[dict[str, Any]]
+    searches: list[dict[str, Any]]
+    sends: list[dict[str, Any]]
+    unknown: dict[str, list[Gap]]
+    timeline: list[dict[str, Any]]
+    first_activity: datetime | None
+    last_activity: datetime | None
+    problems: list[str] = field(default_factory=list)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+# ---- attribution ------------------------------------------------------------------------------
+
+def attribute(engine: Engine, case: CaseFile) -> None:
+    """Create table `attributed(id, indicator, via)`: direct hits in the window, then every
+    record of a session that holds one (the label says which indicator led there)."""
+    values = engine.rows("SELECT DISTINCT kind, value FROM event_keys")
+    hits = indicator_hits(((k, v) for k, v in values), case.indicators)
+    engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
+    window = [_naive(case.window_start), _naive(case.window_end)]
+    engine.execute("""
+        CREATE OR REPLACE TABLE attributed_direct AS
+        SELECT k.id, min(h.indicator) AS indicator
+        FROM event_keys k JOIN indicator_hits h ON h.kind = k.kind AND h.value = k.value
+        JOIN events e ON e.id = k.id
+        WHERE e.ts >= ? AND e.ts < ?
+        GROUP BY k.id""", window)
+    engine.execute("""
+        CREATE OR REPLACE TABLE attributed_sessions AS
+        SELECT k.value AS session_id, min(d.indicator) AS indicator, count(*) AS direct_records
+        FROM attributed_direct d JOIN event_keys k ON k.id = d.id AND k.kind = 'session'
+        GROUP BY k.value""")
+    rows = engine.rows("""
+        SELECT k.id, min(s.session_id), min(s.indicator)
+        FROM event_keys k JOIN attributed_sessions s ON k.kind = 'session' AND k.value = s.session_id
+        JOIN events e ON e.id = k.id
+        WHERE e.ts >= ? AND e.ts < ? AND k.id NOT IN (SELECT id FROM attributed_direct)
+        GROUP BY k.id ORDER BY k.id""", window)
+    expanded = [(rid, session_label(sid, led), "session") for rid, sid, led in rows]
+    engine.put_table("attributed_expanded", {"id": "VARCHAR", "indicator": "VARCHAR", "via": "VARCHAR"},
+                     expanded)
+    engine.execute("""
+        CREATE OR REPLACE TABLE attributed AS
+        SELECT id, indicator, 'direct' AS via FROM attributed_direct
+        UNION ALL SELECT id, indicator, via FROM attributed_expanded""")
+
+
+def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:
+    items: list[ItemRef] = []
+    folders: list[str] = []
+    for f in row.get("folders") or []:
+        if not isinstance(f, dict):
+            continue
+        if f.get("Path"):
+            folders.append(f["Path"])
+        for i in f.get("FolderItems") or []:
+            if isinstance(i, dict) and i.get("InternetMessageId"):
+                items.append(ItemRef(i["InternetMessageId"], f.get("Path"), i.get("Subject")))
+    item = row.get("item")
+    if isinstance(item, dict) and item.get("InternetMessageId"):
+        parent = item.get("ParentFolder") or {}
+        items.append(ItemRef(item["InternetMessageId"], parent.get("Path"), item.get("Subject")))
+    for a in row.get("affected_items") or []:
+        if isinstance(a, dict) and a.get("InternetMessageId"):
+            parent = a.get("ParentFolder") or {}
+            items.append(ItemRef(a["InternetMessageId"], parent.get("Path") or row.get("folder_path"),
+                                 a.get("Subject")))
+    return tuple(items), tuple(folders)
+
+
+def load_attributed(engine: Engine) -> list[Attributed]:
+    rows = engine.dicts("""
+        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
+               e.affected_items, e.folder_path, e.query_text, a.indicator
+        FROM attributed a JOIN events e ON e.id = a.id
+        ORDER BY e.ts NULLS LAST, e.id""")
+    out = []
+    for r in rows:
+        items, folders = _items_of(r)
+        out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
+                              mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
+                              access_type=r["access_type"], items=items, folders=folders,
+                              query=r["query_text"]))
+    return out
+
+
+def attribution_summary(engine: Engine) -> list[dict[str, Any]]:
+    """Per indicator: how many records it attributed directly and which sessions it opened."""
+    direct = engine.rows("SELECT indicator, count(*) FROM attributed_direct GROUP BY indicator")
+    sessions = engine.rows("SELECT indicator, session_id FROM attributed_sessions ORDER BY session_id")
+    expanded = engine.rows("""SELECT s.indicator, count(*) FROM attributed_expanded x
+        JOIN attributed_sessions s ON x.indicator LIKE 'session ' || s.session_id || ' %'
+        GROUP BY s.indicator""")
+    by: dict[str, dict[str, Any]] = {}
+    for ind, n in direct:
+        by.setdefault(ind, {"indicator": ind, "records": 0, "sessions": [], "session_records": 0})["records"] = n
+    for ind, sid in sessions:
+        by.setdefault(ind, {"indicator": ind, "records": 0, "sessions": [], "session_records": 0})["sessions"].append(sid)
+    for ind, n in expanded:
+        by.setdefault(ind, {"indicator": ind, "records": 0, "sessions": [], "session_records": 0})["session_records"] = n
+    return [by[k] for k in sorted(by)]
+
+
+# ---- knowledge of items -------------------------------------------------------------------------
+
+def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
+    """Every (mailbox, item, folder) that any record shows, with when it was first seen."""
+    if not mailboxes:
+        return []
+    engine.put_table("scope", {"mailbox": "VARCHAR"}, [(m,) for m in mailboxes])
+    rows = engine.rows("""
+        SELECT m.mailbox, m.internet_message_id, m.folder, min(m.ts), min(m.subject),
+               arg_min(m.record_id, coalesce(m.ts, TIMESTAMP '9999-12-31'))
+        FROM item_mentions m JOIN scope s ON s.mailbox = m.mailbox
+        GROUP BY m.mailbox, m.internet_message_id, m.folder
+        ORDER BY 1, 2, 3 NULLS FIRST""")
+    return [Sighting(mb, imid, folder, _utc(ts), subject, rid) for mb, imid, folder, ts, subject, rid in rows]
+
+
+def throttle_markers(engine: Engine, mailboxes: Sequence[str]) -> list[tuple[str, datetime, str]]:
+    if not mailboxes:
+        return []
+    rows = engine.rows("""SELECT e.mailbox, e.ts, e.id FROM events e JOIN scope s ON s.mailbox = e.mailbox
+                          WHERE e.is_throttled AND e.ts IS NOT NULL ORDER BY 1, 2, 3""")
+    return [(mb, _utc(ts), rid) for mb, ts, rid in rows]
+
+
+# ---- the analysis -----------------------------------------------------------------------------
+
+def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, str], int],
+            config_unknown: Mapping[str, list[Gap]]) -> Analysis:
+    """Run every rule; `folder_items` maps (mailbox, folder_key) to Get-MailboxFolderStatistics
+    counts, `config_unknown` the audit-configuration gaps per mailbox (report.coverage)."""
+    attribute(engine, case)
+    attributed = load_attributed(engine)
+    in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox})
+    sightings = load_sightings(engine, in_scope)
+    by_mailbox: dict[str, list[Sighting]] = defaultdict(list)
+    for s in sightings:
+        by_mailbox[s.mailbox].append(s)
+
+    evidence: list[Evidence] = []
+    syncs, searches, sends = [], [], []
+    for rec in attributed:
+        evidence += rules.confirmed_by_bind(rec)
+        evidence += rules.confirmed_by_action(rec)
+        mine = by_mailbox.get(rec.mailbox or "", [])
+        synced = rules.inferred_by_sync(rec, mine)
+        evidence += synced
+        if rec.operation == "MailItemsAccessed" and (rec.access_type or "").lower() == "sync":
+            for folder in rec.folders or ("",):
+                named = [e for e in synced if rules.folder_key(e.folder) == rules.folder_key(folder)]
+                stat = folder_items.get((rec.mailbox or "", rules.folder_key(folder)))
+                syncs.append({"mailbox": rec.mailbox, "folder": folder, "time_utc": _fmt(rec.ts),
+                              "items_named": len(named),
+                              "items_unnamed": rules.unnamed_sync_count(stat, len(named)),
+                              "folder_items_collected": stat,
+                              "record_ids": sorted({rec.record_id} | {e.record_ids[-1] for e in named})})
+        if rec.operation.startswith("SearchQueryInitiated"):
+            matched = rules.inferred_by_search(rec, mine)
+            evidence += matched
+            searches.append({"mailbox": rec.mailbox or rec.account, "time_utc": _fmt(rec.ts),
+                             "query": rec.query, "matching_items": sorted({e.imid for e in matched}),
+                             "record_ids": sorted({rid for e in matched for rid in e.record_ids} | {rec.record_id})})
+        if rec.operation in ("Send", "SendAs", "SendOnBehalf"):
+            for item in rec.items or (ItemRef(""),):
+                sends.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts), "subject": item.subject,
+                              "internet_message_id": item.imid or None, "record_ids": [rec.record_id]})
+
+    throttled = []
+    for window in rules.throttle_windows(throttle_markers(engine, in_scope)):
+        window = rules.attacker_activity_in(window, attributed)
+        evidence += rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
+        throttled.append({"mailbox": window.mailbox, "start": _fmt(window.start), "end": _fmt(window.end),
+                          "attributed_activity": len(window.activity_ids),
+                          "record_ids": sorted(window.record_ids + window.activity_ids)})
+
+    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), (case.window_start, case.window_end))
+    unknown = {m: sorted(set(config_unknown.get(m, [])) | set(gaps), key=lambda g: (g.start, g.end, g.reason))
+               for m in in_scope}
+    unknown = {m: g for m, g in unknown.items() if g}
+
+    touched = {(e.mailbox, e.imid) for e in evidence}
+    for s in sightings:
+        if (s.mailbox, s.imid) not in touched:
+            evidence.append(rules.unknown_or_no_evidence(s, [g.reason for g in unknown.get(s.mailbox, [])]))
+    grouped: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
+    for e in evidence:
+        grouped[(e.mailbox, e.imid)].append(e)
+    verdicts = [rules.combine(grouped[k]) for k in sorted(grouped)]
+
+    times = [a.ts for a in attributed if a.ts is not None]
+    return Analysis(
+        in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
+        verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
+        searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
+        timeline=timeline(attributed), first_activity=min(times) if times else None,
+        last_activity=max(times) if times else None)
+
+
+def _row_key(row: Mapping[str, Any]) -> tuple:
+    return (row.get("mailbox") or "", row.get("time_utc") or "", str(row.get("folder") or row.get("query") or
+            row.get("internet_message_id") or ""), row.get("record_ids") or [])
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return format_utc(value) if value is not None else None
+
+
+def timeline_kind(rec: Attributed) -> str:
+    """Which lane of the timeline chart a record belongs in."""
+    if rec.operation == "MailItemsAccessed":
+        return "sync" if (rec.access_type or "").lower() == "sync" else "bind"
+    if rec.operation.startswith("SearchQueryInitiated"):
+        return "search"
+    if rec.operation in ("Send", "SendAs", "SendOnBehalf"):
+        return "send"
+    if rec.operation in ("UserLoggedIn", "UserLoginFailed", "MailboxLogin"):
+        return "signin"
+    return "other"
+
+
+def timeline(attributed: Sequence[Attributed]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for rec in attributed:
+        if rec.ts is None:
+            continue
+        hour = rec.ts.replace(minute=0, second=0, microsecond=0)
+        counts[(rec.mailbox or rec.account or "", format_utc(hour), timeline_kind(rec))] += 1
+    return [{"mailbox": m, "hour_utc": h, "kind": k, "count": n} for (m, h, k), n in sorted(counts.items())]

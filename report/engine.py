@@ -1,0 +1,242 @@
+"""The analysis engine: every bundle's records in DuckDB tables, de-duplicated by record Id.
+
+The only module importing duckdb (with engine_*.py). Raw API pages are read by DuckDB itself
+(gzip and JSON parsing in C, one json_transform per record), which keeps `evkit report` within
+a small multiple of reading the bytes at all; imports and any page DuckDB cannot read are
+parsed in Python (report.sources) and fed through the same normalisation. The database lives
+in a temporary file so memory stays bounded however large the evidence is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
+from report.errors import QueryError
+from report.inventory import Inventory, Page
+from report.sources import Row, import_rows, page_rows
+
+logger = logging.getLogger(__name__)
+
+# Where each page kind keeps its classic-schema records, as a JSON path DuckDB extracts text at.
+_RECORD_PATHS = {"ual.page": "$.value[*].AuditData", "graph.records": "$.value[*].auditData",
+                 "mgmt.blob": "$[*]"}
+_CHUNK = 4000  # files per bulk read: bounds the SQL text and the work lost to one bad file
+_MAX_OBJECT = 96 << 20  # one page or blob; DuckDB buffers twice this per thread
+
+TABLES = ("events", "record_sources", "accessed_items", "synced_folders", "item_mentions",
+          "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+class Engine:
+    """A DuckDB database of one or more bundles' records. Use as a context manager."""
+
+    def __init__(self, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="evkit-report-")
+        tmp = Path(self._tmp.name)
+        self.con = duckdb.connect(str(tmp / "evidence.duckdb"))
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
+        self._jsonl = tmp / "python-records.jsonl"
+        self._jsonl_handle = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._tmp.cleanup()
+
+    # ---- loading -------------------------------------------------------------------------
+
+    def load(self, inventories: Sequence[Inventory]) -> None:
+        """Build every table from the bundles; unreadable input becomes rows in `problems`."""
+        self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR)")
+        self._create_events_all()
+        self._load_bundle_tables(inventories)
+        for inv in inventories:
+            for problem in inv.problems:
+                self._problem(inv.name, "", problem)
+            by_kind: dict[str, list[Page]] = {}
+            for page in inv.record_pages:
+                by_kind.setdefault(page.kind, []).append(page)
+            for kind in sorted(by_kind):
+                pages = by_kind[kind]
+                for i in range(0, len(pages), _CHUNK):
+                    self._load_pages(inv, kind, pages[i:i + _CHUNK])
+            for item in inv.imports:
+                self._python_rows(inv, _rel(inv, item.body), import_rows(item))
+        self._flush_python_rows()
+        self._finish_events()
+        for name, sql in DERIVED.items():
+            self.con.execute(f"CREATE TABLE {name} AS {sql}")
+
+    def _create_events_all(self) -> None:
+        self.con.execute(
+            "CREATE TABLE events_all AS SELECT true AS readable, "
+            f"{EVENT_COLUMNS} FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
+            f"0::BIGINT AS pos, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
+
+    def _insert_records(self, source_sql: str, params: list[Any]) -> None:
+        """source_sql yields (bundle, src, pos, rec VARCHAR); normalise and append."""
+        self.con.execute(
+            f"INSERT INTO events_all SELECT r IS NOT NULL AS readable, {EVENT_COLUMNS} FROM ("
+            f"SELECT bundle, src, pos, try(json_transform(rec, '{RECORD_SHAPE}')) AS r "
+            f"FROM ({source_sql}))", params)
+
+    def _load_pages(self, inv: Inventory, kind: str, pages: list[Page]) -> None:
+        try:
+            self._bulk_pages(inv, kind, pages)
+            return
+        except duckdb.Error as exc:
+            if len(pages) == 1:
+                logger.info("bulk read of %s failed: %s", pages[0].body, exc)
+                self._python_rows(inv, _rel(inv, pages[0].body), page_rows(pages[0]))
+                return
+        for page in pages:  # isolate the bad file(s); the good ones still load in bulk
+            self._load_pages(inv, kind, [page])
+
+    def _bulk_pages(self, inv: Inventory, kind: str, pages: list[Page]) -> None:
+        prefix = inv.root.as_posix().rstrip("/") + "/"
+        source = (
+            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(l, 1) AS pos, "
+            "unnest(l) AS rec FROM (SELECT filename, json_extract_string(json, ?) AS l "
+            f"FROM read_json_objects(?, format = 'auto', maximum_object_size = {_MAX_OBJECT}, "
+            "filename = true))")
+        files = [p.body.as_posix() for p in pages]
+        self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1,
+                                      _RECORD_PATHS[kind], files])
+
+    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row]) -> None:
+        if self._jsonl_handle is None:
+            self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
+        for row in rows:
+            if row.record is None:
+                where = f"row {row.row}: " if row.row else ""
+                self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
+                continue
+            line = {"bundle": inv.name, "src": src, "pos": row.row,
+                    "rec": json.dumps(row.record, ensure_ascii=False)}
+            self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def _flush_python_rows(self) -> None:
+        if self._jsonl_handle is None:
+            return
+        self._jsonl_handle.close()
+        self._insert_records(
+            "SELECT bundle, src, pos, rec FROM read_json(?, format = 'newline_delimited', "
+            "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR'}, "
+            f"maximum_object_size = {_MAX_OBJECT})", [self._jsonl.as_posix()])
+
+    def _finish_events(self) -> None:
+        con = self.con
+        con.execute("""
+            INSERT INTO problems
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) are not valid JSON objects and were not read'
+            FROM events_all WHERE NOT readable GROUP BY bundle, src
+            UNION ALL
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated'
+            FROM events_all WHERE readable AND id_missing GROUP BY bundle, src
+            UNION ALL
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed'
+            FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
+        """)
+        con.execute("CREATE TABLE record_sources AS SELECT id, bundle, src, pos FROM events_all WHERE readable")
+        con.execute("""
+            CREATE TABLE events AS SELECT * EXCLUDE (readable, id_missing) FROM events_all
+            WHERE readable
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY bundle, src, pos) = 1
+        """)
+        con.execute("DROP TABLE events_all")
+
+    def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
+        self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,
+            collection_id VARCHAR, kind VARCHAR, window_start VARCHAR, window_end VARCHAR,
+            started_utc VARCHAR, finished_utc VARCHAR)""")
+        self.con.execute("""CREATE TABLE gaps (bundle VARCHAR, source VARCHAR, unit VARCHAR,
+            window_start VARCHAR, window_end VARCHAR, status VARCHAR, reason VARCHAR,
+            expected BIGINT, received BIGINT)""")
+        for inv in inventories:
+            c = inv.collection
+            window = c.get("window") if isinstance(c.get("window"), dict) else {}
+            self.con.execute("INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                inv.name, str(inv.root), _text(c.get("case_id")), _text(c.get("collection_id")),
+                _text(c.get("kind")), _text(window.get("start")), _text(window.get("end")),
+                _text(c.get("started_utc")), _text(c.get("finished_utc"))])
+            for e in inv.ledger:
+                w = e.get("window") if isinstance(e.get("window"), dict) else {}
+                self.con.execute("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    inv.name, _text(e.get("source")), _text(e.get("unit")), _text(w.get("start")),
+                    _text(w.get("end")), _text(e.get("status")), _text(e.get("reason")),
+                    _int(e.get("expected")), _int(e.get("received"))])
+
+    def _problem(self, bundle: str, src: str, problem: str) -> None:
+        self.con.execute("INSERT INTO problems VALUES (?, ?, ?)", [bundle, src, problem[:500]])
+
+    # ---- querying ------------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def put_table(self, name: str, columns: dict[str, str], rows: Iterable[Sequence[Any]]) -> None:
+        """Create (or replace) a small table from Python values, e.g. indicator hits."""
+        cols = ", ".join(f"{c} {t}" for c, t in columns.items())
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} ({cols})")
+        marks = ", ".join("?" for _ in columns)
+        data = [list(r) for r in rows]
+        if data:
+            self.con.executemany(f"INSERT INTO {name} VALUES ({marks})", data)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(params))
+
+    def query(self, sql: str) -> QueryResult:
+        """An analyst's query (`evkit sql`); engine errors become QueryError."""
+        try:
+            cur = self.con.execute(sql)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            return QueryResult(columns, cur.fetchall() if columns else [])
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def _rel(inv: Inventory, path: Path) -> str:
+    try:
+        return f"{inv.name}/{path.relative_to(inv.root).as_posix()}"
+    except ValueError:
+        return path.name
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

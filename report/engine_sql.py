@@ -1,0 +1,146 @@
+"""SQL text for the engine: the normalised record shape and the derived tables.
+
+Kept apart from engine.py so the table definitions can be read (and documented) in one place.
+Every table is described in docs/internals.md under "report tables" for `evkit sql` users.
+"""
+
+from __future__ import annotations
+
+import json
+
+# What json_transform extracts from each classic-schema record, in one parse. Non-strict: a
+# field of the wrong type (a PowerShell-mangled "System.Object[]" where a list belongs) becomes
+# NULL rather than failing the whole load.
+_PAIR = [{"Name": "VARCHAR", "Value": "VARCHAR"}]
+_ITEM = {"InternetMessageId": "VARCHAR", "Subject": "VARCHAR", "ParentFolder": {"Path": "VARCHAR"}}
+RECORD_SHAPE = json.dumps({
+    "Id": "VARCHAR", "CreationTime": "VARCHAR", "Operation": "VARCHAR", "RecordType": "VARCHAR",
+    "Workload": "VARCHAR", "UserId": "VARCHAR", "MailboxOwnerUPN": "VARCHAR", "ObjectId": "VARCHAR",
+    "ResultStatus": "VARCHAR", "ClientIP": "VARCHAR", "ClientIPAddress": "VARCHAR",
+    "ActorIpAddress": "VARCHAR", "AppId": "VARCHAR", "ClientAppId": "VARCHAR",
+    "AppAccessContext": {"ClientAppId": "VARCHAR", "AADSessionId": "VARCHAR"},
+    "SessionId": "VARCHAR", "ClientInfoString": "VARCHAR", "LogonType": "VARCHAR",
+    "OperationProperties": _PAIR, "ExtendedProperties": _PAIR, "DeviceProperties": _PAIR,
+    "Parameters": _PAIR,
+    "ModifiedProperties": [{"Name": "VARCHAR", "NewValue": "VARCHAR", "OldValue": "VARCHAR"}],
+    "Target": [{"ID": "VARCHAR", "Type": "VARCHAR"}],
+    "Folders": [{"Path": "VARCHAR", "FolderItems": [{"InternetMessageId": "VARCHAR", "Subject": "VARCHAR"}]}],
+    "Folder": {"Path": "VARCHAR"}, "DestFolder": {"Path": "VARCHAR"},
+    "Item": _ITEM, "AffectedItems": [_ITEM],
+    "QueryText": "VARCHAR", "SearchQueryText": "VARCHAR", "Query": "VARCHAR",
+}, sort_keys=True)
+
+# Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
+MAILBOX_RECORD_TYPES = (2, 3, 50, 101)
+
+
+def _prop(list_expr: str, name: str) -> str:
+    return f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value"
+
+
+# Columns of events_all / events. `r` is the json_transform result; bundle/src/pos come from
+# the source relation. Text is kept as recorded except ids, accounts and mailboxes (lower-cased).
+EVENT_COLUMNS = f"""
+    coalesce(nullif(trim(r.Id), ''), 'no-id:' || src || '#' || pos::VARCHAR) AS id,
+    (r.Id IS NULL OR trim(r.Id) = '') AS id_missing,
+    try_cast(r.CreationTime AS TIMESTAMPTZ)::TIMESTAMP AS ts,
+    r.CreationTime AS creation_time,
+    r.Operation AS operation,
+    try_cast(r.RecordType AS INTEGER) AS record_type,
+    r.Workload AS workload,
+    lower(trim(r.UserId)) AS account,
+    lower(trim(coalesce(nullif(r.MailboxOwnerUPN, ''),
+        CASE WHEN try_cast(r.RecordType AS INTEGER) IN {MAILBOX_RECORD_TYPES}
+             OR r.Operation = 'MailItemsAccessed' THEN r.UserId END))) AS mailbox,
+    r.ObjectId AS object_id,
+    r.ResultStatus AS result_status,
+    r.ClientIP AS client_ip,
+    r.ClientIPAddress AS client_ip_address,
+    r.ActorIpAddress AS actor_ip,
+    lower(trim(r.AppId)) AS app_id,
+    lower(trim(r.ClientAppId)) AS client_app_id,
+    lower(trim(r.AppAccessContext.ClientAppId)) AS aac_client_app_id,
+    lower(trim(r.SessionId)) AS session_id,
+    lower(trim(r.AppAccessContext.AADSessionId)) AS aad_session_id,
+    lower(trim({_prop('r.DeviceProperties', 'SessionId')})) AS device_session_id,
+    r.ClientInfoString AS client_info,
+    {_prop('r.ExtendedProperties', 'UserAgent')} AS user_agent,
+    {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
+    coalesce(lower({_prop('r.OperationProperties', 'IsThrottled')}) = 'true', false) AS is_throttled,
+    try_cast(r.LogonType AS INTEGER) AS logon_type,
+    r.Folders AS folders,
+    r.Folder.Path AS folder_path,
+    r.DestFolder.Path AS dest_folder_path,
+    r.Item AS item,
+    r.AffectedItems AS affected_items,
+    coalesce(r.QueryText, r.SearchQueryText, r.Query) AS query_text,
+    r.Parameters AS parameters,
+    r.ModifiedProperties AS modified_properties,
+    r.Target AS target,
+    bundle, src, pos
+"""
+
+# Derived tables, built after events is de-duplicated. Order matters (later ones use earlier).
+DERIVED = {
+    "accessed_items": """
+        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, f.Path AS folder,
+               i.InternetMessageId AS internet_message_id, i.Subject AS subject
+        FROM events e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
+        WHERE e.operation = 'MailItemsAccessed' AND i.InternetMessageId IS NOT NULL
+              AND i.InternetMessageId <> ''
+    """,
+    "synced_folders": """
+        SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder
+        FROM events e, unnest(e.folders) AS u(f)
+        WHERE e.operation = 'MailItemsAccessed' AND e.access_type = 'Sync'
+    """,
+    "item_mentions": """
+        SELECT record_id, ts, mailbox, 'MailItemsAccessed' AS operation, folder,
+               internet_message_id, subject FROM accessed_items
+        UNION ALL
+        SELECT id, ts, mailbox, operation, item.ParentFolder.Path, item.InternetMessageId,
+               item.Subject
+        FROM events WHERE item.InternetMessageId IS NOT NULL AND item.InternetMessageId <> ''
+        UNION ALL
+        SELECT e.id, e.ts, e.mailbox, e.operation, coalesce(a.ParentFolder.Path, e.folder_path),
+               a.InternetMessageId, a.Subject
+        FROM events e, unnest(e.affected_items) AS u(a)
+        WHERE a.InternetMessageId IS NOT NULL AND a.InternetMessageId <> ''
+    """,
+    "searches": """
+        SELECT id AS record_id, ts, coalesce(mailbox, account) AS mailbox, operation, query_text
+        FROM events WHERE operation LIKE 'SearchQueryInitiated%'
+    """,
+    "sends": """
+        SELECT id AS record_id, ts, mailbox, operation, item.InternetMessageId AS internet_message_id,
+               item.Subject AS subject
+        FROM events WHERE operation IN ('Send', 'SendAs', 'SendOnBehalf')
+    """,
+    "event_keys": """
+        SELECT id, 'ip' AS kind, v AS value FROM (
+            SELECT id, unnest([client_ip, client_ip_address, actor_ip]) AS v FROM events)
+        WHERE v IS NOT NULL AND v <> ''
+        UNION ALL
+        SELECT id, 'app', v FROM (
+            SELECT id, unnest([app_id, client_app_id, aac_client_app_id]) AS v FROM events)
+        WHERE v IS NOT NULL AND v <> ''
+        UNION ALL
+        SELECT id, 'session', v FROM (
+            SELECT id, unnest([session_id, aad_session_id, device_session_id]) AS v FROM events)
+        WHERE v IS NOT NULL AND v <> '' AND v <> '00000000-0000-0000-0000-000000000000'
+        UNION ALL
+        SELECT id, 'ua', v FROM (
+            SELECT id, unnest([client_info, user_agent]) AS v FROM events)
+        WHERE v IS NOT NULL AND v <> ''
+    """,
+    "sessions": """
+        SELECT k.value AS session_id, min(e.ts) AS first_utc, max(e.ts) AS last_utc,
+               count(DISTINCT e.id) AS records,
+               count(DISTINCT coalesce(e.client_ip_address, e.client_ip, e.actor_ip)) AS ips,
+               count(DISTINCT coalesce(e.client_info, e.user_agent)) AS client_strings,
+               count(DISTINCT e.mailbox) AS mailboxes
+        FROM event_keys k JOIN events e ON e.id = k.id
+        WHERE k.kind = 'session'
+        GROUP BY k.value
+    """,
+}

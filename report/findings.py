@@ -1,0 +1,166 @@
+"""The report model (findings.json, docs/internals.md): built from an Analysis and the bundles.
+
+Everything here is ordering and wording; the decisions were made by the rules. Plain sentences
+for page 1 are written here so the PDF, JSON and any other renderer say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from report.analysis import Analysis
+from report.casefile import CaseFile, format_utc
+from report.classify import Classification, ItemVerdict
+from report.suggest import Suggestion
+
+SCHEMA = "evkit.findings/1"
+
+LIMITATIONS = [
+    "MailItemsAccessed Bind records aggregate every access within two minutes into one record, "
+    "and identical accesses within an hour are logged once: counts are of items, not of reads.",
+    "When more than 1,000 MailItemsAccessed records are generated in under 24 hours, Exchange "
+    "stops logging Bind accesses for 24 hours (IsThrottled=True marks the start); items in such "
+    "a window are inferred, not confirmed.",
+    "Sync records name a folder, not items: every item of a folder synced by the attacker is "
+    "presumed read; items no record names are counted from folder statistics when collected.",
+    "An item is only named when some record in the evidence mentions it; items never mentioned "
+    "appear only in counts.",
+    "Attribution follows the indicators in the case file; activity from addresses, apps or "
+    "sessions not listed there is not attributed (see the suggested indicators).",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    path_name: str
+    case_id: str | None
+    collection_id: str | None
+    verdict: str
+    findings: tuple[str, ...]
+    tagmanifest_sha256: str | None
+    signer_fingerprint: str | None
+    custody: tuple[Mapping[str, Any], ...]
+    finished_utc: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path_name": self.path_name, "case_id": self.case_id, "collection_id": self.collection_id,
+                "verdict": self.verdict, "verification_findings": list(self.findings),
+                "tagmanifest_sha256": self.tagmanifest_sha256, "signer_fingerprint": self.signer_fingerprint,
+                "custody": [{k: c.get(k) for k in ("seq", "event", "time_utc", "actor", "to")}
+                            for c in self.custody]}
+
+
+def report_date(bundles: Sequence[BundleInfo]) -> str | None:
+    """The report's date: the latest custody or collection time in the evidence, never now."""
+    times = [str(c.get("time_utc")) for b in bundles for c in b.custody if c.get("time_utc")]
+    times += [b.finished_utc for b in bundles if b.finished_utc]
+    return max(times) if times else None
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return format_utc(value) if value is not None else None
+
+
+def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
+    by: dict[str, list[ItemVerdict]] = defaultdict(list)
+    for v in a.verdicts:
+        by[v.mailbox].append(v)
+    unnamed: dict[str, int] = defaultdict(int)
+    seen_folders: dict[tuple[str, str], int] = {}
+    for s in a.syncs:
+        key = (s["mailbox"], s["folder"].lower() if s["folder"] else "")
+        seen_folders[key] = max(seen_folders.get(key, 0), s["items_unnamed"] or 0)
+    for (mb, _), n in seen_folders.items():
+        unnamed[mb] += n
+    attributed_ids: dict[str, set[str]] = defaultdict(set)
+    for rec in a.attributed:
+        for who in {rec.mailbox, rec.account} & set(a.in_scope):
+            attributed_ids[who].add(rec.record_id)
+    rows = []
+    for mb in a.in_scope:
+        items = by.get(mb, [])
+        confirmed = sum(1 for v in items if v.classification is Classification.CONFIRMED)
+        inferred = sum(1 for v in items if v.classification is Classification.INFERRED)
+        unknown = [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
+                   for g in a.unknown.get(mb, [])]
+        if confirmed:
+            verdict = "accessed"
+        elif inferred or unnamed[mb]:
+            verdict = "presumed accessed"
+        elif unknown:
+            verdict = "cannot be assessed"
+        else:
+            verdict = "no evidence of access"
+        rows.append({"mailbox": mb, "type": types.get(mb, "unknown"), "confirmed": confirmed,
+                     "inferred": inferred, "inferred_unnamed": unnamed[mb], "unknown": unknown,
+                     "verdict": verdict, "attributed_records": len(attributed_ids[mb]),
+                     "record_ids": sorted(attributed_ids[mb])})
+    return rows
+
+
+def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dict[str, Any]:
+    confirmed = sum(m["confirmed"] for m in mailboxes)
+    inferred = sum(m["inferred"] for m in mailboxes)
+    unnamed = sum(m["inferred_unnamed"] for m in mailboxes)
+    affected = [m["mailbox"] for m in mailboxes if m["confirmed"] or m["inferred"] or m["inferred_unnamed"]]
+    unknown = [m for m in mailboxes if m["unknown"]]
+    first, last = _fmt(a.first_activity), _fmt(a.last_activity)
+    if a.attributed:
+        headline = (f"The attacker's activity was recorded between {first} and {last}: "
+                    f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
+                    f"presumed accessed, in {len(affected)} of {len(mailboxes)} mailbox(es) in scope.")
+    else:
+        headline = (f"No activity matching the case's indicators was found between "
+                    f"{format_utc(case.window_start)} and {format_utc(case.window_end)}.")
+    points = [f"{confirmed} item(s) were opened, sent, moved or deleted by the attacker "
+              "(confirmed by audit records that name them)."]
+    if inferred or unnamed:
+        points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
+                      f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
+    for m in unknown:
+        reasons = sorted({u["reason"] for u in m["unknown"]})
+        points.append(f"{m['mailbox']} cannot be fully assessed: {'; '.join(reasons)}.")
+    if a.throttled:
+        points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
+    if a.searches:
+        points.append(f"The attacker ran {len(a.searches)} mailbox search(es); the query text is listed.")
+    if a.sends:
+        points.append(f"The attacker sent {len(a.sends)} message(s) from the mailbox(es) in scope.")
+    return {"mailboxes_in_scope": len(mailboxes), "mailboxes_affected": len(affected),
+            "confirmed_items": confirmed, "inferred_items": inferred, "inferred_unnamed_items": unnamed,
+            "mailboxes_unknown": len(unknown), "first_activity_utc": first, "last_activity_utc": last,
+            "attributed_records": len(a.attributed), "headline": headline, "points": points}
+
+
+def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[BundleInfo], evidence_valid: bool,
+                   tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
+                   coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
+                   problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> dict[str, Any]:
+    mailboxes = mailbox_rows(analysis, types)
+    items = analysis.verdicts
+    return {
+        "schema": SCHEMA,
+        "evidence_valid": evidence_valid,
+        "generated_utc": report_date(bundles),
+        "case": case.to_json(),
+        "bundles": [b.to_json() for b in bundles],
+        "summary": summary(case, analysis, mailboxes),
+        "mailboxes": mailboxes,
+        "items": {c.value: sum(1 for v in items if v.classification is c) for c in Classification},
+        "timeline": analysis.timeline,
+        "syncs": analysis.syncs,
+        "throttled": analysis.throttled,
+        "searches": analysis.searches,
+        "sends": analysis.sends,
+        "tampering": tampering,
+        "suggested_indicators": [s.to_json() for s in suggestions],
+        "attribution": analysis.attribution_summary,
+        "coverage": coverage,
+        "completeness": completeness,
+        "problems": sorted(problems),
+        "limitations": list(LIMITATIONS) + list(limitations),
+    }

@@ -1,0 +1,165 @@
+"""What is inside each bundle that the report reads: pages, imports, config pages, the ledger.
+
+Pure file discovery and small-JSON reading, no analysis: the engine decides how to load each
+file. Anything unreadable becomes a named `problem` rather than an exception, because a report
+on partly damaged evidence must still say what it could and could not read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from report.errors import EvidenceError
+
+RECORD_KINDS = ("ual.page", "graph.records", "mgmt.blob")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One stored API response body with its sidecar."""
+
+    sidecar: Path
+    body: Path
+    kind: str
+    status: int
+    context: dict[str, Any]
+
+    @property
+    def gzip(self) -> bool:
+        return self.body.name.endswith(".gz")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFile:
+    """A client-provided export under data/imports/ with its sidecar."""
+
+    sidecar: Path
+    body: Path
+    format: str
+    meta: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Inventory:
+    """Everything the report reads from one bundle."""
+
+    root: Path
+    name: str
+    collection: dict[str, Any]
+    record_pages: list[Page] = field(default_factory=list)
+    config_pages: list[Page] = field(default_factory=list)
+    imports: list[ImportFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ledger(self) -> list[dict[str, Any]]:
+        entries = self.collection.get("ledger")
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def read_json_file(path: Path) -> Any:
+    """Small JSON files (sidecars, collection.json); raises ValueError with a short reason."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not valid JSON: {exc}") from exc
+
+
+def scan_bundle(root: Path) -> Inventory:
+    """Discover the evidence files of one bundle (sealed or not); never loads record bodies."""
+    data = root / "data"
+    if not data.is_dir():
+        raise EvidenceError(f"{root}: not an evidence bundle (no data/ directory)")
+    inv = Inventory(root=root, name=root.name, collection={})
+    coll_path = data / "collection.json"
+    if coll_path.is_file():
+        try:
+            coll = read_json_file(coll_path)
+            inv.collection = coll if isinstance(coll, dict) else {}
+        except ValueError as exc:
+            inv.problems.append(f"{root.name}/data/collection.json: {exc}")
+    else:
+        inv.problems.append(f"{root.name}/data/collection.json: missing; completeness unknown")
+    raw = data / "raw"
+    if raw.is_dir():
+        for sidecar in sorted(raw.rglob("*.meta.json")):
+            _add_page(inv, sidecar)
+    imports = data / "imports"
+    if imports.is_dir():
+        for sidecar in sorted(imports.glob("*.meta.json")):
+            _add_import(inv, sidecar)
+    return inv
+
+
+def _rel(inv: Inventory, path: Path) -> str:
+    try:
+        return f"{inv.name}/{path.relative_to(inv.root).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
+def _add_page(inv: Inventory, sidecar: Path) -> None:
+    try:
+        meta = read_json_file(sidecar)
+    except ValueError as exc:
+        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar {exc}; its body was not read")
+        return
+    if not isinstance(meta, dict):
+        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar is not a JSON object; its body was not read")
+        return
+    kind = str(meta.get("kind", ""))
+    body_name = meta.get("body_file")
+    if not isinstance(body_name, str) or "/" in body_name or "\\" in body_name or body_name in ("", ".", ".."):
+        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar has no usable body_file; skipped")
+        return
+    body = sidecar.parent / body_name
+    status = meta.get("status")
+    status = status if isinstance(status, int) else 0
+    context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
+    page = Page(sidecar=sidecar, body=body, kind=kind, status=status, context=context)
+    if not 200 <= status < 300:
+        return  # kept in the bundle as the record of what happened; carries no evidence records
+    if not body.is_file():
+        inv.problems.append(f"{_rel(inv, body)}: body named by its sidecar is missing")
+        return
+    if kind in RECORD_KINDS:
+        inv.record_pages.append(page)
+    elif kind.startswith("config.") or kind.startswith("licences."):
+        inv.config_pages.append(page)
+
+
+def _add_import(inv: Inventory, sidecar: Path) -> None:
+    try:
+        meta = read_json_file(sidecar)
+    except ValueError as exc:
+        inv.problems.append(f"{_rel(inv, sidecar)}: import sidecar {exc}; the import was not read")
+        return
+    if not isinstance(meta, dict):
+        inv.problems.append(f"{_rel(inv, sidecar)}: import sidecar is not a JSON object; not read")
+        return
+    body = sidecar.with_name(sidecar.name[: -len(".meta.json")])
+    if not body.is_file():
+        inv.problems.append(f"{_rel(inv, body)}: imported file named by its sidecar is missing")
+        return
+    fmt = str(meta.get("format") or "unknown")
+    inv.imports.append(ImportFile(sidecar=sidecar, body=body, format=fmt, meta=meta))
+    errors = meta.get("errors")
+    if isinstance(errors, list) and errors:
+        inv.problems.append(
+            f"{_rel(inv, body)}: {len(errors)} row(s) could not be parsed at import time "
+            f"(first: row {_first(errors, 'row')}: {_first(errors, 'reason')})")
+    lossy = meta.get("lossy")
+    if isinstance(lossy, list) and lossy:
+        inv.problems.append(
+            f"{_rel(inv, body)}: {len(lossy)} cell(s) were mangled before export "
+            f"(first: row {_first(lossy, 'row')} {_first(lossy, 'column')}: {_first(lossy, 'reason')})")
+
+
+def _first(items: list[Any], key: str) -> str:
+    first = items[0] if items and isinstance(items[0], dict) else {}
+    return str(first.get(key, "?"))[:200]

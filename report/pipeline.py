@@ -1,0 +1,280 @@
+"""`evkit report` as a library call: verify, load, analyse, write outputs, sign custody.
+
+Each step is one call into the module that owns it; this module only sequences them and
+collects what could not be read into the findings' `problems`, so a damaged bundle gives a
+report that names the damage rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from report.analysis import Analysis, analyse
+from report.casefile import CaseFile, format_utc, load_case
+from report.classify import folder_key
+from report.engine import Engine
+from report.errors import InvalidEvidenceError, RenderError
+from report.findings import BundleInfo, build_findings
+from report.inventory import Inventory, scan_bundle
+from report.suggest import Suggestion, ValueStats, suggest
+from report.visibility import Gap, config_gaps
+
+logger = logging.getLogger(__name__)
+
+ITEM_COLUMNS = ("mailbox", "internet_message_id", "folder", "classification", "reason",
+                "first_access_utc", "last_access_utc", "record_ids")
+OUTPUTS = ("findings.json", "items.csv", "report.pdf")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    findings: dict[str, Any]
+    outputs: dict[str, str]  # name -> sha256 of what was written
+    pdf_skipped: str | None  # why report.pdf was not written, when it was not
+
+
+# ---- verification -------------------------------------------------------------------------------
+
+def verify(root: Path) -> tuple[str, list[str], Any]:
+    """(verdict, finding messages, VerificationResult or None) from manifests.verify."""
+    from manifests.verify import verify_bundle  # noqa: PLC0415 - keeps `evkit sql` light
+
+    result = verify_bundle(root)
+    verdict = getattr(result.verdict, "value", str(result.verdict))
+    messages = [f"{f.code}: {f.path + ': ' if f.path else ''}{f.message}" for f in result.findings]
+    return verdict, messages, result
+
+
+def bundle_info(inv: Inventory, verdict: str, messages: list[str], result: Any) -> BundleInfo:
+    c = inv.collection
+    return BundleInfo(
+        path_name=inv.name, case_id=c.get("case_id") if isinstance(c.get("case_id"), str) else None,
+        collection_id=c.get("collection_id") if isinstance(c.get("collection_id"), str) else None,
+        verdict=verdict, findings=tuple(messages),
+        tagmanifest_sha256=getattr(result, "tagmanifest_sha256", None),
+        signer_fingerprint=getattr(result, "signer_fingerprint", None),
+        custody=tuple(getattr(result, "custody", None) or ()),
+        finished_utc=c.get("finished_utc") if isinstance(c.get("finished_utc"), str) else None)
+
+
+# ---- tenant configuration (report.coverage) -----------------------------------------------------
+
+def tenant_config(paths: Sequence[Path], problems: list[str]):
+    try:
+        from report.config_evidence import load_tenant_config  # noqa: PLC0415
+        return load_tenant_config(list(paths))
+    except ImportError:
+        problems.append("audit configuration was not assessed (report.config_evidence unavailable)")
+    except Exception as exc:  # noqa: BLE001 - any config page failure must become a named problem
+        problems.append(f"audit configuration evidence unreadable: {exc}"[:500])
+    return None
+
+
+def folder_item_counts(cfg: Any) -> dict[tuple[str, str], int]:
+    """Get-MailboxFolderStatistics rows -> (mailbox, folder_key) -> ItemsInFolder."""
+    out: dict[tuple[str, str], int] = {}
+    stats = getattr(cfg, "folder_statistics", None) or {}
+    for mailbox, rows in stats.items():
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            path, count = row.get("FolderPath"), row.get("ItemsInFolder")
+            if isinstance(path, str) and isinstance(count, int) and not isinstance(count, bool):
+                out[(str(mailbox).lower(), folder_key(path))] = count
+    return out
+
+
+_TAMPER_FIELDS = ("id", "ts", "operation", "account", "object_id", "result_status", "parameters",
+                  "modified_properties", "target")
+
+
+def tampering_records(engine: Engine) -> list[dict[str, Any]]:
+    """Candidate audit-tampering records, rebuilt in classic shape for report.coverage_events."""
+    rows = engine.dicts(f"""SELECT {', '.join(_TAMPER_FIELDS)} FROM events
+        WHERE operation IN ('Set-OrganizationConfig', 'Set-AdminAuditLogConfig',
+              'Set-MailboxAuditBypassAssociation', 'Set-Mailbox', 'Change user license.', 'Update user.')
+        ORDER BY ts NULLS LAST, id""")
+    out = []
+    for r in rows:
+        out.append({"Id": r["id"], "CreationTime": format_utc(r["ts"].replace(tzinfo=timezone.utc)) if r["ts"] else None,
+                    "Operation": r["operation"], "UserId": r["account"], "ObjectId": r["object_id"],
+                    "ResultStatus": r["result_status"], "Parameters": r["parameters"] or [],
+                    "ModifiedProperties": r["modified_properties"] or [], "Target": r["target"] or []})
+    return out
+
+
+def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[dict[str, Any]]:
+    try:
+        from report.coverage_events import parse_changes  # noqa: PLC0415
+    except ImportError:
+        return []
+    out = []
+    for change in parse_changes(records):
+        if not case.window_start <= change.time < case.window_end:
+            continue
+        rec = next((r for r in records if r["Id"] == change.record_id), {})
+        value = sorted(change.value) if isinstance(change.value, frozenset) else change.value
+        out.append({"time_utc": format_utc(change.time), "operation": change.operation,
+                    "actor": rec.get("UserId"), "target": change.target,
+                    "description": f"{change.field} {change.op} {value!r}"
+                                   + (f" (was {change.previous!r})" if change.previous is not None else ""),
+                    "record_ids": [change.record_id]})
+    return sorted(out, key=lambda r: (r["time_utc"], r["record_ids"], r["description"]))
+
+
+def coverage_rows(cfg: Any, in_scope: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    if cfg is None:
+        return [], {}
+    from report.coverage import assess_mailboxes, explain  # noqa: PLC0415
+    rows, types = [], {}
+    for m in assess_mailboxes(cfg):
+        types[m.mailbox] = m.type
+        if m.mailbox not in in_scope:
+            continue
+        rows.append({"mailbox": m.mailbox, "type": m.type,
+                     "mail_items_accessed_audited": m.audited("owner", "MailItemsAccessed"),
+                     "licence": getattr(m.licence, "tier", str(m.licence)), "bypass": m.bypass,
+                     "verdict": m.verdict, "reason": "; ".join(explain(r) for r in m.reasons)})
+    return rows, types
+
+
+def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFile,
+                        problems: list[str]) -> dict[str, list[Gap]]:
+    if cfg is None:
+        return {}
+    from report.coverage import coverage_periods, explain  # noqa: PLC0415
+    window = (case.window_start, case.window_end)
+    try:
+        periods = coverage_periods(cfg, tampering, window)
+    except ValueError as exc:
+        problems.append(f"audit coverage could not be computed: {exc}"[:500])
+        return {}
+    return config_gaps(periods, window, explain)
+
+
+# ---- suggestions ------------------------------------------------------------------------------
+
+def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
+    ws, we = (case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None))
+    baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
+    known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}
+    rows = engine.rows("""
+        SELECT k.kind, k.value,
+               count(*) FILTER (WHERE e.ts >= ? AND e.ts < ?),
+               count(*) FILTER (WHERE e.ts < ?),
+               count(DISTINCT e.mailbox) FILTER (WHERE e.ts >= ? AND e.ts < ?),
+               count(DISTINCT coalesce(e.client_ip_address, e.client_ip, e.actor_ip)) FILTER (WHERE e.ts >= ? AND e.ts < ?),
+               count(DISTINCT coalesce(e.client_info, e.user_agent)) FILTER (WHERE e.ts >= ? AND e.ts < ?),
+               (list(e.id ORDER BY e.id) FILTER (WHERE e.ts >= ? AND e.ts < ?))[1:50]
+        FROM event_keys k JOIN events e ON e.id = k.id
+        WHERE (k.kind = 'app' AND e.operation = 'MailItemsAccessed') OR k.kind IN ('ip', 'session')
+        GROUP BY k.kind, k.value""", [ws, we, ws, ws, we, ws, we, ws, we, ws, we])
+    stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()))
+             for kind, value, n_in, n_before, mbx, ips, clients, ids in rows]
+    return suggest(stats, known=known, has_baseline=baseline)
+
+
+# ---- outputs ----------------------------------------------------------------------------------
+
+def items_csv(analysis: Analysis) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(ITEM_COLUMNS)
+    for v in analysis.verdicts:
+        writer.writerow([v.mailbox, v.imid, v.folder, v.classification.value, v.reason,
+                         format_utc(v.first_access) if v.first_access else "",
+                         format_utc(v.last_access) if v.last_access else "", " ".join(v.record_ids)])
+    return buf.getvalue().encode("utf-8")
+
+
+def findings_json(findings: Mapping[str, Any]) -> bytes:
+    return (json.dumps(findings, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
+def _pdf_renderer() -> Callable[[dict, Path], None] | None:
+    try:
+        from report.pdf import render_report  # noqa: PLC0415 - reportlab only when rendering
+    except ImportError:
+        return None
+    return render_report
+
+
+def write_outputs(out: Path, findings: dict[str, Any], analysis: Analysis) -> tuple[dict[str, str], str | None]:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = {"items.csv": items_csv(analysis), "findings.json": findings_json(findings)}
+        for name, blob in written.items():
+            (out / name).write_bytes(blob)
+        hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in written.items()}
+        render = _pdf_renderer()
+        if render is None:
+            return hashes, "report.pdf not written: the PDF renderer (report.pdf) is not installed"
+        render(findings, out / "report.pdf")
+        hashes["report.pdf"] = hashlib.sha256((out / "report.pdf").read_bytes()).hexdigest()
+        return dict(sorted(hashes.items())), None
+    except OSError as exc:
+        raise RenderError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
+
+
+# ---- the whole run ------------------------------------------------------------------------------
+
+def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_invalid: bool = False,
+               sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
+    """Verify every bundle, analyse them together and write the outputs into `out`.
+
+    Raises InvalidEvidenceError for a bundle that fails verification unless allow_invalid;
+    `sign(bundle, hashes)` (given with --key) appends the report-generated custody record.
+    """
+    case = load_case(case_path)
+    roots = sorted((Path(b) for b in bundles), key=lambda p: (p.name, str(p)))
+    inventories = [scan_bundle(root) for root in roots]
+    infos, bad = [], []
+    for inv in inventories:
+        verdict, messages, result = verify(inv.root)
+        infos.append(bundle_info(inv, verdict, messages, result))
+        if verdict == "invalid":
+            bad += [f"{inv.name}: {m}" for m in messages if m] or [f"{inv.name}: invalid"]
+    if bad and not allow_invalid:
+        raise InvalidEvidenceError(f"{len(bad)} verification finding(s); the evidence is refused "
+                                   "(--allow-invalid reports on it anyway, marked INVALID)", bad)
+    problems: list[str] = []
+    cfg = tenant_config(roots, problems)
+    limitations = []
+    if any(i.verdict == "cannot verify" for i in infos):
+        limitations.append("Some bundles could only be checked against the key they carry; verify them "
+                           "with the examiner's published key (evkit verify --signer-key) before relying on them.")
+    with Engine() as engine:
+        engine.load(inventories)
+        tampering = tampering_records(engine)
+        unknown = unknown_from_config(cfg, tampering, case, problems)
+        analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown)
+        suggested = suggestions(engine, case)
+        problems += [f"{src or bundle}: {p}" for bundle, src, p in
+                     engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
+        completeness = engine.dicts("""SELECT bundle, source, unit, status, reason, expected, received
+            FROM gaps ORDER BY bundle, source, unit""")
+    if cfg is None or not getattr(cfg, "mailboxes", ()):
+        limitations.append("No mailbox audit configuration was collected: mailboxes whose auditing was off "
+                           "cannot be told apart from mailboxes the attacker did not touch.")
+    if any(s["items_unnamed"] is None for s in analysis.syncs):
+        limitations.append("Folder statistics were not collected for some synced folders: items in them "
+                           "that no record names cannot be counted.")
+    cov, types = coverage_rows(cfg, analysis.in_scope)
+    findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=not bad,
+                              tampering=tampering_findings(tampering, case), suggestions=suggested,
+                              coverage=cov, completeness=completeness, problems=problems,
+                              limitations=limitations, types=types)
+    hashes, skipped = write_outputs(out, findings, analysis)
+    if sign is not None:
+        for root in roots:
+            sign(root, hashes)
+    return ReportResult(findings, hashes, skipped)

@@ -1,0 +1,95 @@
+"""Unknown (no visibility) periods per mailbox: audit configuration plus collection gaps.
+
+Audit configuration over time is `report.coverage`'s job (shared with `evkit readiness`);
+this module only turns its periods, and the collection ledger's non-complete windows, into
+the (start, end, reason) rows of the report, clipped to the incident window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from report.casefile import parse_utc
+from report.errors import CaseFileError
+
+AUDIT_SOURCES = frozenset({"ual", "mgmt", "graph"})
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch in which a mailbox's access may have gone unrecorded, and why."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+def clip(start: datetime, end: datetime, window: tuple[datetime, datetime]) -> tuple[datetime, datetime] | None:
+    lo, hi = max(start, window[0]), min(end, window[1])
+    return (lo, hi) if lo < hi else None
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return parse_utc(value, "ledger") if value else None
+    except CaseFileError:
+        return None
+
+
+def ledger_gaps(entries: Iterable[Mapping[str, Any]], window: tuple[datetime, datetime]) -> list[Gap]:
+    """Audit-record windows that were not collected completely and that no complete window of
+    another audit source covers: every in-scope mailbox is blind there."""
+    complete: list[tuple[datetime, datetime]] = []
+    broken: list[tuple[datetime, datetime, str]] = []
+    for e in entries:
+        if e.get("source") not in AUDIT_SOURCES:
+            continue
+        start, end = _time(e.get("window_start")), _time(e.get("window_end"))
+        if start is None or end is None:
+            continue
+        if e.get("status") == "complete":
+            complete.append((start, end))
+        else:
+            why = f"collection window {e.get('status') or 'incomplete'} ({e.get('source')})"
+            if e.get("reason"):
+                why += f": {e['reason']}"
+            broken.append((start, end, why))
+    out = []
+    for start, end, why in broken:
+        for lo, hi in _uncovered(start, end, complete):
+            clipped = clip(lo, hi, window)
+            if clipped:
+                out.append(Gap(clipped[0], clipped[1], why))
+    return sorted(set(out), key=lambda g: (g.start, g.end, g.reason))
+
+
+def _uncovered(start: datetime, end: datetime, covered: Sequence[tuple[datetime, datetime]]):
+    cursor = start
+    for lo, hi in sorted(covered):
+        if hi <= cursor or lo >= end:
+            continue
+        if lo > cursor:
+            yield cursor, lo
+        cursor = max(cursor, hi)
+        if cursor >= end:
+            return
+    if cursor < end:
+        yield cursor, end
+
+
+def config_gaps(periods: Mapping[str, Sequence[Any]], window: tuple[datetime, datetime],
+                explain) -> dict[str, list[Gap]]:
+    """report.coverage periods -> the not-covered ones, with plain reasons, per mailbox."""
+    out: dict[str, list[Gap]] = {}
+    for mailbox, rows in periods.items():
+        for p in rows:
+            if p.covered:
+                continue
+            clipped = clip(p.start, p.end, window)
+            if clipped:
+                reason = "; ".join(explain(r) for r in p.reasons) or "not audited"
+                out.setdefault(mailbox, []).append(Gap(clipped[0], clipped[1], reason))
+    return out
