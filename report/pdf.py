@@ -1,0 +1,249 @@
+"""The breach-scope PDF: a faithful view of findings.json, with no analysis of its own.
+
+`render_report(findings, out_path)` lays out page 1 (the executive summary, in plain words),
+the timeline chart, the detail sections and the appendices. Every string that came from the
+evidence goes through `report.pdf_common.esc`/`para`; every number is one the findings state
+(missing numbers are shown as "not stated", never computed here). Same findings, same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reportlab.platypus import KeepTogether, PageBreak, Table, TableStyle
+
+from report.pdf_common import (
+    ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
+    clean, count_text, data_table, esc, parse_utc, plural, rich, section, show_period, spacer, stat_block,
+)
+from report.pdf_sections import detail_flowables, reason_words
+from report.pdf_timeline import timeline_flowables
+
+TITLE = "Mailbox breach scope report"
+SUMMARY_UNKNOWN_ROWS = 5
+SUMMARY_POINTS = 6
+
+
+def render_report(findings: dict, out_path: Path) -> None:
+    """Write the breach-scope PDF for `findings` (the findings.json model) to `out_path`.
+
+    Raises only OSError (cannot write `out_path`); malformed or hostile content is shown,
+    escaped, with the problem named.
+    """
+    info = DocumentInfo(
+        title=TITLE,
+        case_id=_text(_case(findings).get("id")) or "(no case id)",
+        created_utc=report_date(findings),
+        evidence_valid=findings.get("evidence_valid") is not False,
+        subject=f"Breach scope for {_text(_case(findings).get('client'))}",
+    )
+    story: list = summary_flowables(findings)
+    story.append(PageBreak())
+    story += more_points(as_dict(findings.get("summary")))
+    story.append(section("Timeline of attributed activity"))
+    story += timeline_flowables(findings)
+    story += detail_flowables(findings)
+    story += problems_flowables(findings)
+    build_document(Path(out_path), info, story)
+
+
+def report_date(findings: Mapping[str, Any]) -> datetime | None:
+    """The document's date: `generated_utc` if the model has it, else the latest custody event.
+
+    Taken from the model so the same findings give the same bytes; None (reportlab's fixed
+    invariant date) when the model holds no date at all.
+    """
+    stated = parse_utc(findings.get("generated_utc"))
+    if stated:
+        return stated
+    times = [parse_utc(rec.get("time_utc"))
+             for bundle in as_rows(findings.get("bundles"))
+             for rec in as_rows(bundle.get("custody"))]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+# -- page 1 -----------------------------------------------------------------------------------
+
+def summary_flowables(findings: Mapping[str, Any]) -> list:
+    """Page 1: who, what, when; the numbers; what is known, inferred and unknowable."""
+    case, summary = _case(findings), as_dict(findings.get("summary"))
+    window = as_list(case.get("window"))
+    out: list = [rich(esc(TITLE), "title")]
+    sub = f"Case {esc(case.get('id'), 80)}"
+    if case.get("client"):
+        sub += f" &middot; {esc(case.get('client'), 120)}"
+    if len(window) == 2:
+        sub += f" &middot; incident window {esc(show_period(window[0], window[1]))}"
+    out.append(rich(sub, "subtitle"))
+    if findings.get("evidence_valid") is False:
+        out.append(_invalid_box(findings))
+    headline = summary.get("headline")
+    out.append(rich(esc(headline, 600) if headline else "No headline was stated in the findings.",
+                    "headline"))
+    out.append(stat_block([
+        (count_text(summary.get("confirmed_items")), "items confirmed accessed by the attacker"),
+        (count_text(summary.get("inferred_items")), "further items that must be presumed read"),
+        (count_text(summary.get("mailboxes_affected")),
+         f"mailboxes affected, of {count_text(summary.get('mailboxes_in_scope'))} in scope"),
+        (count_text(summary.get("mailboxes_unknown")), "mailboxes that cannot be fully assessed"),
+    ]))
+    out.append(spacer(8))
+    out += _who_when(case, summary)
+    out += _known_inferred(summary)
+    out += _unknowable(findings, summary)
+    out += _points(summary)
+    out.append(_evidence_line(findings))
+    return out
+
+
+def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
+    accounts = [a for a in as_list(as_dict(case.get("indicators")).get("accounts"))]
+    who = ", ".join(esc(a, 80) for a in accounts[:5]) or "none named in the case file"
+    if len(accounts) > 5:
+        who += f" and {len(accounts) - 5} more"
+    first, last = summary.get("first_activity_utc"), summary.get("last_activity_utc")
+    when = (f"from {esc(show_period(first, last))}" if first or last
+            else "no attributed activity was found")
+    return [rich("<b>Who and when.</b> Compromised accounts named in the case file: "
+                 f"{who}. Attacker activity seen in the evidence: {when}.")]
+
+
+def _known_inferred(summary: Mapping[str, Any]) -> list:
+    unnamed = summary.get("inferred_unnamed_items")
+    extra = ""
+    if isinstance(unnamed, int) and unnamed:
+        extra = (f" This includes about {unnamed:,} items in folders the attacker synchronised "
+                 "that no record names individually; they are counted, not listed.")
+    return [
+        rich(f"<b>What is known.</b> Microsoft's access records show the attacker opened, sent "
+             f"or changed {count_text(summary.get('confirmed_items'))} items, each named by its "
+             "message id in the evidence."),
+        rich(f"<b>What is inferred.</b> A further {count_text(summary.get('inferred_items'))} items "
+             "must be presumed read: they sat in folders the attacker synchronised, in periods "
+             "when Microsoft stopped logging individual opens (throttling), or matched the "
+             f"attacker's searches.{extra}"),
+    ]
+
+
+def _unknowable(findings: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
+    rows = [(m.get("mailbox"), gap) for m in as_rows(findings.get("mailboxes"))
+            for gap in as_rows(m.get("unknown"))]
+    count = count_text(summary.get("mailboxes_unknown"))
+    if not rows:
+        return [rich(f"<b>What cannot be known.</b> {count} mailboxes lack the records needed "
+                     "to tell whether mail was read; no period without visibility is listed.")]
+    out: list = [rich(f"<b>What cannot be known.</b> For {count} mailboxes the records that "
+                      "would show whether mail was read do not exist for some or all of the "
+                      "period, so access there can be neither confirmed nor ruled out:")]
+    table_rows = [[mbx, show_period(g.get("start"), g.get("end")),
+                   reason_words(g.get("reason"))] for mbx, g in rows[:SUMMARY_UNKNOWN_ROWS]]
+    out += data_table([Column("Mailbox", 0.3), Column("Period", 0.3), Column("Why", 0.4)],
+                      table_rows)
+    if len(rows) > SUMMARY_UNKNOWN_ROWS:
+        out.append(rich(f"... and {len(rows) - SUMMARY_UNKNOWN_ROWS} more periods without "
+                        "visibility, listed under Mailboxes and Coverage.", "note"))
+    return out
+
+
+def _points(summary: Mapping[str, Any]) -> list:
+    points = as_list(summary.get("points"))
+    if not points:
+        return []
+    out: list = [rich("<b>Key points</b>", "h2")]
+    out += [bullet(esc(p, 500)) for p in points[:SUMMARY_POINTS]]
+    if len(points) > SUMMARY_POINTS:
+        out.append(rich(f"{len(points) - SUMMARY_POINTS} further points continue on the next "
+                        "page.", "note"))
+    return out
+
+
+def more_points(summary: Mapping[str, Any]) -> list:
+    """The summary points that did not fit on page 1, at the top of page 2."""
+    points = as_list(summary.get("points"))[SUMMARY_POINTS:]
+    if not points:
+        return []
+    return [section("Key points, continued"), *(bullet(esc(p, 500)) for p in points)]
+
+
+def _evidence_line(findings: Mapping[str, Any]) -> Any:
+    bundles = as_rows(findings.get("bundles"))
+    bad = [b for b in bundles if b.get("verdict") != "valid"]
+    if not bundles:
+        text = "No evidence bundle is listed in the findings."
+    elif not bad:
+        text = (f"Based on {len(bundles)} sealed evidence bundle(s), each verified as unaltered "
+                "since collection (details in the evidence appendix).")
+    else:
+        text = (f"Based on {len(bundles)} evidence bundle(s); {len(bad)} did not verify as "
+                "valid (details in the evidence appendix).")
+    return rich(esc(text), "note")
+
+
+def _invalid_box(findings: Mapping[str, Any]) -> Table:
+    bad = [f"{esc(b.get('path_name') or b.get('collection_id'), 80)} ({esc(b.get('verdict'), 40)})"
+           for b in as_rows(findings.get("bundles")) if b.get("verdict") != "valid"]
+    text = ("<b>INVALID EVIDENCE.</b> This report was produced from evidence that failed "
+            "verification" + (": " + ", ".join(bad) if bad else "") + ". It may have been "
+            "altered after collection and must not be relied on.")
+    box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
+    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, ALERT),
+                             ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                             ("TOPPADDING", (0, 0), (-1, -1), 6),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
+    return KeepTogether([box, spacer(8)])
+
+
+LIST_FIELDS = ("bundles", "mailboxes", "timeline", "syncs", "throttled", "searches", "sends",
+               "tampering", "suggested_indicators", "attribution", "coverage", "completeness")
+
+
+def model_problems(findings: Mapping[str, Any]) -> list[str]:
+    """Where the findings do not have the documented shape, in one sentence each.
+
+    The renderer shows what it can and names the rest, so a malformed model gives a report
+    that says so rather than a traceback or a silently shorter table.
+    """
+    problems = []
+    if findings.get("schema") != "evkit.findings/1":
+        problems.append(f"schema is {clean(findings.get('schema'), 60) or 'missing'}, "
+                        "not evkit.findings/1")
+    for name in ("case", "summary"):
+        if not isinstance(findings.get(name), dict):
+            problems.append(f"'{name}' is missing or not an object")
+    for name in LIST_FIELDS:
+        value = findings.get(name)
+        if not isinstance(value, list):
+            problems.append(f"'{name}' is missing or not a list; shown as none found")
+            continue
+        odd = sum(1 for v in value if not isinstance(v, dict))
+        if odd:
+            problems.append(f"{plural(odd, 'entry', 'entries')} of '{name}' not an object, "
+                            "so not shown")
+    for m in as_rows(findings.get("mailboxes")):
+        if "unknown" in m and not isinstance(m["unknown"], list):
+            problems.append(f"the 'unknown' periods of mailbox {clean(m.get('mailbox'), 80)} "
+                            "are not a list and are not shown")
+    return problems
+
+
+def problems_flowables(findings: Mapping[str, Any]) -> list:
+    """A closing section naming every shape problem of the findings (nothing when none)."""
+    problems = model_problems(findings)
+    if not problems:
+        return []
+    return [section("Problems with the findings data"),
+            rich("The report was drawn from findings that do not fully match the documented "
+                 "shape. What could be shown is shown; these parts could not be:"),
+            *(bullet(esc(p, 400)) for p in problems)]
+
+
+def _case(findings: Mapping[str, Any]) -> dict[str, Any]:
+    return as_dict(findings.get("case"))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))

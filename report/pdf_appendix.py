@@ -1,0 +1,101 @@
+"""Methodology, limitations and the evidence appendix of the breach-scope PDF.
+
+The methodology text is evkit's own (what Microsoft's logs can and cannot show, from
+DESIGN 5.3 and the MailItemsAccessed documentation); the limitations the analysis states for
+this case follow it. The appendix names every bundle by id, tag-manifest SHA-256 and signer
+fingerprint, and lists its custody chain, so a reader can check the report against the evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.platypus import CondPageBreak
+
+from report.pdf_common import (
+    Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
+)
+
+METHOD = (
+    ("Confirmed", "An item is confirmed when an access record attributed to the attacker names "
+     "it: a MailItemsAccessed Bind record listing its message id, or a send, move, delete or "
+     "update of it. Attribution comes from the case file's indicators (accounts, IP addresses, "
+     "applications, sessions, client strings) within the incident window; a session with any "
+     "attributed record is attributed as a whole."),
+    ("Inferred", "An item is presumed read when it sat in a folder the attacker synchronised, "
+     "when the attacker was active during a throttled window of its mailbox, or (flagged only) "
+     "when its subject matches one of the attacker's searches."),
+    ("Unknown", "A mailbox, or a period of one, is unknown when the records that would show "
+     "access cannot exist or were not collected: auditing off, audit bypass, MailItemsAccessed "
+     "not in the audit set, no qualifying licence, audit ingestion off, or a collection window "
+     "that was capped or failed. Unknown never means \"no access\"."),
+)
+
+LIMITS = (
+    "Throttling: after more than 1,000 MailItemsAccessed records in under 24 hours, Exchange "
+    "stops logging individual opens (Bind) for the next 24 hours. Only the first record says so "
+    "(IsThrottled); what was opened in that window cannot be known.",
+    "Aggregation: opens within a 2-minute interval are merged into one record that lists the "
+    "messages. Times of individual opens within that interval cannot be told apart.",
+    "De-duplication: identical access records within one hour are dropped by Microsoft, and "
+    "folder syncs are filtered at one-hour intervals. Repeated reading of the same item within "
+    "the hour leaves one record.",
+    "Sync is logged per folder, not per item, and only for Outlook for desktop. Items in a "
+    "synced folder are presumed read; those no record names are counted, not listed.",
+    "Licences and the 2023-2024 logging expansion: MailItemsAccessed was recorded only for "
+    "Audit (Premium) licences (E5 and equivalents) until Microsoft extended it to Audit "
+    "(Standard) in 2023-2024. Mailboxes with customised audit sets may still lack it.",
+    "What MailItemsAccessed cannot show: what the attacker did with an item after opening it "
+    "(copies, forwarding outside Exchange, screenshots), reading by other means (for example "
+    "a synced device's local copy), and access before the audit log's retention period.",
+)
+
+
+def methodology_flowables(findings: dict[str, Any]) -> list:
+    """How items were classified, the logs' general limits and this case's own limitations."""
+    out: list = [CondPageBreak(150), section("Methodology and limitations")]
+    for term, text in METHOD:
+        out.append(rich(f"<b>{esc(term)}.</b> {esc(text, None)}"))
+    out.append(rich("<b>Limits of Microsoft's records</b>", "h2"))
+    out += [bullet(esc(text, None)) for text in LIMITS]
+    out.append(rich("<b>Limitations of this case's evidence</b>", "h2"))
+    stated = as_list(findings.get("limitations"))
+    out += [bullet(esc(text, 800)) for text in stated] or [none_found(
+        "None stated beyond the general limits above.")]
+    out.append(rich("Text from the evidence (subjects, folder names, queries) is shown exactly "
+                    "as recorded, with markup shown as text. Characters the report's font "
+                    "cannot draw (for example non-Latin scripts and emoji) appear as '?', and "
+                    "very long values are cut with a marker; findings.json holds every value "
+                    "in full.", "note"))
+    return out
+
+
+def evidence_flowables(findings: dict[str, Any]) -> list:
+    """Bundle identities and their custody chains."""
+    out: list = [CondPageBreak(150), section("Evidence appendix"),
+                 rich("Each evidence bundle the report was built from, as identified by its "
+                      "sealed tag manifest and signature, and every custody record in it. "
+                      "The bundle's own VERIFY.md explains how to check these values with "
+                      "standard tools.", "body")]
+    bundles = as_rows(findings.get("bundles"))
+    if not bundles:
+        return [*out, none_found("None found: the findings list no evidence bundle.")]
+    for b in bundles:
+        out.append(rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2"))
+        out += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
+                          [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
+                           ["Verification verdict", b.get("verdict")],
+                           ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
+                           ["Signer fingerprint", b.get("signer_fingerprint")]])
+        custody = [[c.get("seq"), c.get("event"), show_time(c.get("time_utc")), c.get("actor"),
+                    c.get("to") or "-"] for c in as_rows(b.get("custody"))]
+        out.append(rich("Custody chain", "h3"))
+        out += data_table([Column("#", 0.05, True), Column("Event", 0.14),
+                           Column("Time (UTC)", 0.15), Column("By", 0.4), Column("To", 0.26)],
+                          custody, what="custody records")
+    return out
+
+
+def appendix_flowables(findings: dict[str, Any]) -> list:
+    """Methodology first, then the evidence appendix (the last pages of the report)."""
+    return methodology_flowables(findings) + evidence_flowables(findings)

@@ -1,0 +1,429 @@
+"""Building blocks shared by evkit's PDFs (breach-scope report, readiness report).
+
+Everything that makes a PDF trustworthy lives here once:
+
+- `clean`, `esc`, `para`: the only way an untrusted string (subject, folder name, query, user
+  agent...) reaches a page. Markup is escaped, control and invisible formatting characters
+  (bidi overrides, zero-width) are shown as '?', characters the built-in Helvetica cannot draw
+  are shown as '?', and very long values are cut with a marker. The exact value always stays in
+  findings.json; the PDF is a view of it.
+- `build_document`: A4 document in reportlab invariant mode with metadata and the creation date
+  taken from the caller (never from the clock or SOURCE_DATE_EPOCH), a header with the case id,
+  "Page X of Y", and an INVALID EVIDENCE banner on every page when the evidence failed
+  verification. Same story in, same bytes out.
+- `data_table`, `section`, `none_found`, `note`: tables whose long bodies split across pages
+  with a repeated header, and sections that say "None found" instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as _xml_escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+PAGE_SIZE = A4
+MARGIN = 18 * mm
+FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
+DEFAULT_LIMIT = 300            # characters of one untrusted value shown in the PDF
+TRUNCATION_MARKER = " [... {more} more characters; full value in findings.json]"
+UNSHOWABLE = "?"
+MAX_TABLE_ROWS = 2000          # beyond this a table says how many rows it left to the JSON/CSV
+_CHUNK_ROWS = 250              # reportlab splits huge tables slowly; feed it pieces
+
+INK = colors.HexColor("#1a1a1a")
+MUTED = colors.HexColor("#5a5a5a")
+ACCENT = colors.HexColor("#1f4e79")
+RULE = colors.HexColor("#b8c4d0")
+ZEBRA = colors.HexColor("#f2f5f8")
+ALERT = colors.HexColor("#b00020")
+
+FONT, FONT_BOLD, FONT_ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+
+
+# -- untrusted text ---------------------------------------------------------------------------
+
+def _showable(ch: str) -> bool:
+    """True when Helvetica (WinAnsi encoding) can draw `ch` and it is not a control/format char."""
+    if ch in "\t\n\r":
+        return True
+    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return False
+    try:
+        ch.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
+    """Plain, drawable text for any value from the evidence (no markup escaping yet).
+
+    None becomes "", other non-strings their `str()`. Whitespace controls become spaces,
+    anything Helvetica cannot draw (non-Latin scripts, emoji, bidi overrides, other control
+    characters) becomes '?', and text longer than `limit` is cut with a marker naming how
+    much was left out.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    more = 0
+    if limit is not None and len(text) > limit:
+        more = len(text) - limit
+        text = text[:limit]
+    out = []
+    for ch in text:
+        if ch in "\t\n\r":
+            out.append(" ")
+        elif _showable(ch):
+            out.append(ch)
+        else:
+            out.append(UNSHOWABLE)
+    shown = "".join(out)
+    if more:
+        shown += TRUNCATION_MARKER.format(more=f"{more:,}")
+    return shown
+
+
+def esc(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
+    """`clean` then escape &, <, > and quotes so the text is inert inside Paragraph markup."""
+    return _xml_escape(clean(value, limit), {'"': "&quot;", "'": "&#39;"})
+
+
+def was_altered(value: Any) -> bool:
+    """True when `clean` would change a string's characters (used to print a footnote)."""
+    return isinstance(value, str) and any(not _showable(ch) for ch in value)
+
+
+# -- styles -----------------------------------------------------------------------------------
+
+def _style(name: str, **kw: Any) -> ParagraphStyle:
+    base = {"fontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK,
+            "splitLongWords": 1, "wordWrap": None}
+    base.update(kw)
+    return ParagraphStyle(name, **base)
+
+
+STYLES: dict[str, ParagraphStyle] = {
+    "title": _style("title", fontName=FONT_BOLD, fontSize=20, leading=24, textColor=ACCENT,
+                    spaceAfter=4),
+    "subtitle": _style("subtitle", fontSize=10, leading=13, textColor=MUTED, spaceAfter=10),
+    "h1": _style("h1", fontName=FONT_BOLD, fontSize=14, leading=18, textColor=ACCENT,
+                 spaceBefore=10, spaceAfter=6),
+    "h2": _style("h2", fontName=FONT_BOLD, fontSize=10.5, leading=14, spaceBefore=8,
+                 spaceAfter=3),
+    "h3": _style("h3", fontName=FONT_BOLD, fontSize=8.5, leading=11, textColor=INK,
+                 spaceBefore=5, spaceAfter=2),
+    "headline": _style("headline", fontName=FONT_BOLD, fontSize=13, leading=17, spaceAfter=8),
+    "body": _style("body", fontSize=9.5, leading=13, spaceAfter=5),
+    "bullet": _style("bullet", fontSize=9.5, leading=13, leftIndent=12, bulletIndent=2,
+                     spaceAfter=2),
+    "note": _style("note", fontName=FONT_ITALIC, fontSize=8, leading=10.5, textColor=MUTED,
+                   spaceAfter=4),
+    "cell": _style("cell", fontSize=7.8, leading=9.6),
+    "cell_num": _style("cell_num", fontSize=7.8, leading=9.6, alignment=TA_RIGHT),
+    "cell_mono": _style("cell_mono", fontName="Courier", fontSize=7.4, leading=9.6),
+    "cell_head": _style("cell_head", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
+                        textColor=colors.white),
+    "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=22, leading=26, textColor=ACCENT),
+    "stat_label": _style("stat_label", fontSize=8.5, leading=10.5, textColor=MUTED),
+    "alert": _style("alert", fontName=FONT_BOLD, fontSize=10, leading=13, textColor=ALERT),
+}
+
+
+def para(value: Any, style: str = "body", limit: int | None = DEFAULT_LIMIT) -> Paragraph:
+    """A Paragraph of untrusted text: always escaped, never interpreted as markup."""
+    return Paragraph(esc(value, limit), STYLES[style])
+
+
+def rich(markup: str, style: str = "body") -> Paragraph:
+    """A Paragraph of evkit's own markup. Interpolate untrusted values only through `esc`."""
+    return Paragraph(markup, STYLES[style])
+
+
+def section(title: str) -> Paragraph:
+    """A numbered-free section heading (evkit's own words, not evidence)."""
+    return Paragraph(_xml_escape(title), STYLES["h1"])
+
+
+def none_found(what: str = "None found.") -> Paragraph:
+    """The sentence a section shows when it has no rows, so absence is stated, not hidden."""
+    return Paragraph(_xml_escape(what), STYLES["body"])
+
+
+def note(text: str) -> Paragraph:
+    """A small explanatory line under a table (evkit's own words)."""
+    return Paragraph(_xml_escape(text), STYLES["note"])
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: heading, share of the frame width, numeric alignment, display limit."""
+
+    title: str
+    width: float
+    numeric: bool = False
+    limit: int | None = DEFAULT_LIMIT
+    mono: bool = False             # ids and hashes: fixed width, easy to compare by eye
+
+
+def _table_style(rows: int) -> TableStyle:
+    cmds: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    cmds += [("BACKGROUND", (0, r), (-1, r), ZEBRA) for r in range(2, rows, 2)]
+    return TableStyle(cmds)
+
+
+def _cell(value: Any, column: Column) -> Flowable:
+    if isinstance(value, Flowable):
+        return value
+    style = "cell_num" if column.numeric else ("cell_mono" if column.mono else "cell")
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return para(value, style, column.limit)
+
+
+def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
+               width: float = FRAME_WIDTH, max_rows: int = MAX_TABLE_ROWS,
+               what: str = "rows") -> list[Flowable]:
+    """Flowables for a table of untrusted cells; long bodies split with a repeated header.
+
+    Cells that are already Flowables are used as given (callers build them with `para`/`rich`).
+    Past `max_rows` the table stops and says how many rows remain in findings.json.
+    """
+    total = 0
+    body: list[list[Flowable]] = []
+    for row in rows:
+        total += 1
+        if total <= max_rows:
+            body.append([_cell(v, c) for v, c in zip(row, columns, strict=False)])
+    if not body:
+        return [none_found()]
+    head = [Paragraph(_xml_escape(c.title), STYLES["cell_head"]) for c in columns]
+    widths = [c.width * width for c in columns]
+    out: list[Flowable] = []
+    for start in range(0, len(body), _CHUNK_ROWS):
+        chunk = [head, *body[start:start + _CHUNK_ROWS]]
+        table = Table(chunk, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(_table_style(len(chunk)))
+        out.append(table)
+    if total > max_rows:
+        out.append(note(f"Showing the first {max_rows:,} of {total:,} {what}; "
+                        "all of them are listed in findings.json."))
+    return out
+
+
+def stat_block(stats: Sequence[tuple[str, str]], width: float = FRAME_WIDTH) -> Table:
+    """A row of big numbers with plain labels (the executive's at-a-glance figures)."""
+    cells = [[rich(_xml_escape(num), "stat_num"), rich(_xml_escape(label), "stat_label")]
+             for num, label in stats]
+    table = Table([cells], colWidths=[width / len(stats)] * len(stats), hAlign="LEFT")
+    table.setStyle(TableStyle([
+        ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+        ("LINEBEFORE", (1, 0), (-1, -1), 0.6, RULE),
+        ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+    ]))
+    return table
+
+
+# -- document ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Fixed metadata for one PDF: everything that would otherwise come from the environment."""
+
+    title: str                     # e.g. "Breach scope report" (evkit's words)
+    case_id: str                   # untrusted: shown through `clean`
+    created_utc: datetime | None   # from the model; None -> reportlab's invariant date
+    evidence_valid: bool = True
+    subject: str = ""
+    creator: str = "evkit"
+
+
+INVALID_BANNER = "INVALID EVIDENCE - a bundle failed verification; do not rely on this report"
+
+
+class _PinnedTimeStamp:
+    """Stands in for reportlab's TimeStamp so dates and the file ID come from the model."""
+
+    def __init__(self, when: datetime | None) -> None:
+        when = when or datetime(2000, 1, 1, tzinfo=UTC)
+        when = when.astimezone(UTC)
+        self.t = int(when.timestamp())
+        self.lt = when.timetuple()
+        self.YMDhms = tuple(self.lt)[:6]
+        self.dhh = self.dmm = 0
+        self.tzname = "UTC"
+        self.datetime = when
+
+
+def _canvas_class(info: DocumentInfo) -> type[Canvas]:
+    """A canvas that defers pages so each can say "Page X of Y", and pins the timestamp."""
+
+    class _ReportCanvas(Canvas):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            kw["invariant"] = 1
+            super().__init__(*args, **kw)
+            stamp = _PinnedTimeStamp(info.created_utc)
+            doc = self._doc
+            doc._timeStamp = stamp               # noqa: SLF001 (no public hook for the date)
+            doc.signature = hashlib.md5(b"evkit " + str(stamp.t).encode(),
+                                        usedforsecurity=False)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:              # noqa: N802 (reportlab API)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                _decorate(self, info, number, total)
+                Canvas.showPage(self)
+            Canvas.save(self)
+
+    return _ReportCanvas
+
+
+def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> None:
+    """Header, footer and (for invalid evidence) the banner on one page."""
+    width, height = PAGE_SIZE
+    canvas.saveState()
+    top = height - MARGIN + 6 * mm
+    if not info.evidence_valid:
+        canvas.setFillColor(ALERT)
+        canvas.rect(0, height - 11 * mm, width, 11 * mm, stroke=0, fill=1)
+        canvas.setFillColor(colors.white)
+        canvas.setFont(FONT_BOLD, 10)
+        canvas.drawCentredString(width / 2, height - 7 * mm, INVALID_BANNER)
+        top -= 3 * mm
+    canvas.setFont(FONT, 8)
+    canvas.setFillColor(MUTED)
+    canvas.drawString(MARGIN, top, f"evkit - {info.title}")
+    canvas.drawRightString(width - MARGIN, top, f"Case {clean(info.case_id, 60)}")
+    canvas.setStrokeColor(RULE)
+    canvas.setLineWidth(0.5)
+    canvas.line(MARGIN, top - 2.5 * mm, width - MARGIN, top - 2.5 * mm)
+    canvas.line(MARGIN, MARGIN - 5 * mm, width - MARGIN, MARGIN - 5 * mm)
+    bottom = MARGIN - 9 * mm
+    if info.created_utc is not None:
+        canvas.drawString(MARGIN, bottom,
+                          "Evidence as of " + info.created_utc.strftime("%Y-%m-%d %H:%M UTC"))
+    canvas.drawRightString(width - MARGIN, bottom, f"Page {number} of {total}")
+    if not info.evidence_valid:
+        canvas.setFillColor(ALERT)
+        canvas.setFont(FONT_BOLD, 8)
+        canvas.drawCentredString(width / 2, bottom, "INVALID EVIDENCE")
+    canvas.restoreState()
+
+
+def build_document(out_path: Path, info: DocumentInfo, story: list[Flowable]) -> None:
+    """Lay out `story` into `out_path`: deterministic bytes for the same story and info."""
+    top = MARGIN + (3 * mm if not info.evidence_valid else 0)
+    doc = SimpleDocTemplate(
+        str(out_path), pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN,
+        topMargin=top, bottomMargin=MARGIN, invariant=1,
+        title=f"{info.title} - {clean(info.case_id, 60)}", author=info.creator,
+        subject=clean(info.subject, 200), creator=info.creator, producer=info.creator,
+        keywords=[],
+    )
+    doc.build(story, canvasmaker=_canvas_class(info))
+
+
+def spacer(points: float) -> Spacer:
+    """Vertical space, in points."""
+    return Spacer(1, points)
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string ("...Z"), or None when unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def show_time(value: Any, zone: str = "") -> str:
+    """A UTC timestamp as "2023-06-01 12:00" (plus `zone`, e.g. " UTC", in running text).
+
+    Table headings say "(UTC)" once instead. Unreadable values are shown as given, cleaned.
+    """
+    when = parse_utc(value)
+    if when is None:
+        return clean(value, 60) if value else "(not recorded)"
+    return when.strftime("%Y-%m-%d %H:%M") + zone
+
+
+def show_period(start: Any, end: Any) -> str:
+    """A UTC period for running text: "2023-06-01 12:00 to 2023-06-02 12:00 UTC"."""
+    return f"{show_time(start)} to {show_time(end)} UTC"
+
+
+# -- tolerant access to the model (a renderer shows what is there and names what is not) -----
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_rows(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects in a list (anything else in it is not a row)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def count_text(value: Any) -> str:
+    """A count as the findings state it ("1,234"), or "not stated" when it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "not stated"
+    return f"{value:,}"
+
+
+def bullet(markup: str) -> Paragraph:
+    """A bulleted paragraph of evkit's own markup (untrusted parts already through `esc`)."""
+    return Paragraph("<bullet>&bull;</bullet>" + markup, STYLES["bullet"])
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """ "1 entry" / "3 entries", with thousands separators."""
+    return f"{count:,} {one if count == 1 else many}"

@@ -1,0 +1,210 @@
+"""The report's detail sections: one function per findings.json list, each a titled table.
+
+A section with no rows says "None found" rather than vanishing, so a reader can tell "looked and
+found nothing" from "did not look". Record ids are counted in the PDF; the ids themselves are
+in findings.json next to every row (audit-tampering rows show them, as lawyers ask for those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reportlab.platypus import CondPageBreak
+
+from report.coverage import explain
+from report.pdf_appendix import appendix_flowables
+from report.pdf_common import (
+    Column, as_list, as_rows, clean, data_table, esc, none_found, rich, section,
+    show_period, show_time,
+)
+
+# Collection-ledger statuses in plain words; audit-coverage codes come from report.coverage,
+# the one place that knows them. Anything else is already prose and is shown as stated.
+LEDGER_WORDS = {
+    "capped": "the collection hit a service limit, so records may be missing",
+    "failed": "collecting this period failed, so records may be missing",
+    "partial": "only part of this period was collected, so records may be missing",
+    "incomplete": "this period was not fully collected, so records may be missing",
+}
+
+
+def reason_words(code: Any) -> str:
+    """Plain words for a reason code; the text itself (cleaned) when it is not a known code."""
+    if not isinstance(code, str) or not code.strip():
+        return "reason not stated"
+    text = code.strip()
+    words = LEDGER_WORDS.get(text.lower()) or explain(text)
+    return clean(words)
+
+
+def _records(row: dict[str, Any]) -> str:
+    ids = as_list(row.get("record_ids"))
+    return f"{len(ids):,}"
+
+
+def _ids(row: dict[str, Any], shown: int = 3) -> str:
+    ids = [clean(i, 60) for i in as_list(row.get("record_ids"))]
+    text = ", ".join(ids[:shown])
+    return text + (f" (+{len(ids) - shown} more)" if len(ids) > shown else "")
+
+
+def _plain(value: Any) -> Any:
+    """A cell value: lists joined, None shown as a dash, everything else as given."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(clean(v, 120) for v in value) or "-"
+    if isinstance(value, dict):
+        return clean(value)
+    return value
+
+
+def _count(value: Any) -> Any:
+    """A count cell: lists (of ids) by their length, numbers as given, None as a dash."""
+    return f"{len(value):,}" if isinstance(value, list) else _plain(value)
+
+
+def _mailboxes(findings: dict[str, Any]) -> list:
+    def gaps(row: dict[str, Any]) -> str:
+        parts = [f"{show_period(g.get('start'), g.get('end'))}: {reason_words(g.get('reason'))}"
+                 for g in as_rows(row.get("unknown"))]
+        return "; ".join(parts) or "none"
+    cols = [Column("Mailbox", 0.21), Column("Type", 0.07), Column("Verdict", 0.1),
+            Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
+            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.34, limit=900)]
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("verdict")),
+             _plain(r.get("confirmed")), _plain(r.get("inferred")),
+             _plain(r.get("inferred_unnamed")), gaps(r)]
+            for r in as_rows(findings.get("mailboxes"))]
+    return [section("Mailboxes"),
+            rich("Per mailbox: items confirmed opened by the attacker, items that must be "
+                 "presumed read, and the periods for which nothing can be known.", "body"),
+            *data_table(cols, rows, what="mailboxes")]
+
+
+def _syncs(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.23), Column("Folder", 0.3), Column("Synced (UTC)", 0.15),
+            Column("Named items", 0.11, True), Column("Unnamed items", 0.12, True),
+            Column("Records", 0.09, True)]
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("folder")), show_time(r.get("time_utc")),
+             _plain(r.get("items_named")), _plain(r.get("items_unnamed")), _records(r)]
+            for r in as_rows(findings.get("syncs"))]
+    return [section("Folder synchronisation"),
+            rich("Outlook for desktop downloads whole folders (Sync). Microsoft logs one record "
+                 "per folder, not per item, so every item in a synced folder must be presumed "
+                 "read.", "body"), *data_table(cols, rows, what="folder syncs")]
+
+
+def _throttled(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.3), Column("From (UTC)", 0.17), Column("To (UTC)", 0.17),
+            Column("Attacker records in window", 0.26, True), Column("Records", 0.1, True)]
+    rows = [[_plain(r.get("mailbox")), show_time(r.get("start")), show_time(r.get("end")),
+             _count(r.get("attributed_activity")), _records(r)]
+            for r in as_rows(findings.get("throttled"))]
+    return [section("Throttled windows"),
+            rich("After more than 1,000 access records in under 24 hours Microsoft stops logging "
+                 "individual opens for 24 hours. Where the attacker was active in such a window, "
+                 "the mailbox's items are presumed read for that window.", "body"),
+            *data_table(cols, rows, what="throttled windows")]
+
+
+def _searches(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.23), Column("Time (UTC)", 0.15), Column("Query text", 0.42,
+                                                                      limit=500),
+            Column("Matching items", 0.11, True), Column("Records", 0.09, True)]
+    rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("query")),
+             _count(r.get("matching_items")), _records(r)]
+            for r in as_rows(findings.get("searches"))]
+    return [section("Searches"),
+            rich("What the attacker searched for. Results are not claimed as read; items whose "
+                 "subject matches are flagged in the item list.", "body"),
+            *data_table(cols, rows, what="searches")]
+
+
+def _sends(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.2), Column("Time (UTC)", 0.15), Column("Subject", 0.3),
+            Column("Message id", 0.26, mono=True), Column("Records", 0.09, True)]
+    rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("subject")),
+             _plain(r.get("internet_message_id")), _records(r)]
+            for r in as_rows(findings.get("sends"))]
+    return [section("Messages sent by the attacker"), *data_table(cols, rows, what="sends")]
+
+
+def _tampering(findings: dict[str, Any]) -> list:
+    cols = [Column("Time (UTC)", 0.13), Column("Operation", 0.17), Column("Actor", 0.15),
+            Column("Target", 0.15), Column("What it means / records", 0.4)]
+    rows = [[show_time(r.get("time_utc")), _plain(r.get("operation")), _plain(r.get("actor")),
+             _plain(r.get("target")),
+             rich(f"{esc(_plain(r.get('description')))}<br/><font name='Courier' size='7'>"
+                  f"{esc(_ids(r))}</font>", "cell")]
+            for r in as_rows(findings.get("tampering"))]
+    return [section("Audit tampering"),
+            rich("Changes that switch auditing off, exempt an account from it or remove the "
+                 "licence that records mail access, during the incident window.", "body"),
+            *data_table(cols, rows, what="tampering findings")]
+
+
+def _indicators(findings: dict[str, Any]) -> list:
+    cols = [Column("Kind", 0.11), Column("Value", 0.33, mono=True),
+            Column("Why it is suggested", 0.47), Column("Records", 0.09, True)]
+    rows = [[_plain(r.get("kind")), _plain(r.get("value")), _plain(r.get("why")), _records(r)]
+            for r in as_rows(findings.get("suggested_indicators"))]
+    used = [[_plain(r.get("indicator")), _count(r.get("records")), _count(r.get("sessions")),
+             _count(r.get("session_records"))] for r in as_rows(findings.get("attribution"))]
+    return [section("Indicators"),
+            rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
+                 "one attributed to the attacker (sessions expand attribution).", "body"),
+            *data_table([Column("Indicator", 0.52), Column("Records matched", 0.16, True),
+                         Column("Sessions", 0.14, True), Column("Records via sessions", 0.18, True)],
+                        used, what="indicators"),
+            rich("<b>Suggested, not applied.</b> Candidates an analyst should review; none of "
+                 "them changed any number in this report.", "body"),
+            *data_table(cols, rows, what="suggested indicators")]
+
+
+def _coverage(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.24), Column("Type", 0.08), Column("Mail access audited", 0.1),
+            Column("Licence", 0.14), Column("Bypass", 0.07), Column("Verdict", 0.12),
+            Column("Reason", 0.25)]
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("mail_items_accessed_audited")),
+             _plain(r.get("licence")), _plain(r.get("bypass")), _plain(r.get("verdict")),
+             reason_words(r.get("reason")) if r.get("reason") else "-"]
+            for r in as_rows(findings.get("coverage"))]
+    return [section("Audit coverage"),
+            rich("Whether each mailbox's mail access could be logged at all, from the tenant's "
+                 "audit configuration and licences.", "body"),
+            *data_table(cols, rows, what="mailboxes")]
+
+
+def _completeness(findings: dict[str, Any]) -> list:
+    units = as_rows(findings.get("completeness"))
+    gaps = [u for u in units if u.get("status") != "complete"]
+    out = [section("Completeness of the collection")]
+    out.append(rich(f"{len(units):,} collection units are recorded; {len(gaps):,} are not "
+                    "complete. Each incomplete unit below is a visibility gap: records for that "
+                    "source and period may be missing from the evidence.", "body"))
+    cols = [Column("Bundle", 0.15), Column("Source", 0.08), Column("Unit", 0.22),
+            Column("Status", 0.08), Column("What it means", 0.27), Column("Expected", 0.1, True),
+            Column("Received", 0.1, True)]
+    rows = [[_plain(u.get("bundle")), _plain(u.get("source")), _plain(u.get("unit")),
+             _plain(u.get("status")), reason_words(u.get("reason")) if u.get("reason") else "-",
+             _plain(u.get("expected")), _plain(u.get("received"))] for u in gaps]
+    out += data_table(cols, rows, what="visibility gaps") if rows else [
+        none_found("None found: every recorded collection unit is complete.")]
+    return out
+
+
+SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
+    _mailboxes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
+    _completeness,
+)
+
+
+def detail_flowables(findings: dict[str, Any]) -> list:
+    """Every detail section in report order, then methodology and the evidence appendix."""
+    out: list = []
+    for build in SECTIONS:
+        out.append(CondPageBreak(120))
+        out += build(findings)
+    return out + appendix_flowables(findings)

@@ -1,0 +1,230 @@
+"""The timeline chart: attributed activity per mailbox over time, by kind.
+
+One band per mailbox, one thin lane per kind (bind, sync, search, send, signin, other), a tick
+for every hour with activity. Periods the logs cannot show (throttled windows, no-visibility
+windows) are shaded behind the ticks so a reader sees gaps next to activity. A table of the
+same counts follows the chart, so the numbers are readable as text too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.lib import colors
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from report.pdf_common import (
+    FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, clean, data_table, none_found, note,
+    parse_utc, plural, show_time,
+)
+
+KINDS = ("bind", "sync", "search", "send", "signin", "other")
+KIND_COLOURS = {
+    "bind": colors.HexColor("#c0392b"), "sync": colors.HexColor("#e67e22"),
+    "search": colors.HexColor("#8e44ad"), "send": colors.HexColor("#1f77b4"),
+    "signin": colors.HexColor("#2e8b57"), "other": colors.HexColor("#7f8c8d"),
+}
+KIND_WORDS = {"bind": "item opened (Bind)", "sync": "folder synced (Sync)",
+              "search": "mailbox searched", "send": "message sent",
+              "signin": "sign-in", "other": "other activity"}
+THROTTLED_FILL = colors.HexColor("#fde8c8")
+UNKNOWN_FILL = colors.HexColor("#dcdcdc")
+LABEL_W = 128.0
+LANE_H = 5.0
+ROW_GAP = 9.0
+AXIS_H = 22.0
+ROWS_PER_CHART = 10
+_STEPS_H = (1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720, 1440)
+
+
+@dataclass(frozen=True)
+class _Axis:
+    start: datetime
+    end: datetime
+    width: float
+
+    def x(self, when: datetime) -> float:
+        span = (self.end - self.start).total_seconds()
+        offset = (when - self.start).total_seconds()
+        return LABEL_W + max(0.0, min(1.0, offset / span)) * self.width
+
+
+def _entries(findings: Mapping[str, Any]) -> tuple[list[tuple[str, datetime, str, int]], int]:
+    """Readable timeline entries, and how many were unreadable (reported, never silent)."""
+    good, bad = [], 0
+    for item in findings.get("timeline") or []:
+        when = parse_utc(item.get("hour_utc")) if isinstance(item, Mapping) else None
+        if when is None or not isinstance(item.get("mailbox"), str):
+            bad += 1
+            continue
+        kind = item.get("kind") if item.get("kind") in KINDS else "other"
+        count = item.get("count")
+        good.append((item["mailbox"], when, kind, count if isinstance(count, int) else 1))
+    return good, bad
+
+
+def _mailbox_order(findings: Mapping[str, Any], seen: list[str]) -> list[str]:
+    listed = [m.get("mailbox") for m in findings.get("mailboxes") or [] if isinstance(m, Mapping)]
+    order = [m for m in listed if m in set(seen)]
+    return list(dict.fromkeys(order + sorted(set(seen) - set(order))))
+
+
+def _windows(findings: Mapping[str, Any]) -> dict[str, list[tuple[datetime, datetime, Any]]]:
+    """Shaded spans per mailbox: (start, end, fill)."""
+    spans: dict[str, list[tuple[datetime, datetime, Any]]] = defaultdict(list)
+    for mbx in findings.get("mailboxes") or []:
+        if not isinstance(mbx, Mapping):
+            continue
+        for gap in mbx.get("unknown") or []:
+            if isinstance(gap, Mapping):
+                start, end = parse_utc(gap.get("start")), parse_utc(gap.get("end"))
+                if start and end and end > start:
+                    spans[str(mbx.get("mailbox"))].append((start, end, UNKNOWN_FILL))
+    for win in findings.get("throttled") or []:
+        if isinstance(win, Mapping):
+            start, end = parse_utc(win.get("start")), parse_utc(win.get("end"))
+            if start and end and end > start:
+                spans[str(win.get("mailbox"))].append((start, end, THROTTLED_FILL))
+    return spans
+
+
+def _axis(times: list[datetime], width: float) -> _Axis:
+    start = min(times).replace(minute=0, second=0, microsecond=0)
+    end = max(times).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if end - start < timedelta(hours=6):
+        pad = (timedelta(hours=6) - (end - start)) / 2
+        start, end = start - pad, end + pad
+    return _Axis(start, end, width)
+
+
+def _ticks(axis: _Axis) -> list[datetime]:
+    hours = (axis.end - axis.start).total_seconds() / 3600
+    step = next((s for s in _STEPS_H if hours / s <= 7), _STEPS_H[-1])
+    first = axis.start.replace(minute=0, second=0, microsecond=0)
+    if step >= 24:
+        first = first.replace(hour=0)
+    else:
+        first = first.replace(hour=first.hour - first.hour % step)
+    ticks, when = [], first
+    while when <= axis.end:
+        if when >= axis.start:
+            ticks.append(when)
+        when += timedelta(hours=step)
+    return ticks
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """Cut `text` (already clean) so it fits `width` points, marking the cut with '...'."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "...", font, size) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def _mailbox_label(drawing: Drawing, mailbox: str, top: float) -> None:
+    local, at, domain = clean(mailbox, 200).partition("@")
+    lines = [local, at + domain] if at else [local]
+    for i, line in enumerate(lines):
+        drawing.add(String(0, top - 8 - i * 8.5, _fit(line, FONT_BOLD if i == 0 else FONT, 7.2,
+                                                       LABEL_W - 26),
+                           fontName=FONT_BOLD if i == 0 else FONT, fontSize=7.2))
+
+
+def _chart(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]], axis: _Axis,
+           spans: dict[str, list[tuple[datetime, datetime, Any]]]) -> Drawing:
+    row_h = LANE_H * len(KINDS) + ROW_GAP
+    height = row_h * len(mailboxes) + AXIS_H
+    drawing = Drawing(FRAME_WIDTH, height)
+    hour_w = axis.width / ((axis.end - axis.start).total_seconds() / 3600)
+    by_mailbox: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for mailbox, when, kind, _count in entries:
+        by_mailbox[mailbox].append((when, kind))
+    for row, mailbox in enumerate(mailboxes):
+        top = height - row * row_h
+        band_bottom = top - LANE_H * len(KINDS)
+        for start, end, fill in spans.get(mailbox, []):
+            if end > axis.start and start < axis.end:
+                x0, x1 = axis.x(start), axis.x(end)
+                drawing.add(Rect(x0, band_bottom, max(x1 - x0, 1.0), top - band_bottom,
+                                 fillColor=fill, strokeColor=None))
+        _mailbox_label(drawing, mailbox, top)
+        for lane, kind in enumerate(KINDS):
+            y = top - (lane + 1) * LANE_H
+            drawing.add(Line(LABEL_W, y, LABEL_W + axis.width, y, strokeColor=RULE,
+                             strokeWidth=0.25))
+            drawing.add(String(LABEL_W - 3, y + 1, kind, fontName=FONT, fontSize=4.3,
+                               fillColor=MUTED, textAnchor="end"))
+        for when, kind in sorted(by_mailbox.get(mailbox, [])):
+            lane = KINDS.index(kind)
+            drawing.add(Rect(axis.x(when), top - (lane + 1) * LANE_H + 0.6,
+                             max(hour_w, 1.6), LANE_H - 1.2,
+                             fillColor=KIND_COLOURS[kind], strokeColor=None))
+    for tick in _ticks(axis):
+        x = axis.x(tick)
+        drawing.add(Line(x, AXIS_H - 6, x, height, strokeColor=RULE, strokeWidth=0.3,
+                         strokeDashArray=[1, 2]))
+        label = tick.strftime("%Y-%m-%d" if tick.hour == 0 else "%m-%d %H:%M")
+        drawing.add(String(x, AXIS_H - 14, label, fontName=FONT, fontSize=6.5,
+                           fillColor=MUTED, textAnchor="middle"))
+    drawing.add(Line(LABEL_W, AXIS_H - 6, LABEL_W + axis.width, AXIS_H - 6,
+                     strokeColor=MUTED, strokeWidth=0.6))
+    return drawing
+
+
+def _legend() -> Drawing:
+    drawing = Drawing(FRAME_WIDTH, 24)
+    items = [(KIND_WORDS[k], KIND_COLOURS[k]) for k in KINDS]
+    items += [("throttled: opens not logged", THROTTLED_FILL), ("no visibility", UNKNOWN_FILL)]
+    x, y = 0.0, 14.0
+    for label, fill in items:
+        width = 12 + stringWidth(label, FONT, 7) + 12
+        if x + width > FRAME_WIDTH:
+            x, y = 0.0, y - 11
+        drawing.add(Rect(x, y, 8, 6, fillColor=fill, strokeColor=None))
+        drawing.add(String(x + 11, y + 0.5, label, fontName=FONT, fontSize=7))
+        x += width
+    return drawing
+
+
+def _counts_table(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]]) -> list:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    for mailbox, when, kind, count in entries:
+        counts[mailbox][kind] += count
+        first[mailbox] = min(first.get(mailbox, when), when)
+        last[mailbox] = max(last.get(mailbox, when), when)
+    columns = [Column("Mailbox", 0.25), Column("First hour", 0.14), Column("Last hour", 0.14)]
+    columns += [Column(k.capitalize(), 0.0783, numeric=True) for k in KINDS]
+    rows = [[m, show_time(first[m].isoformat()), show_time(last[m].isoformat()),
+             *[counts[m][k] for k in KINDS]] for m in mailboxes]
+    return data_table(columns, rows, what="mailboxes")
+
+
+def timeline_flowables(findings: Mapping[str, Any]) -> list:
+    """The chart (split every ROWS_PER_CHART mailboxes), its legend and the counts table."""
+    entries, unreadable = _entries(findings)
+    out: list = []
+    if not entries:
+        out.append(none_found("None found: no attributed activity to draw."))
+    else:
+        mailboxes = _mailbox_order(findings, [e[0] for e in entries])
+        axis = _axis([e[1] for e in entries], FRAME_WIDTH - LABEL_W - 8)
+        spans = _windows(findings)
+        out.append(_legend())
+        for start in range(0, len(mailboxes), ROWS_PER_CHART):
+            out.append(_chart(mailboxes[start:start + ROWS_PER_CHART], entries, axis, spans))
+        out.append(note("Each tick is one hour (UTC) with attributed activity of that kind. "
+                        "Shaded periods are times the logs cannot show: throttled windows and "
+                        "periods without audit coverage."))
+        out += _counts_table(mailboxes, entries)
+    if unreadable:
+        out.append(note(f"{plural(unreadable, 'timeline entry', 'timeline entries')} without a "
+                        "readable mailbox or hour not drawn; see findings.json."))
+    return out
