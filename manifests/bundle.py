@@ -140,18 +140,16 @@ class BundleWriter:
         while pos < len(raw):
             end = raw.find(b"\n", pos)
             if end < 0:
-                break   # torn last line
+                break   # torn last line: the crash hit before its newline was written
             line = raw[pos:end]
             try:
                 entry = json.loads(line)
                 ok = entry.get("prev") == prev and entry.get("seq") == seq + 1
             except ValueError:
                 ok = False
-            if not ok:
-                if end + 1 < len(raw):
-                    raise BundleStateError(f"{path} is corrupt at line {seq + 1} (not the last line); "
-                                           "refusing to resume over it")
-                break
+            if not ok:   # a complete line (newline written) that breaks the chain: not a crash
+                raise BundleStateError(f"{path} is corrupt at line {seq + 1} (hash chain broken); "
+                                       "refusing to resume over it")
             prev = hashlib.sha256(line).hexdigest()
             seq += 1
             pos = good_end = end + 1

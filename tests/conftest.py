@@ -23,3 +23,21 @@ def evkit_cli():
         )
 
     return run
+
+
+EXAMINER = "examiner@firm.example"
+EXAMINER_PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def signing_key(tmp_path_factory):
+    """A session-wide examiner key made by manifests.keys.generate_key.
+
+    Returns (path, passphrase, fingerprint); PATH.pub / PATH.pub.pem sit beside it and the
+    signer is examiner@firm.example. Load it with manifests.keys.load_signing_key(path, passphrase).
+    """
+    from manifests.keys import generate_key
+
+    path = tmp_path_factory.mktemp("examiner-key") / "examiner.key"
+    fingerprint = generate_key(path, EXAMINER, EXAMINER_PASSPHRASE)
+    return path, EXAMINER_PASSPHRASE, fingerprint

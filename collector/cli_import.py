@@ -1,0 +1,53 @@
+"""Seal files handed over by a client into a new, signed evidence bundle.
+
+Usage:
+  evkit import --case ID --out DIR --key KEY [--provided-by TEXT] FILE...
+
+Options:
+  --case ID           the case (matter) id, recorded as the bag's External-Identifier
+  --out DIR           the bundle directory to create (must not exist)
+  --key KEY           your signing key (from `evkit keygen`); passphrase from EVKIT_PASSPHRASE or a prompt
+  --provided-by TEXT  who handed the files over (free text, recorded in every sidecar)
+
+Every FILE is copied byte for byte under data/imports/ with a sidecar, then the bundle is sealed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector.errors import CollectorError
+from collector.importer import import_files
+from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.exitcodes import ExitCode
+from manifests.errors import ManifestsError
+from manifests.keys import load_signing_key
+
+PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
+
+
+def _body(args: dict) -> int:
+    out = Path(args["--out"])
+    if out.exists() or out.is_symlink():
+        return fail("import", f"{out} already exists; give a new --out directory", ExitCode.USAGE)
+    case_id = args["--case"]
+    if not case_id.strip() or any(c in case_id for c in "\r\n\t"):
+        return fail("import", "--case must be a one-line case id", ExitCode.USAGE)
+    try:
+        passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
+        key = load_signing_key(Path(args["--key"]), passphrase)
+        bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
+                              provided_by=args["--provided-by"])
+    except UsageError as exc:
+        return fail("import", str(exc), ExitCode.USAGE)
+    except (CollectorError, ManifestsError) as exc:
+        return fail("import", str(exc), exc.exit_status)
+    except OSError as exc:
+        return fail("import", f"{exc.filename or out}: {exc.strerror or exc}", ExitCode.FAILED)
+    print(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}")
+    print(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub")
+    return ExitCode.OK
+
+
+def main(argv: list[str]) -> int:
+    return run_cli(__doc__, argv, _body)
