@@ -29,11 +29,12 @@ class ApiError(CollectorError):
     """An API answered with an error we cannot retry, or with a body we cannot read."""
 
     def __init__(self, message: str, *, status: int | None = None, url: str = "",
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.url = url
         self.request_id = request_id
+        self.code = code  # the service's error code (e.g. AF20055), when the body names one
 
 
 class ThrottledError(ApiError):

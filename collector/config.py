@@ -1,0 +1,332 @@
+"""The collection config (`collect.toml`, docs/internals.md): parsed once, validated, frozen.
+
+Every bad or missing value raises ConfigError naming the field, so an examiner fixes the file
+in one go instead of reading a traceback. Secrets never sit in the file: it names the
+environment variables that hold them, and only cli_collect reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from collector.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Cloud:
+    """Where a cloud's services live and which token audiences they expect."""
+
+    name: str
+    authority_host: str
+    graph: str
+    manage: str
+    exchange: str
+    graph_scope: str
+    manage_scope: str
+    exchange_scope: str
+
+
+def _cloud(name: str, login: str, graph: str, manage: str, exchange: str) -> Cloud:
+    return Cloud(name, login, graph, manage, exchange,
+                 graph + "/.default", manage + "/.default", exchange + "/.default")
+
+
+# m365-apis.md 1.1, 6.5 and 7.3. Graph audit queries exist in the commercial cloud only.
+CLOUDS: dict[str, Cloud] = {
+    "commercial": _cloud("commercial", "https://login.microsoftonline.com", "https://graph.microsoft.com",
+                         "https://manage.office.com", "https://outlook.office365.com"),
+    "gcc": _cloud("gcc", "https://login.microsoftonline.com", "https://graph.microsoft.com",
+                  "https://manage-gcc.office.com", "https://outlook.office365.com"),
+    "gcc-high": _cloud("gcc-high", "https://login.microsoftonline.us", "https://graph.microsoft.us",
+                       "https://manage.office365.us", "https://outlook.office365.us"),
+    "dod": _cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us",
+                  "https://manage.protection.apps.mil", "https://webmail.apps.mil"),
+}
+
+SOURCES = ("ual", "graph", "mgmt", "config", "licences")
+AUTH_METHODS = ("certificate", "secret", "device-code")
+
+# DESIGN 4.1: what a mailbox-breach examination needs by default.
+DEFAULT_OPERATIONS: tuple[str, ...] = (
+    "MailItemsAccessed", "Send", "SendAs", "SendOnBehalf",
+    "SearchQueryInitiatedExchange", "SearchQueryInitiatedSharePoint", "MailboxLogin",
+    "New-InboxRule", "Set-InboxRule", "Remove-InboxRule", "Enable-InboxRule", "Disable-InboxRule",
+    "UpdateInboxRules", "Add-MailboxPermission", "Remove-MailboxPermission",
+    "Add-RecipientPermission", "Remove-RecipientPermission", "AddFolderPermissions",
+    "ModifyFolderPermissions", "RemoveFolderPermissions",
+    "Create", "Update", "Move", "MoveToDeletedItems", "SoftDelete", "HardDelete",
+    "UserLoggedIn", "UserLoginFailed",
+    "Set-Mailbox", "Set-MailboxAuditBypassAssociation", "Set-AdminAuditLogConfig",
+    "Set-OrganizationConfig", "Change user license.", "Update user.",
+)
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Resolved base URLs (preset or override) plus the cloud's token scopes."""
+
+    authority_host: str
+    graph: str
+    manage: str
+    exchange: str
+    graph_scope: str
+    manage_scope: str
+    exchange_scope: str
+    ca_bundle: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    method: str
+    client_id: str
+    certificate: Path | None = None
+    private_key: Path | None = None
+    pfx: Path | None = None
+    thumbprint: str | None = None
+    private_key_passphrase_env: str | None = None
+    client_secret_env: str | None = None
+    public_client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Optional [tuning] knobs; the defaults suit a real tenant."""
+
+    concurrency: int = 4              # parallel requests (blob downloads, independent windows)
+    ual_window_hours: float = 24.0    # first split of the collection window for `ual`
+    ual_min_split_seconds: int = 60   # below this a still-overflowing window is `capped`
+    retry_budget: int = 8             # attempts per request before giving up
+    timeout_seconds: float = 120.0    # connect+read timeout of every request
+
+
+TUNING_LIMITS = {"concurrency": (1, 64), "ual_window_hours": (0.01, 24 * 180),
+                 "ual_min_split_seconds": (1, 86400), "retry_budget": (1, 50),
+                 "timeout_seconds": (1, 3600)}
+
+
+def _tuning(data: Any) -> Tuning:
+    table = _Table(data, "tuning", set(TUNING_LIMITS))
+    values = {}
+    for key, (low, high) in TUNING_LIMITS.items():
+        if key not in table.data:
+            continue
+        value = table.data[key]
+        kind = type(getattr(Tuning(), key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+            raise ConfigError(f"tuning.{key}: expected a{'n integer' if kind is int else ' number'}, got {value!r}")
+        if not low <= value <= high:
+            raise ConfigError(f"tuning.{key}: {value!r} is outside {low}..{high}")
+        values[key] = kind(value)
+    return Tuning(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig:
+    """Everything `evkit collect` needs from collect.toml; built by `load_config`."""
+
+    path: Path
+    case_id: str
+    examiner: str
+    tenant_id: str
+    tenant_domain: str
+    cloud: str
+    endpoints: Endpoints
+    auth: AuthConfig
+    window_start: datetime
+    window_end: datetime
+    sources: tuple[str, ...]
+    operations: tuple[str, ...]
+    users: tuple[str, ...]
+    signing_key: Path | None
+    tuning: Tuning = field(default_factory=lambda: Tuning())
+
+    @property
+    def authority(self) -> str:
+        return self.endpoints.authority_host.rstrip("/") + "/" + self.tenant_id
+
+
+def parse_utc(value: object, field_name: str) -> datetime:
+    """An ISO 8601 time with an explicit zone, converted to aware UTC."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{field_name}: expected an ISO 8601 UTC time string like "
+                          f"\"2023-05-15T00:00:00Z\", got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{field_name}: {value!r} is not an ISO 8601 time "
+                          f"(use e.g. \"2023-05-15T00:00:00Z\")") from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"{field_name}: {value!r} has no time zone; add \"Z\" for UTC")
+    return parsed.astimezone(timezone.utc)
+
+
+class _Table:
+    """A TOML table that reports missing, mistyped and unknown keys by their dotted name."""
+
+    def __init__(self, data: Any, name: str, allowed: set[str]) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"[{name}]: missing or not a table")
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"{name}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+        self.data, self.name = data, name
+
+    def str(self, key: str, *, required: bool = True) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"{self.name}.{key}: missing")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{self.name}.{key}: expected a non-empty string, got {value!r}")
+        return value.strip()
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{self.name}.{key}: expected a list of non-empty strings, got {value!r}")
+        return tuple(v.strip() for v in value)
+
+
+def _url(value: str, field_name: str) -> str:
+    if not value.startswith("https://"):
+        raise ConfigError(f"{field_name}: {value!r} must be an https:// URL")
+    return value.rstrip("/")
+
+
+def _path(base: Path, value: str | None, field_name: str, *, must_exist: bool = True) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if must_exist and not path.is_file():
+        raise ConfigError(f"{field_name}: file {str(path)!r} not found")
+    return path
+
+
+def _env_name(value: str | None, field_name: str) -> str | None:
+    if value is not None and not _ENV.match(value):
+        raise ConfigError(f"{field_name}: {value!r} is not an environment variable name "
+                          f"(the file names the variable; the secret itself never goes in the file)")
+    return value
+
+
+def _endpoints(tenant: _Table, base: Path) -> tuple[str, Endpoints]:
+    cloud_name = tenant.str("cloud", required=False) or "commercial"
+    if cloud_name not in CLOUDS:
+        raise ConfigError(f"tenant.cloud: {cloud_name!r} is not one of {', '.join(CLOUDS)}")
+    cloud = CLOUDS[cloud_name]
+    over = _Table(tenant.data.get("endpoints", {}), "tenant.endpoints",
+                  {"authority_host", "graph", "manage", "exchange", "ca_bundle"})
+    urls = {}
+    for key in ("authority_host", "graph", "manage", "exchange"):
+        value = over.str(key, required=False)
+        urls[key] = _url(value, f"tenant.endpoints.{key}") if value else getattr(cloud, key)
+    ca = _path(base, over.str("ca_bundle", required=False), "tenant.endpoints.ca_bundle")
+    return cloud_name, Endpoints(graph_scope=cloud.graph_scope, manage_scope=cloud.manage_scope,
+                                 exchange_scope=cloud.exchange_scope, ca_bundle=ca, **urls)
+
+
+def _auth(table: _Table, base: Path) -> AuthConfig:
+    method = table.str("method")
+    if method not in AUTH_METHODS:
+        raise ConfigError(f"auth.method: {method!r} is not one of {', '.join(AUTH_METHODS)}")
+    client_id = table.str("client_id")
+    if not _GUID.match(client_id):
+        raise ConfigError(f"auth.client_id: {client_id!r} is not a GUID")
+    passphrase_env = _env_name(table.str("private_key_passphrase_env", required=False),
+                               "auth.private_key_passphrase_env")
+    secret_env = _env_name(table.str("client_secret_env", required=False), "auth.client_secret_env")
+    if "client_secret" in table.data or "passphrase" in table.data:
+        raise ConfigError("auth: a secret or passphrase must not be written in the file; "
+                          "name its environment variable with client_secret_env / private_key_passphrase_env")
+    auth = AuthConfig(method=method, client_id=client_id, private_key_passphrase_env=passphrase_env,
+                      client_secret_env=secret_env,
+                      public_client_id=table.str("public_client_id", required=False))
+    if method == "certificate":
+        pfx = _path(base, table.str("pfx", required=False), "auth.pfx")
+        if pfx is not None:
+            return _replace(auth, pfx=pfx)
+        cert = _path(base, table.str("certificate", required=False), "auth.certificate")
+        if cert is None:
+            raise ConfigError("auth.certificate: missing (method = \"certificate\" needs "
+                              "certificate + private_key + thumbprint, or pfx)")
+        key = _path(base, table.str("private_key", required=False), "auth.private_key") or cert
+        thumb = table.str("thumbprint")
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", thumb.replace(":", "")):
+            raise ConfigError(f"auth.thumbprint: {thumb!r} is not a SHA-1 hex thumbprint (40 hex digits)")
+        return _replace(auth, certificate=cert, private_key=key, thumbprint=thumb.replace(":", "").upper())
+    if method == "secret":
+        if secret_env is None:
+            raise ConfigError("auth.client_secret_env: missing (method = \"secret\" needs the name "
+                              "of the environment variable holding the client secret)")
+        return auth
+    if auth.public_client_id is not None and not _GUID.match(auth.public_client_id):
+        raise ConfigError(f"auth.public_client_id: {auth.public_client_id!r} is not a GUID")
+    return auth
+
+
+def _replace(auth: AuthConfig, **changes: Any) -> AuthConfig:
+    from dataclasses import replace
+    return replace(auth, **changes)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
+    """Validate the parsed TOML document; relative paths resolve against the file's folder."""
+    base = path.resolve().parent
+    top = _Table(data, path.name, {"case", "tenant", "auth", "collection", "signing", "tuning"})
+    case = _Table(data.get("case"), "case", {"id", "examiner"})
+    tenant = _Table(data.get("tenant"), "tenant", {"id", "domain", "cloud", "endpoints"})
+    auth = _Table(data.get("auth"), "auth", {
+        "method", "client_id", "certificate", "private_key", "pfx", "thumbprint",
+        "private_key_passphrase_env", "client_secret_env", "public_client_id", "client_secret", "passphrase"})
+    coll = _Table(data.get("collection"), "collection", {"window", "sources", "operations", "users"})
+    signing = _Table(data.get("signing", {}), "signing", {"key"})
+    del top
+    tenant_id = tenant.str("id")
+    if not _GUID.match(tenant_id):
+        raise ConfigError(f"tenant.id: {tenant_id!r} is not a GUID")
+    cloud, endpoints = _endpoints(tenant, base)
+    window = coll.data.get("window")
+    if not isinstance(window, list) or len(window) != 2:
+        raise ConfigError("collection.window: expected [\"start\", \"end\"] as two ISO 8601 UTC times")
+    start = parse_utc(window[0], "collection.window[0]")
+    end = parse_utc(window[1], "collection.window[1]")
+    if end <= start:
+        raise ConfigError("collection.window: the end must be after the start")
+    sources = coll.str_list("sources") or SOURCES
+    for name in sources:
+        if name not in SOURCES:
+            raise ConfigError(f"collection.sources: {name!r} is not one of {', '.join(SOURCES)}")
+    if len(set(sources)) != len(sources):
+        raise ConfigError("collection.sources: a source is listed twice")
+    return CollectConfig(
+        path=path.resolve(), case_id=case.str("id"), examiner=case.str("examiner"),
+        tenant_id=tenant_id, tenant_domain=tenant.str("domain"), cloud=cloud, endpoints=endpoints,
+        auth=_auth(auth, base), window_start=start, window_end=end, sources=tuple(sources),
+        operations=coll.str_list("operations") or DEFAULT_OPERATIONS, users=coll.str_list("users"),
+        signing_key=_path(base, signing.str("key", required=False), "signing.key", must_exist=False),
+        tuning=_tuning(data.get("tuning", {})),
+    )
+
+
+def load_config(path: Path) -> CollectConfig:
+    """Read and validate a collect.toml file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, path)

@@ -1,0 +1,60 @@
+"""Retry policy: which failures are worth another try, and how long to wait before it.
+
+Pure and clock-free (the random source and the sleep are injected by the caller), so the
+backoff schedule is tested exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 509})
+# Management Activity API error codes that mean "try again" whatever the HTTP status
+# (AF429 comes back as 403 in Microsoft's own example; m365-apis.md 1.7).
+RETRYABLE_CODES = frozenset({"AF429", "AF50000"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped, honouring Retry-After, bounded attempts."""
+
+    attempts: int = 8          # total tries per request, first one included
+    base: float = 0.5          # seconds
+    cap: float = 60.0          # longest single wait we choose ourselves
+    retry_after_cap: float = 300.0  # longest server-requested wait we accept
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try number `attempt` (1-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry_after_cap)
+        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def exhausted(self, attempt: int) -> bool:
+        return attempt >= self.attempts
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: an integer/decimal or an HTTP date; None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+
+
+def is_retryable_status(status: int, error_code: str | None = None) -> bool:
+    return status in RETRYABLE_STATUS or (error_code or "") in RETRYABLE_CODES

@@ -1,0 +1,192 @@
+"""One collection run: open (or resume) the bundle, run the sources, write the record, seal.
+
+Library entry point behind `evkit collect`; the CLI does the pre-flight checks and turns the
+outcome into an exit code. The resume state carries everything a killed run needs; the
+collection record (data/collection.json) is written once, at sealing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import logging
+import platform
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from collector.client import ApiClient, TokenProvider
+from collector.config import CollectConfig
+from collector.errors import AuthError, BundleError, CollectorError, ConfigError
+from collector.evidence import ClockSampler, EvidenceStore
+from collector.ledger import COMPLETE, FAILED, LedgerEntry, summarise
+from collector.progress import Progress
+from collector.retry import RetryPolicy
+from collector.sources import SOURCE_MODULES
+from collector.sources.base import SourceContext
+from collector.state import RunState
+from collector.windows import compact, iso
+from evkit import __version__
+from manifests.bundle import BundleWriter
+from manifests.errors import ManifestsError
+from manifests.keys import SigningKey
+
+logger = logging.getLogger("collector")
+
+TOOL_PACKAGES = ("evkit", "manifests", "collector")
+LOG_DIR = "logs"
+
+
+@dataclass
+class RunOutcome:
+    bundle: Path
+    ledger: list[LedgerEntry]
+    incomplete: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete
+
+
+def tool_sha256(root: Path | None = None) -> str:
+    """SHA-256 over the tool's own source: `<sha256>  <path>` lines of every .py file, sorted."""
+    base = root or Path(__file__).resolve().parents[1]
+    lines = []
+    for package in TOOL_PACKAGES:
+        for path in sorted((base / package).rglob("*.py")):
+            rel = path.relative_to(base).as_posix()
+            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {rel}\n")
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+
+def config_fingerprint(cfg: CollectConfig) -> str:
+    """What must not change between a run and its resume: tenant, window, sources, filters."""
+    basis = "\n".join([cfg.tenant_id, iso(cfg.window_start), iso(cfg.window_end), ",".join(cfg.sources),
+                       ",".join(cfg.operations), ",".join(cfg.users), cfg.case_id])
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def open_bundle(cfg: CollectConfig, out: Path, *, resume: bool, now: datetime) -> BundleWriter:
+    try:
+        if resume:
+            return BundleWriter.resume(out)
+        collection_id = f"{compact(now)}-{uuid.uuid4().hex[:8]}"
+        return BundleWriter.create(out, case_id=cfg.case_id, collection_id=collection_id)
+    except ManifestsError as exc:
+        raise BundleError(str(exc)) from exc
+
+
+class _MemoryLog(logging.Handler):
+    """Collects this run's log lines; they go into the bundle as data/logs/collect-NN.log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.buffer = io.StringIO()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.formatter.converter = time.gmtime  # type: ignore[union-attr]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.buffer.write(self.format(record) + "\n")
+
+
+def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProvider, resume: bool = False,
+            quiet: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+            sleep: Callable[[float], None] = time.sleep, poll_interval: float = 2.0) -> RunOutcome:
+    """Run (or continue) a collection into `out` and seal it with `key`."""
+    started = now()
+    writer = open_bundle(cfg, out, resume=resume, now=started)
+    state = RunState(writer.read_state(), writer.write_state)
+    fingerprint = config_fingerprint(cfg)
+    if state.data.get("config_fingerprint", fingerprint) != fingerprint:
+        raise ConfigError(f"{cfg.path}: tenant, window, sources, operations or users differ from the run "
+                          f"being resumed in {out}; resume with the same config")
+    run_no = int(state.data.get("runs", 0)) + 1
+    state.data.update(config_fingerprint=fingerprint, runs=run_no)
+    state.data.setdefault("started_utc", iso(started))
+    state.save()
+    handler = _MemoryLog()
+    logging.getLogger("collector").addHandler(handler)
+    logging.getLogger("collector").setLevel(logging.INFO)
+    progress = Progress(quiet)
+    clock_state = state.data.get("clock", {})
+    clock = ClockSampler(float(clock_state.get("total", 0.0)), int(clock_state.get("samples", 0)))
+    evidence = EvidenceStore(writer, on_bytes=progress.bytes, clock=clock, data_dir=Path(out) / "data")
+    policy = RetryPolicy(attempts=cfg.tuning.retry_budget)
+    client = ApiClient(tokens, ca_bundle=str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
+                       timeout=cfg.tuning.timeout_seconds, policy=policy, sleep=sleep, now=now)
+    ctx = SourceContext(cfg, client, evidence, state, progress, writer.log_event, now=now, sleep=sleep,
+                        poll_interval=poll_interval)
+    writer.log_event("collect.resumed" if resume else "collect.started", run=run_no, tool_version=__version__,
+                     sources=list(cfg.sources), window={"start": iso(cfg.window_start), "end": iso(cfg.window_end)})
+    logger.info("run %d of collection %s into %s", run_no, writer.collection_id, out)
+    try:
+        for source in cfg.sources:
+            _run_source(ctx, source)
+    finally:
+        progress.close()
+        state.data["clock"] = {"total": clock.total, "samples": clock.samples}
+        state.save()
+        logging.getLogger("collector").removeHandler(handler)
+        _store_log(writer, run_no, handler.buffer.getvalue())
+    ledger = sorted(state.entries(), key=lambda e: (e.source, e.unit))
+    record = collection_record(cfg, writer, state, ledger, clock, key, finished=now())
+    writer.log_event("collect.finished", units=len(ledger),
+                     incomplete=sum(1 for e in ledger if e.status != COMPLETE))
+    try:
+        writer.seal(key, bag_info=bag_info(cfg), collection=record)
+    except ManifestsError as exc:
+        raise BundleError(f"sealing {out} failed: {exc}") from exc
+    return RunOutcome(Path(out), ledger, summarise(ledger))
+
+
+def _run_source(ctx: SourceContext, source: str) -> None:
+    module = importlib.import_module(SOURCE_MODULES[source])
+    logger.info("source %s: start", source)
+    try:
+        module.collect(ctx)
+    except AuthError:
+        raise
+    except CollectorError as exc:
+        logger.error("source %s failed: %s", source, exc)
+        ctx.finish(LedgerEntry(source, "_source", None, None, 0, 0, 0, FAILED, str(exc)))
+    logger.info("source %s: done", source)
+
+
+def _store_log(writer: BundleWriter, run_no: int, text: str) -> None:
+    try:
+        writer.write(f"{LOG_DIR}/collect-{run_no:02d}.log", text.encode("utf-8"))
+    except ManifestsError as exc:  # a log must never cost the evidence
+        logger.warning("could not store the run log: %s", exc)
+
+
+def bag_info(cfg: CollectConfig) -> dict[str, str]:
+    return {"Source-Organization": cfg.tenant_domain, "Contact-Email": cfg.examiner,
+            "External-Description": f"Microsoft 365 audit evidence for tenant {cfg.tenant_domain}",
+            "Evkit-Tenant": cfg.tenant_id, "Evkit-Cloud": cfg.cloud,
+            "Evkit-Window": f"{iso(cfg.window_start)}/{iso(cfg.window_end)}"}
+
+
+def collection_record(cfg: CollectConfig, writer: BundleWriter, state: RunState, ledger: list[LedgerEntry],
+                      clock: ClockSampler, key: SigningKey, *, finished: datetime) -> dict[str, Any]:
+    """data/collection.json (docs/evidence-layout.md); the bundle adds the events_log head."""
+    return {
+        "schema": "evkit.collection/1", "kind": "collect",
+        "case_id": cfg.case_id, "collection_id": writer.collection_id,
+        "examiner": cfg.examiner, "signer_fingerprint": key.fingerprint,
+        "tenant": {"id": cfg.tenant_id, "domain": cfg.tenant_domain, "cloud": cfg.cloud},
+        "window": {"start": iso(cfg.window_start), "end": iso(cfg.window_end)},
+        "sources": list(cfg.sources), "operations": list(cfg.operations), "users": list(cfg.users),
+        "started_utc": state.data.get("started_utc"), "finished_utc": iso(finished.replace(microsecond=0)),
+        "runs": state.data.get("runs", 1),
+        "clock": clock.to_json(),
+        "host": {"hostname": socket.gethostname(), "os": platform.platform(), "python": sys.version.split()[0],
+                 "tool_version": __version__, "tool_sha256": tool_sha256()},
+        "ledger": [e.to_json() for e in ledger],
+    }

@@ -1,0 +1,101 @@
+"""What every source gets from the run: config, client, evidence store, state, progress."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from collector.client import ApiClient, Response
+from collector.config import CollectConfig
+from collector.evidence import EvidenceStore
+from collector.ledger import LedgerEntry
+from collector.progress import Progress
+from collector.state import RunState
+
+
+@dataclass
+class SourceContext:
+    config: CollectConfig
+    client: ApiClient
+    evidence: EvidenceStore
+    state: RunState
+    progress: Progress
+    log_event: Callable[..., None]
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    sleep: Callable[[float], None] = time.sleep
+    poll_interval: float = 2.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Commit a unit's ledger entry to the resume state and the events log."""
+        self.state.finish(entry, update=update)
+        self.log_event("unit.finished", source=entry.source, unit=entry.unit, status=entry.status,
+                       expected=entry.expected, received=entry.received, unique_ids=entry.unique_ids,
+                       retries=entry.retries, reason=entry.reason)
+        self.progress.unit_done(entry.source)
+
+    @property
+    def tenant(self) -> str:
+        return self.config.tenant_id
+
+    def invoke_url(self) -> str:
+        return f"{self.config.endpoints.exchange}/adminapi/beta/{self.config.tenant_id}/InvokeCommand"
+
+    def invoke(self, cmdlet: str, parameters: dict[str, Any], *, source: str, unit: str,
+               name: str, kind: str, context: dict[str, Any] | None = None,
+               url: str | None = None) -> Response:
+        """One Exchange InvokeCommand call (m365-apis.md 6.5), stored as evidence."""
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
+        return self.client.request(
+            "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,
+            headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"},
+            record=self.evidence.recorder(source, unit, name, kind, context))
+
+
+def values(data: Any) -> list[Any]:
+    """The `value` array of an OData/InvokeCommand body (a bare array is returned as is)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        value = data.get("value")
+        return value if isinstance(value, list) else []
+    return []
+
+
+def record_id(record: Any, *keys: str) -> str | None:
+    """The first present id field of a record (string), or None."""
+    if not isinstance(record, dict):
+        return None
+    for key in keys:
+        value = record.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def ual_row_id(row: dict[str, Any]) -> str | None:
+    """The record id of a Search-UnifiedAuditLog row: Identity/RecordId, else AuditData.Id."""
+    found = record_id(row, "Identity", "RecordId", "Id")
+    if found:
+        return found
+    audit = row.get("AuditData")
+    if isinstance(audit, str):
+        try:
+            audit = json.loads(audit)
+        except ValueError:
+            return None
+    return record_id(audit, "Id")
+
+
+def count_ids(ids: Iterable[str | None]) -> tuple[int, set[str]]:
+    seen: set[str] = set()
+    total = 0
+    for value in ids:
+        total += 1
+        if value is not None:
+            seen.add(value)
+    return total, seen

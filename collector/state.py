@@ -1,0 +1,80 @@
+"""Resume state of an open bundle: finished ledger entries, page counters, per-source cursors.
+
+Kept through BundleWriter.write_state (outside data/, atomic), rewritten after every committed
+page, so a run killed at any point continues where it stopped: finished units are never fetched
+again, and a page whose fetch was not committed is fetched again under the same name.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from collector.ledger import LedgerEntry
+
+SCHEMA = "evkit.collect-state/1"
+
+
+class RunState:
+    """Thread-safe view over the resume-state dict; every mutation is persisted at once."""
+
+    def __init__(self, data: dict[str, Any], persist: Callable[[dict[str, Any]], None]) -> None:
+        data.setdefault("schema", SCHEMA)
+        data.setdefault("ledger", {})
+        data.setdefault("pages", {})
+        data.setdefault("sources", {})
+        self._data = data
+        self._persist = persist
+        self._lock = threading.RLock()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self._data
+
+    def save(self) -> None:
+        with self._lock:
+            self._persist(self._data)
+
+    # ledger -------------------------------------------------------------------------------
+    def finished(self, source: str, unit: str) -> LedgerEntry | None:
+        with self._lock:
+            raw = self._data["ledger"].get(f"{source}/{unit}")
+            return LedgerEntry.from_json(raw) if raw is not None else None
+
+    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Record a unit as done (and apply any cursor change) in one persisted step."""
+        with self._lock:
+            self._data["ledger"][entry.key] = entry.to_json()
+            if update is not None:
+                update(self._data["sources"])
+            self._persist(self._data)
+
+    def entries(self) -> list[LedgerEntry]:
+        with self._lock:
+            return [LedgerEntry.from_json(v) for v in self._data["ledger"].values()]
+
+    # pages --------------------------------------------------------------------------------
+    def page(self, source: str, unit: str) -> int:
+        """The number the next page of this unit gets (1-based)."""
+        with self._lock:
+            return int(self._data["pages"].get(f"{source}/{unit}", 1))
+
+    def commit_page(self, source: str, unit: str, number: int, *,
+                    update: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Page `number` is stored and accounted for: the next one gets number + 1."""
+        with self._lock:
+            self._data["pages"][f"{source}/{unit}"] = number + 1
+            if update is not None:
+                update(self._data["sources"])
+            self._persist(self._data)
+
+    # per-source cursors -------------------------------------------------------------------
+    def section(self, source: str) -> dict[str, Any]:
+        with self._lock:
+            return self._data["sources"].setdefault(source, {})
+
+    def update(self, change: Callable[[dict[str, Any]], None]) -> None:
+        with self._lock:
+            change(self._data["sources"])
+            self._persist(self._data)

@@ -1,0 +1,77 @@
+"""Time windows: initial chunking of the collection window and halving on overflow.
+
+Pure functions, so the splitting policy (which decides whether a record can be lost at the
+Search-UnifiedAuditLog caps) is tested without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TimeWindow:
+    """A half-open UTC interval [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("TimeWindow needs timezone-aware datetimes")
+        if self.end <= self.start:
+            raise ValueError(f"empty window {self.start} .. {self.end}")
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def unit(self) -> str:
+        """The directory name of this window's pages: YYYYMMDDTHHMMSSZ_YYYYMMDDTHHMMSSZ."""
+        return f"{compact(self.start)}_{compact(self.end)}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"start": iso(self.start), "end": iso(self.end)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> "TimeWindow":
+        return cls(parse_iso(data["start"]), parse_iso(data["end"]))
+
+    def halves(self) -> tuple["TimeWindow", "TimeWindow"]:
+        """Split in two at a whole second (the API's date resolution)."""
+        middle = self.start + timedelta(seconds=int(self.seconds // 2))
+        return TimeWindow(self.start, middle), TimeWindow(middle, self.end)
+
+    def can_split(self, min_seconds: float) -> bool:
+        return self.seconds / 2 >= min_seconds and self.seconds >= 2
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with a Z, whole seconds unless the value has microseconds."""
+    text = moment.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def compact(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def chunk(window: TimeWindow, size: timedelta) -> list[TimeWindow]:
+    """Cut a window into consecutive pieces of at most `size`, aligned to the window start."""
+    if size <= timedelta(0):
+        raise ValueError("chunk size must be positive")
+    pieces, cursor = [], window.start
+    while cursor < window.end:
+        end = min(cursor + size, window.end)
+        pieces.append(TimeWindow(cursor, end))
+        cursor = end
+    return pieces

@@ -1,0 +1,92 @@
+"""Pure helpers: windows, retry policy, ledger summary, evidence naming."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from collector_fakes import MemoryBundle
+
+from collector.client import Exchange
+from collector.evidence import EvidenceStore, safe_name, scrub_url
+from collector.ledger import LedgerEntry, summarise
+from collector.retry import RetryPolicy, parse_retry_after
+from collector.windows import TimeWindow, chunk
+
+T = datetime(2023, 6, 1, tzinfo=timezone.utc)
+
+
+def test_chunk_and_halves_cover_the_window_exactly() -> None:
+    whole = TimeWindow(T, T + timedelta(hours=50))
+    parts = chunk(whole, timedelta(hours=24))
+    assert [p.seconds for p in parts] == [86400, 86400, 7200]
+    assert parts[0].start == whole.start and parts[-1].end == whole.end
+    left, right = TimeWindow(T, T + timedelta(seconds=61)).halves()
+    assert left.end == right.start and left.seconds == 30 and right.seconds == 31
+    assert parts[0].unit == "20230601T000000Z_20230602T000000Z"
+    assert not TimeWindow(T, T + timedelta(seconds=90)).can_split(60)
+    assert TimeWindow(T, T + timedelta(seconds=120)).can_split(60)
+    with pytest.raises(ValueError):
+        TimeWindow(T, T)
+
+
+def test_backoff_is_exponential_capped_and_honours_retry_after() -> None:
+    policy = RetryPolicy(attempts=5, base=1.0, cap=8.0, rng=random.Random(7))
+    delays = [policy.delay(n) for n in range(1, 7)]
+    for n, delay in enumerate(delays, start=1):
+        ceiling = min(8.0, 2 ** (n - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert policy.delay(3, retry_after=4.0) == 4.0
+    assert policy.delay(1, retry_after=10_000) == policy.retry_after_cap
+    assert policy.exhausted(5) and not policy.exhausted(4)
+
+
+def test_retry_after_forms() -> None:
+    now = datetime(2023, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("Thu, 01 Jun 2023 12:00:10 GMT", now) == 10.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_summary_lists_only_incomplete_units() -> None:
+    entries = [LedgerEntry("ual", "a", expected=5, received=5, unique_ids=5, status="complete"),
+               LedgerEntry("ual", "b", expected=60000, received=50000, status="capped", reason="over the cap")]
+    lines = summarise(entries)
+    assert lines == ["ual b: capped (received 50000 of 60000): over the cap"]
+    assert LedgerEntry.from_json(entries[1].to_json()) == entries[1]
+
+
+def _exchange(status: int = 200, body: bytes = b"{}", rejected: str | None = None, attempt: int = 1) -> Exchange:
+    return Exchange("POST", "https://h/x?code=abc&a=1", {"CmdletInput": {}}, status,
+                    {"Date": "Thu, 01 Jun 2023 00:00:02 GMT", "request-id": "r1", "Set-Cookie": "s"},
+                    body, T, attempt, rejected)
+
+
+def test_evidence_sidecar_and_rejected_attempts() -> None:
+    bundle = MemoryBundle()
+    store = EvidenceStore(bundle)
+    store.store("ual", "u", "p000001", "ual.page", _exchange(503, b"busy", "HTTP 503"), {"k": 1})
+    store.store("ual", "u", "p000001", "ual.page", _exchange(attempt=2), {"k": 1})
+    assert set(bundle.files) == {"raw/ual/u/p000001.a1.json", "raw/ual/u/p000001.a1.meta.json",
+                                 "raw/ual/u/p000001.json", "raw/ual/u/p000001.meta.json"}
+    retried = json.loads(bundle.files["raw/ual/u/p000001.a1.meta.json"])
+    assert retried["kind"] == "http.retried" and retried["rejected"] == "HTTP 503"
+    side = json.loads(bundle.files["raw/ual/u/p000001.meta.json"])
+    assert side["kind"] == "ual.page" and side["attempt"] == 2 and side["status"] == 200
+    assert side["headers"] == {"Date": "Thu, 01 Jun 2023 00:00:02 GMT", "request-id": "r1"}
+    assert side["url"] == "https://h/x?code=REDACTED&a=1"
+    assert side["server_date_utc"] == "2023-06-01T00:00:02Z" and side["body_size"] == 2
+    assert store.clock.to_json()["offset_seconds"] == 2.0 and store.clock.samples == 2
+    # a page fetched again after a crash never overwrites the earlier copy
+    store.store("ual", "u", "p000001", "ual.page", _exchange(), {})
+    assert "raw/ual/u/p000001.r2.meta.json" in bundle.files
+
+
+def test_safe_name() -> None:
+    assert safe_name("2017$abc$audit_sharepoint$x y") == "2017_abc_audit_sharepoint_x_y"
+    assert safe_name("alice@contoso.com") == "alice_contoso.com"
+    assert safe_name("-x") == "x"
+    assert scrub_url("https://h/p") == "https://h/p"
