@@ -1,0 +1,74 @@
+"""Run options shared by the CLI, `emulator.server.run` and `emulator.testing`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, fields
+
+from emulator.errors import UsageError
+
+# Application permissions the default app holds, per resource (reference 1.2, 2.2, 5.1, 6.5).
+GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All")
+MANAGE_ROLES = ("ActivityFeed.Read", "ActivityFeed.ReadDlp", "ServiceHealth.Read")
+EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
+# The Entra directory role app-only Exchange access also needs; shows in the token's `wids`.
+EXCHANGE_ADMIN_ROLE_ID = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+DIRECTORY_ROLE = "directory-role"
+WITHHOLDABLE = GRAPH_ROLES + MANAGE_ROLES + EXCHANGE_ROLES + (DIRECTORY_ROLE,)
+
+
+@dataclass
+class Options:
+    """Everything tunable about one emulator run (documented in emulator/README.md)."""
+
+    scenario: str = "bec-basic"
+    seed: int = 1
+    port: int = 0                       # 0: pick a free port
+    host: str = "127.0.0.1"
+    faults: str | None = None
+    latency_ms: int = 0                 # added to every API response
+    token_lifetime: int = 3599          # expires_in of issued tokens, seconds
+    max_concurrency: int = 0            # per service in-flight cap (0: none); over it -> 429
+    now: dt.datetime | None = None      # virtual now; default the scenario's end
+    withhold: tuple[str, ...] = ()      # permissions the app lacks (see WITHHOLDABLE)
+    deny_cmdlets: tuple[str, ...] = ()  # cmdlets answered with adminapi's NUL-byte 403
+    graph_v1: bool = False              # serve v1.0 audit queries (Microsoft: 404 since 2025)
+    graph_query_polls: int = 2          # GETs a query spends in notStarted/running
+    graph_page_size: int = 150          # records per page without $top
+    mgmt_subscriptions: str = "enabled"  # enabled: already on (start -> AF20024) | none
+    mgmt_page_size: int = 20            # content listing entries per page before NextPageUri
+    mgmt_blob_records: int = 1000       # max records per content blob
+    mgmt_latency_minutes: int = 30      # contentCreated = end of the blob's hour + this
+    device_interval: int = 5            # seconds MSAL waits between device-code polls
+    device_approve_after: int = 2       # pending polls before the emulator "approves"
+    device_expires_in: int = 900
+    exchange_page_size: int = 1000      # Get-Mailbox page before @odata.nextLink (Prefer overrides)
+
+    def validate(self) -> None:
+        for name in self.withhold:
+            if name not in WITHHOLDABLE:
+                raise UsageError(f"--withhold {name!r}: unknown permission (known: {', '.join(WITHHOLDABLE)})")
+        if self.mgmt_subscriptions not in ("enabled", "none"):
+            raise UsageError("mgmt_subscriptions must be 'enabled' or 'none'")
+        for name in ("token_lifetime", "graph_page_size", "mgmt_page_size", "mgmt_blob_records",
+                     "exchange_page_size"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name.replace('_', '-')} must be positive")
+        for name in ("latency_ms", "max_concurrency", "device_interval", "device_approve_after",
+                     "graph_query_polls", "mgmt_latency_minutes"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name.replace('_', '-')} must not be negative")
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"port {self.port} out of range")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: object) -> "Options":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise UsageError(f"unknown emulator option(s): {', '.join(unknown)}")
+        opts = cls(**kwargs)  # type: ignore[arg-type]
+        opts.withhold = tuple(opts.withhold)
+        opts.deny_cmdlets = tuple(opts.deny_cmdlets)
+        opts.validate()
+        return opts

@@ -1,0 +1,254 @@
+"""Search-UnifiedAuditLog (reference 3.1) over InvokeCommand: ResultSize default 100 / max 5,000,
+SessionId + ReturnLargeSet paging of an unsorted set of at most 50,000 with ResultIndex /
+ResultCount, ReturnNextPreviewPage (sorted, at most 5,000), the ResultIndex -1 restart fault and
+cap windows. Sessions hold only a permutation of at most 50,000 integers; each page re-scans the
+window, so memory stays bounded whatever the scenario size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from emulator import records as rec
+from emulator.state import State
+from emulator.wire import Request, Response, adminapi_error
+
+PARAMETERS = ("StartDate", "EndDate", "Operations", "UserIds", "RecordType", "ResultSize", "SessionId",
+              "SessionCommand", "FreeText", "IPAddresses", "ObjectIds", "SiteIds", "Formatted",
+              "HighCompleteness", "LegacyFlow", "LongerRetentionEnabled")
+DEFAULT_RESULT_SIZE = 100
+MAX_RESULT_SIZE = 5000
+LARGE_SET_CAP = 50_000
+PREVIEW_CAP = 5000
+MAX_SESSIONS = 64
+VALIDATION = "System.Management.Automation.ParameterBindingValidationException"
+TRANSFORM = "System.Management.Automation.ParameterBindingArgumentTransformationException"
+MISSING = "System.Management.Automation.ParameterBindingException"
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$")
+
+
+@dataclass
+class Session:
+    signature: str
+    total: int                 # what ResultCount reports
+    order: list[int]           # time-order positions of the rows to serve, in serving order
+    served: int = 0
+    runspace: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def parse_date(text: Any) -> dt.datetime | None:
+    """ISO 8601 or US M/d/yyyy [h:mm[:ss] [AM|PM]]; no time means 00:00, no zone means UTC."""
+    value = str(text).strip()
+    m = _US_DATE.match(value)
+    if m:
+        month, day, year, hour, minute, second, ampm = m.groups()
+        h = int(hour or 0)
+        if ampm:
+            h = h % 12 + (12 if ampm.lower() == "pm" else 0)
+        try:
+            return dt.datetime(int(year), int(month), int(day), h, int(minute or 0), int(second or 0),
+                               tzinfo=dt.timezone.utc)
+        except ValueError:
+            return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _matcher(bound: dict[str, Any], record_type: int | None) -> Callable[[dict[str, Any]], bool]:
+    ops = {o.lower() for o in _as_list(bound.get("Operations"))}
+    users = {u.lower() for u in _as_list(bound.get("UserIds"))}
+    ips = set(_as_list(bound.get("IPAddresses")))
+    objs = {o.lower() for o in _as_list(bound.get("ObjectIds"))}
+    free = str(bound.get("FreeText") or "").lower()
+
+    def keep(r: dict[str, Any]) -> bool:
+        if ops and str(r.get("Operation", "")).lower() not in ops:
+            return False
+        if users and str(r.get("UserId", "")).lower() not in users:
+            return False
+        if record_type is not None and r.get("RecordType") != record_type:
+            return False
+        if ips and not ({str(r.get("ClientIP")), str(r.get("ClientIPAddress")), str(r.get("ActorIpAddress"))}
+                        & ips):
+            return False
+        if objs and str(r.get("ObjectId", "")).lower() not in objs:
+            return False
+        if free and free not in json.dumps(r).lower():
+            return False
+        return True
+
+    return keep
+
+
+def _record_type(value: Any) -> int | None | Response:
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit() and int(text) in rec.RECORD_TYPE_NAMES:
+        return int(text)
+    num = rec.RECORD_TYPE_BY_NAME.get(text.lower())
+    if num is None:
+        return adminapi_error(TRANSFORM, f"Cannot process argument transformation on parameter 'RecordType'. "
+                              f"Cannot convert value \"{text}\" to type \"Microsoft.Exchange.Management."
+                              f"SystemConfigurationTasks.AuditRecordType\".")
+    return num
+
+
+def _result_size(value: Any) -> int | Response:
+    if value is None:
+        return DEFAULT_RESULT_SIZE
+    try:
+        size = int(str(value).strip())
+    except ValueError:
+        return adminapi_error(TRANSFORM, f"Cannot process argument transformation on parameter 'ResultSize'. "
+                              f"Cannot convert value \"{value}\" to type \"System.Int32\".")
+    if size < 1 or size > MAX_RESULT_SIZE:
+        return adminapi_error(VALIDATION, f"Cannot validate argument on parameter 'ResultSize'. The {size} argument "
+                              f"is {'greater than the maximum' if size > 1 else 'less than the minimum'} allowed "
+                              f"range of {MAX_RESULT_SIZE if size > 1 else 1}. Supply an argument that is "
+                              f"{'less' if size > 1 else 'greater'} than or equal to "
+                              f"{MAX_RESULT_SIZE if size > 1 else 1} and then try the command again.")
+    return size
+
+
+def _capped_total(state: State, start: dt.datetime, end: dt.datetime, actual: int) -> int:
+    """cap-window fault: any query overlapping the span reports more than 50,000 results."""
+    if not state.plan.in_cap_window(start, end):
+        return actual
+    extra = int.from_bytes(hashlib.sha256(f"{start}{end}".encode()).digest()[:2], "big") % 5000
+    return max(actual, LARGE_SET_CAP + 1 + extra)
+
+
+def row(record: dict[str, Any], index: int, count: int, runspace: str) -> dict[str, Any]:
+    """One Search-UnifiedAuditLog output object as adminapi serialises it; AuditData is a
+    compact JSON string (3.1)."""
+    rt = record.get("RecordType")
+    created = str(record.get("CreationTime", "")).replace("Z", "")
+    return {
+        "RunspaceId@data.type": "System.Guid", "RunspaceId": runspace,
+        "RecordType": rec.RECORD_TYPE_NAMES.get(rt, str(rt)) if isinstance(rt, int) else rt,
+        "CreationDate@data.type": "System.DateTime", "CreationDate": f"{created}.0000000Z",
+        "UserIds": record.get("UserId"), "Operations": record.get("Operation"),
+        "AuditData": json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+        "ResultIndex@data.type": "System.Int32", "ResultIndex": index,
+        "ResultCount@data.type": "System.Int32", "ResultCount": count,
+        "Identity": record.get("Id"), "IsValid": True, "ObjectState": "Unchanged",
+    }
+
+
+def search(state: State, req: Request, bound: dict[str, Any]) -> list[dict[str, Any]] | Response:
+    missing = [p for p in ("StartDate", "EndDate") if not bound.get(p)]
+    if missing:
+        return adminapi_error(MISSING, "Cannot process command because of one or more missing mandatory "
+                              f"parameters: {' '.join(missing)}.")
+    start, end = parse_date(bound["StartDate"]), parse_date(bound["EndDate"])
+    for name, value in (("StartDate", start), ("EndDate", end)):
+        if value is None:
+            return adminapi_error(TRANSFORM, f"Cannot process argument transformation on parameter '{name}'. "
+                                  f"Cannot convert value \"{bound[name]}\" to type "
+                                  f"\"Microsoft.Exchange.ExchangeSystem.ExDateTime\".")
+    assert start is not None and end is not None
+    record_type = _record_type(bound.get("RecordType"))
+    if isinstance(record_type, Response):
+        return record_type
+    size = _result_size(bound.get("ResultSize"))
+    if isinstance(size, Response):
+        return size
+    command = bound.get("SessionCommand")
+    if command is not None and str(command) not in ("ReturnLargeSet", "ReturnNextPreviewPage"):
+        return adminapi_error(TRANSFORM, f"Cannot process argument transformation on parameter 'SessionCommand'. "
+                              f"Cannot convert value \"{command}\" to type \"Microsoft.Exchange.Management."
+                              f"SystemConfigurationTasks.SessionCommand\". Error: \"Unable to match the identifier "
+                              f"name {command} to a valid enumerator name. Specify one of the following enumerator "
+                              f"names and try again: ReturnLargeSet, ReturnNextPreviewPage\"")
+    keep = _matcher(bound, record_type)
+    if end <= start:
+        return []
+    session_id = bound.get("SessionId")
+    if command is None or not session_id:
+        return _one_shot(state, start, end, keep, size)
+    return _session_page(state, req, bound, str(session_id), str(command), start, end, keep, size)
+
+
+def _one_shot(state: State, start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
+              size: int) -> list[dict[str, Any]]:
+    """No session: the newest `size` matches, newest first, ResultCount = all matches."""
+    newest: deque[dict[str, Any]] = deque(maxlen=size)
+    total = 0
+    for r in rec.iter_matching(state.scenario, start, end, keep):
+        newest.append(r)
+        total += 1
+    count = _capped_total(state, start, end, total)
+    runspace = str(uuid.uuid4())
+    return [row(r, i + 1, count, runspace) for i, r in enumerate(reversed(newest))]
+
+
+def _signature(bound: dict[str, Any]) -> str:
+    fields = {k: v for k, v in bound.items() if k not in ("ResultSize", "SessionId")}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def _session_page(state: State, req: Request, bound: dict[str, Any], session_id: str, command: str,
+                  start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
+                  size: int) -> list[dict[str, Any]]:
+    signature = _signature(bound)
+    with state.lock:
+        sessions = state.ual_sessions
+        session = sessions.get(session_id)
+        if session is not None and session.signature != signature:
+            session = None
+    if session is None:
+        total = sum(1 for _ in rec.iter_matching(state.scenario, start, end, keep))
+        if command == "ReturnLargeSet":
+            n = min(total, LARGE_SET_CAP)
+            order = list(range(n))
+            random.Random(f"{state.options.seed}:{session_id}:{signature}").shuffle(order)  # unsorted (3.1)
+        else:
+            order = list(range(min(total, PREVIEW_CAP)))
+        session = Session(signature=signature, total=_capped_total(state, start, end, total), order=order)
+        with state.lock:
+            sessions[session_id] = session
+            sessions.move_to_end(session_id)
+            while len(sessions) > MAX_SESSIONS:
+                sessions.popitem(last=False)
+    with state.lock:
+        first = session.served
+        wanted = session.order[first:first + size]
+        session.served = first + len(wanted)
+    if not wanted:
+        return []
+    position = {p: i for i, p in enumerate(wanted)}
+    picked: list[dict[str, Any] | None] = [None] * len(wanted)
+    limit = max(wanted)
+    for i, r in enumerate(rec.iter_matching(state.scenario, start, end, keep)):
+        if i in position:
+            picked[position[i]] = r
+        if i >= limit:
+            break
+    assert state.dice is not None
+    key, attempt = req.claims.get("_fault_key", ""), req.claims.get("_fault_attempt", 0)
+    if state.dice.roll("restart", key, attempt):
+        with state.lock:
+            session.served = 0  # internal timeout: the session starts over (3.1, ResultIndex -1)
+        return [row(r, -1, 0, session.runspace) for r in picked if r is not None]
+    return [row(r, first + j + 1, session.total, session.runspace) for j, r in enumerate(picked) if r is not None]
