@@ -167,6 +167,7 @@ def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
     ws, we = (case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None))
     baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
     known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}
+    known |= {("session", sid) for (sid,) in engine.rows("SELECT session_id FROM attributed_sessions")}
     rows = engine.rows("""
         SELECT k.kind, k.value,
                count(*) FILTER (WHERE e.ts >= ? AND e.ts < ?),
