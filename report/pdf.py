@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reportlab.platypus import KeepTogether, PageBreak, Table, TableStyle
+from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, TableStyle
 
 from report.pdf_common import (
     ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
-    clean, count_text, data_table, esc, parse_utc, plural, rich, section, show_period, spacer, stat_block,
+    clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period, spacer, stat_block,
 )
 from report.pdf_sections import detail_flowables, reason_words
 from report.pdf_timeline import timeline_flowables
@@ -97,6 +97,10 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
     out += _unknowable(findings, summary)
     out += _points(summary)
     out.append(_evidence_line(findings))
+    problems = as_list(findings.get("problems"))
+    if problems:
+        out.append(rich(f"{plural(len(problems), 'problem was', 'problems were')} met reading "
+                        "the evidence; they are listed at the end of this report.", "note"))
     return out
 
 
@@ -197,7 +201,7 @@ def _invalid_box(findings: Mapping[str, Any]) -> Table:
     return KeepTogether([box, spacer(8)])
 
 
-LIST_FIELDS = ("bundles", "mailboxes", "timeline", "syncs", "throttled", "searches", "sends",
+LIST_FIELDS = ("problems", "limitations", "bundles", "mailboxes", "timeline", "syncs", "throttled", "searches", "sends",
                "tampering", "suggested_indicators", "attribution", "coverage", "completeness")
 
 
@@ -219,7 +223,8 @@ def model_problems(findings: Mapping[str, Any]) -> list[str]:
         if not isinstance(value, list):
             problems.append(f"'{name}' is missing or not a list; shown as none found")
             continue
-        odd = sum(1 for v in value if not isinstance(v, dict))
+        kind = str if name in ("problems", "limitations") else dict
+        odd = sum(1 for v in value if not isinstance(v, kind))
         if odd:
             problems.append(f"{plural(odd, 'entry', 'entries')} of '{name}' not an object, "
                             "so not shown")
@@ -231,14 +236,22 @@ def model_problems(findings: Mapping[str, Any]) -> list[str]:
 
 
 def problems_flowables(findings: Mapping[str, Any]) -> list:
-    """A closing section naming every shape problem of the findings (nothing when none)."""
-    problems = model_problems(findings)
-    if not problems:
-        return []
-    return [section("Problems with the findings data"),
-            rich("The report was drawn from findings that do not fully match the documented "
-                 "shape. What could be shown is shown; these parts could not be:"),
-            *(bullet(esc(p, 400)) for p in problems)]
+    """The problems the analysis met in the evidence, then any shape problems of the findings."""
+    stated = as_list(findings.get("problems"))
+    shape = model_problems(findings)
+    out: list = [CondPageBreak(120), section("Problems found while reading the evidence")]
+    if stated:
+        out.append(rich("Records or files that could not be read as expected. They remain in the "
+                        "sealed bundles; what they would have shown is not in this report."))
+        out += [bullet(esc(p, 600)) for p in stated]
+    else:
+        out.append(none_found("None found."))
+    if shape:
+        out.append(rich("<b>Problems with the findings data.</b> The report was drawn from "
+                        "findings that do not fully match the documented shape. What could be "
+                        "shown is shown; these parts could not be:"))
+        out += [bullet(esc(p, 400)) for p in shape]
+    return out
 
 
 def _case(findings: Mapping[str, Any]) -> dict[str, Any]:

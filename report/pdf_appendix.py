@@ -87,6 +87,10 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
                            ["Verification verdict", b.get("verdict")],
                            ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
                            ["Signer fingerprint", b.get("signer_fingerprint")]])
+        checks = as_list(b.get("verification_findings"))
+        if checks:
+            out.append(rich("Verification findings", "h3"))
+            out += [bullet(esc(c, 400)) for c in checks]
         custody = [[c.get("seq"), c.get("event"), show_time(c.get("time_utc")), c.get("actor"),
                     c.get("to") or "-"] for c in as_rows(b.get("custody"))]
         out.append(rich("Custody chain", "h3"))

@@ -15,7 +15,7 @@ from reportlab.platypus import CondPageBreak
 from report.coverage import explain
 from report.pdf_appendix import appendix_flowables
 from report.pdf_common import (
-    Column, as_list, as_rows, clean, data_table, esc, none_found, rich, section,
+    Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich, section,
     show_period, show_time,
 )
 
@@ -27,6 +27,10 @@ LEDGER_WORDS = {
     "partial": "only part of this period was collected, so records may be missing",
     "incomplete": "this period was not fully collected, so records may be missing",
 }
+
+
+COVERAGE_WORDS = {"investigable": "can be assessed", "partly": "partly assessable",
+                  "blind": "cannot be assessed"}
 
 
 def reason_words(code: Any) -> str:
@@ -77,9 +81,13 @@ def _mailboxes(findings: dict[str, Any]) -> list:
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
             for r in as_rows(findings.get("mailboxes"))]
+    items = as_dict(findings.get("items"))
+    totals = ", ".join(f"{esc(k)} {count_text(v)}" for k, v in items.items())
     return [section("Mailboxes"),
             rich("Per mailbox: items confirmed opened by the attacker, items that must be "
-                 "presumed read, and the periods for which nothing can be known.", "body"),
+                 "presumed read, and the periods for which nothing can be known."
+                 + (f" Items by classification, all mailboxes: {totals}." if totals else ""),
+                 "body"),
             *data_table(cols, rows, what="mailboxes")]
 
 
@@ -148,7 +156,8 @@ def _tampering(findings: dict[str, Any]) -> list:
 def _indicators(findings: dict[str, Any]) -> list:
     cols = [Column("Kind", 0.11), Column("Value", 0.33, mono=True),
             Column("Why it is suggested", 0.47), Column("Records", 0.09, True)]
-    rows = [[_plain(r.get("kind")), _plain(r.get("value")), _plain(r.get("why")), _records(r)]
+    rows = [[_plain(r.get("kind")), _plain(r.get("value")), _plain(r.get("why")),
+             _count(r["record_count"]) if "record_count" in r else _records(r)]
             for r in as_rows(findings.get("suggested_indicators"))]
     used = [[_plain(r.get("indicator")), _count(r.get("records")), _count(r.get("sessions")),
              _count(r.get("session_records"))] for r in as_rows(findings.get("attribution"))]
@@ -168,7 +177,8 @@ def _coverage(findings: dict[str, Any]) -> list:
             Column("Licence", 0.14), Column("Bypass", 0.07), Column("Verdict", 0.12),
             Column("Reason", 0.25)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("mail_items_accessed_audited")),
-             _plain(r.get("licence")), _plain(r.get("bypass")), _plain(r.get("verdict")),
+             _plain(r.get("licence")), _plain(r.get("bypass")),
+             _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),
              reason_words(r.get("reason")) if r.get("reason") else "-"]
             for r in as_rows(findings.get("coverage"))]
     return [section("Audit coverage"),
@@ -181,9 +191,11 @@ def _completeness(findings: dict[str, Any]) -> list:
     units = as_rows(findings.get("completeness"))
     gaps = [u for u in units if u.get("status") != "complete"]
     out = [section("Completeness of the collection")]
-    out.append(rich(f"{len(units):,} collection units are recorded; {len(gaps):,} are not "
-                    "complete. Each incomplete unit below is a visibility gap: records for that "
-                    "source and period may be missing from the evidence.", "body"))
+    done = len(units) - len(gaps)
+    out.append(rich(f"{plural(len(gaps), 'collection unit is', 'collection units are')} not "
+                    f"complete{f' ({done:,} recorded as complete)' if done else ''}. Each "
+                    "incomplete unit is a visibility gap: records for that source and period may "
+                    "be missing from the evidence.", "body"))
     cols = [Column("Bundle", 0.15), Column("Source", 0.08), Column("Unit", 0.22),
             Column("Status", 0.08), Column("What it means", 0.27), Column("Expected", 0.1, True),
             Column("Received", 0.1, True)]

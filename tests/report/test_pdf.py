@@ -129,7 +129,7 @@ def test_detail_sections_show_the_findings(rendered):
         assert bundle["signer_fingerprint"] in text
     assert findings["tampering"][0]["record_ids"][0] in text
     gaps = [c for c in findings["completeness"] if c["status"] != "complete"]
-    assert f"{len(gaps)} are not complete" in text
+    assert f"{len(gaps)} collection units are not complete" in text
     for gap in gaps:
         assert gap["reason"] in text
     for limit in ("2-minute interval", "one hour", "24 hours", "2023-2024",
@@ -231,3 +231,17 @@ def test_page_one_converts_to_png(name, rendered, tmp_path):
     png = prefix.with_suffix(".png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 10_000          # a blank page compresses to far less
+
+
+def test_problems_met_reading_the_evidence_are_named(rendered):
+    findings = load("bec")
+    assert "1 problem was met reading the evidence" in flat(pdftotext(rendered["bec"], 1))
+    text = flat(pdftotext(rendered["bec"]))
+    assert "Problems found while reading the evidence" in text
+    assert flat(findings["problems"][0]) in text
+    assert "None found." in flat(pdftotext(rendered["empty"]).split("Problems found")[-1])
+
+
+def test_failed_verification_findings_appear_in_the_appendix(rendered):
+    bundle = load("invalid")["bundles"][1]
+    assert flat(bundle["verification_findings"][0]) in flat(pdftotext(rendered["invalid"]))
