@@ -7,7 +7,7 @@ import pytest
 
 from emulator import jwt
 
-from .conftest import CaSession
+from emulator_helpers import CaSession
 
 
 def _authority(c: dict) -> str:
