@@ -11,7 +11,7 @@ from manifests.bundle import BundleWriter
 from manifests.errors import BundleExistsError, BundleStateError, UnsafeNameError
 from manifests.verify import verify_bundle
 
-from .helpers import make_bundle
+from manifests_helpers import make_bundle
 
 
 def _chain_ok(raw: bytes) -> bool:

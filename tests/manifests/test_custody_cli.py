@@ -6,7 +6,7 @@ import json
 
 from manifests.verify import verify_bundle
 
-from .helpers import make_bundle, passphrase_env
+from manifests_helpers import make_bundle, passphrase_env
 
 
 def test_custody_cli_appends_and_verifies(tmp_path, signing_key, examiner_key, evkit_cli):

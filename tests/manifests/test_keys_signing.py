@@ -11,7 +11,7 @@ from manifests.errors import KeyExistsError, KeyFileError, SignatureError
 from manifests.keys import generate_key, load_public_key, load_signing_key
 from manifests.signing import parse_sshsig, sign_raw, sshsig_sign, sshsig_verify, verify_raw
 
-from .helpers import NS, passphrase_env
+from manifests_helpers import NS, passphrase_env
 
 
 def test_fingerprint_matches_ssh_keygen(signing_key):

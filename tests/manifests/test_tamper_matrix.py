@@ -17,8 +17,8 @@ from manifests.keys import load_signing_key
 from manifests.layout import allowed_signers_line
 from manifests.verify import verify_bundle
 
-from . import helpers as h
-from .helpers import make_bundle, passphrase_env
+import manifests_helpers as h
+from manifests_helpers import make_bundle, passphrase_env
 
 EXAMINER = "examiner@firm.example"
 
