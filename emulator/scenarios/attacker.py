@@ -1,0 +1,155 @@
+"""The attacker's script: contexts, sign-ins, reads, syncs, searches, sends, rules, tampering.
+
+A script is a small, time-sorted list of events planned up front from the seeded stream; the
+pipeline decides what of it is logged. Every context says how an analyst holding only the
+day-one case file (one account, one IP) can reach it (`reach`): "day1" when the record
+matches the day-one IP or shares a session with a record that does, "suggested:ip:<addr>"
+when only a suggested indicator finds it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from emulator.scenarios import constants as C
+from emulator.scenarios.activity import Context, Event
+from emulator.scenarios.baseline import CI_DESKTOP, CI_OWA, UA_OUTLOOK
+from emulator.scenarios.ids import guid_from
+from emulator.scenarios.model import Mailbox, item_identity
+
+CI_REST = "Client=REST;Client=RESTSystem;;"
+UA_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Chrome/114.0.0.0 Safari/537.36")
+UA_APP = "python-requests/2.31.0"
+BAD_APP_NAME = "Mail Sync Tool"
+
+
+@dataclass
+class Attack:
+    """The planned attack plus the facts the ground truth and case file need."""
+
+    events: list[Event] = field(default_factory=list)
+    day_one_account: str = ""
+    day_one_ip: str = ""
+    ips: list[str] = field(default_factory=list)
+    app_ids: list[str] = field(default_factory=list)
+    session_ids: list[str] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Script:
+    """Helpers that append attacker events; times are epoch seconds."""
+
+    def __init__(self, seed: object, mailboxes: dict[str, Mailbox], rng: random.Random) -> None:
+        self.seed = seed
+        self.mbx = mailboxes
+        self.rng = rng
+        self.attack = Attack()
+        self._n = 0
+
+    # -- contexts ----------------------------------------------------------------------
+    def context(self, name: str, user: str, ip: str, kind: str, *, logon: int = C.LOGON_OWNER,
+                reach: str = "day1", aad: str | None = None, session: str | None = None,
+                app_id: str | None = None) -> Context:
+        """An attacker access context; kind is owa, desktop or app (Graph + malicious app)."""
+        aad = aad or guid_from(self.seed, "attacker-aad", name)
+        session = session if session is not None else guid_from(self.seed, "attacker-session", name)
+        if kind == "owa":
+            ctx = Context(user, logon, ip, CI_OWA, session, C.EXCHANGE_APP, C.OWA_APP,
+                          "One Outlook Web", aad, UA_CHROME, "attacker", reach)
+        elif kind == "desktop":
+            ctx = Context(user, logon, ip, CI_DESKTOP, session, C.EXCHANGE_APP, C.OFFICE_APP,
+                          "Microsoft Office", aad, UA_OUTLOOK, "attacker", reach)
+        else:
+            ctx = Context(user, logon, ip, CI_REST, session, C.GRAPH_APP, app_id or "",
+                          BAD_APP_NAME, aad, UA_APP, "attacker", reach)
+        a = self.attack
+        for value, bag in ((ip, a.ips), (aad, a.session_ids), (session, a.session_ids),
+                           (user, a.accounts)):
+            if value and value not in bag:
+                bag.append(value)
+        if kind == "app" and app_id and app_id not in a.app_ids:
+            a.app_ids.append(app_id)
+        if kind == "app" and UA_APP not in a.user_agents:
+            a.user_agents.append(UA_APP)
+        return ctx
+
+    def with_ip(self, ctx: Context, ip: str) -> Context:
+        """The same session seen from another address (a session whose IP changes)."""
+        if ip not in self.attack.ips:
+            self.attack.ips.append(ip)
+        return Context(ctx.user, ctx.logon_type, ip, ctx.client_info, ctx.session_id, ctx.app_id,
+                       ctx.client_app_id, ctx.client_app_name, ctx.aad_session_id, ctx.user_agent,
+                       ctx.actor, ctx.reach)
+
+    def _add(self, ev: Event) -> Event:
+        if ev.mailbox and ev.mailbox not in self.attack.targets and ev.kind in (
+                "bind", "sync", "send", "delete", "search"):
+            self.attack.targets.append(ev.mailbox)
+        self.attack.events.append(ev)
+        return ev
+
+    # -- actions -----------------------------------------------------------------------
+    def signin(self, t: int, ctx: Context, resource: str = C.EXCHANGE_APP) -> None:
+        self._add(Event(t, "signin", ctx.user, ctx, data={"resource": resource}))
+
+    def pick(self, mailbox: str, folder: str, n: int, keywords: tuple[str, ...] = ()) -> list[int]:
+        """n distinct pre-existing items of a folder, preferring subjects with a keyword."""
+        mbx = self.mbx[mailbox]
+        count = mbx.folders[folder].count
+        ks = list(range(count))
+        if keywords:
+            hits = [k for k in ks if any(w in item_identity(self.seed, mbx, folder, k)[1].lower()
+                                         for w in keywords)]
+            rest = [k for k in ks if k not in set(hits)]
+            self.rng.shuffle(hits)
+            self.rng.shuffle(rest)
+            ks = hits + rest
+        else:
+            self.rng.shuffle(ks)
+        return ks[:n]
+
+    def reads(self, t0: int, t1: int, mailbox: str, ctx: Context, folder: str,
+              ks: list[int]) -> int:
+        """Bind the given items at even, jittered times in [t0, t1); returns the last time."""
+        step = max(1, (t1 - t0) // max(1, len(ks)))
+        t = t0
+        for i, k in enumerate(ks):
+            t = t0 + i * step + self.rng.randrange(max(1, step // 2))
+            self._add(Event(t, "bind", mailbox, ctx, folder=folder, k=k))
+        return t
+
+    def sync(self, t: int, mailbox: str, ctx: Context, folders: tuple[str, ...]) -> None:
+        for i, folder in enumerate(folders):
+            self._add(Event(t + 5 * i, "sync", mailbox, ctx, folder=folder))
+
+    def search(self, t: int, mailbox: str, ctx: Context, query: str) -> None:
+        self._add(Event(t, "search", mailbox, ctx, data={"query": query}))
+
+    def send(self, t: int, mailbox: str, ctx: Context) -> Event:
+        return self._add(Event(t, "send", mailbox, ctx))
+
+    def delete(self, t: int, mailbox: str, ctx: Context, sent: Event) -> None:
+        """Move a just-sent item to Deleted Items (hiding the send); k resolved at run time."""
+        self._add(Event(t, "delete", mailbox, ctx, folder="\\Sent Items", data={"ref": sent}))
+
+    def admin(self, t: int, ctx: Context, cmdlet: str, object_id: str,
+              params: list[tuple[str, str]], effect: tuple | None = None,
+              tampering: bool = False, mailbox: str = "") -> None:
+        """An admin cmdlet run by the attacker; `mailbox` is the UPN it changes, if any."""
+        self._add(Event(t, "admin", mailbox, ctx, data={
+            "cmdlet": cmdlet, "object": object_id, "params": params, "effect": effect,
+            "tampering": tampering}))
+
+    def remove_audit_plan(self, t: int, ctx: Context, target: str) -> None:
+        self._add(Event(t, "licence", target, ctx, data={"tampering": True}))
+
+    def done(self) -> Attack:
+        self.attack.events.sort(key=lambda e: e.t)
+        for i, ev in enumerate(self.attack.events):
+            ev.seq = i
+        return self.attack

@@ -1,0 +1,135 @@
+"""The tenant model: users, mailboxes, folders and the items in them.
+
+Items are not stored: item k of a folder is a pure function of (seed, mailbox, folder, k), and a
+folder only keeps a counter of how many items it has received. That keeps memory flat for the
+largest scenarios while every item still has a stable InternetMessageId and subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.scenarios import constants as C
+from emulator.scenarios.ids import digest, folder_id, guid_from, puid_from, sid_from
+
+# (path as audit records write it, FolderType, initial item range)
+FOLDERS: tuple[tuple[str, str, tuple[int, int]], ...] = (
+    ("\\Inbox", "Inbox", (600, 2400)),
+    ("\\Sent Items", "SentItems", (150, 900)),
+    ("\\Drafts", "Drafts", (2, 20)),
+    ("\\Deleted Items", "DeletedItems", (40, 300)),
+    ("\\Archive", "Archive", (1200, 5000)),
+)
+FOLDER_PATHS = tuple(f[0] for f in FOLDERS)
+
+_EXTERNAL = ("mail.fabrikam.com", "northwindtraders.com", "adatum.com", "mail.tailspintoys.com",
+             "litwareinc.com", "wingtiptoys.com", "contoso-partners.com", "bank.woodgrove.com")
+_TOPICS = ("Invoice INV-{n} for payment", "RE: Q{q} forecast", "Wire transfer confirmation {n}",
+           "Board meeting notes {n}", "Payroll run {n}", "RE: contract renewal {n}",
+           "Updated bank details {n}", "Team lunch {n}", "FW: vendor invoice {n}",
+           "Password reset notice {n}", "Travel itinerary {n}", "Quarterly budget review {n}",
+           "RE: purchase order PO-{n}", "Customer escalation {n}", "HR policy update {n}",
+           "Merger due diligence {n}")
+
+
+@dataclass(slots=True)
+class Folder:
+    """One mail folder: how many items it has received, and which left it (moved away)."""
+
+    path: str
+    folder_type: str
+    folder_id: str
+    count: int                       # items ever placed here (index space 0..count-1)
+    moved_out: set[int] = field(default_factory=set)
+    moved_in: list[tuple[str, int]] = field(default_factory=list)   # (source folder, k)
+
+    @property
+    def present(self) -> int:
+        """Items in the folder now."""
+        return self.count - len(self.moved_out) + len(self.moved_in)
+
+
+@dataclass(slots=True)
+class Mailbox:
+    """A mailbox and its owning account (shared mailboxes have a disabled account)."""
+
+    upn: str
+    display: str
+    kind: str                        # "user" | "shared"
+    licence: str | None              # "E5" | "E3" | None
+    object_id: str
+    mailbox_guid: str
+    sid: str
+    puid: str
+    audit_owner: list[str]
+    audit_delegate: list[str]
+    audit_admin: list[str]
+    default_audit_set: list[str]
+    bypass: bool = False
+    advanced_auditing: bool = False  # licence plan M365_ADVANCED_AUDITING enabled right now
+    plan_removed_at: str | None = None
+    licence_assigned: str = "2022-09-01T10:00:00Z"
+    folders: dict[str, Folder] = field(default_factory=dict)
+    is_admin: bool = False
+
+    @property
+    def alias(self) -> str:
+        return self.upn.split("@", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSpec:
+    """How a scenario wants one mailbox set up."""
+
+    alias: str
+    display: str
+    kind: str = "user"
+    licence: str | None = "E5"
+    owner_set: tuple[str, ...] | None = None      # customised AuditOwner (drops Owner from default set)
+    delegate_set: tuple[str, ...] | None = None   # customised AuditDelegate
+    search_audited: bool = False                  # SearchQueryInitiated added to AuditOwner
+    bypass: bool = False
+    is_admin: bool = False
+
+
+def make_mailbox(seed: object, domain: str, spec: MailboxSpec, rng) -> Mailbox:
+    """Create a mailbox with Microsoft-managed or customised audit sets and seeded folders."""
+    upn = f"{spec.alias}@{domain}"
+    premium = spec.licence == "E5"
+    owner = list(C.OWNER_DEFAULT if premium else C.standard_set(C.OWNER_DEFAULT))
+    delegate = list(C.DELEGATE_DEFAULT if premium else C.standard_set(C.DELEGATE_DEFAULT))
+    admin = list(C.ADMIN_DEFAULT if premium else C.standard_set(C.ADMIN_DEFAULT))
+    default_set = ["Admin", "Delegate", "Owner"]
+    if spec.owner_set is not None or spec.search_audited:
+        owner = list(spec.owner_set) if spec.owner_set is not None else owner
+        if spec.search_audited and "SearchQueryInitiated" not in owner:
+            owner.append("SearchQueryInitiated")
+        default_set.remove("Owner")
+    if spec.delegate_set is not None:
+        delegate = list(spec.delegate_set)
+        default_set.remove("Delegate")
+    mbx = Mailbox(
+        upn=upn, display=spec.display, kind=spec.kind, licence=spec.licence,
+        object_id=guid_from(seed, "user", upn), mailbox_guid=guid_from(seed, "mailbox", upn),
+        sid=sid_from(seed, upn), puid=puid_from(seed, upn),
+        audit_owner=owner, audit_delegate=delegate, audit_admin=admin,
+        default_audit_set=default_set, bypass=spec.bypass, advanced_auditing=premium,
+        is_admin=spec.is_admin,
+    )
+    for path, ftype, (lo, hi) in FOLDERS:
+        mbx.folders[path] = Folder(path, ftype, folder_id(upn, path), rng.randint(lo, hi))
+    return mbx
+
+
+def item_identity(seed: object, mailbox: Mailbox, folder: str, k: int) -> tuple[str, str, int]:
+    """(InternetMessageId, Subject, SizeInBytes) of item k of a folder: a pure function."""
+    d = digest(seed, mailbox.upn, folder, k, size=12)
+    h = d.hex()
+    if folder == "\\Sent Items" or folder == "\\Drafts":
+        server = f"{mailbox.alias[:2].upper()}0PR0{d[0] % 9}MB{1000 + d[1] * 31 % 9000}"
+        imid = f"<{h.upper()}@{server}.namprd05.prod.outlook.com>"
+    else:
+        imid = f"<{h}@{_EXTERNAL[d[2] % len(_EXTERNAL)]}>"
+    subject = _TOPICS[d[3] % len(_TOPICS)].format(n=1000 + k, q=1 + d[4] % 4)
+    size = 4000 + int.from_bytes(d[5:8], "big") % 250000
+    return imid, subject, size
