@@ -24,7 +24,7 @@ from report.pdf_timeline import timeline_flowables
 
 TITLE = "Mailbox breach scope report"
 SUMMARY_UNKNOWN_ROWS = 5
-SUMMARY_POINTS = 6
+SUMMARY_POINTS = 8
 
 
 def render_report(findings: dict, out_path: Path) -> None:
@@ -86,7 +86,7 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
                     "headline"))
     out.append(stat_block([
         (count_text(summary.get("confirmed_items")), "items confirmed accessed by the attacker"),
-        (count_text(summary.get("inferred_items")), "further items that must be presumed read"),
+        (count_text(summary.get("inferred_items")), _inferred_label(summary)),
         (count_text(summary.get("mailboxes_affected")),
          f"mailboxes affected, of {count_text(summary.get('mailboxes_in_scope'))} in scope"),
         (count_text(summary.get("mailboxes_unknown")), "mailboxes that cannot be fully assessed"),
@@ -104,6 +104,13 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
     return out
 
 
+def _inferred_label(summary: Mapping[str, Any]) -> str:
+    unnamed = summary.get("inferred_unnamed_items")
+    if isinstance(unnamed, int) and not isinstance(unnamed, bool) and unnamed:
+        return f"further items that must be presumed read, plus about {unnamed:,} unnamed"
+    return "further items that must be presumed read"
+
+
 def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
     accounts = [a for a in as_list(as_dict(case.get("indicators")).get("accounts"))]
     who = ", ".join(esc(a, 80) for a in accounts[:5]) or "none named in the case file"
@@ -119,9 +126,10 @@ def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
 def _known_inferred(summary: Mapping[str, Any]) -> list:
     unnamed = summary.get("inferred_unnamed_items")
     extra = ""
-    if isinstance(unnamed, int) and unnamed:
-        extra = (f" This includes about {unnamed:,} items in folders the attacker synchronised "
-                 "that no record names individually; they are counted, not listed.")
+    if isinstance(unnamed, int) and not isinstance(unnamed, bool) and unnamed:
+        extra = (f" In addition, about {unnamed:,} items in folders the attacker synchronised "
+                 "are presumed read; no record names them individually, so they are counted, "
+                 "not listed.")
     return [
         rich(f"<b>What is known.</b> Microsoft's access records show the attacker opened, sent "
              f"or changed {count_text(summary.get('confirmed_items'))} items, each named by its "
@@ -141,11 +149,12 @@ def _unknowable(findings: Mapping[str, Any], summary: Mapping[str, Any]) -> list
         return [rich(f"<b>What cannot be known.</b> {count} mailboxes lack the records needed "
                      "to tell whether mail was read; no period without visibility is listed.")]
     out: list = [rich(f"<b>What cannot be known.</b> For {count} mailboxes the records that "
-                      "would show whether mail was read do not exist for some or all of the "
-                      "period, so access there can be neither confirmed nor ruled out:")]
+                      "would show whether mail was read were never kept, or are missing from "
+                      "the collection, for some or all of the period. Access there can be "
+                      "neither confirmed nor ruled out:")]
     table_rows = [[mbx, show_period(g.get("start"), g.get("end")),
                    reason_words(g.get("reason"))] for mbx, g in rows[:SUMMARY_UNKNOWN_ROWS]]
-    out += data_table([Column("Mailbox", 0.3), Column("Period", 0.3), Column("Why", 0.4)],
+    out += data_table([Column("Mailbox", 0.26), Column("Period", 0.36), Column("Why", 0.38)],
                       table_rows)
     if len(rows) > SUMMARY_UNKNOWN_ROWS:
         out.append(rich(f"... and {len(rows) - SUMMARY_UNKNOWN_ROWS} more periods without "
@@ -160,8 +169,9 @@ def _points(summary: Mapping[str, Any]) -> list:
     out: list = [rich("<b>Key points</b>", "h2")]
     out += [bullet(esc(p, 500)) for p in points[:SUMMARY_POINTS]]
     if len(points) > SUMMARY_POINTS:
-        out.append(rich(f"{len(points) - SUMMARY_POINTS} further points continue on the next "
-                        "page.", "note"))
+        more = plural(len(points) - SUMMARY_POINTS, "further point continues",
+                      "further points continue")
+        out.append(rich(f"{more} on the next page.", "note"))
     return out
 
 
@@ -173,18 +183,27 @@ def more_points(summary: Mapping[str, Any]) -> list:
     return [section("Key points, continued"), *(bullet(esc(p, 500)) for p in points)]
 
 
+VERDICT_WORDS = {
+    "valid": "verified as unaltered since collection and signed by a trusted key",
+    "cannot verify": "checked against its own key only: unaltered, but the signer is not "
+                     "confirmed by a trusted key",
+    "invalid": "FAILED verification: it may have been altered",
+}
+
+
 def _evidence_line(findings: Mapping[str, Any]) -> Any:
+    """One line on what the evidence is and how far it verified, by verdict."""
     bundles = as_rows(findings.get("bundles"))
-    bad = [b for b in bundles if b.get("verdict") != "valid"]
     if not bundles:
-        text = "No evidence bundle is listed in the findings."
-    elif not bad:
-        text = (f"Based on {len(bundles)} sealed evidence bundle(s), each verified as unaltered "
-                "since collection (details in the evidence appendix).")
-    else:
-        text = (f"Based on {len(bundles)} evidence bundle(s); {len(bad)} did not verify as "
-                "valid (details in the evidence appendix).")
-    return rich(esc(text), "note")
+        return rich("No evidence bundle is listed in the findings.", "note")
+    verdicts: dict[str, int] = {}
+    for b in bundles:
+        verdict = b.get("verdict") if isinstance(b.get("verdict"), str) else "not stated"
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+    parts = [f"{n:,} {esc(VERDICT_WORDS.get(v, 'verdict: ' + clean(v, 40)))}"
+             for v, n in sorted(verdicts.items())]
+    return rich(f"Based on {plural(len(bundles), 'evidence bundle', 'evidence bundles')}: "
+                + "; ".join(parts) + " (details in the evidence appendix).", "note")
 
 
 def _invalid_box(findings: Mapping[str, Any]) -> Table:

@@ -74,9 +74,9 @@ def _mailboxes(findings: dict[str, Any]) -> list:
         parts = [f"{show_period(g.get('start'), g.get('end'))}: {reason_words(g.get('reason'))}"
                  for g in as_rows(row.get("unknown"))]
         return "; ".join(parts) or "none"
-    cols = [Column("Mailbox", 0.21), Column("Type", 0.07), Column("Verdict", 0.1),
+    cols = [Column("Mailbox", 0.2), Column("Type", 0.09), Column("Verdict", 0.11),
             Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
-            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.34, limit=900)]
+            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=900)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("verdict")),
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
@@ -173,9 +173,9 @@ def _indicators(findings: dict[str, Any]) -> list:
 
 
 def _coverage(findings: dict[str, Any]) -> list:
-    cols = [Column("Mailbox", 0.24), Column("Type", 0.08), Column("Mail access audited", 0.1),
-            Column("Licence", 0.14), Column("Bypass", 0.07), Column("Verdict", 0.12),
-            Column("Reason", 0.25)]
+    cols = [Column("Mailbox", 0.22), Column("Type", 0.09), Column("Mail access audited", 0.1),
+            Column("Licence", 0.13), Column("Bypass", 0.07), Column("Verdict", 0.12),
+            Column("Reason", 0.27)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("mail_items_accessed_audited")),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),

@@ -215,8 +215,10 @@ def timeline_flowables(findings: Mapping[str, Any]) -> list:
         out.append(none_found("None found: no attributed activity to draw."))
     else:
         mailboxes = _mailbox_order(findings, [e[0] for e in entries])
-        axis = _axis([e[1] for e in entries], FRAME_WIDTH - LABEL_W - 8)
         spans = _windows(findings)
+        throttled = [t for m in mailboxes for start, end, fill in spans.get(m, [])
+                     if fill is THROTTLED_FILL for t in (start, end)]
+        axis = _axis([e[1] for e in entries] + throttled, FRAME_WIDTH - LABEL_W - 8)
         out.append(_legend())
         for start in range(0, len(mailboxes), ROWS_PER_CHART):
             out.append(_chart(mailboxes[start:start + ROWS_PER_CHART], entries, axis, spans))

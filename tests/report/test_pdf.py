@@ -91,7 +91,8 @@ def test_page_one_states_the_summary_numbers_and_headline(rendered):
     assert f"opened, sent or changed {summary['confirmed_items']:,} items" in page1
     assert f"A further {summary['inferred_items']:,} items must be presumed read" in page1
     assert f"For {summary['mailboxes_unknown']:,} mailboxes" in page1
-    assert f"about {summary['inferred_unnamed_items']:,} items in folders" in page1
+    assert f"In addition, about {summary['inferred_unnamed_items']:,} items in folders" in page1
+    assert f"plus about {summary['inferred_unnamed_items']:,} unnamed" in page1
     for mailbox in findings["mailboxes"]:
         if mailbox["unknown"]:
             assert mailbox["mailbox"] in page1
@@ -245,3 +246,10 @@ def test_problems_met_reading_the_evidence_are_named(rendered):
 def test_failed_verification_findings_appear_in_the_appendix(rendered):
     bundle = load("invalid")["bundles"][1]
     assert flat(bundle["verification_findings"][0]) in flat(pdftotext(rendered["invalid"]))
+
+
+def test_page_one_says_how_far_the_evidence_verified(rendered):
+    assert ("Based on 2 evidence bundles: 2 verified as unaltered since collection and signed "
+            "by a trusted key") in flat(pdftotext(rendered["bec"], 1))
+    invalid = flat(pdftotext(rendered["invalid"], 1))
+    assert "1 FAILED verification: it may have been altered" in invalid
