@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from manifests.errors import CustodyError
 from manifests.jsonio import canonical
 from manifests.keys import SigningKey
-from manifests.layout import CUSTODY_DIR, OPEN_DIR, TAGMANIFESTS, ZERO_SHA256, utc_now
+from manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, OPEN_DIR, TAGMANIFESTS, ZERO_SHA256, utc_now
 from manifests.signing import sshsig_sign
 
 EVENTS = ("sealed", "transferred", "received", "verified", "report-generated", "note")
-RECORD_RE = re.compile(r"^(\d{4})\.json$")
+RECORD_RE = CUSTODY_RECORD_RE
 SCHEMA = "evkit.custody/1"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -54,13 +55,18 @@ def default_workers() -> int:
 
 
 def hash_files(items: Iterable[tuple[str, Path]], algorithms: Sequence[str] = ("sha256",),
-               workers: int | None = None) -> Iterator[FileDigest]:
-    """Hash (key, path) pairs in parallel; yields FileDigest in completion order."""
+               workers: int | None = None, stop: threading.Event | None = None) -> Iterator[FileDigest]:
+    """Hash (key, path) pairs in parallel; yields FileDigest in completion order.
+
+    Setting `stop` makes it finish the files in flight and submit no more.
+    """
     workers = workers or default_workers()
     window = workers * 4
     pending: set[Future[FileDigest]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evkit-hash") as pool:
         for key, path in items:
+            if stop is not None and stop.is_set():
+                break
             pending.add(pool.submit(hash_file, path, algorithms, key))
             if len(pending) >= window:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)

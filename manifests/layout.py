@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 
 NAMESPACE = "evkit-evidence"
 DATA = "data"
@@ -26,6 +27,7 @@ SIGNATURES_DIR = "signatures"
 SIG_RAW = "signatures/tagmanifest-sha256.txt.sig"
 SIG_SSH = "signatures/tagmanifest-sha256.txt.sshsig"
 CUSTODY_DIR = "custody"
+CUSTODY_RECORD_RE = re.compile(r"^(\d{4})\.json$")   # custody/NNNN.json
 BAGIT_CONTENT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 # Tag files covered by the tag manifests (and so by the signature). VERIFY.md and keys/ are
 # included so nobody can swap the instructions or the convenience keys unnoticed.

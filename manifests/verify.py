@@ -28,23 +28,25 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from manifests.custody import RECORD_RE
-from manifests.errors import KeyFileError, SignatureError, UnsafeNameError
+# Only light modules at import time: payload hashing starts before the cryptography stack is
+# loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
+from manifests.errors import KeyFileError, UnsafeNameError
 from manifests.hashing import hash_files
-from manifests.keys import (fingerprint, load_public_key, parse_public_line, public_blob,
-                           public_key_from_blob)
 from manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
-                              COLLECTION, CUSTODY_DIR, DATA, EVENTS_LOG, KEYS_DIR, MANIFESTS,
-                              OPEN_DIR, SIG_RAW, SIG_SSH, SIGNATURES_DIR, SIGNER_PEM, SIGNER_PUB,
-                              TAG_FILES, TAGMANIFESTS, VERIFY_MD, ZERO_SHA256)
+                              COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
+                              MANIFESTS, OPEN_DIR, SIG_RAW, SIG_SSH, SIGNATURES_DIR, SIGNER_PEM,
+                              SIGNER_PUB, TAG_FILES, TAGMANIFESTS, VERIFY_MD, ZERO_SHA256)
 from manifests.names import check_safe_path
-from manifests.signing import sshsig_verify, verify_raw
-from manifests.trust import TrustStore, from_allowed_signers, from_signer_key
+
+if TYPE_CHECKING:
+    from manifests.trust import TrustStore
 
 
 class Verdict(StrEnum):
@@ -126,6 +128,8 @@ class VerificationResult:
 
 def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustStore:
     """The verifier's trusted keys; empty when neither option is given. Raises KeyFileError."""
+    from manifests.trust import TrustStore, from_allowed_signers, from_signer_key
+
     if signer_key is not None and allowed_signers is not None:
         raise KeyFileError("give either a signer key or an allowed signers file, not both")
     if signer_key is not None:
@@ -201,6 +205,10 @@ def _check_tags(root: Path, result: VerificationResult) -> None:
 
 def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore) -> bytes | None:
     """Check both signatures; return the signing key's SSH blob when the SSHSIG verifies."""
+    from manifests.errors import SignatureError
+    from manifests.keys import fingerprint, load_public_key, public_blob, public_key_from_blob
+    from manifests.signing import sshsig_verify, verify_raw
+
     try:
         tagmanifest = (root / TAGMANIFESTS[0]).read_bytes()
     except OSError:
@@ -255,7 +263,7 @@ def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore)
 
 
 def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[str],
-                   workers: int | None) -> None:
+                   workers: int | None, stop: threading.Event | None = None) -> None:
     manifests = {}
     for alg, name in zip(ALGORITHMS, MANIFESTS):
         manifests[alg] = _parse_manifest(root / name, result, payload=True)
@@ -285,7 +293,7 @@ def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[
     to_hash = [(rel, root / rel) for rel in actual if rel in listed or rel in extra]
     digests: dict[str, dict[str, str]] = {}
     total = 0
-    for res in hash_files(to_hash, tuple(algorithms), workers):
+    for res in hash_files(to_hash, tuple(algorithms), workers, stop):
         if res.error:
             result.add("unreadable", res.key, f"cannot read: {res.error}")
             continue
@@ -365,10 +373,10 @@ def _check_custody(root: Path, result: VerificationResult, trust: TrustStore, si
     records = []
     if folder.is_dir():
         for entry in sorted(folder.iterdir()):
-            match = RECORD_RE.match(entry.name)
+            match = CUSTODY_RECORD_RE.match(entry.name)
             if match and entry.is_file():
                 records.append((int(match.group(1)), entry))
-            elif not (entry.name.endswith(".json.sshsig") and RECORD_RE.match(entry.name[:-7])):
+            elif not (entry.name.endswith(".json.sshsig") and CUSTODY_RECORD_RE.match(entry.name[:-7])):
                 result.add("extra", entry.relative_to(root).as_posix(), "unexpected file in custody/")
     if not records:
         result.add("custody-missing", f"{CUSTODY_DIR}/0001.json", "no custody record (sealing writes 0001)")
@@ -409,6 +417,10 @@ def _check_custody(root: Path, result: VerificationResult, trust: TrustStore, si
 
 def _check_custody_signature(root: Path, rel: str, data: bytes, actor: dict, position: int,
                              result: VerificationResult, trust: TrustStore, signer_blob: bytes | None) -> None:
+    from manifests.errors import SignatureError
+    from manifests.keys import parse_public_line, public_blob
+    from manifests.signing import sshsig_verify
+
     try:
         armored = (root / f"{rel}.sshsig").read_bytes()
     except OSError:
@@ -459,9 +471,11 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
                   trust: TrustStore | None = None) -> VerificationResult:
     """Verify the bundle at root; see the module docstring. Raises KeyFileError for bad key options."""
     root = Path(root)
-    if trust is None:
-        trust = load_trust(signer_key, allowed_signers)
     result = VerificationResult(str(root), algorithms=tuple(algorithms))
+    unreadable = not root.is_dir() or not os.access(root, os.R_OK | os.X_OK) or not (
+        (root / BAGIT_TXT).exists() or (root / TAGMANIFESTS[0]).exists() or (root / DATA).is_dir())
+    if unreadable and trust is None:
+        load_trust(signer_key, allowed_signers)   # a bad key option is a usage error even here
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         result.add("unreadable", "", f"{root} is not a readable directory", UNVERIFIABLE)
         result.decide()
@@ -471,12 +485,37 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
                    UNVERIFIABLE)
         result.decide()
         return result
-    if (root / OPEN_DIR).exists():
-        result.add("unsealed", OPEN_DIR, "the bundle was never sealed (collection or import did not finish)")
-    _check_layout(root, result)
-    _check_tags(root, result)
-    signer_blob = _check_signatures(root, result, trust)
-    _check_payload(root, result, algorithms, workers)
+    # Payload hashing (the long part) runs in the background while the envelope is checked.
+    payload = VerificationResult(str(root), algorithms=tuple(algorithms))
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def hash_payload() -> None:
+        try:
+            _check_payload(root, payload, algorithms, workers, stop)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=hash_payload, name="evkit-verify-payload", daemon=True)
+    worker.start()
+    try:
+        if trust is None:
+            trust = load_trust(signer_key, allowed_signers)
+        if (root / OPEN_DIR).exists():
+            result.add("unsealed", OPEN_DIR, "the bundle was never sealed (collection or import did not finish)")
+        _check_layout(root, result)
+        _check_tags(root, result)
+        signer_blob = _check_signatures(root, result, trust)
+    except BaseException:
+        stop.set()
+        worker.join()
+        raise
+    worker.join()
+    if failure:
+        raise failure[0]
+    result.findings.extend(payload.findings)
+    result.signer, result.payload_files, result.payload_bytes = (
+        payload.signer, payload.payload_files, payload.payload_bytes)
     _check_custody(root, result, trust, signer_blob)
     result.decide()
     return result
