@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from evkit.exitcodes import ExitCode
+from report.errors import EvidenceError
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
 ORG_CONFIG = "config.Get-OrganizationConfig"
@@ -39,10 +39,8 @@ EXPECTED_PIECES = (ORG_CONFIG, ADMIN_AUDIT_LOG_CONFIG, MAILBOXES, BYPASS,
 _LICENSE_URL = re.compile(r"/users/([^/?]+)/licenseDetails", re.IGNORECASE)
 
 
-class ConfigEvidenceError(Exception):
+class ConfigEvidenceError(EvidenceError):
     """A config or licence page is unreadable; the message names the file and what to do."""
-
-    exit_status: int = ExitCode.FAILED
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,8 @@ REASONS: Mapping[str, str] = {
     "licence-unknown": "the account's licence was not collected (assumed sufficient)",
     "audit-set-assumed-default": "the audit set before a recorded change is assumed to be Microsoft's default",
 }
+#: gaps reported with a fix that do not lower a mailbox's verdict
+SEARCH_ONLY = frozenset({"audit-set-lacks-SearchQueryInitiated"})
 #: codes that do not stop logging; they qualify a covered answer
 CAVEATS = frozenset({"org-config-missing", "ingestion-config-missing", "bypass-evidence-missing",
                      "licence-unknown", "audit-set-assumed-default"})
@@ -290,8 +292,10 @@ def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetim
     """Readiness of one mailbox at `at`: per logon type and action, then a verdict.
 
     blind: owner-logon MailItemsAccessed is not logged (an attacker using the account reads
-    unseen). partly: that is logged but something else an investigation needs is not (other
-    logon types, Send, SearchQueryInitiated, retention). investigable: everything is.
+    unseen). partly: that is logged but something else needed to say what was read or sent is
+    not (reads by delegate or admin logons, Send, retention). investigable: all of that is.
+    SearchQueryInitiated is reported (reason and fix) but does not lower the verdict: it is off
+    by default in every tenant (m365-apis 5.4) and shows what was searched, not what was read.
     """
     kind = mailbox_type(mailbox)
     state = state_now(cfg, mailbox)
@@ -311,7 +315,8 @@ def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetim
     if UAL_RETENTION_DAYS[licence.tier] < investigation_days:
         reasons.append("ual-retention-short")
     owner_mia = next(a for a in rows if a.logon == "owner" and a.action == "MailItemsAccessed")
-    verdict = "blind" if not owner_mia.audited else "partly" if reasons else "investigable"
+    lowering = [r for r in reasons if r not in SEARCH_ONLY]
+    verdict = "blind" if not owner_mia.audited else "partly" if lowering else "investigable"
     default = tuple(sorted({str(x) for x in mailbox.get("DefaultAuditSet") or []}))
     return MailboxCoverage(
         mailbox=mailbox_key(mailbox), display_name=str(mailbox.get("DisplayName") or ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from .readiness_data import E3, mailbox, tenant, with_sqi
+from readiness_data import E3, mailbox, tenant, with_sqi
 
 from report.config_evidence import BYPASS, EXPECTED_PIECES, LICENSE_DETAILS, USERS
 from report.coverage import (DEFAULT_ACTIONS, REASONS, assess_mailboxes, coverage_periods,
@@ -25,10 +25,11 @@ def test_default_mailbox_with_search_audit_and_premium_is_investigable():
     assert row.audited("delegate", "Send") is None  # delegate sends are SendAs/SendOnBehalf
 
 
-def test_default_set_lacks_search_query_initiated_is_partly():
+def test_search_query_initiated_off_is_reported_but_keeps_the_verdict():
     row = _one(tenant([mailbox("bob@contoso.com")]))
-    assert row.verdict == "partly"
+    assert row.verdict == "investigable"
     assert row.reasons == ("audit-set-lacks-SearchQueryInitiated",)
+    assert row.audited("owner", "SearchQueryInitiated") is False
 
 
 @pytest.mark.parametrize("logon", ["owner", "delegate", "admin"])

@@ -7,7 +7,7 @@ import pytest
 from report.licensing import (PREMIUM_PLAN_ID, STANDARD_PLAN_ID, licence_from_details,
                               licence_from_user, tier_of_text)
 
-from .readiness_data import E3, E5
+from readiness_data import E3, E5
 
 P = PREMIUM_PLAN_ID
 

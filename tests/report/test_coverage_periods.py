@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from report.coverage import DEFAULT_ACTIONS, coverage_periods
 from report.coverage_events import parse_audit_value, parse_changes
 
-from .readiness_data import E5, mailbox, record, tenant, with_sqi
+from readiness_data import E5, mailbox, record, tenant, with_sqi
 
 WINDOW = ("2024-09-01T00:00:00Z", "2024-10-01T00:00:00Z")
 
@@ -81,7 +81,7 @@ def test_licence_removed_in_window():
 
 
 def test_standard_licence_window_spanning_the_expansion_is_split():
-    from .readiness_data import E3
+    from readiness_data import E3
     cfg = tenant([with_sqi("e@contoso.com")], licences={"e@contoso.com": [E3]})
     periods = coverage_periods(cfg, [], ("2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"))["e@contoso.com"]
     assert [(p.start.month, p.covered) for p in periods] == [(1, False), (2, True)]
