@@ -305,8 +305,7 @@ def _device_poll(state: State, req: Request, form: dict[str, str]) -> Response:
             return aad_error(400, "expired_token", 70019, "Verification code expired.")
         too_soon = flow.interval > 0 and flow.last_poll and now - flow.last_poll < flow.interval - 0.5
         flow.last_poll = now
-        if too_soon:
-            flow.interval += 5
+        if too_soon:  # the client must add 5 s (RFC 8628 3.5); the server only checks the spacing
             return aad_error(400, "slow_down", 70016,
                              "OAuth 2.0 device flow error. Polling too frequently; slow down.")
         flow.polls += 1

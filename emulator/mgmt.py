@@ -28,6 +28,7 @@ BLOB_RETENTION = dt.timedelta(days=7)
 DUPLICATE_RATE = 0.01
 _ROUTE = re.compile(r"^/api/v1(?:\.0)?/(?P<tenant>[^/]+)/activity/feed/(?P<op>.+)$")
 _TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+_NEXT_PAGE = re.compile(r"^\d{10}R\d{6}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _WINDOW_RULE = ("The start time and end time must both be specified (or both omitted) and must be less than or "
                 "equal to 24 hours apart, with the start time no more than 7 days in the past.")
@@ -230,7 +231,7 @@ def _content(state: State, req: Request, root: str, notifications: bool) -> Resp
     offset = 0
     next_page = req.query_ci("nextPage")
     if next_page is not None:
-        if not next_page.isdigit() or len(next_page) < 10:
+        if not _NEXT_PAGE.match(next_page):
             return af_error(400, "AF20031", f"Invalid nextPage Input: {next_page}.")
         offset = int(next_page[-6:])
     if notifications:

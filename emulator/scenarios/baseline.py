@@ -45,7 +45,7 @@ def make_profile(rng: random.Random, index: int) -> Profile:
         office_ip=f"192.0.2.{10 + index % 4}",
         home_ip=f"100.{64 + index % 60}.{(index * 7) % 250 + 1}.{(index * 13) % 250 + 2}",
         mobile_ip=f"100.{80 + index % 40}.{(index * 11) % 250 + 1}.{(index * 17) % 250 + 2}",
-        reads_per_hour=rng.uniform(2.0, 6.0), sends_per_day=rng.uniform(3.0, 10.0),
+        reads_per_hour=rng.uniform(3.0, 9.0), sends_per_day=rng.uniform(3.0, 10.0),
         searches_per_day=rng.uniform(0.0, 3.0))
 
 
@@ -135,7 +135,7 @@ class OwnerBaseline:
             folders = ("\\Inbox", "\\Sent Items", "\\Drafts", "\\Archive") if hod == 8 else ("\\Inbox",)
             for i, folder in enumerate(folders):
                 out.append(Event(start + 30 + i * 3, "sync", mbx.upn, ctx, folder=folder))
-            binds = _poisson(rng, 0.5 * self.scale)          # online-mode opens, search hits
+            binds = _poisson(rng, 1.0 * self.scale)          # online-mode opens, search hits
         else:
             binds = _poisson(rng, prof.reads_per_hour * self.scale)
         for _ in range(binds):

@@ -82,7 +82,7 @@ def _specs(spec: ScenarioSpec, params: dict[str, Any], rng: random.Random) -> li
         extra = max(0, round(params["records"] / (RECORDS_PER_MAILBOX_DAY * days)) - 6)
     for i in range(extra):
         specs.append(MailboxSpec(f"user{i + 1:05d}", f"User {i + 1:05d}",
-                                 licence="E5" if rng.random() < 0.7 else "E3"))
+                                 licence="E5" if rng.random() < 0.85 else "E3"))
     return specs
 
 

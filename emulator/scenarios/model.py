@@ -7,10 +7,11 @@ largest scenarios while every item still has a stable InternetMessageId and subj
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from emulator.scenarios import constants as C
-from emulator.scenarios.ids import digest, folder_id, guid_from, puid_from, sid_from
+from emulator.scenarios.ids import folder_id, guid_from, puid_from, sid_from
 
 # (path as audit records write it, FolderType, initial item range)
 FOLDERS: tuple[tuple[str, str, tuple[int, int]], ...] = (
@@ -42,6 +43,7 @@ class Folder:
     count: int                       # items ever placed here (index space 0..count-1)
     moved_out: set[int] = field(default_factory=set)
     moved_in: list[tuple[str, int]] = field(default_factory=list)   # (source folder, k)
+    base: "hashlib._Hash | None" = None   # seeded hasher: item k = base + str(k)
 
     @property
     def present(self) -> int:
@@ -117,13 +119,17 @@ def make_mailbox(seed: object, domain: str, spec: MailboxSpec, rng) -> Mailbox:
         is_admin=spec.is_admin,
     )
     for path, ftype, (lo, hi) in FOLDERS:
-        mbx.folders[path] = Folder(path, ftype, folder_id(upn, path), rng.randint(lo, hi))
+        mbx.folders[path] = Folder(path, ftype, folder_id(upn, path), rng.randint(lo, hi),
+                                   base=hashlib.blake2b(f"{seed}|{upn}|{path}|".encode(),
+                                                        digest_size=12))
     return mbx
 
 
 def item_identity(seed: object, mailbox: Mailbox, folder: str, k: int) -> tuple[str, str, int]:
     """(InternetMessageId, Subject, SizeInBytes) of item k of a folder: a pure function."""
-    d = digest(seed, mailbox.upn, folder, k, size=12)
+    hasher = mailbox.folders[folder].base.copy()
+    hasher.update(str(k).encode())
+    d = hasher.digest()
     h = d.hex()
     if folder == "\\Sent Items" or folder == "\\Drafts":
         server = f"{mailbox.alias[:2].upper()}0PR0{d[0] % 9}MB{1000 + d[1] * 31 % 9000}"

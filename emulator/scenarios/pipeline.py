@@ -205,8 +205,8 @@ class Pipeline:
             shaped.append((path, mbx.folders[path].folder_id,
                            [item_identity(self.seed, mbx, path, k) for k in ks]))
             named.extend((path, k) for k in ks)
-        rec = self.f.mail_items_accessed(t0, rid, mbx, ctx, "Bind", shaped, count, throttled)
-        self._emit(t0, "MailItemsAccessed", rec)
+        self.sink.add(t0, "MailItemsAccessed", self.f.mail_items_accessed_line(
+            t0, rid, mbx, ctx, "Bind", shaped, count, throttled))
         self.obs.on_record(t0, rid, "MailItemsAccessed", upn, ctx, "Bind", named,
                            {"throttled": throttled})
 
@@ -226,9 +226,8 @@ class Pipeline:
             self._count_record(mbx.upn, t)
         folder = mbx.folders[ev.folder]
         rid = self.ids.next()
-        rec = self.f.mail_items_accessed(t, rid, mbx, ctx, "Sync",
-                                         [(ev.folder, folder.folder_id, [])], 1, False)
-        self._emit(t, "MailItemsAccessed", rec)
+        self.sink.add(t, "MailItemsAccessed", self.f.mail_items_accessed_line(
+            t, rid, mbx, ctx, "Sync", [(ev.folder, folder.folder_id, [])], 1, False))
         self.obs.on_event(ev, "logged")
         self.obs.on_record(t, rid, "MailItemsAccessed", mbx.upn, ctx, "Sync", [],
                            {"folder": ev.folder, "present": folder.count,
