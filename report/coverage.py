@@ -359,9 +359,13 @@ def parse_days(value: object) -> float | None:
 # ---------------------------------------------------------------- coverage over time
 
 def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
-                     window: Sequence[Any], *, logon: str = "owner",
+                     window: Sequence[Any], *, logon: str | Sequence[str] = "owner",
                      action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
     """Per mailbox, the periods of `window` in which (logon, action) was / was not logged.
+
+    `logon` is one logon type, or several: covered then means covered for every one of them
+    (use all three for a mailbox reached through another account, whose logon type the
+    evidence may not show), with the reasons of each uncovered one.
 
     The snapshot describes the tenant when it was collected (`snapshot_utc`, else the window
     end); `tampering_events` (classic-schema records; anything else is ignored) describe how
@@ -391,15 +395,18 @@ def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Map
     return dict(sorted(out.items()))
 
 
-def _periods(state: AuditState, kind: str, logon: str, action: str, start: datetime,
-             end: datetime) -> list[CoveragePeriod]:
+def _periods(state: AuditState, kind: str, logon: str | Sequence[str], action: str,
+             start: datetime, end: datetime) -> list[CoveragePeriod]:
     """One state over [start, end), split where the licence rule changes (the expansion)."""
     cuts = [start, end]
     if start < STANDARD_EXPANSION_UTC < end:
         cuts.insert(1, STANDARD_EXPANSION_UTC)
+    logons = (logon,) if isinstance(logon, str) else tuple(logon)
     out = []
     for a, b in zip(cuts, cuts[1:]):
-        ok, why = evaluate(state, kind, logon, action, a)
+        results = [evaluate(state, kind, t, action, a) for t in logons]
+        ok = all(r[0] for r in results)
+        why = tuple(_ordered({c for r in results if r[0] is ok for c in r[1]}))
         out.append(CoveragePeriod(a, b, ok, why))
     return out
 

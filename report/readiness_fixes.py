@@ -130,11 +130,14 @@ def _mailbox_fixes(row: MailboxCoverage, spare: tuple[str, str], days: int) -> l
                        explain(code), CIS_AUDIT_ACTIONS,
                        "restoring resets customised logon types to the defaults; re-add "
                        "SearchQueryInitiated afterwards"))
-    for logon in ([] if licence_gap else managed):  # the licence fix brings managed defaults
-        adds = ",".join(f'"{x}"' for x in missing[logon])
-        out.append(Fix(severity, code, row.mailbox, f"Add {', '.join(missing[logon])} to {logon} logons",
-                       f'Set-Mailbox -Identity "{ident}" -{AUDIT_PROPERTY[logon]} @{{Add={adds}}}',
-                       explain(code), CIS_AUDIT_ACTIONS))
+    if managed and not licence_gap:  # with a licence gap, the licence fix brings the defaults
+        params = " ".join(f"-{AUDIT_PROPERTY[t]} @{{Add=" + ",".join(f'"{x}"' for x in missing[t]) + "}"
+                          for t in managed)
+        what = "; ".join(f"{', '.join(missing[t])} for {t} logons" for t in managed)
+        out.append(Fix(severity, code, row.mailbox, f"Add {what}",
+                       f'Set-Mailbox -Identity "{ident}" {params}', explain(code), CIS_AUDIT_ACTIONS,
+                       "a Microsoft-managed set that lacks MailItemsAccessed predates the 2024 "
+                       "expansion; adding the actions customises the set"))
     if "mailbox-audit-retention-short" in reasons:
         out.append(Fix("low", "mailbox-audit-retention-short", row.mailbox,
                        f"Keep the mailbox audit log for at least {days} days",

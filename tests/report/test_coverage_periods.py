@@ -110,3 +110,11 @@ def test_parse_audit_value_forms():
     assert parse_audit_value('{"Add":["Send"]}') == ("add", frozenset({"Send"}))
     assert parse_audit_value("Update, HardDelete") == ("replace", frozenset({"Update", "HardDelete"}))
     assert parse_audit_value("System.Collections.Hashtable") == ("unknown", None)
+
+
+def test_several_logon_types_must_all_be_covered():
+    delegate = set(DEFAULT_ACTIONS["delegate"]) - {"MailItemsAccessed"}
+    cfg = tenant([mailbox("h@contoso.com", default_set=("Admin", "Owner"), delegate=delegate)])
+    assert [p.covered for p in coverage_periods(cfg, [], WINDOW)["h@contoso.com"]] == [True]
+    (period,) = coverage_periods(cfg, [], WINDOW, logon=("owner", "delegate", "admin"))["h@contoso.com"]
+    assert (period.covered, period.reasons) == (False, ("audit-set-lacks-MailItemsAccessed",))

@@ -1,0 +1,65 @@
+"""evkit readiness against the emulator's `misconfigured` scenario: every planted gap found,
+with the right fix, and the clean mailboxes (bob, erin) not flagged.
+
+Planted (emulator/scenarios/catalog.py): dave's customised owner/delegate sets without
+MailItemsAccessed, carol on Audit (Standard) with no MailItemsAccessed in her sets, the
+unlicensed shared mailbox finance, svc-backup's bypass association, SearchQueryInitiated off
+(alice), and optionally the organisation's AuditDisabled switch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from readiness_data import scenario_pages, write_readiness_bundle
+
+from report.cli_readiness import main
+
+build = pytest.importorskip("emulator.scenarios.build")
+
+
+def _run(tmp_path, signing_key, **params):
+    sc = build.build_scenario("misconfigured", 1, tmp_path / "sc", params=params or None)
+    bundle = write_readiness_bundle(tmp_path / "READY_1", scenario_pages(sc), key=signing_key)
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out")]) == 0
+    return json.loads((tmp_path / "out" / "readiness.json").read_text())
+
+
+def _by_target(model):
+    out: dict[str, list[dict]] = {}
+    for f in model["fixes"]:
+        out.setdefault(f["target"], []).append(f)
+    return out
+
+
+def test_planted_gaps_found_with_their_fixes(tmp_path, signing_key):
+    model = _run(tmp_path, signing_key)
+    verdicts = {r["mailbox"]: r["verdict"] for r in model["mailboxes"]}
+    assert verdicts == {"alice@contoso.com": "investigable", "bob@contoso.com": "investigable",
+                        "erin@contoso.com": "investigable", "carol@contoso.com": "blind",
+                        "dave@contoso.com": "blind", "finance@contoso.com": "blind",
+                        "svc-backup@contoso.com": "blind"}
+    fixes = _by_target(model)
+    assert "bob@contoso.com" not in fixes and "erin@contoso.com" not in fixes
+    assert [f["command"] for f in fixes["dave@contoso.com"]] == [
+        'Set-Mailbox -Identity "dave@contoso.com" -DefaultAuditSet Admin,Delegate,Owner']
+    assert [f["command"] for f in fixes["svc-backup"]] == [
+        'Set-MailboxAuditBypassAssociation -Identity "svc-backup" -AuditBypassEnabled $false']
+    assert [f["finding"] for f in fixes["finance@contoso.com"]] == ["no-audit-licence"]
+    assert fixes["finance@contoso.com"][0]["command"].startswith('Set-MgUserLicense -UserId "finance@contoso.com"')
+    carol = fixes["carol@contoso.com"]
+    assert [f["finding"] for f in carol] == ["audit-set-lacks-MailItemsAccessed"]
+    assert '-AuditOwner @{Add="MailItemsAccessed","Send"}' in carol[0]["command"]
+    (search,) = [f for f in model["fixes"] if f["finding"] == "audit-set-lacks-SearchQueryInitiated"]
+    assert "alice@contoso.com" in search["why"]
+    assert 'Set-Mailbox -AuditOwner @{Add="SearchQueryInitiated"}' in search["command"]
+    assert model["switches"]["audit_disabled"] is False and model["switches"]["bypassed_accounts"] == ["svc-backup"]
+    assert model["missing_evidence"] == []
+
+
+def test_org_switch_off_is_found_first(tmp_path, signing_key):
+    model = _run(tmp_path, signing_key, org_audit_disabled=True)
+    assert model["fixes"][0]["command"] == "Set-OrganizationConfig -AuditDisabled $false"
+    assert {r["verdict"] for r in model["mailboxes"]} == {"blind"}
+    assert model["switches"]["audit_disabled"] is True
