@@ -30,13 +30,12 @@ reference m365-apis.md):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
                                     USERS, TenantConfig)
-from report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_time
 from report.licensing import Licence, licence_from_details, licence_from_user
 
 LOGON_TYPES = ("owner", "delegate", "admin")
@@ -309,7 +308,7 @@ def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetim
                 caveats.update(why)
     licence = licence_of(cfg, mailbox)
     age = parse_days(mailbox.get("AuditLogAgeLimit"))
-    reasons = _ordered({r for a in rows for r in a.reasons})
+    reasons = order_reasons({r for a in rows for r in a.reasons})
     if age is not None and age < investigation_days:
         reasons.append("mailbox-audit-retention-short")
     if UAL_RETENTION_DAYS[licence.tier] < investigation_days:
@@ -337,7 +336,8 @@ def assess_mailboxes(cfg: TenantConfig, *, at: datetime | None = None,
     return tuple(sorted(rows, key=lambda r: r.mailbox))
 
 
-def _ordered(codes: Iterable[str]) -> list[str]:
+def order_reasons(codes: Iterable[str]) -> list[str]:
+    """Reason codes in REASONS order (most basic first), then any others alphabetically."""
     order = list(REASONS)
     return sorted(set(codes), key=lambda c: (order.index(c) if c in order else len(order), c))
 
@@ -373,119 +373,5 @@ def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Map
     replayed forward so each period shows the state a record actually set. Adjacent periods
     with the same answer and reasons are merged. Keys are `mailbox_key` names.
     """
-    start, end = _window(window)
-    changes = parse_changes(tampering_events)
-    snapshot = tenant_config.snapshot_utc or end
-    out: dict[str, list[CoveragePeriod]] = {}
-    for mailbox in tenant_config.mailboxes:
-        key = mailbox_key(mailbox)
-        if not key:
-            continue
-        ids = identifiers(mailbox)
-        mine = [c for c in changes if c.target is None or c.target in ids]
-        state = _state_at(state_now(tenant_config, mailbox), mine, snapshot, start)
-        kind = mailbox_type(mailbox)
-        periods: list[CoveragePeriod] = []
-        cursor = start
-        for change in (c for c in mine if start < c.time < end):
-            periods.extend(_periods(state, kind, logon, action, cursor, change.time))
-            state, cursor = apply_change(state, change), change.time
-        periods.extend(_periods(state, kind, logon, action, cursor, end))
-        out[key] = _merge(periods)
-    return dict(sorted(out.items()))
-
-
-def _periods(state: AuditState, kind: str, logon: str | Sequence[str], action: str,
-             start: datetime, end: datetime) -> list[CoveragePeriod]:
-    """One state over [start, end), split where the licence rule changes (the expansion)."""
-    cuts = [start, end]
-    if start < STANDARD_EXPANSION_UTC < end:
-        cuts.insert(1, STANDARD_EXPANSION_UTC)
-    logons = (logon,) if isinstance(logon, str) else tuple(logon)
-    out = []
-    for a, b in zip(cuts, cuts[1:]):
-        results = [evaluate(state, kind, t, action, a) for t in logons]
-        ok = all(r[0] for r in results)
-        why = tuple(_ordered({c for r in results if r[0] is ok for c in r[1]}))
-        out.append(CoveragePeriod(a, b, ok, why))
-    return out
-
-
-def _merge(periods: list[CoveragePeriod]) -> list[CoveragePeriod]:
-    merged: list[CoveragePeriod] = []
-    for p in periods:
-        if p.end <= p.start:
-            continue
-        if merged and merged[-1].covered == p.covered and merged[-1].reasons == p.reasons:
-            merged[-1] = replace(merged[-1], end=p.end)
-        else:
-            merged.append(p)
-    return merged
-
-
-def _state_at(now: AuditState, changes: list[ConfigChange], snapshot: datetime,
-              moment: datetime) -> AuditState:
-    """Walk from the snapshot to `moment`: undo later changes, or replay ones in between."""
-    state = now
-    if moment <= snapshot:
-        for change in sorted((c for c in changes if moment < c.time <= snapshot),
-                             key=lambda c: c.time, reverse=True):
-            state = undo_change(state, change)
-    else:
-        for change in (c for c in changes if snapshot < c.time <= moment):
-            state = apply_change(state, change)
-    return state
-
-
-def apply_change(state: AuditState, change: ConfigChange) -> AuditState:
-    """The state right after `change`."""
-    return _set(state, change, after=True)
-
-
-def undo_change(state: AuditState, change: ConfigChange) -> AuditState:
-    """The state right before `change`, given the state right after it."""
-    return _set(state, change, after=False)
-
-
-def _set(state: AuditState, change: ConfigChange, *, after: bool) -> AuditState:
-    f, value = change.field, change.value if after else change.previous
-    if f in ("org_audit_disabled", "ingestion_enabled", "bypass", "audit_enabled"):
-        return replace(state, **{f: value if value is not UNKNOWN else None})
-    if f == "licence":
-        return replace(state, licence=value if value is not UNKNOWN else "unknown")
-    sets = dict(state.sets)
-    assumed = set(state.assumed)
-    if f == "default_set":
-        for logon in change.value:
-            sets[logon] = DEFAULT_ACTIONS[logon] if after else None
-            assumed.discard(logon)
-        return replace(state, sets=sets, assumed=frozenset(assumed))
-    if not f.startswith("set:"):
-        return state
-    logon = f.split(":", 1)[1]
-    current, delta = sets.get(logon), change.value
-    if change.op == "unknown" or delta is None:
-        sets[logon] = None
-        assumed.discard(logon)
-    elif change.op == "replace":
-        if after:
-            sets[logon] = frozenset(delta)
-            assumed.discard(logon)
-        else:
-            sets[logon] = DEFAULT_ACTIONS[logon]
-            assumed.add(logon)
-    elif current is not None:
-        adding = (change.op == "add") == after
-        sets[logon] = current | delta if adding else current - delta
-    return replace(state, sets=sets, assumed=frozenset(assumed))
-
-
-def _window(window: Sequence[Any]) -> tuple[datetime, datetime]:
-    if hasattr(window, "start") and hasattr(window, "end"):
-        pair: Sequence[Any] = (window.start, window.end)  # type: ignore[attr-defined]
-    else:
-        pair = window
-    start, end = (v if isinstance(v, datetime) else parse_time(v) for v in pair)
-    if start is None or end is None or end <= start:
-        raise ValueError(f"coverage window {window!r} is not a (start, end) pair in order")
-    return (start.astimezone(timezone.utc), end.astimezone(timezone.utc))
+    from report.coverage_time import replay_periods  # noqa: PLC0415 - it builds on this module
+    return replay_periods(tenant_config, tampering_events, window, logon=logon, action=action)
