@@ -78,7 +78,8 @@ def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
             yield ParsedRow(number, None,
                             f"row has {len(cells)} cells, the header has {len(header)}", [])
             continue
-        lossy = _lossy_cells(header, cells, skip=header[index])
+        suspect = _suspect("\x1f".join(cells))        # one scan of the row in the common case
+        lossy = _lossy_cells(header, cells, skip=header[index]) if suspect else []
         raw = cells[index]
         if not raw.strip():
             yield ParsedRow(number, None, "AuditData is empty", lossy)
@@ -91,7 +92,7 @@ def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
                 lossy.append(LossyCell(header[index], reason))
             yield ParsedRow(number, None, f"AuditData is not valid JSON: {exc.msg} at character {exc.pos}", lossy)
             continue
-        yield _checked(number, record, lossy, header[index], scan=_suspect(raw))
+        yield _checked(number, record, lossy, header[index], scan=suspect and _suspect(raw))
 
 
 def _checked(number: int, record: object, lossy: list[LossyCell], column: str, *, scan: bool) -> ParsedRow:
@@ -119,7 +120,7 @@ def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
             yield ParsedRow(number, None,
                             f"row has {len(cells)} cells, the header has {len(header)}", [])
             continue
-        lossy = _lossy_cells(header, cells)
+        lossy = _lossy_cells(header, cells) if _suspect("\x1f".join(cells)) else []
         if zone_note is not None and number == 1:
             lossy.insert(0, zone_note)
         record = to_classic(dict(zip(names, cells)))

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Iterator, TextIO
 
-CHUNK = 1 << 20                 # characters read at a time
+CHUNK = 1 << 18                 # characters read at a time
 MAX_ELEMENT = 64 << 20          # one element larger than this is treated as unreadable
 _WS = re.compile(r"[ \t\n\r]*")
 
