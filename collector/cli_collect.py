@@ -19,6 +19,7 @@ Exit codes: 0 complete, 4 finished but something is not complete (summary on std
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -100,6 +101,12 @@ def _body(args: dict[str, Any]) -> int:
     except (CollectorError, ManifestsError) as exc:
         hint = "" if isinstance(exc, ConfigError) else f"; fix the cause and run again with --resume --out {out}"
         return fail(COMMAND, f"{exc}{hint}", exc.exit_status)
+    except OSError as exc:
+        return fail(COMMAND, f"{exc}; the bundle in {out} stays open: run again with --resume")
+    except Exception as exc:  # a bug must still leave one line and a resumable bundle, not a traceback
+        logging.getLogger("collector").exception("internal error")
+        return fail(COMMAND, f"internal error ({type(exc).__name__}: {exc}); the bundle in {out} stays open "
+                             "and can be continued with --resume; please report this")
     if outcome.complete:
         if not args["--quiet"]:
             print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)

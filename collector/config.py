@@ -105,11 +105,13 @@ class Tuning:
     ual_min_split_seconds: int = 60   # below this a still-overflowing window is `capped`
     retry_budget: int = 8             # attempts per request before giving up
     timeout_seconds: float = 120.0    # connect+read timeout of every request
+    retry_base_seconds: float = 0.5   # first backoff step (doubles per try, jittered, capped at 60 s)
+    poll_seconds: float = 5.0         # between polls of a Graph audit log query
 
 
 TUNING_LIMITS = {"concurrency": (1, 64), "ual_window_hours": (0.01, 24 * 180),
                  "ual_min_split_seconds": (1, 86400), "retry_budget": (1, 50),
-                 "timeout_seconds": (1, 3600)}
+                 "timeout_seconds": (1, 3600), "retry_base_seconds": (0.001, 60), "poll_seconds": (0.01, 600)}
 
 
 def _tuning(data: Any) -> Tuning:

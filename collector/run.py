@@ -14,6 +14,7 @@ import logging
 import platform
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -98,7 +99,7 @@ class _MemoryLog(logging.Handler):
 
 def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProvider, resume: bool = False,
             quiet: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-            sleep: Callable[[float], None] = time.sleep, poll_interval: float = 2.0) -> RunOutcome:
+            sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
     """Run (or continue) a collection into `out` and seal it with `key`."""
     started = now()
     writer = open_bundle(cfg, out, resume=resume, now=started)
@@ -118,11 +119,16 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
     clock_state = state.data.get("clock", {})
     clock = ClockSampler(float(clock_state.get("total", 0.0)), int(clock_state.get("samples", 0)))
     evidence = EvidenceStore(writer, on_bytes=progress.bytes, clock=clock, data_dir=Path(out) / "data")
-    policy = RetryPolicy(attempts=cfg.tuning.retry_budget)
+    policy = RetryPolicy(attempts=cfg.tuning.retry_budget, base=cfg.tuning.retry_base_seconds)
     client = ApiClient(tokens, ca_bundle=str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
                        timeout=cfg.tuning.timeout_seconds, policy=policy, sleep=sleep, now=now)
-    ctx = SourceContext(cfg, client, evidence, state, progress, writer.log_event, now=now, sleep=sleep,
-                        poll_interval=poll_interval)
+    log_lock = threading.Lock()
+
+    def log_event(event: str, **fields: Any) -> None:  # BundleWriter's hash chain is single-writer
+        with log_lock:
+            writer.log_event(event, **fields)
+    ctx = SourceContext(cfg, client, evidence, state, progress, log_event, now=now, sleep=sleep,
+                        poll_interval=cfg.tuning.poll_seconds)
     writer.log_event("collect.resumed" if resume else "collect.started", run=run_no, tool_version=__version__,
                      sources=list(cfg.sources), window={"start": iso(cfg.window_start), "end": iso(cfg.window_end)})
     logger.info("run %d of collection %s into %s", run_no, writer.collection_id, out)

@@ -10,6 +10,7 @@ again on resume; `@odata.nextLink` truncation is followed by re-posting the same
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from collector.errors import AuthError, CollectorError
@@ -32,7 +33,7 @@ def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: st
     """All rows of one cmdlet, following @odata.nextLink; returns (rows, retries)."""
     rows: list[Any] = []
     retries, url = 0, None
-    number = ctx.state.page(SOURCE, unit)
+    number = 1  # a unit not finished is asked again whole; stored pages get `.r2` names
     while True:
         resp = ctx.invoke(cmdlet, params, source=SOURCE, unit=unit, name=f"p{number:06d}",
                           kind=f"config.{cmdlet}", context=context, url=url)
@@ -42,7 +43,6 @@ def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: st
         if not url:
             break
         number += 1
-    ctx.state.commit_page(SOURCE, unit, number)
     return rows, retries
 
 
@@ -62,7 +62,7 @@ def _unit(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
     ctx.progress.records(SOURCE, len(rows))
     kept = keep(rows) if keep is not None else None
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len(rows), retries, COMPLETE, ""),
-               update=(lambda s: s[SOURCE].__setitem__("mailboxes", kept)) if keep is not None else None)
+               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("mailboxes", kept)) if keep is not None else None)
     return rows
 
 
@@ -85,6 +85,10 @@ def collect(ctx: SourceContext) -> None:
     # The mailbox list was committed together with Get-Mailbox's ledger entry.
     targets = list(ctx.config.users) or list(ctx.state.section(SOURCE).get("mailboxes") or [])
     ctx.progress.add_units(SOURCE, len(targets))
-    for mailbox in targets:
+
+    def folder_stats(mailbox: str) -> None:
         _unit(ctx, FOLDER_STATS, {"Identity": mailbox}, f"{FOLDER_STATS}/{safe_name(mailbox)}",
               {"cmdlet": FOLDER_STATS, "mailbox": mailbox})
+
+    with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="cfg") as pool:
+        list(pool.map(folder_stats, targets))

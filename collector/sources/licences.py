@@ -23,7 +23,7 @@ def _collection(ctx: SourceContext, unit: str, url: str, kind: str,
     rows: list[Any] = []
     retries = 0
     for resp in ctx.client.paginate_odata(
-            url, scope=ctx.config.endpoints.graph_scope, first_page=ctx.state.page(SOURCE, unit),
+            url, scope=ctx.config.endpoints.graph_scope,
             record_page=lambda n: ctx.evidence.recorder(SOURCE, unit, f"p{n:06d}", kind, context or {})):
         rows.extend(values(resp.data))
         retries += resp.retries
@@ -46,7 +46,7 @@ def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str,
     kept = keep(rows) if keep is not None else None
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len({record_id(r, "id", "skuId") for r in rows}),
                            retries, COMPLETE, ""),
-               update=(lambda s: s[SOURCE].__setitem__("users", kept)) if keep is not None else None)
+               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("users", kept)) if keep is not None else None)
     return rows
 
 

@@ -144,9 +144,10 @@ def _shortfall(sess: _Session) -> str | None:
     """The session ended: did it deliver everything it announced (up to the cap)?"""
     if sess.expected is None:
         return None  # an empty window: the first page had no rows
-    wanted = min(sess.expected, SESSION_CAP)
-    if sess.last_index < wanted:
-        return f"the session ended at ResultIndex {sess.last_index} of {wanted}"
+    if sess.expected > SESSION_CAP:
+        return None  # capped: the service serves at most the cap, possibly fewer; the entry says so
+    if sess.last_index < sess.expected:
+        return f"the session ended at ResultIndex {sess.last_index} of {sess.expected}"
     return None
 
 
