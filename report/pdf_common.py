@@ -31,6 +31,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -40,7 +41,7 @@ FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 DEFAULT_LIMIT = 300            # characters of one untrusted value shown in the PDF
 TRUNCATION_MARKER = " [... {more} more characters; full value in findings.json]"
 UNSHOWABLE = "?"
-MAX_TABLE_ROWS = 2000          # beyond this a table says how many rows it left to the JSON/CSV
+MAX_TABLE_ROWS = 1000          # beyond this a table says how many rows it left to the JSON/CSV
 _CHUNK_ROWS = 250              # reportlab splits huge tables slowly; feed it pieces
 
 INK = colors.HexColor("#1a1a1a")
@@ -181,29 +182,47 @@ class Column:
     mono: bool = False             # ids and hashes: fixed width, easy to compare by eye
 
 
-def _table_style(rows: int) -> TableStyle:
+_PAD = 3.0
+
+
+def _table_style(columns: Sequence[Column], rows: int) -> TableStyle:
     cmds: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), _PAD),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
+        ("TEXTCOLOR", (0, 1), (-1, -1), INK),
     ]
+    for i, column in enumerate(columns):          # plain-string cells (short values)
+        style = STYLES[_style_name(column)]
+        cmds.append(("FONT", (i, 1), (i, -1), style.fontName, style.fontSize, style.leading))
+        if column.numeric:
+            cmds.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
     cmds += [("BACKGROUND", (0, r), (-1, r), ZEBRA) for r in range(2, rows, 2)]
     return TableStyle(cmds)
 
 
-def _cell(value: Any, column: Column) -> Flowable:
+def _style_name(column: Column) -> str:
+    return "cell_num" if column.numeric else ("cell_mono" if column.mono else "cell")
+
+
+def _cell(value: Any, column: Column, width: float) -> Flowable | str:
+    """A cell: a plain string when the value fits on one line (fast, drawn literally, never
+    parsed as markup), else an escaped, wrapping Paragraph."""
     if isinstance(value, Flowable):
         return value
-    style = "cell_num" if column.numeric else ("cell_mono" if column.mono else "cell")
     if isinstance(value, bool):
         value = "yes" if value else "no"
     elif isinstance(value, int):
         value = f"{value:,}"
-    return para(value, style, column.limit)
+    style = STYLES[_style_name(column)]
+    text = clean(value, column.limit)
+    if stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
+        return text
+    return para(value, _style_name(column), column.limit)
 
 
 def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
@@ -215,11 +234,12 @@ def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
     Past `max_rows` the table stops and says how many rows remain in findings.json.
     """
     total = 0
-    body: list[list[Flowable]] = []
+    body: list[list[Flowable | str]] = []
     for row in rows:
         total += 1
         if total <= max_rows:
-            body.append([_cell(v, c) for v, c in zip(row, columns, strict=False)])
+            body.append([_cell(v, c, c.width * width)
+                         for v, c in zip(row, columns, strict=False)])
     if not body:
         return [none_found()]
     head = [Paragraph(_xml_escape(c.title), STYLES["cell_head"]) for c in columns]
@@ -228,7 +248,7 @@ def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
     for start in range(0, len(body), _CHUNK_ROWS):
         chunk = [head, *body[start:start + _CHUNK_ROWS]]
         table = Table(chunk, colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle(_table_style(len(chunk)))
+        table.setStyle(_table_style(columns, len(chunk)))
         out.append(table)
     if total > max_rows:
         out.append(note(f"Showing the first {max_rows:,} of {total:,} {what}; "

@@ -70,8 +70,9 @@ def _entries(findings: Mapping[str, Any]) -> tuple[list[tuple[str, datetime, str
 
 def _mailbox_order(findings: Mapping[str, Any], seen: list[str]) -> list[str]:
     listed = [m.get("mailbox") for m in findings.get("mailboxes") or [] if isinstance(m, Mapping)]
-    order = [m for m in listed if m in set(seen)]
-    return list(dict.fromkeys(order + sorted(set(seen) - set(order))))
+    present = set(seen)
+    order = [m for m in listed if m in present]
+    return list(dict.fromkeys(order + sorted(present - set(order))))
 
 
 def _windows(findings: Mapping[str, Any]) -> dict[str, list[tuple[datetime, datetime, Any]]]:
@@ -136,6 +137,24 @@ def _mailbox_label(drawing: Drawing, mailbox: str, top: float) -> None:
                            fontName=FONT_BOLD if i == 0 else FONT, fontSize=7.2))
 
 
+def _runs(marks: list[tuple[datetime, str]], axis: _Axis,
+          width: float) -> list[tuple[str, float, float]]:
+    """Ticks merged where they touch on the page: one shape per visible run, not per hour,
+    so months of hourly activity draw as fast as a day of it and look the same."""
+    runs: list[tuple[str, float, float]] = []
+    last: dict[str, int] = {}
+    for when, kind in sorted(marks, key=lambda m: (m[1], m[0])):
+        x0 = axis.x(when)
+        x1 = x0 + width
+        i = last.get(kind)
+        if i is not None and x0 <= runs[i][2] + 0.5:
+            runs[i] = (kind, runs[i][1], max(runs[i][2], x1))
+        else:
+            last[kind] = len(runs)
+            runs.append((kind, x0, x1))
+    return runs
+
+
 def _chart(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]], axis: _Axis,
            spans: dict[str, list[tuple[datetime, datetime, Any]]]) -> Drawing:
     row_h = LANE_H * len(KINDS) + ROW_GAP
@@ -160,10 +179,9 @@ def _chart(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]], 
                              strokeWidth=0.25))
             drawing.add(String(LABEL_W - 3, y + 1, kind, fontName=FONT, fontSize=4.3,
                                fillColor=MUTED, textAnchor="end"))
-        for when, kind in sorted(by_mailbox.get(mailbox, [])):
+        for kind, x0, x1 in _runs(by_mailbox.get(mailbox, []), axis, max(hour_w, 1.6)):
             lane = KINDS.index(kind)
-            drawing.add(Rect(axis.x(when), top - (lane + 1) * LANE_H + 0.6,
-                             max(hour_w, 1.6), LANE_H - 1.2,
+            drawing.add(Rect(x0, top - (lane + 1) * LANE_H + 0.6, x1 - x0, LANE_H - 1.2,
                              fillColor=KIND_COLOURS[kind], strokeColor=None))
     for tick in _ticks(axis):
         x = axis.x(tick)
