@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class BundleWriter:
         self._names = NameRegistry()
         self._seq = 0
         self._head = ZERO_SHA256
+        self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- opening
     @classmethod
@@ -190,25 +192,27 @@ class BundleWriter:
             raise BundleStateError(f"{self.root} is sealed or not an open bundle")
 
     def write(self, relpath: str, data: bytes | Iterable[bytes]) -> FileRecord:
-        """Write data/<relpath> atomically; never overwrites; enforces the safe-name policy."""
+        """Write data/<relpath> atomically; never overwrites; enforces the safe-name policy.
+
+        Safe to call from several threads (names are reserved under a lock).
+        """
         self._require_open()
         check_safe_path(relpath)
         if relpath in RESERVED:
             raise UnsafeNameError(f"data/{relpath} is written by the bundle itself")
-        clash = self._names.conflict(relpath)
-        if clash is not None:
-            raise UnsafeNameError(f"payload path {relpath!r} differs only by letter case from {clash!r}")
         target = self._data / relpath
-        if relpath in self._names or os.path.lexists(target):
-            raise BundleStateError(f"data/{relpath} already exists; evidence files are never rewritten")
-        self._names.add(relpath)
+        with self._lock:
+            clash = self._names.conflict(relpath)
+            if clash is not None:
+                raise UnsafeNameError(f"payload path {relpath!r} differs only by letter case from {clash!r}")
+            if relpath in self._names or os.path.lexists(target):
+                raise BundleStateError(f"data/{relpath} already exists; evidence files are never rewritten")
+            self._names.add(relpath)
         try:
             record = self._atomic(target, data)
         except BaseException:
-            self._names = NameRegistry()
-            for dirpath, _dirs, files in os.walk(self._data):
-                for name in files:
-                    self._names.add(Path(dirpath, name).relative_to(self._data).as_posix())
+            with self._lock:
+                self._names.discard(relpath)
             raise
         return FileRecord(relpath, record.size, record.sha256)
 
@@ -235,17 +239,18 @@ class BundleWriter:
         clash = {"prev", "seq", "time_utc", "event"} & fields.keys()
         if clash:
             raise BundleStateError(f"event fields may not be named {sorted(clash)}")
-        entry = {"prev": self._head, "seq": self._seq + 1, "time_utc": utc_now(precise=True),
-                 "event": event, **fields}
-        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-        fd = os.open(self._data / EVENTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, line + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._seq += 1
-        self._head = hashlib.sha256(line).hexdigest()
+        with self._lock:
+            entry = {"prev": self._head, "seq": self._seq + 1, "time_utc": utc_now(precise=True),
+                     "event": event, **fields}
+            line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+            fd = os.open(self._data / EVENTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, line + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._seq += 1
+            self._head = hashlib.sha256(line).hexdigest()
 
     # ---------------------------------------------------------------- sealing
     def seal(self, key: SigningKey, *, bag_info: Mapping[str, str], collection: Mapping) -> Path:

@@ -2,7 +2,7 @@
 
 hashlib releases the GIL while it digests buffers larger than 2 KiB and file reads release it
 too, so a thread pool keeps every core busy without the copying cost of processes. Each worker
-reuses one 1 MiB buffer, and at most a small window of files is in flight: memory stays bounded
+reuses one 256 KiB buffer, and at most a small window of files is in flight: memory stays bounded
 however many files a bundle holds.
 """
 
@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18   # 256 KiB: the buffer stays in L2 between read() and hashing (1 MiB+ was slower)
 
 
 @dataclass

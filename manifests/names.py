@@ -59,6 +59,7 @@ class NameRegistry:
 
     def __init__(self) -> None:
         self._by_folded: dict[str, str] = {}
+        self._files: set[str] = set()
 
     def _prefixes(self, relpath: str) -> list[str]:
         parts = relpath.split("/")
@@ -81,3 +82,12 @@ class NameRegistry:
             raise UnsafeNameError(f"payload path {relpath!r} differs only by letter case from {clash!r}")
         for prefix in self._prefixes(relpath):
             self._by_folded.setdefault(prefix.lower(), prefix)
+        self._files.add(relpath)
+
+    def discard(self, relpath: str) -> None:
+        """Forget a path (a write that failed); directories still used by others stay."""
+        self._files.discard(relpath)
+        self._by_folded = {}
+        for kept in self._files:
+            for prefix in self._prefixes(kept):
+                self._by_folded.setdefault(prefix.lower(), prefix)

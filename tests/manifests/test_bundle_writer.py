@@ -145,3 +145,18 @@ def test_interrupted_seal_can_be_redone(tmp_path, signing_key, examiner_key, mon
     BundleWriter.resume(tmp_path / "b").seal(examiner_key, bag_info={}, collection={"kind": "import"})
     done = verify_bundle(tmp_path / "b", signer_key=signing_key[0].with_name("examiner.key.pub"))
     assert done.verdict == "valid", [str(f) for f in done.findings]
+
+
+def test_concurrent_writes_and_events_keep_the_chain(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    writer = BundleWriter.create(tmp_path / "b", case_id="c", collection_id="x")
+
+    def work(i):
+        writer.write(f"raw/p{i:04d}.json", b"x" * i)
+        writer.log_event("page", n=i)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(200)))
+    raw = (tmp_path / "b" / "data" / "events.log").read_bytes()
+    assert _chain_ok(raw) and raw.count(b"\n") == 201
+    assert len(list((tmp_path / "b" / "data" / "raw").iterdir())) == 200
