@@ -91,7 +91,8 @@ class Engine:
         self._flush_python_rows()
         self._finish_events()
         for name, sql in DERIVED.items():
-            self.con.execute(f"CREATE TABLE {name} AS {sql}")
+            kind = "TABLE" if "-- table" in sql else "VIEW"
+            self.con.execute(f"CREATE {kind} {name} AS {sql}")
 
     def _create_events_all(self) -> None:
         self.con.execute(
@@ -164,12 +165,18 @@ class Engine:
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
         con.execute("CREATE TABLE record_sources AS SELECT id, bundle, src, pos FROM events_all WHERE readable")
+        # De-duplicate in place: only ids seen more than once are ranked, so the common case
+        # (no duplicates) costs one GROUP BY, not a rewrite of the table.
+        con.execute("DELETE FROM events_all WHERE NOT readable")
         con.execute("""
-            CREATE TABLE events AS SELECT * EXCLUDE (readable, id_missing) FROM events_all
-            WHERE readable
-            QUALIFY row_number() OVER (PARTITION BY id ORDER BY bundle, src, pos) = 1
-        """)
-        con.execute("DROP TABLE events_all")
+            DELETE FROM events_all WHERE rowid IN (
+                SELECT rowid FROM (
+                    SELECT rowid, row_number() OVER (PARTITION BY id ORDER BY bundle, src, pos) AS n
+                    FROM events_all WHERE id IN (SELECT id FROM events_all GROUP BY id HAVING count(*) > 1))
+                WHERE n > 1)""")
+        con.execute("ALTER TABLE events_all DROP COLUMN readable")
+        con.execute("ALTER TABLE events_all DROP COLUMN id_missing")
+        con.execute("ALTER TABLE events_all RENAME TO events")
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
         self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,

@@ -68,7 +68,9 @@ EVENT_COLUMNS = f"""
     {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
     coalesce(lower({_prop('r.OperationProperties', 'IsThrottled')}) = 'true', false) AS is_throttled,
     try_cast(r.LogonType AS INTEGER) AS logon_type,
-    r.Folders AS folders,
+    list_transform(r.Folders, lambda f: f.Path) AS folder_paths,
+    flatten(list_transform(r.Folders, lambda f: list_transform(f.FolderItems, lambda i: struct_pack(
+        folder := f.Path, internet_message_id := i.InternetMessageId, subject := i.Subject)))) AS folder_items,
     r.Folder.Path AS folder_path,
     r.DestFolder.Path AS dest_folder_path,
     r.Item AS item,
@@ -80,18 +82,20 @@ EVENT_COLUMNS = f"""
     bundle, src, pos
 """
 
-# Derived tables, built after events is de-duplicated. Order matters (later ones use earlier).
+# Derived relations, created after events is de-duplicated, in this order. Views cost nothing
+# until queried (the report queries each once, filtered); event_keys is joined repeatedly, so
+# it is a table.
 DERIVED = {
     "accessed_items": """
-        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, f.Path AS folder,
-               i.InternetMessageId AS internet_message_id, i.Subject AS subject
-        FROM events e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
-        WHERE e.operation = 'MailItemsAccessed' AND i.InternetMessageId IS NOT NULL
-              AND i.InternetMessageId <> ''
+        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, i.folder,
+               i.internet_message_id, i.subject
+        FROM events e, unnest(e.folder_items) AS u(i)
+        WHERE e.operation = 'MailItemsAccessed' AND i.internet_message_id IS NOT NULL
+              AND i.internet_message_id <> ''
     """,
     "synced_folders": """
-        SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder
-        FROM events e, unnest(e.folders) AS u(f)
+        SELECT e.id AS record_id, e.ts, e.mailbox, f AS folder
+        FROM events e, unnest(e.folder_paths) AS u(f)
         WHERE e.operation = 'MailItemsAccessed' AND e.access_type = 'Sync'
     """,
     "item_mentions": """
@@ -117,6 +121,7 @@ DERIVED = {
         FROM events WHERE operation IN ('Send', 'SendAs', 'SendOnBehalf')
     """,
     "event_keys": """
+        -- table
         SELECT id, 'ip' AS kind, v AS value FROM (
             SELECT id, unnest([client_ip, client_ip_address, actor_ip]) AS v FROM events)
         WHERE v IS NOT NULL AND v <> ''

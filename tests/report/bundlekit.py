@@ -59,7 +59,7 @@ def _page_body(records: Sequence[dict[str, Any]]) -> bytes:
 def page_files(unit: str, name: str, body: bytes, *, kind: str = "ual.page", status: int = 200,
                source: str = "ual", context: dict[str, Any] | None = None) -> dict[str, bytes]:
     """The body (gzip, mtime 0) and sidecar of one stored response, keyed by data/ relpath."""
-    stored = gzip.compress(body, mtime=0)
+    stored = gzip.compress(body, 6, mtime=0)
     sidecar = {
         "kind": kind, "source": source, "method": "POST",
         "url": "https://outlook.office365.com/adminapi/beta/t/InvokeCommand",

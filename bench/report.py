@@ -1,0 +1,156 @@
+"""Benchmark `evkit report` against the machine's own floor on the same bundle.
+
+Generates a sealed bundle of N MailItemsAccessed records (default 1M) in the collector's raw
+layout (ual.page responses of 5,000 rows, gzip level 6, sidecars), then measures in one run:
+
+  floor  = SHA-256 of every payload file + a DuckDB JSON scan of the same pages
+  report = `evkit report BUNDLE --case CASE --out DIR` in a subprocess (verification included)
+
+and prints the ratio report/floor and the report's peak RSS. Targets (issue 5): <= 3x the
+floor with peak RSS <= 1.5 GB at 1M records; peak RSS <= 2 GB at 10M.
+
+  python bench/report.py [--records N] [--workdir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PAGE = 5000
+USERS = 200
+PASSPHRASE = "bench-passphrase"
+WINDOW = ("2023-06-01T00:00:00Z", "2023-07-01T00:00:00Z")
+ATTACKER_IP = "203.0.113.7"
+
+
+def _record(i: int, rng: random.Random) -> dict:
+    user = f"user{i % USERS:03d}@contoso.com"
+    attacker = i % 997 == 0 and i % USERS < 3
+    t = 1685577600 + (i * 2592000) // 1_000_000 % 2592000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    folder = ("\\Inbox", "\\Sent Items", "\\Archive", "\\Projects")[i % 4]
+    items = [{"InternetMessageId": f"<m{(i * 7 + k) % 50000}.{i % USERS}@contoso.com>",
+              "SizeInBytes": 1000 + k} for k in range(1 + i % 3)]
+    return {
+        "CreationTime": stamp, "Id": f"{rng.getrandbits(128):032x}", "Operation": "MailItemsAccessed",
+        "OrganizationId": "8f4a1c62-77d3-4b0e-9a55-2c1de9f80b31", "RecordType": 50,
+        "ResultStatus": "Succeeded", "UserKey": "10032000ABCDEF12", "UserType": 0, "Version": 1,
+        "Workload": "Exchange", "UserId": user, "AppId": "00000002-0000-0ff1-ce00-000000000000",
+        "ClientIPAddress": ATTACKER_IP if attacker else f"192.0.2.{i % USERS % 250}",
+        "ClientInfoString": "Client=OWA;Action=ViaProxy", "ExternalAccess": False, "InternalLogonType": 0,
+        "LogonType": 0, "MailboxGuid": "bd6abed2-5d3b-4206-aada-31ca71605e63", "MailboxOwnerUPN": user,
+        "OperationProperties": [{"Name": "MailAccessType", "Value": "Bind"},
+                                {"Name": "IsThrottled", "Value": "False"}],
+        "OrganizationName": "contoso.onmicrosoft.com", "OriginatingServer": "AM0PR01MB1234 (15.20.7409.000)\r\n",
+        "SessionId": f"s-{i % USERS}-{i // 50000}" if not attacker else "attacker-session",
+        "Folders": [{"Id": "LgAAAAALcWhVmnTeRJS8qp8HxA25AQC/yWJ3KK0XQJ7UyikjUZtEAAAAAAEMAAAB", "Path": folder,
+                     "FolderItems": items}],
+        "OperationCount": len(items),
+    }
+
+
+def generate(root: Path, records: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from manifests.bundle import BundleWriter
+    from manifests.keys import generate_key, load_signing_key
+
+    keyfile = root.parent / "bench.key"
+    if not keyfile.exists():
+        generate_key(keyfile, "bench@firm.example", PASSPHRASE)
+    key = load_signing_key(keyfile, PASSPHRASE)
+    rng = random.Random(1)
+    writer = BundleWriter.create(root, case_id="BENCH", collection_id="C1")
+    unit = "20230601T000000Z_20230701T000000Z"
+    for n, start in enumerate(range(0, records, PAGE), 1):
+        rows = []
+        for i in range(start, min(start + PAGE, records)):
+            rec = _record(i, rng)
+            rows.append({"RecordId": rec["Id"], "CreationDate": rec["CreationTime"], "RecordType": 50,
+                         "Operations": "MailItemsAccessed", "UserIds": rec["UserId"],
+                         "AuditData": json.dumps(rec, separators=(",", ":")),
+                         "ResultIndex": i - start + 1, "ResultCount": records})
+        body = json.dumps({"@odata.context": "bench", "@adminapi.warnings": [], "value": rows},
+                          separators=(",", ":")).encode()
+        name = f"p{n:06d}"
+        writer.write(f"raw/ual/{unit}/{name}.json.gz", gzip.compress(body, 6, mtime=0))
+        sidecar = {"kind": "ual.page", "source": "ual", "method": "POST", "url": "bench", "request_body": {},
+                   "status": 200, "headers": {}, "received_utc": "2023-07-02T00:00:00Z",
+                   "server_date_utc": "2023-07-02T00:00:00Z", "body_file": f"{name}.json.gz",
+                   "body_size": len(body), "body_sha256": hashlib.sha256(body).hexdigest(),
+                   "stored_encoding": "gzip", "attempt": 1, "context": {}}
+        writer.write(f"raw/ual/{unit}/{name}.meta.json", json.dumps(sidecar, sort_keys=True).encode() + b"\n")
+    collection = {"schema": "evkit.collection/1", "kind": "collect", "case_id": "BENCH", "collection_id": "C1",
+                  "window": {"start": WINDOW[0], "end": WINDOW[1]}, "finished_utc": "2023-07-02T00:00:00Z",
+                  "ledger": [{"source": "ual", "unit": unit, "window": {"start": WINDOW[0], "end": WINDOW[1]},
+                              "expected": records, "received": records, "unique_ids": records, "retries": 0,
+                              "status": "complete", "reason": ""}]}
+    writer.seal(key, bag_info={"Source-Organization": "bench"}, collection=collection)
+
+
+def floor(root: Path) -> float:
+    import duckdb
+
+    start = time.perf_counter()
+    for path in sorted((root / "data").rglob("*")):
+        if path.is_file():
+            h = hashlib.sha256()
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    pages = (root / "data" / "raw" / "ual").as_posix() + "/*/*.json.gz"
+    con.execute(f"SELECT sum(json_array_length(json, '$.value')) FROM read_json_objects('{pages}', "
+                "format = 'auto', maximum_object_size = 100663296)").fetchall()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--workdir", type=Path, default=Path("bench/out/report"))
+    ap.add_argument("--keep", action="store_true", help="reuse an existing generated bundle")
+    args = ap.parse_args()
+    work = args.workdir / f"n{args.records}"
+    bundle = work / "BENCH_C1"
+    if not (args.keep and bundle.exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        t = time.perf_counter()
+        generate(bundle, args.records)
+        print(f"generated {args.records:,} records in {time.perf_counter() - t:.1f}s", flush=True)
+    case = work / "case.toml"
+    case.write_text(f'[case]\nid = "BENCH"\nwindow = ["{WINDOW[0]}", "{WINDOW[1]}"]\n[indicators]\n'
+                    f'accounts = ["user000@contoso.com"]\nips = ["{ATTACKER_IP}"]\n', encoding="utf-8")
+    size = sum(p.stat().st_size for p in (bundle / "data").rglob("*") if p.is_file())
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "evkit", "report", str(bundle), "--case", str(case),
+                           "--out", str(out)], capture_output=True, text=True)
+    report_s = time.perf_counter() - t
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, sep="\n")
+        return 1
+    floor_s = floor(bundle)
+    print(f"records {args.records:,}  payload {size / 1e6:.0f} MB  cores {os.cpu_count()}")
+    print(f"floor  {floor_s:.2f}s (SHA-256 of the payload + DuckDB JSON scan)")
+    print(f"report {report_s:.2f}s  ratio {report_s / floor_s:.2f}x  peak RSS {rss_mb:.0f} MB")
+    print(proc.stdout.strip().splitlines()[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
