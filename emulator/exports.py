@@ -509,23 +509,19 @@ def sample_records() -> list[dict]:
     ]
 
 
-def scenario_records(name: str, seed: int) -> Iterator[dict]:
-    """Every record of an emulator scenario over its whole window, oldest first."""
+def scenario_records(name: str, seed: int, window: str = "all") -> Iterator[dict]:
+    """Records of an emulator scenario, oldest first: its whole window ("all") or only the
+    incident window ("incident")."""
     from emulator.scenarios import build_scenario   # the scenario engine, same package
     with tempfile.TemporaryDirectory() as workdir:
         scenario = build_scenario(name, seed, Path(workdir))
-        start, end = _scenario_window(scenario)
+        start, end = scenario.incident_window if window == "incident" else (scenario.start, scenario.end)
         yield from scenario.records(start, end)
 
 
-def _scenario_window(scenario: object) -> tuple[object, object]:
-    window = getattr(scenario, "window", None)
-    if isinstance(window, (tuple, list)) and len(window) == 2:
-        return window[0], window[1]
-    return getattr(scenario, "start"), getattr(scenario, "end")
-
-
-def main(argv: list[str] | None = None, *, source: Callable[[str, int], Iterable[dict]] | None = None) -> int:
+def main(argv: list[str] | None = None, *,
+         source: Callable[[str, int, str], Iterable[dict]] | None = None) -> int:
+    """`python -m emulator.exports`: one file per format under --out; exit 2 on bad arguments."""
     parser = argparse.ArgumentParser(prog="python -m emulator.exports",
                                      description="Write client-side exports of a scenario's audit records.")
     parser.add_argument("--scenario", default="bec-basic")
@@ -536,6 +532,8 @@ def main(argv: list[str] | None = None, *, source: Callable[[str, int], Iterable
     parser.add_argument("--encoding", default="utf-8", choices=ENCODINGS)
     parser.add_argument("--operations", default="",
                         help="comma-separated operations to keep (default: all)")
+    parser.add_argument("--window", default="all", choices=("all", "incident"),
+                        help="the scenario's whole window or only its incident window")
     parser.add_argument("--limit", type=int, default=0, help="keep at most this many records")
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -545,9 +543,9 @@ def main(argv: list[str] | None = None, *, source: Callable[[str, int], Iterable
         return 2
     keep = {o.strip() for o in args.operations.split(",") if o.strip()}
     try:
-        records = list((source or scenario_records)(args.scenario, args.seed))
-    except (ImportError, AttributeError) as exc:
-        print(f"exports: scenario engine unavailable: {exc}", file=sys.stderr)
+        records = list((source or scenario_records)(args.scenario, args.seed, args.window))
+    except Exception as exc:     # unknown scenario, bad seed: one line, no traceback
+        print(f"exports: cannot build scenario {args.scenario!r}: {exc}", file=sys.stderr)
         return 1
     records.sort(key=lambda r: (str(r.get("CreationTime")), str(r.get("Id"))))
     if keep:

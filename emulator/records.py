@@ -80,6 +80,26 @@ def page(scenario: Any, start: dt.datetime, end: dt.datetime, keep: Callable[[di
     return out, None
 
 
+def checkpoints(scenario: Any, start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
+                every: int, limit: int) -> tuple[int, list[Cursor | None]]:
+    """One scan: the number of matches, and the resume cursor before every `every`-th match among
+    the first `limit` (so block b can later be read with page(..., cursor=result[b]))."""
+    marks: list[Cursor | None] = [None]
+    total = 0
+    cur_t, cur_n = start, 0
+    for record in scenario.records(start, end):
+        t = record_time(record)
+        if t == cur_t:
+            cur_n += 1
+        else:
+            cur_t, cur_n = t, 1
+        if keep(record):
+            total += 1
+            if total % every == 0 and total < limit:
+                marks.append((cur_t, cur_n))
+    return total, marks
+
+
 def iter_matching(scenario: Any, start: dt.datetime, end: dt.datetime,
                   keep: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
     for record in scenario.records(start, end):

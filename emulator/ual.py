@@ -6,6 +6,7 @@ window, so memory stays bounded whatever the scenario size."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -28,6 +29,7 @@ MAX_RESULT_SIZE = 5000
 LARGE_SET_CAP = 50_000
 PREVIEW_CAP = 5000
 MAX_SESSIONS = 64
+BLOCK = 1000
 VALIDATION = "System.Management.Automation.ParameterBindingValidationException"
 TRANSFORM = "System.Management.Automation.ParameterBindingArgumentTransformationException"
 MISSING = "System.Management.Automation.ParameterBindingException"
@@ -36,11 +38,38 @@ _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(
 
 @dataclass
 class Session:
+    """A ReturnLargeSet / ReturnNextPreviewPage session: blocks of BLOCK matches (in time order)
+    are served in a shuffled order and shuffled inside, so the set is unsorted yet each page
+    needs only a scan of its own blocks, resumed from cursors taken during the counting scan."""
+
     signature: str
-    total: int                 # what ResultCount reports
-    order: list[int]           # time-order positions of the rows to serve, in serving order
+    total: int                          # what ResultCount reports
+    servable: int                       # rows the session will hand out (<= cap)
+    marks: list[Any]                    # resume cursor before each block
+    block_order: list[int]
+    seed: str
     served: int = 0
     runspace: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def positions(self, first: int, count: int) -> list[tuple[int, int]]:
+        """(block, offset in block) for serving positions first .. first+count-1."""
+        starts = []  # serving position where each block of block_order begins
+        at = 0
+        for block in self.block_order:
+            starts.append(at)
+            at += min(BLOCK, self.servable - block * BLOCK)
+        out = []
+        shuffled: dict[int, list[int]] = {}
+        for k in range(first, min(first + count, self.servable)):
+            slot = bisect.bisect_right(starts, k) - 1
+            block = self.block_order[slot]
+            if block not in shuffled:
+                inner = list(range(min(BLOCK, self.servable - block * BLOCK)))
+                if self.seed:
+                    random.Random(f"{self.seed}:{block}").shuffle(inner)
+                shuffled[block] = inner
+            out.append((block, shuffled[block][k - starts[slot]]))
+        return out
 
 
 def parse_date(text: Any) -> dt.datetime | None:
@@ -218,14 +247,16 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         if session is not None and session.signature != signature:
             session = None
     if session is None:
-        total = sum(1 for _ in rec.iter_matching(state.scenario, start, end, keep))
-        if command == "ReturnLargeSet":
-            n = min(total, LARGE_SET_CAP)
-            order = list(range(n))
-            random.Random(f"{state.options.seed}:{session_id}:{signature}").shuffle(order)  # unsorted (3.1)
-        else:
-            order = list(range(min(total, PREVIEW_CAP)))
-        session = Session(signature=signature, total=_capped_total(state, start, end, total), order=order)
+        cap = LARGE_SET_CAP if command == "ReturnLargeSet" else PREVIEW_CAP
+        total, marks = rec.checkpoints(state.scenario, start, end, keep, BLOCK, cap)
+        servable = min(total, cap)
+        blocks = list(range(-(-servable // BLOCK)))
+        seed = ""
+        if command == "ReturnLargeSet":  # unsorted (3.1); ReturnNextPreviewPage stays sorted
+            seed = f"{state.options.seed}:{session_id}:{signature}"
+            random.Random(seed).shuffle(blocks)
+        session = Session(signature=signature, total=_capped_total(state, start, end, total), servable=servable,
+                          marks=marks, block_order=blocks, seed=seed)
         with state.lock:
             sessions[session_id] = session
             sessions.move_to_end(session_id)
@@ -233,22 +264,18 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
                 sessions.popitem(last=False)
     with state.lock:
         first = session.served
-        wanted = session.order[first:first + size]
+        wanted = session.positions(first, size)
         session.served = first + len(wanted)
     if not wanted:
         return []
-    position = {p: i for i, p in enumerate(wanted)}
-    picked: list[dict[str, Any] | None] = [None] * len(wanted)
-    limit = max(wanted)
-    for i, r in enumerate(rec.iter_matching(state.scenario, start, end, keep)):
-        if i in position:
-            picked[position[i]] = r
-        if i >= limit:
-            break
+    block_rows: dict[int, list[dict[str, Any]]] = {}
+    for block in dict.fromkeys(b for b, _ in wanted):
+        block_rows[block], _ = rec.page(state.scenario, start, end, keep, BLOCK, session.marks[block])
+    picked = [block_rows[b][i] for b, i in wanted]
     assert state.dice is not None
     key, attempt = req.claims.get("_fault_key", ""), req.claims.get("_fault_attempt", 0)
     if state.dice.roll("restart", key, attempt):
         with state.lock:
             session.served = 0  # internal timeout: the session starts over (3.1, ResultIndex -1)
-        return [row(r, -1, 0, session.runspace) for r in picked if r is not None]
-    return [row(r, first + j + 1, session.total, session.runspace) for j, r in enumerate(picked) if r is not None]
+        return [row(r, -1, 0, session.runspace) for r in picked]
+    return [row(r, first + j + 1, session.total, session.runspace) for j, r in enumerate(picked)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=True)
 class Context:
     """One access context: the fields Microsoft uses to separate and de-duplicate records.
 
@@ -31,6 +31,17 @@ class Context:
     user_agent: str = ""
     actor: str = "owner"
     reach: str = ""
+    _hash: int = field(default=0, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # contexts key every aggregation and de-dup table: hash once, not per lookup
+        object.__setattr__(self, "_hash", hash((self.user, self.logon_type, self.ip,
+                                                self.client_info, self.session_id, self.app_id,
+                                                self.client_app_id, self.aad_session_id,
+                                                self.actor, self.reach)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(slots=True)

@@ -100,18 +100,19 @@ class Script:
     def pick(self, mailbox: str, folder: str, n: int, keywords: tuple[str, ...] = ()) -> list[int]:
         """n distinct pre-existing items of a folder, preferring subjects with a keyword."""
         mbx = self.mbx[mailbox]
-        count = mbx.folders[folder].count
-        ks = list(range(count))
-        if keywords:
-            hits = [k for k in ks if any(w in item_identity(self.seed, mbx, folder, k)[1].lower()
-                                         for w in keywords)]
-            rest = [k for k in ks if k not in set(hits)]
-            self.rng.shuffle(hits)
-            self.rng.shuffle(rest)
-            ks = hits + rest
-        else:
-            self.rng.shuffle(ks)
-        return ks[:n]
+        ks = list(range(mbx.folders[folder].count))
+        self.rng.shuffle(ks)
+        if not keywords:
+            return ks[:n]
+        hits: list[int] = []
+        for k in ks:
+            subject = item_identity(self.seed, mbx, folder, k)[1].lower()
+            if any(w in subject for w in keywords):
+                hits.append(k)
+                if len(hits) == n:
+                    return hits
+        chosen = set(hits)
+        return hits + [k for k in ks if k not in chosen][:n - len(hits)]
 
     def reads(self, t0: int, t1: int, mailbox: str, ctx: Context, folder: str,
               ks: list[int]) -> int:

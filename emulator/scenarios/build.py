@@ -8,6 +8,7 @@ it stays flat however many records are asked for.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -30,6 +31,16 @@ from emulator.scenarios.tenant import TenantView
 from emulator.scenarios.truth import TruthRecorder, write_truth
 
 GENERATOR_VERSION = 1
+
+
+def _code_digest() -> str:
+    """SHA-256 of this package's source: a generated workdir is reused only by the same code."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 DOMAIN = "contoso.com"
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 ORG_DISPLAY = "Contoso Ltd"
@@ -38,6 +49,10 @@ ORG_DISPLAY = "Contoso Ltd"
 RECORDS_PER_MAILBOX_DAY = 42.0
 
 SCENARIOS: tuple[str, ...] = tuple(SPECS)
+_NAMES = ("Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",
+          "Rupert", "Sybil", "Trent", "Uma", "Victor", "Walter", "Xena", "Yusuf", "Zoe")
+_SURNAMES = ("Garcia", "Hughes", "Ito", "Jensen", "Khan", "Lee", "Moreau", "Novak", "Okafor",
+             "Patel", "Quinn", "Rossi", "Schmidt", "Tanaka", "Usman", "Vargas", "Weber", "Young")
 
 
 def _utc(t: int) -> datetime:
@@ -171,7 +186,8 @@ def build_scenario(name: str, seed: int, workdir: Path,
         raise ScenarioParamError(f"scenario seed must be a non-negative integer, got {seed!r}")
     merged = _check_params(spec, params)
     workdir = Path(workdir)
-    fingerprint = {"name": name, "seed": seed, "params": merged, "generator": GENERATOR_VERSION}
+    fingerprint = {"name": name, "seed": seed, "params": merged, "generator": GENERATOR_VERSION,
+                   "code": _code_digest()}
     marker = workdir / "scenario.json"
     if marker.exists():
         try:
@@ -234,7 +250,8 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
     writer.close()
     writer.write_index(spec.start, spec.end)
 
-    view = TenantView(key, tenant_id, DOMAIN, TENANT_DOMAIN, ORG_DISPLAY, mailboxes, org)
+    view = TenantView(key, tenant_id, DOMAIN, TENANT_DOMAIN, ORG_DISPLAY, mailboxes, org,
+                      spec.end)
     snapshot = {
         "org_config": view.org_config(), "admin_audit_log_config": view.admin_audit_log_config(),
         "mailboxes": view.mailboxes(), "bypass_associations": view.bypass_associations(),

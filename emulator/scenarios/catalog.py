@@ -215,14 +215,14 @@ _BASE = dict(start=_epoch(2023, 6, 1), end=_epoch(2023, 6, 15), incident_start=_
 SCENARIOS: dict[str, ScenarioSpec] = {
     "bec-basic": ScenarioSpec(
         "bec-basic", "small business e-mail compromise for the demo and tests", **_BASE,
-        params={"extra_mailboxes": 0}, plan=plan_bec),
+        params={"extra_mailboxes": 6}, plan=plan_bec),
     "throttled": ScenarioSpec(
         "throttled", "a malicious app reads enough to throttle MailItemsAccessed for 24 h",
-        **_BASE, params={"extra_mailboxes": 0, "workers": 3, "read_hours": 20},
+        **_BASE, params={"extra_mailboxes": 6, "workers": 3, "read_hours": 20},
         plan=plan_throttled),
     "misconfigured": ScenarioSpec(
         "misconfigured", "every planted coverage gap, optionally org auditing off",
-        **_BASE, params={"extra_mailboxes": 0, "org_audit_disabled": False,
+        **_BASE, params={"extra_mailboxes": 6, "org_audit_disabled": False,
                          "ingestion_off": False},
         plan=plan_misconfigured, search_audited=False),
     "large": ScenarioSpec(

@@ -139,3 +139,19 @@ def item_identity(seed: object, mailbox: Mailbox, folder: str, k: int) -> tuple[
     subject = _TOPICS[d[3] % len(_TOPICS)].format(n=1000 + k, q=1 + d[4] % 4)
     size = 4000 + int.from_bytes(d[5:8], "big") % 250000
     return imid, subject, size
+
+
+_LOGON_NAMES = {C.LOGON_OWNER: "Owner", C.LOGON_DELEGATE: "Delegate", C.LOGON_ADMIN: "Admin"}
+_DEFAULTS = {C.LOGON_OWNER: C.OWNER_DEFAULT, C.LOGON_DELEGATE: C.DELEGATE_DEFAULT,
+             C.LOGON_ADMIN: C.ADMIN_DEFAULT}
+
+
+def audit_set(mbx: Mailbox, logon_type: int, after_expansion: bool) -> list[str] | tuple[str, ...]:
+    """The actions audited for a logon type. A Microsoft-managed set (its logon type still in
+    DefaultAuditSet) follows Microsoft's defaults, which gained the premium actions for
+    E3 mailboxes at the expansion; a customised set stays as the admin left it (5.4)."""
+    name = _LOGON_NAMES.get(logon_type, "Admin")
+    if after_expansion and mbx.licence in ("E5", "E3") and name in mbx.default_audit_set:
+        return _DEFAULTS.get(logon_type, C.ADMIN_DEFAULT)
+    return (mbx.audit_owner if logon_type == C.LOGON_OWNER else
+            mbx.audit_delegate if logon_type == C.LOGON_DELEGATE else mbx.audit_admin)

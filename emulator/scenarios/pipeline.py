@@ -32,7 +32,7 @@ from typing import Any, Callable, Protocol
 from emulator.scenarios import constants as C
 from emulator.scenarios.activity import Context, Event
 from emulator.scenarios.ids import GuidStream, digest
-from emulator.scenarios.model import Mailbox, item_identity
+from emulator.scenarios.model import Mailbox, audit_set, item_identity
 from emulator.scenarios.records import RecordFactory, creation_time
 
 _EXPANSION = int(C.EXPANSION_DATE.timestamp())
@@ -102,9 +102,7 @@ class Pipeline:
             covered = mbx.advanced_auditing or (t >= _EXPANSION and mbx.licence in ("E5", "E3"))
             if not covered:
                 return "licence-lacks-advanced-auditing"
-        audit_set = (mbx.audit_owner if ctx.logon_type == C.LOGON_OWNER else
-                     mbx.audit_delegate if ctx.logon_type == C.LOGON_DELEGATE else mbx.audit_admin)
-        if action not in audit_set:
+        if action not in audit_set(mbx, ctx.logon_type, t >= _EXPANSION):
             return f"audit-set-lacks-{action}"
         return None
 

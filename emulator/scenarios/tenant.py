@@ -14,7 +14,7 @@ from typing import Any
 
 from emulator.scenarios import constants as C
 from emulator.scenarios.ids import digest, guid_from
-from emulator.scenarios.model import Mailbox, item_identity
+from emulator.scenarios.model import Mailbox, audit_set, item_identity
 from emulator.scenarios.pipeline import OrgState
 
 _COLL = "#Collection(String)"
@@ -28,7 +28,8 @@ class TenantView:
     """Read-only views over the final tenant state."""
 
     def __init__(self, seed: object, tenant_id: str, domain: str, org_name: str,
-                 display_name: str, mailboxes: dict[str, Mailbox], org: OrgState) -> None:
+                 display_name: str, mailboxes: dict[str, Mailbox], org: OrgState,
+                 now: int) -> None:
         self.seed = seed
         self.tenant_id = tenant_id
         self.domain = domain
@@ -36,6 +37,7 @@ class TenantView:
         self.display_name = display_name
         self.mbx = mailboxes
         self.org = org
+        self.after_expansion = now >= int(C.EXPANSION_DATE.timestamp())
 
     # ---- Exchange ------------------------------------------------------------------------
     def org_config(self) -> dict[str, Any]:
@@ -72,9 +74,12 @@ class TenantView:
             "RecipientTypeDetails": "SharedMailbox" if shared else "UserMailbox",
             "IsShared": shared,
             "AuditEnabled": True, "AuditLogAgeLimit": "90.00:00:00",
-            "AuditAdmin@odata.type": _COLL, "AuditAdmin": list(m.audit_admin),
-            "AuditDelegate@odata.type": _COLL, "AuditDelegate": list(m.audit_delegate),
-            "AuditOwner@odata.type": _COLL, "AuditOwner": list(m.audit_owner),
+            "AuditAdmin@odata.type": _COLL,
+            "AuditAdmin": list(audit_set(m, C.LOGON_ADMIN, self.after_expansion)),
+            "AuditDelegate@odata.type": _COLL,
+            "AuditDelegate": list(audit_set(m, C.LOGON_DELEGATE, self.after_expansion)),
+            "AuditOwner@odata.type": _COLL,
+            "AuditOwner": list(audit_set(m, C.LOGON_OWNER, self.after_expansion)),
             "DefaultAuditSet@odata.type": _COLL, "DefaultAuditSet": list(m.default_audit_set),
             "ProhibitSendReceiveQuota": "100 GB (107,374,182,400 bytes)",
             "WhenMailboxCreated": "2020-01-13T09:47:38.0000000+00:00",
