@@ -17,7 +17,8 @@ from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, Ta
 
 from report.pdf_common import (
     ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
-    clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period, spacer, stat_block,
+    clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
+    spacer, stat_block,
 )
 from report.pdf_sections import detail_flowables, reason_words
 from report.pdf_timeline import timeline_flowables
@@ -134,7 +135,8 @@ def _known_inferred(summary: Mapping[str, Any]) -> list:
         rich(f"<b>What is known.</b> Microsoft's access records show the attacker opened, sent "
              f"or changed {count_text(summary.get('confirmed_items'))} items, each named by its "
              "message id in the evidence."),
-        rich(f"<b>What is inferred.</b> A further {count_text(summary.get('inferred_items'))} items "
+        rich("<b>What is inferred.</b> A further "
+             f"{count_text(summary.get('inferred_items'))} items "
              "must be presumed read: they sat in folders the attacker synchronised, in periods "
              "when Microsoft stopped logging individual opens (throttling), or matched the "
              f"attacker's searches.{extra}"),
@@ -220,7 +222,8 @@ def _invalid_box(findings: Mapping[str, Any]) -> Table:
     return KeepTogether([box, spacer(8)])
 
 
-LIST_FIELDS = ("problems", "limitations", "bundles", "mailboxes", "timeline", "syncs", "throttled", "searches", "sends",
+LIST_FIELDS = ("problems", "limitations", "bundles", "mailboxes", "timeline", "syncs", "throttled",
+               "searches", "sends",
                "tampering", "suggested_indicators", "attribution", "coverage", "completeness")
 
 

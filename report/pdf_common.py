@@ -13,6 +13,12 @@ Everything that makes a PDF trustworthy lives here once:
   verification. Same story in, same bytes out.
 - `data_table`, `section`, `none_found`, `note`: tables whose long bodies split across pages
   with a repeated header, and sections that say "None found" instead of vanishing.
+- `as_dict`, `as_rows`, `as_list`, `count_text`, `parse_utc`, `show_time`, `show_period`:
+  tolerant reading of a model, so a malformed one renders instead of raising.
+
+Use: build a list of flowables with `rich` (evkit's own markup, untrusted parts through
+`esc`), `para` (untrusted text), `data_table(columns, rows)` (cells are escaped for you), then
+`build_document(path, DocumentInfo(title, case_id, created_utc, evidence_valid), story)`.
 """
 
 from __future__ import annotations
@@ -285,6 +291,7 @@ class DocumentInfo:
     evidence_valid: bool = True
     subject: str = ""
     creator: str = "evkit"
+    id_label: str = "Case"         # header prefix for case_id (e.g. "Tenant" for readiness)
 
 
 INVALID_BANNER = "INVALID EVIDENCE - a bundle failed verification; do not rely on this report"
@@ -348,7 +355,7 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.setFont(FONT, 8)
     canvas.setFillColor(MUTED)
     canvas.drawString(MARGIN, top, f"evkit - {info.title}")
-    canvas.drawRightString(width - MARGIN, top, f"Case {clean(info.case_id, 60)}")
+    canvas.drawRightString(width - MARGIN, top, f"{info.id_label} {clean(info.case_id, 60)}")
     canvas.setStrokeColor(RULE)
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN, top - 2.5 * mm, width - MARGIN, top - 2.5 * mm)

@@ -15,7 +15,8 @@ from reportlab.platypus import CondPageBreak
 from report.coverage import explain
 from report.pdf_appendix import appendix_flowables
 from report.pdf_common import (
-    Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich, section,
+    Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
+    section,
     show_period, show_time,
 )
 
@@ -165,7 +166,8 @@ def _indicators(findings: dict[str, Any]) -> list:
             rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
                  "one attributed to the attacker (sessions expand attribution).", "body"),
             *data_table([Column("Indicator", 0.52), Column("Records matched", 0.16, True),
-                         Column("Sessions", 0.14, True), Column("Records via sessions", 0.18, True)],
+                         Column("Sessions", 0.14, True),
+                         Column("Records via sessions", 0.18, True)],
                         used, what="indicators"),
             rich("<b>Suggested, not applied.</b> Candidates an analyst should review; none of "
                  "them changed any number in this report.", "body"),
@@ -176,7 +178,8 @@ def _coverage(findings: dict[str, Any]) -> list:
     cols = [Column("Mailbox", 0.22), Column("Type", 0.09), Column("Mail access audited", 0.1),
             Column("Licence", 0.13), Column("Bypass", 0.07), Column("Verdict", 0.12),
             Column("Reason", 0.27)]
-    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("mail_items_accessed_audited")),
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")),
+             _plain(r.get("mail_items_accessed_audited")),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),
              reason_words(r.get("reason")) if r.get("reason") else "-"]

@@ -1,4 +1,4 @@
-"""The timeline chart's data handling: lanes, ordering, shading, merged ticks, unreadable entries."""
+"""The timeline chart's data handling: lanes, order, shading, merged ticks, unreadable entries."""
 
 from __future__ import annotations
 
