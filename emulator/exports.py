@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
+from emulator.errors import EmulatorError, UsageError
+
 FORMATS = ("purview-csv", "purview-csv-classic", "ual-csv", "ual-json", "mgmt-blob",
            "graph-records", "sentinel-csv", "sentinel-json")
 SUFFIX = {"purview-csv": ".csv", "purview-csv-classic": ".csv", "ual-csv": ".csv",
@@ -544,9 +546,9 @@ def main(argv: list[str] | None = None, *,
     keep = {o.strip() for o in args.operations.split(",") if o.strip()}
     try:
         records = list((source or scenario_records)(args.scenario, args.seed, args.window))
-    except Exception as exc:     # unknown scenario, bad seed: one line, no traceback
-        print(f"exports: cannot build scenario {args.scenario!r}: {exc}", file=sys.stderr)
-        return 1
+    except EmulatorError as exc:     # unknown scenario, bad seed: one line, no traceback
+        print(f"exports: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
     records.sort(key=lambda r: (str(r.get("CreationTime")), str(r.get("Id"))))
     if keep:
         records = [r for r in records if r.get("Operation") in keep]
