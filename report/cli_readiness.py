@@ -12,7 +12,9 @@ Options:
 
 Reads the `config` and `licences` evidence of one or more bundles (a readiness collection is
 `evkit collect` with only those two sources). Every bundle is verified first; an invalid bundle
-is refused (exit 1). Same bundles, same bytes out.
+is refused (exit 1); a bundle that cannot be read at all exits 3. When a configuration or
+licence piece was not collected, both outputs are still written, say what is missing, and the
+exit code is 4 (evidence incomplete). Same bundles, same bytes out.
 """
 
 from __future__ import annotations
@@ -111,13 +113,14 @@ def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: 
         model["limitations"].append(
             "Some bundles could only be checked against the key they carry; verify them with the "
             "examiner's published key (--signer-key) before relying on this report.")
+    status = ExitCode.INCOMPLETE if cfg.missing else ExitCode.OK
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "readiness.json", (json.dumps(model, sort_keys=True, separators=(",", ":"),
                                                       ensure_ascii=False) + "\n").encode("utf-8"))
     tmp = out / ".readiness.pdf.tmp"
     render_readiness(model, tmp)
     os.replace(tmp, out / "readiness.pdf")
-    return model, ExitCode.OK
+    return model, status
 
 
 def _bundle_info(root: Path, verdict: str, result: Any) -> dict[str, Any]:

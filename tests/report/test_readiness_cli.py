@@ -69,3 +69,17 @@ def test_not_a_bundle_cannot_be_verified(tmp_path, capsys):
                                   ["readiness", "x", "--out", "o", "--days", "0"]])
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
+
+
+def test_missing_pieces_are_stated_and_exit_4(tmp_path, signing_key, capsys):
+    files = config_pages(org=None, admin={"UnifiedAuditLogIngestionEnabled": True},
+                         mailboxes=[with_sqi("a@contoso.com")], bypass=[], folders={}, users=[], skus=[],
+                         licence_details={}, omit=("config.Get-OrganizationConfig", "licences.users",
+                                                   "licences.licenseDetails"))
+    bundle = write_readiness_bundle(tmp_path / "b", files, key=signing_key)
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out")]) == 4
+    assert "not collected: config.Get-OrganizationConfig" in capsys.readouterr().err
+    model = json.loads((tmp_path / "out" / "readiness.json").read_text())
+    assert model["missing_evidence"] == ["config.Get-OrganizationConfig", "licences.users",
+                                         "licences.licenseDetails"]
+    assert {c["code"] for c in model["mailboxes"][0]["caveats"]} == {"org-config-missing", "licence-unknown"}
