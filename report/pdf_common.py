@@ -144,6 +144,8 @@ STYLES: dict[str, ParagraphStyle] = {
     "cell_mono": _style("cell_mono", fontName="Courier", fontSize=7.4, leading=9.6),
     "cell_head": _style("cell_head", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
                         textColor=colors.white),
+    "cell_head_num": _style("cell_head_num", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
+                            textColor=colors.white, alignment=TA_RIGHT),
     "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=22, leading=26, textColor=ACCENT),
     "stat_label": _style("stat_label", fontSize=8.5, leading=10.5, textColor=MUTED),
     "alert": _style("alert", fontName=FONT_BOLD, fontSize=10, leading=13, textColor=ALERT),
@@ -248,7 +250,8 @@ def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
                          for v, c in zip(row, columns, strict=False)])
     if not body:
         return [none_found()]
-    head = [Paragraph(_xml_escape(c.title), STYLES["cell_head"]) for c in columns]
+    head = [Paragraph(_xml_escape(c.title), STYLES["cell_head_num" if c.numeric else "cell_head"])
+            for c in columns]
     widths = [c.width * width for c in columns]
     out: list[Flowable] = []
     for start in range(0, len(body), _CHUNK_ROWS):

@@ -89,6 +89,8 @@ def _mailboxes(findings: dict[str, Any]) -> list:
                  "presumed read, and the periods for which nothing can be known."
                  + (f" Items by classification, all mailboxes: {totals}." if totals else ""),
                  "body"),
+            rich("In this and the following tables, Records counts the audit records behind "
+                 "a row; findings.json lists their ids.", "note"),
             *data_table(cols, rows, what="mailboxes")]
 
 
