@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from emulator.errors import EmulatorError, UsageError
 from emulator.faults import parse_faults
@@ -44,6 +45,8 @@ def _parser() -> _Parser:
     p.add_argument("--seed", type=int, default=1, metavar="N")
     p.add_argument("--port", type=int, default=0, metavar="N", help="0 (default): any free port")
     p.add_argument("--faults", default=None, metavar="SPEC")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="scenario parameter, repeatable (e.g. --scenario large --param records=10000000)")
     p.add_argument("--latency-ms", type=int, default=0, metavar="MS", help="added to every API response")
     p.add_argument("--token-lifetime", type=int, default=3599, metavar="S", help="expires_in of issued tokens")
     p.add_argument("--max-concurrency", type=int, default=0, metavar="N",
@@ -62,6 +65,15 @@ def _parser() -> _Parser:
 def _options(argv: Sequence[str]) -> tuple[Options, str]:
     args = _parser().parse_args(list(argv))
     parse_faults(args.faults)  # fail before anything is generated
+    params: dict[str, Any] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
     now = None
     if args.now:
         try:
@@ -73,7 +85,8 @@ def _options(argv: Sequence[str]) -> tuple[Options, str]:
         scenario=args.scenario, seed=args.seed, port=args.port, faults=args.faults, latency_ms=args.latency_ms,
         token_lifetime=args.token_lifetime, max_concurrency=args.max_concurrency, now=now,
         withhold=tuple(args.withhold), deny_cmdlets=tuple(args.deny_cmdlet), graph_v1=args.graph_v1,
-        mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval)
+        mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval,
+        scenario_params=params or None)
     return options, args.workdir
 
 

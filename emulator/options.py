@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
+from typing import Any
 
 from emulator.errors import UsageError
+from emulator.faults import parse_faults
 
 # Application permissions the default app holds, per resource (reference 1.2, 2.2, 5.1, 6.5).
 GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All")
@@ -23,6 +25,7 @@ class Options:
 
     scenario: str = "bec-basic"
     seed: int = 1
+    scenario_params: dict[str, Any] | None = None  # passed to build_scenario(params=...)
     port: int = 0                       # 0: pick a free port
     host: str = "127.0.0.1"
     faults: str | None = None
@@ -45,6 +48,7 @@ class Options:
     exchange_page_size: int = 1000      # Get-Mailbox page before @odata.nextLink (Prefer overrides)
 
     def validate(self) -> None:
+        parse_faults(self.faults)  # strict: raises FaultSpecError naming the bad item
         for name in self.withhold:
             if name not in WITHHOLDABLE:
                 raise UsageError(f"--withhold {name!r}: unknown permission (known: {', '.join(WITHHOLDABLE)})")

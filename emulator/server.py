@@ -85,11 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response, fault)
 
     def _answer(self, state: State, req: Request) -> tuple[Response, str | None]:
-        opts = state.options
         if req.service == "login":
             return login.handle(state, req), None
-        if opts.latency_ms:
-            time.sleep(opts.latency_ms / 1000.0)
         try:
             req.claims = tokens.check(state, req.header("authorization"), req.service)
         except tokens.TokenRejected as exc:
@@ -103,8 +100,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("429", "429-no-retry-after", "af429-403", "503", "504"):
             return fault_response(state, req, fault), fault
         if not self.server.enter(req.service):
-            return throttled(state, req, "429-no-retry-after"), "concurrency"
+            return fault_response(state, req, "429-no-retry-after"), "concurrency"
         try:
+            if state.options.latency_ms:
+                time.sleep(state.options.latency_ms / 1000.0)
             req.claims["_fault_key"] = key
             req.claims["_fault_attempt"] = attempt
             response = SERVICES[req.service](state, req)
@@ -113,9 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = graph_error(500, "InternalServerError", f"emulator error: {type(exc).__name__}")
         finally:
             self.server.leave(req.service)
-        if fault in ("reset", "truncate"):
-            return response, fault
-        return response, None
+        return response, fault if fault in ("reset", "truncate") else None
 
     def _send(self, response: Response, fault: str | None) -> None:
         body = response.body
@@ -156,10 +153,6 @@ def unauthorized(state: State, req: Request, exc: tokens.TokenRejected) -> Respo
     return Response(401, b"", {"WWW-Authenticate": challenge, "Content-Type": "text/html"})
 
 
-def throttled(state: State, req: Request, fault: str) -> Response:
-    return fault_response(state, req, fault)
-
-
 def fault_response(state: State, req: Request, fault: str) -> Response:
     """The error answer for a response fault, in the style of the service (reference 1.7, 6.5, 8)."""
     retry = {"Retry-After": str(state.plan.retry_after)}
@@ -186,8 +179,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # so a port in use is reported, not shared
 
-    def __init__(self, address: tuple[str, int], state: State) -> None:
-        self.state = state
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.state: State = None  # type: ignore[assignment]  # set once the scenario is built
         self._conns: set[Any] = set()
         self._conn_lock = threading.Lock()
         self._inflight: dict[str, int] = {}
@@ -254,26 +247,36 @@ class Emulator:
     def start(self) -> "Emulator":
         """Bind and start serving in a background thread; connection.json is written last."""
         self.options.validate()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if (self.workdir / "connection.json").exists():
-            (self.workdir / "connection.json").unlink()
-        scenario = self._scenario if self._scenario is not None else load_scenario(
-            self.options.scenario, self.options.seed, self.workdir)
-        state = State.create(scenario, self.options)
-        self.state = state
         try:
-            server = _Server((self.options.host, self.options.port), state)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "connection.json").unlink(missing_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot use workdir {self.workdir}: {exc.strerror or exc}") from None
+        try:
+            server = _Server((self.options.host, self.options.port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StartupError(f"port {self.options.port} is already in use on {self.options.host}; "
                                    f"pick another with --port (0 = any free port)") from None
             raise StartupError(f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror}") from None
-        server.socket = _tls_context(self.workdir).wrap_socket(
-            server.socket, server_side=True, do_handshake_on_connect=False)
+        try:
+            scenario = self._scenario if self._scenario is not None else load_scenario(
+                self.options.scenario, self.options.seed, self.workdir, self.options.scenario_params)
+            state = State.create(scenario, self.options)
+            self.state = state
+            server.state = state
+            server.socket = _tls_context(self.workdir).wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False)
+            port = server.server_address[1]
+            state.base_url = f"https://{self.options.host}:{port}"
+            write_workdir_files(self.workdir, state)
+        except OSError as exc:
+            server.server_close()
+            raise StartupError(f"cannot write to workdir {self.workdir}: {exc.strerror or exc}") from None
+        except BaseException:
+            server.server_close()
+            raise
         self._server = server
-        port = server.server_address[1]
-        state.base_url = f"https://{self.options.host}:{port}"
-        write_workdir_files(self.workdir, state)
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="emulator-server", daemon=True)
         self._thread.start()
@@ -290,6 +293,8 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
+        # connection.json means "ready"; a stopped server must not leave it behind
+        (self.workdir / "connection.json").unlink(missing_ok=True)
 
     def wait(self) -> None:
         """Block until stop() (the CLI calls stop from its signal handler)."""
@@ -314,14 +319,14 @@ def _tls_context(workdir: Path) -> ssl.SSLContext:
     return ctx
 
 
-def load_scenario(name: str, seed: int, workdir: Path) -> Any:
+def load_scenario(name: str, seed: int, workdir: Path, params: dict[str, Any] | None = None) -> Any:
     """Build a named scenario (writes case.toml and ground-truth.json into the workdir)."""
     try:
         from emulator.scenarios import build_scenario
     except ImportError as exc:
         raise StartupError(f"scenarios are not available in this build ({exc})") from None
     try:
-        return build_scenario(name, seed, workdir)
+        return build_scenario(name, seed, workdir, params)
     except EmulatorError:
         raise
     except (KeyError, LookupError) as exc:
