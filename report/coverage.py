@@ -64,6 +64,7 @@ STANDARD_EXPANSION_UTC = datetime(2024, 2, 1, tzinfo=timezone.utc)
 UAL_RETENTION_DAYS = {"premium": 365, "standard": 180, "none": 180, "unknown": 180}
 DEFAULT_INVESTIGATION_DAYS = 90
 DEFAULT_AUDIT_TYPES = frozenset({"user", "shared", "group"})
+ASSESSED_TYPES = DEFAULT_AUDIT_TYPES | {"resource"}
 VERDICTS = ("investigable", "partly", "blind")
 
 #: reason codes -> plain text. Codes are stable (tests, JSON, ground truth); text is for people.
@@ -329,11 +330,21 @@ def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetim
 
 def assess_mailboxes(cfg: TenantConfig, *, at: datetime | None = None,
                      investigation_days: int = DEFAULT_INVESTIGATION_DAYS) -> tuple[MailboxCoverage, ...]:
-    """Every collected mailbox, sorted by name; `at` defaults to the snapshot time."""
+    """Every collected user, shared, group and resource mailbox, sorted by name.
+
+    System mailboxes (discovery, arbitration, public folder...) hold no one's mail and are
+    left out (`skipped_mailboxes` lists them). `at` defaults to the snapshot time.
+    """
     when = at or cfg.snapshot_utc or datetime.now(timezone.utc)
     rows = [assess_mailbox(cfg, m, at=when, investigation_days=investigation_days)
-            for m in cfg.mailboxes if mailbox_key(m)]
+            for m in cfg.mailboxes if mailbox_key(m) and mailbox_type(m) in ASSESSED_TYPES]
     return tuple(sorted(rows, key=lambda r: r.mailbox))
+
+
+def skipped_mailboxes(cfg: TenantConfig) -> tuple[str, ...]:
+    """Mailboxes assess_mailboxes leaves out, as "name (RecipientTypeDetails)"."""
+    return tuple(sorted(f"{mailbox_key(m)} ({m.get('RecipientTypeDetails') or 'unknown type'})"
+                        for m in cfg.mailboxes if mailbox_key(m) and mailbox_type(m) not in ASSESSED_TYPES))
 
 
 def order_reasons(codes: Iterable[str]) -> list[str]:

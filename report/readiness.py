@@ -15,7 +15,7 @@ from typing import Any
 from report.config_evidence import TenantConfig
 from report.coverage import (CAVEATS, DEFAULT_INVESTIGATION_DAYS, LOGON_TYPES,
                              STANDARD_EXPANSION_UTC, VERDICTS, MailboxCoverage, assess_mailboxes,
-                             bypassed_accounts, explain)
+                             bypassed_accounts, explain, skipped_mailboxes)
 from report.readiness_fixes import plan_fixes
 
 SCHEMA = "evkit.readiness/1"
@@ -158,6 +158,9 @@ def _limitations(cfg: TenantConfig) -> list[str]:
         "its own; the per-mailbox rows show it for the account's own mailbox.",
         LICENCE_RULE,
     ]
+    skipped = skipped_mailboxes(cfg)
+    if skipped:
+        out.append(f"Not assessed (system mailboxes that hold no one's mail): {', '.join(skipped)}.")
     for piece in cfg.missing:
         out.append(f"Not collected: {piece} ({_missing_effect(piece)}).")
     return out

@@ -118,3 +118,11 @@ def test_hostile_identity_cannot_break_out_of_the_powershell_string():
     inner = cmd[len('Set-Mailbox -Identity "'):cmd.rindex('" -DefaultAuditSet')]
     assert '`"' in inner and '`$' in inner and '``' in inner
     assert all(c != '"' or inner[i - 1] == "`" for i, c in enumerate(inner))
+
+
+def test_system_mailboxes_are_listed_not_judged():
+    boxes = [with_sqi("a@contoso.com"),
+             mailbox("DiscoverySearchMailbox@contoso.com", kind="DiscoveryMailbox", AuditEnabled=False)]
+    model = build_readiness(tenant(boxes))
+    assert [r["mailbox"] for r in model["mailboxes"]] == ["a@contoso.com"]
+    assert any("discoverysearchmailbox@contoso.com (DiscoveryMailbox)" in t for t in model["limitations"])
