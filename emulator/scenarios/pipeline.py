@@ -341,7 +341,7 @@ class Pipeline:
             self._emit(ev.t, "Change user license.", rec)
             self.obs.on_event(ev, "logged")
             self.obs.on_record(ev.t, rid, "Change user license.", target.upn, ev.ctx, "", [],
-                               {"tampering": True})
+                               {"tampering": True, "unattributable": True})
         else:
             self.obs.on_event(ev, "ingestion-off")
         target.advanced_auditing = False

@@ -69,7 +69,9 @@ class TruthRecorder:
         self.total += 1
         attacker = ctx is not None and ctx.actor == "attacker"
         if attacker:
-            self.attacker_records[ctx.reach].append(rid)
+            # a directory event carries neither IP nor session: no indicator can reach it
+            reach = "unattributable" if extra.get("unattributable") else ctx.reach
+            self.attacker_records[reach].append(rid)
         if extra.get("tampering"):
             self.tampering.append({"time": _z(t), "operation": op, "actor": ctx.user if ctx else "",
                                    "target": mailbox, "record_id": rid,
