@@ -82,7 +82,8 @@ the stock check.
 ## Windows 10/11 (inbox OpenSSH, PowerShell 5+)
 
 ```powershell
-# 1. file hashes: run for .\\tagmanifest-sha256.txt and for .\\manifest-sha256.txt
+# 1. file hashes: run for .\\tagmanifest-sha256.txt and for .\\manifest-sha256.txt;
+#    prints nothing when every file matches
 Get-Content .\\tagmanifest-sha256.txt | ForEach-Object {{
   $h, $p = $_ -split '\\s+', 2
   if ((Get-FileHash -Algorithm SHA256 -LiteralPath $p).Hash -ne $h.ToUpper()) {{ "FAILED $p" }} }}
@@ -93,6 +94,7 @@ Get-ChildItem -Recurse -File data | ForEach-Object {{
   if ($listed -notcontains $rel) {{ "EXTRA $rel" }} }}
 # 3. signature: use cmd's '<' so the bytes reach ssh-keygen unchanged (do NOT pipe from PowerShell)
 cmd /c "ssh-keygen -Y verify -f keys\\allowed_signers -I {signer} -n {namespace} -s signatures\\tagmanifest-sha256.txt.sshsig < tagmanifest-sha256.txt"
+# (4. needs OpenSSL 3, which Windows does not ship: skip it)
 # 5. custody: the SHA-256 of each record must appear as "prev_record_sha256" in the next one
 Get-ChildItem custody\\*.json | Sort-Object Name | ForEach-Object {{
   "$($_.Name) $((Get-FileHash -Algorithm SHA256 -LiteralPath $_.FullName).Hash.ToLower())" }}
