@@ -38,7 +38,7 @@ def render_report(findings: dict, out_path: Path) -> None:
         title=TITLE,
         case_id=_text(_case(findings).get("id")) or "(no case id)",
         created_utc=report_date(findings),
-        evidence_valid=findings.get("evidence_valid") is not False,
+        evidence_valid=evidence_valid(findings),
         subject=f"Breach scope for {_text(_case(findings).get('client'))}",
     )
     story: list = summary_flowables(findings)
@@ -49,6 +49,15 @@ def render_report(findings: dict, out_path: Path) -> None:
     story += detail_flowables(findings)
     story += problems_flowables(findings)
     build_document(Path(out_path), info, story)
+
+
+def evidence_valid(findings: Mapping[str, Any]) -> bool:
+    """True only when the findings say the evidence verified and no bundle says otherwise.
+
+    A missing or non-boolean flag is not taken as valid: the report then carries the banner.
+    """
+    bad = [b for b in as_rows(findings.get("bundles")) if b.get("verdict") == "invalid"]
+    return findings.get("evidence_valid") is True and not bad
 
 
 def report_date(findings: Mapping[str, Any]) -> datetime | None:
@@ -80,7 +89,7 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
     if len(window) == 2:
         sub += f" &middot; incident window {esc(show_period(window[0], window[1]))}"
     out.append(rich(sub, "subtitle"))
-    if findings.get("evidence_valid") is False:
+    if not evidence_valid(findings):
         out.append(_invalid_box(findings))
     headline = summary.get("headline")
     out.append(rich(esc(headline, 600) if headline else "No headline was stated in the findings.",
@@ -208,12 +217,16 @@ def _evidence_line(findings: Mapping[str, Any]) -> Any:
                 + "; ".join(parts) + " (details in the evidence appendix).", "note")
 
 
-def _invalid_box(findings: Mapping[str, Any]) -> Table:
+def _invalid_box(findings: Mapping[str, Any]) -> KeepTogether:
     bad = [f"{esc(b.get('path_name') or b.get('collection_id'), 80)} ({esc(b.get('verdict'), 40)})"
-           for b in as_rows(findings.get("bundles")) if b.get("verdict") != "valid"]
-    text = ("<b>INVALID EVIDENCE.</b> This report was produced from evidence that failed "
-            "verification" + (": " + ", ".join(bad) if bad else "") + ". It may have been "
-            "altered after collection and must not be relied on.")
+           for b in as_rows(findings.get("bundles")) if b.get("verdict") == "invalid"]
+    if bad or findings.get("evidence_valid") is False:
+        text = ("<b>INVALID EVIDENCE.</b> This report was produced from evidence that failed "
+                "verification" + (": " + ", ".join(bad) if bad else "") + ". It may have been "
+                "altered after collection and must not be relied on.")
+    else:
+        text = ("<b>INVALID EVIDENCE.</b> The findings do not state that the evidence was "
+                "verified, so nothing here can be relied on until the bundles are verified.")
     box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
     box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, ALERT),
                              ("LEFTPADDING", (0, 0), (-1, -1), 8),

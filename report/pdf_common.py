@@ -297,7 +297,7 @@ class DocumentInfo:
     id_label: str = "Case"         # header prefix for case_id (e.g. "Tenant" for readiness)
 
 
-INVALID_BANNER = "INVALID EVIDENCE - a bundle failed verification; do not rely on this report"
+INVALID_BANNER = "INVALID EVIDENCE - not verified; do not rely on this report"
 
 
 class _PinnedTimeStamp:

@@ -1,5 +1,12 @@
 """The breach-scope PDF rendered from hand-written findings fixtures and read back with poppler.
 
+Fixtures (synthetic, no tenant data): `findings_bec.json` a business-email-compromise case
+with six mailboxes (confirmed, inferred, unknown, no evidence), syncs, a throttled window,
+searches, sends, tampering, suggestions, gaps and custody; `findings_invalid.json` the same
+with a bundle that failed verification; `findings_empty.json` a case with nothing found;
+`findings_hostile.json` markup, control characters, a 10,000-character folder name,
+right-to-left text, emoji and malformed rows.
+
 Set EVKIT_PDF_PREVIEW=DIR to keep each rendered PDF and a PNG of its page 1 in DIR for a person
 to look at (for example `EVKIT_PDF_PREVIEW=/tmp/preview pytest tests/report/test_pdf.py`).
 """
@@ -12,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +261,27 @@ def test_page_one_says_how_far_the_evidence_verified(rendered):
             "by a trusted key") in flat(pdftotext(rendered["bec"], 1))
     invalid = flat(pdftotext(rendered["invalid"], 1))
     assert "1 FAILED verification: it may have been altered" in invalid
+
+
+@pytest.mark.parametrize("change", [
+    {"evidence_valid": None},                                     # flag missing: not assumed
+    {"bundles": [{"path_name": "b1", "verdict": "invalid"}]},     # a bundle says otherwise
+])
+def test_unestablished_validity_also_carries_the_banner(change, tmp_path):
+    findings = load("bec") | change
+    if change.get("evidence_valid", 1) is None:
+        del findings["evidence_valid"]
+    render_report(findings, tmp_path / "r.pdf")
+    for page in range(1, page_count(tmp_path / "r.pdf") + 1):
+        assert "INVALID EVIDENCE" in pdftotext(tmp_path / "r.pdf", page)
+
+
+def test_bytes_do_not_depend_on_hash_seed_or_timezone(rendered, tmp_path):
+    script = ("import json, sys; from pathlib import Path; from report.pdf import render_report; "
+              "render_report(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))")
+    for seed, tz in (("1", "Asia/Tokyo"), ("2", "America/Los_Angeles")):
+        out = tmp_path / f"{seed}.pdf"
+        env = dict(os.environ, PYTHONHASHSEED=seed, TZ=tz, SOURCE_DATE_EPOCH="999")
+        subprocess.run([sys.executable, "-c", script, str(FIXTURES / "findings_bec.json"),
+                        str(out)], check=True, env=env)
+        assert out.read_bytes() == rendered["bec"].read_bytes()
