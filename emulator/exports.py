@@ -521,6 +521,13 @@ def scenario_records(name: str, seed: int, window: str = "all") -> Iterator[dict
         yield from scenario.records(start, end)
 
 
+def _row_numbers(text: str) -> set[int]:
+    rows = {int(part) for part in text.split(",") if part.strip()}
+    if any(r < 1 for r in rows):
+        raise ValueError("row numbers start at 1")
+    return rows
+
+
 def main(argv: list[str] | None = None, *,
          source: Callable[[str, int, str], Iterable[dict]] | None = None) -> int:
     """`python -m emulator.exports`: one file per format under --out; exit 2 on bad arguments."""
@@ -534,9 +541,15 @@ def main(argv: list[str] | None = None, *,
     parser.add_argument("--encoding", default="utf-8", choices=ENCODINGS)
     parser.add_argument("--operations", default="",
                         help="comma-separated operations to keep (default: all)")
+    parser.add_argument("--users", default="",
+                        help="comma-separated accounts: keep records whose UserId or "
+                             "MailboxOwnerUPN is one of them (default: all)")
     parser.add_argument("--window", default="all", choices=("all", "incident"),
                         help="the scenario's whole window or only its incident window")
     parser.add_argument("--limit", type=int, default=0, help="keep at most this many records")
+    parser.add_argument("--malformed", default="", help="comma-separated row numbers to damage")
+    parser.add_argument("--mangle", default="",
+                        help="comma-separated row numbers whose nested field PowerShell mangles")
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
@@ -545,6 +558,12 @@ def main(argv: list[str] | None = None, *,
         return 2
     keep = {o.strip() for o in args.operations.split(",") if o.strip()}
     try:
+        malformed = _row_numbers(args.malformed)
+        mangle = _row_numbers(args.mangle)
+    except ValueError:
+        print("exports: --malformed and --mangle take row numbers like 3,17", file=sys.stderr)
+        return 2
+    try:
         records = list((source or scenario_records)(args.scenario, args.seed, args.window))
     except EmulatorError as exc:     # unknown scenario, bad seed: one line, no traceback
         print(f"exports: {exc}", file=sys.stderr)
@@ -552,13 +571,23 @@ def main(argv: list[str] | None = None, *,
     records.sort(key=lambda r: (str(r.get("CreationTime")), str(r.get("Id"))))
     if keep:
         records = [r for r in records if r.get("Operation") in keep]
+    users = {u.strip().lower() for u in args.users.split(",") if u.strip()}
+    if users:
+        records = [r for r in records
+                   if str(r.get("UserId", "")).lower() in users
+                   or str(r.get("MailboxOwnerUPN", "")).lower() in users]
     if args.limit:
         records = records[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
         path = args.out / f"{args.scenario}-{fmt}{SUFFIX[fmt]}"
-        info = write_export(records, path, fmt, encoding=args.encoding)
-        print(f"{path}: {info.rows} rows ({fmt}, {args.encoding})")
+        info = write_export(records, path, fmt, encoding=args.encoding, malformed=malformed,
+                            mangle=mangle)
+        damage = ""
+        if info.malformed or info.mangled:
+            damage = (f"; malformed rows {sorted(info.malformed)}, mangled "
+                      f"{', '.join(f'row {r} {c}' for r, c in sorted(info.mangled.items())) or 'none'}")
+        print(f"{path}: {info.rows} rows ({fmt}, {args.encoding}){damage}")
     return 0
 
 

@@ -26,6 +26,8 @@ from collector.formats.timeparse import parse_creation_time
 _JSON_CONVERTERS = {"ual-json": ual_row, "mgmt-blob": mgmt_element,
                     "graph-records": graph_to_classic, "sentinel-json": sentinel_element}
 
+_SENTINEL_LABELS = {"id_label": "OfficeId", "time_label": "TimeGenerated"}
+
 
 def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
     """Stream the rows of an import file as ParsedRow; `fmt` defaults to `detect_format(path)`.
@@ -42,7 +44,8 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
         elif fmt == "sentinel-csv":
             yield from read_sentinel_csv(path)
         elif fmt in _JSON_CONVERTERS:
-            yield from read_json_records(path, _JSON_CONVERTERS[fmt],
+            labels = _SENTINEL_LABELS if fmt == "sentinel-json" else None
+            yield from read_json_records(path, _JSON_CONVERTERS[fmt], labels=labels,
                                          prefix="AuditData." if fmt == "ual-json" else "")
     except OSError as exc:
         raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None

@@ -124,4 +124,5 @@ def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
         if zone_note is not None and number == 1:
             lossy.insert(0, zone_note)
         record = to_classic(dict(zip(names, cells)))
-        yield check_record(number, record, lossy, scan_values=False)
+        yield check_record(number, record, lossy, scan_values=False, id_label="OfficeId",
+                           time_label="TimeGenerated")

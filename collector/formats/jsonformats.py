@@ -64,7 +64,7 @@ def sentinel_element(element: object) -> object:
 
 
 def read_json_records(path: Path, convert: Callable[[object], object], *,
-                      prefix: str = "") -> Iterator[ParsedRow]:
+                      prefix: str = "", labels: dict[str, str] | None = None) -> Iterator[ParsedRow]:
     """Convert each element to a classic record (a str return is the reason it cannot be);
     lossy paths are prefixed with `prefix` (`AuditData.` where the record sits in that field)."""
     for number, element in iter_json_file(path):
@@ -75,7 +75,7 @@ def read_json_records(path: Path, convert: Callable[[object], object], *,
         if isinstance(record, str):
             yield ParsedRow(number, None, record, [])
             continue
-        parsed = check_record(number, record, [], scan_values=True)
+        parsed = check_record(number, record, [], scan_values=True, **(labels or {}))
         if prefix and parsed.lossy:
             parsed = parsed._replace(lossy=[LossyCell(prefix + c.column, c.reason) for c in parsed.lossy])
         yield parsed

@@ -31,7 +31,8 @@ class ParsedRow(NamedTuple):
 
 
 def check_record(row: int, record: object, lossy: list[LossyCell], *,
-                 scan_values: bool = True) -> ParsedRow:
+                 scan_values: bool = True, id_label: str = "Id",
+                 time_label: str = "CreationTime") -> ParsedRow:
     """Accept `record` only if it is an object with an `Id` and a readable `CreationTime`.
 
     With `scan_values`, string values anywhere in the record are checked for PowerShell
@@ -41,14 +42,14 @@ def check_record(row: int, record: object, lossy: list[LossyCell], *,
         return ParsedRow(row, None, f"record is a JSON {type(record).__name__}, not an object", lossy)
     rid = record.get("Id")
     if not isinstance(rid, str) or not rid.strip():
-        return ParsedRow(row, None, "record has no Id", lossy)
+        return ParsedRow(row, None, f"record has no {id_label}", lossy)
     created = record.get("CreationTime")
     if created is None:
-        return ParsedRow(row, None, f"record {rid} has no CreationTime", lossy)
+        return ParsedRow(row, None, f"record {rid} has no {time_label}", lossy)
     try:
         parse_creation_time(created)
     except ValueError as exc:
-        return ParsedRow(row, None, f"record {rid} has a bad CreationTime: {exc}", lossy)
+        return ParsedRow(row, None, f"record {rid} has a bad {time_label}: {exc}", lossy)
     if scan_values:
         for path, reason in find_mangled(record):
             lossy.append(LossyCell(path, reason))
