@@ -1,0 +1,62 @@
+"""The app permission model: a withheld permission produces Microsoft's answer
+(reference 1.2 / 1.7 AF10001, 2.2, 5.1, 6.5 "neither -> 401; app role only -> 403")."""
+
+from __future__ import annotations
+
+import pytest
+from emulator_fakes import FakeScenario
+from emulator_helpers import Api
+
+from emulator.errors import UsageError
+from emulator.testing import running_emulator
+
+
+@pytest.fixture
+def withheld(tmp_path):
+    def start(*perms, **options):
+        return running_emulator(tmp_path, scenario=FakeScenario(), withhold=perms, **options)
+    return start
+
+
+def test_management_without_activity_feed_read_is_af10001(withheld):
+    with withheld("ActivityFeed.Read") as emu:
+        api = Api(emu)
+        r = api.get("manage", api.mgmt_url("subscriptions/list"))
+        assert r.status_code == 401 and r.json()["error"]["code"] == "AF10001"
+
+
+def test_exchange_without_app_role_is_401_without_directory_role_403(withheld):
+    with withheld("Exchange.ManageAsApp", "directory-role") as emu:
+        assert Api(emu).invoke("Get-OrganizationConfig").status_code == 401
+    with withheld("directory-role") as emu:
+        r = Api(emu).invoke("Get-OrganizationConfig")
+        assert r.status_code == 403 and set(r.content) == {0}
+
+
+def test_graph_permissions(withheld):
+    with withheld("AuditLogsQuery.Read.All", "User.Read.All") as emu:
+        api = Api(emu)
+        r = api.post("graph", "/beta/security/auditLog/queries", json={})
+        assert r.status_code == 403
+        r = api.get("graph", "/v1.0/users")
+        assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+        assert api.get("graph", "/v1.0/subscribedSkus").status_code == 200
+
+
+def test_denied_cmdlet_is_nul_403(withheld):
+    with withheld(deny_cmdlets=("Get-MailboxFolderStatistics",)) as emu:
+        api = Api(emu)
+        r = api.invoke("Get-MailboxFolderStatistics", Identity="alice@contoso.onmicrosoft.com")
+        assert r.status_code == 403 and set(r.content) == {0}
+        assert api.invoke("Get-Mailbox", Identity="alice@contoso.onmicrosoft.com").status_code == 200
+
+
+def test_graph_v1_can_be_enabled(withheld):
+    with withheld(graph_v1=True) as emu:
+        assert Api(emu).post("graph", "/v1.0/security/auditLog/queries", json={}).status_code == 201
+
+
+def test_unknown_permission_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="Mail.ReadWrite"):
+        with running_emulator(tmp_path, scenario=FakeScenario(), withhold=("Mail.ReadWrite",)):
+            pass
