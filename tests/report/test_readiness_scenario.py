@@ -33,9 +33,16 @@ def _by_target(model):
     return out
 
 
+NAMED = ("alice", "bob", "carol", "dave", "erin", "finance", "svc-backup")
+
+
 def test_planted_gaps_found_with_their_fixes(tmp_path, signing_key):
     model = _run(tmp_path, signing_key)
     verdicts = {r["mailbox"]: r["verdict"] for r in model["mailboxes"]}
+    extras = {r["mailbox"]: r for r in model["mailboxes"] if r["mailbox"].split("@")[0] not in NAMED}
+    for name, row in extras.items():  # baseline users: E5 clean, E3 with the pre-expansion sets
+        assert (row["licence"], row["verdict"]) in (("premium", "investigable"), ("standard", "blind")), name
+        verdicts.pop(name)
     assert verdicts == {"alice@contoso.com": "investigable", "bob@contoso.com": "investigable",
                         "erin@contoso.com": "investigable", "carol@contoso.com": "blind",
                         "dave@contoso.com": "blind", "finance@contoso.com": "blind",
