@@ -2,8 +2,9 @@
 
 Per content type: start the subscription (AF20024 "already enabled" is success), list the
 available content per 24-hour chunk following `NextPageUri`, then download the blobs with a
-bounded thread pool. The part of the collection window older than the API's 7 days is a
-`skipped` ledger entry, never a silent hole. A chunk is the unit of resume: one that was not
+bounded thread pool. The part of the collection window older than the API's 7 days is
+outside this source's scope: when `ual` is collected too it covers that part (and the events
+log says so); otherwise it is a `skipped` ledger entry, never a silent hole. A chunk is the unit of resume: one that was not
 finished is listed and downloaded again (blob files already stored stay, the new copies sit
 beside them as `.r2`).
 """
@@ -48,6 +49,10 @@ def plan(ctx: SourceContext) -> tuple[list[TimeWindow], TimeWindow | None]:
 
 def collect(ctx: SourceContext) -> None:
     chunks, older = plan(ctx)
+    if older is not None:
+        ctx.log_event("mgmt.scope", older=older.to_json(), covered_by_ual="ual" in ctx.config.sources)
+        if "ual" in ctx.config.sources:
+            older = None  # outside this source's 7 days by definition; `ual` covers it (and ledgers it)
     ctx.progress.add_units(SOURCE, len(CONTENT_TYPES) * (len(chunks) + (1 if older else 0)))
     for content_type in CONTENT_TYPES:
         if not _start(ctx, content_type):

@@ -79,6 +79,10 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             rows = values(resp.data)
             ctx.state.commit_page(SOURCE, unit, number)
             if not rows:
+                if sess.expected is None and resp.retries:
+                    # The failed try may have been served (cut body, reset): the session then
+                    # moved on, and this empty answer proves nothing about the window.
+                    sess.problem = "an empty first page after a failed try"
                 break
             _take_page(sess, rows)
             if sess.problem:

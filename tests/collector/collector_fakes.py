@@ -105,9 +105,12 @@ class FakeUal:
 
 
 def make_ctx(transport: Any, tmp: Path | None = None, bundle: MemoryBundle | None = None,
-             **collection: Any) -> tuple[SourceContext, MemoryBundle]:
+             concurrency_one: bool = False, **collection: Any) -> tuple[SourceContext, MemoryBundle]:
     bundle = bundle or MemoryBundle()
-    cfg = parse_config(config_dict(**collection), Path(tmp or "/nonexistent") / "collect.toml")
+    data = config_dict(**collection)
+    if concurrency_one:
+        data["tuning"]["concurrency"] = 1
+    cfg = parse_config(data, Path(tmp or "/nonexistent") / "collect.toml")
     client = ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), sleep=lambda s: None,
                        transport=transport)
     state = RunState(json.loads(json.dumps(bundle.state)), bundle.write_state)

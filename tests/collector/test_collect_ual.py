@@ -91,3 +91,21 @@ def test_resume_skips_finished_windows_and_keeps_every_page() -> None:
     assert finished_before <= set(bundle.state["ledger"])
     assert all(bundle.files[k] == v for k, v in files_before.items())  # nothing rewritten
     assert fake.calls > calls_before
+
+
+def test_a_served_but_lost_first_page_is_not_taken_for_an_empty_window() -> None:
+    from collector.client import TransportError
+    fake = FakeUal(spread(8), cap=50)  # one page: a retry after the loss gets an empty page
+    lost = {"n": 0}
+
+    def lossy(*args):  # the service answers (the session moves on) but the body never arrives
+        reply = fake(*args)
+        if lost["n"] == 0 and b'"ResultIndex": 1,' in reply.body:
+            lost["n"] += 1
+            raise TransportError("connection reset")
+        return reply
+    ctx, bundle = make_ctx(lossy, concurrency_one=True)
+    ual.collect(ctx)
+    assert lost["n"] == 1
+    entries = ledger(bundle)
+    assert sum(e["unique_ids"] for e in entries) == 8 and all(e["status"] == "complete" for e in entries)

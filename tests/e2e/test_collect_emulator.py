@@ -1,0 +1,229 @@
+"""`evkit collect` end to end, as a subprocess, over real HTTPS against the emulator.
+
+Clean runs with each auth method must end with exactly the ground truth's logged records;
+faults must not change the record set; a cap window must be `capped` with exit 4; SIGKILL at
+many points (the killer lives in a test-only sitecustomize, not in the product) must resume to
+the clean record set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.testing import running_emulator
+from manifests.verify import verify_bundle
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ALL_FAULTS = ("429=0.04,429-no-retry-after=0.03,af429-403=0.04,503=0.03,504=0.03,reset=0.03,"
+              "slow=0.02:0.3,truncate=0.03,restart=0.05,token-expiry=20,retry-after=1")
+TUNING = "\n[tuning]\nretry_base_seconds = 0.02\npoll_seconds = 0.05\nconcurrency = 4\nretry_budget = 12\n"
+
+# A test-only hook: SIGKILL this process in the middle of its N-th atomic file write (after
+# part of the temp file is written, before the rename), counting payload and state writes.
+KILLER = textwrap.dedent('''
+    import os, signal
+    _after = int(os.environ.get("EVKIT_TEST_KILL_AFTER", "0"))
+    if _after:
+        import manifests.bundle as _b
+        _real = _b.BundleWriter._atomic
+        _count = [0]
+        def _atomic(self, target, data):
+            _count[0] += 1
+            if _count[0] >= _after:
+                tmp = self._open / "tmp" / "torn-by-test"
+                with open(tmp, "wb") as handle:
+                    handle.write(b"partial")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return _real(self, target, data)
+        _b.BundleWriter._atomic = _atomic
+''')
+
+
+def make_config(emu: Any, *, method: str = "certificate", sources: list[str] | None = None,
+                name: str = "collect.toml") -> Path:
+    text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
+    text = text.replace('method = "certificate"', f'method = "{method}"')
+    if sources is not None:
+        text = re.sub(r"(?m)^sources = .*$", "sources = " + json.dumps(sources), text)
+    path = emu.workdir / name
+    path.write_text(text + TUNING, encoding="utf-8")
+    return path
+
+
+def run_collect(config: Path, out: Path, signing_key: tuple, emu: Any, *, resume: bool = False,
+                env_extra: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    key, passphrase, _ = signing_key
+    conn = emu.connection
+    env = dict(os.environ, EVKIT_PASSPHRASE=passphrase, EVKIT_CLIENT_SECRET=conn["client_secret"],
+               EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
+    env.update(env_extra or {})
+    args = [sys.executable, "-m", "evkit", "collect", "--config", str(config), "--out", str(out),
+            "--key", str(key), "--quiet"] + (["--resume"] if resume else [])
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+def raw_records(bundle: Path) -> dict[str, dict[str, str]]:
+    """source -> {record id: operation} from every stored 2xx page (duplicates collapse)."""
+    found: dict[str, dict[str, str]] = {"ual": {}, "mgmt": {}, "graph": {}}
+    for meta in (bundle / "data" / "raw").rglob("*.meta.json"):
+        side = json.loads(meta.read_bytes())
+        if side["kind"] not in ("ual.page", "mgmt.blob", "graph.records") or not 200 <= side["status"] < 300:
+            continue
+        body = json.loads((meta.parent / side["body_file"]).read_bytes())
+        if side["kind"] == "ual.page":
+            recs = [json.loads(r["AuditData"]) for r in body["value"] if r["ResultIndex"] != -1]
+        elif side["kind"] == "mgmt.blob":
+            recs = body
+        else:
+            recs = [r["auditData"] for r in body["value"]]
+        for rec in recs:
+            found[side["source"]][rec["Id"]] = rec["Operation"]
+    return found
+
+
+def ledger(bundle: Path) -> list[dict[str, Any]]:
+    return json.loads((bundle / "data" / "collection.json").read_bytes())["ledger"]
+
+
+def assert_verifies(bundle: Path, signing_key: tuple) -> None:
+    result = verify_bundle(bundle, signer_key=Path(f"{signing_key[0]}.pub"))
+    assert result.verdict == "valid", result.findings
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, signing_key):
+    """One clean certificate-auth run of bec-basic, shared by the comparisons below."""
+    work = tmp_path_factory.mktemp("collect-clean")
+    with running_emulator(work / "emu", scenario="bec-basic", seed=1) as emu:
+        config = make_config(emu)
+        proc = run_collect(config, work / "bundle", signing_key, emu)
+        truth = json.loads((emu.workdir / "ground-truth.json").read_bytes())
+        yield {"proc": proc, "bundle": work / "bundle", "truth": truth, "emu": emu}
+
+
+def test_certificate_run_collects_the_ground_truth(clean, signing_key) -> None:
+    proc, bundle, truth = clean["proc"], clean["bundle"], clean["truth"]
+    assert proc.returncode == 0, proc.stderr
+    assert_verifies(bundle, signing_key)
+    records = raw_records(bundle)
+    assert Counter(records["ual"].values()) == Counter(truth["logged"]["by_operation"])
+    entries = ledger(bundle)
+    assert all(e["status"] == "complete" for e in entries), [e for e in entries if e["status"] != "complete"]
+    assert sum(e["unique_ids"] for e in entries if e["source"] == "ual") == truth["logged"]["total"]
+    units = {(e["source"], e["unit"].split("/")[0]) for e in entries}
+    for needed in [("config", "Get-Mailbox"), ("config", "Get-AdminAuditLogConfig"),
+                   ("config", "Get-OrganizationConfig"), ("config", "Get-MailboxAuditBypassAssociation"),
+                   ("config", "Get-MailboxFolderStatistics"), ("licences", "subscribedSkus"),
+                   ("licences", "users"), ("licences", "licenseDetails")]:
+        assert needed in units
+    users = json.loads(next((bundle / "data/raw/licences/users").glob("p000001.json")).read_bytes())
+    assert any("assignedPlans" in u for u in users["value"])
+    mailboxes = json.loads((bundle / "data/raw/config/Get-Mailbox/p000001.json").read_bytes())["value"]
+    assert any(m.get("RecipientTypeDetails") == "SharedMailbox" for m in mailboxes)
+    assert any("AuditOwner" in m for m in mailboxes)
+    record = json.loads((bundle / "data/collection.json").read_bytes())
+    assert record["clock"]["samples"] > 0 and len(record["host"]["tool_sha256"]) == 64
+    assert (bundle / "data/logs/collect-01.log").is_file()
+    assert records["graph"] and set(records["graph"]) <= set(records["ual"])
+
+
+def test_secret_auth(tmp_path, signing_key) -> None:
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1) as emu:
+        config = make_config(emu, method="secret", sources=["ual", "licences"])
+        proc = run_collect(config, tmp_path / "bundle", signing_key, emu)
+        truth = json.loads((emu.workdir / "ground-truth.json").read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert_verifies(tmp_path / "bundle", signing_key)
+    assert Counter(raw_records(tmp_path / "bundle")["ual"].values()) == Counter(truth["logged"]["by_operation"])
+
+
+def test_device_code_auth_prints_the_user_code(tmp_path, signing_key) -> None:
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1, device_interval=1,
+                          device_approve_after=1) as emu:
+        config = make_config(emu, method="device-code", sources=["ual", "config"])
+        proc = run_collect(config, tmp_path / "bundle", signing_key, emu)
+        truth = json.loads((emu.workdir / "ground-truth.json").read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"code", proc.stderr, re.IGNORECASE)
+    assert_verifies(tmp_path / "bundle", signing_key)
+    assert Counter(raw_records(tmp_path / "bundle")["ual"].values()) == Counter(truth["logged"]["by_operation"])
+
+
+def test_every_fault_kind_still_yields_the_clean_record_set(clean, tmp_path, signing_key) -> None:
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1, faults=ALL_FAULTS) as emu:
+        config = make_config(emu)
+        proc = run_collect(config, tmp_path / "bundle", signing_key, emu)
+        served = Counter(fault for *_, fault in emu.requests if fault)
+    assert proc.returncode == 0, proc.stderr
+    assert_verifies(tmp_path / "bundle", signing_key)
+    got, want = raw_records(tmp_path / "bundle"), raw_records(clean["bundle"])
+    for source in ("ual", "mgmt", "graph"):
+        assert got[source] == want[source], source
+    assert {"429", "503", "reset", "truncate"} <= set(served), served
+    retried = list((tmp_path / "bundle" / "data" / "raw").rglob("*.a1.meta.json"))
+    assert retried and all(json.loads(p.read_bytes())["kind"] == "http.retried" for p in retried)
+    assert sum(e["retries"] for e in ledger(tmp_path / "bundle")) > 0
+
+
+def test_cap_window_is_capped_and_exits_4(clean, tmp_path, signing_key) -> None:
+    start = clean["truth"]["incident_window"][0]
+    day = start[:10]
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1,
+                          faults=f"cap-window={day}T10:00:00Z/{day}T10:05:00Z") as emu:
+        config = make_config(emu, sources=["ual"])
+        proc = run_collect(config, tmp_path / "bundle", signing_key, emu)
+    assert proc.returncode == 4, proc.stderr
+    assert "capped" in proc.stderr and "INCOMPLETE" in proc.stderr
+    assert_verifies(tmp_path / "bundle", signing_key)
+    capped = [e for e in ledger(tmp_path / "bundle") if e["status"] == "capped"]
+    assert capped and all(e["expected"] > 50_000 for e in capped)
+    assert all(e["window"]["end"] > f"{day}T10:00:00Z" and e["window"]["start"] < f"{day}T10:05:00Z"
+               for e in capped)
+    for entry in capped:  # split down to the smallest window (60 s .. 120 s) before giving up
+        start_s, end_s = (datetime.fromisoformat(entry["window"][k].replace("Z", "+00:00")) for k in ("start", "end"))
+        assert 60 <= (end_s - start_s).total_seconds() < 120
+        assert "smallest split" in entry["reason"]
+
+
+KILL_POINTS = (3, 6, 10, 15, 21, 28, 36, 45, 55, 66, 80, 95)
+
+
+def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signing_key) -> None:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILLER, encoding="utf-8")
+    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = tmp_path / "bundle"
+    kills = 0
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1) as emu:
+        config = make_config(emu)
+        for n, point in enumerate(KILL_POINTS):
+            proc = run_collect(config, out, signing_key, emu, resume=n > 0,
+                               env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
+            if proc.returncode != -signal.SIGKILL:
+                break
+            kills += 1
+        final = run_collect(config, out, signing_key, emu, resume=True) if not (out / "bagit.txt").exists() else proc
+    assert kills >= 10, f"only {kills} kills before the run finished"
+    assert final.returncode == 0, final.stderr
+    assert_verifies(out, signing_key)
+    got, want = raw_records(out), raw_records(clean["bundle"])
+    for source in ("ual", "mgmt", "graph"):
+        assert got[source] == want[source], source
+    record = json.loads((out / "data" / "collection.json").read_bytes())
+    assert record["runs"] == kills + 1
+    assert all(e["status"] == "complete" for e in record["ledger"])
