@@ -20,12 +20,14 @@ from report.pdf_common import (
     clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
     spacer, stat_block,
 )
+from report.pdf_appendix import appendix_flowables
 from report.pdf_sections import detail_flowables, reason_words
 from report.pdf_timeline import timeline_flowables
 
 TITLE = "Mailbox breach scope report"
 SUMMARY_UNKNOWN_ROWS = 5
 SUMMARY_POINTS = 8
+MAX_PROBLEMS = 200
 
 
 def render_report(findings: dict, out_path: Path) -> None:
@@ -48,6 +50,7 @@ def render_report(findings: dict, out_path: Path) -> None:
     story += timeline_flowables(findings)
     story += detail_flowables(findings)
     story += problems_flowables(findings)
+    story += appendix_flowables(findings)
     build_document(Path(out_path), info, story)
 
 
@@ -278,7 +281,10 @@ def problems_flowables(findings: Mapping[str, Any]) -> list:
     if stated:
         out.append(rich("Records or files that could not be read as expected. They remain in the "
                         "sealed bundles; what they would have shown is not in this report."))
-        out += [bullet(esc(p, 600)) for p in stated]
+        out += [bullet(esc(p, 600)) for p in stated[:MAX_PROBLEMS]]
+        if len(stated) > MAX_PROBLEMS:
+            out.append(rich(f"... and {len(stated) - MAX_PROBLEMS:,} more, listed in "
+                            "findings.json.", "note"))
     else:
         out.append(none_found("None found."))
     if shape:

@@ -13,7 +13,6 @@ from typing import Any
 from reportlab.platypus import CondPageBreak
 
 from report.coverage import explain
-from report.pdf_appendix import appendix_flowables
 from report.pdf_common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
     section,
@@ -219,9 +218,9 @@ SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
 
 
 def detail_flowables(findings: dict[str, Any]) -> list:
-    """Every detail section in report order, then methodology and the evidence appendix."""
+    """Every detail section in report order (the appendices follow from report.pdf_appendix)."""
     out: list = []
     for build in SECTIONS:
         out.append(CondPageBreak(120))
         out += build(findings)
-    return out + appendix_flowables(findings)
+    return out

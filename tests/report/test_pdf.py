@@ -285,3 +285,11 @@ def test_bytes_do_not_depend_on_hash_seed_or_timezone(rendered, tmp_path):
         subprocess.run([sys.executable, "-c", script, str(FIXTURES / "findings_bec.json"),
                         str(out)], check=True, env=env)
         assert out.read_bytes() == rendered["bec"].read_bytes()
+
+
+def test_a_flood_of_problems_is_cut_with_the_remainder_stated(tmp_path):
+    findings = load("bec") | {"problems": [f"row {i}: unreadable" for i in range(250)]}
+    render_report(findings, tmp_path / "r.pdf")
+    text = flat(pdftotext(tmp_path / "r.pdf"))
+    assert "row 199: unreadable" in text and "row 200: unreadable" not in text
+    assert "and 50 more, listed in findings.json" in text
