@@ -305,7 +305,8 @@ class _PinnedTimeStamp:
 
     def __init__(self, when: datetime | None) -> None:
         when = when or datetime(2000, 1, 1, tzinfo=UTC)
-        when = when.astimezone(UTC)
+        # a naive time is taken as UTC, never as the machine's local time
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
         self.t = int(when.timestamp())
         self.lt = when.timetuple()
         self.YMDhms = tuple(self.lt)[:6]

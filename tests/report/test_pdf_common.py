@@ -22,6 +22,7 @@ from report.pdf_common import (
     ("pay \U0001F4B8 now", "pay ? now"),                  # emoji
     ("\u202egnp.exe", "?gnp.exe"),                        # bidi override cannot reorder the page
     ("zero\u200bwidth\ufeff", "zero?width?"),
+    ("lone \ud800 surrogate", "lone ? surrogate"),
     ("caf\u00e9 \u20ac5 \u2018q\u2019", "caf\u00e9 \u20ac5 \u2018q\u2019"),  # WinAnsi is kept
     (None, ""),
     (42, "42"),
@@ -114,6 +115,12 @@ def test_document_is_deterministic_and_dated_from_the_model(tmp_path, monkeypatc
     assert first.startswith(b"%PDF-")
     assert first == second
     assert b"D:20230717110542+00'00'" in first
+
+
+def test_a_naive_document_date_is_taken_as_utc(tmp_path):
+    info = DocumentInfo(title="Test", case_id="IR-1", created_utc=datetime(2023, 7, 17, 11, 5, 42))
+    build_document(tmp_path / "n.pdf", info, [para("hello <world>")])
+    assert (tmp_path / "n.pdf").read_bytes() == _build(tmp_path / "a.pdf")
 
 
 def test_document_date_changes_the_bytes(tmp_path):
