@@ -145,10 +145,21 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
         return []
     engine.put_table("scope", {"mailbox": "VARCHAR"}, [(m,) for m in mailboxes])
     rows = engine.rows("""
-        SELECT m.mailbox, m.internet_message_id, m.folder, min(m.ts), min(m.subject),
-               arg_min(m.record_id, coalesce(m.ts, TIMESTAMP '9999-12-31'))
-        FROM item_mentions m JOIN scope s ON s.mailbox = m.mailbox
-        GROUP BY m.mailbox, m.internet_message_id, m.folder
+        WITH ev AS (SELECT * FROM events WHERE mailbox IN (SELECT mailbox FROM scope)),
+        mentions AS (
+            SELECT e.id AS record_id, e.ts, e.mailbox, i.folder, i.internet_message_id, i.subject
+            FROM ev e, unnest(e.folder_items) AS u(i) WHERE e.operation = 'MailItemsAccessed'
+            UNION ALL
+            SELECT id, ts, mailbox, item.ParentFolder.Path, item.InternetMessageId, item.Subject
+            FROM ev WHERE item.InternetMessageId IS NOT NULL
+            UNION ALL
+            SELECT e.id, e.ts, e.mailbox, coalesce(a.ParentFolder.Path, e.folder_path), a.InternetMessageId,
+                   a.Subject
+            FROM ev e, unnest(e.affected_items) AS u(a))
+        SELECT mailbox, internet_message_id, folder, min(ts), min(subject),
+               arg_min(record_id, coalesce(ts, TIMESTAMP '9999-12-31'))
+        FROM mentions WHERE internet_message_id IS NOT NULL AND internet_message_id <> ''
+        GROUP BY mailbox, internet_message_id, folder
         ORDER BY 1, 2, 3 NULLS FIRST""")
     return [Sighting(mb, imid, folder, _utc(ts), subject, rid) for mb, imid, folder, ts, subject, rid in rows]
 

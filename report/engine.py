@@ -29,8 +29,11 @@ logger = logging.getLogger(__name__)
 # Where each page kind keeps its classic-schema records, as a JSON path DuckDB extracts text at.
 _RECORD_PATHS = {"ual.page": "$.value[*].AuditData", "graph.records": "$.value[*].auditData",
                  "mgmt.blob": "$[*]"}
-_CHUNK = 4000  # files per bulk read: bounds the SQL text and the work lost to one bad file
-_MAX_OBJECT = 96 << 20  # one page or blob; DuckDB buffers twice this per thread
+# DuckDB holds a whole vector of pages (their text and record lists) at once while unnesting,
+# so a bulk read takes pages up to this many body bytes; memory stays flat however many pages.
+_CHUNK_BYTES = 48 << 20
+_CHUNK_FILES = 256
+_MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
 
 TABLES = ("events", "record_sources", "accessed_items", "synced_folders", "item_mentions",
           "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
@@ -83,9 +86,8 @@ class Engine:
             for page in inv.record_pages:
                 by_kind.setdefault(page.kind, []).append(page)
             for kind in sorted(by_kind):
-                pages = by_kind[kind]
-                for i in range(0, len(pages), _CHUNK):
-                    self._load_pages(inv, kind, pages[i:i + _CHUNK])
+                for chunk in _chunks(by_kind[kind]):
+                    self._load_pages(inv, kind, chunk)
             for item in inv.imports:
                 self._python_rows(inv, _rel(inv, item.body), import_rows(item))
         self._flush_python_rows()
@@ -112,6 +114,7 @@ class Engine:
             self._bulk_pages(inv, kind, pages)
             return
         except duckdb.Error as exc:
+            logger.info("bulk read of %d %s page(s) failed, retrying smaller: %s", len(pages), kind, exc)
             if len(pages) == 1:
                 logger.info("bulk read of %s failed: %s", pages[0].body, exc)
                 self._python_rows(inv, _rel(inv, pages[0].body), page_rows(pages[0]))
@@ -120,15 +123,22 @@ class Engine:
             self._load_pages(inv, kind, [page])
 
     def _bulk_pages(self, inv: Inventory, kind: str, pages: list[Page]) -> None:
+        # l: the record texts at the kind's path; n: how many elements the page holds. A page
+        # with elements that have no record there (a row without AuditData) gets one extra
+        # NULL row whose negative pos says how many were missing; _finish_events reports it.
         prefix = inv.root.as_posix().rstrip("/") + "/"
         source = (
-            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(l, 1) AS pos, "
-            "unnest(l) AS rec FROM (SELECT filename, json_extract_string(json, ?) AS l "
+            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, "
+            "CASE WHEN p > len(l) THEN len(l) - n ELSE p END AS pos, rec FROM ("
+            "SELECT filename, l, n, unnest(l2) AS rec, generate_subscripts(l2, 1) AS p FROM ("
+            "SELECT filename, l, n, CASE WHEN n > len(l) THEN list_append(l, NULL) ELSE l END AS l2 FROM ("
+            "SELECT filename, json_extract_string(json, ?) AS l, json_array_length(json, ?) AS n "
             f"FROM read_json_objects(?, format = 'auto', maximum_object_size = {_MAX_OBJECT}, "
-            "filename = true))")
+            "filename = true))))")
         files = [p.body.as_posix() for p in pages]
-        self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1,
-                                      _RECORD_PATHS[kind], files])
+        path = _RECORD_PATHS[kind]
+        self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, path,
+                                      path.split("[*]", 1)[0], files])
 
     def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row]) -> None:
         if self._jsonl_handle is None:
@@ -156,7 +166,10 @@ class Engine:
         con.execute("""
             INSERT INTO problems
             SELECT bundle, src, count(*)::VARCHAR || ' record(s) are not valid JSON objects and were not read'
-            FROM events_all WHERE NOT readable GROUP BY bundle, src
+            FROM events_all WHERE NOT readable AND pos >= 0 GROUP BY bundle, src
+            UNION ALL
+            SELECT bundle, src, (-sum(pos))::VARCHAR || ' element(s) hold no audit record and were not read'
+            FROM events_all WHERE NOT readable AND pos < 0 GROUP BY bundle, src
             UNION ALL
             SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated'
             FROM events_all WHERE readable AND id_missing GROUP BY bundle, src
@@ -232,6 +245,21 @@ class Engine:
             return QueryResult(columns, cur.fetchall() if columns else [])
         except duckdb.Error as exc:
             raise QueryError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def _chunks(pages: list[Page]) -> Iterable[list[Page]]:
+    """Consecutive runs of pages within the byte and file budgets (at least one page each)."""
+    chunk: list[Page] = []
+    size = 0
+    for page in pages:
+        weight = page.size or _MAX_OBJECT // 4
+        if chunk and (size + weight > _CHUNK_BYTES or len(chunk) >= _CHUNK_FILES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(page)
+        size += weight
+    if chunk:
+        yield chunk
 
 
 def _rel(inv: Inventory, path: Path) -> str:

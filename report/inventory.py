@@ -26,6 +26,7 @@ class Page:
     kind: str
     status: int
     context: dict[str, Any]
+    size: int = 0  # body bytes as received (uncompressed), from the sidecar; 0 when unknown
 
     @property
     def gzip(self) -> bool:
@@ -121,7 +122,9 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
     status = meta.get("status")
     status = status if isinstance(status, int) else 0
     context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
-    page = Page(sidecar=sidecar, body=body, kind=kind, status=status, context=context)
+    size = meta.get("body_size")
+    size = size if isinstance(size, int) and size > 0 else 0
+    page = Page(sidecar=sidecar, body=body, kind=kind, status=status, context=context, size=size)
     if not 200 <= status < 300:
         return  # kept in the bundle as the record of what happened; carries no evidence records
     if not body.is_file():
