@@ -58,7 +58,7 @@ def methodology_flowables(findings: dict[str, Any]) -> list:
         out.append(rich(f"<b>{esc(term)}.</b> {esc(text, None)}"))
     out.append(rich("<b>Limits of Microsoft's records</b>", "h2"))
     out += [bullet(esc(text, None)) for text in LIMITS]
-    out.append(rich("<b>Limitations of this case's evidence</b>", "h2"))
+    out.append(rich("<b>Limitations stated for this case</b>", "h2"))
     stated = as_list(findings.get("limitations"))
     out += [bullet(esc(text, 800)) for text in stated] or [none_found(
         "None stated beyond the general limits above.")]
