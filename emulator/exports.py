@@ -277,8 +277,7 @@ def _extra_text(value: str) -> str:
     return compact(value)
 
 
-def _write_sentinel_csv(records: Iterable[dict], out: TextIO, plan: _Plan, info: ExportInfo,
-                        extra_columns: bool, records_for_header: list[dict] | None) -> None:
+def _sentinel_columns(extra_columns: bool, records_for_header: list[dict] | None) -> list[str]:
     columns = list(SENTINEL_COLUMNS)
     if extra_columns:
         seen = set(columns)
@@ -288,9 +287,12 @@ def _write_sentinel_csv(records: Iterable[dict], out: TextIO, plan: _Plan, info:
                 if col not in seen and key != "CreationTime":
                     seen.add(col)
                     columns.append(col)
-    header = [f"{c} [UTC]" if c == "TimeGenerated" else c for c in columns]
-    writer = _csv_writer(out)
-    writer.writerow(header)
+    return columns
+
+
+def _sentinel_lines(records: Iterable[dict], columns: list[str], plan: _Plan, info: ExportInfo,
+                    extra_columns: bool, json_times: bool) -> Iterator[list[str] | None]:
+    """Cells per row in `columns` order; None for a row damaged into a non-row ("not-object")."""
     for row, record in enumerate(records, start=1):
         kind = plan.kind(row) if row in plan.malformed else None
         if row in plan.mangle and kind is None:
@@ -299,14 +301,53 @@ def _write_sentinel_csv(records: Iterable[dict], out: TextIO, plan: _Plan, info:
             if name in columns:                 # a field without a column is dropped unseen
                 info.mangled[row] = name
         data = _damage_record(record, kind) if kind in ("no-id",) else record
-        cells = sentinel_row(data, extra_columns=extra_columns)
+        cells = sentinel_row(data, extra_columns=extra_columns, json_times=json_times)
         if kind == "bad-date":
             cells["TimeGenerated"] = "yesterday afternoon"
         line = [cells.get(c, "") for c in columns]
         if kind == "columns":
             line = line[:-3]
-        writer.writerow(line)
+        yield None if kind == "not-object" else line
         _count(info, row, record, kind)
+
+
+def _write_sentinel_csv(records: Iterable[dict], out: TextIO, plan: _Plan, info: ExportInfo,
+                        extra_columns: bool, records_for_header: list[dict] | None) -> None:
+    columns = _sentinel_columns(extra_columns, records_for_header)
+    writer = _csv_writer(out)
+    writer.writerow([f"{c} [UTC]" if c == "TimeGenerated" else c for c in columns])
+    for line in _sentinel_lines(records, columns, plan, info, extra_columns, json_times=False):
+        writer.writerow(line)
+
+
+LA_TYPES = {"TimeGenerated": "datetime", "InternalLogonType": "int", "LoginStatus": "int",
+            "DataCenterSecurityEventType": "int", "ElevationDuration": "int",
+            "CrossMailboxOperations": "bool", "IsManagedDevice": "bool",
+            "OperationProperties": "dynamic", "Members": "dynamic", "ExtraProperties": "dynamic"}
+
+
+def _la_value(column: str, text: str) -> object:
+    kind = LA_TYPES.get(column, "string")
+    if kind in ("int", "bool") and text == "":
+        return None
+    if kind == "int":
+        return int(text) if text.lstrip("-").isdigit() else text
+    if kind == "bool":
+        return text == "true"
+    return text
+
+
+def _write_la_tables(records: Iterable[dict], out: TextIO, plan: _Plan, info: ExportInfo,
+                     extra_columns: bool, records_for_header: list[dict] | None) -> None:
+    """A Log Analytics query answer: {"tables": [{"name", "columns", "rows"}]} with typed cells."""
+    columns = _sentinel_columns(extra_columns, records_for_header)
+    spec = [{"name": c, "type": LA_TYPES.get(c, "string")} for c in columns]
+    out.write('{"tables":[{"name":"PrimaryResult","columns":' + compact(spec) + ',"rows":[')
+    for n, line in enumerate(_sentinel_lines(records, columns, plan, info, extra_columns,
+                                             json_times=True)):
+        cells = f"row {n + 1} as text" if line is None else [_la_value(c, v) for c, v in zip(columns, line)]
+        out.write(("," if n else "") + "\n" + compact(cells))
+    out.write("\n]}]}")
 
 
 def graph_record(record: dict) -> dict:
@@ -405,12 +446,14 @@ def _write_json(fmt: str, records: Iterable[dict], out: TextIO, plan: _Plan, inf
 
 def write_export(records: Iterable[dict], path: Path, fmt: str, *, encoding: str = "utf-8",
                  malformed: Iterable[int] = (), mangle: Iterable[int] = (),
-                 extra_columns: bool = False) -> ExportInfo:
+                 extra_columns: bool = False, la_tables: bool = False) -> ExportInfo:
     """Write `records` to `path` as export `fmt`; rows in `malformed` are damaged (the kind
     rotates per format), rows in `mangle` get one nested field PowerShell-mangled.
 
     `extra_columns` (Sentinel only) adds columns for record fields the published
     OfficeActivity schema lacks; without it those fields are dropped, as the connector does.
+    `la_tables` (sentinel-json only) writes the Log Analytics query API's answer
+    (`{"tables": [{"columns", "rows"}]}`) instead of an array of row objects.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}")
@@ -421,7 +464,8 @@ def write_export(records: Iterable[dict], path: Path, fmt: str, *, encoding: str
                  "ual-json": "ual-json"}.get(fmt, "json")
     plan = _Plan(frozenset(malformed), frozenset(mangle), MALFORMED_KINDS[kinds_key])
     info = ExportInfo(path=path, fmt=fmt, encoding=encoding)
-    header_sample = list(records) if (fmt == "sentinel-csv" and extra_columns) else None
+    tables = la_tables and fmt == "sentinel-json"
+    header_sample = list(records) if ((fmt == "sentinel-csv" or tables) and extra_columns) else None
     if header_sample is not None:
         records = header_sample
     with _open(path, encoding) as out:
@@ -429,6 +473,8 @@ def write_export(records: Iterable[dict], path: Path, fmt: str, *, encoding: str
             _write_auditdata_csv(fmt, records, out, plan, info, total)
         elif fmt == "sentinel-csv":
             _write_sentinel_csv(records, out, plan, info, extra_columns, header_sample)
+        elif tables:
+            _write_la_tables(records, out, plan, info, extra_columns, header_sample)
         else:
             _write_json(fmt, records, out, plan, info, total, extra_columns)
     return info

@@ -35,10 +35,10 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
     An "unknown" file yields nothing. Raises ImportInputError when the file cannot be read.
     """
     path = Path(path)
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ImportInputError(f"{path}: unknown format id {fmt!r} (expected one of {', '.join(FORMATS)})")
     try:
+        fmt = fmt or detect_format(path)
         if fmt in ("purview-csv", "purview-csv-classic", "ual-csv"):
             yield from read_auditdata_csv(path)
         elif fmt == "sentinel-csv":

@@ -4,6 +4,7 @@ and Sentinel OfficeActivity from the Log Analytics portal. Streamed row by row."
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Iterator
@@ -11,9 +12,13 @@ from typing import Iterator
 from collector.formats.encoding import open_text
 from collector.formats.mangled import SUSPECT, mangled_reason
 from collector.formats.rows import LossyCell, ParsedRow, check_record
-from collector.formats.sentinel import column_name, to_classic
+from collector.formats.sentinel import MARKERS, column_name, to_classic
 
 csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 128 KiB default
+HEAD_CHARS = 1 << 16
+DELIMITERS = (",", "\t", ";")
+EXCEL_CELL_LIMIT = 32767         # Excel cuts longer cells when it re-saves a CSV
+_UAL_EXTRA = {"ResultIndex", "ResultCount", "Identity", "RunspaceId"}
 
 
 def _suspect(text: str) -> bool:
@@ -31,10 +36,42 @@ def read_header(rows: Iterator[list[str]]) -> list[str] | None:
     return None
 
 
+def classify_header(header: list[str]) -> str:
+    """Format id for a CSV whose header row is `header` ("unknown" when it is none of ours)."""
+    names = {column_name(h)[0] for h in header}
+    if names & MARKERS:
+        return "sentinel-csv"
+    if "AuditData" not in names:
+        return "unknown"
+    if names & _UAL_EXTRA:
+        return "ual-csv"
+    if "RecordId" in names or {"Operation", "UserId"} <= names:
+        return "purview-csv"
+    if names & {"UserIds", "Operations", "CreationDate"}:
+        return "purview-csv-classic"
+    return "unknown"
+
+
+def sniff_csv(head: str) -> tuple[str, str]:
+    """(format id, delimiter) from the start of a file; Excel re-saves use tabs or semicolons."""
+    for delimiter in DELIMITERS:
+        try:
+            header = read_header(csv.reader(io.StringIO(head), delimiter=delimiter, strict=False))
+        except csv.Error:
+            continue
+        if header:
+            fmt = classify_header(header)
+            if fmt != "unknown":
+                return fmt, delimiter
+    return "unknown", ","
+
+
 def _data_rows(path: Path) -> Iterator[tuple[list[str], int, list[str] | str]]:
     """(header, row number, cells or a CSV syntax error) for every non-blank data row."""
     with open_text(path, errors="replace") as text:
-        rows = csv.reader(text, strict=False)
+        _, delimiter = sniff_csv(text.read(HEAD_CHARS))
+    with open_text(path, errors="replace") as text:
+        rows = csv.reader(text, delimiter=delimiter, strict=False)
         header = read_header(rows)
         if header is None:
             return
@@ -73,6 +110,9 @@ def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
             continue
         if index is None:
             names = [column_name(h)[0] for h in header]
+            if "AuditData" not in names:
+                yield ParsedRow(0, None, "the header has no AuditData column", [])
+                return
             index = names.index("AuditData")
         if len(cells) != len(header):
             yield ParsedRow(number, None,
@@ -90,7 +130,10 @@ def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
             reason = mangled_reason(raw)
             if reason:
                 lossy.append(LossyCell(header[index], reason))
-            yield ParsedRow(number, None, f"AuditData is not valid JSON: {exc.msg} at character {exc.pos}", lossy)
+            hint = (f" (the cell is exactly {EXCEL_CELL_LIMIT} characters: Excel cut it when the file "
+                    "was re-saved; ask for the original download)") if len(raw) == EXCEL_CELL_LIMIT else ""
+            yield ParsedRow(number, None,
+                            f"AuditData is not valid JSON: {exc.msg} at character {exc.pos}{hint}", lossy)
             continue
         yield _checked(number, record, lossy, header[index], scan=suspect and _suspect(raw))
 

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from collector.formats.encoding import open_text
-from collector.formats.csvformats import read_header
+from collector.formats.csvformats import classify_header, sniff_csv
 from collector.formats.jsonformats import HEAD_CHARS, classify_element, iter_json_file
 from collector.formats.jsonstream import JsonStreamError
-from collector.formats.sentinel import MARKERS, column_name
 
 FORMATS = ("purview-csv", "purview-csv-classic", "ual-json", "ual-csv", "mgmt-blob",
            "graph-records", "sentinel-csv", "sentinel-json", "unknown")
 CSV_FORMATS = frozenset({"purview-csv", "purview-csv-classic", "ual-csv", "sentinel-csv"})
-_PURVIEW = {"RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData"}
 PROBE_ELEMENTS = 50
-_UAL_EXTRA = {"ResultIndex", "ResultCount", "Identity", "RunspaceId"}
-
-
-def classify_header(header: list[str]) -> str:
-    """Format id for a CSV whose header row is `header`."""
-    names = {column_name(h)[0] for h in header}
-    if names & MARKERS:
-        return "sentinel-csv"
-    if "AuditData" not in names:
-        return "unknown"
-    if _PURVIEW <= names:
-        return "purview-csv"
-    if names & _UAL_EXTRA:
-        return "ual-csv"
-    if "CreationDate" in names and ("UserIds" in names or "Operations" in names):
-        return "purview-csv-classic"
-    return "unknown"
 
 
 def _classify_json(path: Path) -> str:
@@ -60,12 +39,7 @@ def detect_format(path: Path) -> str:
         return "unknown"
     if stripped[0] in "[{":
         return _classify_json(path)
-    try:
-        rows = csv.reader(io.StringIO(head), strict=False)
-        header = read_header(rows)
-    except csv.Error:
-        return "unknown"
-    return classify_header(header) if header else "unknown"
+    return sniff_csv(head)[0]
 
 
 __all__ = ["FORMATS", "CSV_FORMATS", "classify_header", "detect_format"]

@@ -9,7 +9,8 @@ from typing import Callable, Iterator
 
 from collector.formats.encoding import open_text
 from collector.formats.graph import graph_to_classic
-from collector.formats.jsonstream import JsonStreamError, iter_elements, iter_lines, looks_like_json_lines
+from collector.formats.jsonstream import (JsonStreamError, iter_elements, iter_lines, iter_tables,
+                                          looks_like_json_lines, looks_like_tables)
 from collector.formats.mangled import mangled_reason
 from collector.formats.rows import LossyCell, ParsedRow, check_record
 from collector.formats.sentinel import column_name, to_classic
@@ -25,9 +26,10 @@ def iter_json_file(path: Path) -> Iterator[tuple[int, object | JsonStreamError]]
         if looks_like_json_lines(head):
             yield from iter_lines(text)
             return
+        elements = iter_tables(text) if looks_like_tables(head) else iter_elements(text)
         number = 0
         try:
-            for number, element in enumerate(iter_elements(text), start=1):
+            for number, element in enumerate(elements, start=1):
                 yield number, element
         except JsonStreamError as exc:
             yield number + 1, JsonStreamError(

@@ -130,6 +130,76 @@ def iter_elements(stream: TextIO, *, container_key: str = "value") -> Iterator[o
             raise JsonStreamError(f"expected an array or object but found {first!r}")
 
 
+def _members(b: _Buffer) -> Iterator[str]:
+    """Keys of the object at the cursor, leaving the cursor on each value in turn."""
+    b.take("{")
+    if b.peek() == "}":
+        b.pos += 1
+        return
+    while True:
+        key = b.value()
+        if not isinstance(key, str):
+            raise JsonStreamError("object key is not a string")
+        b.take(":")
+        yield key
+        sep = b.peek()
+        if sep == "}":
+            b.pos += 1
+            return
+        b.take(",")
+
+
+def _table_rows(b: _Buffer) -> Iterator[object]:
+    columns: list | None = None
+    early_rows: list | None = None
+    for key in _members(b):
+        if key == "columns":
+            spec = b.value()
+            columns = [c.get("name") if isinstance(c, dict) else c for c in spec] \
+                if isinstance(spec, list) else []
+            if early_rows is not None:
+                yield from (_zip(columns, row) for row in early_rows)
+        elif key == "rows" and b.peek() == "[" and columns is not None:
+            for row in _array(b):
+                yield _zip(columns, row)
+        elif key == "rows":
+            early_rows = b.value() or []         # rows before columns: rare, held in memory
+        else:
+            b.value()
+
+
+def _zip(columns: list, row: object) -> object:
+    return dict(zip(columns, row)) if isinstance(row, list) else row
+
+
+def iter_tables(stream: TextIO) -> Iterator[object]:
+    """Rows of a Log Analytics query answer `{"tables": [{"columns": [...], "rows": [[...]]}]}`
+    as {column: value} dicts, streamed table by table."""
+    b = _Buffer(stream)
+    for key in _members(b):
+        if key == "tables" and b.peek() == "[":
+            b.take("[")
+            if b.peek() == "]":
+                b.pos += 1
+                continue
+            while True:
+                if b.peek() == "{":
+                    yield from _table_rows(b)
+                else:
+                    b.value()
+                if b.peek() == "]":
+                    b.pos += 1
+                    break
+                b.take(",")
+        else:
+            b.value()
+
+
+def looks_like_tables(head: str) -> bool:
+    """True for a Log Analytics query answer (`{"tables": [...`)."""
+    return re.match(r'\s*\{\s*"tables"\s*:\s*\[', head) is not None
+
+
 def iter_lines(stream: TextIO) -> Iterator[tuple[int, object | JsonStreamError]]:
     """JSON lines: (line number, value or the error for that line); blank lines are skipped."""
     for number, line in enumerate(stream, start=1):

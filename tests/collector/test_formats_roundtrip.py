@@ -63,16 +63,18 @@ def test_records_keep_the_original_creation_time_string(tmp_path):
         "3/12/2024, 2:02:11.000 PM"
 
 
-@pytest.mark.parametrize("fmt", ["sentinel-csv", "sentinel-json"])
-def test_sentinel_extra_columns_round_trip(tmp_path, fmt):
+@pytest.mark.parametrize("fmt,tables", [("sentinel-csv", False), ("sentinel-json", False),
+                                        ("sentinel-json", True)])
+def test_sentinel_extra_columns_round_trip(tmp_path, fmt, tables):
     records = sample_records()
     path = tmp_path / "oa"
-    write_export(records, path, fmt, extra_columns=True)
+    write_export(records, path, fmt, extra_columns=True, la_tables=tables)
+    assert detect_format(path) == fmt
     rows = list(read_records(path, fmt))
     for parsed, original in zip(rows, records):
         assert_same(fmt, parsed.record, original, extra_columns=True)
     # without extra columns the fields the published table lacks are gone, as in Sentinel
-    write_export(records, path, fmt)
+    write_export(records, path, fmt, la_tables=tables)
     first = next(read_records(path, fmt)).record
     assert "SessionId" not in first and "OperationCount" not in first
     assert first["Folders"] == records[0]["Folders"]
@@ -106,3 +108,19 @@ def test_error_reasons_say_what_is_wrong(tmp_path):
     assert reasons[1] == "row has 6 cells, the header has 8"
     assert reasons[2] == "record has no Id"
     assert "bad CreationTime" in reasons[3] and "yesterday afternoon" in reasons[3]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_log_analytics_query_answer_round_trip_and_damage(tmp_path, encoding):
+    records = sample_records() * 2
+    path = tmp_path / "la.json"
+    info = write_export(records, path, "sentinel-json", encoding=encoding, la_tables=True,
+                        malformed={2, 3, 4}, mangle={1, 5})
+    assert detect_format(path) == "sentinel-json"
+    summary = summarise_file(path)
+    assert summary["record_count"] == len(info.ids)
+    assert [e["row"] for e in summary["errors"]] == sorted(info.malformed)
+    assert [(c["row"], c["column"]) for c in summary["lossy"]] == sorted(info.mangled.items())
+    write_export(sample_records(), path, "sentinel-json", la_tables=True)
+    for parsed, original in zip(read_records(path), sample_records()):
+        assert_same("sentinel-json", parsed.record, original)

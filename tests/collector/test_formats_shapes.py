@@ -239,3 +239,43 @@ def test_parse_creation_time(text, expected):
 def test_parse_creation_time_rejects(text):
     with pytest.raises(ValueError):
         parse_creation_time(text)
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";"])
+def test_excel_resaved_with_tabs_or_semicolons(tmp_path, delimiter):
+    import csv
+    import io
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter)
+    writer.writerow(["RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData",
+                     "AssociatedAdminUnits", "AssociatedAdminUnitsNames"])
+    writer.writerow([AUDIT["Id"], "9/20/2023 4:05", "15", "UserLoggedIn", "bob", json.dumps(AUDIT), "", ""])
+    path = tmp_path / "resaved.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + out.getvalue().encode("utf-16-le"))
+    assert detect_format(path) == "purview-csv"
+    assert [r.record for r in read_records(path)] == [AUDIT]
+
+
+def test_excel_cell_limit_is_named(tmp_path):
+    data = json.dumps(dict(AUDIT, Big="x" * 40000))[:32767].replace('"', '""')
+    path = tmp_path / "cut.csv"
+    path.write_text(f'CreationDate,UserIds,Operations,AuditData\n2023-09-20T04:05:03,bob,UserLoggedIn,"{data}"\n')
+    [error] = summarise_file(path)["errors"]
+    assert error["row"] == 1 and "Excel cut it" in error["reason"]
+
+
+def test_explicit_wrong_format_is_an_error_not_a_crash(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    [row] = read_records(path, "purview-csv")
+    assert row.row == 0 and "no AuditData column" in row.error
+    with pytest.raises(Exception, match="unknown format id"):
+        list(read_records(path, "xlsx"))
+
+
+def test_missing_file_is_an_import_input_error(tmp_path):
+    from collector.errors import ImportInputError
+    with pytest.raises(ImportInputError, match="cannot read"):
+        list(read_records(tmp_path / "nope.csv"))
+    with pytest.raises(ImportInputError, match="cannot read"):
+        summarise_file(tmp_path / "nope.csv")
