@@ -8,6 +8,7 @@ seeded stream, drawn in a fixed order, so the same seed gives the same activity.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -164,7 +165,6 @@ def _poisson(rng: random.Random, lam: float) -> int:
     """Small-lambda Poisson draw (Knuth), deterministic from the stream."""
     if lam <= 0:
         return 0
-    import math
     limit, k, p = math.exp(-lam), 0, rng.random()
     while p > limit:
         k += 1

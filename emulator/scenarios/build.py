@@ -46,7 +46,7 @@ TENANT_DOMAIN = "contoso.onmicrosoft.com"
 ORG_DISPLAY = "Contoso Ltd"
 # Calibrated owner-baseline volume: MailItemsAccessed-dominated records per user mailbox per
 # day, used to size `large` from its `records` parameter.
-RECORDS_PER_MAILBOX_DAY = 42.0
+RECORDS_PER_MAILBOX_DAY = 28.0
 
 SCENARIOS: tuple[str, ...] = tuple(SPECS)
 _NAMES = ("Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj", "Olivia", "Peggy",

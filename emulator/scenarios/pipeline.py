@@ -244,8 +244,8 @@ class Pipeline:
             return
         rid = self.ids.next()
         item = item_identity(self.seed, mbx, "\\Sent Items", k)
-        rec = self.f.send(t, rid, op, mbx, ctx, item, _store_id(mbx.upn, "\\Sent Items", k))
-        self._emit(t, op, rec)
+        self.sink.add(t, op, self.f.send_line(t, rid, op, mbx, ctx, item,
+                                              _store_id(mbx.upn, "\\Sent Items", k)))
         self.obs.on_event(ev, "logged")
         self.obs.on_record(t, rid, op, mbx.upn, ctx, "", [("\\Sent Items", k)], {})
 

@@ -47,16 +47,16 @@ class RecordFactory:
         self.users = users
         self._fragments: dict[tuple[str, Context], str] = {}
 
-    def _fragment(self, mbx: Mailbox, ctx: Context) -> str:
+    def _fragment(self, mbx: Mailbox, ctx: Context, client_ip: bool = False) -> str:
         """The JSON text of the context's mailbox fields (cached: the same for every record of
         one context in one mailbox), without the surrounding braces."""
-        key = (mbx.upn, ctx)
+        key = (mbx.upn, ctx, client_ip)
         text = self._fragments.get(key)
         if text is None:
-            if len(self._fragments) > 100000:
+            if len(self._fragments) > 20000:
                 self._fragments.clear()
             rec: dict[str, Any] = {}
-            self._mailbox_fields(rec, mbx, ctx)
+            self._mailbox_fields(rec, mbx, ctx, client_ip=client_ip)
             text = _DUMPS(rec)[1:-1]
             self._fragments[key] = text
         return text
@@ -150,6 +150,22 @@ class RecordFactory:
         rec["Folders"] = out
         rec["OperationCount"] = count
         return rec
+
+    def send_line(self, t: int, rid: str, op: str, mbx: Mailbox, ctx: Context,
+                  item: tuple[str, str, int], item_store_id: str) -> str:
+        """Exactly the compact JSON of send(...), from cached fragments (a test pins them)."""
+        who = self.users.get(ctx.user)
+        imid, subject, size = item
+        sent = mbx.folders["\\Sent Items"].folder_id
+        tail = (f',"SendAsUserSmtp":{_q(mbx.upn)},"SendAsUserMailboxGuid":{_q(mbx.mailbox_guid)}'
+                if op == "SendAs" else "")
+        return (f'{{"CreationTime":"{creation_time(t)}","Id":"{rid}","Operation":{_q(op)},'
+                f'"OrganizationId":"{self.tenant_id}","RecordType":2,"ResultStatus":"Succeeded",'
+                f'"UserKey":{_q(who.puid if who else ctx.user)},"UserType":0,"Version":1,'
+                f'"Workload":"Exchange",{self._fragment(mbx, ctx, True)},'
+                f'"Item":{{"Id":{_q(item_store_id)},"InternetMessageId":{_q(imid)},'
+                f'"ParentFolder":{{"Id":{_q(sent)},"Path":"\\\\Sent Items"}},'
+                f'"SizeInBytes":{size},"Subject":{_q(subject)}}},"SaveToSentItems":true{tail}}}')
 
     def send(self, t: int, rid: str, op: str, mbx: Mailbox, ctx: Context,
              item: tuple[str, str, int], item_store_id: str) -> dict[str, Any]:

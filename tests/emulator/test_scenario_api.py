@@ -203,6 +203,11 @@ def test_fast_record_path_equals_the_dict_builder():
         slow = json.dumps(f.mail_items_accessed(99, "rid", m, c, access, folders, 2, True),
                           separators=(",", ":"))
         assert fast == slow
+    for op in ("Send", "SendAs"):
+        item = ("<i@d>", 'Sub "x" \u00e9', 12)
+        fast = f.send_line(99, "rid", op, m, c, item, "AAA=")
+        slow = json.dumps(f.send(99, "rid", op, m, c, item, "AAA="), separators=(",", ":"))
+        assert fast == slow
 
 
 def test_configuration_snapshots(sc):
