@@ -149,23 +149,23 @@ def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
     names: list[str] = []
     zone_note: LossyCell | None = None
     for header, number, cells in _data_rows(path):
-        if isinstance(cells, str):
-            yield ParsedRow(number, None, cells, [])
-            continue
         if not names:
-            names = []
             for h in header:
                 name, suffix = column_name(h)
                 names.append(name)
                 if suffix and suffix.upper() != "UTC" and zone_note is None:
                     zone_note = LossyCell(h, f"times are in {suffix}, not UTC; they are read as written")
+        if isinstance(cells, str):
+            yield ParsedRow(number, None, cells, [])
+            continue
         if len(cells) != len(header):
             yield ParsedRow(number, None,
                             f"row has {len(cells)} cells, the header has {len(header)}", [])
             continue
         lossy = _lossy_cells(header, cells) if _suspect("\x1f".join(cells)) else []
-        if zone_note is not None and number == 1:
+        if zone_note is not None:                   # said once, on the first readable row
             lossy.insert(0, zone_note)
+            zone_note = None
         record = to_classic(dict(zip(names, cells)))
         yield check_record(number, record, lossy, scan_values=False, id_label="OfficeId",
                            time_label="TimeGenerated")

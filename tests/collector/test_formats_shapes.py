@@ -279,3 +279,12 @@ def test_missing_file_is_an_import_input_error(tmp_path):
         list(read_records(tmp_path / "nope.csv"))
     with pytest.raises(ImportInputError, match="cannot read"):
         summarise_file(tmp_path / "nope.csv")
+
+
+def test_local_time_note_survives_a_bad_first_row(tmp_path):
+    path = tmp_path / "oa.csv"
+    path.write_text('"TimeGenerated [Local Time]",OfficeId,Operation,OfficeWorkload\n'
+                    'only,two\n"3/12/2024, 2:05:40.000 PM",b,Send,Exchange\n')
+    summary = summarise_file(path)
+    assert [e["row"] for e in summary["errors"]] == [1]
+    assert [(c["row"], c["column"]) for c in summary["lossy"]] == [(2, "TimeGenerated [Local Time]")]
