@@ -290,7 +290,7 @@ def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[
     actual_set = set(actual)
     extra = sorted(actual_set - listed.keys())
     missing = sorted(listed.keys() - actual_set)
-    to_hash = [(rel, root / rel) for rel in actual if rel in listed or rel in extra]
+    to_hash = [(rel, root / rel) for rel in actual]   # extras too: a renamed file is found by its hash
     digests: dict[str, dict[str, str]] = {}
     total = 0
     for res in hash_files(to_hash, tuple(algorithms), workers, stop):
