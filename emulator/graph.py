@@ -198,6 +198,13 @@ def _create_query(state: State, req: Request, version: str, base: str) -> Respon
                            "header is set and payload is of valid JSON format.")
     if not isinstance(body, dict):
         return graph_error(400, "BadRequest", "Empty Payload. JSON content expected.")
+    cap = state.options.graph_max_open_queries
+    with state.lock:
+        open_queries = sum(1 for q in state.graph_queries.values() if q["status"] != "succeeded")
+    if cap and open_queries >= cap:
+        # live: rapid query creation is throttled; tenants get >= 50 queued or running (2.4, 2.7)
+        return graph_error(429, "TooManyRequests", f"Too many audit log queries are queued or running "
+                           f"({open_queries}); retry after some complete.", {"Retry-After": "10"})
     query: dict[str, Any] = {"id": str(uuid.uuid4()), "displayName": body.get("displayName"), "polls": 0}
     for name in ("filterStartDateTime", "filterEndDateTime"):
         raw = body.get(name)

@@ -15,7 +15,7 @@ import random
 import re
 import threading
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from emulator import records as rec
 from emulator.state import State
@@ -62,10 +62,25 @@ def handle(state: State, req: Request) -> Response:
     if op in ("subscriptions/content", "subscriptions/notifications") and req.method == "GET":
         return _content(state, req, root, notifications=op.endswith("notifications"))
     if op.startswith("audit/") and req.method == "GET":
-        return _blob(state, req, op[len("audit/"):])
+        return _blob(state, req, unquote(op[len("audit/"):]))  # clients may send `$` as %24
     if op == "resources/dlpSensitiveTypes" and req.method == "GET":
-        return json_response(200, [])
+        return _friendly_names(req)
     return af_error(404, "AF20001", f"Unknown operation '{op}'.")
+
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*(;q=[01](\.\d{0,3})?)?$")
+
+
+def _friendly_names(req: Request) -> Response:
+    """Friendly names honour one Accept-Language only (1.1): two -> AF20053, bad syntax -> AF20054."""
+    header = (req.header("accept-language") or "").strip()
+    if header:
+        languages = [part.strip() for part in header.split(",")]
+        if len(languages) > 1:
+            return af_error(400, "AF20053", "More than one language was specified in the Accept-Language header.")
+        if not _LANGUAGE.match(languages[0]):
+            return af_error(400, "AF20054", f"Invalid syntax for the Accept-Language header: {header}.")
+    return json_response(200, [])
 
 
 def _sub_view(content_type: str, sub: dict[str, Any]) -> dict[str, Any]:

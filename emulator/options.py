@@ -38,6 +38,7 @@ class Options:
     graph_v1: bool = False              # serve v1.0 audit queries (Microsoft: 404 since 2025)
     graph_query_polls: int = 2          # GETs a query spends in notStarted/running
     graph_page_size: int = 150          # records per page without $top
+    graph_max_open_queries: int = 50    # queued/running audit queries before 429 (reference 2.7)
     mgmt_subscriptions: str = "enabled"  # enabled: already on (start -> AF20024) | none
     mgmt_page_size: int = 20            # content listing entries per page before NextPageUri
     mgmt_blob_records: int = 1000       # max records per content blob
@@ -59,7 +60,7 @@ class Options:
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name.replace('_', '-')} must be positive")
         for name in ("latency_ms", "max_concurrency", "device_interval", "device_approve_after",
-                     "graph_query_polls", "mgmt_latency_minutes"):
+                     "graph_query_polls", "mgmt_latency_minutes", "graph_max_open_queries"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name.replace('_', '-')} must not be negative")
         if not 0 <= self.port <= 65535:

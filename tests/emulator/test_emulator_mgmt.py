@@ -136,3 +136,16 @@ def test_no_subscription_stop_and_restart(tmp_path):
 def test_tenant_in_url_must_be_guid(api):
     r = api.get("manage", f"/api/v1.0/{api.c['tenant_domain']}/activity/feed/subscriptions/list")
     assert r.status_code == 400 and r.json()["error"]["code"] == "AF20013"
+
+
+def test_friendly_names_accept_one_language(api):
+    url = api.mgmt_url("resources/dlpSensitiveTypes")
+    assert api.get("manage", url, headers={"Accept-Language": "en-US"}).status_code == 200
+    assert api.get("manage", url, headers={"Accept-Language": "en-US, de-DE"}).json()["error"]["code"] == "AF20053"
+    assert api.get("manage", url, headers={"Accept-Language": "??"}).json()["error"]["code"] == "AF20054"
+
+
+def test_blob_id_with_percent_encoded_dollars(api):
+    items = _list(api, "contentType=Audit.Exchange&startTime=2026-06-29T05:00&endTime=2026-06-29T06:00").json()
+    encoded = items[0]["contentUri"].replace("$", "%24")
+    assert api.get("manage", encoded).status_code == 200

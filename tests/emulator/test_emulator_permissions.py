@@ -60,3 +60,14 @@ def test_unknown_permission_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="Mail.ReadWrite"):
         with running_emulator(tmp_path, scenario=FakeScenario(), withhold=("Mail.ReadWrite",)):
             pass
+
+
+def test_too_many_open_audit_queries_is_429(withheld):
+    """2.4 / 2.7: rapid query creation is throttled (>= 50 queued or running per tenant)."""
+    with withheld(graph_max_open_queries=2, graph_query_polls=1) as emu:
+        api = Api(emu)
+        ids = [api.post("graph", "/beta/security/auditLog/queries", json={}).json()["id"] for _ in range(2)]
+        r = api.post("graph", "/beta/security/auditLog/queries", json={})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "10"
+        assert api.get("graph", f"/beta/security/auditLog/queries/{ids[0]}").json()["status"] == "succeeded"
+        assert api.post("graph", "/beta/security/auditLog/queries", json={}).status_code == 201
