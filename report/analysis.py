@@ -217,14 +217,23 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     throttled = []
     for window in rules.throttle_windows(throttle_markers(engine, in_scope)):
         window = rules.attacker_activity_in(window, attributed)
-        evidence += rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
+        inferred = rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
+        evidence += inferred
+        total = mailbox_items(folder_items, window.mailbox)
+        named = len({e.imid for e in inferred})
         throttled.append({"mailbox": window.mailbox, "start": _fmt(window.start), "end": _fmt(window.end),
-                          "attributed_activity": len(window.activity_ids),
+                          "attributed_activity": len(window.activity_ids), "items_named": named,
+                          "items_unnamed": rules.unnamed_sync_count(total, named) if window.activity_ids else 0,
+                          "mailbox_items_collected": total,
                           "record_ids": sorted(window.record_ids + window.activity_ids)})
 
+    # Collection gaps blind every mailbox in scope; audit-configuration gaps are reported for
+    # every mailbox that has one, in scope or not: unlogged access leaves no record to bring a
+    # mailbox into scope, so "cannot be assessed" must not depend on it.
     gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), (case.window_start, case.window_end))
-    unknown = {m: sorted(set(config_unknown.get(m, [])) | set(gaps), key=lambda g: (g.start, g.end, g.reason))
-               for m in in_scope}
+    unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set()),
+                         key=lambda g: (g.start, g.end, g.reason))
+               for m in sorted(set(in_scope) | set(config_unknown))}
     unknown = {m: g for m, g in unknown.items() if g}
 
     touched = {(e.mailbox, e.imid) for e in evidence}
@@ -243,6 +252,12 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
         timeline=timeline(attributed), first_activity=min(times) if times else None,
         last_activity=max(times) if times else None)
+
+
+def mailbox_items(folder_items: Mapping[tuple[str, str], int], mailbox: str) -> int | None:
+    """All items of a mailbox by its folder statistics (None when they were not collected)."""
+    counts = [n for (mb, _), n in folder_items.items() if mb == mailbox]
+    return sum(counts) if counts else None
 
 
 def _row_key(row: Mapping[str, Any]) -> tuple:

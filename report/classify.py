@@ -107,6 +107,7 @@ class Window:
     end: datetime
     record_ids: tuple[str, ...]
     activity_ids: tuple[str, ...] = field(default=())
+    last_activity: datetime | None = None  # the attacker's last recorded act inside the window
 
 
 # ---- confirmed ----------------------------------------------------------------------------
@@ -169,22 +170,25 @@ def throttle_windows(markers: Iterable[tuple[str, datetime, str]]) -> list[Windo
 def attacker_activity_in(window: Window, activity: Iterable[Attributed]) -> Window:
     """The window with the attributed records (any kind, sign-ins by the owner's account
     included) that fall inside it; empty activity means nothing is inferred from it."""
-    ids = sorted({a.record_id for a in activity
-                  if a.ts is not None and window.start <= a.ts < window.end
-                  and window.mailbox in (a.mailbox, a.account)})
-    return Window(window.mailbox, window.start, window.end, window.record_ids, tuple(ids))
+    inside = [a for a in activity if a.ts is not None and window.start <= a.ts < window.end
+              and window.mailbox in (a.mailbox, a.account)]
+    ids = sorted({a.record_id for a in inside})
+    last = max((a.ts for a in inside), default=None)  # type: ignore[type-var]
+    return Window(window.mailbox, window.start, window.end, window.record_ids, tuple(ids), last)
 
 
 def inferred_by_throttle(window: Window, sightings: Iterable[Sighting]) -> list[Evidence]:
     """With attacker activity inside a throttled window, the mailbox's items known to exist by
-    its end must be presumed read: their Binds would not have been logged."""
+    the attacker's last recorded act in it must be presumed read: their Binds would not have
+    been logged. (Mail that first appears later, e.g. the owner's own sends, is not claimed.)"""
     if not window.activity_ids:
         return []
     ids = window.record_ids + window.activity_ids
+    until = window.last_activity or window.end
     return [Evidence(s.mailbox, s.imid, s.folder, Classification.INFERRED,
                      "throttled window", window.start, ids)
             for s in sightings
-            if s.mailbox == window.mailbox and (s.first_seen is None or s.first_seen < window.end)]
+            if s.mailbox == window.mailbox and (s.first_seen is None or s.first_seen <= until)]
 
 
 def query_terms(query: str) -> list[str]:
@@ -204,7 +208,10 @@ def subject_matches(query: str, subject: str | None) -> bool:
 
 
 def inferred_by_search(rec: Attributed, sightings: Iterable[Sighting]) -> list[Evidence]:
-    """An attributed search: items of that mailbox whose known subject matches are flagged."""
+    """An attributed search: items of that mailbox whose known subject matches are flagged.
+
+    Not limited to items seen before the search: an item's first mention in the log is not
+    when it arrived, so that limit would drop items the search did return."""
     if not rec.operation.startswith("SearchQueryInitiated") or not rec.query or not rec.mailbox:
         return []
     return [Evidence(s.mailbox, s.imid, s.folder, Classification.INFERRED,

@@ -76,12 +76,14 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
         seen_folders[key] = max(seen_folders.get(key, 0), s["items_unnamed"] or 0)
     for (mb, _), n in seen_folders.items():
         unnamed[mb] += n
+    for t in a.throttled:  # a throttled window exposes the whole mailbox: it subsumes syncs
+        unnamed[t["mailbox"]] = max(unnamed[t["mailbox"]], t["items_unnamed"] or 0)
     attributed_ids: dict[str, set[str]] = defaultdict(set)
     for rec in a.attributed:
         for who in {rec.mailbox, rec.account} & set(a.in_scope):
             attributed_ids[who].add(rec.record_id)
     rows = []
-    for mb in a.in_scope:
+    for mb in sorted(set(a.in_scope) | set(a.unknown)):
         items = by.get(mb, [])
         confirmed = sum(1 for v in items if v.classification is Classification.CONFIRMED)
         inferred = sum(1 for v in items if v.classification is Classification.INFERRED)
@@ -95,7 +97,8 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
             verdict = "cannot be assessed"
         else:
             verdict = "no evidence of access"
-        rows.append({"mailbox": mb, "type": types.get(mb, "unknown"), "confirmed": confirmed,
+        rows.append({"mailbox": mb, "in_scope": mb in a.in_scope, "type": types.get(mb, "unknown"),
+                     "confirmed": confirmed,
                      "inferred": inferred, "inferred_unnamed": unnamed[mb], "unknown": unknown,
                      "verdict": verdict, "attributed_records": len(attributed_ids[mb]),
                      "record_ids": sorted(attributed_ids[mb])})
@@ -108,11 +111,12 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
     unnamed = sum(m["inferred_unnamed"] for m in mailboxes)
     affected = [m["mailbox"] for m in mailboxes if m["confirmed"] or m["inferred"] or m["inferred_unnamed"]]
     unknown = [m for m in mailboxes if m["unknown"]]
+    in_scope = [m for m in mailboxes if m["in_scope"]]
     first, last = _fmt(a.first_activity), _fmt(a.last_activity)
     if a.attributed:
         headline = (f"The attacker's activity was recorded between {first} and {last}: "
                     f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
-                    f"presumed accessed, in {len(affected)} of {len(mailboxes)} mailbox(es) in scope.")
+                    f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
     else:
         headline = (f"No activity matching the case's indicators was found between "
                     f"{format_utc(case.window_start)} and {format_utc(case.window_end)}.")
@@ -123,14 +127,15 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
                       f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
     for m in unknown:
         reasons = sorted({u["reason"] for u in m["unknown"]})
-        points.append(f"{m['mailbox']} cannot be fully assessed: {'; '.join(reasons)}.")
+        where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
+        points.append(f"{m['mailbox']} cannot be fully assessed{where}: {'; '.join(reasons)}.")
     if a.throttled:
         points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
     if a.searches:
         points.append(f"The attacker ran {len(a.searches)} mailbox search(es); the query text is listed.")
     if a.sends:
         points.append(f"The attacker sent {len(a.sends)} message(s) from the mailbox(es) in scope.")
-    return {"mailboxes_in_scope": len(mailboxes), "mailboxes_affected": len(affected),
+    return {"mailboxes_in_scope": len(in_scope), "mailboxes_affected": len(affected),
             "confirmed_items": confirmed, "inferred_items": inferred, "inferred_unnamed_items": unnamed,
             "mailboxes_unknown": len(unknown), "first_activity_utc": first, "last_activity_utc": last,
             "attributed_records": len(a.attributed), "headline": headline, "points": points}

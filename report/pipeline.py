@@ -147,18 +147,29 @@ def coverage_rows(cfg: Any, in_scope: Sequence[str]) -> tuple[list[dict[str, Any
     return rows, types
 
 
+LOGONS = ("owner", "delegate", "admin")
+
+
 def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFile,
                         problems: list[str]) -> dict[str, list[Gap]]:
+    """Per mailbox (every collected one), the stretches of the incident window in which its
+    MailItemsAccessed was not logged for some logon type; the reason names the logon type,
+    because an attacker holding the owner's token, a delegate's or an app's is logged apart."""
     if cfg is None:
         return {}
     from report.coverage import coverage_periods, explain  # noqa: PLC0415
     window = (case.window_start, case.window_end)
-    try:
-        periods = coverage_periods(cfg, tampering, window)
-    except ValueError as exc:
-        problems.append(f"audit coverage could not be computed: {exc}"[:500])
-        return {}
-    return config_gaps(periods, window, explain)
+    out: dict[str, list[Gap]] = {}
+    for logon in LOGONS:
+        try:
+            periods = coverage_periods(cfg, tampering, window, logon=logon)
+        except (ValueError, KeyError) as exc:
+            problems.append(f"audit coverage ({logon}) could not be computed: {exc}"[:500])
+            continue
+        for mailbox, gaps in config_gaps(periods, window, explain).items():
+            out.setdefault(mailbox, []).extend(
+                Gap(g.start, g.end, f"{logon} access not logged: {g.reason}") for g in gaps)
+    return {m: sorted(set(g), key=lambda x: (x.start, x.end, x.reason)) for m, g in sorted(out.items())}
 
 
 # ---- suggestions ------------------------------------------------------------------------------
@@ -168,17 +179,25 @@ def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
     baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
     known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}
     known |= {("session", sid) for (sid,) in engine.rows("SELECT session_id FROM attributed_sessions")}
+    # Mailboxes are counted only where someone other than the owner reached them (an office
+    # address shared by many owners is not a lead); client strings are compared within one
+    # kind (Exchange ClientInfoString, or sign-in user agent), never across the two.
     rows = engine.rows("""
-        SELECT k.kind, k.value,
-               count(*) FILTER (WHERE e.ts >= ? AND e.ts < ?),
-               count(*) FILTER (WHERE e.ts < ?),
-               count(DISTINCT e.mailbox) FILTER (WHERE e.ts >= ? AND e.ts < ?),
-               count(DISTINCT coalesce(e.client_ip_address, e.client_ip, e.actor_ip)) FILTER (WHERE e.ts >= ? AND e.ts < ?),
-               count(DISTINCT coalesce(e.client_info, e.user_agent)) FILTER (WHERE e.ts >= ? AND e.ts < ?),
-               (list(e.id ORDER BY e.id) FILTER (WHERE e.ts >= ? AND e.ts < ?))[1:50]
-        FROM event_keys k JOIN events e ON e.id = k.id
-        WHERE (k.kind = 'app' AND e.operation = 'MailItemsAccessed') OR k.kind IN ('ip', 'session')
-        GROUP BY k.kind, k.value""", [ws, we, ws, ws, we, ws, we, ws, we, ws, we])
+        WITH w AS (SELECT DISTINCT k.kind, k.value, e.id, e.ts, e.mailbox, e.account, e.logon_type,
+                          coalesce(e.client_ip_address, e.client_ip, e.actor_ip) AS ip,
+                          e.client_info, e.user_agent, e.operation
+                   FROM event_keys k JOIN events e ON e.id = k.id
+                   WHERE (k.kind = 'app' AND e.operation = 'MailItemsAccessed') OR k.kind IN ('ip', 'session'))
+        SELECT kind, value,
+               count(DISTINCT id) FILTER (WHERE ts >= ? AND ts < ?),
+               count(DISTINCT id) FILTER (WHERE ts < ?),
+               count(DISTINCT mailbox) FILTER (WHERE ts >= ? AND ts < ? AND
+                   (mailbox <> account OR coalesce(logon_type, 0) <> 0)),
+               count(DISTINCT ip) FILTER (WHERE ts >= ? AND ts < ?),
+               greatest(count(DISTINCT client_info) FILTER (WHERE ts >= ? AND ts < ?),
+                        count(DISTINCT user_agent) FILTER (WHERE ts >= ? AND ts < ?)),
+               (list(DISTINCT id ORDER BY id) FILTER (WHERE ts >= ? AND ts < ?))[1:50]
+        FROM w GROUP BY kind, value""", [ws, we, ws, ws, we, ws, we, ws, we, ws, we, ws, we])
     stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()))
              for kind, value, n_in, n_before, mbx, ips, clients, ids in rows]
     return suggest(stats, known=known, has_baseline=baseline)

@@ -82,8 +82,10 @@ def test_throttle_infers_only_with_attacker_activity_inside():
     assert c.inferred_by_throttle(quiet, [seen("<a>")]) == []
     busy = c.attacker_activity_in(window, [inside, outside])
     assert busy.activity_ids == ("signin",)
-    out = c.inferred_by_throttle(busy, [seen("<a>"), seen("<new>", ts=T0 + timedelta(days=2))])
+    out = c.inferred_by_throttle(busy, [seen("<a>"), seen("<new>", ts=T0 + timedelta(days=2)),
+                                        seen("<after-last-act>", ts=T0 + timedelta(hours=3))])
     assert [e.imid for e in out] == ["<a>"]
+    assert busy.last_activity == T0 + timedelta(hours=2)
     assert out[0].record_ids == ("t1", "signin")
 
 

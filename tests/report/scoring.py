@@ -1,0 +1,88 @@
+"""Score a report's items.csv / findings.json against an emulator scenario's ground truth."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def _t(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class Score:
+    failures: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.failures.append(message)
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a}/{b} = {a / b:.2f}" if b else "n/a (0)"
+
+
+def score(truth: dict[str, Any], out: Path) -> Score:
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    with (out / "items.csv").open(encoding="utf-8", newline="") as fh:
+        items = {(r["mailbox"].lower(), r["internet_message_id"]): r["classification"] for r in csv.DictReader(fh)}
+    mailboxes = {m["mailbox"]: m for m in findings["mailboxes"]}
+    syncs = findings["syncs"]
+    s = Score()
+    confirmable, inferable, owner_only = set(), set(), set()
+    unnamed_ok = unnamed_total = unknown_ok = unknown_total = 0
+    for mb in truth["mailboxes"]:
+        name = mb["mailbox"].lower()
+        for imid in mb.get("confirmable", []):
+            confirmable.add((name, imid))
+            s.check(items.get((name, imid)) == "confirmed", f"confirmable {name} {imid} is {items.get((name, imid))}")
+        for imid in mb.get("owner_only", []):
+            owner_only.add((name, imid))
+            s.check(items.get((name, imid)) != "confirmed", f"owner-only {name} {imid} was confirmed")
+        unlisted_throttled = 0
+        for inf in mb.get("inferable", []):
+            if inf.get("imid") and inf["reason"] == "throttled" and (name, inf["imid"]) not in items:
+                unlisted_throttled += 1  # named by no record at all: can only be counted
+            elif inf.get("imid"):
+                inferable.add((name, inf["imid"]))
+                got = items.get((name, inf["imid"]))
+                s.check(got in ("inferred", "confirmed"), f"inferable ({inf['reason']}) {name} {inf['imid']} is {got}")
+            else:
+                unnamed_total += 1
+                folder = (inf.get("folder") or "").lower()
+                hit = [x for x in syncs if x["mailbox"] == name and (x["folder"] or "").lower() == folder
+                       and x["items_unnamed"] is not None]
+                ok = bool(hit) and max(x["items_unnamed"] + x["items_named"] for x in hit) >= inf.get("count", 0)
+                unnamed_ok += ok
+                s.check(ok, f"unnamed sync items of {name} {inf.get('folder')} ({inf.get('count')}) not counted: {hit}")
+        if unlisted_throttled:
+            counted = max((t["items_unnamed"] or 0 for t in findings["throttled"] if t["mailbox"] == name), default=0)
+            s.check(counted >= unlisted_throttled,
+                    f"{unlisted_throttled} throttled items of {name} named by no record, only {counted} counted")
+            s.lines.append(f"throttled items of {name} named by no record: {unlisted_throttled}, counted {counted}")
+        for unk in mb.get("unknowable", []):
+            unknown_total += 1
+            periods = mailboxes.get(name, {}).get("unknown", [])
+            ok = any(_t(p["start"]) < _t(unk["end"]) and _t(unk["start"]) < _t(p["end"]) for p in periods)
+            unknown_ok += ok
+            s.check(ok, f"unknowable {name} {unk['reason']} {unk['start']}..{unk['end']} not reported unknown: {periods}")
+            for imid in unk.get("imids", []) or []:
+                s.check(items.get((name, imid)) != "no-evidence", f"unknowable {name} {imid} says no evidence")
+    confirmed = {k for k, v in items.items() if v == "confirmed"}
+    inferred = {k for k, v in items.items() if v == "inferred"}
+    s.lines += [
+        f"confirmed: precision {_ratio(len(confirmed & confirmable), len(confirmed))}, "
+        f"recall {_ratio(len(confirmed & confirmable), len(confirmable))}",
+        f"inferred:  precision {_ratio(len(inferred & (inferable | confirmable)), len(inferred))}, "
+        f"recall (listed) {_ratio(len((inferred | confirmed) & inferable), len(inferable))}",
+        f"unnamed sync folders counted: {_ratio(unnamed_ok, unnamed_total)}",
+        f"unknown:   recall {_ratio(unknown_ok, unknown_total)} (mailbox periods)",
+        f"owner-only confirmed: {len(confirmed & owner_only)} of {len(owner_only)}",
+    ]
+    return s
