@@ -206,11 +206,12 @@ class ApiClient:
                 headers: Mapping[str, str] | None = None,
                 record: Callable[[Exchange], None] | None = None,
                 accept: Callable[[int, bytes], bool] | None = None,
-                parse_json: bool = True) -> Response:
+                parse_json: bool = True, parse: Callable[[bytes], Any] | None = None) -> Response:
         """Send one request, retrying within the budget; return the accepted response.
 
         `accept(status, body)` lets a caller take a non-2xx answer as success (e.g. the
-        Management API's AF20024 "already enabled"). Raises AuthError, ThrottledError,
+        Management API's AF20024 "already enabled"). `parse(body)` replaces json.loads for
+        2xx bodies (a ValueError from it means "unreadable, retry"). Raises AuthError, ThrottledError,
         NetworkError or ApiError.
         """
         payload = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
@@ -230,7 +231,7 @@ class ApiClient:
                 last_problem, throttled = f"no response ({exc})", False
                 logger.info("%s %s: %s (try %d)", method, _host(url), last_problem, attempt)
             else:
-                outcome = self._judge(reply, accept, parse_json)
+                outcome = self._judge(reply, accept, parse_json, parse)
                 ex = Exchange(method, url, json_body, reply.status, reply.headers, reply.body,
                               self._now(), attempt, outcome.rejected)
                 if record is not None:
@@ -260,12 +261,17 @@ class ApiClient:
             self._sleep(self.policy.delay(attempt, retry_after))
 
     def _judge(self, reply: RawReply, accept: Callable[[int, bytes], bool] | None,
-               parse_json: bool) -> "_Outcome":
+               parse_json: bool, parse: Callable[[bytes], Any] | None = None) -> "_Outcome":
         problem = reply.problem or _length_problem(reply.headers, len(reply.body))
         if problem:
             return _Outcome(False, True, False, problem)
         status = reply.status
         if 200 <= status < 300 or (accept is not None and accept(status, reply.body)):
+            if parse is not None and 200 <= status < 300:
+                try:
+                    return _Outcome(True, False, False, None, parse(reply.body))
+                except ValueError as exc:
+                    return _Outcome(False, True, False, f"unreadable body ({exc})")
             if not parse_json or not reply.body.strip():
                 return _Outcome(True, False, False, None, None)
             try:

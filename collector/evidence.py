@@ -107,12 +107,15 @@ class EvidenceStore:
         folder = f"raw/{source}/{unit}"
         name = self._free_name(folder, name)
         body = exchange.body
-        digest = hashlib.sha256(body).hexdigest()
         if self._compress:
+            digest = hashlib.sha256(body).hexdigest()
             stored_body, encoding, body_file = gzip.compress(body, 6, mtime=0), "gzip", f"{name}.json.gz"
+            self._sink.write(f"{folder}/{body_file}", stored_body)
         else:
-            stored_body, encoding, body_file = body, "identity", f"{name}.json"
-        self._sink.write(f"{folder}/{body_file}", stored_body)
+            encoding, body_file = "identity", f"{name}.json"
+            written = self._sink.write(f"{folder}/{body_file}", body)
+            # the writer hashed the bytes on their way to disk: no second pass over large pages
+            digest = getattr(written, "sha256", None) or hashlib.sha256(body).hexdigest()
         server_date = _server_date(exchange.header("Date"))
         if server_date is not None:
             self.clock.add(server_date, exchange.received_utc)

@@ -144,7 +144,8 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
     ledger = sorted(state.entries(), key=lambda e: (e.source, e.unit))
     record = collection_record(cfg, writer, state, ledger, clock, key, finished=now())
     writer.log_event("collect.finished", units=len(ledger),
-                     incomplete=sum(1 for e in ledger if e.status != COMPLETE))
+                     incomplete=sum(1 for e in ledger if e.status != COMPLETE),
+                     cpu_seconds=round(time.process_time(), 3))
     try:
         writer.seal(key, bag_info=bag_info(cfg), collection=record)
     except ManifestsError as exc:

@@ -47,13 +47,13 @@ class SourceContext:
 
     def invoke(self, cmdlet: str, parameters: dict[str, Any], *, source: str, unit: str,
                name: str, kind: str, context: dict[str, Any] | None = None,
-               url: str | None = None) -> Response:
+               url: str | None = None, parse: Callable[[bytes], Any] | None = None) -> Response:
         """One Exchange InvokeCommand call (m365-apis.md 6.5), stored as evidence."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         return self.client.request(
             "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,
             headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"},
-            record=self.evidence.recorder(source, unit, name, kind, context))
+            record=self.evidence.recorder(source, unit, name, kind, context), parse=parse)
 
 
 def values(data: Any) -> list[Any]:

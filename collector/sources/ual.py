@@ -21,7 +21,8 @@ from typing import Any
 
 from collector.errors import AuthError, CollectorError
 from collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
-from collector.sources.base import SourceContext, ual_row_id, values
+from collector.sources.base import SourceContext
+from collector.sources.ualpage import Row, scan_page
 from collector.windows import TimeWindow, chunk, iso
 
 logger = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                        "after_result_index": sess.last_index}
             resp = ctx.invoke("Search-UnifiedAuditLog", search_parameters(ctx, window, session_id),
                               source=SOURCE, unit=unit, name=f"p{number:06d}", kind="ual.page",
-                              context=context)
+                              context=context, parse=scan_page)
             retries += resp.retries
-            rows = values(resp.data)
+            rows: list[Row] = resp.data
             ctx.state.commit_page(SOURCE, unit, number)
             if not rows:
                 if sess.expected is None and resp.retries:
@@ -108,26 +109,16 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                 retries + restarts, FAILED, f"{sess.problem}; gave up after {MAX_RESTARTS} session restarts"))
 
 
-def _take_page(sess: _Session, rows: list[Any]) -> None:
+def _take_page(sess: _Session, rows: list[Row]) -> None:
     """Account for one page: ids, ResultIndex continuity, ResultCount stability."""
-    indices, counts = [], set()
-    for row in rows:
-        if not isinstance(row, dict):
-            sess.problem = "a row is not an object"
-            return
-        try:
-            indices.append(int(row.get("ResultIndex")))
-            counts.add(int(row.get("ResultCount")))
-        except (TypeError, ValueError):
-            sess.problem = "a row lacks a numeric ResultIndex/ResultCount"
-            return
+    indices = sorted(index for index, _, _ in rows)
+    counts = {count for _, count, _ in rows}
     if -1 in indices:
         sess.problem = "ResultIndex -1 (the service timed out inside the session)"
         return
     if len(counts) != 1 or (sess.expected is not None and counts != {sess.expected}):
         sess.problem = f"ResultCount changed within the session ({sorted(counts)} after {sess.expected})"
         return
-    indices.sort()
     if indices[0] > sess.last_index + 1:
         sess.problem = f"ResultIndex jumped from {sess.last_index} to {indices[0]}"
         return
@@ -138,10 +129,7 @@ def _take_page(sess: _Session, rows: list[Any]) -> None:
     sess.expected = counts.pop()
     sess.last_index = max(sess.last_index, indices[-1])
     sess.received += len(rows)
-    for row in rows:
-        rid = ual_row_id(row)
-        if rid is not None:
-            sess.ids.add(rid)
+    sess.ids.update(rid for _, _, rid in rows if rid is not None)
 
 
 def _shortfall(sess: _Session) -> str | None:

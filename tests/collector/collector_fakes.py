@@ -80,6 +80,7 @@ class FakeUal:
         self.calls = 0
         self.restart_sessions = restart_sessions  # spoil page 2 of this many sessions
         self.always_over = always_over
+        self.separators = (",", ":")  # adminapi's compact JSON; (", ", ": ") exercises the slow path
 
     def __call__(self, method: str, url: str, headers: Any, data: bytes | None, timeout: float) -> RawReply:
         self.calls += 1
@@ -100,7 +101,8 @@ class FakeUal:
         if self.restart_sessions and rows and done == size:
             self.restart_sessions -= 1
             rows = [dict(r, ResultIndex=-1, ResultCount=0) for r in rows]
-        body = json.dumps({"@odata.context": "x", "@adminapi.warnings": [], "value": rows}).encode()
+        body = json.dumps({"@odata.context": "x", "@adminapi.warnings": [], "value": rows},
+                          separators=self.separators).encode()
         return RawReply(200, {"Date": "Thu, 01 Jun 2023 00:00:00 GMT"}, body)
 
 

@@ -100,7 +100,7 @@ def test_a_served_but_lost_first_page_is_not_taken_for_an_empty_window() -> None
 
     def lossy(*args):  # the service answers (the session moves on) but the body never arrives
         reply = fake(*args)
-        if lost["n"] == 0 and b'"ResultIndex": 1,' in reply.body:
+        if lost["n"] == 0 and b'"ResultIndex":1,' in reply.body:
             lost["n"] += 1
             raise TransportError("connection reset")
         return reply

@@ -1,0 +1,139 @@
+"""Benchmark: `evkit collect` of the emulator's `large` scenario with added latency.
+
+    .venv/bin/python bench/collect.py [--records N] [--latency-ms MS] [--concurrency N]
+                                      [--sources ual,...] [--keep DIR]
+
+Starts the emulator in this process (HTTPS on loopback, `latency_ms` added to every API
+answer, at most --concurrency requests in flight per service), runs `evkit collect` as a
+subprocess and reports:
+
+  records/s          unique records collected / wall time of the fetch phase
+  CPU us per record  the collector process's CPU / unique records, up to the end of fetching
+                     (the `cpu_seconds` of its collect.finished event) and for the whole run
+  floor ratio        floor / fetch time, where floor = pages x latency / concurrency: the
+                     time the emulator's latency alone imposes on that many requests with the
+                     allowed parallelism. Target >= 0.8.
+
+The fetch phase runs from the `collect.started` to the `collect.finished` event in the
+bundle's events.log; sealing (hashing every byte twice) is reported on its own. Check free
+disk first: the scenario takes about 1.3 GB and the bundle about 1.5 GB per million records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from emulator.testing import running_emulator  # noqa: E402
+from manifests.keys import generate_key  # noqa: E402
+
+PASSPHRASE = "bench passphrase"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _events(bundle: Path) -> tuple[dict[str, datetime], float]:
+    """Times of the run's phase events, and the process CPU seconds at collect.finished."""
+    times: dict[str, datetime] = {}
+    cpu = 0.0
+    for line in (bundle / "data" / "events.log").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["event"] in ("collect.started", "collect.finished", "sealing"):
+            times.setdefault(entry["event"], datetime.fromisoformat(entry["time_utc"].replace("Z", "+00:00")))
+        if entry["event"] == "collect.finished":
+            cpu = float(entry.get("cpu_seconds", 0.0))
+    return times, cpu
+
+
+def _pages(bundle: Path, sources: list[str]) -> tuple[int, int]:
+    """(requests answered 2xx, all stored responses) over the collected sources."""
+    ok = total = 0
+    for source in sources:
+        for meta in (bundle / "data" / "raw" / source).rglob("*.meta.json"):
+            side = json.loads(meta.read_bytes())
+            total += 1
+            ok += 200 <= side["status"] < 300
+    return ok, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--sources", default="ual")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
+    args = parser.parse_args(argv)
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="evkit-bench-collect-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        key = work / "bench.key"
+        if not key.exists():
+            generate_key(key, "bench@firm.example", PASSPHRASE)
+        t0 = time.perf_counter()
+        with running_emulator(work / "emu", scenario="large", seed=args.seed, latency_ms=args.latency_ms,
+                              max_concurrency=args.concurrency,
+                              scenario_params={"records": args.records}) as emu:
+            print(f"scenario ready      {time.perf_counter() - t0:.1f} s")
+            text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
+            text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences"]',
+                                "sources = " + json.dumps(sources))
+            text += f"\n[tuning]\nconcurrency = {args.concurrency}\n"
+            config = emu.workdir / "bench-collect.toml"  # beside ca.pem and the app credential
+            config.write_text(text, encoding="utf-8")
+            bundle = work / "bundle"
+            shutil.rmtree(bundle, ignore_errors=True)
+            env = dict(os.environ, EVKIT_PASSPHRASE=PASSPHRASE,
+                       EVKIT_CERT_PASSPHRASE=emu.connection["certificate"]["key_passphrase"])
+            cpu0, wall0 = _children_cpu(), time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "evkit", "collect", "--config", str(config),
+                                   "--out", str(bundle), "--key", str(key), "--quiet"],
+                                  env=env, capture_output=True, text=True, check=False)
+            wall, cpu = time.perf_counter() - wall0, _children_cpu() - cpu0
+            truth = json.loads((emu.workdir / "ground-truth.json").read_bytes())
+        if proc.returncode not in (0, 4):
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        record = json.loads((bundle / "data" / "collection.json").read_bytes())
+        unique = sum(e["unique_ids"] for e in record["ledger"] if e["source"] in ("ual", "mgmt", "graph"))
+        events, fetch_cpu = _events(bundle)
+        fetch = (events["collect.finished"] - events["collect.started"]).total_seconds()
+        seal = wall - fetch
+        ok_pages, stored = _pages(bundle, sources)
+        floor = ok_pages * args.latency_ms / 1000 / args.concurrency
+        size = sum(p.stat().st_size for p in (bundle / "data").rglob("*") if p.is_file())
+        print(f"exit code           {proc.returncode}")
+        print(f"records (truth)     {truth['logged']['total']:,}; unique collected {unique:,}")
+        print(f"requests            {ok_pages:,} answered, {stored:,} responses stored (retries included)")
+        print(f"fetch phase         {fetch:.1f} s; whole run {wall:.1f} s (start-up and sealing {seal:.1f} s)")
+        print(f"records/s           {unique / fetch:,.0f} (fetch phase), {unique / wall:,.0f} (whole run)")
+        print(f"CPU per record      {fetch_cpu / max(unique, 1) * 1e6:.1f} us until sealing (start-up included); "
+              f"{cpu / max(unique, 1) * 1e6:.1f} us whole run (sealing hashes every byte with SHA-256 and SHA-512)")
+        print(f"floor               {floor:.1f} s = {ok_pages} pages x {args.latency_ms} ms / {args.concurrency}")
+        print(f"floor ratio         {floor / fetch:.2f} (target >= 0.80)")
+        print(f"bundle payload      {size / 1e9:.2f} GB")
+        return 0
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
