@@ -12,7 +12,7 @@ from typing import Iterator
 from collector.formats.encoding import open_text
 from collector.formats.mangled import SUSPECT, mangled_reason
 from collector.formats.rows import LossyCell, ParsedRow, check_record
-from collector.formats.sentinel import MARKERS, column_name, to_classic
+from collector.formats.sentinel import MARKERS, RowMapper, column_name
 
 csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 128 KiB default
 HEAD_CHARS = 1 << 16
@@ -147,6 +147,7 @@ def _checked(number: int, record: object, lossy: list[LossyCell], column: str, *
 def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
     """OfficeActivity rows exported from the Log Analytics portal."""
     names: list[str] = []
+    mapper: RowMapper | None = None
     zone_note: LossyCell | None = None
     for header, number, cells in _data_rows(path):
         if not names:
@@ -166,6 +167,8 @@ def read_sentinel_csv(path: Path) -> Iterator[ParsedRow]:
         if zone_note is not None:                   # said once, on the first readable row
             lossy.insert(0, zone_note)
             zone_note = None
-        record = to_classic(dict(zip(names, cells)))
+        if mapper is None:
+            mapper = RowMapper(names)
+        record = mapper.convert(cells)
         yield check_record(number, record, lossy, scan_values=False, id_label="OfficeId",
                            time_label="TimeGenerated")

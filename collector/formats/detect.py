@@ -17,7 +17,7 @@ PROBE_ELEMENTS = 50
 
 def _classify_json(path: Path) -> str:
     """The first of the leading elements that says what it is (a damaged first row is allowed)."""
-    for number, element in iter_json_file(path):
+    for number, element, _ in iter_json_file(path):
         if isinstance(element, JsonStreamError) or number > PROBE_ELEMENTS:
             break
         fmt = classify_element(element)

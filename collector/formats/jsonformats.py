@@ -9,31 +9,32 @@ from typing import Callable, Iterator
 
 from collector.formats.encoding import open_text
 from collector.formats.graph import graph_to_classic
-from collector.formats.jsonstream import (JsonStreamError, iter_elements, iter_lines, iter_tables,
+from collector.formats.jsonstream import (JsonStreamError, iter_lines, iter_marked,
                                           looks_like_json_lines, looks_like_tables)
-from collector.formats.mangled import mangled_reason
+from collector.formats.mangled import SUSPECT, mangled_reason
 from collector.formats.rows import LossyCell, ParsedRow, check_record
 from collector.formats.sentinel import column_name, to_classic
 
 HEAD_CHARS = 1 << 16
 
 
-def iter_json_file(path: Path) -> Iterator[tuple[int, object | JsonStreamError]]:
-    """(element number, element or syntax error) for an array/envelope/lines JSON file."""
+def iter_json_file(path: Path) -> Iterator[tuple[int, object | JsonStreamError, bool]]:
+    """(element number, element or syntax error, whether its text looks worth a lossy scan)
+    for an array / envelope / Log Analytics answer / JSON lines file."""
     with open_text(path, errors="replace") as text:
         head = text.read(HEAD_CHARS)
     with open_text(path, errors="replace") as text:
         if looks_like_json_lines(head):
-            yield from iter_lines(text)
+            yield from iter_lines(text, SUSPECT)
             return
-        elements = iter_tables(text) if looks_like_tables(head) else iter_elements(text)
         number = 0
         try:
-            for number, element in enumerate(elements, start=1):
-                yield number, element
+            for number, (element, marked) in enumerate(
+                    iter_marked(text, SUSPECT, tables=looks_like_tables(head)), start=1):
+                yield number, element, marked
         except JsonStreamError as exc:
             yield number + 1, JsonStreamError(
-                f"JSON syntax error: {exc}; nothing from this element on could be read")
+                f"JSON syntax error: {exc}; nothing from this element on could be read"), False
 
 
 def ual_row(element: object) -> object:
@@ -69,7 +70,7 @@ def read_json_records(path: Path, convert: Callable[[object], object], *,
                       prefix: str = "", labels: dict[str, str] | None = None) -> Iterator[ParsedRow]:
     """Convert each element to a classic record (a str return is the reason it cannot be);
     lossy paths are prefixed with `prefix` (`AuditData.` where the record sits in that field)."""
-    for number, element in iter_json_file(path):
+    for number, element, marked in iter_json_file(path):
         if isinstance(element, JsonStreamError):
             yield ParsedRow(number, None, str(element), [])
             continue
@@ -77,7 +78,7 @@ def read_json_records(path: Path, convert: Callable[[object], object], *,
         if isinstance(record, str):
             yield ParsedRow(number, None, record, [])
             continue
-        parsed = check_record(number, record, [], scan_values=True, **(labels or {}))
+        parsed = check_record(number, record, [], scan_values=marked, **(labels or {}))
         if prefix and parsed.lossy:
             parsed = parsed._replace(lossy=[LossyCell(prefix + c.column, c.reason) for c in parsed.lossy])
         yield parsed

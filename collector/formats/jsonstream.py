@@ -28,6 +28,14 @@ class _Buffer:
         self.pos = 0
         self.eof = False
         self.decoder = json.JSONDecoder()
+        self.span: tuple[int, int] | None = None    # text of the last decoded value
+
+    def span_has(self, marks: tuple[str, ...]) -> bool:
+        """Whether the last value's text contains any of `marks` (True when unknown)."""
+        if self.span is None:
+            return True
+        start, end = self.span
+        return any(self.buf.find(m, start, end) != -1 for m in marks)
 
     def more(self) -> None:
         pending = len(self.buf) - self.pos
@@ -66,6 +74,7 @@ class _Buffer:
             if end == len(self.buf) and not self.eof and not isinstance(obj, (dict, list, str)):
                 self.more()            # a number or literal may continue in the next chunk
                 continue
+            self.span = (self.pos, end)
             self.pos = end
             return obj
 
@@ -108,16 +117,11 @@ def _object(b: _Buffer, container_key: str) -> Iterator[object]:
                 break
             b.take(",")
     if not found:
+        b.span = None
         yield other
 
 
-def iter_elements(stream: TextIO, *, container_key: str = "value") -> Iterator[object]:
-    """Yield elements: of top-level arrays, of an envelope's `container_key`, or top-level objects.
-
-    Several top-level values in a row (concatenated JSON) are read one after another.
-    Raises JsonStreamError at the first syntax error.
-    """
-    b = _Buffer(stream)
+def _top(b: _Buffer, container_key: str) -> Iterator[object]:
     while True:
         first = b.peek()
         if first == "":
@@ -128,6 +132,24 @@ def iter_elements(stream: TextIO, *, container_key: str = "value") -> Iterator[o
             yield from _object(b, container_key)
         else:
             raise JsonStreamError(f"expected an array or object but found {first!r}")
+
+
+def iter_elements(stream: TextIO, *, container_key: str = "value") -> Iterator[object]:
+    """Yield elements: of top-level arrays, of an envelope's `container_key`, or top-level objects.
+
+    Several top-level values in a row (concatenated JSON) are read one after another.
+    Raises JsonStreamError at the first syntax error.
+    """
+    return _top(_Buffer(stream), container_key)
+
+
+def iter_marked(stream: TextIO, marks: tuple[str, ...], *, tables: bool = False
+                ) -> Iterator[tuple[object, bool]]:
+    """(element, whether its JSON text contains any of `marks`), for iter_elements or, with
+    `tables`, iter_tables; lets callers skip work on elements that cannot need it."""
+    b = _Buffer(stream)
+    for element in (_tables(b) if tables else _top(b, "value")):
+        yield element, b.span_has(marks)
 
 
 def _members(b: _Buffer) -> Iterator[str]:
@@ -164,6 +186,7 @@ def _table_rows(b: _Buffer) -> Iterator[object]:
                 yield _zip(columns, row)
         elif key == "rows":
             early_rows = b.value() or []         # rows before columns: rare, held in memory
+            b.span = None
         else:
             b.value()
 
@@ -175,7 +198,10 @@ def _zip(columns: list, row: object) -> object:
 def iter_tables(stream: TextIO) -> Iterator[object]:
     """Rows of a Log Analytics query answer `{"tables": [{"columns": [...], "rows": [[...]]}]}`
     as {column: value} dicts, streamed table by table."""
-    b = _Buffer(stream)
+    return _tables(_Buffer(stream))
+
+
+def _tables(b: _Buffer) -> Iterator[object]:
     for key in _members(b):
         if key == "tables" and b.peek() == "[":
             b.take("[")
@@ -200,15 +226,18 @@ def looks_like_tables(head: str) -> bool:
     return re.match(r'\s*\{\s*"tables"\s*:\s*\[', head) is not None
 
 
-def iter_lines(stream: TextIO) -> Iterator[tuple[int, object | JsonStreamError]]:
-    """JSON lines: (line number, value or the error for that line); blank lines are skipped."""
+def iter_lines(stream: TextIO, marks: tuple[str, ...] = ()
+               ) -> Iterator[tuple[int, object | JsonStreamError, bool]]:
+    """JSON lines: (line number, value or the error for that line, whether the line contains
+    any of `marks`); blank lines are skipped."""
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
+        marked = any(m in line for m in marks)
         try:
-            yield number, json.loads(line)
+            yield number, json.loads(line), marked
         except json.JSONDecodeError as exc:
-            yield number, JsonStreamError(f"line is not valid JSON: {exc.msg} at column {exc.colno}")
+            yield number, JsonStreamError(f"line is not valid JSON: {exc.msg} at column {exc.colno}"), marked
 
 
 def looks_like_json_lines(head: str) -> bool:

@@ -11,6 +11,8 @@ what can be undone; fields the table never carried cannot be recovered (the READ
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from typing import Callable
 
 # Column (as exported) -> classic AuditData field.
 RENAMED = {
@@ -114,22 +116,43 @@ def _extra_value(value: str) -> object:
     return value
 
 
-def _typed(field: str, column: str, value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    table = _ENUMS.get(field)
-    if table is not None:
+def _enum(table: dict[str, int]) -> Callable[[str], object]:
+    def convert(value: str) -> object:
         text = value.strip()
         if text.lstrip("-").isdigit():
             return int(text)
         return table.get(text, value)
-    if field in _INTS and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    if field in _BOOLS and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    return convert
+
+
+def _int(value: str) -> object:
+    text = value.strip()
+    return int(text) if text.lstrip("-").isdigit() else value
+
+
+def _bool(value: str) -> object:
+    text = value.strip().lower()
+    return text == "true" if text in ("true", "false") else value
+
+
+@lru_cache(maxsize=1024)
+def converter(field: str, column: str) -> Callable[[str], object]:
+    """How a text cell of `column` (classic name `field`) becomes the classic value."""
+    if field in _ENUMS:
+        return _enum(_ENUMS[field])
+    if field in _INTS:
+        return _int
+    if field in _BOOLS:
+        return _bool
     if column in DOCUMENTED or column in RENAMED:
-        return _json_text(value)
-    return _extra_value(value)
+        return _json_text
+    return _extra_value
+
+
+def _finish(record: dict, tenant: object) -> dict:
+    if tenant is not None and "OrganizationId" not in record:
+        record["OrganizationId"] = tenant
+    return record
 
 
 def to_classic(columns: dict[str, object]) -> dict:
@@ -143,7 +166,20 @@ def to_classic(columns: dict[str, object]) -> dict:
             tenant = value
             continue
         field = RENAMED.get(column, column)
-        record[field] = _typed(field, column, value)
-    if tenant is not None and "OrganizationId" not in record:
-        record["OrganizationId"] = tenant
-    return record
+        record[field] = converter(field, column)(value) if isinstance(value, str) else value
+    return _finish(record, tenant)
+
+
+class RowMapper:
+    """to_classic for CSV rows sharing one header: the per-column work is done once."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.tenant_index = names.index("OfficeTenantId") if "OfficeTenantId" in names else None
+        self.plan = [(i, RENAMED.get(c, c), converter(RENAMED.get(c, c), c))
+                     for i, c in enumerate(names)
+                     if c not in BOOKKEEPING and not c.startswith("_") and c != "OfficeTenantId"]
+
+    def convert(self, cells: list[str]) -> dict:
+        record = {field: conv(cells[i]) for i, field, conv in self.plan if cells[i] != ""}
+        tenant = cells[self.tenant_index] if self.tenant_index is not None else ""
+        return _finish(record, tenant or None)
