@@ -99,7 +99,8 @@ def _body(args: dict[str, Any]) -> int:
         outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
                           quiet=bool(args["--quiet"]))
     except (CollectorError, ManifestsError) as exc:
-        hint = "" if isinstance(exc, ConfigError) else f"; fix the cause and run again with --resume --out {out}"
+        resumable = out.is_dir() and not (out / "bagit.txt").exists() and not isinstance(exc, ConfigError)
+        hint = f"; fix the cause and run again with --resume --out {out}" if resumable else ""
         return fail(COMMAND, f"{exc}{hint}", exc.exit_status)
     except OSError as exc:
         return fail(COMMAND, f"{exc}; the bundle in {out} stays open: run again with --resume")
