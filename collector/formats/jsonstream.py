@@ -242,7 +242,7 @@ def iter_lines(stream: TextIO, marks: tuple[str, ...] = ()
 
 def looks_like_json_lines(head: str) -> bool:
     """True when the text starts with one complete JSON object on its own line followed by another."""
-    lines = [line for line in head.splitlines() if line.strip()]
+    lines = [line for line in head.split("\n") if line.strip()]   # not splitlines: U+2028 is data
     if len(lines) < 2 or not lines[0].lstrip().startswith("{") or not lines[1].lstrip().startswith("{"):
         return False
     try:

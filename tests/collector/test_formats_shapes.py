@@ -288,3 +288,11 @@ def test_local_time_note_survives_a_bad_first_row(tmp_path):
     summary = summarise_file(path)
     assert [e["row"] for e in summary["errors"]] == [1]
     assert [(c["row"], c["column"]) for c in summary["lossy"]] == [(2, "TimeGenerated [Local Time]")]
+
+
+def test_json_lines_with_line_separator_characters_in_values(tmp_path):
+    records = [dict(AUDIT, Id=f"id-{i}", Subject="a\u2028b\u0085c") for i in range(3)]
+    path = tmp_path / "audit.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+    assert detect_format(path) == "mgmt-blob"
+    assert [r.record for r in read_records(path)] == records
