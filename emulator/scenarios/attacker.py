@@ -94,8 +94,10 @@ class Script:
         return ev
 
     # -- actions -----------------------------------------------------------------------
-    def signin(self, t: int, ctx: Context, resource: str = C.EXCHANGE_APP) -> None:
-        self._add(Event(t, "signin", ctx.user, ctx, data={"resource": resource}))
+    def signin(self, t: int, ctx: Context, resource: str = C.EXCHANGE_APP,
+               failed: bool = False) -> None:
+        self._add(Event(t, "signin", ctx.user, ctx, data={"resource": resource,
+                                                          "failed": failed}))
 
     def pick(self, mailbox: str, folder: str, n: int, keywords: tuple[str, ...] = ()) -> list[int]:
         """n distinct pre-existing items of a folder, preferring subjects with a keyword."""

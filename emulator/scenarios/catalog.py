@@ -70,6 +70,9 @@ def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:
     s.attack.day_one_account, s.attack.day_one_ip = alice, IP1
     # day 1, morning: OWA session X1 from the day-one address
     owa1 = s.context("owa1", alice, IP1, "owa")
+    spray = s.context("spray", alice, IP1, "owa")
+    for i in range(3):                       # password guesses before the successful sign-in
+        s.signin(D + 9 * HOUR + 300 + 97 * i, spray, failed=True)
     s.signin(D + 9 * HOUR + 800, owa1)
     keywords = ("invoice", "wire", "bank", "payroll")
     s.reads(D + 9 * HOUR + 840, D + 9 * HOUR + 2400, alice, owa1, "\\Inbox",
