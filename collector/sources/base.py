@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from collector.evidence import EvidenceStore
 from collector.ledger import LedgerEntry
 from collector.progress import Progress
 from collector.state import RunState
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +40,9 @@ class SourceContext:
                        expected=entry.expected, received=entry.received, unique_ids=entry.unique_ids,
                        retries=entry.retries, reason=entry.reason)
         self.progress.unit_done(entry.source)
+        logger.info("%s %s: %s, expected %s, received %d, unique %d, retries %d%s", entry.source, entry.unit,
+                    entry.status, entry.expected, entry.received, entry.unique_ids, entry.retries,
+                    f" ({entry.reason})" if entry.reason else "")
 
     @property
     def tenant(self) -> str:

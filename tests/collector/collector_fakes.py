@@ -35,7 +35,8 @@ class StaticTokens:
 class MemoryBundle:
     """The BundleWriter calls the collector makes, in memory; refuses rewrites like the real one."""
 
-    def __init__(self) -> None:
+    def __init__(self, disk: Path | None = None) -> None:
+        self.disk = disk  # also mirror files under disk/ (what EvidenceStore.read_back reads)
         self.files: dict[str, bytes] = {}
         self.state: dict[str, Any] = {}
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -43,6 +44,9 @@ class MemoryBundle:
     def write(self, relpath: str, data: bytes) -> None:
         assert relpath not in self.files, f"rewrite of {relpath}"
         self.files[relpath] = bytes(data)
+        if self.disk is not None:
+            (self.disk / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (self.disk / relpath).write_bytes(data)
 
     def exists(self, relpath: str) -> bool:
         return relpath in self.files
@@ -116,7 +120,8 @@ def make_ctx(transport: Any, tmp: Path | None = None, bundle: MemoryBundle | Non
     client = ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), sleep=lambda s: None,
                        transport=transport)
     state = RunState(json.loads(json.dumps(bundle.state)), bundle.write_state)
-    ctx = SourceContext(cfg, client, EvidenceStore(bundle), state, Progress(quiet=True), bundle.log_event,
+    ctx = SourceContext(cfg, client, EvidenceStore(bundle, data_dir=bundle.disk), state, Progress(quiet=True),
+                        bundle.log_event,
                         sleep=lambda s: None, poll_interval=0)
     return ctx, bundle
 
