@@ -61,3 +61,15 @@ def parse_creation_time(value: str) -> datetime:
     except ValueError as exc:
         raise ValueError(f"not a valid time: {value!r} ({exc})") from None
     raise ValueError(f"not a recognised time format: {value!r}")
+
+
+def iso_utc(value: object) -> str | None:
+    """`parse_creation_time` as ISO 8601 UTC text (`2023-06-01T12:00:00Z`, microseconds kept
+    when present), or None when unreadable: for derived columns (e.g. a SQL timestamp) that
+    must not depend on each export's own time style."""
+    try:
+        dt = parse_creation_time(value)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{dt.microsecond:06d}Z" if dt.microsecond else "Z")

@@ -296,3 +296,14 @@ def test_json_lines_with_line_separator_characters_in_values(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
     assert detect_format(path) == "mgmt-blob"
     assert [r.record for r in read_records(path)] == records
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("3/12/2024, 2:02:11.000 PM", "2024-03-12T14:02:11Z"),
+    ("2024-03-12T16:02:11.5+02:00", "2024-03-12T14:02:11.500000Z"),
+    ("/Date(1695182703000)/", "2023-09-20T04:05:03Z"),
+    ("nonsense", None), (None, None),
+])
+def test_iso_utc_for_derived_columns(text, expected):
+    from collector.formats import iso_utc
+    assert iso_utc(text) == expected
