@@ -28,6 +28,7 @@ DEFAULT_RESULT_SIZE = 100
 MAX_RESULT_SIZE = 5000
 LARGE_SET_CAP = 50_000
 PREVIEW_CAP = 5000
+MIXED_CAP = 10_000
 MAX_SESSIONS = 64
 BLOCK = 1000
 VALIDATION = "System.Management.Automation.ParameterBindingValidationException"
@@ -48,6 +49,8 @@ class Session:
     marks: list[Any]                    # resume cursor before each block
     block_order: list[int]
     seed: str
+    command: str = "ReturnLargeSet"
+    limit: int = LARGE_SET_CAP          # rows handed out before empty pages
     served: int = 0
     runspace: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -60,7 +63,7 @@ class Session:
             at += min(BLOCK, self.servable - block * BLOCK)
         out = []
         shuffled: dict[int, list[int]] = {}
-        for k in range(first, min(first + count, self.servable)):
+        for k in range(first, min(first + count, self.servable, self.limit)):
             slot = bisect.bisect_right(starts, k) - 1
             block = self.block_order[slot]
             if block not in shuffled:
@@ -233,7 +236,7 @@ def _one_shot(state: State, start: dt.datetime, end: dt.datetime, keep: Callable
 
 
 def _signature(bound: dict[str, Any]) -> str:
-    fields = {k: v for k, v in bound.items() if k not in ("ResultSize", "SessionId")}
+    fields = {k: v for k, v in bound.items() if k not in ("ResultSize", "SessionId", "SessionCommand")}
     return json.dumps(fields, sort_keys=True, default=str)
 
 
@@ -246,6 +249,10 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         session = sessions.get(session_id)
         if session is not None and session.signature != signature:
             session = None
+        if session is not None and session.command != command:
+            # both commands on one SessionId: Microsoft caps the output at 10,000 (3.1)
+            session.command = command
+            session.limit = min(session.limit, MIXED_CAP)
     if session is None:
         cap = LARGE_SET_CAP if command == "ReturnLargeSet" else PREVIEW_CAP
         total, marks = rec.checkpoints(state.scenario, start, end, keep, BLOCK, cap)
@@ -256,7 +263,7 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
             seed = f"{state.options.seed}:{session_id}:{signature}"
             random.Random(seed).shuffle(blocks)
         session = Session(signature=signature, total=_capped_total(state, start, end, total), servable=servable,
-                          marks=marks, block_order=blocks, seed=seed)
+                          marks=marks, block_order=blocks, seed=seed, command=command)
         with state.lock:
             sessions[session_id] = session
             sessions.move_to_end(session_id)

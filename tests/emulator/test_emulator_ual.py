@@ -124,3 +124,18 @@ def test_same_session_id_with_new_parameters_starts_a_new_session(api):
                           ResultSize=10, Operations="Send"))
     assert first[0]["ResultIndex"] == other[0]["ResultIndex"] == 1
     assert {r["Operations"] for r in other} == {"Send"}
+
+
+def test_mixing_session_commands_caps_at_10000(api):
+    """3.1: using ReturnLargeSet and ReturnNextPreviewPage on one SessionId caps output at 10,000."""
+    params = {"StartDate": "2026-06-22T00:00:00Z", "EndDate": "2026-06-24T00:00:00Z", "SessionId": "mixed"}
+    rows = _rows(_search(api, SessionCommand="ReturnLargeSet", ResultSize=5000, **params))
+    command = "ReturnNextPreviewPage"
+    while True:
+        page = _rows(_search(api, SessionCommand=command, ResultSize=5000, **params))
+        if not page:
+            break
+        rows += page
+        command = "ReturnLargeSet" if command == "ReturnNextPreviewPage" else "ReturnNextPreviewPage"
+    assert len(rows) == 10_000 == len({r["Identity"] for r in rows})
+    assert {r["ResultCount"] for r in rows} == {17_280}
