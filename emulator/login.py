@@ -208,9 +208,7 @@ def _client_credentials(state: State, req: Request, tenant: str, form: dict[str,
 
 
 def _token_response(body: dict[str, Any]) -> Response:
-    response = json_response(200, body, {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
-    response.fault_exempt = True
-    return response
+    return json_response(200, body, {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
 
 
 def check_assertion(state: State, req: Request, tenant: str, assertion: str, client_id: str) -> Response | None:
@@ -289,7 +287,6 @@ def _devicecode(state: State, req: Request) -> Response:
         "message": f"To sign in, use a web browser to open the page {verification} and enter the code "
                    f"{user_code} to authenticate. (emulator: approves after {opts.device_approve_after} polls)",
     })
-    response.fault_exempt = True
     return response
 
 

@@ -51,8 +51,6 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    # set by handlers that want no fault applied (e.g. the token endpoint)
-    fault_exempt: bool = False
 
 
 def dumps(obj: Any) -> bytes:
