@@ -242,8 +242,10 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
             ai += 1
         batch.extend(baseline.events(hour))
         batch.sort(key=lambda e: e.t)
-        for ev in batch:
+        for i, ev in enumerate(batch):
             pipe.feed(ev)
+            if i & 511 == 511:        # keep only minutes of records in memory
+                writer.flush_before(ev.t - C.AGGREGATION_SECONDS)
         pipe.advance(hour_end)
         writer.flush_before(hour_end - C.AGGREGATION_SECONDS)
     pipe.finish(spec.end)

@@ -7,6 +7,7 @@ with '{"CreationTime":"YYYY-MM-DDTHH:MM:SS"', so range filtering needs no JSON p
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 from collections import Counter
@@ -22,47 +23,64 @@ def hour_name(hour: int) -> str:
 
 
 class HourlyWriter:
-    """Buffers emitted records per hour and writes whole hours in (time, emission) order."""
+    """Writes emitted records into hourly files in (time, emission) order.
+
+    Records arrive almost in order: an aggregated Bind record is emitted when its 2-minute
+    window closes, carrying the window's start time. A small heap holds them until the
+    pipeline's clock guarantees nothing earlier can still come (flush_before), so memory holds
+    minutes of records, not hours.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self._pending: dict[int, list[tuple[int, int, str]]] = {}
-        self._ops: dict[int, Counter] = {}
+        self._heap: list[tuple[int, int, str, str]] = []
         self._seq = 0
+        self._hour = -1
+        self._fh = None
+        self._ops: Counter = Counter()
+        self._count = 0
         self.index: dict[str, dict] = {}
         self.total = 0
 
     def add(self, t: int, op: str, line: str) -> None:
-        hour = t - t % 3600
         self._seq += 1
-        bucket = self._pending.get(hour)
-        if bucket is None:
-            bucket = self._pending[hour] = []
-            self._ops[hour] = Counter()
-        bucket.append((t, self._seq, line))
-        self._ops[hour][op] += 1
+        heapq.heappush(self._heap, (t, self._seq, op, line))
 
     def flush_before(self, t: int) -> None:
-        """Write every pending hour that ends at or before t."""
-        for hour in sorted(h for h in self._pending if h + 3600 <= t):
-            self._write(hour)
+        """Write every pending record with CreationTime < t (nothing earlier can follow)."""
+        heap = self._heap
+        while heap and heap[0][0] < t:
+            rt, _, op, line = heapq.heappop(heap)
+            hour = rt - rt % 3600
+            if hour != self._hour:
+                self._open(hour)
+            self._fh.write(line)
+            self._fh.write("\n")
+            self._ops[op] += 1
+            self._count += 1
 
     def close(self) -> None:
-        for hour in sorted(self._pending):
-            self._write(hour)
+        if self._heap:
+            self.flush_before(max(r[0] for r in self._heap) + 1)
+        self._finish_hour()
 
-    def _write(self, hour: int) -> None:
-        rows = self._pending.pop(hour)
-        ops = self._ops.pop(hour)
-        rows.sort()
-        name = hour_name(hour)
-        path = self.root / f"{name}.jsonl"
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write("\n".join(r[2] for r in rows))
-            fh.write("\n")
-        self.index[name] = {"hour": hour, "total": len(rows), "by_operation": dict(sorted(ops.items()))}
-        self.total += len(rows)
+    def _finish_hour(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self.index[hour_name(self._hour)] = {"hour": self._hour, "total": self._count,
+                                                 "by_operation": dict(sorted(self._ops.items()))}
+            self.total += self._count
+
+    def _open(self, hour: int) -> None:
+        self._finish_hour()
+        if hour < self._hour:
+            raise RuntimeError("records must be flushed in time order")
+        self._hour = hour
+        self._ops, self._count = Counter(), 0
+        self._fh = open(self.root / f"{hour_name(hour)}.jsonl", "x", encoding="utf-8",
+                        newline="\n")
 
     def write_index(self, start: int, end: int) -> None:
         doc = {"format": "evkit-emulator-records/1", "start": start, "end": end,
