@@ -88,10 +88,15 @@ def attribute(engine: Engine, case: CaseFile) -> None:
 
 def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, ...]]:
     items: list[ItemRef] = []
-    folders = [f for f in row.get("folder_paths") or [] if f]
-    for i in row.get("folder_items") or []:
-        if isinstance(i, dict) and i.get("internet_message_id"):
-            items.append(ItemRef(i["internet_message_id"], i.get("folder"), i.get("subject")))
+    folders: list[str] = []
+    for f in row.get("folders") or []:
+        if not isinstance(f, dict):
+            continue
+        if f.get("Path"):
+            folders.append(f["Path"])
+        for i in f.get("FolderItems") or []:
+            if isinstance(i, dict) and i.get("InternetMessageId"):
+                items.append(ItemRef(i["InternetMessageId"], f.get("Path"), i.get("Subject")))
     item = row.get("item")
     if isinstance(item, dict) and item.get("InternetMessageId"):
         parent = item.get("ParentFolder") or {}
@@ -106,7 +111,7 @@ def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, .
 
 def load_attributed(engine: Engine) -> list[Attributed]:
     rows = engine.dicts("""
-        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folder_paths, e.folder_items, e.item,
+        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
                e.affected_items, e.folder_path, e.query_text, a.indicator
         FROM attributed a JOIN events e ON e.id = a.id
         ORDER BY e.ts NULLS LAST, e.id""")
@@ -147,8 +152,10 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
     rows = engine.rows("""
         WITH ev AS (SELECT * FROM events WHERE mailbox IN (SELECT mailbox FROM scope)),
         mentions AS (
-            SELECT e.id AS record_id, e.ts, e.mailbox, i.folder, i.internet_message_id, i.subject
-            FROM ev e, unnest(e.folder_items) AS u(i) WHERE e.operation = 'MailItemsAccessed'
+            SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder, i.InternetMessageId AS internet_message_id,
+                   i.Subject AS subject
+            FROM ev e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
+            WHERE e.operation = 'MailItemsAccessed'
             UNION ALL
             SELECT id, ts, mailbox, item.ParentFolder.Path, item.InternetMessageId, item.Subject
             FROM ev WHERE item.InternetMessageId IS NOT NULL

@@ -35,7 +35,11 @@ MAILBOX_RECORD_TYPES = (2, 3, 50, 101)
 
 
 def _prop(list_expr: str, name: str) -> str:
-    return f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value"
+    """The Value of the {Name, Value} pair called `name`: the first four positions are read
+    directly (where Exchange puts them; CASE evaluates lazily), a lambda search covers the rest."""
+    direct = " ".join(f"WHEN {list_expr}[{i}].Name = '{name}' THEN {list_expr}[{i}].Value" for i in range(1, 5))
+    return (f"CASE {direct} WHEN len({list_expr}) > 4 THEN "
+            f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value END")
 
 
 # Columns of events_all / events. `r` is the json_transform result; bundle/src/pos come from
@@ -68,9 +72,7 @@ EVENT_COLUMNS = f"""
     {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
     coalesce(lower({_prop('r.OperationProperties', 'IsThrottled')}) = 'true', false) AS is_throttled,
     try_cast(r.LogonType AS INTEGER) AS logon_type,
-    list_transform(r.Folders, lambda f: f.Path) AS folder_paths,
-    flatten(list_transform(r.Folders, lambda f: list_transform(f.FolderItems, lambda i: struct_pack(
-        folder := f.Path, internet_message_id := i.InternetMessageId, subject := i.Subject)))) AS folder_items,
+    r.Folders AS folders,
     r.Folder.Path AS folder_path,
     r.DestFolder.Path AS dest_folder_path,
     r.Item AS item,
@@ -87,15 +89,15 @@ EVENT_COLUMNS = f"""
 # it is a table.
 DERIVED = {
     "accessed_items": """
-        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, i.folder,
-               i.internet_message_id, i.subject
-        FROM events e, unnest(e.folder_items) AS u(i)
-        WHERE e.operation = 'MailItemsAccessed' AND i.internet_message_id IS NOT NULL
-              AND i.internet_message_id <> ''
+        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, f.Path AS folder,
+               i.InternetMessageId AS internet_message_id, i.Subject AS subject
+        FROM events e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
+        WHERE e.operation = 'MailItemsAccessed' AND i.InternetMessageId IS NOT NULL
+              AND i.InternetMessageId <> ''
     """,
     "synced_folders": """
-        SELECT e.id AS record_id, e.ts, e.mailbox, f AS folder
-        FROM events e, unnest(e.folder_paths) AS u(f)
+        SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder
+        FROM events e, unnest(e.folders) AS u(f)
         WHERE e.operation = 'MailItemsAccessed' AND e.access_type = 'Sync'
     """,
     "item_mentions": """

@@ -183,21 +183,30 @@ def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
     # address shared by many owners is not a lead); client strings are compared within one
     # kind (Exchange ClientInfoString, or sign-in user agent), never across the two.
     rows = engine.rows("""
-        WITH w AS (SELECT DISTINCT k.kind, k.value, e.id, e.ts, e.mailbox, e.account, e.logon_type,
-                          coalesce(e.client_ip_address, e.client_ip, e.actor_ip) AS ip,
-                          e.client_info, e.user_agent, e.operation
-                   FROM event_keys k JOIN events e ON e.id = k.id
-                   WHERE (k.kind = 'app' AND e.operation = 'MailItemsAccessed') OR k.kind IN ('ip', 'session'))
+        WITH w AS (
+            SELECT 'app' AS kind, v AS value, id, ts, mailbox, account, logon_type, NULL AS ip,
+                   NULL AS client_info, NULL AS user_agent
+            FROM events, unnest(list_distinct([app_id, client_app_id, aac_client_app_id])) AS u(v)
+            WHERE operation = 'MailItemsAccessed' AND v IS NOT NULL AND v <> ''
+            UNION ALL
+            SELECT 'ip', v, id, ts, mailbox, account, logon_type, NULL, NULL, NULL
+            FROM events, unnest(list_distinct([client_ip, client_ip_address, actor_ip])) AS u(v)
+            WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
+            UNION ALL
+            SELECT 'session', v, id, ts, mailbox, account, logon_type,
+                   coalesce(client_ip_address, client_ip, actor_ip), client_info, user_agent
+            FROM events, unnest(list_distinct([session_id, aad_session_id, device_session_id])) AS u(v)
+            WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
+                  AND v <> '00000000-0000-0000-0000-000000000000')
         SELECT kind, value,
-               count(DISTINCT id) FILTER (WHERE ts >= ? AND ts < ?),
-               count(DISTINCT id) FILTER (WHERE ts < ?),
+               count(*) FILTER (WHERE ts >= ? AND ts < ?),
+               count(*) FILTER (WHERE ts < ?),
                count(DISTINCT mailbox) FILTER (WHERE ts >= ? AND ts < ? AND
                    (mailbox <> account OR coalesce(logon_type, 0) <> 0)),
-               count(DISTINCT ip) FILTER (WHERE ts >= ? AND ts < ?),
-               greatest(count(DISTINCT client_info) FILTER (WHERE ts >= ? AND ts < ?),
-                        count(DISTINCT user_agent) FILTER (WHERE ts >= ? AND ts < ?)),
-               (list(DISTINCT id ORDER BY id) FILTER (WHERE ts >= ? AND ts < ?))[1:50]
-        FROM w GROUP BY kind, value""", [ws, we, ws, ws, we, ws, we, ws, we, ws, we, ws, we])
+               count(DISTINCT ip),
+               greatest(count(DISTINCT client_info), count(DISTINCT user_agent)),
+               min(id, 50) FILTER (WHERE ts >= ? AND ts < ?)
+        FROM w GROUP BY kind, value""", [ws, we, ws, we, ws, we, ws, ws, we, ws, we])
     stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()))
              for kind, value, n_in, n_before, mbx, ips, clients, ids in rows]
     return suggest(stats, known=known, has_baseline=baseline)
