@@ -9,7 +9,7 @@ bypass) and finance (shared, unlicensed). `large` adds baseline-only users.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -59,7 +59,6 @@ class ScenarioSpec:
     params: dict[str, Any]
     plan: Callable[[Script, dict[str, str], int, dict[str, Any]], None]
     search_audited: bool = True
-    checks: dict[str, Callable[[Any], bool]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from json.encoder import encode_basestring_ascii as _q
 from typing import Any
 
-from emulator.scenarios import constants as C
 from emulator.scenarios.activity import Context
 from emulator.scenarios.ids import digest, guid_from, token_id
 from emulator.scenarios.model import Mailbox

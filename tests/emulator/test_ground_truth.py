@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
