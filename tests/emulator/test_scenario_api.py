@@ -249,3 +249,11 @@ def test_case_file_holds_only_day_one_indicators(sc):
     assert case["indicators"]["ips"] == ["203.0.113.7"]
     assert not any(case["indicators"][k] for k in ("app_ids", "session_ids", "user_agents"))
     assert case["case"]["window"] == sc.ground_truth["incident_window"]
+
+
+def test_large_sizes_the_tenant_to_the_requested_volume(tmp_path):
+    sc = build_scenario("large", 1, tmp_path, {"records": 30_000})
+    assert 0.6 * 30_000 <= sc.store.total <= 1.4 * 30_000
+    assert sc.end - sc.start == timedelta(days=30)
+    assert sc.ground_truth["logged"]["total"] == sc.store.total
+    assert sc.ground_truth["mailboxes"][0]["confirmable"]          # the attack is there too
