@@ -1,0 +1,51 @@
+"""verify on hostile bundles: traversal in manifests, symlinks, stray files, both algorithms."""
+
+from __future__ import annotations
+
+import os
+
+from manifests.verify import verify_bundle
+
+from manifests_helpers import make_bundle
+
+
+def _pub(signing_key):
+    return signing_key[0].with_name(signing_key[0].name + ".pub")
+
+
+def _codes(result):
+    return {f.code for f in result.findings}
+
+
+def test_traversal_in_manifest_is_not_followed(tmp_path, signing_key, examiner_key):
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    (tmp_path / "secret").write_bytes(b"outside")
+    with open(bundle / "manifest-sha256.txt", "a") as handle:
+        handle.write("0" * 64 + "  data/../../secret\n")
+    result = verify_bundle(bundle, signer_key=_pub(signing_key))
+    assert result.verdict == "invalid"
+    assert {"unsafe-path", "tag-altered"} <= _codes(result)
+
+
+def test_symlink_and_stray_envelope_files(tmp_path, signing_key, examiner_key):
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    os.symlink("/etc/hostname", bundle / "data" / "imports" / "link")
+    (bundle / "signatures" / "extra.sig").write_bytes(b"x")
+    (bundle / "notes.txt").write_text("hello")
+    result = verify_bundle(bundle, signer_key=_pub(signing_key))
+    assert result.verdict == "invalid"
+    extras = {f.path for f in result.findings if f.code == "extra"}
+    assert {"data/imports/link", "signatures/extra.sig", "notes.txt"} <= extras
+
+
+def test_both_algorithms_and_events_log(tmp_path, signing_key, examiner_key):
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    result = verify_bundle(bundle, signer_key=_pub(signing_key), algorithms=("sha256", "sha512"), workers=3)
+    assert result.verdict == "valid", [str(f) for f in result.findings]
+    assert result.to_json()["algorithms"] == ["sha256", "sha512"]
+    # a SHA-512 manifest that disagrees is caught when both are re-hashed (and by its tag hash)
+    lines = (bundle / "manifest-sha512.txt").read_text().splitlines()
+    lines[0] = "0" * 128 + lines[0][128:]
+    (bundle / "manifest-sha512.txt").write_text("\n".join(lines) + "\n")
+    both = verify_bundle(bundle, signer_key=_pub(signing_key), algorithms=("sha256", "sha512"))
+    assert {"altered", "tag-altered"} <= _codes(both)
