@@ -17,7 +17,7 @@ tools:
 	bash .ci/install-tools
 
 test: $(STAMP) tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output
