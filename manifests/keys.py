@@ -176,6 +176,10 @@ def load_signing_key(path: Path, passphrase: str) -> SigningKey:
         raise KeyFileError(f"key file {path} does not exist (create one with `evkit keygen`)") from None
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+    if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
+        # decrypting OpenSSH's format needs bcrypt, which evkit does not depend on
+        raise KeyFileError(f"{path} is an OpenSSH-format key; evkit signs with keys made by "
+                           "`evkit keygen` (PKCS#8, encrypted)")
     try:
         private = serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
     except TypeError:

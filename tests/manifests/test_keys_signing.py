@@ -112,3 +112,11 @@ def test_keygen_cli(evkit_cli, tmp_path):
     prompt = evkit_cli("keygen", "--out", str(tmp_path / "k2"), "--signer", "a@b.example", env=no_pass)
     assert prompt.returncode == 2 and "EVKIT_PASSPHRASE" in prompt.stderr
     assert "Traceback" not in ok.stderr + again.stderr + prompt.stderr
+
+
+
+def test_openssh_format_key_is_refused_clearly(tmp_path):
+    path = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "ssh pass", "-f", str(path)], check=True)
+    with pytest.raises(KeyFileError, match="OpenSSH-format key"):
+        load_signing_key(path, "ssh pass")
