@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{cpu / max(unique, 1) * 1e6:.1f} us whole run (sealing hashes every byte with SHA-256 and SHA-512)")
         print(f"floor               {floor:.1f} s = {ok_pages} pages x {args.latency_ms} ms / {args.concurrency}")
         print(f"floor ratio         {floor / fetch:.2f} (target >= 0.80)")
+        print(f"collector busy      {fetch_cpu / fetch:.0%} of the fetch phase on CPU; the rest is waiting "
+              f"for answers (latency plus the emulator's own serving time, which the floor leaves out)")
         print(f"bundle payload      {size / 1e9:.2f} GB")
         return 0
     finally:
