@@ -26,7 +26,7 @@ from report.errors import InvalidEvidenceError, RenderError
 from report.findings import BundleInfo, build_findings
 from report.inventory import Inventory, scan_bundle
 from report.suggest import Suggestion, ValueStats, suggest
-from report.visibility import Gap, config_gaps
+from report.visibility import Gap, clip
 
 logger = logging.getLogger(__name__)
 
@@ -159,17 +159,25 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
         return {}
     from report.coverage import coverage_periods, explain  # noqa: PLC0415
     window = (case.window_start, case.window_end)
-    out: dict[str, list[Gap]] = {}
+    logons_of: dict[tuple[str, datetime, datetime, str], set[str]] = {}
     for logon in LOGONS:
         try:
             periods = coverage_periods(cfg, tampering, window, logon=logon)
         except (ValueError, KeyError) as exc:
             problems.append(f"audit coverage ({logon}) could not be computed: {exc}"[:500])
             continue
-        for mailbox, gaps in config_gaps(periods, window, explain).items():
-            out.setdefault(mailbox, []).extend(
-                Gap(g.start, g.end, f"{logon} access not logged: {g.reason}") for g in gaps)
-    return {m: sorted(set(g), key=lambda x: (x.start, x.end, x.reason)) for m, g in sorted(out.items())}
+        for mailbox, rows in periods.items():
+            for p in rows:
+                span = clip(p.start, p.end, window)
+                if p.covered or span is None:
+                    continue
+                for code in p.reasons or ("not-audited",):
+                    logons_of.setdefault((mailbox, span[0], span[1], code), set()).add(logon)
+    out: dict[str, list[Gap]] = {}
+    for (mailbox, start, end, code), logons in sorted(logons_of.items()):
+        who = "any" if len(logons) == len(LOGONS) else " and ".join(x for x in LOGONS if x in logons)
+        out.setdefault(mailbox, []).append(Gap(start, end, f"{explain(code)} ({who} access not logged)"))
+    return out
 
 
 # ---- suggestions ------------------------------------------------------------------------------
@@ -207,8 +215,16 @@ def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
                greatest(count(DISTINCT client_info), count(DISTINCT user_agent)),
                min(id, 50) FILTER (WHERE ts >= ? AND ts < ?)
         FROM w GROUP BY kind, value""", [ws, we, ws, we, ws, we, ws, ws, we, ws, we])
-    stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()))
+    via_sessions = dict(((k, v), (n, ids)) for k, v, n, ids in engine.rows("""
+        SELECT k.kind, k.value, count(DISTINCT k.id), min(k.id, 50)
+        FROM attributed a JOIN event_keys k ON k.id = a.id
+        WHERE a.via = 'session' AND k.kind IN ('ip', 'app')
+        GROUP BY k.kind, k.value"""))
+    stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()),
+                        in_attributed_sessions=via_sessions.pop((kind, value), (0, ()))[0])
              for kind, value, n_in, n_before, mbx, ips, clients, ids in rows]
+    stats += [ValueStats(kind, value, n, 0, 0, record_ids=tuple(ids), in_attributed_sessions=n)
+              for (kind, value), (n, ids) in sorted(via_sessions.items())]
     return suggest(stats, known=known, has_baseline=baseline)
 
 

@@ -25,6 +25,7 @@ class ValueStats:
     addresses: int = 0
     client_strings: int = 0
     record_ids: tuple[str, ...] = ()
+    in_attributed_sessions: int = 0  # records attributed only through their session that carry it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +68,26 @@ def changing_session(s: ValueStats) -> str | None:
     return "one session used " + " and ".join(parts)
 
 
+def used_by_attributed_session(s: ValueStats, *, has_baseline: bool = True) -> str | None:
+    """An address, or an app new to the tenant, used inside a session already attributed to
+    the attacker (the session moved to a new address, or its app reads other mailboxes).
+    Apps in everyday use before the window (Outlook, OWA) are not leads."""
+    if s.in_attributed_sessions == 0 or s.kind not in ("ip", "app"):
+        return None
+    if s.kind == "app" and (not has_baseline or s.before_window > RARE_BEFORE):
+        return None
+    return f"used by {s.in_attributed_sessions} record(s) of attributed session(s)"
+
+
 def suggest(stats: Iterable[ValueStats], *, known: set[tuple[str, str]], has_baseline: bool) -> list[Suggestion]:
     """Every rule over every value not already an indicator hit; sorted for stable output."""
     out = []
     for s in stats:
         if (s.kind, s.value) in known:
             continue
-        reasons = [r for r in (new_mail_app(s, has_baseline=has_baseline), many_mailboxes(s),
-                               changing_session(s)) if r]
+        reasons = [r for r in (used_by_attributed_session(s, has_baseline=has_baseline), new_mail_app(s, has_baseline=has_baseline),
+                               many_mailboxes(s), changing_session(s)) if r]
         if reasons:
             ids = tuple(sorted(s.record_ids)[:MAX_IDS])
-            out.append(Suggestion(s.kind, s.value, "; ".join(reasons), s.in_window, ids))
+            out.append(Suggestion(s.kind, s.value, "; ".join(reasons), max(s.in_window, s.in_attributed_sessions), ids))
     return sorted(out, key=lambda x: (x.kind, x.value))

@@ -78,18 +78,3 @@ def _uncovered(start: datetime, end: datetime, covered: Sequence[tuple[datetime,
             return
     if cursor < end:
         yield cursor, end
-
-
-def config_gaps(periods: Mapping[str, Sequence[Any]], window: tuple[datetime, datetime],
-                explain) -> dict[str, list[Gap]]:
-    """report.coverage periods -> the not-covered ones, with plain reasons, per mailbox."""
-    out: dict[str, list[Gap]] = {}
-    for mailbox, rows in periods.items():
-        for p in rows:
-            if p.covered:
-                continue
-            clipped = clip(p.start, p.end, window)
-            if clipped:
-                reason = "; ".join(explain(r) for r in p.reasons) or "not audited"
-                out.setdefault(mailbox, []).append(Gap(clipped[0], clipped[1], reason))
-    return out

@@ -74,6 +74,13 @@ def score(truth: dict[str, Any], out: Path) -> Score:
             s.check(ok, f"unknowable {name} {unk['reason']} {unk['start']}..{unk['end']} not reported unknown: {periods}")
             for imid in unk.get("imids", []) or []:
                 s.check(items.get((name, imid)) != "no-evidence", f"unknowable {name} {imid} says no evidence")
+    suggested = {s_["value"].lower() for s_ in findings["suggested_indicators"]}
+    given = {v.lower() for vs in findings["case"]["indicators"].values() for v in vs}
+    truth_ind = {v.lower() for key in ("ips", "app_ids", "session_ids")
+                 for v in truth.get("indicators", {}).get(key, [])} - given
+    expanded = {sid.lower() for row in findings["attribution"] for sid in row["sessions"]}
+    s.lines.append(f"ground-truth indicators beyond the case file found (suggested, or sessions "
+                   f"attributed by expansion): {_ratio(len(truth_ind & (suggested | expanded)), len(truth_ind))}")
     confirmed = {k for k, v in items.items() if v == "confirmed"}
     inferred = {k for k, v in items.items() if v == "inferred"}
     s.lines += [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from report.suggest import ValueStats, changing_session, many_mailboxes, new_mail_app, suggest
+from report.suggest import (ValueStats, changing_session, many_mailboxes, new_mail_app, suggest,
+                            used_by_attributed_session)
 
 
 @pytest.mark.parametrize("stats, baseline, fires", [
@@ -43,3 +44,14 @@ def test_known_values_are_never_suggested_and_ids_are_capped():
     out = suggest(stats, known={("ip", "203.0.113.7")}, has_baseline=True)
     assert [s.value for s in out] == ["192.0.2.9"]
     assert len(out[0].record_ids) == 50 and out[0].record_count == 80
+
+
+@pytest.mark.parametrize("stats, fires", [
+    (ValueStats("ip", "198.51.100.23", 0, 0, 0, in_attributed_sessions=4), True),
+    (ValueStats("app", "x", 0, 0, 0, in_attributed_sessions=1), True),
+    (ValueStats("app", "owa", 0, 500, 0, in_attributed_sessions=1), False),
+    (ValueStats("session", "s", 0, 0, 0, in_attributed_sessions=3), False),
+    (ValueStats("ip", "198.51.100.23", 5, 0, 0), False),
+])
+def test_used_by_attributed_session(stats, fires):
+    assert bool(used_by_attributed_session(stats)) is fires
