@@ -278,6 +278,8 @@ class ApiClient:
                 return _Outcome(True, False, False, None, json.loads(reply.body))
             except (ValueError, UnicodeDecodeError) as exc:
                 return _Outcome(False, True, False, f"body is not valid JSON ({exc})")
+        if _cut_json(reply):
+            return _Outcome(False, True, False, f"HTTP {status} with a JSON error body cut short")
         code = error_code(reply.body)
         if status == 401:
             return _Outcome(False, True, False, "HTTP 401 (token refused)")
@@ -320,6 +322,19 @@ class _Outcome:
     throttled: bool
     rejected: str | None
     data: Any = None
+
+
+def _cut_json(reply: RawReply) -> bool:
+    """An error answer that says it is JSON, starts like JSON and does not parse: cut in transit."""
+    kind = (header(reply.headers, "Content-Type") or "").lower()
+    body = reply.body.strip()
+    if "json" not in kind or not body.startswith((b"{", b"[")):
+        return False
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False
 
 
 def _length_problem(headers: Mapping[str, str], received: int) -> str | None:

@@ -110,3 +110,14 @@ def test_paginate_odata_and_next_page_uri() -> None:
     api, _ = client(Script(ok([1], NextPageUri="https://h/c?nextPage=2"), ok([2])))
     pages = list(api.paginate_next_page_uri("https://h/c", scope="s", record_page=lambda n: lambda ex: None))
     assert [p.data for p in pages] == [[1], [2]]
+
+
+def test_a_cut_json_error_body_is_retried_not_final() -> None:
+    cut = RawReply(400, {"Content-Type": "application/json"}, b'{"error":{"code":"AF200')
+    whole = RawReply(400, {"Content-Type": "application/json"}, b'{"error":{"code":"AF20024","message":"on"}}')
+    api, _ = client(Script(cut, whole))
+    resp = api.request("POST", "https://h/start", scope="s", accept=lambda st, body: b"AF20024" in body)
+    assert resp.status == 400 and resp.retries == 1
+    api, _ = client(Script(RawReply(403, {"Content-Type": "application/json"}, b"\x00" * 8)))
+    with pytest.raises(AuthError):  # adminapi's NUL-byte 403 is an answer, not a cut body
+        api.request("POST", "https://h/x", scope="s")
