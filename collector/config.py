@@ -3,13 +3,17 @@
 Every bad or missing value raises ConfigError naming the field, so an examiner fixes the file
 in one go instead of reading a traceback. Secrets never sit in the file: it names the
 environment variables that hold them, and only cli_collect reads the environment.
+
+Besides the tables in docs/internals.md, an optional `[tuning]` table sets `concurrency` (4),
+`ual_window_hours` (24), `ual_min_split_seconds` (60), `retry_budget` (8 tries),
+`timeout_seconds` (120), `retry_base_seconds` (0.5) and `poll_seconds` (5); see `Tuning`.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -257,7 +261,7 @@ def _auth(table: _Table, base: Path) -> AuthConfig:
     if method == "certificate":
         pfx = _path(base, table.str("pfx", required=False), "auth.pfx")
         if pfx is not None:
-            return _replace(auth, pfx=pfx)
+            return replace(auth, pfx=pfx)
         cert = _path(base, table.str("certificate", required=False), "auth.certificate")
         if cert is None:
             raise ConfigError("auth.certificate: missing (method = \"certificate\" needs "
@@ -266,7 +270,7 @@ def _auth(table: _Table, base: Path) -> AuthConfig:
         thumb = table.str("thumbprint")
         if not re.fullmatch(r"[0-9A-Fa-f]{40}", thumb.replace(":", "")):
             raise ConfigError(f"auth.thumbprint: {thumb!r} is not a SHA-1 hex thumbprint (40 hex digits)")
-        return _replace(auth, certificate=cert, private_key=key, thumbprint=thumb.replace(":", "").upper())
+        return replace(auth, certificate=cert, private_key=key, thumbprint=thumb.replace(":", "").upper())
     if method == "secret":
         if secret_env is None:
             raise ConfigError("auth.client_secret_env: missing (method = \"secret\" needs the name "
@@ -275,11 +279,6 @@ def _auth(table: _Table, base: Path) -> AuthConfig:
     if auth.public_client_id is not None and not _GUID.match(auth.public_client_id):
         raise ConfigError(f"auth.public_client_id: {auth.public_client_id!r} is not a GUID")
     return auth
-
-
-def _replace(auth: AuthConfig, **changes: Any) -> AuthConfig:
-    from dataclasses import replace
-    return replace(auth, **changes)
 
 
 def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
@@ -293,7 +292,7 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
         "private_key_passphrase_env", "client_secret_env", "public_client_id", "client_secret", "passphrase"})
     coll = _Table(data.get("collection"), "collection", {"window", "sources", "operations", "users"})
     signing = _Table(data.get("signing", {}), "signing", {"key"})
-    del top
+    del top  # built for its unknown-key check
     tenant_id = tenant.str("id")
     if not _GUID.match(tenant_id):
         raise ConfigError(f"tenant.id: {tenant_id!r} is not a GUID")
