@@ -76,7 +76,7 @@ def _interactive(engine) -> int:
 
 
 def _body(args: dict[str, Any]) -> int:
-    from report.engine import Engine  # noqa: PLC0415
+    from report.engine import Engine, needs_disk  # noqa: PLC0415
     from report.inventory import scan_bundle  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
@@ -85,7 +85,7 @@ def _body(args: dict[str, Any]) -> int:
         query = paths.pop()
     try:
         inventories = [scan_bundle(Path(p)) for p in sorted(paths)]
-        with Engine() as engine:
+        with Engine(on_disk=needs_disk(inventories)) as engine:
             engine.load(inventories)
             if query is None:
                 return _interactive(engine)

@@ -21,7 +21,7 @@ from typing import Any
 from report.analysis import Analysis, analyse
 from report.casefile import CaseFile, format_utc, load_case
 from report.classify import folder_key
-from report.engine import Engine
+from report.engine import Engine, needs_disk
 from report.errors import InvalidEvidenceError, RenderError
 from report.findings import BundleInfo, build_findings
 from report.inventory import Inventory, scan_bundle
@@ -297,7 +297,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     if any(i.verdict == "cannot verify" for i in infos):
         limitations.append("Some bundles could only be checked against the key they carry; verify them "
                            "with the examiner's published key (evkit verify --signer-key) before relying on them.")
-    with Engine() as engine:
+    with Engine(on_disk=needs_disk(inventories)) as engine:
         engine.load(inventories)
         tampering = tampering_records(engine)
         unknown = unknown_from_config(cfg, tampering, case, problems)

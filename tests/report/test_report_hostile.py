@@ -86,7 +86,7 @@ def test_hostile_evidence_gives_a_report_naming_the_problems(hostile, capsys):
     problems = "\n".join(findings["problems"])
     assert "p000009.json.gz" in problems  # not JSON
     assert "p000010.json.gz" in problems  # broken AuditData
-    assert "p000010.json.gz: 1 element(s) hold no audit record" in problems  # row without AuditData
+    assert "p000010.json.gz: 3 element(s) hold no readable audit record" in problems
     assert "p000011.json.gz" in problems  # truncated gzip
     assert "no Id" in problems
     assert "CreationTime" in problems

@@ -187,3 +187,13 @@ def test_pdf_page_one_renders_to_png(report):
                     str(out / "page")], check=True)
     [png] = list(out.glob("page*.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sql_positional_query_and_interactive_prompt(case_dir, evkit_cli, capsys):
+    bundle = str(case_dir / "IR-MINI_C1")
+    assert main(["sql", bundle, "SELECT count(*) AS n FROM sends"]) == 0
+    assert "(1 row)" in capsys.readouterr().out
+    proc = evkit_cli("sql", bundle, input=".tables\nSELECT record_id\n FROM sends;\nSELECT nope;\n.quit\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "events" in proc.stdout and "send-1" in proc.stdout
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,55 @@
+"""The engine's loading contract: de-duplication, provenance, both storage modes, chunking."""
+
+from __future__ import annotations
+
+import pytest
+
+from bundlekit import mia, record, write_bundle
+from report import engine as engine_mod
+from report.engine import Engine, needs_disk
+from report.inventory import scan_bundle
+
+A = "alice@contoso.com"
+WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
+
+
+def _records(n: int) -> list[dict]:
+    return [mia(f"r{i:04d}", f"2023-06-01T{i % 24:02d}:00:00", A, folders={"\\Inbox": [f"<m{i}@x>"]})
+            for i in range(n)] + [record("s1", "2023-06-01T10:00:00Z", "Send", A,
+                                         Item={"InternetMessageId": "<s@x>", "Subject": "hi"})]
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_records_are_deduplicated_across_pages_and_bundles(tmp_path, on_disk, monkeypatch):
+    monkeypatch.setattr(engine_mod, "_CHUNK_BYTES", 1)  # one page per bulk read
+    recs = _records(30)
+    b1 = write_bundle(tmp_path / "B1", recs + recs[:5], window=WINDOW, page_size=7)
+    b2 = write_bundle(tmp_path / "B2", recs[10:], window=WINDOW, page_size=50)
+    with Engine(on_disk=on_disk) as e:
+        e.load([scan_bundle(b1), scan_bundle(b2)])
+        assert e.rows("SELECT count(*), count(DISTINCT id) FROM events") == [(31, 31)]
+        assert e.rows("SELECT count(*) FROM record_sources") == [(31 + 5 + 21,)]
+        # the kept copy is the first by bundle, file, position
+        assert e.rows("SELECT bundle FROM events WHERE id = 'r0020'") == [("B1",)]
+        assert e.rows("SELECT count(*) FROM accessed_items") == [(30,)]
+        assert e.rows("SELECT internet_message_id FROM sends") == [("<s@x>",)]
+        assert e.rows("SELECT count(*) FROM problems") == [(0,)]
+
+
+def test_needs_disk_follows_the_page_bytes(tmp_path, monkeypatch):
+    inv = scan_bundle(write_bundle(tmp_path / "B", _records(3), window=WINDOW))
+    assert needs_disk([inv]) is False
+    monkeypatch.setattr(engine_mod, "_IN_MEMORY_BYTES", 10)
+    assert needs_disk([inv]) is True
+
+
+def test_query_errors_are_query_errors(tmp_path):
+    from report.errors import QueryError
+
+    inv = scan_bundle(write_bundle(tmp_path / "B", _records(2), window=WINDOW))
+    with Engine() as e:
+        e.load([inv])
+        with pytest.raises(QueryError, match="nope"):
+            e.query("SELECT nope FROM events")
+        result = e.query("SELECT operation, count(*) AS n FROM events GROUP BY 1 ORDER BY 1")
+        assert result.columns == ["operation", "n"] and result.rows == [("MailItemsAccessed", 2), ("Send", 1)]
