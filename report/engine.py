@@ -130,13 +130,15 @@ class Engine:
         # One parse per page into the list of elements; an element without a record (or a
         # page without the list) becomes a NULL record, counted by _finish_events, never
         # skipped. A page that is not JSON at all fails the statement: _load_pages isolates it.
+        # 'unstructured' reads each file as one value, so a blob that is a JSON array is not
+        # split into rows before the shape is applied.
         prefix = inv.root.as_posix().rstrip("/") + "/"
         shape, list_field, record_field = _PAGE_SHAPES[kind]
         source = (
             "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(v, 1) AS pos, "
             f"unnest(v){record_field} AS rec FROM ("
             f"SELECT filename, coalesce(json_transform(json, '{shape}'){list_field}, [NULL]) AS v "
-            f"FROM read_json_objects(?, format = 'auto', maximum_object_size = {_MAX_OBJECT}, "
+            f"FROM read_json_objects(?, format = 'unstructured', maximum_object_size = {_MAX_OBJECT}, "
             "filename = true))")
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files])

@@ -53,3 +53,23 @@ def test_query_errors_are_query_errors(tmp_path):
             e.query("SELECT nope FROM events")
         result = e.query("SELECT operation, count(*) AS n FROM events GROUP BY 1 ORDER BY 1")
         assert result.columns == ["operation", "n"] and result.rows == [("MailItemsAccessed", 2), ("Send", 1)]
+
+
+def test_mgmt_blobs_and_graph_records_load_like_ual_pages(tmp_path):
+    import json
+
+    from bundlekit import page_files
+
+    recs = _records(4)
+    files = {}
+    files.update(page_files("Audit.Exchange", "blob-1", json.dumps(recs[:2] + [42]).encode(),
+                            kind="mgmt.blob", source="mgmt"))
+    graph = {"value": [{"id": r["Id"], "auditData": r} for r in recs[2:]] + [{"id": "x"}]}
+    files.update(page_files("q1", "records-000001", json.dumps(graph).encode(), kind="graph.records",
+                            source="graph"))
+    bundle = write_bundle(tmp_path / "B", recs[:1], window=WINDOW, extra_files=files)
+    with Engine() as e:
+        e.load([scan_bundle(bundle)])
+        assert e.rows("SELECT count(*) FROM events") == [(5,)]
+        assert sorted(r[0] for r in e.rows("SELECT src FROM problems")) == [
+            "B/data/raw/graph/q1/records-000001.json.gz", "B/data/raw/mgmt/Audit.Exchange/blob-1.json.gz"]
