@@ -209,7 +209,9 @@ def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signi
     pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     out = tmp_path / "bundle"
     kills = 0
-    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1) as emu:
+    # some faults too, so kills also land inside retries and session restarts
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1,
+                          faults="reset=0.03,truncate=0.03,restart=0.05,503=0.03") as emu:
         config = make_config(emu)
         for n, point in enumerate(KILL_POINTS):
             proc = run_collect(config, out, signing_key, emu, resume=n > 0,
