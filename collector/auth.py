@@ -19,7 +19,7 @@ from typing import Any
 import msal
 
 from collector.config import AuthConfig
-from collector.errors import AuthError, ConfigError
+from collector.errors import AuthError, ConfigError, NetworkError
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class MsalTokenProvider:
             raise AuthError(f"token request for {scope} failed: {exc}") from exc
         except Exception as exc:  # requests errors come through MSAL's http_client
             if type(exc).__module__.startswith(("requests", "urllib3")):
-                raise AuthError(f"token request for {scope} failed: {type(exc).__name__}: {exc}") from exc
+                # no answer from the authority: the API client retries it like any other
+                raise NetworkError(f"token request for {scope} got no answer: {type(exc).__name__}: {exc}") from exc
             raise
 
     def _drop_cached(self, scope: str) -> None:

@@ -223,9 +223,12 @@ class ApiClient:
         while True:
             attempt += 1
             send_headers = dict(base_headers)
-            send_headers["Authorization"] = "Bearer " + self._tokens.token(scope)
             retry_after = None
             try:
+                try:
+                    send_headers["Authorization"] = "Bearer " + self._tokens.token(scope)
+                except NetworkError as exc:  # the authority did not answer: retry like a reset
+                    raise TransportError(str(exc)) from exc
                 reply = self._transport(method, url, send_headers, payload, self._timeout)
             except TransportError as exc:
                 last_problem, throttled = f"no response ({exc})", False

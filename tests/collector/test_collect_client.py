@@ -121,3 +121,14 @@ def test_a_cut_json_error_body_is_retried_not_final() -> None:
     api, _ = client(Script(RawReply(403, {"Content-Type": "application/json"}, b"\x00" * 8)))
     with pytest.raises(AuthError):  # adminapi's NUL-byte 403 is an answer, not a cut body
         api.request("POST", "https://h/x", scope="s")
+
+
+def test_a_token_endpoint_without_answer_is_retried() -> None:
+    class Flaky(StaticTokens):
+        def token(self, scope: str) -> str:
+            self.issued += 1
+            if self.issued == 1:
+                raise NetworkError("token request got no answer")
+            return "tok"
+    api, sleeps = client(Script(ok({})), tokens=Flaky())
+    assert api.request("GET", "https://h/x", scope="s").retries == 1 and len(sleeps) == 1
