@@ -46,6 +46,16 @@ def safe_name(value: str) -> str:
     return name[:150]
 
 
+def subject_name(value: str) -> str:
+    """A per-subject unit name (mailbox, user): lower-cased safe name, plus 8 hex digits of the
+    value's SHA-256 when characters had to be replaced, so two subjects never share a unit."""
+    lowered = value.lower()
+    name = safe_name(lowered)
+    if name == lowered:
+        return name
+    return f"{name[:140]}-{hashlib.sha256(lowered.encode('utf-8')).hexdigest()[:8]}"
+
+
 def scrub_url(url: str) -> str:
     """The URL without query parameters that could carry a secret."""
     parts = urlsplit(url)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from collector.errors import AuthError, CollectorError
-from collector.evidence import safe_name
+from collector.evidence import subject_name
 from collector.ledger import COMPLETE, FAILED, LedgerEntry
 from collector.sources.base import SourceContext, values
 
@@ -83,11 +83,13 @@ def collect(ctx: SourceContext) -> None:
         _unit(ctx, cmdlet, params, cmdlet, {"cmdlet": cmdlet},
               keep=mailbox_names if cmdlet == "Get-Mailbox" else None)
     # The mailbox list was committed together with Get-Mailbox's ledger entry.
-    targets = list(ctx.config.users) or list(ctx.state.section(SOURCE).get("mailboxes") or [])
+    listed = list(ctx.config.users) or list(ctx.state.section(SOURCE).get("mailboxes") or [])
+    # one unit per mailbox; names are case-insensitive (and so is the bundle's name policy)
+    targets = list({m.lower(): m for m in listed}.values())
     ctx.progress.add_units(SOURCE, len(targets))
 
     def folder_stats(mailbox: str) -> None:
-        _unit(ctx, FOLDER_STATS, {"Identity": mailbox}, f"{FOLDER_STATS}/{safe_name(mailbox)}",
+        _unit(ctx, FOLDER_STATS, {"Identity": mailbox}, f"{FOLDER_STATS}/{subject_name(mailbox)}",
               {"cmdlet": FOLDER_STATS, "mailbox": mailbox})
 
     with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="cfg") as pool:

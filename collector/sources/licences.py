@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from collector.errors import AuthError, CollectorError
-from collector.evidence import safe_name
+from collector.evidence import subject_name
 from collector.ledger import COMPLETE, FAILED, LedgerEntry
 from collector.sources.base import SourceContext, record_id, values
 
@@ -59,12 +59,13 @@ def collect(ctx: SourceContext) -> None:
                              for u in rows if isinstance(u, dict)])
     listed = ctx.state.section(SOURCE).get("users") or []
     wanted = {u.lower() for u in ctx.config.users}
-    targets = [u for u in listed if u.get("id") and (not wanted or str(u.get("upn", "")).lower() in wanted)]
+    targets = list({str(u.get("upn") or u["id"]).lower(): u for u in listed
+                    if u.get("id") and (not wanted or str(u.get("upn", "")).lower() in wanted)}.values())
     ctx.progress.add_units(SOURCE, len(targets))
 
     def details(user: dict[str, Any]) -> None:
         name = user.get("upn") or user["id"]
-        _unit(ctx, f"licenseDetails/{safe_name(name)}", f"{graph}/users/{quote(user['id'])}/licenseDetails",
+        _unit(ctx, f"licenseDetails/{subject_name(str(name))}", f"{graph}/users/{quote(user['id'])}/licenseDetails",
               "licences.licenseDetails", {"user": name, "user_id": user["id"]})
 
     with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="lic") as pool:

@@ -10,7 +10,7 @@ import pytest
 from collector_fakes import MemoryBundle
 
 from collector.client import Exchange
-from collector.evidence import EvidenceStore, safe_name, scrub_url
+from collector.evidence import EvidenceStore, safe_name, scrub_url, subject_name
 from collector.ledger import LedgerEntry, summarise
 from collector.retry import RetryPolicy, parse_retry_after
 from collector.windows import TimeWindow, chunk
@@ -90,3 +90,5 @@ def test_safe_name() -> None:
     assert safe_name("alice@contoso.com") == "alice_contoso.com"
     assert safe_name("-x") == "x"
     assert scrub_url("https://h/p") == "https://h/p"
+    assert subject_name("plain.name") == "plain.name"
+    assert subject_name("a+b@x") != subject_name("a_b@x") and subject_name("A@x") == subject_name("a@x")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from collector_fakes import MemoryBundle, make_ctx
 
 from collector.client import RawReply
+from collector.evidence import subject_name
 from collector.sources import config as config_source
 from collector.sources import graph, licences, mgmt
 
@@ -144,8 +145,9 @@ def test_config_follows_next_link_and_asks_folder_statistics_per_mailbox() -> No
     config_source.collect(ctx)
     got = entries(bundle, "config")
     assert got["Get-Mailbox"]["received"] == 2
-    assert got["Get-MailboxFolderStatistics/alice_x"]["status"] == "complete"
-    assert got["Get-MailboxFolderStatistics/shared_x"]["status"] == "failed"
+    alice, shared = (f"Get-MailboxFolderStatistics/{subject_name(m)}" for m in ("alice@x", "shared@x"))
+    assert got[alice]["status"] == "complete" and got[shared]["status"] == "failed"
+    assert alice.startswith("Get-MailboxFolderStatistics/alice_x-")
     assert {"Get-OrganizationConfig", "Get-AdminAuditLogConfig", "Get-MailboxAuditBypassAssociation"} <= set(got)
     assert "raw/config/Get-Mailbox/p000002.json" in bundle.files
 
@@ -162,5 +164,5 @@ def test_licences_collects_skus_users_and_details() -> None:
     ctx, bundle = make_ctx(fake, sources=["licences"], users=["alice@x"])
     licences.collect(ctx)
     got = entries(bundle, "licences")
-    assert set(got) == {"subscribedSkus", "users", "licenseDetails/alice_x"}
+    assert set(got) == {"subscribedSkus", "users", f"licenseDetails/{subject_name('alice@x')}"}
     assert all(e["status"] == "complete" for e in got.values())
