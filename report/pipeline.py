@@ -182,39 +182,37 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
 
 # ---- suggestions ------------------------------------------------------------------------------
 
+# Mailboxes are counted only where someone other than the owner reached them (an office address
+# shared by many owners is not a lead); client strings are compared within one kind (Exchange
+# ClientInfoString, or sign-in user agent), never across the two.
+_NOT_OWNER = "mailbox <> account OR coalesce(logon_type, 0) <> 0"
+_NULL_GUID = "00000000-0000-0000-0000-000000000000"
+
 def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
     ws, we = (case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None))
     baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
     known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}
     known |= {("session", sid) for (sid,) in engine.rows("SELECT session_id FROM attributed_sessions")}
-    # Mailboxes are counted only where someone other than the owner reached them (an office
-    # address shared by many owners is not a lead); client strings are compared within one
-    # kind (Exchange ClientInfoString, or sign-in user agent), never across the two.
-    rows = engine.rows("""
-        WITH w AS (
-            SELECT 'app' AS kind, v AS value, id, ts, mailbox, account, logon_type, NULL AS ip,
-                   NULL AS client_info, NULL AS user_agent
-            FROM events, unnest(list_distinct([app_id, client_app_id, aac_client_app_id])) AS u(v)
-            WHERE operation = 'MailItemsAccessed' AND v IS NOT NULL AND v <> ''
-            UNION ALL
-            SELECT 'ip', v, id, ts, mailbox, account, logon_type, NULL, NULL, NULL
-            FROM events, unnest(list_distinct([client_ip, client_ip_address, actor_ip])) AS u(v)
-            WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
-            UNION ALL
-            SELECT 'session', v, id, ts, mailbox, account, logon_type,
-                   coalesce(client_ip_address, client_ip, actor_ip), client_info, user_agent
-            FROM events, unnest(list_distinct([session_id, aad_session_id, device_session_id])) AS u(v)
-            WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
-                  AND v <> '00000000-0000-0000-0000-000000000000')
-        SELECT kind, value,
-               count(*) FILTER (WHERE ts >= ? AND ts < ?),
-               count(*) FILTER (WHERE ts < ?),
-               count(DISTINCT mailbox) FILTER (WHERE ts >= ? AND ts < ? AND
-                   (mailbox <> account OR coalesce(logon_type, 0) <> 0)),
-               count(DISTINCT ip),
-               greatest(count(DISTINCT client_info), count(DISTINCT user_agent)),
-               min(id, 50) FILTER (WHERE ts >= ? AND ts < ?)
-        FROM w GROUP BY kind, value""", [ws, we, ws, we, ws, we, ws, ws, we, ws, we])
+    window = [ws, we]
+    apps = engine.rows("""
+        SELECT 'app', v, count(*) FILTER (WHERE ts >= ? AND ts < ?), count(*) FILTER (WHERE ts < ?),
+               0, 0, 0, min(id, 50) FILTER (WHERE ts >= ? AND ts < ?)
+        FROM events, unnest(list_distinct([app_id, client_app_id, aac_client_app_id])) AS u(v)
+        WHERE operation = 'MailItemsAccessed' AND v IS NOT NULL AND v <> ''
+        GROUP BY v""", [ws, we, ws, ws, we])
+    ips = engine.rows(f"""
+        SELECT 'ip', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}), 0, 0, min(id, 50)
+        FROM events, unnest(list_distinct([client_ip, client_ip_address, actor_ip])) AS u(v)
+        WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
+        GROUP BY v""", window)
+    sessions = engine.rows(f"""
+        SELECT 'session', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}),
+               count(DISTINCT coalesce(client_ip_address, client_ip, actor_ip)),
+               greatest(count(DISTINCT client_info), count(DISTINCT user_agent)), min(id, 50)
+        FROM events, unnest(list_distinct([session_id, aad_session_id, device_session_id])) AS u(v)
+        WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> '' AND v <> '{_NULL_GUID}'
+        GROUP BY v""", window)
+    rows = apps + ips + sessions
     via_sessions = dict(((k, v), (n, ids)) for k, v, n, ids in engine.rows("""
         SELECT k.kind, k.value, count(DISTINCT k.id), min(k.id, 50)
         FROM attributed a JOIN event_keys k ON k.id = a.id
