@@ -114,7 +114,9 @@ class VerificationResult:
             bad = [f for f in self.findings if f.severity == INVALID]
             return f"invalid: {self.root}: {len(bad)} finding(s); do not rely on this bundle"
         first = next((f for f in self.findings if f.severity == UNVERIFIABLE), None)
-        return f"cannot verify: {self.root}: {first.message if first else 'unknown reason'}"
+        reason = (f"{first.path}: {first.message}" if first and first.path
+                  else first.message if first else "unknown reason")
+        return f"cannot verify: {self.root}: {reason}"
 
     def to_json(self) -> dict:
         return {"schema": "evkit.verify/1", "bundle": self.root, "verdict": str(self.verdict),
