@@ -72,12 +72,12 @@ def attribute(engine: Engine, case: CaseFile) -> None:
         FROM attributed_direct d JOIN event_keys k ON k.id = d.id AND k.kind = 'session'
         GROUP BY k.value""")
     rows = engine.rows("""
-        SELECT k.id, min(s.session_id), min(s.indicator)
+        SELECT k.id, min(struct_pack(sid := s.session_id, ind := s.indicator)) AS led
         FROM event_keys k JOIN attributed_sessions s ON k.kind = 'session' AND k.value = s.session_id
         JOIN events e ON e.id = k.id
         WHERE e.ts >= ? AND e.ts < ? AND k.id NOT IN (SELECT id FROM attributed_direct)
         GROUP BY k.id ORDER BY k.id""", window)
-    expanded = [(rid, session_label(sid, led), "session") for rid, sid, led in rows]
+    expanded = [(rid, session_label(led["sid"], led["ind"]), "session") for rid, led in rows]
     engine.put_table("attributed_expanded", {"id": "VARCHAR", "indicator": "VARCHAR", "via": "VARCHAR"},
                      expanded)
     engine.execute("""
@@ -164,7 +164,7 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
                    a.Subject
             FROM ev e, unnest(e.affected_items) AS u(a))
         SELECT mailbox, internet_message_id, folder, min(ts), min(subject),
-               arg_min(record_id, coalesce(ts, TIMESTAMP '9999-12-31'))
+               min(struct_pack(t := coalesce(ts, TIMESTAMP '9999-12-31'), id := record_id)).id
         FROM mentions WHERE internet_message_id IS NOT NULL AND internet_message_id <> ''
         GROUP BY mailbox, internet_message_id, folder
         ORDER BY 1, 2, 3 NULLS FIRST""")
