@@ -12,6 +12,7 @@ The page itself is stored byte for byte either way; this is only the collector's
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from collector.sources.base import ual_row_id
@@ -33,11 +34,12 @@ def scan_page(body: bytes) -> list[Row]:
     return fast if fast is not None else _slow(stripped)
 
 
+_NUMBER = re.compile(rb"-?[0-9]+")
+
+
 def _number(body: bytes, start: int) -> int | None:
-    end = start
-    while end < len(body) and body[end] in b"-0123456789":
-        end += 1
-    return int(body[start:end]) if end > start else None
+    match = _NUMBER.match(body, start)
+    return int(match.group()) if match else None
 
 
 def _fast(body: bytes) -> list[Row] | None:
