@@ -22,8 +22,12 @@ test: $(STAMP) tools
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output
 
+# Long benchmarks (minutes, GBs of scratch data); each prints ratios against the machine's floor.
 bench: $(STAMP) tools
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/collect.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/emulator_large.py
 
 clean:
 	rm -rf $(VENV) demo-output bench/out
