@@ -163,6 +163,8 @@ def _run_source(ctx: SourceContext, source: str) -> None:
     except CollectorError as exc:
         logger.error("source %s failed: %s", source, exc)
         ctx.finish(LedgerEntry(source, "_source", None, None, 0, 0, 0, FAILED, str(exc)))
+    finally:
+        ctx.state.flush()
     logger.info("source %s: done", source)
 
 

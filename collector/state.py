@@ -8,12 +8,15 @@ again, and a page whose fetch was not committed is fetched again under the same 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from collector.ledger import LedgerEntry
 
 SCHEMA = "evkit.collect-state/1"
+LAZY_BATCH = 50        # lazily finished units persisted together (many small per-mailbox units)
+LAZY_SECONDS = 2.0
 
 
 class RunState:
@@ -27,6 +30,8 @@ class RunState:
         self._data = data
         self._persist = persist
         self._lock = threading.RLock()
+        self._pending = 0
+        self._last = time.monotonic()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -34,7 +39,7 @@ class RunState:
 
     def save(self) -> None:
         with self._lock:
-            self._persist(self._data)
+            self._save()
 
     # ledger -------------------------------------------------------------------------------
     def finished(self, source: str, unit: str) -> LedgerEntry | None:
@@ -42,13 +47,33 @@ class RunState:
             raw = self._data["ledger"].get(f"{source}/{unit}")
             return LedgerEntry.from_json(raw) if raw is not None else None
 
-    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None) -> None:
-        """Record a unit as done (and apply any cursor change) in one persisted step."""
+    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None,
+               lazy: bool = False) -> None:
+        """Record a unit as done (and apply any cursor change) in one persisted step.
+
+        `lazy` units (small, many: one per mailbox) are persisted in batches; one that a crash
+        caught unpersisted is simply asked again on resume, its first answer kept as evidence.
+        """
         with self._lock:
             self._data["ledger"][entry.key] = entry.to_json()
             if update is not None:
                 update(self._data["sources"])
-            self._persist(self._data)
+            if lazy:
+                self._pending += 1
+                if self._pending < LAZY_BATCH and time.monotonic() - self._last < LAZY_SECONDS:
+                    return
+            self._save()
+
+    def flush(self) -> None:
+        """Persist lazily finished units now."""
+        with self._lock:
+            if self._pending:
+                self._save()
+
+    def _save(self) -> None:
+        self._persist(self._data)
+        self._pending = 0
+        self._last = time.monotonic()
 
     def entries(self) -> list[LedgerEntry]:
         with self._lock:
@@ -67,7 +92,7 @@ class RunState:
             self._data["pages"][f"{source}/{unit}"] = number + 1
             if update is not None:
                 update(self._data["sources"])
-            self._persist(self._data)
+            self._save()
 
     # per-source cursors -------------------------------------------------------------------
     def section(self, source: str) -> dict[str, Any]:
@@ -77,4 +102,4 @@ class RunState:
     def update(self, change: Callable[[dict[str, Any]], None]) -> None:
         with self._lock:
             change(self._data["sources"])
-            self._persist(self._data)
+            self._save()

@@ -33,9 +33,10 @@ class SourceContext:
     poll_interval: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None) -> None:
-        """Commit a unit's ledger entry to the resume state and the events log."""
-        self.state.finish(entry, update=update)
+    def finish(self, entry: LedgerEntry, *, update: Callable[[dict[str, Any]], None] | None = None,
+               lazy: bool = False) -> None:
+        """Commit a unit's ledger entry to the resume state (batched when `lazy`) and the events log."""
+        self.state.finish(entry, update=update, lazy=lazy)
         self.log_event("unit.finished", source=entry.source, unit=entry.unit, status=entry.status,
                        expected=entry.expected, received=entry.received, unique_ids=entry.unique_ids,
                        retries=entry.retries, reason=entry.reason)

@@ -52,17 +52,15 @@ def _unit(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
         return None
     try:
         rows, retries = run_cmdlet(ctx, cmdlet, params, unit, context)
-    except AuthError as exc:
-        # a cmdlet the app may not run (adminapi's 403) is a gap for this unit, not the run
-        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)))
-        return None
     except CollectorError as exc:
-        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)))
+        # incl. AuthError: a cmdlet the app may not run (adminapi's 403) is a gap for this unit
+        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)), lazy="/" in unit)
         return None
     ctx.progress.records(SOURCE, len(rows))
     kept = keep(rows) if keep is not None else None
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len(rows), retries, COMPLETE, ""),
-               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("mailboxes", kept)) if keep is not None else None)
+               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("mailboxes", kept)) if keep is not None else None,
+               lazy="/" in unit)
     return rows
 
 

@@ -40,13 +40,14 @@ def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str,
     except CollectorError as exc:
         if isinstance(exc, AuthError) and unit == "subscribedSkus":
             raise
-        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)))
+        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)), lazy="/" in unit)
         return None
     ctx.progress.records(SOURCE, len(rows))
     kept = keep(rows) if keep is not None else None
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len({record_id(r, "id", "skuId") for r in rows}),
                            retries, COMPLETE, ""),
-               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("users", kept)) if keep is not None else None)
+               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("users", kept)) if keep is not None else None,
+               lazy="/" in unit)
     return rows
 
 

@@ -92,3 +92,19 @@ def test_safe_name() -> None:
     assert scrub_url("https://h/p") == "https://h/p"
     assert subject_name("plain.name") == "plain.name"
     assert subject_name("a+b@x") != subject_name("a_b@x") and subject_name("A@x") == subject_name("a@x")
+
+
+def test_lazy_units_are_persisted_in_batches_and_on_flush() -> None:
+    from collector.state import LAZY_BATCH, RunState
+    saved: list[dict] = []
+    state = RunState({}, lambda data: saved.append(json.loads(json.dumps(data))))
+    for n in range(LAZY_BATCH - 1):
+        state.finish(LedgerEntry("config", f"Get-MailboxFolderStatistics/m{n}", status="complete"), lazy=True)
+    assert not saved  # nothing written yet: a crash now means asking those mailboxes again
+    state.finish(LedgerEntry("config", "Get-MailboxFolderStatistics/last", status="complete"), lazy=True)
+    assert len(saved) == 1 and len(saved[-1]["ledger"]) == LAZY_BATCH
+    state.finish(LedgerEntry("config", "Get-MailboxFolderStatistics/more", status="complete"), lazy=True)
+    state.flush()
+    assert len(saved[-1]["ledger"]) == LAZY_BATCH + 1
+    state.finish(LedgerEntry("ual", "w", status="complete"))
+    assert len(saved[-1]["ledger"]) == LAZY_BATCH + 2  # ordinary units are durable at once

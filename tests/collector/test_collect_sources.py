@@ -143,6 +143,7 @@ class FakeExchange:
 def test_config_follows_next_link_and_asks_folder_statistics_per_mailbox() -> None:
     ctx, bundle = make_ctx(FakeExchange(), sources=["config"])
     config_source.collect(ctx)
+    ctx.state.flush()  # per-mailbox units are persisted in batches (the run flushes after each source)
     got = entries(bundle, "config")
     assert got["Get-Mailbox"]["received"] == 2
     alice, shared = (f"Get-MailboxFolderStatistics/{subject_name(m)}" for m in ("alice@x", "shared@x"))
@@ -163,6 +164,7 @@ def test_licences_collects_skus_users_and_details() -> None:
         return ok({"value": [{"skuId": "s1"}]})
     ctx, bundle = make_ctx(fake, sources=["licences"], users=["alice@x"])
     licences.collect(ctx)
+    ctx.state.flush()
     got = entries(bundle, "licences")
     assert set(got) == {"subscribedSkus", "users", f"licenseDetails/{subject_name('alice@x')}"}
     assert all(e["status"] == "complete" for e in got.values())
