@@ -125,8 +125,8 @@ class Scenario:
         self.bypass_associations: list[dict[str, Any]] = tenant["bypass_associations"]
         self.users: list[dict[str, Any]] = tenant["users"]
         self.subscribed_skus: list[dict[str, Any]] = tenant["subscribed_skus"]
-        self._folders: dict[str, list[dict[str, Any]]] = tenant["folder_statistics"]
-        self._licences: dict[str, list[dict[str, Any]]] = tenant["license_details"]
+        self._folders = _RowsFile(workdir / "folders.jsonl")
+        self._licences = _RowsFile(workdir / "licences.jsonl")
         self._keys: dict[str, str] = {}
         for m in self.mailboxes:
             for k in (m["UserPrincipalName"], m["Alias"], m["Identity"], m["Guid"],
@@ -144,11 +144,11 @@ class Scenario:
 
     def folder_statistics(self, upn: str) -> list[dict[str, Any]]:
         """Get-MailboxFolderStatistics rows for a mailbox (UPN, alias, GUID or object id)."""
-        return [dict(r) for r in self._folders[self._upn(upn)]]
+        return self._folders.get(self._upn(upn))
 
     def license_details(self, user_id_or_upn: str) -> list[dict[str, Any]]:
         """Graph /users/{id}/licenseDetails values for a user (object id or UPN)."""
-        return [dict(r) for r in self._licences[self._upn(user_id_or_upn)]]
+        return self._licences.get(self._upn(user_id_or_upn))
 
     def records(self, start: datetime, end: datetime,
                 operations: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -175,8 +175,8 @@ def build_scenario(name: str, seed: int, workdir: Path,
                    params: dict[str, Any] | None = None) -> Scenario:
     """Generate (or reuse, when the same name, seed and params were generated there) a scenario.
 
-    Writes workdir/records/ (hourly JSONL + index.json), tenant.json, ground-truth.json,
-    case.toml and, last, scenario.json (its presence marks a complete generation).
+    Writes workdir/records/ (hourly JSONL + index.json), tenant.json, folders.jsonl,
+    licences.jsonl, ground-truth.json, case.toml and, last, scenario.json (its presence marks a complete generation).
     """
     spec = SPECS.get(name)
     if spec is None:
@@ -254,14 +254,7 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
 
     view = TenantView(key, tenant_id, DOMAIN, TENANT_DOMAIN, ORG_DISPLAY, mailboxes, org,
                       spec.end)
-    snapshot = {
-        "org_config": view.org_config(), "admin_audit_log_config": view.admin_audit_log_config(),
-        "mailboxes": view.mailboxes(), "bypass_associations": view.bypass_associations(),
-        "users": view.users(), "subscribed_skus": view.subscribed_skus(),
-        "folder_statistics": {m.upn: view.folder_statistics(m.upn) for m in mailboxes.values()},
-        "license_details": {m.upn: view.license_details(m.upn) for m in mailboxes.values()},
-    }
-    _write_json(workdir / "tenant.json", snapshot)
+    _write_tenant(workdir, view)
     day_one = {"accounts": [attack.day_one_account], "ips": [attack.day_one_ip],
                "app_ids": [], "session_ids": [], "user_agents": []}
     window = (spec.incident_start, spec.end)
@@ -279,6 +272,53 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
             "incident_window": [_utc(window[0]).isoformat(), _utc(window[1]).isoformat()],
             "records": writer.total}
     _write_json(workdir / "scenario.json", meta)
+
+
+def _write_tenant(workdir: Path, view: TenantView) -> None:
+    """Configuration snapshots, streamed item by item (a large tenant has 10,000+ mailboxes):
+    tenant.json for the lists the APIs page through, folders.jsonl and licences.jsonl with
+    one line per mailbox for the per-mailbox calls."""
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    tmp = workdir / "tenant.json.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("{")
+        fh.write(f'"org_config":{dumps(view.org_config())},')
+        fh.write(f'"admin_audit_log_config":{dumps(view.admin_audit_log_config())},')
+        fh.write(f'"subscribed_skus":{dumps(view.subscribed_skus())}')
+        for name, items in (("mailboxes", view.mailboxes()),
+                            ("bypass_associations", view.bypass_associations()),
+                            ("users", view.users())):
+            fh.write(f',"{name}":[')
+            for i, item in enumerate(items):
+                fh.write(("," if i else "") + "\n" + dumps(item))
+            fh.write("]")
+        fh.write("}\n")
+    os.replace(tmp, workdir / "tenant.json")
+    for name, rows in (("folders.jsonl", view.folder_statistics),
+                       ("licences.jsonl", view.license_details)):
+        tmp = workdir / (name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for m in view.ordered():
+                fh.write(dumps({"upn": m.upn, "rows": rows(m.upn)}) + "\n")
+        os.replace(tmp, workdir / name)
+
+
+class _RowsFile:
+    """Per-mailbox rows on disk (one JSON line per mailbox), read on demand by UPN."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offsets: dict[str, int] = {}
+        with open(path, "rb") as fh:
+            offset = 0
+            for line in fh:
+                self.offsets[line[8:line.index(b'"', 8)].decode()] = offset
+                offset += len(line)
+
+    def get(self, upn: str) -> list[dict[str, Any]]:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offsets[upn])
+            return json.loads(fh.readline())["rows"]
 
 
 def _write_json(path: Path, doc: Any) -> None:

@@ -10,7 +10,7 @@ every tampering event, so configuration and audit log agree.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Iterator
 
 from emulator.scenarios import constants as C
 from emulator.scenarios.ids import digest, guid_from
@@ -56,8 +56,11 @@ class TenantView:
                 "UnifiedAuditLogFirstOptInDate": "2019-03-04T10:02:11.4870000Z",
                 "Name": "Admin Audit Log Settings", "Identity": "Admin Audit Log Settings"}
 
-    def mailboxes(self) -> list[dict[str, Any]]:
-        return [self._mailbox(m) for m in sorted(self.mbx.values(), key=lambda m: m.upn)]
+    def ordered(self) -> list[Mailbox]:
+        return sorted(self.mbx.values(), key=lambda m: m.upn)
+
+    def mailboxes(self) -> Iterator[dict[str, Any]]:
+        return (self._mailbox(m) for m in self.ordered())
 
     def _mailbox(self, m: Mailbox) -> dict[str, Any]:
         shared = m.kind == "shared"
@@ -86,10 +89,9 @@ class TenantView:
             "ForwardingSmtpAddress": None,
         }
 
-    def bypass_associations(self) -> list[dict[str, Any]]:
-        out = []
-        for m in sorted(self.mbx.values(), key=lambda m: m.upn):
-            out.append({
+    def bypass_associations(self) -> Iterator[dict[str, Any]]:
+        for m in self.ordered():
+            yield ({
                 "ObjectId": m.alias, "AuditBypassEnabled": m.bypass, "Name": m.alias,
                 "Identity": m.alias, "Id": m.alias, "IsValid": True,
                 "DistinguishedName": f"CN={m.alias},OU={self.org_name},OU=Microsoft Exchange "
@@ -102,7 +104,6 @@ class TenantView:
                 "ExchangeObjectId": guid_from(self.seed, "exo", m.upn),
                 "OrganizationId": self.tenant_id,
                 "Guid@data.type": "System.Guid", "Guid": guid_from(self.seed, "exo", m.upn)})
-        return out
 
     def folder_statistics(self, upn_or_identity: str) -> list[dict[str, Any]]:
         m = self.find(upn_or_identity)
@@ -132,8 +133,8 @@ class TenantView:
         return None
 
     # ---- Graph ---------------------------------------------------------------------------
-    def users(self) -> list[dict[str, Any]]:
-        return [self._user(m) for m in sorted(self.mbx.values(), key=lambda m: m.upn)]
+    def users(self) -> Iterator[dict[str, Any]]:
+        return (self._user(m) for m in self.ordered())
 
     def _user(self, m: Mailbox) -> dict[str, Any]:
         licences, plans = [], []
