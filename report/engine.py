@@ -22,7 +22,7 @@ import duckdb
 from report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
 from report.errors import QueryError
 from report.inventory import Inventory, Page
-from report.sources import Row, import_rows, page_rows
+from report.sources import Row, import_rows, iso_utc, page_rows
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ _PAGE_SHAPES = {"ual.page": ('{"value":[{"AuditData":"VARCHAR"}]}', ".value", ".
 _CHUNK_BYTES = 48 << 20
 _CHUNK_FILES = 256
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
+_TIME_BATCH = 10_000  # distinct time strings fetched at once for the Python parser
 
 TABLES = ("events", "record_sources", "accessed_items", "synced_folders", "item_mentions",
           "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
@@ -94,6 +95,7 @@ class Engine:
             for item in inv.imports:
                 self._python_rows(inv, _rel(inv, item.body), import_rows(item))
         self._flush_python_rows()
+        self._parse_other_times()
         self._finish_events()
         for name, sql in DERIVED.items():
             kind = "TABLE" if "-- table" in sql else "VIEW"
@@ -163,6 +165,28 @@ class Engine:
             "SELECT bundle, src, pos, rec FROM read_json(?, format = 'newline_delimited', "
             "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR'}, "
             f"maximum_object_size = {_MAX_OBJECT})", [self._jsonl.as_posix()])
+
+    def _parse_other_times(self) -> None:
+        """Give `ts` to records whose time is outside the SQL fast path (engine_sql.fast_time),
+        through the one parser of evidence times; each distinct string is parsed once, and the
+        record's own `creation_time` stays as recorded."""
+        cur = self.con.execute("SELECT DISTINCT creation_time FROM events_all "
+                               "WHERE readable AND ts IS NULL AND creation_time IS NOT NULL")
+        parsed = Path(self._tmp.name) / "times.jsonl"
+        found = 0
+        with parsed.open("w", encoding="utf-8") as fh:
+            while batch := cur.fetchmany(_TIME_BATCH):
+                for (text,) in batch:
+                    iso = iso_utc(text)
+                    if iso is not None:
+                        fh.write(json.dumps({"ct": text, "ts": iso.rstrip("Z")}, ensure_ascii=False) + "\n")
+                        found += 1
+        if found:
+            self.con.execute(
+                "UPDATE events_all SET ts = t.ts FROM read_json(?, format = 'newline_delimited', "
+                f"columns = {{ct: 'VARCHAR', ts: 'TIMESTAMP'}}, maximum_object_size = {_MAX_OBJECT}) t "
+                "WHERE events_all.ts IS NULL AND events_all.creation_time = t.ct", [parsed.as_posix()])
+        parsed.unlink()
 
     def _finish_events(self) -> None:
         con = self.con

@@ -42,12 +42,28 @@ def _prop(list_expr: str, name: str) -> str:
             f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value END")
 
 
+# The fast path for event times: the ISO forms raw pages carry (`2023-06-01T12:00:00`, a `Z`,
+# a space for `T`, up to 6 fractional digits), converted in SQL. The pattern admits only strings
+# on which DuckDB's cast and `collector.formats.iso_utc` agree (calendar checks are left to the
+# cast, which gives NULL where the parser raises). Every other non-empty value (the Log Analytics
+# portal's `6/1/2023, 12:00:00.000 PM`, `/Date(ms)/`, offsets, 7-digit ticks) is left NULL here
+# and parsed afterwards by that one parser (Engine._parse_other_times).
+FAST_TIME_PATTERN = (r"[12]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+                     r"(\.\d{1,6})?Z?")
+
+
+def fast_time(expr: str) -> str:
+    """SQL for the TIMESTAMP (UTC) of `expr` when it is in a fast-path form, else NULL."""
+    return (f"CASE WHEN regexp_full_match({expr}, '{FAST_TIME_PATTERN}') "
+            f"THEN try_cast(rtrim({expr}, 'Z') AS TIMESTAMP) END")
+
+
 # Columns of events_all / events. `r` is the json_transform result; bundle/src/pos come from
 # the source relation. Text is kept as recorded except ids, accounts and mailboxes (lower-cased).
 EVENT_COLUMNS = f"""
     coalesce(nullif(trim(r.Id), ''), 'no-id:' || src || '#' || pos::VARCHAR) AS id,
     (r.Id IS NULL OR trim(r.Id) = '') AS id_missing,
-    try_cast(r.CreationTime AS TIMESTAMPTZ)::TIMESTAMP AS ts,
+    {fast_time('r.CreationTime')} AS ts,
     r.CreationTime AS creation_time,
     r.Operation AS operation,
     try_cast(r.RecordType AS INTEGER) AS record_type,

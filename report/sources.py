@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,27 @@ def _collector_formats():
     if not hasattr(formats, "read_records") or not hasattr(formats, "read_raw_rows"):
         return None
     return formats
+
+
+def iso_utc(value: str) -> str | None:
+    """A record time as `2023-06-01T12:00:00Z` (microseconds when present), None if unreadable.
+
+    The one parser of evidence times is `collector.formats.iso_utc`; without it (the report
+    built on its own) only ISO 8601 is read, and other forms stay unreadable (reported).
+    """
+    formats = _collector_formats()
+    if formats is not None and hasattr(formats, "iso_utc"):
+        return formats.iso_utc(value)
+    return _local_iso_utc(value)
+
+
+def _local_iso_utc(value: str) -> str | None:
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except (ValueError, TypeError, AttributeError):
+        return None
+    dt = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{dt.microsecond:06d}Z" if dt.microsecond else "Z")
 
 
 def import_rows(item: ImportFile) -> Iterator[Row]:
