@@ -12,13 +12,13 @@ Besides the tables in docs/internals.md, an optional `[tuning]` table sets `conc
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from collector.errors import ConfigError
+from evkit.tomlfile import read_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +322,4 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
 
 def load_config(path: Path) -> CollectConfig:
     """Read and validate a collect.toml file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, path)
+    return parse_config(read_toml(path, ConfigError, "config"), path)

@@ -7,12 +7,12 @@ Users write these by hand, so the shape is a contract: unknown keys are errors (
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from evkit.tomlfile import read_toml
 from report.errors import CaseFileError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -72,16 +72,7 @@ def _net_text(net: IPNetwork) -> str:
 
 def load_case(path: Path) -> CaseFile:
     """Read and validate a case file; CaseFileError names the file and the key at fault."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CaseFileError(f"cannot read case file {path}: {exc.strerror or exc}") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CaseFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CaseFileError(f"{path}: not valid TOML: {exc}") from exc
+    data = read_toml(path, CaseFileError, "case file")
     try:
         return parse_case(data)
     except CaseFileError as exc:

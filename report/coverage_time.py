@@ -22,18 +22,7 @@ from report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_t
 def replay_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
                      window: Sequence[Any], *, logon: str | Sequence[str] = "owner",
                      action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
-    """Per mailbox, the periods of `window` in which (logon, action) was / was not logged.
-
-    `logon` is one logon type, or several: covered then means covered for every one of them
-    (use all three for a mailbox reached through another account, whose logon type the
-    evidence may not show), with the reasons of each uncovered one.
-
-    The snapshot describes the tenant when it was collected (`snapshot_utc`, else the window
-    end); `tampering_events` (classic-schema records; anything else is ignored) describe how
-    it got there: changes after a moment are undone to find the state at that moment, then
-    replayed forward so each period shows the state a record actually set. Adjacent periods
-    with the same answer and reasons are merged. Keys are `mailbox_key` names.
-    """
+    """The work behind `report.coverage.coverage_periods`, whose docstring says what it returns."""
     start, end = _window(window)
     changes = parse_changes(tampering_events)
     snapshot = tenant_config.snapshot_utc or end
