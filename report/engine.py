@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +60,8 @@ class Engine:
         self.con = duckdb.connect(str(tmp / "evidence.duckdb") if on_disk else ":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET threads = {int(threads)}")
+        self._threads = max(1, int(threads))
+        self.con.execute(f"SET threads = {self._threads}")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         self._jsonl = tmp / "python-records.jsonl"
@@ -83,15 +86,17 @@ class Engine:
         self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR)")
         self._create_events_all()
         self._load_bundle_tables(inventories)
+        jobs: list[tuple[Inventory, str, list[Page]]] = []
         for inv in inventories:
             for problem in inv.problems:
                 self._problem(inv.name, "", problem)
             by_kind: dict[str, list[Page]] = {}
             for page in inv.record_pages:
                 by_kind.setdefault(page.kind, []).append(page)
-            for kind in sorted(by_kind):
-                for chunk in _chunks(by_kind[kind]):
-                    self._load_pages(inv, kind, chunk)
+            jobs += [(inv, kind, chunk) for kind in sorted(by_kind) for chunk in _chunks(by_kind[kind])]
+        for inv, page in self._bulk_load(jobs):
+            self._python_rows(inv, _rel(inv, page.body), page_rows(page))
+        for inv in inventories:
             for item in inv.imports:
                 self._python_rows(inv, _rel(inv, item.body), import_rows(item))
         self._flush_python_rows()
@@ -101,34 +106,69 @@ class Engine:
             kind = "TABLE" if "-- table" in sql else "VIEW"
             self.con.execute(f"CREATE {kind} {name} AS {sql}")
 
+    def _bulk_load(self, jobs: list[tuple[Inventory, str, list[Page]]]) -> list[tuple[Inventory, Page]]:
+        """Bulk-read every chunk of pages; return the pages DuckDB could not read, in job order.
+
+        DuckDB reads compressed JSON files one thread per statement, so the chunks run as
+        concurrent statements (one connection per worker, appends do not conflict), each
+        single-threaded: the load uses every core, memory stays a chunk per worker, and the
+        table contents do not depend on the order the chunks finish in (de-duplication and
+        every query order by bundle, file, position or id)."""
+        workers = max(1, min(self._threads, len(jobs)))
+        if workers == 1:
+            return [bad for job in jobs for bad in self._load_pages(self.con, *job)]
+        pending = queue.SimpleQueue()
+        for n, job in enumerate(jobs):
+            pending.put((n, job))
+        failed: dict[int, list[tuple[Inventory, Page]]] = {}
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            with con:
+                while True:
+                    try:
+                        n, job = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    failed[n] = self._load_pages(con, *job)
+
+        self.con.execute("SET threads = 1")
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                for future in [pool.submit(work, self.con.cursor()) for _ in range(workers)]:
+                    future.result()
+        finally:
+            self.con.execute(f"SET threads = {self._threads}")
+        return [bad for n in sorted(failed) for bad in failed[n]]
+
     def _create_events_all(self) -> None:
         self.con.execute(
             "CREATE TABLE events_all AS SELECT true AS readable, "
             f"{EVENT_COLUMNS} FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
             f"0::BIGINT AS pos, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
 
-    def _insert_records(self, source_sql: str, params: list[Any]) -> None:
+    def _insert_records(self, source_sql: str, params: list[Any],
+                        con: duckdb.DuckDBPyConnection | None = None) -> None:
         """source_sql yields (bundle, src, pos, rec VARCHAR); normalise and append."""
-        self.con.execute(
+        (con or self.con).execute(
             "INSERT INTO events_all SELECT r IS NOT NULL AND NOT (r.Id IS NULL AND r.CreationTime IS NULL "
             f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS} FROM ("
             f"SELECT bundle, src, pos, try(json_transform(rec, '{RECORD_SHAPE}')) AS r "
             f"FROM ({source_sql}))", params)
 
-    def _load_pages(self, inv: Inventory, kind: str, pages: list[Page]) -> None:
+    def _load_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str,
+                    pages: list[Page]) -> list[tuple[Inventory, Page]]:
+        """Bulk-read `pages`; a chunk that fails is split to isolate the bad file(s), which are
+        returned for the Python reader while the good ones still load in bulk."""
         try:
-            self._bulk_pages(inv, kind, pages)
-            return
+            self._bulk_pages(con, inv, kind, pages)
+            return []
         except duckdb.Error as exc:
             logger.info("bulk read of %d %s page(s) failed, retrying smaller: %s", len(pages), kind, exc)
             if len(pages) == 1:
-                logger.info("bulk read of %s failed: %s", pages[0].body, exc)
-                self._python_rows(inv, _rel(inv, pages[0].body), page_rows(pages[0]))
-                return
-        for page in pages:  # isolate the bad file(s); the good ones still load in bulk
-            self._load_pages(inv, kind, [page])
+                return [(inv, pages[0])]
+        return [bad for page in pages for bad in self._load_pages(con, inv, kind, [page])]
 
-    def _bulk_pages(self, inv: Inventory, kind: str, pages: list[Page]) -> None:
+    def _bulk_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str, pages: list[Page]) -> None:
         # One parse per page into the list of elements; an element without a record (or a
         # page without the list) becomes a NULL record, counted by _finish_events, never
         # skipped. A page that is not JSON at all fails the statement: _load_pages isolates it.
@@ -143,7 +183,7 @@ class Engine:
             f"FROM read_json_objects(?, format = 'unstructured', maximum_object_size = {_MAX_OBJECT}, "
             "filename = true))")
         files = [p.body.as_posix() for p in pages]
-        self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files])
+        self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
     def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row]) -> None:
         if self._jsonl_handle is None:
