@@ -4,7 +4,11 @@ The only module importing duckdb (with engine_*.py). Raw API pages are read by D
 (gzip and JSON parsing in C, one json_transform per record), which keeps `evkit report` within
 a small multiple of reading the bytes at all; imports and any page DuckDB cannot read are
 parsed in Python (report.sources) and fed through the same normalisation. The database lives
-in a temporary file so memory stays bounded however large the evidence is.
+in a temporary file when the evidence is large, so memory stays bounded.
+
+Event times (`ts`) come from the one parser of evidence times, `collector.formats.iso_utc`:
+the ISO forms raw pages carry are converted in SQL by a fast path that agrees with it
+(engine_sql.fast_time), and every other distinct time string is parsed once in Python.
 """
 
 from __future__ import annotations
