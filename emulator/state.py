@@ -57,6 +57,7 @@ class State:
     ual_sessions: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     mgmt_index: Any = None
+    ual_index: Any = None             # emulator.ualindex.LineIndex, made on first search
 
     @classmethod
     def create(cls, scenario: Any, options: Options) -> "State":

@@ -1,8 +1,13 @@
 """Search-UnifiedAuditLog (reference 3.1) over InvokeCommand: ResultSize default 100 / max 5,000,
 SessionId + ReturnLargeSet paging of an unsorted set of at most 50,000 with ResultIndex /
 ResultCount, ReturnNextPreviewPage (sorted, at most 5,000), the ResultIndex -1 restart fault and
-cap windows. Sessions hold only a permutation of at most 50,000 integers; each page re-scans the
-window, so memory stays bounded whatever the scenario size."""
+cap windows. Sessions hold only a permutation of at most 50,000 integers and per-hour match
+counts, so memory stays bounded whatever the scenario size.
+
+Two paths give the same rows: filters on Operations / UserIds / RecordType (all the collector
+sends) run over emulator.ualindex, which counts and locates matches without parsing and serves
+each stored line as the AuditData string; IPAddresses, ObjectIds or FreeText, and scenarios
+without a record store (test doubles), parse each record (the json path)."""
 
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from emulator import records as rec
+from emulator import ualindex
 from emulator.state import State
-from emulator.wire import Request, Response, adminapi_error
+from emulator.wire import Request, Response, adminapi_error, dumps
 
 PARAMETERS = ("StartDate", "EndDate", "Operations", "UserIds", "RecordType", "ResultSize", "SessionId",
               "SessionCommand", "FreeText", "IPAddresses", "ObjectIds", "SiteIds", "Formatted",
@@ -49,6 +55,7 @@ class Session:
     marks: list[Any]                    # resume cursor before each block
     block_order: list[int]
     seed: str
+    query: ualindex.Query | None = None  # the index path's matches (marks unused then)
     command: str = "ReturnLargeSet"
     limit: int = LARGE_SET_CAP          # rows handed out before empty pages
     served: int = 0
@@ -188,7 +195,65 @@ def row(record: dict[str, Any], index: int, count: int, runspace: str) -> dict[s
     }
 
 
-def search(state: State, req: Request, bound: dict[str, Any]) -> list[dict[str, Any]] | Response:
+_ROW_HEAD = b'{"RunspaceId@data.type":"System.Guid","RunspaceId":'
+_ROW_RT = b',"RecordType":'
+_ROW_CREATED = b',"CreationDate@data.type":"System.DateTime","CreationDate":"'
+_ROW_USER = b'.0000000Z","UserIds":'
+_ROW_OP = b',"Operations":'
+_ROW_AUDIT = b',"AuditData":"'
+_ROW_INDEX = b'","ResultIndex@data.type":"System.Int32","ResultIndex":'
+_ROW_COUNT = b',"ResultCount@data.type":"System.Int32","ResultCount":'
+_ROW_ID = b',"Identity":"'
+_ROW_TAIL = b'","IsValid":true,"ObjectState":"Unchanged"}'
+
+
+class LineRows:
+    """Encodes stored lines as row() objects serialised by wire.dumps, without parsing them:
+    a stored line is already the compact AuditData text, so it only needs its quotes and
+    backslashes escaped (lines are ASCII; one with a \\u escape is parsed instead, because
+    AuditData carries those characters raw). Per-key fields are encoded once."""
+
+    def __init__(self, index: ualindex.LineIndex, runspace: str) -> None:
+        self.index, self.runspace = index, runspace
+        self.head = _ROW_HEAD + dumps(runspace) + _ROW_RT
+        self._keys: dict[int, tuple[bytes, bytes]] = {}
+
+    def _key(self, kid: int) -> tuple[bytes, bytes]:
+        parts = self._keys.get(kid)
+        if parts is None:
+            op, user, rt = self.index.key_values[kid][:3]
+            parts = self._keys[kid] = (
+                dumps(rec.RECORD_TYPE_NAMES.get(rt, str(rt)) if isinstance(rt, int) else rt) + _ROW_CREATED,
+                _ROW_USER + dumps(user) + _ROW_OP + dumps(op) + _ROW_AUDIT)
+        return parts
+
+    def encode(self, line: bytes, kid: int, index: int, count: int) -> bytes:
+        head = ualindex.audit_head(line)
+        if head is None or b"\\u" in line:
+            return dumps(row(json.loads(line), index, count, self.runspace))
+        created, rid = head
+        rt_part, middle = self._key(kid)
+        return b"".join((self.head, rt_part, created, middle,
+                         line.replace(b"\\", b"\\\\").replace(b'"', b'\\"'),
+                         _ROW_INDEX, str(index).encode(), _ROW_COUNT, str(count).encode(), _ROW_ID, rid, _ROW_TAIL))
+
+
+def _query(state: State, bound: dict[str, Any], record_type: int | None, start: dt.datetime,
+           end: dt.datetime) -> ualindex.Query | None:
+    """The index path's query, or None when the json path must answer."""
+    if _as_list(bound.get("IPAddresses")) or _as_list(bound.get("ObjectIds")) or str(bound.get("FreeText") or ""):
+        return None
+    index = ualindex.line_index(state)
+    if index is None:
+        return None
+    return ualindex.Query(index, ualindex.epoch(start), ualindex.epoch(end),
+                          {o.lower() for o in _as_list(bound.get("Operations"))},
+                          {u.lower() for u in _as_list(bound.get("UserIds"))}, record_type)
+
+
+def search(state: State, req: Request, bound: dict[str, Any]) -> list[bytes] | Response:
+    """The rows of one Search-UnifiedAuditLog call, each already encoded as wire.dumps would
+    encode its row() object (so pages are streamed out without a second encoding pass)."""
     missing = [p for p in ("StartDate", "EndDate") if not bound.get(p)]
     if missing:
         return adminapi_error(MISSING, "Cannot process command because of one or more missing mandatory "
@@ -218,12 +283,25 @@ def search(state: State, req: Request, bound: dict[str, Any]) -> list[dict[str, 
         return []
     session_id = bound.get("SessionId")
     if command is None or not session_id:
+        query = _query(state, bound, record_type, start, end)
+        if query is not None:
+            return _one_shot_lines(state, start, end, query, size)
         return _one_shot(state, start, end, keep, size)
-    return _session_page(state, req, bound, str(session_id), str(command), start, end, keep, size)
+    return _session_page(state, req, bound, str(session_id), str(command), start, end, keep, size, record_type)
+
+
+def _one_shot_lines(state: State, start: dt.datetime, end: dt.datetime, query: ualindex.Query,
+                    size: int) -> list[bytes]:
+    """_one_shot over the index: the last `size` matches, newest first."""
+    count = _capped_total(state, start, end, query.total)
+    rows = LineRows(query.index, str(uuid.uuid4()))
+    newest = query.positions(max(0, query.total - size), size)
+    newest.reverse()
+    return [rows.encode(line, kid, i + 1, count) for i, (line, kid) in enumerate(query.lines(newest))]
 
 
 def _one_shot(state: State, start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
-              size: int) -> list[dict[str, Any]]:
+              size: int) -> list[bytes]:
     """No session: the newest `size` matches, newest first, ResultCount = all matches."""
     newest: deque[dict[str, Any]] = deque(maxlen=size)
     total = 0
@@ -232,7 +310,7 @@ def _one_shot(state: State, start: dt.datetime, end: dt.datetime, keep: Callable
         total += 1
     count = _capped_total(state, start, end, total)
     runspace = str(uuid.uuid4())
-    return [row(r, i + 1, count, runspace) for i, r in enumerate(reversed(newest))]
+    return [dumps(row(r, i + 1, count, runspace)) for i, r in enumerate(reversed(newest))]
 
 
 def _signature(bound: dict[str, Any]) -> str:
@@ -242,7 +320,7 @@ def _signature(bound: dict[str, Any]) -> str:
 
 def _session_page(state: State, req: Request, bound: dict[str, Any], session_id: str, command: str,
                   start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
-                  size: int) -> list[dict[str, Any]]:
+                  size: int, record_type: int | None) -> list[bytes]:
     signature = _signature(bound)
     with state.lock:
         sessions = state.ual_sessions
@@ -255,7 +333,11 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
             session.limit = min(session.limit, MIXED_CAP)
     if session is None:
         cap = LARGE_SET_CAP if command == "ReturnLargeSet" else PREVIEW_CAP
-        total, marks = rec.checkpoints(state.scenario, start, end, keep, BLOCK, cap)
+        query = _query(state, bound, record_type, start, end)
+        if query is not None:
+            total, marks = query.total, []
+        else:
+            total, marks = rec.checkpoints(state.scenario, start, end, keep, BLOCK, cap)
         servable = min(total, cap)
         blocks = list(range(-(-servable // BLOCK)))
         seed = ""
@@ -263,7 +345,7 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
             seed = f"{state.options.seed}:{session_id}:{signature}"
             random.Random(seed).shuffle(blocks)
         session = Session(signature=signature, total=_capped_total(state, start, end, total), servable=servable,
-                          marks=marks, block_order=blocks, seed=seed, command=command)
+                          marks=marks, block_order=blocks, seed=seed, query=query, command=command)
         with state.lock:
             sessions[session_id] = session
             sessions.move_to_end(session_id)
@@ -275,14 +357,27 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         session.served = first + len(wanted)
     if not wanted:
         return []
-    block_rows: dict[int, list[dict[str, Any]]] = {}
-    for block in dict.fromkeys(b for b, _ in wanted):
-        block_rows[block], _ = rec.page(state.scenario, start, end, keep, BLOCK, session.marks[block])
-    picked = [block_rows[b][i] for b, i in wanted]
+    make: Callable[[Any, int, int], bytes]
+    if session.query is not None:
+        query = session.query
+        located = {b: query.positions(b * BLOCK, BLOCK) for b in dict.fromkeys(b for b, _ in wanted)}
+        picked: list[Any] = query.lines([located[b][i] for b, i in wanted])
+        encoder = LineRows(query.index, session.runspace)
+
+        def make(item: Any, index: int, count: int) -> bytes:
+            return encoder.encode(item[0], item[1], index, count)
+    else:
+        block_rows: dict[int, list[dict[str, Any]]] = {}
+        for block in dict.fromkeys(b for b, _ in wanted):
+            block_rows[block], _ = rec.page(state.scenario, start, end, keep, BLOCK, session.marks[block])
+        picked = [block_rows[b][i] for b, i in wanted]
+
+        def make(item: Any, index: int, count: int) -> bytes:
+            return dumps(row(item, index, count, session.runspace))
     assert state.dice is not None
     key, attempt = req.claims.get("_fault_key", ""), req.claims.get("_fault_attempt", 0)
     if state.dice.roll("restart", key, attempt):
         with state.lock:
             session.served = 0  # internal timeout: the session starts over (3.1, ResultIndex -1)
-        return [row(r, -1, 0, session.runspace) for r in picked]
-    return [row(r, first + j + 1, session.total, session.runspace) for j, r in enumerate(picked)]
+        return [make(r, -1, 0) for r in picked]
+    return [make(r, first + j + 1, session.total) for j, r in enumerate(picked)]
