@@ -90,14 +90,15 @@ def _check_params(spec: ScenarioSpec, params: dict[str, Any] | None) -> dict[str
 
 
 def _specs(spec: ScenarioSpec, params: dict[str, Any], rng: random.Random) -> list[MailboxSpec]:
-    specs = base_mailboxes(spec.search_audited)
+    specs = base_mailboxes(spec.search_audited, spec.clean_search_audited)
     extra = params.get("extra_mailboxes", 0)
     if spec.name == "large":
         days = (spec.end - spec.start) / 86400
         extra = max(0, round(params["records"] / (RECORDS_PER_MAILBOX_DAY * days)) - 6)
     for i in range(extra):
-        specs.append(MailboxSpec(f"user{i + 1:05d}", f"User {i + 1:05d}",
-                                 licence="E5" if rng.random() < 0.85 else "E3"))
+        licence = "E5" if rng.random() < 0.85 else "E3"
+        specs.append(MailboxSpec(f"user{i + 1:05d}", f"User {i + 1:05d}", licence=licence,
+                                 search_audited=spec.clean_search_audited and licence == "E5"))
     return specs
 
 

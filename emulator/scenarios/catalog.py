@@ -33,15 +33,17 @@ _CUSTOM_OWNER = tuple(a for a in C.OWNER_DEFAULT if a != "MailItemsAccessed")
 _CUSTOM_DELEGATE = tuple(a for a in C.DELEGATE_DEFAULT if a != "MailItemsAccessed")
 
 
-def base_mailboxes(search_audited: bool = True) -> list[MailboxSpec]:
+def base_mailboxes(search_audited: bool = True, clean_search_audited: bool = False) -> list[MailboxSpec]:
+    """The shared tenant; `clean_search_audited` adds SearchQueryInitiated to the clean E5
+    mailboxes' owner sets (bob, erin), so alice's is the only planted search gap among them."""
     return [
         MailboxSpec("alice", "Alice Wilson", licence="E5", search_audited=search_audited,
                     is_admin=True),
-        MailboxSpec("bob", "Bob Chen", licence="E5"),
+        MailboxSpec("bob", "Bob Chen", licence="E5", search_audited=clean_search_audited),
         MailboxSpec("carol", "Carol Diaz", licence="E3"),
         MailboxSpec("dave", "Dave Kim", licence="E5", owner_set=_CUSTOM_OWNER,
                     delegate_set=_CUSTOM_DELEGATE),
-        MailboxSpec("erin", "Erin Lopez", licence="E5"),
+        MailboxSpec("erin", "Erin Lopez", licence="E5", search_audited=clean_search_audited),
         MailboxSpec("svc-backup", "Backup Service", licence="E3", bypass=True),
         MailboxSpec("finance", "Finance Team", kind="shared", licence=None),
     ]
@@ -58,7 +60,8 @@ class ScenarioSpec:
     incident_start: int
     params: dict[str, Any]
     plan: Callable[[Script, dict[str, str], int, dict[str, Any]], None]
-    search_audited: bool = True
+    search_audited: bool = True          # alice's owner set has SearchQueryInitiated
+    clean_search_audited: bool = False   # so do the clean E5 mailboxes (bob, erin, E5 extras)
 
 
 # ----------------------------------------------------------------------------------------
@@ -226,7 +229,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         "misconfigured", "every planted coverage gap, optionally org auditing off",
         **_BASE, params={"extra_mailboxes": 6, "org_audit_disabled": False,
                          "ingestion_off": False},
-        plan=plan_misconfigured, search_audited=False),
+        plan=plan_misconfigured, search_audited=False, clean_search_audited=True),
     "large": ScenarioSpec(
         "large", "mostly owner baseline at benchmark volume (params: records=1M..10M)",
         start=_epoch(2023, 5, 16), end=_epoch(2023, 6, 15), incident_start=_epoch(2023, 6, 8),

@@ -1,5 +1,5 @@
 """evkit readiness against the emulator's `misconfigured` scenario: every planted gap found,
-with the right fix, and the clean mailboxes (bob, erin) not flagged.
+with the right fix, and no clean mailbox (bob, erin, the E5 extras) named in any fix.
 
 Planted (emulator/scenarios/catalog.py): dave's customised owner/delegate sets without
 MailItemsAccessed, carol on Audit (Standard) with no MailItemsAccessed in her sets, the
@@ -48,7 +48,11 @@ def test_planted_gaps_found_with_their_fixes(tmp_path, signing_key):
                         "dave@contoso.com": "blind", "finance@contoso.com": "blind",
                         "svc-backup@contoso.com": "blind"}
     fixes = _by_target(model)
-    assert "bob@contoso.com" not in fixes and "erin@contoso.com" not in fixes
+    clean = ["bob@contoso.com", "erin@contoso.com"] + [m for m, r in extras.items() if r["licence"] == "premium"]
+    assert len(clean) > 2
+    for fix in model["fixes"]:  # no clean mailbox is named anywhere in any fix
+        text = json.dumps(fix)
+        assert not [m for m in clean if m in text or f'"{m.split("@")[0]}"' in text], fix
     assert [f["command"] for f in fixes["dave@contoso.com"]] == [
         'Set-Mailbox -Identity "dave@contoso.com" -DefaultAuditSet Admin,Delegate,Owner']
     assert [f["command"] for f in fixes["svc-backup"]] == [
@@ -59,7 +63,10 @@ def test_planted_gaps_found_with_their_fixes(tmp_path, signing_key):
     assert [f["finding"] for f in carol] == ["audit-set-lacks-MailItemsAccessed"]
     assert '-AuditOwner @{Add="MailItemsAccessed","Send"}' in carol[0]["command"]
     (search,) = [f for f in model["fixes"] if f["finding"] == "audit-set-lacks-SearchQueryInitiated"]
-    assert "alice@contoso.com" in search["why"]
+    standard = [m for m, r in extras.items() if r["licence"] == "standard"]
+    assert sorted(search["why"].split(": ", 1)[1].split(", ")) == sorted(
+        ["alice@contoso.com", "carol@contoso.com", "dave@contoso.com", "finance@contoso.com",
+         "svc-backup@contoso.com"] + standard)  # the rest have planted gaps of their own, or E3
     assert 'Set-Mailbox -AuditOwner @{Add="SearchQueryInitiated"}' in search["command"]
     assert model["switches"]["audit_disabled"] is False and model["switches"]["bypassed_accounts"] == ["svc-backup"]
     assert model["missing_evidence"] == []
