@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from emulator import certs, exchange, graph, login, mgmt, tokens
+from emulator import certs, exchange, graph, login, mgmt, tokens, ualindex
 from emulator.errors import EmulatorError, StartupError, UnknownScenarioError, UsageError
 from emulator.options import Options
 from emulator.state import State
@@ -263,6 +263,9 @@ class Emulator:
             scenario = self._scenario if self._scenario is not None else load_scenario(
                 self.options.scenario, self.options.seed, self.workdir, self.options.scenario_params)
             state = State.create(scenario, self.options)
+            index = ualindex.line_index(state)
+            if index is not None:
+                index.build_all()
             self.state = state
             server.state = state
             server.socket = _tls_context(self.workdir).wrap_socket(

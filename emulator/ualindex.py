@@ -2,7 +2,7 @@
 JSON lines as they are: counting, filtering on Operation / UserId / RecordType and locating a
 page need no JSON parse, and a page's AuditData strings are the stored text itself.
 
-Each hour file is indexed once, on first use: per line its second within the hour, its byte
+Each hour file is indexed once, at start-up (or on first use): per line its second within the hour, its byte
 offset and a small key id naming its (Operation, UserId, RecordType). Key fields are read from
 the line's fixed head (the store writes CreationTime, Id, Operation, OrganizationId, RecordType
 first) by one regular expression; a line that does not fit, or has an escaped value or more
@@ -92,6 +92,12 @@ class LineIndex:
         """Stored hours that may hold lines with lo <= time < hi, ascending."""
         first = lo - lo % 3600
         return sorted(h for h in self.store.hours if first <= h < hi)
+
+    def build_all(self) -> None:
+        """Index every hour now (the emulator does this before it reports ready, so serving
+        never pays for it)."""
+        for hour in sorted(self.store.hours):
+            self.hour(hour)
 
     def hour(self, hour: int) -> Hour:
         with self._lock:

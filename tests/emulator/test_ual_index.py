@@ -4,6 +4,7 @@ order, same counts; the contract tests pin the json path over FakeScenario."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from emulator import ual, ualindex
+from emulator import mgmt, ual, ualindex
+from emulator import records as rec
 from emulator.testing import RunningEmulator, running_emulator
 from emulator.wire import Request, dumps
 
@@ -108,6 +110,24 @@ def test_session_pages_same_rows(emu: RunningEmulator, monkeypatch: pytest.Monke
                 pages.append(page)
             got.append(pages)
         assert got[0] == got[1] and sum(map(len, got[0])) > 0, q
+
+
+def test_mgmt_blobs_same_bytes(emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    state, sc = emu.state, emu.state.scenario
+    req = Request("GET", "manage", "/", "", {}, b"", emu.url, claims={})
+    hours = [sc.start + dt.timedelta(hours=k) for k in range(int((sc.end - sc.start).total_seconds() // 3600))]
+    ids = [mgmt._blob_id(ct, hour, part) for hour in hours[-60:] for ct in rec.CONTENT_TYPES for part in (0, 1)]
+    ids.append(mgmt._blob_id("Audit.Exchange", hours[-5] + dt.timedelta(minutes=30), 0))  # off the hour grid
+    got = []
+    for json_path in (False, True):
+        state.mgmt_index = None
+        with monkeypatch.context() as m:
+            if json_path:
+                m.setattr(ualindex, "line_index", lambda state: None)
+            got.append([(r.status, r.body) for r in (mgmt._blob(state, req, i) for i in ids)])
+    state.mgmt_index = None
+    assert got[0] == got[1]
+    assert sum(status == 200 and len(body) > 2 for status, body in got[0]) > 10
 
 
 def test_no_store_means_json_path(tmp_path: Path) -> None:
