@@ -264,6 +264,13 @@ def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore)
     return public_blob(signer_key) if signer_key is not None else None
 
 
+def _size_of(item: tuple[str, Path]) -> int:
+    try:
+        return item[1].stat().st_size
+    except OSError:
+        return 0  # reported as unreadable when hashed
+
+
 def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[str],
                    workers: int | None, stop: threading.Event | None = None) -> None:
     manifests = {}
@@ -293,6 +300,7 @@ def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[
     extra = sorted(actual_set - listed.keys())
     missing = sorted(listed.keys() - actual_set)
     to_hash = [(rel, root / rel) for rel in actual]   # extras too: a renamed file is found by its hash
+    to_hash.sort(key=_size_of, reverse=True)  # largest first: no big file left alone on one core at the end
     digests: dict[str, dict[str, str]] = {}
     total = 0
     for res in hash_files(to_hash, tuple(algorithms), workers, stop):
