@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from collector.formats import utc_or_none
 from report.errors import EvidenceError
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
@@ -177,7 +178,7 @@ def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
         raw = gzip.decompress(raw)
     body = _load_json(raw, body_path.relative_to(root).as_posix())
     return RawPage(kind=kind, relpath=rel, bundle=root.name, sidecar=sidecar, body=body,
-                   received_utc=_parse_time(sidecar.get("received_utc")))
+                   received_utc=utc_or_none(sidecar.get("received_utc")))
 
 
 def _load_json(raw: bytes, rel: str) -> Any:
@@ -230,13 +231,3 @@ def _subject(page: RawPage) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

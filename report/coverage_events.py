@@ -13,9 +13,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from collector.formats import utc_or_none
 from report.licensing import tier_of_text
 
 UNKNOWN: Any = None  # a value the record does not tell
@@ -200,11 +201,6 @@ def _split(text: str) -> list[str]:
 
 
 def parse_time(value: object) -> datetime | None:
-    """Classic records carry `CreationTime` without a zone: it is UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    """Classic records carry `CreationTime` without a zone: it is UTC. One parser for all
+    evidence times (`collector.formats`), so every export's time style reads the same."""
+    return utc_or_none(value)

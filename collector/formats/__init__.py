@@ -21,7 +21,7 @@ from collector.formats.jsonformats import (graph_to_classic, mgmt_element, read_
                                            sentinel_element, ual_row)
 from collector.formats.raw import RECORD_KINDS, read_raw_records, read_raw_rows
 from collector.formats.rows import LossyCell, ParsedRow
-from collector.formats.timeparse import iso_utc, parse_creation_time
+from collector.formats.timeparse import iso_utc, parse_creation_time, utc_or_none
 
 _JSON_CONVERTERS = {"ual-json": ual_row, "mgmt-blob": mgmt_element,
                     "graph-records": graph_to_classic, "sentinel-json": sentinel_element}
@@ -74,5 +74,5 @@ def summarise_file(path: Path) -> dict:
 
 
 __all__ = ["FORMATS", "RECORD_KINDS", "LossyCell", "ParsedRow", "detect_format", "iso_utc",
-           "parse_creation_time", "read_raw_records", "read_raw_rows", "read_records",
+           "parse_creation_time", "utc_or_none", "read_raw_records", "read_raw_rows", "read_records",
            "summarise_file"]

@@ -63,6 +63,14 @@ def parse_creation_time(value: str) -> datetime:
     raise ValueError(f"not a recognised time format: {value!r}")
 
 
+def utc_or_none(value: object) -> datetime | None:
+    """`parse_creation_time`, or None when the value is missing or unreadable (derived views)."""
+    try:
+        return parse_creation_time(value)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
 def iso_utc(value: object) -> str | None:
     """`parse_creation_time` as ISO 8601 UTC text (`2023-06-01T12:00:00Z`, microseconds kept
     when present), or None when unreadable: for derived columns (e.g. a SQL timestamp) that
