@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from report.analysis import Analysis
@@ -65,6 +65,14 @@ def _fmt(value: datetime | None) -> str | None:
     return format_utc(value) if value is not None else None
 
 
+def _plain(value: datetime | None) -> str:
+    """A time an executive reads without decoding ISO 8601: '8 June 2023, 09:05 UTC'."""
+    if value is None:
+        return "an unknown time"
+    utc = value.astimezone(timezone.utc)
+    return f"{utc.day} {utc.strftime('%B %Y, %H:%M')} UTC"
+
+
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     by: dict[str, list[ItemVerdict]] = defaultdict(list)
     for v in a.verdicts:
@@ -114,12 +122,13 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
     in_scope = [m for m in mailboxes if m["in_scope"]]
     first, last = _fmt(a.first_activity), _fmt(a.last_activity)
     if a.attributed:
-        headline = (f"The attacker's activity was recorded between {first} and {last}: "
+        headline = (f"The attacker's activity was recorded between {_plain(a.first_activity)} and "
+                    f"{_plain(a.last_activity)}: "
                     f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
                     f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
     else:
         headline = (f"No activity matching the case's indicators was found between "
-                    f"{format_utc(case.window_start)} and {format_utc(case.window_end)}.")
+                    f"{_plain(case.window_start)} and {_plain(case.window_end)}.")
     points = [f"{confirmed} item(s) were opened, sent, moved or deleted by the attacker "
               "(confirmed by audit records that name them)."]
     if inferred or unnamed:
