@@ -47,7 +47,7 @@ def test_wrong_passphrase_and_missing_file(signing_key, tmp_path):
 
 def test_signer_must_be_one_token(tmp_path):
     with pytest.raises(KeyFileError):
-        generate_key(tmp_path / "k", "John Doe <jd@x>", "pw")
+        generate_key(tmp_path / "k", "Examiner Name <examiner@x>", "pw")
     assert not (tmp_path / "k").exists()
 
 
