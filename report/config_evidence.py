@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from collector.formats import utc_or_none
 from report.errors import EvidenceError
+from report.inventory import read_page_sidecar
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
 ORG_CONFIG = "config.Get-OrganizationConfig"
@@ -157,19 +158,17 @@ def iter_raw_pages(root: Path) -> Iterator[RawPage]:
 
 def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
     rel = sidecar_path.relative_to(root).as_posix()
-    sidecar = _load_json(sidecar_path.read_bytes(), rel)
-    if not isinstance(sidecar, dict):
-        raise ConfigEvidenceError(f"{rel}: sidecar is not a JSON object; the bundle is damaged")
+    try:
+        sidecar, body_path = read_page_sidecar(sidecar_path)
+    except ValueError as exc:
+        raise ConfigEvidenceError(f"{rel}: {exc}; the bundle is damaged") from None
     status = sidecar.get("status")
     kind = str(sidecar.get("kind", ""))
     if not isinstance(status, int) or not 200 <= status < 300:
         return None
     if not (kind.startswith("config.") or kind.startswith("licences.")):
         return None
-    body_name = sidecar.get("body_file")
-    if not isinstance(body_name, str) or "/" in body_name:
-        raise ConfigEvidenceError(f"{rel}: sidecar has no usable body_file; the bundle is damaged")
-    body_path = sidecar_path.parent / body_name
+    body_name = body_path.name
     try:
         raw = body_path.read_bytes()
     except FileNotFoundError:

@@ -71,6 +71,21 @@ def read_json_file(path: Path) -> Any:
         raise ValueError(f"not valid JSON: {exc}") from exc
 
 
+def read_page_sidecar(sidecar: Path) -> tuple[dict[str, Any], Path]:
+    """A raw page's sidecar and the path of the body it names; ValueError with a short reason.
+
+    The body name must be a plain file name beside the sidecar, so a crafted sidecar can never
+    point the reader outside its folder.
+    """
+    meta = read_json_file(sidecar)
+    if not isinstance(meta, dict):
+        raise ValueError("sidecar is not a JSON object")
+    body_name = meta.get("body_file")
+    if not isinstance(body_name, str) or "/" in body_name or "\\" in body_name or body_name in ("", ".", ".."):
+        raise ValueError("sidecar has no usable body_file")
+    return meta, sidecar.parent / body_name
+
+
 def scan_bundle(root: Path) -> Inventory:
     """Discover the evidence files of one bundle (sealed or not); never loads record bodies."""
     data = root / "data"
@@ -106,19 +121,11 @@ def _rel(inv: Inventory, path: Path) -> str:
 
 def _add_page(inv: Inventory, sidecar: Path) -> None:
     try:
-        meta = read_json_file(sidecar)
+        meta, body = read_page_sidecar(sidecar)
     except ValueError as exc:
-        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar {exc}; its body was not read")
-        return
-    if not isinstance(meta, dict):
-        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar is not a JSON object; its body was not read")
+        inv.problems.append(f"{_rel(inv, sidecar)}: {exc}; its body was not read")
         return
     kind = str(meta.get("kind", ""))
-    body_name = meta.get("body_file")
-    if not isinstance(body_name, str) or "/" in body_name or "\\" in body_name or body_name in ("", ".", ".."):
-        inv.problems.append(f"{_rel(inv, sidecar)}: sidecar has no usable body_file; skipped")
-        return
-    body = sidecar.parent / body_name
     status = meta.get("status")
     status = status if isinstance(status, int) else 0
     context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
