@@ -157,13 +157,9 @@ def _token(state: State, req: Request, tenant: str) -> Response:
     if not grant:
         return aad_error(400, "invalid_request", 900144,
                          "The request body must contain the following parameter: 'grant_type'.")
-    if not client_id:
-        return aad_error(400, "invalid_request", 900144,
-                         "The request body must contain the following parameter: 'client_id'.")
-    if client_id not in (state.client_id, state.public_client_id):
-        return aad_error(400, "unauthorized_client", 700016,
-                         f"Application with identifier '{client_id}' was not found in the directory "
-                         f"'{state.tenant_domain}'.")
+    unknown = _unknown_client(state, client_id)
+    if unknown:
+        return unknown
     if grant == "client_credentials":
         return _client_credentials(state, req, tenant, form)
     if grant == DEVICE_GRANT:
@@ -258,9 +254,8 @@ def check_assertion(state: State, req: Request, tenant: str, assertion: str, cli
     return None
 
 
-def _devicecode(state: State, req: Request) -> Response:
-    form = _form(req)
-    client_id = form.get("client_id")
+def _unknown_client(state: State, client_id: str | None) -> Response | None:
+    """Entra's answer to a missing or unregistered client_id, or None when the app is known."""
     if not client_id:
         return aad_error(400, "invalid_request", 900144,
                          "The request body must contain the following parameter: 'client_id'.")
@@ -268,6 +263,15 @@ def _devicecode(state: State, req: Request) -> Response:
         return aad_error(400, "unauthorized_client", 700016,
                          f"Application with identifier '{client_id}' was not found in the directory "
                          f"'{state.tenant_domain}'.")
+    return None
+
+
+def _devicecode(state: State, req: Request) -> Response:
+    form = _form(req)
+    client_id = form.get("client_id")
+    unknown = _unknown_client(state, client_id)
+    if unknown:
+        return unknown
     scopes = form.get("scope", "").split()
     resource, error = _resource_of(scopes, app_only=False)
     if error:
