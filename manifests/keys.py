@@ -147,15 +147,20 @@ def public_key_from_blob(blob: bytes, source: str = "public key") -> Ed25519Publ
     return Ed25519PublicKey.from_public_bytes(blob[len(expected_prefix):])
 
 
+def _read_key_file(path: Path, what: str, hint: str) -> bytes:
+    """The bytes of a key file; KeyFileError naming the file (and what to do) otherwise."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {path} does not exist{hint}") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
 def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
     """Read a public key file: OpenSSH line (.pub) or PEM (.pub.pem). Returns (key, comment)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyFileError(f"public key {path} does not exist") from None
-    except OSError as exc:
-        raise KeyFileError(f"cannot read public key {path}: {exc.strerror}") from None
+    data = _read_key_file(path, "public key", "")
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_public_key(data)
@@ -170,12 +175,7 @@ def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
 def load_signing_key(path: Path, passphrase: str) -> SigningKey:
     """Decrypt PATH with the passphrase; the signer name comes from PATH.pub (must match)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyFileError(f"key file {path} does not exist (create one with `evkit keygen`)") from None
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+    data = _read_key_file(path, "key file", " (create one with `evkit keygen`)")
     if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
         # decrypting OpenSSH's format needs bcrypt, which evkit does not depend on
         raise KeyFileError(f"{path} is an OpenSSH-format key; evkit signs with keys made by "
