@@ -269,7 +269,8 @@ class BundleWriter:
         files = self._payload_files()
         digests: dict[str, dict[str, str]] = {}
         total = 0
-        for result in hash_files(((rel, self._data / rel) for rel in files), ALGORITHMS):
+        hashed = hash_files(((rel, self._data / rel) for rel in files), ALGORITHMS)
+        for result in sorted(hashed, key=lambda r: r.key):
             if result.error:
                 raise BundleStateError(f"cannot read data/{result.key} while sealing: {result.error}")
             digests[result.key] = result.digests

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+# cryptography's serialization module (PEM, PKCS#8) is imported inside the functions that read or
+# write PEM: it pulls in every cipher and the OpenSSH key parser, and `evkit verify` with an
+# OpenSSH public key never needs it while payload hashing competes for the CPU.
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from manifests.errors import KeyExistsError, KeyFileError
@@ -33,8 +35,8 @@ def _ssh_string(data: bytes) -> bytes:
 
 def public_blob(public_key: Ed25519PublicKey) -> bytes:
     """The SSH wire encoding of an Ed25519 public key: string "ssh-ed25519", string key32."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return _ssh_string(KEY_TYPE.encode()) + _ssh_string(raw)
+    return _ssh_string(KEY_TYPE.encode()) + _ssh_string(public_key.public_bytes_raw())
+
 
 
 def fingerprint(public_key: Ed25519PublicKey) -> str:
@@ -51,6 +53,7 @@ def openssh_line(public_key: Ed25519PublicKey, comment: str = "") -> str:
 
 def public_pem(public_key: Ed25519PublicKey) -> bytes:
     """SubjectPublicKeyInfo PEM, the form `openssl pkeyutl -pubin -inkey` reads."""
+    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     return public_key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -100,6 +103,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 def generate_key(path: Path, signer: str, passphrase: str) -> str:
     """Create PATH, PATH.pub and PATH.pub.pem; return the fingerprint. Refuses to overwrite."""
+    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     path = Path(path)
     check_signer(signer)
     if not passphrase:
@@ -159,6 +163,7 @@ def _read_key_file(path: Path, what: str, hint: str) -> bytes:
 
 def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
     """Read a public key file: OpenSSH line (.pub) or PEM (.pub.pem). Returns (key, comment)."""
+    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     path = Path(path)
     data = _read_key_file(path, "public key", "")
     if data.lstrip().startswith(b"-----BEGIN"):
@@ -174,6 +179,7 @@ def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
 
 def load_signing_key(path: Path, passphrase: str) -> SigningKey:
     """Decrypt PATH with the passphrase; the signer name comes from PATH.pub (must match)."""
+    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     path = Path(path)
     data = _read_key_file(path, "key file", " (create one with `evkit keygen`)")
     if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):

@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING
 # Only light modules at import time: payload hashing starts before the cryptography stack is
 # loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
 from manifests.errors import KeyFileError, UnsafeNameError
-from manifests.hashing import hash_files
+from manifests.hashing import ParallelHasher
 from manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
                               MANIFESTS, OPEN_DIR, SIG_RAW, SIG_SSH, SIGNATURES_DIR, SIGNER_PEM,
@@ -141,6 +140,9 @@ def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustSt
     return TrustStore()
 
 
+_MANIFEST_LINE = re.compile(r"([0-9a-fA-F]+)[ \t]+\*?(.+)")
+
+
 def _parse_manifest(path: Path, result: VerificationResult, payload: bool) -> dict[str, str] | None:
     """Parse `hex  path` lines; unsafe or duplicate paths become findings and are skipped."""
     name = path.name
@@ -156,7 +158,7 @@ def _parse_manifest(path: Path, result: VerificationResult, payload: bool) -> di
     for number, line in enumerate(text.split("\n"), 1):
         if not line:
             continue
-        match = re.fullmatch(r"([0-9a-fA-F]+)[ \t]+\*?(.+)", line)
+        match = _MANIFEST_LINE.fullmatch(line)
         if not match:
             result.add("manifest-format", name, f"line {number} is not '<hash>  <path>'")
             continue
@@ -264,61 +266,105 @@ def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore)
     return public_blob(signer_key) if signer_key is not None else None
 
 
-def _size_of(item: tuple[str, Path]) -> int:
-    try:
-        return item[1].stat().st_size
-    except OSError:
-        return 0  # reported as unreadable when hashed
+@dataclass
+class _PayloadPlan:
+    """What the payload check needs before hashing starts: the primary manifest and the files."""
+
+    manifests: dict[str, dict[str, str] | None]
+    listed: dict[str, str]
+    actual: list[str]                   # every regular file under data/, sorted
+    to_hash: list[tuple[str, Path]]     # the same files, largest first
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    hashed_bytes: int = 0
 
 
-def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[str],
-                   workers: int | None, stop: threading.Event | None = None) -> None:
-    manifests = {}
-    for alg, name in zip(ALGORITHMS, MANIFESTS):
-        manifests[alg] = _parse_manifest(root / name, result, payload=True)
-    if manifests["sha256"] is not None and manifests["sha512"] is not None:
-        if manifests["sha256"].keys() != manifests["sha512"].keys():
-            diff = sorted(manifests["sha256"].keys() ^ manifests["sha512"].keys())
-            result.add("manifest-mismatch", MANIFESTS[1], f"lists other files than {MANIFESTS[0]}: "
-                       f"{', '.join(diff[:5])}")
-    primary = next((manifests[a] for a in algorithms if manifests.get(a) is not None), None)
-    listed = primary if primary is not None else {}
-    actual: list[str] = []
-    data = root / DATA
-    if not data.is_dir():
+def _walk_payload(root: Path, result: VerificationResult) -> list[tuple[str, int]]:
+    """(relative path, size) of every regular file under data/; anything else is a finding.
+
+    os.scandir gives the file type from the directory listing itself, so the walk costs one
+    stat per file (for its size) and starts the hashing sooner than os.walk + Path checks.
+    """
+    if not (root / DATA).is_dir():
         result.add("missing", DATA, "the payload directory is missing")
-    for dirpath, dirnames, filenames in os.walk(data):
-        dirnames.sort()
-        for name in sorted(filenames + [d for d in dirnames if Path(dirpath, d).is_symlink()]):
-            full = Path(dirpath, name)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink() or not full.is_file():
-                result.add("extra", rel, "is not a regular file (symlink or special file)")
-                continue
-            actual.append(rel)
-    actual_set = set(actual)
-    extra = sorted(actual_set - listed.keys())
-    missing = sorted(listed.keys() - actual_set)
-    to_hash = [(rel, root / rel) for rel in actual]   # extras too: a renamed file is found by its hash
-    to_hash.sort(key=_size_of, reverse=True)  # largest first: no big file left alone on one core at the end
-    digests: dict[str, dict[str, str]] = {}
-    total = 0
-    for res in hash_files(to_hash, tuple(algorithms), workers, stop):
+        return []
+    files: list[tuple[str, int]] = []
+    folders = [DATA]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(root / folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            result.add("unreadable", folder, f"cannot list the folder: {exc.strerror}")
+            continue
+        for entry in entries:
+            rel = f"{folder}/{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append((rel, entry.stat(follow_symlinks=False).st_size))
+                else:
+                    result.add("extra", rel, "is not a regular file (symlink or special file)")
+            except OSError:
+                files.append((rel, 0))   # reported as unreadable when hashed
+    files.sort()
+    return files
+
+
+def _plan_payload(root: Path, result: VerificationResult, algorithms: Sequence[str]) -> _PayloadPlan:
+    """Parse the primary manifest and list the payload: the serial part before hashing."""
+    manifests: dict[str, dict[str, str] | None] = {}
+    manifests[algorithms[0]] = _parse_manifest(root / MANIFESTS[ALGORITHMS.index(algorithms[0])],
+                                               result, payload=True)
+    files = _walk_payload(root, result)
+    by_size = sorted(files, key=lambda item: item[1], reverse=True)  # no big file alone at the end
+    listed = manifests[algorithms[0]]
+    return _PayloadPlan(manifests, listed if listed is not None else {}, [rel for rel, _ in files],
+                        [(rel, root / rel) for rel, _ in by_size])
+
+
+def _collect_digests(plan: _PayloadPlan, result: VerificationResult, hasher: ParallelHasher) -> None:
+    for res in sorted(hasher.results(), key=lambda r: r.key):
         if res.error:
             result.add("unreadable", res.key, f"cannot read: {res.error}")
             continue
-        digests[res.key] = res.digests
-        total += res.size
+        plan.digests[res.key] = res.digests
+        plan.hashed_bytes += res.size
+
+
+def _parse_other_manifests(root: Path, result: VerificationResult, plan: _PayloadPlan,
+                           algorithms: Sequence[str]) -> None:
+    """The manifests not parsed before hashing; both must list the same files."""
+    for alg, name in zip(ALGORITHMS, MANIFESTS):
+        if alg not in plan.manifests:
+            plan.manifests[alg] = _parse_manifest(root / name, result, payload=True)
+    if plan.manifests[algorithms[0]] is None:   # fall back to another recomputed algorithm's list
+        plan.listed = next((plan.manifests[a] for a in algorithms if plan.manifests.get(a) is not None), {})
+    sha256, sha512 = plan.manifests["sha256"], plan.manifests["sha512"]
+    if sha256 is not None and sha512 is not None and sha256.keys() != sha512.keys():
+        diff = sorted(sha256.keys() ^ sha512.keys())
+        result.add("manifest-mismatch", MANIFESTS[1], f"lists other files than {MANIFESTS[0]}: "
+                   f"{', '.join(diff[:5])}")
+
+
+def _judge_payload(root: Path, result: VerificationResult, plan: _PayloadPlan,
+                   algorithms: Sequence[str]) -> None:
+    """Compare the computed digests with the manifests: altered, missing, renamed, extra."""
+    listed, digests = plan.listed, plan.digests
+    actual_set = set(plan.actual)
+    extra = sorted(actual_set - listed.keys())
+    missing = sorted(listed.keys() - actual_set)
     for rel in sorted(listed.keys() & actual_set):
         if rel not in digests:
             continue
         for alg in algorithms:
-            expected = (manifests.get(alg) or {}).get(rel)
+            expected = (plan.manifests.get(alg) or {}).get(rel)
             if expected is not None and digests[rel][alg] != expected:
                 result.add("altered", rel, f"{alg.upper()} differs from manifest-{alg}.txt")
                 break
-    by_hash = {}
-    for rel in extra:
+    by_hash: dict[str, list[str]] = {}
+    for rel in extra:   # extras are hashed too: a renamed file is found by its hash
         if rel in digests:
             by_hash.setdefault(digests[rel][algorithms[0]], []).append(rel)
     for rel in missing:
@@ -331,8 +377,8 @@ def _check_payload(root: Path, result: VerificationResult, algorithms: Sequence[
             result.add("missing", rel, "is listed in the manifest but missing")
     for rel in extra:
         result.add("extra", rel, "is not listed in the manifest (added after sealing)")
-    result.payload_files, result.payload_bytes = len(actual), total
-    _check_oxum(root, result, total, len(actual))
+    result.payload_files, result.payload_bytes = len(plan.actual), plan.hashed_bytes
+    _check_oxum(root, result, plan.hashed_bytes, len(plan.actual))
     _check_events_log(root, result)
 
 
@@ -495,20 +541,12 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
                    UNVERIFIABLE)
         result.decide()
         return result
-    # Payload hashing (the long part) runs in the background while the envelope is checked.
-    payload = VerificationResult(str(root), algorithms=tuple(algorithms))
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def hash_payload() -> None:
-        try:
-            _check_payload(root, payload, algorithms, workers, stop)
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    worker = threading.Thread(target=hash_payload, name="evkit-verify-payload", daemon=True)
-    worker.start()
+    # Payload hashing (the long part) starts first and runs on worker threads while this thread
+    # checks the rest; the serial part before it is one manifest parse and one directory walk.
+    plan = _plan_payload(root, result, algorithms)
+    hasher = ParallelHasher(plan.to_hash, algorithms, workers)
     try:
+        _parse_other_manifests(root, result, plan, algorithms)
         if trust is None:
             trust = load_trust(signer_key, allowed_signers)
         if (root / OPEN_DIR).exists():
@@ -517,15 +555,11 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
         _check_tags(root, result)
         signer_blob = _check_signatures(root, result, trust)
     except BaseException:
-        stop.set()
-        worker.join()
+        hasher.stop()
+        hasher.results()
         raise
-    worker.join()
-    if failure:
-        raise failure[0]
-    result.findings.extend(payload.findings)
-    result.signer, result.payload_files, result.payload_bytes = (
-        payload.signer, payload.payload_files, payload.payload_bytes)
+    _collect_digests(plan, result, hasher)
+    _judge_payload(root, result, plan, algorithms)
     _check_custody(root, result, trust, signer_blob)
     result.decide()
     return result
