@@ -25,6 +25,12 @@ def _bundle(tmp_path):
     bad_row = {"value": [{"AuditData": json.dumps(recs[0])}, {"AuditData": "{cut off"},
                          {"AuditData": json.dumps(mia("extra", "2023-06-01T05:00:00", A))}]}
     files.update(page_files(UNIT, "p900002", json.dumps(bad_row).encode()))   # one malformed record
+    no_record = {"value": [{"AuditData": json.dumps(recs[1])}, {"NoAuditData": True}, {"AuditData": 42}]}
+    files.update(page_files(UNIT, "p900003", json.dumps(no_record).encode()))  # JSON, but no records
+    files.update(page_files(UNIT, "p900004", b'{"value": []}'))                 # empty: nothing to say
+    files.update(page_files(UNIT, "p900005", b'{"error": {"code": "x"}}'))      # no list at all
+    pretty = {"value": [{"AuditData": json.dumps(mia("pretty", "2023-06-01T06:00:00", A))}]}
+    files.update(page_files(UNIT, "p900006", json.dumps(pretty, indent=2).encode()))  # several lines
     b1 = write_bundle(tmp_path / "B1", recs, window=WINDOW, page_size=4, extra_files=files)
     b2 = write_bundle(tmp_path / "B2", recs[30:] + recs[:3], window=WINDOW, page_size=5)
     return [scan_bundle(b1), scan_bundle(b2)]
@@ -46,9 +52,14 @@ def test_concurrent_chunks_give_the_same_tables_as_one_worker(tmp_path, monkeypa
     inventories = _bundle(tmp_path)
     events, sources, problems = _tables(inventories, threads=2, on_disk=on_disk)
     assert (events, sources, problems) == _tables(inventories, threads=1)
-    assert len(events) == 61 and len({e[0] for e in events}) == 61
+    assert len(events) == 62 and len({e[0] for e in events}) == 62   # "pretty" read by the Python reader
     assert {e[2] for e in events if e[0] in ("r030", "r000")} == {"B1"}  # first by bundle, file, position
     named = {src.rsplit("/", 1)[-1]: text for _, src, text in problems}
-    assert set(named) == {"p900001.json.gz", "p900002.json.gz"}
-    assert "1 element(s) hold no readable audit record" in named["p900002.json.gz"]
+    assert set(named) == {"p900001.json.gz", "p900002.json.gz", "p900003.json.gz", "p900005.json.gz"}
+    assert "has no list of records" in named["p900005.json.gz"]
+    # a malformed record fails the bulk statement for its page, which the Python reader then
+    # reads record by record: the good ones load, the bad one is named by its row
+    assert named["p900002.json.gz"].startswith("row 2: AuditData is not valid JSON")
+    assert named["p900003.json.gz"] == ("2 element(s) hold no readable audit record (missing, or not "
+                                         "a JSON object) and were not read")   # counted in bulk
     assert "JSON" in named["p900001.json.gz"]  # read by the Python reader, which says why

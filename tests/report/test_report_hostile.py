@@ -86,7 +86,9 @@ def test_hostile_evidence_gives_a_report_naming_the_problems(hostile, capsys):
     problems = "\n".join(findings["problems"])
     assert "p000009.json.gz" in problems  # not JSON
     assert "p000010.json.gz" in problems  # broken AuditData
-    assert "p000010.json.gz: 3 element(s) hold no readable audit record" in problems
+    assert "p000010.json.gz: row 1: AuditData is not valid JSON" in problems   # named row by row
+    assert "p000010.json.gz: row 2: row has no AuditData" in problems           # a number, not a record
+    assert "p000010.json.gz: row 3: row has no AuditData" in problems
     assert "p000011.json.gz" in problems  # truncated gzip
     assert "no Id" in problems
     assert "CreationTime" in problems
