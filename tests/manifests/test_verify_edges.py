@@ -49,3 +49,33 @@ def test_both_algorithms_and_events_log(tmp_path, signing_key, examiner_key):
     (bundle / "manifest-sha512.txt").write_text("\n".join(lines) + "\n")
     both = verify_bundle(bundle, signer_key=_pub(signing_key), algorithms=("sha256", "sha512"))
     assert {"altered", "tag-altered"} <= _codes(both)
+
+
+def test_unlistable_payload_folder_is_a_finding(tmp_path, signing_key, examiner_key, monkeypatch):
+    """A folder verify cannot list is named, and its files count as missing (never skipped)."""
+    import manifests.verify as verify_mod
+
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("data/imports"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(verify_mod.os, "scandir", scandir)
+    result = verify_bundle(bundle, signer_key=_pub(signing_key))
+    assert result.verdict == "invalid"
+    unreadable = [f for f in result.findings if f.code == "unreadable"]
+    assert [f.path for f in unreadable] == ["data/imports"] and "Permission denied" in unreadable[0].message
+    assert any(f.code == "missing" and f.path.startswith("data/imports/") for f in result.findings)
+
+
+def test_a_bundle_hashed_on_one_worker_gives_the_same_result(tmp_path, signing_key, examiner_key):
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    (bundle / "data" / "imports" / "added.bin").write_bytes(b"x" * 300_000)
+    one = verify_bundle(bundle, signer_key=_pub(signing_key), workers=1)
+    many = verify_bundle(bundle, signer_key=_pub(signing_key), workers=4)
+    assert [str(f) for f in one.findings] == [str(f) for f in many.findings]
+    assert (one.verdict, one.payload_bytes, one.payload_files) == (many.verdict, many.payload_bytes,
+                                                                   many.payload_files)
