@@ -109,6 +109,12 @@ class ParallelHasher:
         """Finish the files in flight and take no more."""
         self._halt.set()
 
+    def cancel(self) -> None:
+        """Stop and wait for the workers, dropping results and failures (the caller is failing)."""
+        self.stop()
+        for thread in self._threads:
+            thread.join()
+
     def results(self) -> list[FileDigest]:
         """Wait for the workers; every FileDigest (in no particular order), or the first failure."""
         try:

@@ -555,8 +555,7 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
         _check_tags(root, result)
         signer_blob = _check_signatures(root, result, trust)
     except BaseException:
-        hasher.stop()
-        hasher.results()
+        hasher.cancel()
         raise
     _collect_digests(plan, result, hasher)
     _judge_payload(root, result, plan, algorithms)
