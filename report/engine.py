@@ -110,8 +110,7 @@ class Engine:
         self._parse_other_times()
         self._finish_events()
         for name, sql in DERIVED.items():
-            kind = "TABLE" if "-- table" in sql else "VIEW"
-            self.con.execute(f"CREATE {kind} {name} AS {sql}")
+            self.con.execute(f"CREATE VIEW {name} AS {sql}")
 
     def _bulk_load(self, jobs: list[tuple[Inventory, str, list[Page]]]) -> list[tuple[Inventory, Page]]:
         """Bulk-read every chunk of pages; return the pages DuckDB could not read, in job order.

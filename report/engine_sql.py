@@ -101,8 +101,10 @@ EVENT_COLUMNS = f"""
 """
 
 # Derived relations, created after events is de-duplicated, in this order. Views cost nothing
-# until queried (the report queries each once, filtered); event_keys is joined repeatedly, so
-# it is a table.
+# until queried, and each query gets its filters pushed into them. event_keys is a view too:
+# the report joins it five times, but each join reads only the kinds it filters on, and
+# writing its four rows per record out as a table cost more than all the joins (10M records,
+# on-disk tables: 19.5 s to create it; the report went from 127 s to 109 s without it).
 DERIVED = {
     "accessed_items": """
         SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, f.Path AS folder,
@@ -139,7 +141,6 @@ DERIVED = {
         FROM events WHERE operation IN ('Send', 'SendAs', 'SendOnBehalf')
     """,
     "event_keys": """
-        -- table
         SELECT id, 'ip' AS kind, v AS value FROM (
             SELECT id, unnest([client_ip, client_ip_address, actor_ip]) AS v FROM events)
         WHERE v IS NOT NULL AND v <> ''
