@@ -18,6 +18,7 @@ from report.attribution import indicator_hits, session_label
 from report.casefile import CaseFile, format_utc
 from report.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from report.engine import Engine
+from report.engine_sql import DISTINCT_KEYS
 from report.visibility import Gap, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
@@ -55,7 +56,7 @@ def _naive(value: datetime) -> datetime:
 def attribute(engine: Engine, case: CaseFile) -> None:
     """Create table `attributed(id, indicator, via)`: direct hits in the window, then every
     record of a session that holds one (the label says which indicator led there)."""
-    values = engine.rows("SELECT DISTINCT kind, value FROM event_keys")
+    values = engine.rows(f"{DISTINCT_KEYS} ORDER BY kind, value")
     hits = indicator_hits(((k, v) for k, v in values), case.indicators)
     engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
     window = [_naive(case.window_start), _naive(case.window_end)]

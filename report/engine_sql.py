@@ -100,6 +100,33 @@ EVENT_COLUMNS = f"""
     bundle, src, pos
 """
 
+# The correlation values of a record, by kind: the columns that hold them. One definition for
+# the event_keys view, the distinct values matched against indicators, and the suggestions.
+NULL_GUID = "00000000-0000-0000-0000-000000000000"
+KEY_COLUMNS = {
+    "ip": ("client_ip", "client_ip_address", "actor_ip"),
+    "app": ("app_id", "client_app_id", "aac_client_app_id"),
+    "session": ("session_id", "aad_session_id", "device_session_id"),
+    "ua": ("client_info", "user_agent"),
+}
+
+
+def key_filter(kind: str, value: str = "v") -> str:
+    """SQL: `value` counts as a correlation value of this kind (not empty; no all-zero session)."""
+    usable = f"{value} IS NOT NULL AND {value} <> ''"
+    return f"{usable} AND {value} <> '{NULL_GUID}'" if kind == "session" else usable
+
+
+EVENT_KEYS = "\n        UNION ALL\n".join(
+    f"SELECT id, '{kind}' AS kind, v AS value FROM (SELECT id, unnest([{', '.join(columns)}]) AS v "
+    f"FROM events) WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items())
+
+# Every distinct (kind, value): one DISTINCT per column is about 3x faster than DISTINCT over
+# event_keys, which first builds a row per record and value.
+DISTINCT_KEYS = " UNION ".join(
+    f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
+    f"WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items() for column in columns)
+
 # Derived relations, created after events is de-duplicated, in this order. Views cost nothing
 # until queried, and each query gets its filters pushed into them. event_keys is a view too:
 # the report joins it five times, but each join reads only the kinds it filters on, and
@@ -140,23 +167,7 @@ DERIVED = {
                item.Subject AS subject
         FROM events WHERE operation IN ('Send', 'SendAs', 'SendOnBehalf')
     """,
-    "event_keys": """
-        SELECT id, 'ip' AS kind, v AS value FROM (
-            SELECT id, unnest([client_ip, client_ip_address, actor_ip]) AS v FROM events)
-        WHERE v IS NOT NULL AND v <> ''
-        UNION ALL
-        SELECT id, 'app', v FROM (
-            SELECT id, unnest([app_id, client_app_id, aac_client_app_id]) AS v FROM events)
-        WHERE v IS NOT NULL AND v <> ''
-        UNION ALL
-        SELECT id, 'session', v FROM (
-            SELECT id, unnest([session_id, aad_session_id, device_session_id]) AS v FROM events)
-        WHERE v IS NOT NULL AND v <> '' AND v <> '00000000-0000-0000-0000-000000000000'
-        UNION ALL
-        SELECT id, 'ua', v FROM (
-            SELECT id, unnest([client_info, user_agent]) AS v FROM events)
-        WHERE v IS NOT NULL AND v <> ''
-    """,
+    "event_keys": EVENT_KEYS,
     "sessions": """
         SELECT k.value AS session_id, min(e.ts) AS first_utc, max(e.ts) AS last_utc,
                count(DISTINCT e.id) AS records,

@@ -25,7 +25,7 @@ from report.engine import Engine, needs_disk
 from report.errors import InvalidEvidenceError, RenderError
 from report.findings import BundleInfo, build_findings
 from report.inventory import Inventory, scan_bundle
-from report.suggest import Suggestion, ValueStats, suggest
+from report.suggest_query import suggestions
 from report.visibility import Gap, clip
 
 logger = logging.getLogger(__name__)
@@ -178,52 +178,6 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
         who = "any" if len(logons) == len(LOGONS) else " and ".join(x for x in LOGONS if x in logons)
         out.setdefault(mailbox, []).append(Gap(start, end, f"{explain(code)} ({who} access not logged)"))
     return out
-
-
-# ---- suggestions ------------------------------------------------------------------------------
-
-# Mailboxes are counted only where someone other than the owner reached them (an office address
-# shared by many owners is not a lead); client strings are compared within one kind (Exchange
-# ClientInfoString, or sign-in user agent), never across the two.
-_NOT_OWNER = "mailbox <> account OR coalesce(logon_type, 0) <> 0"
-_NULL_GUID = "00000000-0000-0000-0000-000000000000"
-
-def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
-    ws, we = (case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None))
-    baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
-    known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}
-    known |= {("session", sid) for (sid,) in engine.rows("SELECT session_id FROM attributed_sessions")}
-    window = [ws, we]
-    apps = engine.rows("""
-        SELECT 'app', v, count(*) FILTER (WHERE ts >= ? AND ts < ?), count(*) FILTER (WHERE ts < ?),
-               0, 0, 0, min(id, 50) FILTER (WHERE ts >= ? AND ts < ?)
-        FROM events, unnest(list_distinct([app_id, client_app_id, aac_client_app_id])) AS u(v)
-        WHERE operation = 'MailItemsAccessed' AND v IS NOT NULL AND v <> ''
-        GROUP BY v""", [ws, we, ws, ws, we])
-    ips = engine.rows(f"""
-        SELECT 'ip', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}), 0, 0, min(id, 50)
-        FROM events, unnest(list_distinct([client_ip, client_ip_address, actor_ip])) AS u(v)
-        WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> ''
-        GROUP BY v""", window)
-    sessions = engine.rows(f"""
-        SELECT 'session', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}),
-               count(DISTINCT coalesce(client_ip_address, client_ip, actor_ip)),
-               greatest(count(DISTINCT client_info), count(DISTINCT user_agent)), min(id, 50)
-        FROM events, unnest(list_distinct([session_id, aad_session_id, device_session_id])) AS u(v)
-        WHERE ts >= ? AND ts < ? AND v IS NOT NULL AND v <> '' AND v <> '{_NULL_GUID}'
-        GROUP BY v""", window)
-    rows = apps + ips + sessions
-    via_sessions = dict(((k, v), (n, ids)) for k, v, n, ids in engine.rows("""
-        SELECT k.kind, k.value, count(DISTINCT k.id), min(k.id, 50)
-        FROM attributed a JOIN event_keys k ON k.id = a.id
-        WHERE a.via = 'session' AND k.kind IN ('ip', 'app')
-        GROUP BY k.kind, k.value"""))
-    stats = [ValueStats(kind, value, n_in, n_before, mbx, ips, clients, tuple(ids or ()),
-                        in_attributed_sessions=via_sessions.pop((kind, value), (0, ()))[0])
-             for kind, value, n_in, n_before, mbx, ips, clients, ids in rows]
-    stats += [ValueStats(kind, value, n, 0, 0, record_ids=tuple(ids), in_attributed_sessions=n)
-              for (kind, value), (n, ids) in sorted(via_sessions.items())]
-    return suggest(stats, known=known, has_baseline=baseline)
 
 
 # ---- outputs ----------------------------------------------------------------------------------
