@@ -9,8 +9,8 @@ Options:
                 (end each statement with `;`, `.tables` lists the tables, `.quit` leaves)
 
 The positional form `evkit sql BUNDLE QUERY` also works when the last argument is not a
-directory. Tables: events, record_sources, accessed_items, synced_folders, item_mentions,
-searches, sends, event_keys, sessions, gaps, bundles, problems (docs/internals.md).
+directory. Tables: events, record_sources, duplicate_sources, accessed_items, synced_folders,
+item_mentions, searches, sends, event_keys, sessions, gaps, bundles, problems (docs/internals.md).
 Bundles are read as they are; run `evkit verify` first to know they are intact.
 """
 

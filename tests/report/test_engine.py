@@ -29,6 +29,12 @@ def test_records_are_deduplicated_across_pages_and_bundles(tmp_path, on_disk, mo
         e.load([scan_bundle(b1), scan_bundle(b2)])
         assert e.rows("SELECT count(*), count(DISTINCT id) FROM events") == [(31, 31)]
         assert e.rows("SELECT count(*) FROM record_sources") == [(31 + 5 + 21,)]
+        # the later occurrences, each with where it was seen
+        assert e.rows("SELECT count(*), count(DISTINCT id) FROM duplicate_sources") == [(5 + 21, 5 + 21)]
+        assert e.rows("SELECT bundle, count(*) FROM duplicate_sources GROUP BY 1 ORDER BY 1") == [
+            ("B1", 5), ("B2", 21)]
+        assert e.rows("SELECT count(*) FROM duplicate_sources d JOIN events e USING (id) "
+                      "WHERE (d.bundle, d.src, d.pos) < (e.bundle, e.src, e.pos)") == [(0,)]
         # the kept copy is the first by bundle, file, position
         assert e.rows("SELECT bundle FROM events WHERE id = 'r0020'") == [("B1",)]
         assert e.rows("SELECT count(*) FROM accessed_items") == [(30,)]
