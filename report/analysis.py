@@ -60,12 +60,14 @@ def attribute(engine: Engine, case: CaseFile) -> None:
     hits = indicator_hits(((k, v) for k, v in values), case.indicators)
     engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
     window = [_naive(case.window_start), _naive(case.window_end)]
-    engine.execute("""
+    # Only the kinds some indicator hit are unnested (a constant filter prunes the others
+    # from the event_keys view); the kinds are evkit's own names, never evidence.
+    kinds = ", ".join(f"'{kind}'" for kind in sorted({kind for kind, _, _ in hits})) or "NULL"
+    engine.execute(f"""
         CREATE OR REPLACE TABLE attributed_direct AS
         SELECT k.id, min(h.indicator) AS indicator
         FROM event_keys k JOIN indicator_hits h ON h.kind = k.kind AND h.value = k.value
-        JOIN events e ON e.id = k.id
-        WHERE e.ts >= ? AND e.ts < ?
+        WHERE k.kind IN ({kinds}) AND k.ts >= ? AND k.ts < ?
         GROUP BY k.id""", window)
     engine.execute("""
         CREATE OR REPLACE TABLE attributed_sessions AS
@@ -75,8 +77,7 @@ def attribute(engine: Engine, case: CaseFile) -> None:
     rows = engine.rows("""
         SELECT k.id, min(struct_pack(sid := s.session_id, ind := s.indicator)) AS led
         FROM event_keys k JOIN attributed_sessions s ON k.kind = 'session' AND k.value = s.session_id
-        JOIN events e ON e.id = k.id
-        WHERE e.ts >= ? AND e.ts < ? AND k.id NOT IN (SELECT id FROM attributed_direct)
+        WHERE k.ts >= ? AND k.ts < ? AND k.id NOT IN (SELECT id FROM attributed_direct)
         GROUP BY k.id ORDER BY k.id""", window)
     expanded = [(rid, session_label(led["sid"], led["ind"]), "session") for rid, led in rows]
     engine.put_table("attributed_expanded", {"id": "VARCHAR", "indicator": "VARCHAR", "via": "VARCHAR"},

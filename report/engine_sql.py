@@ -118,8 +118,8 @@ def key_filter(kind: str, value: str = "v") -> str:
 
 
 EVENT_KEYS = "\n        UNION ALL\n".join(
-    f"SELECT id, '{kind}' AS kind, v AS value FROM (SELECT id, unnest([{', '.join(columns)}]) AS v "
-    f"FROM events) WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items())
+    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM (SELECT id, ts, unnest([{', '.join(columns)}]) "
+    f"AS v FROM events) WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items())
 
 # Every distinct (kind, value): one DISTINCT per column is about 3x faster than DISTINCT over
 # event_keys, which first builds a row per record and value.
