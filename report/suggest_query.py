@@ -39,11 +39,16 @@ def _stats_rows(engine: Engine, ws, we) -> list[tuple]:  # noqa: ANN001 - naive 
         SELECT 'ip', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}), 0, 0
         {_values_of('ip')} AND ts >= ? AND ts < ?
         GROUP BY v""", [ws, we])
+    # Sessions are counted in two steps: records grouped by what is compared first (few
+    # combinations per session), then the distinct counts over those groups, not over records.
     sessions = engine.rows(f"""
-        SELECT 'session', v, count(*), 0, count(DISTINCT mailbox) FILTER (WHERE {_NOT_OWNER}),
-               count(DISTINCT coalesce(client_ip_address, client_ip, actor_ip)),
-               greatest(count(DISTINCT client_info), count(DISTINCT user_agent))
-        {_values_of('session')} AND ts >= ? AND ts < ?
+        SELECT 'session', v, sum(n)::BIGINT, 0, count(DISTINCT mailbox) FILTER (WHERE other),
+               count(DISTINCT address), greatest(count(DISTINCT client_info), count(DISTINCT user_agent))
+        FROM (SELECT v, mailbox, coalesce({_NOT_OWNER}, false) AS other,
+                     coalesce(client_ip_address, client_ip, actor_ip) AS address, client_info, user_agent,
+                     count(*) AS n
+              {_values_of('session')} AND ts >= ? AND ts < ?
+              GROUP BY ALL)
         GROUP BY v""", [ws, we])
     return apps + ips + sessions
 
