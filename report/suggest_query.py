@@ -9,6 +9,7 @@ suggestions: keeping the 50 smallest ids of every value costs more than the coun
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from report.casefile import CaseFile
 from report.engine import Engine
@@ -28,8 +29,9 @@ def _values_of(kind: str) -> str:
             f"WHERE {key_filter(kind)} AND {_COUNTED[kind]}")
 
 
-def _stats_rows(engine: Engine, ws, we) -> list[tuple]:  # noqa: ANN001 - naive UTC datetimes
-    """(kind, value, in window, before window, mailboxes, addresses, client strings) per value."""
+def _stats_rows(engine: Engine, ws: datetime, we: datetime) -> list[tuple]:
+    """(kind, value, in window, before window, mailboxes, addresses, client strings) per value;
+    `ws`/`we` are the incident window as naive UTC datetimes, as `events.ts` holds them."""
     apps = engine.rows(f"""
         SELECT 'app', v, count(*) FILTER (WHERE ts >= ? AND ts < ?), count(*) FILTER (WHERE ts < ?),
                0, 0, 0
@@ -53,7 +55,8 @@ def _stats_rows(engine: Engine, ws, we) -> list[tuple]:  # noqa: ANN001 - naive 
     return apps + ips + sessions
 
 
-def _ids_in_window(engine: Engine, kind: str, values: list[str], ws, we) -> dict[str, tuple[str, ...]]:  # noqa: ANN001
+def _ids_in_window(engine: Engine, kind: str, values: list[str], ws: datetime,
+                   we: datetime) -> dict[str, tuple[str, ...]]:
     """The smallest MAX_IDS record ids in the window for each of `values` of one kind."""
     rows = engine.rows(f"""
         SELECT v, min(id, {MAX_IDS})
