@@ -12,9 +12,13 @@ from typing import Iterator
 
 from collector.errors import ApiError
 from collector.formats.graph import graph_to_classic
+from collector.formats.jsonformats import mgmt_element, ual_row
 from collector.formats.rows import ParsedRow, check_record
 
-RECORD_KINDS = frozenset({"ual.page", "graph.records", "mgmt.blob"})
+# sidecar kind -> the converter of one element of its record list (the same ones the importer
+# uses for the exported forms of these answers)
+_CONVERTERS = {"ual.page": ual_row, "graph.records": graph_to_classic, "mgmt.blob": mgmt_element}
+RECORD_KINDS = frozenset(_CONVERTERS)
 
 
 def _ok(sidecar: dict) -> bool:
@@ -42,13 +46,9 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
     if not isinstance(items, list):
         yield ParsedRow(0, None, f"{kind} body has no list of records", [])
         return
+    convert = _CONVERTERS[kind]
     for i, item in enumerate(items, start=1):
-        if kind == "ual.page":
-            record = _ual(item)
-        elif kind == "graph.records":
-            record = graph_to_classic(item)
-        else:
-            record = item
+        record = convert(item)
         if isinstance(record, str):
             yield ParsedRow(i, None, record, [])
         else:
@@ -64,16 +64,3 @@ def read_raw_records(sidecar: dict, body: bytes) -> Iterator[dict]:
             raise ApiError(f"{where}: element {parsed.row}: {parsed.error}")
         yield parsed.record
 
-
-def _ual(row: object) -> object:
-    if not isinstance(row, dict):
-        return f"row is a JSON {type(row).__name__}, not an object"
-    data = row.get("AuditData")
-    if isinstance(data, dict):
-        return data
-    if not isinstance(data, str):
-        return "row has no AuditData"
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        return f"AuditData is not valid JSON: {exc.msg} at character {exc.pos}"
