@@ -26,16 +26,15 @@ from evkit.cli import main  # noqa: E402
 from report.casefile import format_utc  # noqa: E402
 
 build = pytest.importorskip("emulator.scenarios")
-PASSPHRASE = "scenario-tests"
 
 
 @pytest.fixture(scope="module")
-def key(tmp_path_factory):
-    from manifests.keys import generate_key, load_signing_key
+def key(signing_key):
+    """The session's examiner key (tests/conftest.py), loaded for sealing the scenario bundles."""
+    from manifests.keys import load_signing_key
 
-    path = tmp_path_factory.mktemp("key") / "examiner.key"
-    generate_key(path, "examiner@firm.example", PASSPHRASE)
-    return load_signing_key(path, PASSPHRASE)
+    path, passphrase, _ = signing_key
+    return load_signing_key(path, passphrase)
 
 
 @pytest.mark.parametrize("name", ["bec-basic", "throttled", "misconfigured"])

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-PASSPHRASE = "report-tests-passphrase"
+PASSPHRASE = "report-tests-passphrase"   # the analyst key's (key_path)
 
 
 @pytest.fixture(scope="session")
-def signing_key(tmp_path_factory):
-    from manifests.keys import generate_key, load_signing_key
+def signing_key(signing_key):
+    """The session's examiner key (tests/conftest.py), loaded, as report tests sign with it."""
+    from manifests.keys import load_signing_key
 
-    path = tmp_path_factory.mktemp("key") / "examiner.key"
-    generate_key(path, "examiner@firm.example", PASSPHRASE)
-    return load_signing_key(path, PASSPHRASE)
+    path, passphrase, _ = signing_key
+    return load_signing_key(path, passphrase)
 
 
 @pytest.fixture(scope="session")
