@@ -28,7 +28,7 @@ from typing import Any
 
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
-from report.errors import ReportError
+from report.errors import InvalidEvidenceError, ReportError
 
 COMMAND = "readiness"
 OUTPUTS = ("readiness.json", "readiness.pdf")
@@ -51,7 +51,7 @@ def _body(args: dict[str, Any]) -> int:
     try:
         model, status = run_readiness([Path(b) for b in args["BUNDLE"]], Path(args["--out"]),
                                       days=days, signer_key=key, allowed_signers=allowed)
-    except RefusedError as exc:
+    except InvalidEvidenceError as exc:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
         return fail(COMMAND, str(exc), exc.exit_status)
@@ -71,15 +71,6 @@ def _body(args: dict[str, Any]) -> int:
         print(f"evkit readiness: warning: not collected: {', '.join(model['missing_evidence'])}",
               file=sys.stderr)
     return status
-
-
-class RefusedError(ReportError):
-    """A bundle failed verification (or could not be read at all): no report is made from it."""
-
-    def __init__(self, message: str, findings: list[str], exit_status: int) -> None:
-        super().__init__(message)
-        self.findings = findings
-        self.exit_status = exit_status
 
 
 def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: Path | None = None,
@@ -103,10 +94,10 @@ def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: 
             unreadable += messages
         infos.append(_bundle_info(root, verdict, result))
     if bad:
-        raise RefusedError(f"{len(bad)} verification finding(s): the evidence is refused", bad, ExitCode.FAILED)
+        raise InvalidEvidenceError(f"{len(bad)} verification finding(s): the evidence is refused", bad)
     if unreadable:
-        raise RefusedError("a bundle cannot be read, so it cannot be verified", unreadable,
-                           ExitCode.CANNOT_VERIFY)
+        raise InvalidEvidenceError("a bundle cannot be read, so it cannot be verified", unreadable,
+                                   ExitCode.CANNOT_VERIFY)
     cfg = load_tenant_config(roots)
     model = build_readiness(cfg, bundles=infos, tenant=_tenant(roots), investigation_days=days)
     if any(i["verdict"] == "cannot verify" for i in infos):

@@ -22,11 +22,14 @@ class EvidenceError(ReportError):
 
 
 class InvalidEvidenceError(ReportError):
-    """A bundle failed verification and --allow-invalid was not given."""
+    """A bundle failed verification (or could not be verified) and is refused; `findings` are
+    printed under the message. The exit status is 1, or the one given (3: cannot verify)."""
 
-    def __init__(self, message: str, findings: list[str]) -> None:
+    def __init__(self, message: str, findings: list[str], exit_status: int | None = None) -> None:
         super().__init__(message)
         self.findings = findings
+        if exit_status is not None:
+            self.exit_status = exit_status
 
 
 class QueryError(ReportError):
