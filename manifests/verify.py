@@ -270,12 +270,17 @@ def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore)
 class _PayloadPlan:
     """What the payload check needs before hashing starts: the primary manifest and the files."""
 
+    algorithms: tuple[str, ...]         # recomputed, the first one's manifest parsed up front
     manifests: dict[str, dict[str, str] | None]
-    listed: dict[str, str]
     actual: list[str]                   # every regular file under data/, sorted
     to_hash: list[tuple[str, Path]]     # the same files, largest first
     digests: dict[str, dict[str, str]] = field(default_factory=dict)
     hashed_bytes: int = 0
+
+    @property
+    def listed(self) -> dict[str, str]:
+        """The payload list judged against: the first recomputed algorithm's manifest that parsed."""
+        return next((self.manifests[a] for a in self.algorithms if self.manifests.get(a) is not None), {})
 
 
 def _walk_payload(root: Path, result: VerificationResult) -> list[tuple[str, int]]:
@@ -319,8 +324,7 @@ def _plan_payload(root: Path, result: VerificationResult, algorithms: Sequence[s
                                                result, payload=True)
     files = _walk_payload(root, result)
     by_size = sorted(files, key=lambda item: item[1], reverse=True)  # no big file alone at the end
-    listed = manifests[algorithms[0]]
-    return _PayloadPlan(manifests, listed if listed is not None else {}, [rel for rel, _ in files],
+    return _PayloadPlan(tuple(algorithms), manifests, [rel for rel, _ in files],
                         [(rel, root / rel) for rel, _ in by_size])
 
 
@@ -333,14 +337,11 @@ def _collect_digests(plan: _PayloadPlan, result: VerificationResult, hasher: Par
         plan.hashed_bytes += res.size
 
 
-def _parse_other_manifests(root: Path, result: VerificationResult, plan: _PayloadPlan,
-                           algorithms: Sequence[str]) -> None:
+def _parse_other_manifests(root: Path, result: VerificationResult, plan: _PayloadPlan) -> None:
     """The manifests not parsed before hashing; both must list the same files."""
     for alg, name in zip(ALGORITHMS, MANIFESTS):
         if alg not in plan.manifests:
             plan.manifests[alg] = _parse_manifest(root / name, result, payload=True)
-    if plan.manifests[algorithms[0]] is None:   # fall back to another recomputed algorithm's list
-        plan.listed = next((plan.manifests[a] for a in algorithms if plan.manifests.get(a) is not None), {})
     sha256, sha512 = plan.manifests["sha256"], plan.manifests["sha512"]
     if sha256 is not None and sha512 is not None and sha256.keys() != sha512.keys():
         diff = sorted(sha256.keys() ^ sha512.keys())
@@ -348,10 +349,9 @@ def _parse_other_manifests(root: Path, result: VerificationResult, plan: _Payloa
                    f"{', '.join(diff[:5])}")
 
 
-def _judge_payload(root: Path, result: VerificationResult, plan: _PayloadPlan,
-                   algorithms: Sequence[str]) -> None:
+def _judge_payload(root: Path, result: VerificationResult, plan: _PayloadPlan) -> None:
     """Compare the computed digests with the manifests: altered, missing, renamed, extra."""
-    listed, digests = plan.listed, plan.digests
+    listed, digests, algorithms = plan.listed, plan.digests, plan.algorithms
     actual_set = set(plan.actual)
     extra = sorted(actual_set - listed.keys())
     missing = sorted(listed.keys() - actual_set)
@@ -546,7 +546,7 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
     plan = _plan_payload(root, result, algorithms)
     hasher = ParallelHasher(plan.to_hash, algorithms, workers)
     try:
-        _parse_other_manifests(root, result, plan, algorithms)
+        _parse_other_manifests(root, result, plan)
         if trust is None:
             trust = load_trust(signer_key, allowed_signers)
         if (root / OPEN_DIR).exists():
@@ -558,7 +558,7 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
         hasher.cancel()
         raise
     _collect_digests(plan, result, hasher)
-    _judge_payload(root, result, plan, algorithms)
+    _judge_payload(root, result, plan)
     _check_custody(root, result, trust, signer_blob)
     result.decide()
     return result
