@@ -43,6 +43,7 @@ _PAGE_SHAPES = {"ual.page": ('{"value":[{"AuditData":"VARCHAR"}]}', ".value", ".
 # 1.0 GB with 48 MB or 576 MB chunks), as DuckDB streams the pages of a statement.
 _CHUNK_BYTES = 256 << 20
 _CHUNK_FILES = 256
+_MIN_SPLIT_BYTES = 16 << 20  # below this per worker, one statement is cheaper than several
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
 _TIME_BATCH = 10_000  # distinct time strings fetched at once for the Python parser
 
@@ -99,7 +100,7 @@ class Engine:
             by_kind: dict[str, list[Page]] = {}
             for page in inv.record_pages:
                 by_kind.setdefault(page.kind, []).append(page)
-            jobs += [(inv, kind, chunk) for kind in sorted(by_kind) for chunk in _chunks(by_kind[kind])]
+            jobs += [(inv, kind, chunk) for kind in sorted(by_kind) for chunk in _chunks(by_kind[kind], self._threads)]
         failed = self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
             self._python_rows(inv, _rel(inv, page.body), page_rows(page))
@@ -124,7 +125,8 @@ class Engine:
         if workers == 1:
             return [bad for job in jobs for bad in self._load_pages(self.con, *job)]
         pending = queue.SimpleQueue()
-        for n, job in enumerate(jobs):
+        # largest first, so the last chunks to start are small ones and the workers end together
+        for n, job in sorted(enumerate(jobs), key=lambda nj: -sum(map(_weight, nj[1][2]))):
             pending.put((n, job))
         failed: dict[int, list[tuple[Inventory, Page]]] = {}
 
@@ -352,19 +354,35 @@ def needs_disk(inventories: Sequence[Inventory]) -> bool:
     return total > _IN_MEMORY_BYTES
 
 
-def _chunks(pages: list[Page]) -> Iterable[list[Page]]:
-    """Consecutive runs of pages within the byte and file budgets (at least one page each)."""
-    chunk: list[Page] = []
-    size = 0
-    for page in pages:
-        weight = page.size or _MAX_OBJECT // 4
-        if chunk and (size + weight > _CHUNK_BYTES or len(chunk) >= _CHUNK_FILES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(page)
-        size += weight
-    if chunk:
-        yield chunk
+def _chunks(pages: list[Page], workers: int = 1) -> list[list[Page]]:
+    """Consecutive runs of pages of about equal bytes (at least one page each).
+
+    Enough runs that each stays within about the byte and file budgets, and, when the pages
+    are worth splitting at all, a multiple of `workers`: equal runs finish together, where runs
+    cut at the budget left one worker alone on the last full run while the other idled
+    (1M records: 6.4 s for the load with runs of 37, 37, 37 / 37, 37, 15 pages; 4.9 s with six
+    runs of 33-34)."""
+    if not pages:
+        return []
+    weights = [_weight(page) for page in pages]
+    total = sum(weights)
+    count = max(-(-total // _CHUNK_BYTES), -(-len(pages) // _CHUNK_FILES))
+    if total >= _MIN_SPLIT_BYTES * workers:
+        count = -(-count // workers) * workers
+    count = min(count, len(pages))
+    chunks: list[list[Page]] = [[]]
+    done = 0
+    for page, weight in zip(pages, weights):
+        if chunks[-1] and done * count >= total * len(chunks):
+            chunks.append([])
+        chunks[-1].append(page)
+        done += weight
+    return chunks
+
+
+def _weight(page: Page) -> int:
+    """A page's body bytes, for balancing work (a guess where the sidecar does not say)."""
+    return page.size or _MAX_OBJECT // 4
 
 
 def _rel(inv: Inventory, path: Path) -> str:

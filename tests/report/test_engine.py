@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bundlekit import mia, record, write_bundle
 from report import engine as engine_mod
 from report.engine import Engine, needs_disk
-from report.inventory import scan_bundle
+from report.inventory import Page, scan_bundle
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
@@ -47,6 +49,32 @@ def test_needs_disk_follows_the_page_bytes(tmp_path, monkeypatch):
     assert needs_disk([inv]) is False
     monkeypatch.setattr(engine_mod, "_IN_MEMORY_BYTES", 10)
     assert needs_disk([inv]) is True
+
+
+def _pages(sizes: list[int]) -> list[Page]:
+    return [Page(Path(f"p{n}.meta.json"), Path(f"p{n}.json.gz"), "ual.page", 200, {}, size)
+            for n, size in enumerate(sizes)]
+
+
+def test_chunks_are_equal_runs_in_a_multiple_of_the_workers():
+    mb = 1 << 20
+    pages = _pages([7 * mb] * 200)  # 1.4 GB: six budget-sized runs would be 37 x 5 + 15
+    chunks = engine_mod._chunks(pages, workers=2)
+    assert [page for chunk in chunks for page in chunk] == pages  # every page once, in order
+    assert len(chunks) % 2 == 0 and len(chunks) >= 1400 // 256
+    assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
+    assert all(sum(p.size for p in chunk) <= engine_mod._CHUNK_BYTES for chunk in chunks)
+    # uneven pages: runs still balance by bytes, not by count
+    uneven = _pages([1 * mb, 10 * mb] * 20)
+    weights = [sum(p.size for p in chunk) for chunk in engine_mod._chunks(uneven, workers=2)]
+    assert len(weights) == 2 and abs(weights[0] - weights[1]) <= 10 * mb
+
+
+def test_small_evidence_is_one_statement_and_every_page_is_kept():
+    assert len(engine_mod._chunks(_pages([100_000] * 30), workers=2)) == 1
+    assert engine_mod._chunks([], workers=2) == []
+    unknown = engine_mod._chunks(_pages([0] * 8), workers=4)  # sizes not in the sidecars: guessed
+    assert [len(c) for c in unknown] == [2, 2, 2, 2]
 
 
 def test_query_errors_are_query_errors(tmp_path):
