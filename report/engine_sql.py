@@ -35,11 +35,18 @@ MAILBOX_RECORD_TYPES = (2, 3, 50, 101)
 
 
 def _prop(list_expr: str, name: str) -> str:
-    """The Value of the {Name, Value} pair called `name`: the first four positions are read
-    directly (where Exchange puts them; CASE evaluates lazily), a lambda search covers the rest."""
-    direct = " ".join(f"WHEN {list_expr}[{i}].Name = '{name}' THEN {list_expr}[{i}].Value" for i in range(1, 5))
-    return (f"CASE {direct} WHEN len({list_expr}) > 4 THEN "
-            f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value END")
+    """The Value of the first {Name, Value} pair called `name`. One lambda filter costs about
+    half the instructions of a CASE over the first positions (each WHEN extracts a struct)."""
+    return f"list_filter({list_expr}, lambda p: p.Name = '{name}')[1].Value"
+
+
+def _trim(expr: str) -> str:
+    """trim(expr), which DuckDB does codepoint by codepoint over the whole string (about 6% of
+    the load's instructions for the ids and accounts of every record). Only a string that
+    starts or ends with a space, or holds a non-ASCII character, can change (trim removes
+    Unicode space separators), so only those are trimmed; the rest are returned as they are."""
+    return (f"CASE WHEN {expr} ^@ ' ' OR ends_with({expr}, ' ') OR strlen({expr}) <> length({expr}) "
+            f"THEN trim({expr}) ELSE {expr} END")
 
 
 # The fast path for event times: the ISO forms raw pages carry (`2023-06-01T12:00:00`, a `Z`,
@@ -55,34 +62,34 @@ FAST_TIME_PATTERN = (r"[12]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\
 def fast_time(expr: str) -> str:
     """SQL for the TIMESTAMP (UTC) of `expr` when it is in a fast-path form, else NULL."""
     return (f"CASE WHEN regexp_full_match({expr}, '{FAST_TIME_PATTERN}') "
-            f"THEN try_cast(rtrim({expr}, 'Z') AS TIMESTAMP) END")
+            f"THEN try_cast({expr} AS TIMESTAMP) END")
 
 
 # Columns of events_all / events. `r` is the json_transform result; bundle/src/pos come from
 # the source relation. Text is kept as recorded except ids, accounts and mailboxes (lower-cased).
 EVENT_COLUMNS = f"""
-    coalesce(nullif(trim(r.Id), ''), 'no-id:' || src || '#' || pos::VARCHAR) AS id,
-    (r.Id IS NULL OR trim(r.Id) = '') AS id_missing,
+    coalesce(nullif({_trim('r.Id')}, ''), 'no-id:' || src || '#' || pos::VARCHAR) AS id,
+    (r.Id IS NULL OR {_trim('r.Id')} = '') AS id_missing,
     {fast_time('r.CreationTime')} AS ts,
     r.CreationTime AS creation_time,
     r.Operation AS operation,
     try_cast(r.RecordType AS INTEGER) AS record_type,
     r.Workload AS workload,
-    lower(trim(r.UserId)) AS account,
-    lower(trim(coalesce(nullif(r.MailboxOwnerUPN, ''),
-        CASE WHEN try_cast(r.RecordType AS INTEGER) IN {MAILBOX_RECORD_TYPES}
-             OR r.Operation = 'MailItemsAccessed' THEN r.UserId END))) AS mailbox,
+    lower({_trim('r.UserId')}) AS account,
+    lower(CASE WHEN r.MailboxOwnerUPN <> '' THEN {_trim('r.MailboxOwnerUPN')}
+               WHEN try_cast(r.RecordType AS INTEGER) IN {MAILBOX_RECORD_TYPES}
+                    OR r.Operation = 'MailItemsAccessed' THEN {_trim('r.UserId')} END) AS mailbox,
     r.ObjectId AS object_id,
     r.ResultStatus AS result_status,
     r.ClientIP AS client_ip,
     r.ClientIPAddress AS client_ip_address,
     r.ActorIpAddress AS actor_ip,
-    lower(trim(r.AppId)) AS app_id,
-    lower(trim(r.ClientAppId)) AS client_app_id,
-    lower(trim(r.AppAccessContext.ClientAppId)) AS aac_client_app_id,
-    lower(trim(r.SessionId)) AS session_id,
-    lower(trim(r.AppAccessContext.AADSessionId)) AS aad_session_id,
-    lower(trim({_prop('r.DeviceProperties', 'SessionId')})) AS device_session_id,
+    lower({_trim('r.AppId')}) AS app_id,
+    lower({_trim('r.ClientAppId')}) AS client_app_id,
+    lower({_trim('r.AppAccessContext.ClientAppId')}) AS aac_client_app_id,
+    lower({_trim('r.SessionId')}) AS session_id,
+    lower({_trim('r.AppAccessContext.AADSessionId')}) AS aad_session_id,
+    lower({_trim(_prop('r.DeviceProperties', 'SessionId'))}) AS device_session_id,
     r.ClientInfoString AS client_info,
     {_prop('r.ExtendedProperties', 'UserAgent')} AS user_agent,
     {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
