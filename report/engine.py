@@ -32,11 +32,15 @@ from report.sources import Row, import_rows, iso_utc, page_rows
 
 logger = logging.getLogger(__name__)
 
-# How each page kind holds its classic-schema records: a json_transform shape that parses the
-# page once into a list, and the field of each element holding the record (text or object).
-_PAGE_SHAPES = {"ual.page": ('{"value":[{"AuditData":"VARCHAR"}]}', ".value", ".AuditData"),
-                "graph.records": ('{"value":[{"auditData":"JSON"}]}', ".value", ".auditData"),
-                "mgmt.blob": ('["JSON"]', "", "")}
+# How each page kind holds its classic-schema records, as read_json reads it: whether the page
+# is an object holding the record list (`records`) or the list itself, the list's type, and the
+# field of each element holding the record (text or object). The type lets DuckDB parse each
+# page once and take the list out as it parses; reading the page as JSON text and applying
+# json_transform parsed it twice (once to validate the text): 1M records, a third less CPU
+# for this step (60 pages: 1.23 s -> 0.79 s).
+_PAGE_READS = {"ual.page": ("true", "STRUCT(AuditData VARCHAR)[]", ".AuditData"),
+               "graph.records": ("true", "STRUCT(auditData JSON)[]", ".auditData"),
+               "mgmt.blob": ("false", "JSON[]", "")}
 # Pages are read in chunks of up to this many body bytes, one statement per chunk, so the two
 # workers share the load. Every statement costs planning and a commit (measured: about 70 ms
 # of CPU each), so chunks are large; peak memory did not grow with the chunk size (1M records:
@@ -189,21 +193,21 @@ class Engine:
     def _bulk_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str, pages: list[Page]) -> None:
         # One parse per page into the list of elements; an element without a record becomes a
         # NULL record, counted by _finish_events, never skipped; a page without the list gives
-        # no row and is read again by _pages_without_rows. A page that is not JSON at all, or a
-        # record that is malformed JSON, fails the statement: _load_pages isolates the page.
+        # no row and is read again by _pages_without_rows. A page that is not JSON at all, whose
+        # list or elements have another type, or with a record that is malformed JSON, fails the
+        # statement: _load_pages isolates the page, and the Python reader names what is wrong.
         # 'newline_delimited' reads each line of a file as one value: API responses are single
-        # lines, so a blob that is a JSON array is not split into rows before the shape is
-        # applied, and no scan for where an object ends is needed (a quarter less CPU than
-        # 'unstructured'). A body spread over several lines fails the statement and is read by
-        # the Python reader like any other page the bulk read cannot take.
+        # lines, so a blob that is a JSON array is not split into rows before it is typed, and
+        # no scan for where an object ends is needed (a quarter less CPU than 'unstructured').
+        # A body spread over several lines fails the statement and is read by the Python reader
+        # like any other page the bulk read cannot take.
         prefix = inv.root.as_posix().rstrip("/") + "/"
-        shape, list_field, record_field = _PAGE_SHAPES[kind]
+        records, list_type, record_field = _PAGE_READS[kind]
         source = (
-            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(v, 1) AS pos, "
-            f"unnest(v){record_field} AS rec FROM ("
-            f"SELECT filename, json_transform(json, '{shape}'){list_field} AS v "
-            f"FROM read_json_objects(?, format = 'newline_delimited', maximum_object_size = {_MAX_OBJECT}, "
-            "filename = true))")
+            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(value, 1) AS pos, "
+            f"unnest(value){record_field} AS rec "
+            f"FROM read_json(?, format = 'newline_delimited', records = {records}, "
+            f"columns = {{value: '{list_type}'}}, maximum_object_size = {_MAX_OBJECT}, filename = true)")
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
