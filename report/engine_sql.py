@@ -124,9 +124,21 @@ def key_filter(kind: str, value: str = "v") -> str:
     return f"{usable} AND {value} <> '{NULL_GUID}'" if kind == "session" else usable
 
 
+def key_values(kind: str) -> str:
+    """SQL relation: every column of `events` plus `v`, one row per record and usable value of
+    this kind (a value held in two of its columns counts once). One SELECT per column, a later
+    column only where it differs from the earlier ones: half the time of unnesting a
+    list_distinct built for every record (1M records: 0.38 s -> 0.19 s for the suggestions);
+    DuckDB reads only the columns a query uses."""
+    columns = KEY_COLUMNS[kind]
+    return "\n        UNION ALL\n".join(
+        f"SELECT *, {column} AS v FROM events WHERE {key_filter(kind, column)}"
+        + "".join(f" AND {column} IS DISTINCT FROM {earlier}" for earlier in columns[:n])
+        for n, column in enumerate(columns))
+
+
 EVENT_KEYS = "\n        UNION ALL\n".join(
-    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM (SELECT id, ts, unnest([{', '.join(columns)}]) "
-    f"AS v FROM events) WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items())
+    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind)})" for kind in KEY_COLUMNS)
 
 # Every distinct (kind, value): one DISTINCT per column is about 3x faster than DISTINCT over
 # event_keys, which first builds a row per record and value.

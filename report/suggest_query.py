@@ -13,7 +13,7 @@ from datetime import datetime
 
 from report.casefile import CaseFile
 from report.engine import Engine
-from report.engine_sql import KEY_COLUMNS, key_filter
+from report.engine_sql import key_values
 from report.suggest import MAX_IDS, Suggestion, ValueStats, suggest
 
 # Mailboxes are counted only where someone other than the owner reached them (an office address
@@ -25,8 +25,7 @@ _COUNTED = {"app": "operation = 'MailItemsAccessed'", "ip": "true", "session": "
 
 
 def _values_of(kind: str) -> str:
-    return (f"FROM events, unnest(list_distinct([{', '.join(KEY_COLUMNS[kind])}])) AS u(v) "
-            f"WHERE {key_filter(kind)} AND {_COUNTED[kind]}")
+    return f"FROM ({key_values(kind)}) WHERE {_COUNTED[kind]}"
 
 
 def _stats_rows(engine: Engine, ws: datetime, we: datetime) -> list[tuple]:
