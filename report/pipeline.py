@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ from report.engine import Engine, needs_disk
 from report.errors import InvalidEvidenceError, RenderError
 from report.findings import BundleInfo, build_findings
 from report.inventory import Inventory, scan_bundle
+from report.suggest import Suggestion
 from report.suggest_query import suggestions
 from report.visibility import Gap, clip
 
@@ -205,14 +207,15 @@ def _pdf_renderer() -> Callable[[dict, Path], None] | None:
     return render_report
 
 
-def write_outputs(out: Path, findings: dict[str, Any], analysis: Analysis) -> tuple[dict[str, str], str | None]:
+def write_outputs(out: Path, findings: dict[str, Any], analysis: Analysis,
+                  render: Callable[[dict, Path], None] | None) -> tuple[dict[str, str], str | None]:
+    """Write the three outputs; `render` is the PDF renderer (_pdf_renderer), None without one."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = {"items.csv": items_csv(analysis), "findings.json": findings_json(findings)}
         for name, blob in written.items():
             (out / name).write_bytes(blob)
         hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in written.items()}
-        render = _pdf_renderer()
         if render is None:
             return hashes, "report.pdf not written: the PDF renderer (report.pdf) is not installed"
         render(findings, out / "report.pdf")
@@ -223,6 +226,22 @@ def write_outputs(out: Path, findings: dict[str, Any], analysis: Analysis) -> tu
 
 
 # ---- the whole run ------------------------------------------------------------------------------
+
+def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: Any, problems: list[str]
+           ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]]]:
+    """Load the evidence and ask the engine everything the findings need: (tampering records,
+    analysis, suggested indicators, completeness rows); what could not be read joins `problems`."""
+    engine.load(inventories)
+    tampering = tampering_records(engine)
+    unknown = unknown_from_config(cfg, tampering, case, problems)
+    analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown)
+    suggested = suggestions(engine, case)
+    problems += [f"{src or bundle}: {p}" for bundle, src, p in
+                 engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
+    completeness = engine.dicts("""SELECT bundle, source, unit, status, reason, expected, received
+        FROM gaps ORDER BY bundle, source, unit""")
+    return tampering, analysis, suggested, completeness
+
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_invalid: bool = False,
                sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
@@ -249,28 +268,29 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     if any(i.verdict == "cannot verify" for i in infos):
         limitations.append("Some bundles could only be checked against the key they carry; verify them "
                            "with the examiner's published key (evkit verify --signer-key) before relying on them.")
-    with Engine(on_disk=needs_disk(inventories)) as engine:
-        engine.load(inventories)
-        tampering = tampering_records(engine)
-        unknown = unknown_from_config(cfg, tampering, case, problems)
-        analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown)
-        suggested = suggestions(engine, case)
-        problems += [f"{src or bundle}: {p}" for bundle, src, p in
-                     engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
-        completeness = engine.dicts("""SELECT bundle, source, unit, status, reason, expected, received
-            FROM gaps ORDER BY bundle, source, unit""")
-    if cfg is None or not getattr(cfg, "mailboxes", ()):
-        limitations.append("No mailbox audit configuration was collected: mailboxes whose auditing was off "
-                           "cannot be told apart from mailboxes the attacker did not touch.")
-    if any(s["items_unnamed"] is None for s in analysis.syncs):
-        limitations.append("Folder statistics were not collected for some synced folders: items in them "
-                           "that no record names cannot be counted.")
-    cov, types = coverage_rows(cfg, analysis.in_scope)
-    findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=not bad,
-                              tampering=tampering_findings(tampering, case), suggestions=suggested,
-                              coverage=cov, completeness=completeness, problems=problems,
-                              limitations=limitations, types=types)
-    hashes, skipped = write_outputs(out, findings, analysis)
+    # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
+    # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
+    # without the GIL too). 1M records: about 0.2 s and 0.1 s less.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evkit-report") as background:
+        renderer = background.submit(_pdf_renderer)
+        engine = Engine(on_disk=needs_disk(inventories))
+        try:
+            tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems)
+        finally:
+            closed = background.submit(engine.close)
+        if cfg is None or not getattr(cfg, "mailboxes", ()):
+            limitations.append("No mailbox audit configuration was collected: mailboxes whose auditing was off "
+                               "cannot be told apart from mailboxes the attacker did not touch.")
+        if any(s["items_unnamed"] is None for s in analysis.syncs):
+            limitations.append("Folder statistics were not collected for some synced folders: items in them "
+                               "that no record names cannot be counted.")
+        cov, types = coverage_rows(cfg, analysis.in_scope)
+        findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=not bad,
+                                  tampering=tampering_findings(tampering, case), suggestions=suggested,
+                                  coverage=cov, completeness=completeness, problems=problems,
+                                  limitations=limitations, types=types)
+        hashes, skipped = write_outputs(out, findings, analysis, renderer.result())
+        closed.result()
     if sign is not None:
         for root in roots:
             sign(root, hashes)
