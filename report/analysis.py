@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from report import classify as rules
-from report.attribution import indicator_hits, session_label
+from report.attribution import indicator_hits, kinds_sought, session_label
 from report.casefile import CaseFile, format_utc
 from report.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from report.engine import Engine
-from report.engine_sql import DISTINCT_KEYS
+from report.engine_sql import distinct_keys
 from report.visibility import Gap, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
@@ -56,7 +56,7 @@ def _naive(value: datetime) -> datetime:
 def attribute(engine: Engine, case: CaseFile) -> None:
     """Create table `attributed(id, indicator, via)`: direct hits in the window, then every
     record of a session that holds one (the label says which indicator led there)."""
-    values = engine.rows(f"{DISTINCT_KEYS} ORDER BY kind, value")
+    values = engine.rows(f"{distinct_keys(kinds_sought(case.indicators))} ORDER BY kind, value")
     hits = indicator_hits(((k, v) for k, v in values), case.indicators)
     engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
     window = [_naive(case.window_start), _naive(case.window_end)]

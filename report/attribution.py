@@ -90,6 +90,13 @@ def match_value(kind: Kind, value: str, indicators: Indicators) -> str | None:
     raise ValueError(f"unknown indicator kind {kind!r}")
 
 
+def kinds_sought(indicators: Indicators) -> tuple[str, ...]:
+    """The kinds of recorded value some indicator is matched against (match_value)."""
+    wanted = {"ip": indicators.ips, "app": indicators.app_ids, "session": indicators.session_ids,
+              "ua": indicators.user_agents}
+    return tuple(kind for kind, values in wanted.items() if values)
+
+
 def indicator_hits(values: Iterable[tuple[str, str]], indicators: Indicators) -> list[tuple[str, str, str]]:
     """(kind, value) pairs present in the evidence -> sorted (kind, value, label) for matches."""
     hits = set()

@@ -7,6 +7,7 @@ Every table is described in docs/internals.md under "report tables" for `evkit s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 # What json_transform extracts from each classic-schema record, in one parse. Non-strict: a
 # field of the wrong type (a PowerShell-mangled "System.Object[]" where a list belongs) becomes
@@ -140,11 +141,13 @@ def key_values(kind: str) -> str:
 EVENT_KEYS = "\n        UNION ALL\n".join(
     f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind)})" for kind in KEY_COLUMNS)
 
-# Every distinct (kind, value): one DISTINCT per column is about 3x faster than DISTINCT over
-# event_keys, which first builds a row per record and value.
-DISTINCT_KEYS = " UNION ".join(
-    f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
-    f"WHERE {key_filter(kind)}" for kind, columns in KEY_COLUMNS.items() for column in columns)
+def distinct_keys(kinds: Iterable[str]) -> str:
+    """SQL: every distinct (kind, value) of the given kinds (only kinds some indicator seeks are
+    worth reading). One DISTINCT per column is about 3x faster than DISTINCT over event_keys,
+    which first builds a row per record and value."""
+    selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
+               f"WHERE {key_filter(kind)}" for kind in sorted(set(kinds)) for column in KEY_COLUMNS[kind]]
+    return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
 
 # Derived relations, created after events is de-duplicated, in this order. Views cost nothing
 # until queried, and each query gets its filters pushed into them. event_keys is a view too:

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from report.attribution import (indicator_hits, match_app, match_ip, match_session, match_user_agent,
-                                normalise_ip, session_label)
+from report.attribution import (indicator_hits, kinds_sought, match_app, match_ip, match_session,
+                                match_user_agent, match_value, normalise_ip, session_label)
 from report.casefile import Indicators
 
 NETS = (ipaddress.ip_network("203.0.113.7/32"), ipaddress.ip_network("198.51.100.0/24"),
@@ -64,3 +64,14 @@ def test_indicator_hits_are_sorted_and_typed():
 
 def test_session_label_names_the_leading_indicator():
     assert session_label("abc", "ip 203.0.113.7") == "session abc (led there by ip 203.0.113.7)"
+
+
+def test_only_the_kinds_some_indicator_seeks_are_read():
+    assert kinds_sought(Indicators(accounts=("a@x",))) == ()
+    assert kinds_sought(Indicators(ips=NETS[:1], user_agents=("python",))) == ("ip", "ua")
+    everything = Indicators(ips=NETS, app_ids=("a",), session_ids=("s",), user_agents=("u",))
+    assert kinds_sought(everything) == ("ip", "app", "session", "ua")
+    # a kind left out could never match: match_value finds nothing without its indicators
+    nothing = Indicators(accounts=("a@x",))
+    assert all(match_value(kind, value, nothing) is None
+               for kind, value in [("ip", "203.0.113.7"), ("app", "a"), ("session", "s"), ("ua", "u")])
