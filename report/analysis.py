@@ -18,7 +18,7 @@ from report.attribution import indicator_hits, kinds_sought, session_label
 from report.casefile import CaseFile, format_utc
 from report.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from report.engine import Engine
-from report.engine_sql import distinct_keys
+from report.engine_sql import distinct_keys, item_mentions
 from report.visibility import Gap, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
@@ -151,23 +151,11 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
     if not mailboxes:
         return []
     engine.put_table("scope", {"mailbox": "VARCHAR"}, [(m,) for m in mailboxes])
-    rows = engine.rows("""
-        WITH ev AS (SELECT * FROM events WHERE mailbox IN (SELECT mailbox FROM scope)),
-        mentions AS (
-            SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder, i.InternetMessageId AS internet_message_id,
-                   i.Subject AS subject
-            FROM ev e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
-            WHERE e.operation = 'MailItemsAccessed'
-            UNION ALL
-            SELECT id, ts, mailbox, item.ParentFolder.Path, item.InternetMessageId, item.Subject
-            FROM ev WHERE item.InternetMessageId IS NOT NULL
-            UNION ALL
-            SELECT e.id, e.ts, e.mailbox, coalesce(a.ParentFolder.Path, e.folder_path), a.InternetMessageId,
-                   a.Subject
-            FROM ev e, unnest(e.affected_items) AS u(a))
+    in_scope = "(SELECT * FROM events WHERE mailbox IN (SELECT mailbox FROM scope))"
+    rows = engine.rows(f"""
         SELECT mailbox, internet_message_id, folder, min(ts), min(subject),
                min(struct_pack(t := coalesce(ts, TIMESTAMP '9999-12-31'), id := record_id)).id
-        FROM mentions WHERE internet_message_id IS NOT NULL AND internet_message_id <> ''
+        FROM ({item_mentions(in_scope)})
         GROUP BY mailbox, internet_message_id, folder
         ORDER BY 1, 2, 3 NULLS FIRST""")
     return [Sighting(mb, imid, folder, _utc(ts), subject, rid) for mb, imid, folder, ts, subject, rid in rows]

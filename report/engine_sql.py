@@ -149,37 +149,51 @@ def distinct_keys(kinds: Iterable[str]) -> str:
                f"WHERE {key_filter(kind)}" for kind in sorted(set(kinds)) for column in KEY_COLUMNS[kind]]
     return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
 
+def accessed_items(source: str) -> str:
+    """SQL: the items MailItemsAccessed records of `source` (a relation with the columns of
+    events) name, one row per record, folder and item. Items are unnested in two projections,
+    not as two lateral joins (`e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)`),
+    which DuckDB plans as a join per level: 1M records, 4.9 s against 0.04 s."""
+    return f"""
+        SELECT record_id, ts, mailbox, access_type, f.Path AS folder,
+               i.InternetMessageId AS internet_message_id, i.Subject AS subject
+        FROM (SELECT *, unnest(f.FolderItems) AS i
+              FROM (SELECT id AS record_id, ts, mailbox, access_type, unnest(folders) AS f
+                    FROM {source} WHERE operation = 'MailItemsAccessed'))
+        WHERE i.InternetMessageId IS NOT NULL AND i.InternetMessageId <> ''"""
+
+
+def item_mentions(source: str) -> str:
+    """SQL: every item a record of `source` names (accessed, acted on, or among affected items).
+    A filter on `mailbox` is not pushed below the unnests: filter `source` itself. Unnests are
+    projections here too: a lateral join on a filtered `source` took 0.38 s for 15,000 records."""
+    return f"""
+        SELECT record_id, ts, mailbox, 'MailItemsAccessed' AS operation, folder,
+               internet_message_id, subject FROM ({accessed_items(source)})
+        UNION ALL
+        SELECT id, ts, mailbox, operation, item.ParentFolder.Path, item.InternetMessageId,
+               item.Subject
+        FROM {source} WHERE item.InternetMessageId IS NOT NULL AND item.InternetMessageId <> ''
+        UNION ALL
+        SELECT id, ts, mailbox, operation, coalesce(a.ParentFolder.Path, folder_path),
+               a.InternetMessageId, a.Subject
+        FROM (SELECT id, ts, mailbox, operation, folder_path, unnest(affected_items) AS a FROM {source})
+        WHERE a.InternetMessageId IS NOT NULL AND a.InternetMessageId <> ''"""
+
+
 # Derived relations, created after events is de-duplicated, in this order. Views cost nothing
 # until queried, and each query gets its filters pushed into them. event_keys is a view too:
 # the report joins it five times, but each join reads only the kinds it filters on, and
 # writing its four rows per record out as a table cost more than all the joins (10M records,
 # on-disk tables: 19.5 s to create it; the report went from 127 s to 109 s without it).
 DERIVED = {
-    "accessed_items": """
-        SELECT e.id AS record_id, e.ts, e.mailbox, e.access_type, f.Path AS folder,
-               i.InternetMessageId AS internet_message_id, i.Subject AS subject
-        FROM events e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)
-        WHERE e.operation = 'MailItemsAccessed' AND i.InternetMessageId IS NOT NULL
-              AND i.InternetMessageId <> ''
-    """,
+    "accessed_items": accessed_items("events"),
     "synced_folders": """
         SELECT e.id AS record_id, e.ts, e.mailbox, f.Path AS folder
         FROM events e, unnest(e.folders) AS u(f)
         WHERE e.operation = 'MailItemsAccessed' AND e.access_type = 'Sync'
     """,
-    "item_mentions": """
-        SELECT record_id, ts, mailbox, 'MailItemsAccessed' AS operation, folder,
-               internet_message_id, subject FROM accessed_items
-        UNION ALL
-        SELECT id, ts, mailbox, operation, item.ParentFolder.Path, item.InternetMessageId,
-               item.Subject
-        FROM events WHERE item.InternetMessageId IS NOT NULL AND item.InternetMessageId <> ''
-        UNION ALL
-        SELECT e.id, e.ts, e.mailbox, e.operation, coalesce(a.ParentFolder.Path, e.folder_path),
-               a.InternetMessageId, a.Subject
-        FROM events e, unnest(e.affected_items) AS u(a)
-        WHERE a.InternetMessageId IS NOT NULL AND a.InternetMessageId <> ''
-    """,
+    "item_mentions": item_mentions("events"),
     "searches": """
         SELECT id AS record_id, ts, coalesce(mailbox, account) AS mailbox, operation, query_text
         FROM events WHERE operation LIKE 'SearchQueryInitiated%'

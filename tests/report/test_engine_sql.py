@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from bundlekit import mia, record, write_bundle
+from report.analysis import load_sightings
 from report.engine import Engine
+from report.inventory import scan_bundle
 from report.engine_sql import _prop, _trim, distinct_keys
 
+WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
 NBSP, IDEOGRAPHIC_SPACE, EM_SPACE = "\u00a0", "\u3000", "\u2003"
 TEXTS = ["alice@contoso.com", " alice", "alice ", "  ", "", "\talice\t", "a\u00e9", f"{NBSP}alice",
          f"alice{IDEOGRAPHIC_SPACE}", f"{EM_SPACE}x{EM_SPACE}", "x\u200b", "\u00e9 ", "ALICE\n", None]
@@ -36,3 +40,31 @@ def test_distinct_keys_reads_only_the_kinds_asked_for():
         assert e.rows(distinct_keys([])) == []
         assert e.rows(f"{distinct_keys(['ip'])} ORDER BY ALL") == [("ip", "203.0.113.7")]
         assert e.rows(f"{distinct_keys(['session', 'app'])} ORDER BY ALL") == [("app", "a1"), ("session", "s1")]
+
+
+def test_item_mentions_and_sightings_list_every_named_item(tmp_path):
+    a, b = "alice@contoso.com", "bob@contoso.com"
+    recs = [
+        mia("m1", "2023-06-01T10:00:00", a, folders={"\\Inbox": ["<i1@x>", "<i2@x>"], "\\Empty": [],
+                                                      "\\Archive": ["<i3@x>", ""]}),
+        mia("m2", "2023-06-01T09:00:00", a, folders={"\\Inbox": ["<i1@x>"]}),
+        record("d1", "2023-06-01T11:00:00", "HardDelete", a, MailboxOwnerUPN=a, Folder={"Path": "\\Deleted"},
+               AffectedItems=[{"InternetMessageId": "<i4@x>", "ParentFolder": {"Path": "\\Inbox"}},
+                              {"InternetMessageId": "<i5@x>"}, {"Subject": "no id"}]),
+        record("s1", "2023-06-01T12:00:00", "Send", a, MailboxOwnerUPN=a,
+               Item={"InternetMessageId": "<i6@x>", "ParentFolder": {"Path": "\\Sent Items"}}),
+        mia("m3", "2023-06-01T08:00:00", b, folders={"\\Inbox": ["<b1@x>"]}),
+    ]
+    with Engine() as e:
+        e.load([scan_bundle(write_bundle(tmp_path / "B", recs, window=WINDOW, page_size=3))])
+        mentions = e.rows("SELECT record_id, operation, folder, internet_message_id FROM item_mentions ORDER BY ALL")
+        sightings = load_sightings(e, [a])
+    assert mentions == [
+        ("d1", "HardDelete", "\\Deleted", "<i5@x>"), ("d1", "HardDelete", "\\Inbox", "<i4@x>"),
+        ("m1", "MailItemsAccessed", "\\Archive", "<i3@x>"), ("m1", "MailItemsAccessed", "\\Inbox", "<i1@x>"),
+        ("m1", "MailItemsAccessed", "\\Inbox", "<i2@x>"), ("m2", "MailItemsAccessed", "\\Inbox", "<i1@x>"),
+        ("m3", "MailItemsAccessed", "\\Inbox", "<b1@x>"), ("s1", "Send", "\\Sent Items", "<i6@x>")]
+    # alice only; an item seen twice in one folder keeps its first sighting
+    assert [(s.imid, s.folder, s.record_id) for s in sightings] == [
+        ("<i1@x>", "\\Inbox", "m2"), ("<i2@x>", "\\Inbox", "m1"), ("<i3@x>", "\\Archive", "m1"),
+        ("<i4@x>", "\\Inbox", "d1"), ("<i5@x>", "\\Deleted", "d1"), ("<i6@x>", "\\Sent Items", "s1")]
