@@ -117,6 +117,7 @@ def floor(root: Path) -> float:
             hash_file(path)
     con = duckdb.connect()
     con.execute("SET threads = 2")
+    con.execute("SET enable_progress_bar = false")  # 10M records: a long scan would draw one
     pages = (root / "data" / "raw" / "ual").as_posix() + "/*/*.json.gz"
     # the fastest way DuckDB has to read, parse and count the records of these pages: read_json
     # with a typed list parses each single-line body once and takes one short field per record

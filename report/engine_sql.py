@@ -141,6 +141,7 @@ def key_values(kind: str) -> str:
 EVENT_KEYS = "\n        UNION ALL\n".join(
     f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind)})" for kind in KEY_COLUMNS)
 
+
 def distinct_keys(kinds: Iterable[str]) -> str:
     """SQL: every distinct (kind, value) of the given kinds (only kinds some indicator seeks are
     worth reading). One DISTINCT per column is about 3x faster than DISTINCT over event_keys,
@@ -148,6 +149,7 @@ def distinct_keys(kinds: Iterable[str]) -> str:
     selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
                f"WHERE {key_filter(kind)}" for kind in sorted(set(kinds)) for column in KEY_COLUMNS[kind]]
     return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
+
 
 def accessed_items(source: str) -> str:
     """SQL: the items MailItemsAccessed records of `source` (a relation with the columns of
