@@ -77,14 +77,14 @@ def _interactive(engine) -> int:
 
 def _body(args: dict[str, Any]) -> int:
     from report.engine import Engine, needs_disk  # noqa: PLC0415
-    from report.inventory import scan_bundle  # noqa: PLC0415
+    from report.inventory import scan_bundles  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
     query = args["--query"]
     if query is None and len(paths) > 1 and not Path(paths[-1]).is_dir():
         query = paths.pop()
     try:
-        inventories = [scan_bundle(Path(p)) for p in sorted(paths)]
+        inventories = scan_bundles(Path(p) for p in paths)
         with Engine(on_disk=needs_disk(inventories)) as engine:
             engine.load(inventories)
             if query is None:

@@ -8,6 +8,7 @@ on partly damaged evidence must still say what it could and could not read.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,25 @@ def read_page_sidecar(sidecar: Path) -> tuple[dict[str, Any], Path]:
     if not isinstance(body_name, str) or "/" in body_name or "\\" in body_name or body_name in ("", ".", ".."):
         raise ValueError("sidecar has no usable body_file")
     return meta, sidecar.parent / body_name
+
+
+def scan_bundles(roots: Iterable[Path]) -> list[Inventory]:
+    """scan_bundle for every root, ordered by folder name then path, each under a name no other
+    bundle of the run has. The name prefixes every `src` in the engine's tables, so two bundles
+    whose folders share a name (a copy, or two collections kept under different parents) would
+    read as one source; the later ones are called `NAME (2)`, `NAME (3)`..."""
+    inventories = [scan_bundle(root) for root in sorted(roots, key=lambda p: (p.name, str(p)))]
+    taken = {inv.name for inv in inventories}
+    seen: set[str] = set()
+    for inv in inventories:
+        if inv.name in seen:
+            n = 2
+            while f"{inv.name} ({n})" in taken:
+                n += 1
+            inv.name = f"{inv.name} ({n})"
+            taken.add(inv.name)
+        seen.add(inv.name)
+    return inventories
 
 
 def scan_bundle(root: Path) -> Inventory:

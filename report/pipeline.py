@@ -25,7 +25,7 @@ from report.classify import folder_key
 from report.engine import Engine, needs_disk
 from report.errors import InvalidEvidenceError, RenderError
 from report.findings import BundleInfo, build_findings
-from report.inventory import Inventory, scan_bundle
+from report.inventory import Inventory, scan_bundles
 from report.suggest import Suggestion
 from report.suggest_query import suggestions
 from report.visibility import Gap, clip
@@ -251,8 +251,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     `sign(bundle, hashes)` (given with --key) appends the report-generated custody record.
     """
     case = load_case(case_path)
-    roots = sorted((Path(b) for b in bundles), key=lambda p: (p.name, str(p)))
-    inventories = [scan_bundle(root) for root in roots]
+    inventories = scan_bundles(Path(b) for b in bundles)
+    roots = [inv.root for inv in inventories]
     infos, bad = [], []
     for inv in inventories:
         verdict, messages, result = verify(inv.root)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bundlekit import mia, record, write_bundle
+from bundlekit import mia, page_files, record, write_bundle
 from report import engine as engine_mod
 from report.engine import Engine, needs_disk
-from report.inventory import Page, scan_bundle
+from report.inventory import Page, scan_bundle, scan_bundles
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
@@ -107,3 +108,21 @@ def test_mgmt_blobs_and_graph_records_load_like_ual_pages(tmp_path):
         assert e.rows("SELECT count(*) FROM events") == [(5,)]
         assert sorted(r[0] for r in e.rows("SELECT src FROM problems")) == [
             "B/data/raw/graph/q1/records-000001.json.gz", "B/data/raw/mgmt/Audit.Exchange/blob-1.json.gz"]
+
+
+def test_bundles_whose_folders_share_a_name_stay_apart(tmp_path):
+    unit = "20230601T000000Z_20230602T000000Z"
+    recs = _records(6)
+    # the same page file in both: records in the first, no record list (a problem) in the second
+    with_rows = page_files(unit, "p900005", json.dumps({"value": [{"AuditData": json.dumps(recs[0])}]}).encode())
+    no_list = page_files(unit, "p900005", b'{"error": {"code": "x"}}')
+    first = write_bundle(tmp_path / "one" / "B", recs[:3], window=WINDOW, page_size=2, extra_files=with_rows)
+    second = write_bundle(tmp_path / "two" / "B", recs[3:], window=WINDOW, page_size=2, extra_files=no_list)
+    inventories = scan_bundles([second, first])
+    assert [(inv.name, inv.root) for inv in inventories] == [("B", first), ("B (2)", second)]
+    with Engine() as e:
+        e.load(inventories)
+        assert e.rows("SELECT bundle, count(*) FROM events GROUP BY 1 ORDER BY 1") == [("B", 3), ("B (2)", 4)]
+        problems = e.rows("SELECT bundle, src, problem FROM problems")
+    assert [(b, src.rsplit("/", 1)[-1]) for b, src, _ in problems] == [("B (2)", "p900005.json.gz")]
+    assert "has no list of records" in problems[0][2]
