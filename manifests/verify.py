@@ -278,9 +278,14 @@ class _PayloadPlan:
     hashed_bytes: int = 0
 
     @property
+    def listed_by(self) -> str | None:
+        """The first recomputed algorithm whose manifest parsed: its list is the one judged against."""
+        return next((a for a in self.algorithms if self.manifests.get(a) is not None), None)
+
+    @property
     def listed(self) -> dict[str, str]:
-        """The payload list judged against: the first recomputed algorithm's manifest that parsed."""
-        return next((self.manifests[a] for a in self.algorithms if self.manifests.get(a) is not None), {})
+        """The payload list judged against (path -> digest in the `listed_by` algorithm)."""
+        return self.manifests.get(self.listed_by or "") or {}
 
 
 def _walk_payload(root: Path, result: VerificationResult) -> list[tuple[str, int]]:
@@ -364,9 +369,9 @@ def _judge_payload(root: Path, result: VerificationResult, plan: _PayloadPlan) -
                 result.add("altered", rel, f"{alg.upper()} differs from manifest-{alg}.txt")
                 break
     by_hash: dict[str, list[str]] = {}
-    for rel in extra:   # extras are hashed too: a renamed file is found by its hash
-        if rel in digests:
-            by_hash.setdefault(digests[rel][algorithms[0]], []).append(rel)
+    for rel in extra:   # extras are hashed too: a renamed file is found by its hash, in the
+        if rel in digests and plan.listed_by:   # algorithm of the list it is missing from
+            by_hash.setdefault(digests[rel][plan.listed_by], []).append(rel)
     for rel in missing:
         moved = by_hash.get(listed[rel])
         if moved:

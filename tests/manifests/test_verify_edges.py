@@ -79,3 +79,18 @@ def test_a_bundle_hashed_on_one_worker_gives_the_same_result(tmp_path, signing_k
     assert [str(f) for f in one.findings] == [str(f) for f in many.findings]
     assert (one.verdict, one.payload_bytes, one.payload_files) == (many.verdict, many.payload_bytes,
                                                                    many.payload_files)
+
+
+def test_a_renamed_file_is_named_when_only_the_second_manifest_is_left(tmp_path, signing_key, examiner_key):
+    """The payload is judged against manifest-sha512 when manifest-sha256 is gone; a renamed
+    file must be matched by its SHA-512, not reported as one missing and one extra file."""
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    (bundle / "manifest-sha256.txt").unlink()
+    (bundle / "data" / "imports" / "a.csv").rename(bundle / "data" / "imports" / "b.csv")
+    result = verify_bundle(bundle, signer_key=_pub(signing_key), algorithms=("sha256", "sha512"))
+    assert result.verdict == "invalid"
+    renamed = [f for f in result.findings if f.code == "renamed"]
+    assert [(f.path, f.message) for f in renamed] == [
+        ("data/imports/a.csv", "is missing, and its exact bytes are now at data/imports/b.csv")]
+    assert not {f.path for f in result.findings if f.code in ("missing", "extra")} & {
+        "data/imports/a.csv", "data/imports/b.csv"}
