@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import random
 import re
 import threading
 from typing import Any
 from urllib.parse import quote, unquote
-
-import json
 
 from emulator import records as rec
 from emulator import ualindex

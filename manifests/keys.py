@@ -38,7 +38,6 @@ def public_blob(public_key: Ed25519PublicKey) -> bytes:
     return _ssh_string(KEY_TYPE.encode()) + _ssh_string(public_key.public_bytes_raw())
 
 
-
 def fingerprint(public_key: Ed25519PublicKey) -> str:
     """OpenSSH fingerprint, identical to `ssh-keygen -lf`: SHA256:<base64, no padding>."""
     digest = hashlib.sha256(public_blob(public_key)).digest()
