@@ -27,7 +27,7 @@ import duckdb
 
 from report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
 from report.errors import QueryError
-from report.inventory import Inventory, Page
+from report.inventory import Inventory, Page, source_name
 from report.sources import Row, import_rows, iso_utc, page_rows
 
 logger = logging.getLogger(__name__)
@@ -109,10 +109,10 @@ class Engine:
                      for chunk in _chunks(by_kind[kind], self._threads)]
         failed = self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
-            self._python_rows(inv, _rel(inv, page.body), page_rows(page))
+            self._python_rows(inv, source_name(inv, page.body), page_rows(page))
         for inv in inventories:
             for item in inv.imports:
-                self._python_rows(inv, _rel(inv, item.body), import_rows(item))
+                self._python_rows(inv, source_name(inv, item.body), import_rows(item))
         self._flush_python_rows()
         self._parse_other_times()
         self._finish_events()
@@ -162,7 +162,7 @@ class Engine:
         loaded = {src for (src,) in self.con.execute("SELECT DISTINCT src FROM events_all").fetchall()}
         skip = {id(page) for _, page in failed}
         return [(inv, page) for inv, _, pages in jobs for page in pages
-                if id(page) not in skip and _rel(inv, page.body) not in loaded]
+                if id(page) not in skip and source_name(inv, page.body) not in loaded]
 
     def _create_events_all(self) -> None:
         self.con.execute(
@@ -389,13 +389,6 @@ def _chunks(pages: list[Page], workers: int = 1) -> list[list[Page]]:
 def _weight(page: Page) -> int:
     """A page's body bytes, for balancing work (a guess where the sidecar does not say)."""
     return page.size or _MAX_OBJECT // 4
-
-
-def _rel(inv: Inventory, path: Path) -> str:
-    try:
-        return f"{inv.name}/{path.relative_to(inv.root).as_posix()}"
-    except ValueError:
-        return path.name
 
 
 def _text(value: Any) -> str | None:

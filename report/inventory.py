@@ -132,7 +132,9 @@ def scan_bundle(root: Path) -> Inventory:
     return inv
 
 
-def _rel(inv: Inventory, path: Path) -> str:
+def source_name(inv: Inventory, path: Path) -> str:
+    """A file's `src` in the report tables and problems: the bundle's name, then the file's
+    path inside the bundle (the engine's bulk read builds the same text in SQL)."""
     try:
         return f"{inv.name}/{path.relative_to(inv.root).as_posix()}"
     except ValueError:
@@ -143,7 +145,7 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
     try:
         meta, body = read_page_sidecar(sidecar)
     except ValueError as exc:
-        inv.problems.append(f"{_rel(inv, sidecar)}: {exc}; its body was not read")
+        inv.problems.append(f"{source_name(inv, sidecar)}: {exc}; its body was not read")
         return
     kind = str(meta.get("kind", ""))
     status = meta.get("status")
@@ -155,7 +157,7 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
     if not 200 <= status < 300:
         return  # kept in the bundle as the record of what happened; carries no evidence records
     if not body.is_file():
-        inv.problems.append(f"{_rel(inv, body)}: body named by its sidecar is missing")
+        inv.problems.append(f"{source_name(inv, body)}: body named by its sidecar is missing")
         return
     if kind in RECORD_KINDS:
         inv.record_pages.append(page)
@@ -167,26 +169,26 @@ def _add_import(inv: Inventory, sidecar: Path) -> None:
     try:
         meta = read_json_file(sidecar)
     except ValueError as exc:
-        inv.problems.append(f"{_rel(inv, sidecar)}: import sidecar {exc}; the import was not read")
+        inv.problems.append(f"{source_name(inv, sidecar)}: import sidecar {exc}; the import was not read")
         return
     if not isinstance(meta, dict):
-        inv.problems.append(f"{_rel(inv, sidecar)}: import sidecar is not a JSON object; not read")
+        inv.problems.append(f"{source_name(inv, sidecar)}: import sidecar is not a JSON object; not read")
         return
     body = sidecar.with_name(sidecar.name[: -len(".meta.json")])
     if not body.is_file():
-        inv.problems.append(f"{_rel(inv, body)}: imported file named by its sidecar is missing")
+        inv.problems.append(f"{source_name(inv, body)}: imported file named by its sidecar is missing")
         return
     fmt = str(meta.get("format") or "unknown")
     inv.imports.append(ImportFile(sidecar=sidecar, body=body, format=fmt, meta=meta))
     errors = meta.get("errors")
     if isinstance(errors, list) and errors:
         inv.problems.append(
-            f"{_rel(inv, body)}: {len(errors)} row(s) could not be parsed at import time "
+            f"{source_name(inv, body)}: {len(errors)} row(s) could not be parsed at import time "
             f"(first: row {_first(errors, 'row')}: {_first(errors, 'reason')})")
     lossy = meta.get("lossy")
     if isinstance(lossy, list) and lossy:
         inv.problems.append(
-            f"{_rel(inv, body)}: {len(lossy)} cell(s) were mangled before export "
+            f"{source_name(inv, body)}: {len(lossy)} cell(s) were mangled before export "
             f"(first: row {_first(lossy, 'row')} {_first(lossy, 'column')}: {_first(lossy, 'reason')})")
 
 
