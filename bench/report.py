@@ -35,7 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # manifests, for the bundle and the floor
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))   # manifests, for the bundle and the floor
 
 PAGE = 5000
 USERS = 200
@@ -181,9 +182,8 @@ def _compile_project() -> None:
     (as on some build machines), where every run would compile about 50 modules again."""
     import compileall
 
-    root = Path(__file__).resolve().parents[1]
     for package in ("evkit", "manifests", "collector", "report"):
-        compileall.compile_dir(root / package, quiet=1)
+        compileall.compile_dir(REPO / package, quiet=1)
 
 
 def run_report(bundle: Path, case: Path, out: Path) -> tuple[float, float, int, str]:
