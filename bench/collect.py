@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from manifests.keys import generate_key  # noqa: E402
+from evkit.manifests.keys import generate_key  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
 READY_TIMEOUT = 3600.0  # generating 10M records takes about 15 minutes on the shared machine

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from emulator.scenarios import build_scenario  # noqa: E402
+from evkit.emulator.scenarios import build_scenario  # noqa: E402
 
 
 def _peak_rss_mb() -> float:

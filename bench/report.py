@@ -72,8 +72,8 @@ def _record(i: int, rng: random.Random) -> dict:
 
 
 def generate(root: Path, records: int) -> None:
-    from manifests.bundle import BundleWriter
-    from manifests.keys import generate_key, load_signing_key
+    from evkit.manifests.bundle import BundleWriter
+    from evkit.manifests.keys import generate_key, load_signing_key
 
     keyfile = root.parent / "bench.key"
     if not keyfile.exists():
@@ -111,7 +111,7 @@ def generate(root: Path, records: int) -> None:
 def floor(root: Path) -> float:
     import duckdb
 
-    from manifests.hashing import hash_file   # page-aligned reads: the fastest hashing here
+    from evkit.manifests.hashing import hash_file   # page-aligned reads: the fastest hashing here
 
     start = time.perf_counter()
     for path in sorted((root / "data").rglob("*")):

@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from manifests.bundle import BundleWriter  # noqa: E402
-from manifests.keys import generate_key, load_signing_key  # noqa: E402
+from evkit.manifests.bundle import BundleWriter  # noqa: E402
+from evkit.manifests.keys import generate_key, load_signing_key  # noqa: E402
 
 PASSPHRASE = "bench passphrase (throw-away key)"
 MIN_SIZE, MAX_SIZE = 64 << 10, 8 << 20

@@ -18,8 +18,8 @@ from typing import Any
 
 import msal
 
-from collector.config import AuthConfig
-from collector.errors import AuthError, ConfigError, NetworkError
+from evkit.collector.config import AuthConfig
+from evkit.collector.errors import AuthError, ConfigError, NetworkError
 
 logger = logging.getLogger(__name__)
 

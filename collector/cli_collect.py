@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from collector.config import CollectConfig, load_config
-from collector.errors import CollectorError, ConfigError
+from evkit.collector.config import CollectConfig, load_config
+from evkit.collector.errors import CollectorError, ConfigError
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from manifests.errors import ManifestsError
+from evkit.manifests.errors import ManifestsError
 
 COMMAND = "collect"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -42,8 +42,8 @@ def main(argv: Sequence[str]) -> int:
 
 def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
     """Every check that needs no network: config, secrets present, key loads, output dir."""
-    from collector.auth import Credentials
-    from manifests.keys import load_signing_key
+    from evkit.collector.auth import Credentials
+    from evkit.manifests.keys import load_signing_key
 
     cfg = load_config(Path(args["--config"]))
     out = Path(args["--out"])
@@ -71,8 +71,8 @@ def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
 
 def make_tokens(cfg: CollectConfig, credentials: Any) -> Any:
     """The token provider for a run (MSAL over the verifying session)."""
-    from collector.auth import build_provider
-    from collector.client import make_session
+    from evkit.collector.auth import build_provider
+    from evkit.collector.client import make_session
 
     session = make_session(str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
                            cfg.tuning.timeout_seconds)
@@ -85,7 +85,7 @@ def _env(name: str | None) -> str | None:
 
 
 def _body(args: dict[str, Any]) -> int:
-    from collector.run import collect
+    from evkit.collector.run import collect
 
     try:
         cfg, credentials, key = preflight(args)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.errors import CollectorError
-from collector.importer import import_files
+from evkit.collector.errors import CollectorError
+from evkit.collector.importer import import_files
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from manifests.errors import ManifestsError
-from manifests.keys import load_signing_key
+from evkit.manifests.errors import ManifestsError
+from evkit.manifests.keys import load_signing_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 

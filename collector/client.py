@@ -2,10 +2,10 @@
 
 Every call carries a timeout and `verify=<CA bundle>` (the environment's REQUESTS_CA_BUNDLE
 would otherwise override a session setting; DESIGN 6). Retries (429/5xx/resets/truncated or
-unreadable bodies, 401 after a token refresh) follow `collector.retry.RetryPolicy`. Every
+unreadable bodies, 401 after a token refresh) follow `evkit.collector.retry.RetryPolicy`. Every
 response that arrives, accepted or not, is handed to the caller's `record` hook byte for byte,
 so the evidence store keeps the failed attempts too. Errors leave this module as
-`collector.errors` classes only.
+`evkit.collector.errors` classes only.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
-from collector.errors import ApiError, AuthError, NetworkError, ThrottledError
-from collector.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from evkit.collector.errors import ApiError, AuthError, NetworkError, ThrottledError
+from evkit.collector.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from evkit import __version__
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.errors import ConfigError
+from evkit.collector.errors import ConfigError
 from evkit.tomlfile import read_toml
 
 

@@ -24,8 +24,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from collector.client import Exchange
-from collector.windows import iso
+from evkit.collector.client import Exchange
+from evkit.collector.windows import iso
 
 SIDECAR_HEADERS = ("Date", "request-id", "client-request-id")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

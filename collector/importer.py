@@ -14,15 +14,15 @@ import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from collector.errors import BundleError, ImportInputError
-from collector.formats import summarise_file
-from manifests.bundle import BundleWriter
-from manifests.errors import BundleExistsError, ManifestsError
-from manifests.host import host_info
-from manifests.jsonio import canonical
-from manifests.keys import SigningKey
-from manifests.layout import utc_now
-from manifests.names import sanitise_component
+from evkit.collector.errors import BundleError, ImportInputError
+from evkit.collector.formats import summarise_file
+from evkit.manifests.bundle import BundleWriter
+from evkit.manifests.errors import BundleExistsError, ManifestsError
+from evkit.manifests.host import host_info
+from evkit.manifests.jsonio import canonical
+from evkit.manifests.keys import SigningKey
+from evkit.manifests.layout import utc_now
+from evkit.manifests.names import sanitise_component
 
 CHUNK = 1 << 20
 IMPORTS = "imports"

@@ -23,21 +23,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.client import ApiClient, TokenProvider
-from collector.config import CollectConfig
-from collector.errors import AuthError, BundleError, CollectorError, ConfigError
-from collector.evidence import ClockSampler, EvidenceStore
-from collector.ledger import COMPLETE, FAILED, LedgerEntry, summarise
-from collector.progress import Progress
-from collector.retry import RetryPolicy
-from collector.sources import SOURCE_MODULES
-from collector.sources.base import SourceContext
-from collector.state import RunState
-from collector.windows import compact, iso
+from evkit.collector.client import ApiClient, TokenProvider
+from evkit.collector.config import CollectConfig
+from evkit.collector.errors import AuthError, BundleError, CollectorError, ConfigError
+from evkit.collector.evidence import ClockSampler, EvidenceStore
+from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry, summarise
+from evkit.collector.progress import Progress
+from evkit.collector.retry import RetryPolicy
+from evkit.collector.sources import SOURCE_MODULES
+from evkit.collector.sources.base import SourceContext
+from evkit.collector.state import RunState
+from evkit.collector.windows import compact, iso
 from evkit import __version__
-from manifests.bundle import BundleWriter
-from manifests.errors import ManifestsError
-from manifests.keys import SigningKey
+from evkit.manifests.bundle import BundleWriter
+from evkit.manifests.errors import ManifestsError
+from evkit.manifests.keys import SigningKey
 
 logger = logging.getLogger("collector")
 

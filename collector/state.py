@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collector.ledger import LedgerEntry
+from evkit.collector.ledger import LedgerEntry
 
 SCHEMA = "evkit.collect-state/1"
 LAZY_BATCH = 50        # lazily finished units persisted together (many small per-mailbox units)

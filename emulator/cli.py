@@ -14,10 +14,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from emulator.errors import EmulatorError, UsageError
-from emulator.faults import parse_faults
-from emulator.options import WITHHOLDABLE, Options
-from emulator.server import Emulator
+from evkit.emulator.errors import EmulatorError, UsageError
+from evkit.emulator.faults import parse_faults
+from evkit.emulator.options import WITHHOLDABLE, Options
+from evkit.emulator.server import Emulator
 
 USAGE = "evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC] [options]"
 EPILOG = """\

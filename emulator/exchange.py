@@ -10,11 +10,11 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from emulator import ual
-from emulator.options import EXCHANGE_ADMIN_ROLE_ID
-from emulator.state import State
-from emulator.tokens import permissions
-from emulator.wire import Request, Response, adminapi_error, json_response, nul_forbidden
+from evkit.emulator import ual
+from evkit.emulator.options import EXCHANGE_ADMIN_ROLE_ID
+from evkit.emulator.state import State
+from evkit.emulator.tokens import permissions
+from evkit.emulator.wire import Request, Response, adminapi_error, json_response, nul_forbidden
 
 _ROUTE = re.compile(r"^/adminapi/(?:beta|v1\.0)/(?P<tenant>[^/]+)/InvokeCommand$")
 MORE_RESULTS = ("There are more results available than are currently displayed. To view them, increase the value "

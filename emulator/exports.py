@@ -7,7 +7,7 @@ blob, Graph audit records, and Sentinel `OfficeActivity` from the Log Analytics 
 or API (JSON). Encodings and damage are options, so tests can check that malformed rows are
 counted and PowerShell-mangled cells are named. Stdlib only: imports no product code.
 
-    python -m emulator.exports --scenario bec-basic --seed 1 --out examples/imports
+    python -m evkit.emulator.exports --scenario bec-basic --seed 1 --out examples/imports
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
-from emulator.errors import EmulatorError, UsageError
+from evkit.emulator.errors import EmulatorError, UsageError
 
 FORMATS = ("purview-csv", "purview-csv-classic", "ual-csv", "ual-json", "mgmt-blob",
            "graph-records", "sentinel-csv", "sentinel-json")
@@ -560,7 +560,7 @@ def sample_records() -> list[dict]:
 def scenario_records(name: str, seed: int, window: str = "all") -> Iterator[dict]:
     """Records of an emulator scenario, oldest first: its whole window ("all") or only the
     incident window ("incident")."""
-    from emulator.scenarios import build_scenario   # the scenario engine, same package
+    from evkit.emulator.scenarios import build_scenario   # the scenario engine, same package
     with tempfile.TemporaryDirectory() as workdir:
         scenario = build_scenario(name, seed, Path(workdir))
         start, end = scenario.incident_window if window == "incident" else (scenario.start, scenario.end)
@@ -576,8 +576,8 @@ def _row_numbers(text: str) -> set[int]:
 
 def main(argv: list[str] | None = None, *,
          source: Callable[[str, int, str], Iterable[dict]] | None = None) -> int:
-    """`python -m emulator.exports`: one file per format under --out; exit 2 on bad arguments."""
-    parser = argparse.ArgumentParser(prog="python -m emulator.exports",
+    """`python -m evkit.emulator.exports`: one file per format under --out; exit 2 on bad arguments."""
+    parser = argparse.ArgumentParser(prog="python -m evkit.emulator.exports",
                                      description="Write client-side exports of a scenario's audit records.")
     parser.add_argument("--scenario", default="bec-basic")
     parser.add_argument("--seed", type=int, default=1)

@@ -34,7 +34,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from emulator.errors import FaultSpecError
+from evkit.emulator.errors import FaultSpecError
 
 PROBABILITY_FAULTS = ("429", "429-no-retry-after", "af429-403", "503", "504", "reset", "slow",
                       "truncate", "restart")

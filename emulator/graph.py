@@ -12,10 +12,10 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from emulator import records as rec
-from emulator.state import State
-from emulator.tokens import permissions
-from emulator.wire import Request, Response, graph_error, iso_z, json_response, parse_utc
+from evkit.emulator import records as rec
+from evkit.emulator.state import State
+from evkit.emulator.tokens import permissions
+from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, parse_utc
 
 USER_DEFAULT_TOP = 100
 USER_MAX_TOP = 999

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from emulator import jwt, tokens
-from emulator.state import DeviceCode, State
-from emulator.wire import Request, Response, aad_error, json_response
+from evkit.emulator import jwt, tokens
+from evkit.emulator.state import DeviceCode, State
+from evkit.emulator.wire import Request, Response, aad_error, json_response
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -18,11 +18,11 @@ import threading
 from typing import Any
 from urllib.parse import quote, unquote
 
-from emulator import records as rec
-from emulator import ualindex
-from emulator.state import State
-from emulator.tokens import permissions
-from emulator.wire import Request, Response, af_error, dumps, json_response
+from evkit.emulator import records as rec
+from evkit.emulator import ualindex
+from evkit.emulator.state import State
+from evkit.emulator.tokens import permissions
+from evkit.emulator.wire import Request, Response, af_error, dumps, json_response
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)

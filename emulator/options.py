@@ -1,4 +1,4 @@
-"""Run options shared by the CLI, `emulator.server.run` and `emulator.testing`."""
+"""Run options shared by the CLI, `evkit.emulator.server.run` and `evkit.emulator.testing`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
-from emulator.errors import UsageError
-from emulator.faults import parse_faults
+from evkit.emulator.errors import UsageError
+from evkit.emulator.faults import parse_faults
 
 # Application permissions the default app holds, per resource (reference 1.2, 2.2, 5.1, 6.5).
 GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All")

@@ -18,12 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from emulator import certs, exchange, graph, login, mgmt, tokens, ualindex
-from emulator.errors import EmulatorError, StartupError, UnknownScenarioError, UsageError
-from emulator.options import Options
-from emulator.state import State
-from emulator.wire import Request, Response, af_error, graph_error, json_response
-from emulator.workdir import write_workdir_files, write_connection
+from evkit.emulator import certs, exchange, graph, login, mgmt, tokens, ualindex
+from evkit.emulator.errors import EmulatorError, StartupError, UnknownScenarioError, UsageError
+from evkit.emulator.options import Options
+from evkit.emulator.state import State
+from evkit.emulator.wire import Request, Response, af_error, graph_error, json_response
+from evkit.emulator.workdir import write_workdir_files, write_connection
 
 SERVICES = {"login": login.handle, "graph": graph.handle, "manage": mgmt.handle, "exchange": exchange.handle}
 
@@ -325,7 +325,7 @@ def _tls_context(workdir: Path) -> ssl.SSLContext:
 def load_scenario(name: str, seed: int, workdir: Path, params: dict[str, Any] | None = None) -> Any:
     """Build a named scenario (writes case.toml and ground-truth.json into the workdir)."""
     try:
-        from emulator.scenarios import build_scenario
+        from evkit.emulator.scenarios import build_scenario
     except ImportError as exc:
         raise StartupError(f"scenarios are not available in this build ({exc})") from None
     try:

@@ -14,9 +14,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from emulator.certs import AppCredential, make_app_credential
-from emulator.faults import FaultDice, FaultPlan, parse_faults
-from emulator.options import Options
+from evkit.emulator.certs import AppCredential, make_app_credential
+from evkit.emulator.faults import FaultDice, FaultPlan, parse_faults
+from evkit.emulator.options import Options
 
 
 def seeded_uuid(seed: int, label: str) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.options import Options
-from emulator.server import Emulator
+from evkit.emulator.options import Options
+from evkit.emulator.server import Emulator
 
 
 @dataclass

@@ -7,10 +7,10 @@ import time
 import uuid
 from typing import Any
 
-from emulator import jwt
-from emulator.options import (DIRECTORY_ROLE, EXCHANGE_ADMIN_ROLE_ID, EXCHANGE_ROLES, GRAPH_ROLES,
+from evkit.emulator import jwt
+from evkit.emulator.options import (DIRECTORY_ROLE, EXCHANGE_ADMIN_ROLE_ID, EXCHANGE_ROLES, GRAPH_ROLES,
                               MANAGE_ROLES)
-from emulator.state import State
+from evkit.emulator.state import State
 
 # token audience (the scope's resource) -> service prefix it is valid for
 RESOURCES = {

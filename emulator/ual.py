@@ -22,10 +22,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from emulator import records as rec
-from emulator import ualindex
-from emulator.state import State
-from emulator.wire import Request, Response, adminapi_error, dumps
+from evkit.emulator import records as rec
+from evkit.emulator import ualindex
+from evkit.emulator.state import State
+from evkit.emulator.wire import Request, Response, adminapi_error, dumps
 
 PARAMETERS = ("StartDate", "EndDate", "Operations", "UserIds", "RecordType", "ResultSize", "SessionId",
               "SessionCommand", "FreeText", "IPAddresses", "ObjectIds", "SiteIds", "Formatted",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from emulator.scenarios.store import RecordStore, hour_name
+from evkit.emulator.scenarios.store import RecordStore, hour_name
 
 _HEAD = re.compile(rb'\{"CreationTime":"\d{4}-\d\d-\d\dT\d\d:(\d\d:\d\d)","Id":"[^"\\]*",'
                    rb'"Operation":"([^"\\]*)","OrganizationId":"[^"\\]*","RecordType":(\d+)[,}]')

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from emulator.certs import write_private
-from emulator.state import State
-from emulator.wire import iso_z
+from evkit.emulator.certs import write_private
+from evkit.emulator.state import State
+from evkit.emulator.wire import iso_z
 
 
 def write_workdir_files(workdir: Path, state: State) -> None:

@@ -32,15 +32,15 @@ from evkit.exitcodes import ExitCode
 # and keeps its own docopt usage text. Imported lazily so `evkit verify` never loads
 # reportlab, duckdb or the network stack.
 COMMANDS: dict[str, str] = {
-    "keygen": "manifests.cli_keygen",
-    "collect": "collector.cli_collect",
-    "import": "collector.cli_import",
-    "verify": "manifests.cli_verify",
-    "custody": "manifests.cli_custody",
-    "report": "report.cli_report",
-    "sql": "report.cli_sql",
-    "readiness": "report.cli_readiness",
-    "emulator": "emulator.cli",
+    "keygen": "evkit.manifests.cli_keygen",
+    "collect": "evkit.collector.cli_collect",
+    "import": "evkit.collector.cli_import",
+    "verify": "evkit.manifests.cli_verify",
+    "custody": "evkit.manifests.cli_custody",
+    "report": "evkit.report.cli_report",
+    "sql": "evkit.report.cli_sql",
+    "readiness": "evkit.report.cli_readiness",
+    "emulator": "evkit.emulator.cli",
     "demo": "evkit.demo",
 }
 
@@ -58,13 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module_name is None:
         print(f"evkit: unknown command {command!r}; run `evkit --help` for the list.", file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        print(f"evkit {command}: not built yet in evkit {__version__}.", file=sys.stderr)
-        return ExitCode.USAGE
+    module = importlib.import_module(module_name)
     try:
         return int(module.main(args))
     except KeyboardInterrupt:

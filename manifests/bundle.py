@@ -22,19 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evkit import __version__
-from manifests import custody
-from manifests.errors import BundleExistsError, BundleStateError, ManifestsError, UnsafeNameError
-from manifests.hashing import hash_files
-from manifests.jsonio import canonical
-from manifests.keys import SigningKey
-from manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
+from evkit.manifests import custody
+from evkit.manifests.errors import BundleExistsError, BundleStateError, ManifestsError, UnsafeNameError
+from evkit.manifests.hashing import hash_files
+from evkit.manifests.jsonio import canonical
+from evkit.manifests.keys import SigningKey
+from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, DATA, EVENTS_LOG, KEYS_DIR, MANIFESTS,
                               OPEN_DIR, OPEN_META, OPEN_STATE, OPEN_TMP, SIG_RAW, SIG_SSH,
                               SIGNATURES_DIR, SIGNER_PEM, SIGNER_PUB, TAG_FILES, TAGMANIFESTS,
                               VERIFY_MD, ZERO_SHA256, allowed_signers_line, utc_now)
-from manifests.names import NameRegistry, check_safe_path
-from manifests.signing import sshsig_sign
-from manifests.verifydoc import render_verify_md
+from evkit.manifests.names import NameRegistry, check_safe_path
+from evkit.manifests.signing import sshsig_sign
+from evkit.manifests.verifydoc import render_verify_md
 
 RESERVED = (EVENTS_LOG, COLLECTION)
 _LABEL_ORDER = ("Source-Organization", "Contact-Name", "Contact-Email", "External-Identifier",

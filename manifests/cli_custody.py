@@ -19,9 +19,9 @@ from pathlib import Path
 
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from manifests.custody import EVENTS, append_custody
-from manifests.errors import ManifestsError
-from manifests.keys import load_signing_key
+from evkit.manifests.custody import EVENTS, append_custody
+from evkit.manifests.errors import ManifestsError
+from evkit.manifests.keys import load_signing_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from manifests.errors import ManifestsError
-from manifests.keys import generate_key
+from evkit.manifests.errors import ManifestsError
+from evkit.manifests.keys import generate_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
-from manifests.errors import ManifestsError
-from manifests.verify import verify_bundle
+from evkit.manifests.errors import ManifestsError
+from evkit.manifests.verify import verify_bundle
 
 
 def _body(args: dict) -> int:

@@ -19,11 +19,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from manifests.errors import CustodyError
-from manifests.jsonio import canonical
-from manifests.keys import SigningKey
-from manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, OPEN_DIR, TAGMANIFESTS, ZERO_SHA256, utc_now
-from manifests.signing import sshsig_sign
+from evkit.manifests.errors import CustodyError
+from evkit.manifests.jsonio import canonical
+from evkit.manifests.keys import SigningKey
+from evkit.manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, OPEN_DIR, TAGMANIFESTS, ZERO_SHA256, utc_now
+from evkit.manifests.signing import sshsig_sign
 
 EVENTS = ("sealed", "transferred", "received", "verified", "report-generated", "note")
 RECORD_RE = CUSTODY_RECORD_RE

@@ -22,7 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 # OpenSSH public key never needs it while payload hashing competes for the CPU.
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from manifests.errors import KeyExistsError, KeyFileError
+from evkit.manifests.errors import KeyExistsError, KeyFileError
 
 KEY_TYPE = "ssh-ed25519"
 # A principal in allowed_signers and a comment in .pub: no whitespace, quotes or commas.

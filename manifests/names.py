@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from manifests.errors import UnsafeNameError
+from evkit.manifests.errors import UnsafeNameError
 
 _COMPONENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9._-]")

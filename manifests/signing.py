@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from manifests.errors import KeyFileError, SignatureError
-from manifests.keys import KEY_TYPE, SigningKey, fingerprint, public_blob, public_key_from_blob
+from evkit.manifests.errors import KeyFileError, SignatureError
+from evkit.manifests.keys import KEY_TYPE, SigningKey, fingerprint, public_blob, public_key_from_blob
 
 NAMESPACE = "evkit-evidence"
 _MAGIC = b"SSHSIG"

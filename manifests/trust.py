@@ -14,9 +14,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from manifests.errors import KeyFileError
-from manifests.keys import KEY_TYPE, fingerprint, load_public_key, public_blob, public_key_from_blob
-from manifests.layout import NAMESPACE
+from evkit.manifests.errors import KeyFileError
+from evkit.manifests.keys import KEY_TYPE, fingerprint, load_public_key, public_blob, public_key_from_blob
+from evkit.manifests.layout import NAMESPACE
 
 
 @dataclass

@@ -36,16 +36,16 @@ from typing import TYPE_CHECKING
 
 # Only light modules at import time: payload hashing starts before the cryptography stack is
 # loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
-from manifests.errors import KeyFileError, UnsafeNameError
-from manifests.hashing import ParallelHasher
-from manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
+from evkit.manifests.errors import KeyFileError, UnsafeNameError
+from evkit.manifests.hashing import ParallelHasher
+from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
                               MANIFESTS, OPEN_DIR, SIG_RAW, SIG_SSH, SIGNATURES_DIR, SIGNER_PEM,
                               SIGNER_PUB, TAG_FILES, TAGMANIFESTS, VERIFY_MD, ZERO_SHA256)
-from manifests.names import check_safe_path
+from evkit.manifests.names import check_safe_path
 
 if TYPE_CHECKING:
-    from manifests.trust import TrustStore
+    from evkit.manifests.trust import TrustStore
 
 
 class Verdict(StrEnum):
@@ -129,7 +129,7 @@ class VerificationResult:
 
 def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustStore:
     """The verifier's trusted keys; empty when neither option is given. Raises KeyFileError."""
-    from manifests.trust import TrustStore, from_allowed_signers, from_signer_key
+    from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key
 
     if signer_key is not None and allowed_signers is not None:
         raise KeyFileError("give either a signer key or an allowed signers file, not both")
@@ -209,9 +209,9 @@ def _check_tags(root: Path, result: VerificationResult) -> None:
 
 def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore) -> bytes | None:
     """Check both signatures; return the signing key's SSH blob when the SSHSIG verifies."""
-    from manifests.errors import SignatureError
-    from manifests.keys import fingerprint, load_public_key, public_blob, public_key_from_blob
-    from manifests.signing import sshsig_verify, verify_raw
+    from evkit.manifests.errors import SignatureError
+    from evkit.manifests.keys import fingerprint, load_public_key, public_blob, public_key_from_blob
+    from evkit.manifests.signing import sshsig_verify, verify_raw
 
     try:
         tagmanifest = (root / TAGMANIFESTS[0]).read_bytes()
@@ -478,9 +478,9 @@ def _check_custody(root: Path, result: VerificationResult, trust: TrustStore, si
 
 def _check_custody_signature(root: Path, rel: str, data: bytes, actor: dict, position: int,
                              result: VerificationResult, trust: TrustStore, signer_blob: bytes | None) -> None:
-    from manifests.errors import SignatureError
-    from manifests.keys import parse_public_line, public_blob
-    from manifests.signing import sshsig_verify
+    from evkit.manifests.errors import SignatureError
+    from evkit.manifests.keys import parse_public_line, public_blob
+    from evkit.manifests.signing import sshsig_verify
 
     try:
         armored = (root / f"{rel}.sshsig").read_bytes()

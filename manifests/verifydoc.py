@@ -6,7 +6,7 @@ Kept in step with manifests/verify.py: `evkit verify` checks exactly what these 
 
 from __future__ import annotations
 
-from manifests.layout import NAMESPACE
+from evkit.manifests.layout import NAMESPACE
 
 _TEMPLATE = """\
 # How to verify this evidence bundle

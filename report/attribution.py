@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Literal
 
-from report.casefile import Indicators, IPNetwork
+from evkit.report.casefile import Indicators, IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Kind = Literal["ip", "app", "session", "ua"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.tomlfile import read_toml
-from report.errors import CaseFileError
+from evkit.report.errors import CaseFileError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
-from report.errors import InvalidEvidenceError, ReportError
+from evkit.report.errors import InvalidEvidenceError, ReportError
 
 COMMAND = "readiness"
 OUTPUTS = ("readiness.json", "readiness.pdf")
@@ -76,10 +76,10 @@ def _body(args: dict[str, Any]) -> int:
 def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: Path | None = None,
                   allowed_signers: Path | None = None) -> tuple[dict[str, Any], int]:
     """Verify, load, model and write both outputs; returns (model, exit status)."""
-    from manifests.verify import verify_bundle  # noqa: PLC0415 - keeps --help fast
-    from report.config_evidence import load_tenant_config  # noqa: PLC0415
-    from report.pdf_readiness import render_readiness  # noqa: PLC0415
-    from report.readiness import build_readiness  # noqa: PLC0415
+    from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps --help fast
+    from evkit.report.config_evidence import load_tenant_config  # noqa: PLC0415
+    from evkit.report.pdf_readiness import render_readiness  # noqa: PLC0415
+    from evkit.report.readiness import build_readiness  # noqa: PLC0415
 
     roots = sorted(bundles, key=lambda p: (p.name, str(p)))
     infos, bad, unreadable = [], [], []

@@ -23,15 +23,15 @@ from typing import Any
 
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from report.errors import InvalidEvidenceError, ReportError
+from evkit.report.errors import InvalidEvidenceError, ReportError
 
 COMMAND = "report"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 
 def _signer(key_path: Path):
-    from manifests.custody import append_custody  # noqa: PLC0415
-    from manifests.keys import load_signing_key  # noqa: PLC0415
+    from evkit.manifests.custody import append_custody  # noqa: PLC0415
+    from evkit.manifests.keys import load_signing_key  # noqa: PLC0415
 
     key = load_signing_key(key_path, read_secret(PASSPHRASE_ENV, f"Passphrase for {key_path}: "))
 
@@ -42,7 +42,7 @@ def _signer(key_path: Path):
 
 
 def _body(args: dict[str, Any]) -> int:
-    from report.pipeline import run_report  # noqa: PLC0415 - keeps --help fast
+    from evkit.report.pipeline import run_report  # noqa: PLC0415 - keeps --help fast
 
     try:
         sign = _signer(Path(args["--key"])) if args["--key"] else None

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
-from report.errors import QueryError, ReportError
+from evkit.report.errors import QueryError, ReportError
 
 COMMAND = "sql"
 MAX_CELL = 60
@@ -54,7 +54,7 @@ def _run(engine, sql: str, out: TextIO) -> bool:
 
 
 def _interactive(engine) -> int:
-    from report.engine import TABLES  # noqa: PLC0415
+    from evkit.report.engine import TABLES  # noqa: PLC0415
     print(f"evkit sql: tables: {', '.join(TABLES)}. End statements with ';', .quit to leave.")
     buffer = ""
     while True:
@@ -76,8 +76,8 @@ def _interactive(engine) -> int:
 
 
 def _body(args: dict[str, Any]) -> int:
-    from report.engine import Engine, needs_disk  # noqa: PLC0415
-    from report.inventory import scan_bundles  # noqa: PLC0415
+    from evkit.report.engine import Engine, needs_disk  # noqa: PLC0415
+    from evkit.report.inventory import scan_bundles  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
     query = args["--query"]

@@ -3,7 +3,7 @@
 The `config` and `licences` sources store every API answer under `data/raw/config/**` and
 `data/raw/licences/**` with a sidecar (docs/evidence-layout.md). This module reads those pages
 back (2xx bodies only: an error answer is kept as evidence of what happened, never as data) into
-one frozen `TenantConfig`, the input of `report.coverage`. Pieces that were not collected are
+one frozen `TenantConfig`, the input of `evkit.report.coverage`. Pieces that were not collected are
 named in `TenantConfig.missing` instead of failing: a readiness or breach report states what it
 could not see.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from collector.formats import utc_or_none
-from report.errors import EvidenceError
-from report.inventory import read_page_sidecar
+from evkit.collector.formats import utc_or_none
+from evkit.report.errors import EvidenceError
+from evkit.report.inventory import read_page_sidecar
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
 ORG_CONFIG = "config.Get-OrganizationConfig"
@@ -51,7 +51,7 @@ class TenantConfig:
 
     `snapshot_utc` is when the newest config page was received: the state described here is
     the state at that instant (earlier states are reconstructed from audit-tampering records
-    by `report.coverage.coverage_periods`). Objects are kept as the API returned them.
+    by `evkit.report.coverage.coverage_periods`). Objects are kept as the API returned them.
     """
 
     org_config: Mapping[str, Any] | None = None

@@ -1,6 +1,6 @@
 """The one answer to "was this mailbox's access logged?", for readiness and for the breach report.
 
-Inputs are the collected configuration (`report.config_evidence.TenantConfig`) and, for the
+Inputs are the collected configuration (`evkit.report.config_evidence.TenantConfig`) and, for the
 breach report, audit-tampering records that move the answer in time. Facts used (shared
 reference m365-apis.md):
 
@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+from evkit.report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
                                     USERS, TenantConfig)
-from report.licensing import Licence, licence_from_details, licence_from_user
+from evkit.report.licensing import Licence, licence_from_details, licence_from_user
 
 LOGON_TYPES = ("owner", "delegate", "admin")
 ACTIONS = ("MailItemsAccessed", "Send", "SearchQueryInitiated")
@@ -384,5 +384,5 @@ def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Map
     replayed forward so each period shows the state a record actually set. Adjacent periods
     with the same answer and reasons are merged. Keys are `mailbox_key` names.
     """
-    from report.coverage_time import replay_periods  # noqa: PLC0415 - it builds on this module
+    from evkit.report.coverage_time import replay_periods  # noqa: PLC0415 - it builds on this module
     return replay_periods(tenant_config, tampering_events, window, logon=logon, action=action)

@@ -1,10 +1,10 @@
 """Audit-tampering records -> typed configuration changes that move coverage in time.
 
-A readiness snapshot (`report.config_evidence.TenantConfig`) says how auditing was set when the
+A readiness snapshot (`evkit.report.config_evidence.TenantConfig`) says how auditing was set when the
 collector ran. Classic-schema audit records of `Set-OrganizationConfig`,
 `Set-AdminAuditLogConfig`, `Set-MailboxAuditBypassAssociation`, `Set-Mailbox` (audit
 properties) and licence changes say when that state was reached. This module only parses them;
-`report.coverage` replays them. Pure: no files, no clock.
+`evkit.report.coverage` replays them. Pure: no files, no clock.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from collector.formats import utc_or_none
-from report.licensing import tier_of_text
+from evkit.collector.formats import utc_or_none
+from evkit.report.licensing import tier_of_text
 
 UNKNOWN: Any = None  # a value the record does not tell
 
@@ -202,5 +202,5 @@ def _split(text: str) -> list[str]:
 
 def parse_time(value: object) -> datetime | None:
     """Classic records carry `CreationTime` without a zone: it is UTC. One parser for all
-    evidence times (`collector.formats`), so every export's time style reads the same."""
+    evidence times (`evkit.collector.formats`), so every export's time style reads the same."""
     return utc_or_none(value)

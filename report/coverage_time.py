@@ -1,6 +1,6 @@
 """Coverage over time: replay audit-tampering changes around the configuration snapshot.
 
-`report.coverage.coverage_periods` is the public entry; this module holds the replay so that
+`evkit.report.coverage.coverage_periods` is the public entry; this module holds the replay so that
 module stays about one instant. The snapshot is the state when it was collected; changes after
 a moment are undone to find the state at that moment, then replayed forward so each period
 shows the state a record actually set.
@@ -13,16 +13,16 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from report.config_evidence import TenantConfig
-from report.coverage import (DEFAULT_ACTIONS, STANDARD_EXPANSION_UTC, AuditState, CoveragePeriod,
+from evkit.report.config_evidence import TenantConfig
+from evkit.report.coverage import (DEFAULT_ACTIONS, STANDARD_EXPANSION_UTC, AuditState, CoveragePeriod,
                              order_reasons, evaluate, identifiers, mailbox_key, mailbox_type, state_now)
-from report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_time
+from evkit.report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_time
 
 
 def replay_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
                      window: Sequence[Any], *, logon: str | Sequence[str] = "owner",
                      action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
-    """The work behind `report.coverage.coverage_periods`, whose docstring says what it returns."""
+    """The work behind `evkit.report.coverage.coverage_periods`, whose docstring says what it returns."""
     start, end = _window(window)
     changes = parse_changes(tampering_events)
     snapshot = tenant_config.snapshot_utc or end

@@ -6,7 +6,7 @@ a small multiple of reading the bytes at all; imports and any page DuckDB cannot
 parsed in Python (report.sources) and fed through the same normalisation. The database lives
 in a temporary file when the evidence is large, so memory stays bounded.
 
-Event times (`ts`) come from the one parser of evidence times, `collector.formats.iso_utc`:
+Event times (`ts`) come from the one parser of evidence times, `evkit.collector.formats.iso_utc`:
 the ISO forms raw pages carry are converted in SQL by a fast path that agrees with it
 (engine_sql.fast_time), and every other distinct time string is parsed once in Python.
 """
@@ -25,10 +25,10 @@ from typing import Any
 
 import duckdb
 
-from report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
-from report.errors import QueryError
-from report.inventory import Inventory, Page, source_name
-from report.sources import Row, import_rows, iso_utc, page_rows
+from evkit.report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
+from evkit.report.errors import QueryError
+from evkit.report.inventory import Inventory, Page, source_name
+from evkit.report.sources import Row, import_rows, iso_utc, page_rows
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from report.analysis import Analysis
-from report.casefile import CaseFile, format_utc
-from report.classify import Classification, ItemVerdict
-from report.suggest import Suggestion
+from evkit.report.analysis import Analysis
+from evkit.report.casefile import CaseFile, format_utc
+from evkit.report.classify import Classification, ItemVerdict
+from evkit.report.suggest import Suggestion
 
 SCHEMA = "evkit.findings/1"
 

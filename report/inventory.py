@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from report.errors import EvidenceError
+from evkit.report.errors import EvidenceError
 
 RECORD_KINDS = ("ual.page", "graph.records", "mgmt.blob")
 

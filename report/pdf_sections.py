@@ -12,8 +12,8 @@ from typing import Any
 
 from reportlab.platypus import CondPageBreak
 
-from report.coverage import explain
-from report.pdf_common import (
+from evkit.report.coverage import explain
+from evkit.report.pdf_common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
     section,
     show_period, show_time,

@@ -19,16 +19,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from report.analysis import Analysis, analyse
-from report.casefile import CaseFile, format_utc, load_case
-from report.classify import folder_key
-from report.engine import Engine, needs_disk
-from report.errors import InvalidEvidenceError, RenderError
-from report.findings import BundleInfo, build_findings
-from report.inventory import Inventory, scan_bundles
-from report.suggest import Suggestion
-from report.suggest_query import suggestions
-from report.visibility import Gap, clip
+from evkit.report.analysis import Analysis, analyse
+from evkit.report.casefile import CaseFile, format_utc, load_case
+from evkit.report.classify import folder_key
+from evkit.report.engine import Engine, needs_disk
+from evkit.report.errors import InvalidEvidenceError, RenderError
+from evkit.report.findings import BundleInfo, build_findings
+from evkit.report.inventory import Inventory, scan_bundles
+from evkit.report.suggest import Suggestion
+from evkit.report.suggest_query import suggestions
+from evkit.report.visibility import Gap, clip
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ReportResult:
 
 def verify(root: Path) -> tuple[str, list[str], Any]:
     """(verdict, finding messages, VerificationResult or None) from manifests.verify."""
-    from manifests.verify import verify_bundle  # noqa: PLC0415 - keeps `evkit sql` light
+    from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps `evkit sql` light
 
     result = verify_bundle(root)
     verdict = getattr(result.verdict, "value", str(result.verdict))
@@ -72,7 +72,7 @@ def bundle_info(inv: Inventory, verdict: str, messages: list[str], result: Any) 
 
 def tenant_config(paths: Sequence[Path], problems: list[str]):
     try:
-        from report.config_evidence import load_tenant_config  # noqa: PLC0415
+        from evkit.report.config_evidence import load_tenant_config  # noqa: PLC0415
         return load_tenant_config(list(paths))
     except ImportError:
         problems.append("audit configuration was not assessed (report.config_evidence unavailable)")
@@ -116,7 +116,7 @@ def tampering_records(engine: Engine) -> list[dict[str, Any]]:
 
 def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[dict[str, Any]]:
     try:
-        from report.coverage_events import parse_changes  # noqa: PLC0415
+        from evkit.report.coverage_events import parse_changes  # noqa: PLC0415
     except ImportError:
         return []
     out = []
@@ -136,7 +136,7 @@ def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[di
 def coverage_rows(cfg: Any, in_scope: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     if cfg is None:
         return [], {}
-    from report.coverage import assess_mailboxes, explain  # noqa: PLC0415
+    from evkit.report.coverage import assess_mailboxes, explain  # noqa: PLC0415
     rows, types = [], {}
     for m in assess_mailboxes(cfg):
         types[m.mailbox] = m.type
@@ -159,7 +159,7 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
     because an attacker holding the owner's token, a delegate's or an app's is logged apart."""
     if cfg is None:
         return {}
-    from report.coverage import coverage_periods, explain  # noqa: PLC0415
+    from evkit.report.coverage import coverage_periods, explain  # noqa: PLC0415
     window = (case.window_start, case.window_end)
     logons_of: dict[tuple[str, datetime, datetime, str], set[str]] = {}
     for logon in LOGONS:
@@ -201,7 +201,7 @@ def findings_json(findings: Mapping[str, Any]) -> bytes:
 
 def _pdf_renderer() -> Callable[[dict, Path], None] | None:
     try:
-        from report.pdf import render_report  # noqa: PLC0415 - reportlab only when rendering
+        from evkit.report.pdf import render_report  # noqa: PLC0415 - reportlab only when rendering
     except ImportError:
         return None
     return render_report

@@ -1,6 +1,6 @@
 """Records from imported exports and from pages the engine could not bulk-load.
 
-The one reader of evidence formats is `collector.formats` (docs/internals.md). When it is not
+The one reader of evidence formats is `evkit.collector.formats` (docs/internals.md). When it is not
 installed (the report built on its own), a small local reader covers the common formats so the
 report still runs; anything it cannot read is reported as a problem, never dropped silently.
 """
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from report.inventory import ImportFile, Page
+from evkit.report.inventory import ImportFile, Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Row:
 
 def _collector_formats():
     try:
-        from collector import formats  # noqa: PLC0415 - optional seam, see module docstring
+        from evkit.collector import formats  # noqa: PLC0415 - optional seam, see module docstring
     except ImportError:
         return None
     if not hasattr(formats, "read_records") or not hasattr(formats, "read_raw_rows"):
@@ -42,7 +42,7 @@ def _collector_formats():
 def iso_utc(value: str) -> str | None:
     """A record time as `2023-06-01T12:00:00Z` (microseconds when present), None if unreadable.
 
-    The one parser of evidence times is `collector.formats.iso_utc`; without it (the report
+    The one parser of evidence times is `evkit.collector.formats.iso_utc`; without it (the report
     built on its own) only ISO 8601 is read, and other forms stay unreadable (reported).
     """
     formats = _collector_formats()
@@ -64,7 +64,7 @@ def import_rows(item: ImportFile) -> Iterator[Row]:
     """Records of one imported file, in file order."""
     formats = _collector_formats()
     if formats is not None:
-        from collector.errors import CollectorError  # noqa: PLC0415 - same optional seam
+        from evkit.collector.errors import CollectorError  # noqa: PLC0415 - same optional seam
         fmt = item.format if item.format in getattr(formats, "FORMATS", ()) else None
         try:
             for parsed in formats.read_records(item.body, fmt):

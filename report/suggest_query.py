@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from report.casefile import CaseFile
-from report.engine import Engine
-from report.engine_sql import key_values
-from report.suggest import MAX_IDS, Suggestion, ValueStats, suggest
+from evkit.report.casefile import CaseFile
+from evkit.report.engine import Engine
+from evkit.report.engine_sql import key_values
+from evkit.report.suggest import MAX_IDS, Suggestion, ValueStats, suggest
 
 # Mailboxes are counted only where someone other than the owner reached them (an office address
 # shared by many owners is not a lead); client strings are compared within one kind (Exchange

@@ -1,6 +1,6 @@
 """Unknown (no visibility) periods per mailbox: audit configuration plus collection gaps.
 
-Audit configuration over time is `report.coverage`'s job (shared with `evkit readiness`);
+Audit configuration over time is `evkit.report.coverage`'s job (shared with `evkit readiness`);
 this module only turns its periods, and the collection ledger's non-complete windows, into
 the (start, end, reason) rows of the report, clipped to the incident window.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from report.casefile import parse_utc
-from report.errors import CaseFileError
+from evkit.report.casefile import parse_utc
+from evkit.report.errors import CaseFileError
 
 AUDIT_SOURCES = frozenset({"ual", "mgmt", "graph"})
 

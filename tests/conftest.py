@@ -36,7 +36,7 @@ def signing_key(tmp_path_factory):
     Returns (path, passphrase, fingerprint); PATH.pub / PATH.pub.pem sit beside it and the
     signer is examiner@firm.example. Load it with manifests.keys.load_signing_key(path, passphrase).
     """
-    from manifests.keys import generate_key
+    from evkit.manifests.keys import generate_key
 
     path = tmp_path_factory.mktemp("examiner-key") / "examiner.key"
     fingerprint = generate_key(path, EXAMINER, EXAMINER_PASSPHRASE)

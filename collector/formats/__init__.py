@@ -13,15 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from collector.errors import ImportInputError
-from collector.formats.csvformats import read_auditdata_csv, read_sentinel_csv
-from collector.formats.detect import FORMATS, detect_format
-from collector.formats.encoding import file_encoding
-from collector.formats.jsonformats import (graph_to_classic, mgmt_element, read_json_records,
+from evkit.collector.errors import ImportInputError
+from evkit.collector.formats.csvformats import read_auditdata_csv, read_sentinel_csv
+from evkit.collector.formats.detect import FORMATS, detect_format
+from evkit.collector.formats.encoding import file_encoding
+from evkit.collector.formats.jsonformats import (graph_to_classic, mgmt_element, read_json_records,
                                            sentinel_element, ual_row)
-from collector.formats.raw import RECORD_KINDS, read_raw_records, read_raw_rows
-from collector.formats.rows import LossyCell, ParsedRow
-from collector.formats.timeparse import iso_utc, parse_creation_time, utc_or_none
+from evkit.collector.formats.raw import RECORD_KINDS, read_raw_records, read_raw_rows
+from evkit.collector.formats.rows import LossyCell, ParsedRow
+from evkit.collector.formats.timeparse import iso_utc, parse_creation_time, utc_or_none
 
 _JSON_CONVERTERS = {"ual-json": ual_row, "mgmt-blob": mgmt_element,
                     "graph-records": graph_to_classic, "sentinel-json": sentinel_element}

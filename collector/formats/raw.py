@@ -10,10 +10,10 @@ import gzip
 import json
 from typing import Iterator
 
-from collector.errors import ApiError
-from collector.formats.graph import graph_to_classic
-from collector.formats.jsonformats import mgmt_element, ual_row
-from collector.formats.rows import ParsedRow, check_record
+from evkit.collector.errors import ApiError
+from evkit.collector.formats.graph import graph_to_classic
+from evkit.collector.formats.jsonformats import mgmt_element, ual_row
+from evkit.collector.formats.rows import ParsedRow, check_record
 
 # sidecar kind -> the converter of one element of its record list (the same ones the importer
 # uses for the exported forms of these answers)

@@ -6,9 +6,9 @@ per unit; raw files are never rewritten to remove duplicates).
 """
 
 SOURCE_MODULES = {
-    "ual": "collector.sources.ual",
-    "graph": "collector.sources.graph",
-    "mgmt": "collector.sources.mgmt",
-    "config": "collector.sources.config",
-    "licences": "collector.sources.licences",
+    "ual": "evkit.collector.sources.ual",
+    "graph": "evkit.collector.sources.graph",
+    "mgmt": "evkit.collector.sources.mgmt",
+    "config": "evkit.collector.sources.config",
+    "licences": "evkit.collector.sources.licences",
 }

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from collector.client import ApiClient, Response
-from collector.config import CollectConfig
-from collector.evidence import EvidenceStore
-from collector.ledger import LedgerEntry
-from collector.progress import Progress
-from collector.state import RunState
+from evkit.collector.client import ApiClient, Response
+from evkit.collector.config import CollectConfig
+from evkit.collector.evidence import EvidenceStore
+from evkit.collector.ledger import LedgerEntry
+from evkit.collector.progress import Progress
+from evkit.collector.state import RunState
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from collector.errors import AuthError, CollectorError
-from collector.evidence import subject_name
-from collector.ledger import COMPLETE, FAILED, LedgerEntry
-from collector.sources.base import SourceContext, values
+from evkit.collector.errors import AuthError, CollectorError
+from evkit.collector.evidence import subject_name
+from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.sources.base import SourceContext, values
 
 SOURCE = "config"
 TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from collector.client import Exchange
-from collector.errors import ApiError, AuthError, CollectorError
-from collector.ledger import CAPPED, COMPLETE, FAILED, SKIPPED, LedgerEntry
-from collector.sources.base import SourceContext, record_id, values
-from collector.windows import TimeWindow, iso
+from evkit.collector.client import Exchange
+from evkit.collector.errors import ApiError, AuthError, CollectorError
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, SKIPPED, LedgerEntry
+from evkit.collector.sources.base import SourceContext, record_id, values
+from evkit.collector.windows import TimeWindow, iso
 
 SOURCE = "graph"
 TERMINAL = {"succeeded", "failed", "cancelled"}

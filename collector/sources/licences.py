@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from collector.errors import AuthError, CollectorError
-from collector.evidence import subject_name
-from collector.ledger import COMPLETE, FAILED, LedgerEntry
-from collector.sources.base import SourceContext, record_id, values
+from evkit.collector.errors import AuthError, CollectorError
+from evkit.collector.evidence import subject_name
+from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.sources.base import SourceContext, record_id, values
 
 SOURCE = "licences"
 USER_FIELDS = "id,userPrincipalName,mail,accountEnabled,assignedLicenses,assignedPlans"

@@ -16,12 +16,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from collector.client import error_code
-from collector.errors import AuthError, CollectorError
-from collector.evidence import safe_name
-from collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
-from collector.sources.base import SourceContext, record_id
-from collector.windows import TimeWindow, chunk
+from evkit.collector.client import error_code
+from evkit.collector.errors import AuthError, CollectorError
+from evkit.collector.evidence import safe_name
+from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
+from evkit.collector.sources.base import SourceContext, record_id
+from evkit.collector.windows import TimeWindow, chunk
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")

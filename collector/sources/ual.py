@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from collector.errors import AuthError, CollectorError
-from collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
-from collector.sources.base import SourceContext
-from collector.sources.ualpage import Row, scan_page
-from collector.windows import TimeWindow, chunk, iso
+from evkit.collector.errors import AuthError, CollectorError
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
+from evkit.collector.sources.base import SourceContext
+from evkit.collector.sources.ualpage import Row, scan_page
+from evkit.collector.windows import TimeWindow, chunk, iso
 
 logger = logging.getLogger(__name__)
 

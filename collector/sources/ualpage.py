@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from collector.sources.base import ual_row_id
+from evkit.collector.sources.base import ual_row_id
 
 Row = tuple[int, int, "str | None"]
 _INDEX, _COUNT, _IDENTITY = b'"ResultIndex":', b'"ResultCount":', b'"Identity":'

@@ -12,11 +12,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.activity import Context, Event
-from emulator.scenarios.baseline import CI_DESKTOP, CI_OWA, UA_OUTLOOK
-from emulator.scenarios.ids import guid_from
-from emulator.scenarios.model import Mailbox, item_identity
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.baseline import CI_DESKTOP, CI_OWA, UA_OUTLOOK
+from evkit.emulator.scenarios.ids import guid_from
+from evkit.emulator.scenarios.model import Mailbox, item_identity
 
 CI_REST = "Client=REST;Client=RESTSystem;;"
 UA_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -12,10 +12,10 @@ import math
 import random
 from dataclasses import dataclass
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.activity import Context, Event
-from emulator.scenarios.ids import guid_from
-from emulator.scenarios.model import Mailbox
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.ids import guid_from
+from evkit.emulator.scenarios.model import Mailbox
 
 UA_EDGE = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/113.0.0.0 Safari/537.36 Edg/113.0.1774.57")

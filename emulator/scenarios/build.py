@@ -16,19 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.attacker import Script
-from emulator.scenarios.baseline import OwnerBaseline, make_profile
-from emulator.scenarios.casefile import case_toml
-from emulator.scenarios.catalog import SCENARIOS as SPECS, ScenarioSpec, base_mailboxes
-from emulator.scenarios.errors import ScenarioParamError, UnknownScenarioError
-from emulator.scenarios.ids import guid_from
-from emulator.scenarios.model import MailboxSpec, make_mailbox
-from emulator.scenarios.pipeline import OrgState, Pipeline
-from emulator.scenarios.records import RecordFactory
-from emulator.scenarios.store import HourlyWriter, RecordStore
-from emulator.scenarios.tenant import TenantView
-from emulator.scenarios.truth import TruthRecorder, write_truth
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.attacker import Script
+from evkit.emulator.scenarios.baseline import OwnerBaseline, make_profile
+from evkit.emulator.scenarios.casefile import case_toml
+from evkit.emulator.scenarios.catalog import SCENARIOS as SPECS, ScenarioSpec, base_mailboxes
+from evkit.emulator.scenarios.errors import ScenarioParamError, UnknownScenarioError
+from evkit.emulator.scenarios.ids import guid_from
+from evkit.emulator.scenarios.model import MailboxSpec, make_mailbox
+from evkit.emulator.scenarios.pipeline import OrgState, Pipeline
+from evkit.emulator.scenarios.records import RecordFactory
+from evkit.emulator.scenarios.store import HourlyWriter, RecordStore
+from evkit.emulator.scenarios.tenant import TenantView
+from evkit.emulator.scenarios.truth import TruthRecorder, write_truth
 
 GENERATOR_VERSION = 1
 

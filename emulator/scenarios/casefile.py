@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from emulator.scenarios.records import creation_time
+from evkit.emulator.scenarios.records import creation_time
 
 
 def _list(values: list[str]) -> str:

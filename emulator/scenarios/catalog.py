@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.attacker import Script
-from emulator.scenarios.model import MailboxSpec
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.attacker import Script
+from evkit.emulator.scenarios.model import MailboxSpec
 
 DAY = 86400
 HOUR = 3600
@@ -211,7 +211,7 @@ def plan_misconfigured(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) 
 
 
 def _bind(t: int, mailbox: str, ctx, folder: str, k: int):
-    from emulator.scenarios.activity import Event
+    from evkit.emulator.scenarios.activity import Event
     return Event(t, "bind", mailbox, ctx, folder=folder, k=k)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.errors import UsageError
+from evkit.emulator.errors import UsageError
 
 
 class UnknownScenarioError(UsageError, ValueError):

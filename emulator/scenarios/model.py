@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.ids import folder_id, guid_from, puid_from, sid_from
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.ids import folder_id, guid_from, puid_from, sid_from
 
 # (path as audit records write it, FolderType, initial item range)
 FOLDERS: tuple[tuple[str, str, tuple[int, int]], ...] = (

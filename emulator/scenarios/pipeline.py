@@ -29,11 +29,11 @@ import json
 from collections import deque
 from typing import Any, Callable, Protocol
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.activity import Context, Event
-from emulator.scenarios.ids import GuidStream, digest
-from emulator.scenarios.model import Mailbox, audit_set, item_identity
-from emulator.scenarios.records import RecordFactory, creation_time
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.ids import GuidStream, digest
+from evkit.emulator.scenarios.model import Mailbox, audit_set, item_identity
+from evkit.emulator.scenarios.records import RecordFactory, creation_time
 
 _EXPANSION = int(C.EXPANSION_DATE.timestamp())
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode

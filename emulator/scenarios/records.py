@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from json.encoder import encode_basestring_ascii as _q
 from typing import Any
 
-from emulator.scenarios.activity import Context
-from emulator.scenarios.ids import digest, guid_from, token_id
-from emulator.scenarios.model import Mailbox
+from evkit.emulator.scenarios.activity import Context
+from evkit.emulator.scenarios.ids import digest, guid_from, token_id
+from evkit.emulator.scenarios.model import Mailbox
 
 _PREFIX: dict[int, str] = {}
 

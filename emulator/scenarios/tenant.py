@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 from typing import Any, Iterator
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.ids import digest, guid_from
-from emulator.scenarios.model import Mailbox, audit_set, item_identity
-from emulator.scenarios.pipeline import OrgState
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.ids import digest, guid_from
+from evkit.emulator.scenarios.model import Mailbox, audit_set, item_identity
+from evkit.emulator.scenarios.pipeline import OrgState
 
 _COLL = "#Collection(String)"
 

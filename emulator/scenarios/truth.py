@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.activity import Context, Event
-from emulator.scenarios.model import Mailbox, item_identity
-from emulator.scenarios.records import creation_time
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.model import Mailbox, item_identity
+from evkit.emulator.scenarios.records import creation_time
 
 ItemRef = tuple[str, int]        # (folder path, index)
 

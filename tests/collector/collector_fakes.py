@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.client import ApiClient, RawReply
-from collector.config import parse_config
-from collector.evidence import EvidenceStore
-from collector.progress import Progress
-from collector.retry import RetryPolicy
-from collector.sources.base import SourceContext
-from collector.state import RunState
+from evkit.collector.client import ApiClient, RawReply
+from evkit.collector.config import parse_config
+from evkit.collector.evidence import EvidenceStore
+from evkit.collector.progress import Progress
+from evkit.collector.retry import RetryPolicy
+from evkit.collector.sources.base import SourceContext
+from evkit.collector.state import RunState
 
 T0 = datetime(2023, 6, 1, tzinfo=timezone.utc)
 

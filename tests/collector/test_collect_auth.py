@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from collector.auth import REFRESH_MARGIN, Credentials, MsalTokenProvider, _credential
-from collector.config import AuthConfig
-from collector.errors import AuthError, ConfigError
+from evkit.collector.auth import REFRESH_MARGIN, Credentials, MsalTokenProvider, _credential
+from evkit.collector.config import AuthConfig
+from evkit.collector.errors import AuthError, ConfigError
 
 
 class FakeApp:

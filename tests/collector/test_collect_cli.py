@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from collector_fakes import config_dict
 
-from collector import cli_collect
+from evkit.collector import cli_collect
 
 
 def write_toml(path: Path, data: dict) -> Path:

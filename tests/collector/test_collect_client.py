@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from collector_fakes import StaticTokens
 
-from collector.client import ApiClient, RawReply, TransportError
-from collector.errors import ApiError, AuthError, NetworkError, ThrottledError
-from collector.retry import RetryPolicy
+from evkit.collector.client import ApiClient, RawReply, TransportError
+from evkit.collector.errors import ApiError, AuthError, NetworkError, ThrottledError
+from evkit.collector.retry import RetryPolicy
 
 
 class Script:

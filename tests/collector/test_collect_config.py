@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from collector_fakes import config_dict
 
-from collector.config import CLOUDS, DEFAULT_OPERATIONS, load_config, parse_config
-from collector.errors import ConfigError
+from evkit.collector.config import CLOUDS, DEFAULT_OPERATIONS, load_config, parse_config
+from evkit.collector.errors import ConfigError
 
 
 def test_valid_config_resolves_overrides_and_defaults(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from collector_fakes import MemoryBundle
 
-from collector.client import Exchange
-from collector.evidence import EvidenceStore, safe_name, scrub_url, subject_name
-from collector.ledger import LedgerEntry, summarise
-from collector.retry import RetryPolicy, parse_retry_after
-from collector.windows import TimeWindow, chunk
+from evkit.collector.client import Exchange
+from evkit.collector.evidence import EvidenceStore, safe_name, scrub_url, subject_name
+from evkit.collector.ledger import LedgerEntry, summarise
+from evkit.collector.retry import RetryPolicy, parse_retry_after
+from evkit.collector.windows import TimeWindow, chunk
 
 T = datetime(2023, 6, 1, tzinfo=timezone.utc)
 
@@ -95,7 +95,7 @@ def test_safe_name() -> None:
 
 
 def test_lazy_units_are_persisted_in_batches_and_on_flush() -> None:
-    from collector.state import LAZY_BATCH, RunState
+    from evkit.collector.state import LAZY_BATCH, RunState
     saved: list[dict] = []
     state = RunState({}, lambda data: saved.append(json.loads(json.dumps(data))))
     for n in range(LAZY_BATCH - 1):

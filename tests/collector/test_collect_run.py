@@ -1,4 +1,4 @@
-"""collector.run: the resume guard and the tool hash (no network: both act before any request)."""
+"""evkit.collector.run: the resume guard and the tool hash (no network: both act before any request)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from collector_fakes import StaticTokens, config_dict
 
-from collector.config import parse_config
-from collector.errors import BundleError, ConfigError
-from collector.run import collect, config_fingerprint, tool_sha256
-from manifests.bundle import BundleWriter
-from manifests.keys import load_signing_key
+from evkit.collector.config import parse_config
+from evkit.collector.errors import BundleError, ConfigError
+from evkit.collector.run import collect, config_fingerprint, tool_sha256
+from evkit.manifests.bundle import BundleWriter
+from evkit.manifests.keys import load_signing_key
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path: Path, signing_key) -> None:

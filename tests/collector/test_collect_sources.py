@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector_fakes import MemoryBundle, make_ctx
 
-from collector.client import RawReply
-from collector.evidence import subject_name
-from collector.sources import config as config_source
-from collector.sources import graph, licences, mgmt
+from evkit.collector.client import RawReply
+from evkit.collector.evidence import subject_name
+from evkit.collector.sources import config as config_source
+from evkit.collector.sources import graph, licences, mgmt
 
 
 def ok(obj: Any, status: int = 200, **headers: str) -> RawReply:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from collector_fakes import T0, FakeUal, MemoryBundle, make_ctx, spread
 
-from collector.sources import ual
+from evkit.collector.sources import ual
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,7 @@ def test_resume_skips_finished_windows_and_keeps_every_page() -> None:
 
 
 def test_a_served_but_lost_first_page_is_not_taken_for_an_empty_window() -> None:
-    from collector.client import TransportError
+    from evkit.collector.client import TransportError
     fake = FakeUal(spread(8), cap=50)  # one page: a retry after the loss gets an empty page
     lost = {"n": 0}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from collector.sources.ualpage import UnreadablePage, _slow, scan_page
+from evkit.collector.sources.ualpage import UnreadablePage, _slow, scan_page
 
 
 def page(rows: list[dict], separators=(",", ":")) -> bytes:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from collector.errors import ApiError
-from collector.formats import read_raw_records, read_raw_rows
-from emulator.exports import graph_record, sample_records, ual_object
+from evkit.collector.errors import ApiError
+from evkit.collector.formats import read_raw_records, read_raw_rows
+from evkit.emulator.exports import graph_record, sample_records, ual_object
 
 RECORDS = sample_records()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.formats import detect_format, parse_creation_time, read_records, summarise_file
-from emulator.exports import (ENCODINGS, FORMATS, SENTINEL_COLUMNS, SENTINEL_RENAMES,
+from evkit.collector.formats import detect_format, parse_creation_time, read_records, summarise_file
+from evkit.emulator.exports import (ENCODINGS, FORMATS, SENTINEL_COLUMNS, SENTINEL_RENAMES,
                               sample_records, write_export)
 
 DETECTED_ENCODING = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "utf-16": "utf-16-le",

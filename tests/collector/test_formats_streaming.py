@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.exports import purview_json, sample_records, write_export
+from evkit.emulator.exports import purview_json, sample_records, write_export
 
 ROWS = 200_000
 MAX_GROWTH = 8 << 20           # bytes of RSS growth allowed while reading
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, resource, sys
-from collector.formats import summarise_file
+from evkit.collector.formats import summarise_file
 
 def high_water() -> int:
     # VmHWM is reliable where ru_maxrss is not (some sandboxes never update the latter)

@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 
-from collector.errors import ImportInputError
-from collector.importer import import_files, plan_names
-from manifests.errors import UnsafeNameError
-from manifests.verify import verify_bundle
+from evkit.collector.errors import ImportInputError
+from evkit.collector.importer import import_files, plan_names
+from evkit.manifests.errors import UnsafeNameError
+from evkit.manifests.verify import verify_bundle
 
 
 def _env(passphrase):
@@ -40,7 +40,7 @@ def test_plan_names_sanitises_and_deduplicates(tmp_path):
 
 
 def test_import_library_keeps_bytes_and_original_names(tmp_path, signing_key):
-    from manifests.keys import load_signing_key
+    from evkit.manifests.keys import load_signing_key
     key_path, passphrase, _ = signing_key
     key = load_signing_key(key_path, passphrase)
     src = tmp_path / "Sentinel export \u00e9.csv"
@@ -58,8 +58,8 @@ def test_import_library_keeps_bytes_and_original_names(tmp_path, signing_key):
 
 
 def test_failure_mid_import_leaves_nothing(tmp_path, signing_key, monkeypatch):
-    from manifests.keys import load_signing_key
-    import collector.importer as importer
+    from evkit.manifests.keys import load_signing_key
+    import evkit.collector.importer as importer
     key = load_signing_key(signing_key[0], signing_key[1])
     src = tmp_path / "a.csv"
     src.write_bytes(b"x")

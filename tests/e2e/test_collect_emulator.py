@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import running_emulator
-from manifests.verify import verify_bundle
+from evkit.emulator.testing import running_emulator
+from evkit.manifests.verify import verify_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ KILLER = textwrap.dedent('''
     import os, signal
     _after = int(os.environ.get("EVKIT_TEST_KILL_AFTER", "0"))
     if _after:
-        import manifests.bundle as _b
+        import evkit.manifests.bundle as _b
         _real = _b.BundleWriter._atomic
         _count = [0]
         def _atomic(self, target, data):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from collector.config import DEFAULT_OPERATIONS as COLLECTOR
-from emulator.scenarios.constants import DEFAULT_OPERATIONS as EMULATOR
+from evkit.collector.config import DEFAULT_OPERATIONS as COLLECTOR
+from evkit.emulator.scenarios.constants import DEFAULT_OPERATIONS as EMULATOR
 
 
 def test_collector_and_emulator_default_operations_are_equal() -> None:
     duplicates = [op for op, n in Counter(COLLECTOR).items() if n > 1]
-    assert not duplicates, f"collector.config.DEFAULT_OPERATIONS repeats {duplicates}"
+    assert not duplicates, f"evkit.collector.config.DEFAULT_OPERATIONS repeats {duplicates}"
     only_collector = sorted(set(COLLECTOR) - set(EMULATOR))
     only_emulator = sorted(set(EMULATOR) - set(COLLECTOR))
     assert not only_collector and not only_emulator, (

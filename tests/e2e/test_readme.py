@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import running_emulator
+from evkit.emulator.testing import running_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP_MARKERS = ("make demo", "make test", "pip install")

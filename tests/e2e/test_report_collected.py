@@ -21,7 +21,7 @@ from scoring import score  # noqa: E402
 from evkit.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
-testing = pytest.importorskip("emulator.testing")
+testing = pytest.importorskip("evkit.emulator.testing")
 
 
 def test_report_on_a_collected_bundle(tmp_path, signing_key, capsys):

@@ -23,15 +23,15 @@ from readiness_data import scenario_pages  # noqa: E402
 from scoring import score  # noqa: E402
 
 from evkit.cli import main  # noqa: E402
-from report.casefile import format_utc  # noqa: E402
+from evkit.report.casefile import format_utc  # noqa: E402
 
-build = pytest.importorskip("emulator.scenarios")
+build = pytest.importorskip("evkit.emulator.scenarios")
 
 
 @pytest.fixture(scope="module")
 def key(signing_key):
     """The session's examiner key (tests/conftest.py), loaded for sealing the scenario bundles."""
-    from manifests.keys import load_signing_key
+    from evkit.manifests.keys import load_signing_key
 
     path, passphrase, _ = signing_key
     return load_signing_key(path, passphrase)

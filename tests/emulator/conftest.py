@@ -9,7 +9,7 @@ import pytest
 from emulator_fakes import FakeScenario
 from emulator_helpers import Api
 
-from emulator.testing import RunningEmulator, running_emulator
+from evkit.emulator.testing import RunningEmulator, running_emulator
 
 
 @pytest.fixture(scope="session")

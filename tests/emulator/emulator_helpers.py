@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from emulator.testing import RunningEmulator
+from evkit.emulator.testing import RunningEmulator
 
 
 class CaSession(requests.Session):

@@ -14,7 +14,7 @@ import tomllib
 import pytest
 import requests
 
-from emulator.cli import main
+from evkit.emulator.cli import main
 
 
 def _one_line(stderr: str) -> str:

@@ -13,9 +13,9 @@ import requests
 from emulator_fakes import FakeScenario
 from emulator_helpers import Api
 
-from emulator.errors import FaultSpecError
-from emulator.faults import FaultDice, parse_faults
-from emulator.testing import running_emulator
+from evkit.emulator.errors import FaultSpecError
+from evkit.emulator.faults import FaultDice, parse_faults
+from evkit.emulator.testing import running_emulator
 
 UTC = dt.timezone.utc
 SPEC = ("429=0.05,429-no-retry-after=0.02,503=0.02,504=0.01,reset=0.01,slow=0.02:2.0,truncate=0.01,"

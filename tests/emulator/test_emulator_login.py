@@ -8,7 +8,7 @@ import uuid
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from emulator import jwt
+from evkit.emulator import jwt
 
 
 def _token_url(api, tenant=None):

@@ -11,7 +11,7 @@ import pytest
 from emulator_fakes import END, FakeScenario
 from emulator_helpers import Api
 
-from emulator.testing import running_emulator
+from evkit.emulator.testing import running_emulator
 
 UTC = dt.timezone.utc
 

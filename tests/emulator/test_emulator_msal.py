@@ -5,7 +5,7 @@ from __future__ import annotations
 import msal
 import pytest
 
-from emulator import jwt
+from evkit.emulator import jwt
 
 from emulator_helpers import CaSession
 

@@ -7,8 +7,8 @@ import pytest
 from emulator_fakes import FakeScenario
 from emulator_helpers import Api
 
-from emulator.errors import UsageError
-from emulator.testing import running_emulator
+from evkit.emulator.errors import UsageError
+from evkit.emulator.testing import running_emulator
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""emulator.testing.running_emulator with a real named scenario, as other packages' tests use it."""
+"""evkit.emulator.testing.running_emulator with a real named scenario, as other packages' tests use it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 from emulator_helpers import Api
 
-from emulator.testing import running_emulator
+from evkit.emulator.testing import running_emulator
 
 
 def test_running_emulator_with_bec_basic(tmp_path):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from emulator import jwt
+from evkit.emulator import jwt
 
 PATHS = {
     "graph": ("GET", "/v1.0/subscribedSkus"),

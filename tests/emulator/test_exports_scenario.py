@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.formats import parse_creation_time, read_records, summarise_file
-from emulator.exports import FORMATS, main, write_export
-from emulator.scenarios import build_scenario
+from evkit.collector.formats import parse_creation_time, read_records, summarise_file
+from evkit.emulator.exports import FORMATS, main, write_export
+from evkit.emulator.scenarios import build_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "imports"
@@ -54,7 +54,7 @@ def test_documented_command_regenerates_the_examples(tmp_path, capsys):
     bytes follow the scenario generator, which evolves: rerun the command after it changes)."""
     assert main(REGENERATE + ["--out", str(tmp_path)]) == 0
     readme = (EXAMPLES / "README.md").read_text()
-    assert "python -m emulator.exports --scenario bec-basic --seed 1 --window incident" in readme
+    assert "python -m evkit.emulator.exports --scenario bec-basic --seed 1 --window incident" in readme
     for name in ("bec-basic-purview-csv.csv", "bec-basic-sentinel-csv.csv"):
         fresh, committed = summarise_file(tmp_path / name), summarise_file(EXAMPLES / name)
         assert fresh["format"] == committed["format"]

@@ -1,4 +1,4 @@
-"""emulator.exports writes what the real tools write (headers, time styles, BOMs, quirks)."""
+"""evkit.emulator.exports writes what the real tools write (headers, time styles, BOMs, quirks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from emulator.exports import (CLASSIC_HEADER, PURVIEW_HEADER, PS_TYPE_LINE, graph_record, main,
+from evkit.emulator.exports import (CLASSIC_HEADER, PURVIEW_HEADER, PS_TYPE_LINE, graph_record, main,
                               sample_records, us_time, write_export)
 
 RECORDS = sample_records()

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from emulator.scenarios import build_scenario
+from evkit.emulator.scenarios import build_scenario
 
 
 @pytest.fixture(scope="module")

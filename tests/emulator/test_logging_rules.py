@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from emulator.scenarios import constants as C
-from emulator.scenarios.activity import Context, Event
-from emulator.scenarios.model import MailboxSpec, make_mailbox
-from emulator.scenarios.pipeline import OrgState, Pipeline
-from emulator.scenarios.records import RecordFactory
+from evkit.emulator.scenarios import constants as C
+from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.model import MailboxSpec, make_mailbox
+from evkit.emulator.scenarios.pipeline import OrgState, Pipeline
+from evkit.emulator.scenarios.records import RecordFactory
 
 T0 = int(datetime(2023, 6, 8, 9, 0, tzinfo=timezone.utc).timestamp())
 DOMAIN = "contoso.com"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator.errors import UsageError
-from emulator.scenarios import SCENARIOS, ScenarioParamError, UnknownScenarioError, build_scenario
-from emulator.scenarios.model import MailboxSpec, make_mailbox
-from emulator.scenarios.records import RecordFactory
+from evkit.emulator.errors import UsageError
+from evkit.emulator.scenarios import SCENARIOS, ScenarioParamError, UnknownScenarioError, build_scenario
+from evkit.emulator.scenarios.model import MailboxSpec, make_mailbox
+from evkit.emulator.scenarios.records import RecordFactory
 
 REPO = Path(__file__).resolve().parents[2]
 UTC = timezone.utc
@@ -195,7 +195,7 @@ def test_fast_record_path_equals_the_dict_builder():
     import random
     m = make_mailbox("s", "contoso.com", MailboxSpec("alice", "A"), random.Random(1))
     f = RecordFactory("tid", "org", {m.upn: m})
-    from emulator.scenarios.activity import Context
+    from evkit.emulator.scenarios.activity import Context
     c = Context(m.upn, 0, "192.0.2.1", "Client=OWA;Action=ViaProxy", "s", "a", "c", "n", "aad", "u")
     folders = [("\\Inbox", "f1", [("<a@b>", 'He said "hi" \u00e9', 12)]), ("\\Archive", "f2", [])]
     for access in ("Bind", "Sync"):

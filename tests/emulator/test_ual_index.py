@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from emulator import mgmt, ual, ualindex
-from emulator import records as rec
-from emulator.testing import RunningEmulator, running_emulator
-from emulator.wire import Request, dumps
+from evkit.emulator import mgmt, ual, ualindex
+from evkit.emulator import records as rec
+from evkit.emulator.testing import RunningEmulator, running_emulator
+from evkit.emulator.wire import Request, dumps
 
 SCENARIOS = ("bec-basic", "misconfigured", "throttled")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from manifests.keys import generate_key, load_signing_key
+from evkit.manifests.keys import generate_key, load_signing_key
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from manifests.bundle import BundleWriter
-from manifests.keys import SigningKey
+from evkit.manifests.bundle import BundleWriter
+from evkit.manifests.keys import SigningKey
 
 NS = "evkit-evidence"
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from manifests.bundle import BundleWriter
-from manifests.errors import BundleExistsError, BundleStateError, UnsafeNameError
-from manifests.verify import verify_bundle
+from evkit.manifests.bundle import BundleWriter
+from evkit.manifests.errors import BundleExistsError, BundleStateError, UnsafeNameError
+from evkit.manifests.verify import verify_bundle
 
 from manifests_helpers import make_bundle
 
@@ -130,7 +130,7 @@ def test_unsealed_bundle_is_invalid(tmp_path, signing_key, examiner_key):
 def test_interrupted_seal_can_be_redone(tmp_path, signing_key, examiner_key, monkeypatch):
     writer = BundleWriter.create(tmp_path / "b", case_id="c", collection_id="x")
     writer.write("imports/a.csv", b"x")
-    import manifests.bundle as bundle_mod
+    import evkit.manifests.bundle as bundle_mod
 
     def boom(*args, **kwargs):
         raise RuntimeError("power cut")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from manifests.verify import verify_bundle
+from evkit.manifests.verify import verify_bundle
 
 from manifests_helpers import make_bundle, passphrase_env
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from manifests.hashing import CHUNK, ParallelHasher, _thread_buffer, hash_file, hash_files
+from evkit.manifests.hashing import CHUNK, ParallelHasher, _thread_buffer, hash_file, hash_files
 
 
 def _files(tmp_path, sizes):

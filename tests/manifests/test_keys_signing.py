@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from manifests.errors import KeyExistsError, KeyFileError, SignatureError
-from manifests.keys import generate_key, load_public_key, load_signing_key
-from manifests.signing import parse_sshsig, sign_raw, sshsig_sign, sshsig_verify, verify_raw
+from evkit.manifests.errors import KeyExistsError, KeyFileError, SignatureError
+from evkit.manifests.keys import generate_key, load_public_key, load_signing_key
+from evkit.manifests.signing import parse_sshsig, sign_raw, sshsig_sign, sshsig_verify, verify_raw
 
 from manifests_helpers import NS, passphrase_env
 

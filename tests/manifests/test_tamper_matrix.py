@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from manifests.custody import append_custody
-from manifests.keys import load_signing_key
-from manifests.layout import allowed_signers_line
-from manifests.verify import verify_bundle
+from evkit.manifests.custody import append_custody
+from evkit.manifests.keys import load_signing_key
+from evkit.manifests.layout import allowed_signers_line
+from evkit.manifests.verify import verify_bundle
 
 import manifests_helpers as h
 from manifests_helpers import make_bundle, passphrase_env
@@ -194,7 +194,7 @@ def _reorder_custody(b: Path) -> None:
 
 def _resign_with_foreign_key(b: Path, other_key) -> None:
     """An attacker edits, regenerates, re-signs with their own key and replaces keys/."""
-    from manifests.signing import sshsig_sign
+    from evkit.manifests.signing import sshsig_sign
     _regenerate_manifests(b)
     (b / "keys" / "signer.pub").write_text(other_key.openssh_line + "\n")
     (b / "keys" / "signer.pub.pem").write_bytes(other_key.public_pem)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from manifests.errors import KeyFileError
-from manifests.trust import from_allowed_signers, from_signer_key
+from evkit.manifests.errors import KeyFileError
+from evkit.manifests.trust import from_allowed_signers, from_signer_key
 
 
 def test_allowed_signers_options(tmp_path, examiner_key, other_key):

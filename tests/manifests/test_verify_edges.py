@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from manifests.verify import verify_bundle
+from evkit.manifests.verify import verify_bundle
 
 from manifests_helpers import make_bundle
 
@@ -53,7 +53,7 @@ def test_both_algorithms_and_events_log(tmp_path, signing_key, examiner_key):
 
 def test_unlistable_payload_folder_is_a_finding(tmp_path, signing_key, examiner_key, monkeypatch):
     """A folder verify cannot list is named, and its files count as missing (never skipped)."""
-    import manifests.verify as verify_mod
+    import evkit.manifests.verify as verify_mod
 
     bundle = make_bundle(tmp_path / "b", examiner_key)
     real_scandir = os.scandir

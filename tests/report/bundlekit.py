@@ -100,7 +100,7 @@ def write_bundle(root: Path, records: Sequence[dict[str, Any]], *, window: tuple
                    "retries": 0, "status": "complete", "reason": ""}]
     collection = collection_doc(case_id, window, ledger)
     if key is not None:
-        from manifests.bundle import BundleWriter
+        from evkit.manifests.bundle import BundleWriter
 
         writer = BundleWriter.create(root, case_id=case_id, collection_id="C1")
         for rel, blob in sorted(files.items()):

@@ -10,7 +10,7 @@ PASSPHRASE = "report-tests-passphrase"   # the analyst key's (key_path)
 @pytest.fixture(scope="session")
 def signing_key(signing_key):
     """The session's examiner key (tests/conftest.py), loaded, as report tests sign with it."""
-    from manifests.keys import load_signing_key
+    from evkit.manifests.keys import load_signing_key
 
     path, passphrase, _ = signing_key
     return load_signing_key(path, passphrase)
@@ -18,7 +18,7 @@ def signing_key(signing_key):
 
 @pytest.fixture(scope="session")
 def key_path(signing_key, tmp_path_factory):
-    from manifests.keys import generate_key
+    from evkit.manifests.keys import generate_key
 
     path = tmp_path_factory.mktemp("key2") / "analyst.key"
     generate_key(path, "analyst@firm.example", PASSPHRASE)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from report.config_evidence import EXPECTED_PIECES, TenantConfig
-from report.coverage import DEFAULT_ACTIONS
-from report.licensing import PREMIUM_PLAN_ID, PREMIUM_SKUS, STANDARD_SKUS
+from evkit.report.config_evidence import EXPECTED_PIECES, TenantConfig
+from evkit.report.coverage import DEFAULT_ACTIONS
+from evkit.report.licensing import PREMIUM_PLAN_ID, PREMIUM_SKUS, STANDARD_SKUS
 
 SNAPSHOT = datetime(2024, 11, 1, tzinfo=timezone.utc)
 E5 = {"skuId": PREMIUM_SKUS["SPE_E5"], "skuPartNumber": "SPE_E5",
@@ -126,7 +126,7 @@ def config_pages(*, org: dict[str, Any] | None, admin: dict[str, Any] | None, ma
 
 def write_readiness_bundle(root, files: dict[str, bytes], *, key, tenant_domain: str = "contoso.onmicrosoft.com"):
     """Seal `files` (data/ relpaths) into a bundle with manifests.bundle.BundleWriter."""
-    from manifests.bundle import BundleWriter
+    from evkit.manifests.bundle import BundleWriter
 
     writer = BundleWriter.create(root, case_id="READY-1", collection_id="R1")
     for rel, blob in sorted(files.items()):

@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from report.attribution import (indicator_hits, kinds_sought, match_app, match_ip, match_session,
+from evkit.report.attribution import (indicator_hits, kinds_sought, match_app, match_ip, match_session,
                                 match_user_agent, match_value, normalise_ip, session_label)
-from report.casefile import Indicators
+from evkit.report.casefile import Indicators
 
 NETS = (ipaddress.ip_network("203.0.113.7/32"), ipaddress.ip_network("198.51.100.0/24"),
         ipaddress.ip_network("2001:db8:bad::/48"))

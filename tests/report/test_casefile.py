@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from report.casefile import load_case, parse_case
-from report.errors import CaseFileError
+from evkit.report.casefile import load_case, parse_case
+from evkit.report.errors import CaseFileError
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {"case": {"id": "IR-1", "client": "Contoso", "window": ["2023-05-15T00:00:00Z", "2023-07-16T00:00:00Z"]},

@@ -1,4 +1,4 @@
-"""report.coverage: per-mailbox audit facts and verdicts (pure; synthetic config objects)."""
+"""evkit.report.coverage: per-mailbox audit facts and verdicts (pure; synthetic config objects)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from readiness_data import E3, mailbox, tenant, with_sqi
 
-from report.config_evidence import BYPASS, EXPECTED_PIECES, LICENSE_DETAILS, USERS
-from report.coverage import (DEFAULT_ACTIONS, REASONS, assess_mailboxes, coverage_periods,
+from evkit.report.config_evidence import BYPASS, EXPECTED_PIECES, LICENSE_DETAILS, USERS
+from evkit.report.coverage import (DEFAULT_ACTIONS, REASONS, assess_mailboxes, coverage_periods,
                              parse_days)
 
 

@@ -1,11 +1,11 @@
-"""report.coverage.coverage_periods: tampering records move coverage in time."""
+"""evkit.report.coverage.coverage_periods: tampering records move coverage in time."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from report.coverage import DEFAULT_ACTIONS, coverage_periods
-from report.coverage_events import parse_audit_value, parse_changes
+from evkit.report.coverage import DEFAULT_ACTIONS, coverage_periods
+from evkit.report.coverage_events import parse_audit_value, parse_changes
 
 from readiness_data import E5, mailbox, record, tenant, with_sqi
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from readiness_data import scenario_pages
 
-from report.config_evidence import load_tenant_config
-from report.coverage import coverage_periods
-from report.coverage_events import TAMPERING_OPERATIONS
+from evkit.report.config_evidence import load_tenant_config
+from evkit.report.coverage import coverage_periods
+from evkit.report.coverage_events import TAMPERING_OPERATIONS
 
-build = pytest.importorskip("emulator.scenarios.build")
+build = pytest.importorskip("evkit.emulator.scenarios.build")
 
 REASON = {"bypass": {"bypass"}, "ingestion-off": {"ingestion-disabled"},
           "org-audit-disabled": {"org-audit-disabled"},

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bundlekit import mia, page_files, record, write_bundle
-from report import engine as engine_mod
-from report.engine import Engine, needs_disk
-from report.inventory import Page, scan_bundle, scan_bundles
+from evkit.report import engine as engine_mod
+from evkit.report.engine import Engine, needs_disk
+from evkit.report.inventory import Page, scan_bundle, scan_bundles
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
@@ -79,7 +79,7 @@ def test_small_evidence_is_one_statement_and_every_page_is_kept():
 
 
 def test_query_errors_are_query_errors(tmp_path):
-    from report.errors import QueryError
+    from evkit.report.errors import QueryError
 
     inv = scan_bundle(write_bundle(tmp_path / "B", _records(2), window=WINDOW))
     with Engine() as e:

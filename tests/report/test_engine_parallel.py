@@ -8,9 +8,9 @@ import json
 import pytest
 
 from bundlekit import mia, page_files, write_bundle
-from report import engine as engine_mod
-from report.engine import Engine
-from report.inventory import scan_bundle
+from evkit.report import engine as engine_mod
+from evkit.report.engine import Engine
+from evkit.report.inventory import scan_bundle
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")

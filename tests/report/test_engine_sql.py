@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bundlekit import mia, record, write_bundle
-from report.analysis import load_sightings
-from report.engine import Engine
-from report.inventory import scan_bundle
-from report.engine_sql import _prop, _trim, distinct_keys
+from evkit.report.analysis import load_sightings
+from evkit.report.engine import Engine
+from evkit.report.inventory import scan_bundle
+from evkit.report.engine_sql import _prop, _trim, distinct_keys
 
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
 NBSP, IDEOGRAPHIC_SPACE, EM_SPACE = "\u00a0", "\u3000", "\u2003"

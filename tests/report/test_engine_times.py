@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bundlekit import mia, write_bundle
-from collector.formats import iso_utc, parse_creation_time
-from report.engine import Engine
-from report.engine_sql import fast_time
-from report.inventory import scan_bundle
+from evkit.collector.formats import iso_utc, parse_creation_time
+from evkit.report.engine import Engine
+from evkit.report.engine_sql import fast_time
+from evkit.report.inventory import scan_bundle
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
@@ -74,8 +74,8 @@ def test_every_time_form_gets_the_parsers_time_and_keeps_its_text(tmp_path):
 
 @pytest.fixture(scope="module")
 def sentinel_bundle(tmp_path_factory, signing_key):
-    exports = pytest.importorskip("emulator.exports")
-    from collector.importer import import_files
+    exports = pytest.importorskip("evkit.emulator.exports")
+    from evkit.collector.importer import import_files
 
     root = tmp_path_factory.mktemp("sentinel")
     records = exports.sample_records()
@@ -127,7 +127,7 @@ def test_report_on_a_sentinel_import_attributes_with_the_right_times(sentinel_bu
 
 
 def test_report_on_the_example_sentinel_import_alone_finds_the_attacker(signing_key, tmp_path):
-    from collector.importer import import_files
+    from evkit.collector.importer import import_files
 
     with SENTINEL_EXAMPLE.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))

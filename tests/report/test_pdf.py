@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from report.pdf import model_problems, render_report
+from evkit.report.pdf import model_problems, render_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = sorted(p.stem.removeprefix("findings_") for p in FIXTURES.glob("findings_*.json"))

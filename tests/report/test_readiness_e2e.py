@@ -9,15 +9,15 @@ import re
 
 import pytest
 
-pytest.importorskip("emulator.scenarios.build")
+pytest.importorskip("evkit.emulator.scenarios.build")
 
 PASSPHRASE = "readiness-e2e-passphrase"
 
 
 @pytest.mark.slow
 def test_collect_config_and_licences_then_readiness(tmp_path, evkit_cli):
-    from emulator.testing import running_emulator
-    from manifests.keys import generate_key
+    from evkit.emulator.testing import running_emulator
+    from evkit.manifests.keys import generate_key
 
     generate_key(tmp_path / "examiner.key", "examiner@firm.example", PASSPHRASE)
     with running_emulator(tmp_path / "emu", "misconfigured") as emu:

@@ -14,9 +14,9 @@ import json
 import pytest
 from readiness_data import scenario_pages, write_readiness_bundle
 
-from report.cli_readiness import main
+from evkit.report.cli_readiness import main
 
-build = pytest.importorskip("emulator.scenarios.build")
+build = pytest.importorskip("evkit.emulator.scenarios.build")
 
 
 def _run(tmp_path, signing_key, **params):
