@@ -37,9 +37,9 @@ COMMANDS: dict[str, str] = {
     "import": "evkit.collector.cli_import",
     "verify": "evkit.manifests.cli_verify",
     "custody": "evkit.manifests.cli_custody",
-    "report": "evkit.report.cli_report",
-    "sql": "evkit.report.cli_sql",
-    "readiness": "evkit.report.cli_readiness",
+    "report": "evkit.report.cli.report",
+    "sql": "evkit.report.cli.sql",
+    "readiness": "evkit.report.cli.readiness",
     "emulator": "evkit.emulator.cli",
     "demo": "evkit.demo",
 }

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from evkit.report import classify as rules
-from evkit.report.attribution import indicator_hits, kinds_sought, session_label
+from evkit.report.rules import classify as rules
+from evkit.report.rules.attribution import indicator_hits, kinds_sought, session_label
 from evkit.report.casefile import CaseFile, format_utc
-from evkit.report.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
-from evkit.report.engine import Engine
-from evkit.report.engine_sql import distinct_keys, item_mentions
-from evkit.report.visibility import Gap, ledger_gaps
+from evkit.report.rules.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
+from evkit.report.engine.loader import Engine
+from evkit.report.engine.sql import distinct_keys, item_mentions
+from evkit.report.rules.visibility import Gap, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
 

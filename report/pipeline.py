@@ -21,14 +21,14 @@ from typing import Any
 
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, format_utc, load_case
-from evkit.report.classify import folder_key
-from evkit.report.engine import Engine, needs_disk
+from evkit.report.rules.classify import folder_key
+from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import InvalidEvidenceError, RenderError
-from evkit.report.findings import BundleInfo, build_findings
+from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.inventory import Inventory, scan_bundles
-from evkit.report.suggest import Suggestion
-from evkit.report.suggest_query import suggestions
-from evkit.report.visibility import Gap, clip
+from evkit.report.rules.suggest import Suggestion
+from evkit.report.engine.suggestion_queries import suggestions
+from evkit.report.rules.visibility import Gap, clip
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class ReportResult:
 # ---- verification -------------------------------------------------------------------------------
 
 def verify(root: Path) -> tuple[str, list[str], Any]:
-    """(verdict, finding messages, VerificationResult or None) from manifests.verify."""
+    """(verdict, finding messages, VerificationResult or None) from evkit.manifests.verify."""
     from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps `evkit sql` light
 
     result = verify_bundle(root)
@@ -72,7 +72,7 @@ def bundle_info(inv: Inventory, verdict: str, messages: list[str], result: Any) 
 
 def tenant_config(paths: Sequence[Path], problems: list[str]):
     try:
-        from evkit.report.config_evidence import load_tenant_config  # noqa: PLC0415
+        from evkit.report.coverage.config_evidence import load_tenant_config  # noqa: PLC0415
         return load_tenant_config(list(paths))
     except ImportError:
         problems.append("audit configuration was not assessed (report.config_evidence unavailable)")
@@ -116,7 +116,7 @@ def tampering_records(engine: Engine) -> list[dict[str, Any]]:
 
 def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[dict[str, Any]]:
     try:
-        from evkit.report.coverage_events import parse_changes  # noqa: PLC0415
+        from evkit.report.coverage.changes import parse_changes  # noqa: PLC0415
     except ImportError:
         return []
     out = []
@@ -136,7 +136,7 @@ def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[di
 def coverage_rows(cfg: Any, in_scope: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     if cfg is None:
         return [], {}
-    from evkit.report.coverage import assess_mailboxes, explain  # noqa: PLC0415
+    from evkit.report.coverage.assess import assess_mailboxes, explain  # noqa: PLC0415
     rows, types = [], {}
     for m in assess_mailboxes(cfg):
         types[m.mailbox] = m.type
@@ -159,7 +159,8 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
     because an attacker holding the owner's token, a delegate's or an app's is logged apart."""
     if cfg is None:
         return {}
-    from evkit.report.coverage import coverage_periods, explain  # noqa: PLC0415
+    from evkit.report.coverage.assess import explain  # noqa: PLC0415
+    from evkit.report.coverage.periods import coverage_periods  # noqa: PLC0415
     window = (case.window_start, case.window_end)
     logons_of: dict[tuple[str, datetime, datetime, str], set[str]] = {}
     for logon in LOGONS:
@@ -201,7 +202,7 @@ def findings_json(findings: Mapping[str, Any]) -> bytes:
 
 def _pdf_renderer() -> Callable[[dict, Path], None] | None:
     try:
-        from evkit.report.pdf import render_report  # noqa: PLC0415 - reportlab only when rendering
+        from evkit.report.pdf.report import render_report  # noqa: PLC0415 - reportlab only when rendering
     except ImportError:
         return None
     return render_report

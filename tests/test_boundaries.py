@@ -193,7 +193,6 @@ def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.xfail(reason="issue 12: report.coverage and report.coverage_time import each other")
 def test_no_import_cycle_between_modules():
     assert _cycles(_graph()) == []
 

@@ -129,7 +129,7 @@ def test_reuse_of_an_identical_generation_and_regeneration_on_change(tmp_path):
 
 # ---- determinism ---------------------------------------------------------------------------
 def test_same_seed_gives_byte_identical_output_across_processes(tmp_path, sc):
-    code = ("import sys; from pathlib import Path; from emulator.scenarios import build_scenario; "
+    code = ("import sys; from pathlib import Path; from evkit.emulator.scenarios import build_scenario; "
             "build_scenario('bec-basic', 1, Path(sys.argv[1]))")
     env = dict(os.environ, PYTHONHASHSEED="12345")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "other")], check=True, env=env,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from evkit.report.config_evidence import EXPECTED_PIECES, TenantConfig
-from evkit.report.coverage import DEFAULT_ACTIONS
-from evkit.report.licensing import PREMIUM_PLAN_ID, PREMIUM_SKUS, STANDARD_SKUS
+from evkit.report.coverage.config_evidence import EXPECTED_PIECES, TenantConfig
+from evkit.report.coverage.assess import DEFAULT_ACTIONS
+from evkit.report.coverage.licensing import PREMIUM_PLAN_ID, PREMIUM_SKUS, STANDARD_SKUS
 
 SNAPSHOT = datetime(2024, 11, 1, tzinfo=timezone.utc)
 E5 = {"skuId": PREMIUM_SKUS["SPE_E5"], "skuPartNumber": "SPE_E5",

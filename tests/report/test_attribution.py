@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from evkit.report.attribution import (indicator_hits, kinds_sought, match_app, match_ip, match_session,
+from evkit.report.rules.attribution import (indicator_hits, kinds_sought, match_app, match_ip, match_session,
                                 match_user_agent, match_value, normalise_ip, session_label)
 from evkit.report.casefile import Indicators
 

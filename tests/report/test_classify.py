@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from evkit.report import classify as c
-from evkit.report.classify import Attributed, Classification, ItemRef, Sighting
+from evkit.report.rules import classify as c
+from evkit.report.rules.classify import Attributed, Classification, ItemRef, Sighting
 
 A = "alice@contoso.com"
 T0 = datetime(2023, 6, 1, 12, 0, tzinfo=timezone.utc)

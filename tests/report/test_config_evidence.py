@@ -1,4 +1,4 @@
-"""evkit.report.config_evidence: config and licence pages back from sealed bundles into a TenantConfig."""
+"""evkit.report.coverage.config_evidence: config and licence pages back from sealed bundles into a TenantConfig."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from bundlekit import page_files
 from readiness_data import E3, E5, config_pages, mailbox, write_readiness_bundle
 
-from evkit.report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
                                     ConfigEvidenceError, load_tenant_config)
 
 

@@ -1,4 +1,4 @@
-"""evkit.report.coverage: per-mailbox audit facts and verdicts (pure; synthetic config objects)."""
+"""evkit.report.coverage.assess: per-mailbox audit facts and verdicts (pure; synthetic config objects)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from readiness_data import E3, mailbox, tenant, with_sqi
 
-from evkit.report.config_evidence import BYPASS, EXPECTED_PIECES, LICENSE_DETAILS, USERS
-from evkit.report.coverage import (DEFAULT_ACTIONS, REASONS, assess_mailboxes, coverage_periods,
+from evkit.report.coverage.config_evidence import BYPASS, EXPECTED_PIECES, LICENSE_DETAILS, USERS
+from evkit.report.coverage.periods import coverage_periods
+from evkit.report.coverage.assess import (DEFAULT_ACTIONS, REASONS, assess_mailboxes,
                              parse_days)
 
 

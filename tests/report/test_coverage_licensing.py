@@ -1,10 +1,10 @@
-"""evkit.report.licensing: audit tier from Graph licence objects and from licence-change records."""
+"""evkit.report.coverage.licensing: audit tier from Graph licence objects and from licence-change records."""
 
 from __future__ import annotations
 
 import pytest
 
-from evkit.report.licensing import (PREMIUM_PLAN_ID, STANDARD_PLAN_ID, licence_from_details,
+from evkit.report.coverage.licensing import (PREMIUM_PLAN_ID, STANDARD_PLAN_ID, licence_from_details,
                               licence_from_user, tier_of_text)
 
 from readiness_data import E3, E5

@@ -1,11 +1,12 @@
-"""evkit.report.coverage.coverage_periods: tampering records move coverage in time."""
+"""evkit.report.coverage.periods.coverage_periods: tampering records move coverage in time."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from evkit.report.coverage import DEFAULT_ACTIONS, coverage_periods
-from evkit.report.coverage_events import parse_audit_value, parse_changes
+from evkit.report.coverage.assess import DEFAULT_ACTIONS
+from evkit.report.coverage.periods import coverage_periods
+from evkit.report.coverage.changes import parse_audit_value, parse_changes
 
 from readiness_data import E5, mailbox, record, tenant, with_sqi
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from readiness_data import scenario_pages
 
-from evkit.report.config_evidence import load_tenant_config
-from evkit.report.coverage import coverage_periods
-from evkit.report.coverage_events import TAMPERING_OPERATIONS
+from evkit.report.coverage.config_evidence import load_tenant_config
+from evkit.report.coverage.periods import coverage_periods
+from evkit.report.coverage.changes import TAMPERING_OPERATIONS
 
 build = pytest.importorskip("evkit.emulator.scenarios.build")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bundlekit import mia, page_files, record, write_bundle
-from evkit.report import engine as engine_mod
-from evkit.report.engine import Engine, needs_disk
+from evkit.report.engine import loader as engine_mod
+from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.inventory import Page, scan_bundle, scan_bundles
 
 A = "alice@contoso.com"

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from bundlekit import mia, page_files, write_bundle
-from evkit.report import engine as engine_mod
-from evkit.report.engine import Engine
+from evkit.report.engine import loader as engine_mod
+from evkit.report.engine.loader import Engine
 from evkit.report.inventory import scan_bundle
 
 A = "alice@contoso.com"

@@ -6,9 +6,9 @@ import pytest
 
 from bundlekit import mia, record, write_bundle
 from evkit.report.analysis import load_sightings
-from evkit.report.engine import Engine
+from evkit.report.engine.loader import Engine
 from evkit.report.inventory import scan_bundle
-from evkit.report.engine_sql import _prop, _trim, distinct_keys
+from evkit.report.engine.sql import _prop, _trim, distinct_keys
 
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")
 NBSP, IDEOGRAPHIC_SPACE, EM_SPACE = "\u00a0", "\u3000", "\u2003"

@@ -12,8 +12,8 @@ import pytest
 
 from bundlekit import mia, write_bundle
 from evkit.collector.formats import iso_utc, parse_creation_time
-from evkit.report.engine import Engine
-from evkit.report.engine_sql import fast_time
+from evkit.report.engine.loader import Engine
+from evkit.report.engine.sql import fast_time
 from evkit.report.inventory import scan_bundle
 
 A = "alice@contoso.com"

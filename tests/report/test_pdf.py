@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from evkit.report.pdf import model_problems, render_report
+from evkit.report.pdf.report import model_problems, render_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = sorted(p.stem.removeprefix("findings_") for p in FIXTURES.glob("findings_*.json"))
@@ -277,7 +277,7 @@ def test_unestablished_validity_also_carries_the_banner(change, tmp_path):
 
 
 def test_bytes_do_not_depend_on_hash_seed_or_timezone(rendered, tmp_path):
-    script = ("import json, sys; from pathlib import Path; from report.pdf import render_report; "
+    script = ("import json, sys; from pathlib import Path; from evkit.report.pdf.report import render_report; "
               "render_report(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))")
     for seed, tz in (("1", "Asia/Tokyo"), ("2", "America/Los_Angeles")):
         out = tmp_path / f"{seed}.pdf"

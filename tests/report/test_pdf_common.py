@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from reportlab.platypus import Paragraph, Table
 
-from evkit.report.pdf_common import (
+from evkit.report.pdf.common import (
     DocumentInfo, Column, build_document, clean, data_table, esc, para, parse_utc, show_period,
     show_time, was_altered,
 )

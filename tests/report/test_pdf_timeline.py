@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.platypus import Paragraph
 
-from evkit.report.pdf_timeline import (
+from evkit.report.pdf.timeline import (
     KIND_COLOURS, THROTTLED_FILL, UNKNOWN_FILL, _Axis, _runs, timeline_flowables,
 )
 

@@ -1,4 +1,4 @@
-"""evkit.report.readiness: gaps -> verdicts, prioritised fixes with exact commands and CIS titles."""
+"""evkit.report.readiness.model: gaps -> verdicts, prioritised fixes with exact commands and CIS titles."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from readiness_data import E3, E5, mailbox, tenant, with_sqi
 
-from evkit.report.coverage import DEFAULT_ACTIONS
-from evkit.report.readiness import build_readiness
+from evkit.report.coverage.assess import DEFAULT_ACTIONS
+from evkit.report.readiness.model import build_readiness
 
 NO_MIA = {logon: set(DEFAULT_ACTIONS[logon]) - {"MailItemsAccessed"} for logon in DEFAULT_ACTIONS}
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from readiness_data import E5, config_pages, mailbox, with_sqi, write_readiness_bundle
 
-from evkit.report.cli_readiness import main
+from evkit.report.cli.readiness import main
 
 HOSTILE = "<font color=red>x</font>&amp;@contoso.com"
 

@@ -14,7 +14,7 @@ import json
 import pytest
 from readiness_data import scenario_pages, write_readiness_bundle
 
-from evkit.report.cli_readiness import main
+from evkit.report.cli.readiness import main
 
 build = pytest.importorskip("evkit.emulator.scenarios.build")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evkit.report.suggest import (ValueStats, changing_session, many_mailboxes, new_mail_app, suggest,
+from evkit.report.rules.suggest import (ValueStats, changing_session, many_mailboxes, new_mail_app, suggest,
                             used_by_attributed_session)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bundlekit import mia, write_bundle
 from evkit.report.analysis import attribute
 from evkit.report.casefile import load_case
-from evkit.report.engine import Engine
+from evkit.report.engine.loader import Engine
 from evkit.report.inventory import scan_bundle
-from evkit.report.suggest import MAX_IDS
-from evkit.report.suggest_query import suggestions
+from evkit.report.rules.suggest import MAX_IDS
+from evkit.report.engine.suggestion_queries import suggestions
 
 A, B, C = "alice@contoso.com", "bob@contoso.com", "carol@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-03T00:00:00Z")

@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from evkit.report.engine_sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
+from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
 from evkit.report.errors import QueryError
 from evkit.report.inventory import Inventory, Page, source_name
 from evkit.report.sources import Row, import_rows, iso_utc, page_rows

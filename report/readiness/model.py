@@ -1,8 +1,8 @@
 """The readiness model: "could we investigate a mailbox breach in this tenant today?"
 
 Pure: a TenantConfig (plus bundle facts the CLI read) in, one JSON-ready dict out, which
-`evkit.report.pdf_readiness` renders and `readiness.json` stores. Every verdict comes from
-`evkit.report.coverage`, the same code the breach report uses for its "unknown" class.
+`evkit.report.pdf.readiness` renders and `readiness.json` stores. Every verdict comes from
+`evkit.report.coverage.assess`, the same code the breach report uses for its "unknown" class.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from evkit.report.config_evidence import TenantConfig
-from evkit.report.coverage import (CAVEATS, DEFAULT_INVESTIGATION_DAYS, LOGON_TYPES,
+from evkit.report.coverage.config_evidence import TenantConfig
+from evkit.report.coverage.assess import (CAVEATS, DEFAULT_INVESTIGATION_DAYS, LOGON_TYPES,
                              STANDARD_EXPANSION_UTC, VERDICTS, MailboxCoverage, assess_mailboxes,
                              bypassed_accounts, explain, skipped_mailboxes)
-from evkit.report.readiness_fixes import plan_fixes
+from evkit.report.readiness.fixes import plan_fixes
 
 SCHEMA = "evkit.readiness/1"
 WORST_GAPS = 5

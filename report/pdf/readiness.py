@@ -1,7 +1,7 @@
 """Render the readiness model (report.readiness) as readiness.pdf.
 
 No analysis here: the PDF shows exactly the dict `build_readiness` made, through the shared
-building blocks of `evkit.report.pdf_common` (escaping of every tenant-supplied string, pinned
+building blocks of `evkit.report.pdf.common` (escaping of every tenant-supplied string, pinned
 metadata and invariant mode, tables that split across pages).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from reportlab.platypus import Flowable, PageBreak
 
-from evkit.report.pdf_common import (Column, DocumentInfo, as_dict, as_list, as_rows, build_document,
+from evkit.report.pdf.common import (Column, DocumentInfo, as_dict, as_list, as_rows, build_document,
                                bullet, data_table, esc, note, para, parse_utc, rich, section,
                                show_time, spacer, stat_block)
 

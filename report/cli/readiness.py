@@ -77,9 +77,9 @@ def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: 
                   allowed_signers: Path | None = None) -> tuple[dict[str, Any], int]:
     """Verify, load, model and write both outputs; returns (model, exit status)."""
     from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps --help fast
-    from evkit.report.config_evidence import load_tenant_config  # noqa: PLC0415
-    from evkit.report.pdf_readiness import render_readiness  # noqa: PLC0415
-    from evkit.report.readiness import build_readiness  # noqa: PLC0415
+    from evkit.report.coverage.config_evidence import load_tenant_config  # noqa: PLC0415
+    from evkit.report.pdf.readiness import render_readiness  # noqa: PLC0415
+    from evkit.report.readiness.model import build_readiness  # noqa: PLC0415
 
     roots = sorted(bundles, key=lambda p: (p.name, str(p)))
     infos, bad, unreadable = [], [], []

@@ -12,7 +12,7 @@ from typing import Any
 
 from reportlab.platypus import CondPageBreak
 
-from evkit.report.pdf_common import (
+from evkit.report.pdf.common import (
     Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
 )
 

@@ -12,14 +12,14 @@ from typing import Any
 
 from reportlab.platypus import CondPageBreak
 
-from evkit.report.coverage import explain
-from evkit.report.pdf_common import (
+from evkit.report.coverage.assess import explain
+from evkit.report.pdf.common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
     section,
     show_period, show_time,
 )
 
-# Collection-ledger statuses in plain words; audit-coverage codes come from report.coverage,
+# Collection-ledger statuses in plain words; audit-coverage codes come from evkit.report.coverage,
 # the one place that knows them. Anything else is already prose and is shown as stated.
 LEDGER_WORDS = {
     "capped": "the collection hit a service limit, so records may be missing",
@@ -218,7 +218,7 @@ SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
 
 
 def detail_flowables(findings: dict[str, Any]) -> list:
-    """Every detail section in report order (the appendices follow from report.pdf_appendix)."""
+    """Every detail section in report order (the appendices follow from evkit.report.pdf.appendix)."""
     out: list = []
     for build in SECTIONS:
         out.append(CondPageBreak(120))

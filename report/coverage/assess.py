@@ -1,6 +1,6 @@
 """The one answer to "was this mailbox's access logged?", for readiness and for the breach report.
 
-Inputs are the collected configuration (`evkit.report.config_evidence.TenantConfig`) and, for the
+Inputs are the collected configuration (`evkit.report.coverage.config_evidence.TenantConfig`) and, for the
 breach report, audit-tampering records that move the answer in time. Facts used (shared
 reference m365-apis.md):
 
@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from evkit.report.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
                                     USERS, TenantConfig)
-from evkit.report.licensing import Licence, licence_from_details, licence_from_user
+from evkit.report.coverage.licensing import Licence, licence_from_details, licence_from_user
 
 LOGON_TYPES = ("owner", "delegate", "admin")
 ACTIONS = ("MailItemsAccessed", "Send", "SearchQueryInitiated")
@@ -365,24 +365,3 @@ def parse_days(value: object) -> float | None:
     except ValueError:
         return None
     return days + (h * 3600 + m * 60 + s) / 86400
-
-
-# ---------------------------------------------------------------- coverage over time
-
-def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
-                     window: Sequence[Any], *, logon: str | Sequence[str] = "owner",
-                     action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
-    """Per mailbox, the periods of `window` in which (logon, action) was / was not logged.
-
-    `logon` is one logon type, or several: covered then means covered for every one of them
-    (use all three for a mailbox reached through another account, whose logon type the
-    evidence may not show), with the reasons of each uncovered one.
-
-    The snapshot describes the tenant when it was collected (`snapshot_utc`, else the window
-    end); `tampering_events` (classic-schema records; anything else is ignored) describe how
-    it got there: changes after a moment are undone to find the state at that moment, then
-    replayed forward so each period shows the state a record actually set. Adjacent periods
-    with the same answer and reasons are merged. Keys are `mailbox_key` names.
-    """
-    from evkit.report.coverage_time import replay_periods  # noqa: PLC0415 - it builds on this module
-    return replay_periods(tenant_config, tampering_events, window, logon=logon, action=action)

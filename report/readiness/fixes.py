@@ -1,6 +1,6 @@
 """Prioritised fixes for audit-coverage gaps: the exact command, and the related CIS title.
 
-Each gap code from `evkit.report.coverage` maps to one remedy. Commands are Exchange Online
+Each gap code from `evkit.report.coverage.assess` maps to one remedy. Commands are Exchange Online
 PowerShell (`Connect-ExchangeOnline` first) except licence assignment, which is Microsoft
 Graph PowerShell. CIS titles were checked against published copies of the CIS Microsoft 365
 Foundations Benchmark (v4.0.0 section 6.1 and v5.0.0 6.1.2 as reproduced in Tenable audit
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evkit.report.config_evidence import TenantConfig
-from evkit.report.coverage import AUDIT_PROPERTY, MailboxCoverage, bypassed_accounts, explain
-from evkit.report.licensing import PREMIUM_ADDON_SKU, PREMIUM_SKUS
+from evkit.report.coverage.config_evidence import TenantConfig
+from evkit.report.coverage.assess import AUDIT_PROPERTY, MailboxCoverage, bypassed_accounts, explain
+from evkit.report.coverage.licensing import PREMIUM_ADDON_SKU, PREMIUM_SKUS
 
 CIS_AUDIT_DISABLED = {"id": "6.1.1", "benchmark": "CIS Microsoft 365 Foundations Benchmark v4.0.0",
                       "title": "(L1) Ensure 'AuditDisabled' organizationally is set to 'False'"}

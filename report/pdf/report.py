@@ -2,7 +2,7 @@
 
 `render_report(findings, out_path)` lays out page 1 (the executive summary, in plain words),
 the timeline chart, the detail sections and the appendices. Every string that came from the
-evidence goes through `evkit.report.pdf_common.esc`/`para`; every number is one the findings state
+evidence goes through `evkit.report.pdf.common.esc`/`para`; every number is one the findings state
 (missing numbers are shown as "not stated", never computed here). Same findings, same bytes.
 """
 
@@ -15,14 +15,14 @@ from typing import Any
 
 from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, TableStyle
 
-from evkit.report.pdf_common import (
+from evkit.report.pdf.common import (
     ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
     clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
     spacer, stat_block,
 )
-from evkit.report.pdf_appendix import appendix_flowables
-from evkit.report.pdf_sections import detail_flowables, reason_words
-from evkit.report.pdf_timeline import timeline_flowables
+from evkit.report.pdf.appendix import appendix_flowables
+from evkit.report.pdf.sections import detail_flowables, reason_words
+from evkit.report.pdf.timeline import timeline_flowables
 
 TITLE = "Mailbox breach scope report"
 SUMMARY_UNKNOWN_ROWS = 5

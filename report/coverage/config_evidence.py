@@ -3,7 +3,7 @@
 The `config` and `licences` sources store every API answer under `data/raw/config/**` and
 `data/raw/licences/**` with a sidecar (docs/evidence-layout.md). This module reads those pages
 back (2xx bodies only: an error answer is kept as evidence of what happened, never as data) into
-one frozen `TenantConfig`, the input of `evkit.report.coverage`. Pieces that were not collected are
+one frozen `TenantConfig`, the input of `evkit.report.coverage.assess`. Pieces that were not collected are
 named in `TenantConfig.missing` instead of failing: a readiness or breach report states what it
 could not see.
 """
@@ -51,7 +51,7 @@ class TenantConfig:
 
     `snapshot_utc` is when the newest config page was received: the state described here is
     the state at that instant (earlier states are reconstructed from audit-tampering records
-    by `evkit.report.coverage.coverage_periods`). Objects are kept as the API returned them.
+    by `evkit.report.coverage.periods.coverage_periods`). Objects are kept as the API returned them.
     """
 
     org_config: Mapping[str, Any] | None = None

@@ -54,7 +54,7 @@ def _run(engine, sql: str, out: TextIO) -> bool:
 
 
 def _interactive(engine) -> int:
-    from evkit.report.engine import TABLES  # noqa: PLC0415
+    from evkit.report.engine.loader import TABLES  # noqa: PLC0415
     print(f"evkit sql: tables: {', '.join(TABLES)}. End statements with ';', .quit to leave.")
     buffer = ""
     while True:
@@ -76,7 +76,7 @@ def _interactive(engine) -> int:
 
 
 def _body(args: dict[str, Any]) -> int:
-    from evkit.report.engine import Engine, needs_disk  # noqa: PLC0415
+    from evkit.report.engine.loader import Engine, needs_disk  # noqa: PLC0415
     from evkit.report.inventory import scan_bundles  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])

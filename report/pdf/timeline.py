@@ -18,7 +18,7 @@ from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from evkit.report.pdf_common import (
+from evkit.report.pdf.common import (
     FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, clean, data_table, none_found, note,
     parse_utc, plural, show_time,
 )

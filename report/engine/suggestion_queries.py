@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from evkit.report.casefile import CaseFile
-from evkit.report.engine import Engine
-from evkit.report.engine_sql import key_values
-from evkit.report.suggest import MAX_IDS, Suggestion, ValueStats, suggest
+from evkit.report.engine.loader import Engine
+from evkit.report.engine.sql import key_values
+from evkit.report.rules.suggest import MAX_IDS, Suggestion, ValueStats, suggest
 
 # Mailboxes are counted only where someone other than the owner reached them (an office address
 # shared by many owners is not a lead); client strings are compared within one kind (Exchange

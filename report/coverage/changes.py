@@ -1,10 +1,10 @@
 """Audit-tampering records -> typed configuration changes that move coverage in time.
 
-A readiness snapshot (`evkit.report.config_evidence.TenantConfig`) says how auditing was set when the
+A readiness snapshot (`evkit.report.coverage.config_evidence.TenantConfig`) says how auditing was set when the
 collector ran. Classic-schema audit records of `Set-OrganizationConfig`,
 `Set-AdminAuditLogConfig`, `Set-MailboxAuditBypassAssociation`, `Set-Mailbox` (audit
 properties) and licence changes say when that state was reached. This module only parses them;
-`evkit.report.coverage` replays them. Pure: no files, no clock.
+`evkit.report.coverage.assess` replays them. Pure: no files, no clock.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from evkit.collector.formats import utc_or_none
-from evkit.report.licensing import tier_of_text
+from evkit.report.coverage.licensing import tier_of_text
 
 UNKNOWN: Any = None  # a value the record does not tell
 

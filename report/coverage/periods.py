@@ -1,7 +1,7 @@
 """Coverage over time: replay audit-tampering changes around the configuration snapshot.
 
-`evkit.report.coverage.coverage_periods` is the public entry; this module holds the replay so that
-module stays about one instant. The snapshot is the state when it was collected; changes after
+`coverage_periods` is the public entry; `assess` answers for one instant and this module builds
+on it. The snapshot is the state when it was collected; changes after
 a moment are undone to find the state at that moment, then replayed forward so each period
 shows the state a record actually set.
 """
@@ -13,16 +13,27 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from evkit.report.config_evidence import TenantConfig
-from evkit.report.coverage import (DEFAULT_ACTIONS, STANDARD_EXPANSION_UTC, AuditState, CoveragePeriod,
+from evkit.report.coverage.config_evidence import TenantConfig
+from evkit.report.coverage.assess import (DEFAULT_ACTIONS, STANDARD_EXPANSION_UTC, AuditState, CoveragePeriod,
                              order_reasons, evaluate, identifiers, mailbox_key, mailbox_type, state_now)
-from evkit.report.coverage_events import UNKNOWN, ConfigChange, parse_changes, parse_time
+from evkit.report.coverage.changes import UNKNOWN, ConfigChange, parse_changes, parse_time
 
 
-def replay_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
+def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
                      window: Sequence[Any], *, logon: str | Sequence[str] = "owner",
                      action: str = "MailItemsAccessed") -> dict[str, list[CoveragePeriod]]:
-    """The work behind `evkit.report.coverage.coverage_periods`, whose docstring says what it returns."""
+    """Per mailbox, the periods of `window` in which (logon, action) was / was not logged.
+
+    `logon` is one logon type, or several: covered then means covered for every one of them
+    (use all three for a mailbox reached through another account, whose logon type the
+    evidence may not show), with the reasons of each uncovered one.
+
+    The snapshot describes the tenant when it was collected (`snapshot_utc`, else the window
+    end); `tampering_events` (classic-schema records; anything else is ignored) describe how
+    it got there: changes after a moment are undone to find the state at that moment, then
+    replayed forward so each period shows the state a record actually set. Adjacent periods
+    with the same answer and reasons are merged. Keys are `mailbox_key` names.
+    """
     start, end = _window(window)
     changes = parse_changes(tampering_events)
     snapshot = tenant_config.snapshot_utc or end

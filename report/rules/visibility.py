@@ -1,6 +1,6 @@
 """Unknown (no visibility) periods per mailbox: audit configuration plus collection gaps.
 
-Audit configuration over time is `evkit.report.coverage`'s job (shared with `evkit readiness`);
+Audit configuration over time is `evkit.report.coverage.assess`'s job (shared with `evkit readiness`);
 this module only turns its periods, and the collection ledger's non-complete windows, into
 the (start, end, reason) rows of the report, clipped to the incident window.
 """

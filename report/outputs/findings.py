@@ -14,8 +14,8 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile, format_utc
-from evkit.report.classify import Classification, ItemVerdict
-from evkit.report.suggest import Suggestion
+from evkit.report.rules.classify import Classification, ItemVerdict
+from evkit.report.rules.suggest import Suggestion
 
 SCHEMA = "evkit.findings/1"
 

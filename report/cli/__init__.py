@@ -1,0 +1,1 @@
+"""The command-line front ends of `evkit report`, `evkit sql` and `evkit readiness`."""

@@ -1,0 +1,1 @@
+"""The analysis engine: every bundle's records in DuckDB tables, and the SQL behind them."""

@@ -1,0 +1,1 @@
+"""The report's outputs: the findings model and the files written from it."""

@@ -1,0 +1,1 @@
+"""The PDF renderers (reportlab is confined to this package)."""

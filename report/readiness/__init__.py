@@ -1,0 +1,1 @@
+"""Readiness: could a mailbox breach be investigated from this tenant's logging today?"""

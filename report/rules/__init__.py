@@ -1,0 +1,1 @@
+"""Attribution, classification, suggestion and visibility rules: pure functions, no I/O."""
