@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test tools bench clean
+.PHONY: demo test tools bench clean dist
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP) tools
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output
 
+# Release artefacts (release/README.md): wheel, sdist, the portable collector (.pyz), its SBOM,
+# SHA256SUMS, and with RELEASE_KEY=PATH (passphrase in EVKIT_PASSPHRASE) its signature.
+DIST_DIR ?= dist
+dist: $(STAMP)
+	$(BIN)/python release/build.py --out $(DIST_DIR) $(if $(RELEASE_KEY),--key $(RELEASE_KEY))
+
 # Long benchmarks (minutes, GBs of scratch data); each prints ratios against the machine's floor.
 bench: $(STAMP) tools
 	$(BIN)/python bench/verify.py
@@ -30,4 +36,4 @@ bench: $(STAMP) tools
 	$(BIN)/python bench/emulator_large.py
 
 clean:
-	rm -rf $(VENV) demo-output bench/out
+	rm -rf $(VENV) demo-output bench/out dist

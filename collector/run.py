@@ -11,9 +11,6 @@ import hashlib
 import importlib
 import io
 import logging
-import platform
-import socket
-import sys
 import threading
 import time
 import uuid
@@ -37,11 +34,11 @@ from evkit.collector.windows import compact, iso
 from evkit import __version__
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import ManifestsError
+from evkit.manifests.host import host_info
 from evkit.manifests.keys import SigningKey
 
 logger = logging.getLogger("collector")
 
-TOOL_PACKAGES = ("evkit", "manifests", "collector")
 LOG_DIR = "logs"
 
 
@@ -54,17 +51,6 @@ class RunOutcome:
     @property
     def complete(self) -> bool:
         return not self.incomplete
-
-
-def tool_sha256(root: Path | None = None) -> str:
-    """SHA-256 over the tool's own source: `<sha256>  <path>` lines of every .py file, sorted."""
-    base = root or Path(__file__).resolve().parents[1]
-    lines = []
-    for package in TOOL_PACKAGES:
-        for path in sorted((base / package).rglob("*.py")):
-            rel = path.relative_to(base).as_posix()
-            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {rel}\n")
-    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def config_fingerprint(cfg: CollectConfig) -> str:
@@ -195,7 +181,6 @@ def collection_record(cfg: CollectConfig, writer: BundleWriter, state: RunState,
         "started_utc": state.data.get("started_utc"), "finished_utc": iso(finished.replace(microsecond=0)),
         "runs": state.data.get("runs", 1),
         "clock": clock.to_json(),
-        "host": {"hostname": socket.gethostname(), "os": platform.platform(), "python": sys.version.split()[0],
-                 "tool_version": __version__, "tool_sha256": tool_sha256()},
+        "host": host_info(),
         "ledger": [e.to_json() for e in ledger],
     }

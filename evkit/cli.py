@@ -25,8 +25,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from evkit import __version__
 from evkit.exitcodes import ExitCode
+from evkit.provenance import portable_artefact, tool_identity
 
 # Each subcommand lives in the package that owns it; its module exposes main(argv) -> int
 # and keeps its own docopt usage text. Imported lazily so `evkit verify` never loads
@@ -45,18 +45,43 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# What the portable collector (`make dist`'s .pyz, release/README.md) can do; the report stage
+# needs duckdb and reportlab and stays in the full install.
+PORTABLE_COMMANDS = frozenset({"keygen", "collect", "import", "verify", "custody"})
+
+
+def portable_refusal(command: str) -> str | None:
+    """Why the portable collector cannot run `command` here, or None when it can (or is not one)."""
+    label = portable_artefact()
+    if label is None:
+        return None
+    if command not in PORTABLE_COMMANDS:
+        return (f"not part of the portable collector {label.get('name', '')}; run it from a full "
+                "installation of evkit (pip install evkit).")
+    built_for = str(label.get("python", ""))
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if built_for and built_for != running:
+        return (f"this portable collector was built for Python {built_for} and this is Python {running}; "
+                f"run it with python{built_for}, or build one for this Python with `make dist`.")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(__doc__.strip())
         return ExitCode.OK if args else ExitCode.USAGE
     if args[0] == "--version":
-        print(f"evkit {__version__}")
+        print(tool_identity().describe())
         return ExitCode.OK
     command = args[0]
     module_name = COMMANDS.get(command)
     if module_name is None:
         print(f"evkit: unknown command {command!r}; run `evkit --help` for the list.", file=sys.stderr)
+        return ExitCode.USAGE
+    refusal = portable_refusal(command)
+    if refusal:
+        print(f"evkit {command}: {refusal}", file=sys.stderr)
         return ExitCode.USAGE
     module = importlib.import_module(module_name)
     try:

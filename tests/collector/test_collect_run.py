@@ -9,7 +9,8 @@ from collector_fakes import StaticTokens, config_dict
 
 from evkit.collector.config import parse_config
 from evkit.collector.errors import BundleError, ConfigError
-from evkit.collector.run import collect, config_fingerprint, tool_sha256
+from evkit.collector.run import collect, config_fingerprint
+from evkit.provenance import code_sha256, tool_identity
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.keys import load_signing_key
 
@@ -37,7 +38,27 @@ def test_tool_hash_changes_with_the_source(tmp_path: Path) -> None:
     for package in ("evkit", "manifests", "collector"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("x = 1\n")
-    first = tool_sha256(tmp_path)
-    assert len(first) == 64 and tool_sha256(tmp_path) == first
+    dirs = {"evkit": tmp_path / "evkit", "evkit.manifests": tmp_path / "manifests",
+            "evkit.collector": tmp_path / "collector"}
+    first = code_sha256(dirs)
+    assert len(first) == 64 and code_sha256(dirs) == first
     (tmp_path / "collector" / "__init__.py").write_text("x = 2\n")
-    assert tool_sha256(tmp_path) != first
+    assert code_sha256(dirs) != first
+
+
+def test_tool_hash_is_the_same_for_a_source_tree_and_an_installed_tree(tmp_path: Path) -> None:
+    """Source folders side by side, or nested as a wheel installs them: one digest."""
+    source, installed = tmp_path / "src", tmp_path / "site"
+    for folder in (source / "evkit", source / "manifests", installed / "evkit" / "manifests"):
+        folder.mkdir(parents=True)
+    for root in (source / "evkit", installed / "evkit"):
+        (root / "cli.py").write_text("main = 1\n")
+    for root in (source / "manifests", installed / "evkit" / "manifests"):
+        (root / "verify.py").write_text("ok = 1\n")
+    assert code_sha256({"evkit": source / "evkit", "evkit.manifests": source / "manifests"}) == code_sha256(
+        {"evkit": installed / "evkit", "evkit.manifests": installed / "evkit" / "manifests"})
+
+
+def test_running_tree_is_identified_by_its_code() -> None:
+    tool = tool_identity()
+    assert tool.artefact == "source" and len(tool.sha256) == 64 and tool.sha256 in tool.describe()
