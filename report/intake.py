@@ -70,6 +70,7 @@ class VerifiedBundle:
     signer_fingerprint: str | None
     tagmanifest_sha256: str | None
     custody: tuple[Mapping[str, Any], ...]
+    unreadable: bool = False  # not a readable bundle at all: nothing could be checked
 
     @property
     def trusted(self) -> bool:
@@ -127,15 +128,15 @@ def verify_bundles(roots: Sequence[Path], trust: Trust) -> Intake:
 def _verified(root: Path, result: Any) -> VerifiedBundle:
     verdict = str(getattr(result.verdict, "value", result.verdict))
     messages = tuple(f"{f.code}: {f.path + ': ' if f.path else ''}{f.message}" for f in result.findings)
+    unreadable = verdict == CANNOT_VERIFY and any(f.code == "unreadable" for f in result.findings)
     return VerifiedBundle(root=root, verdict=verdict, findings=messages, signer=result.signer,
                           signer_fingerprint=result.signer_fingerprint,
                           tagmanifest_sha256=getattr(result, "tagmanifest_sha256", None),
-                          custody=tuple(result.custody or ()))
+                          custody=tuple(result.custody or ()), unreadable=unreadable)
 
 
 def _refuse(seen: Sequence[VerifiedBundle], trust: Trust) -> None:
-    unreadable = [f"{b.root.name}: {m}" for b in seen for m in b.findings if m.startswith("unreadable: ")
-                  and b.verdict == CANNOT_VERIFY]
+    unreadable = [f"{b.root.name}: {m}" for b in seen if b.unreadable for m in b.findings]
     if unreadable:
         raise InvalidEvidenceError("a bundle cannot be read, so it cannot be verified", unreadable,
                                    ExitCode.CANNOT_VERIFY)
