@@ -9,8 +9,8 @@ The one door through which `evkit report` and `evkit readiness` take evidence in
   refused unless `allow_untrusted`;
 - a bundle that cannot be read at all is always refused.
 
-What is let through with an `allow_*` flag is marked, so every output can say so. The plain
-sentences about who signed the evidence are written here, once, for every renderer.
+What is let through with an `allow_*` flag is marked (`Intake.state`, `Intake.warnings`), so
+every output can say so; report.outputs.signers words who signed each bundle.
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ class Intake:
         return STATE_VALID
 
     @property
+    def valid(self) -> bool:
+        """Every bundle verified valid against a key the analyst trusts."""
+        return self.state == STATE_VALID
+
+    @property
     def warnings(self) -> list[str]:
         """Plain sentences every output repeats when evidence was let through with --allow-*."""
         verdicts = {b.verdict for b in self.bundles}
@@ -153,47 +158,3 @@ def _refuse(seen: Sequence[VerifiedBundle], trust: Trust) -> None:
             f"{len(untrusted)} bundle(s) not verified against a trusted key, so the evidence is refused: "
             f"{what} (--allow-untrusted reports on it anyway, marked UNTRUSTED on every page)",
             lines, ExitCode.CANNOT_VERIFY)
-
-
-# ---- plain words about who signed -----------------------------------------------------------------
-
-def signer_groups(bundles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Bundles grouped by (signer, fingerprint, verdict), each with one plain sentence.
-
-    Takes the bundles as they appear in findings.json / readiness.json (path_name, verdict,
-    signer, signer_fingerprint) so renderers can call it on a model read back from disk.
-    """
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for b in bundles:
-        key = (_s(b.get("signer")), _s(b.get("signer_fingerprint")), _s(b.get("verdict")))
-        groups.setdefault(key, []).append(_s(b.get("path_name")) or "(unnamed bundle)")
-    out = []
-    for (signer, fp, verdict), names in sorted(groups.items()):
-        out.append({"signer": signer or None, "signer_fingerprint": fp or None, "verdict": verdict,
-                    "bundles": sorted(names), "text": _sentence(signer, fp, verdict, sorted(names))})
-    return out
-
-
-def signer_summary(groups: Sequence[Mapping[str, Any]]) -> str:
-    """The lead-in to the groups: none for one signing key; several keys are said to be several."""
-    if not groups:
-        return "No evidence bundle is listed, so nobody's signature was checked."
-    keys = {(g.get("signer"), g.get("signer_fingerprint")) for g in groups}
-    if len(keys) == 1:
-        return ""
-    return f"The bundles were signed by {len(keys)} different keys:"
-
-
-def _sentence(signer: str, fp: str, verdict: str, names: list[str]) -> str:
-    which = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    key = f"key {fp}" if fp else "an unknown key"
-    claimed = f"Claims to be signed by {signer}" if signer else "Names no signer"
-    if verdict == VALID:
-        return f"Signed by {signer or 'an unnamed signer'} ({key}), verified against the key you trust: {which}."
-    if verdict == INVALID:
-        return f"{claimed} ({key}) but FAILED verification: {which}."
-    return f"{claimed} ({key}), NOT verified against a key you trust: {which}."
-
-
-def _s(value: Any) -> str:
-    return value if isinstance(value, str) else ""

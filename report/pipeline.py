@@ -268,7 +268,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
             limitations.append("Folder statistics were not collected for some synced folders: items in them "
                                "that no record names cannot be counted.")
         cov, types = coverage_rows(cfg, analysis.in_scope)
-        findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_state=intake.state,
+        findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=intake.valid,
+                                  evidence_state=intake.state,
                                   warnings=intake.warnings,
                                   tampering=tampering_findings(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
@@ -284,7 +285,7 @@ def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: I
     """Append the report-generated record to every bundle, or say why none was written."""
     if sign is None:
         return None
-    if intake.state != "valid":
+    if not intake.valid:
         return ("no report-generated custody record was written: the evidence was not verified as "
                 "valid against a key you trust, and a signed record must not vouch for it")
     for seen in intake.bundles:

@@ -99,7 +99,8 @@ def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, trust: Trust
     infos = [_bundle_info(seen) for seen in intake.bundles]
     cfg = load_tenant_config(roots)
     model = build_readiness(cfg, bundles=infos, tenant=_tenant(roots), investigation_days=days,
-                            evidence_state=intake.state, warnings=intake.warnings)
+                            evidence_valid=intake.valid, evidence_state=intake.state,
+                            warnings=intake.warnings)
     status = ExitCode.INCOMPLETE if cfg.missing else ExitCode.OK
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "readiness.json", (json.dumps(model, sort_keys=True, separators=(",", ":"),

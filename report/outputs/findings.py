@@ -14,7 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile, format_utc
-from evkit.report.intake import STATE_VALID, signer_groups
+from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
 from evkit.report.rules.suggest import Suggestion
 
@@ -153,20 +153,21 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
             "attributed_records": len(a.attributed), "headline": headline, "points": points}
 
 
-def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[BundleInfo], evidence_state: str,
-                   warnings: Sequence[str],
+def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[BundleInfo], evidence_valid: bool,
+                   evidence_state: str, warnings: Sequence[str],
                    tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
                    coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
                    problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> dict[str, Any]:
-    """The findings model. `evidence_state` is report.intake's: "valid" (every bundle verified
-    against a trusted key), "untrusted" (let through with --allow-untrusted) or "invalid" (with
-    --allow-invalid); `warnings` are its plain sentences, repeated by every output."""
+    """The findings model. `evidence_valid`, `evidence_state` and `warnings` are report.intake's:
+    valid only when every bundle verified against a trusted key; the state "valid", "untrusted"
+    (let through with --allow-untrusted) or "invalid" (with --allow-invalid); plain sentences
+    every output repeats."""
     mailboxes = mailbox_rows(analysis, types)
     items = analysis.verdicts
     listed = [b.to_json() for b in bundles]
     return {
         "schema": SCHEMA,
-        "evidence_valid": evidence_state == STATE_VALID,
+        "evidence_valid": evidence_valid,
         "evidence_state": evidence_state,
         "evidence_warnings": list(warnings),
         "generated_utc": report_date(bundles),

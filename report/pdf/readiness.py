@@ -15,8 +15,7 @@ from reportlab.platypus import Flowable, PageBreak
 from evkit.report.pdf.common import (Column, DocumentInfo, as_dict, as_list, as_rows, build_document,
                                bullet, data_table, esc, note, para, parse_utc, rich, section,
                                show_time, spacer, stat_block)
-from evkit.report.intake import STATE_INVALID, STATE_UNTRUSTED
-from evkit.report.pdf.signers import evidence_state, signer_flowables
+from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 
 TITLE = "Logging readiness"
 _YES_NO = {True: "yes", False: "NO", None: "n/a"}

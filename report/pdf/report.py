@@ -20,9 +20,8 @@ from evkit.report.pdf.common import (
     clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
     spacer, stat_block,
 )
-from evkit.report.intake import STATE_INVALID, STATE_UNTRUSTED
 from evkit.report.pdf.appendix import appendix_flowables
-from evkit.report.pdf.signers import evidence_state, signer_flowables
+from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 from evkit.report.pdf.sections import detail_flowables, reason_words
 from evkit.report.pdf.timeline import timeline_flowables
 

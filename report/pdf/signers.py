@@ -1,8 +1,8 @@
 """Who signed the evidence, for page 1 of every evkit PDF (breach-scope and readiness).
 
 Reads the model's `bundles` (path_name, verdict, signer, signer_fingerprint) and shows the plain
-sentences of `evkit.report.intake.signer_groups`: one line per signing key, so bundles signed
-by different keys are listed as such. `evidence_state` decides the banner on every page.
+sentences of `evkit.report.outputs.signers`: one line per signing key, so bundles signed by
+different keys are listed as such. `evidence_state` decides the banner on every page.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from typing import Any
 
 from reportlab.platypus import Flowable
 
-from evkit.report.intake import STATE_INVALID, STATE_UNTRUSTED, STATE_VALID, signer_groups, signer_summary
+from evkit.report.outputs.signers import signer_groups, signer_summary
 from evkit.report.pdf.common import as_rows, esc, rich
+
+# The model's evidence states (findings.json "evidence_state", docs/internals.md).
+STATE_VALID, STATE_UNTRUSTED, STATE_INVALID = "valid", "untrusted", "invalid"
 
 MAX_GROUPS = 6
 

@@ -16,7 +16,6 @@ from evkit.report.coverage.config_evidence import TenantConfig
 from evkit.report.coverage.assess import (CAVEATS, DEFAULT_INVESTIGATION_DAYS, LOGON_TYPES,
                              STANDARD_EXPANSION_UTC, VERDICTS, MailboxCoverage, assess_mailboxes,
                              bypassed_accounts, explain, skipped_mailboxes)
-from evkit.report.intake import STATE_VALID, signer_groups
 from evkit.report.readiness.fixes import plan_fixes
 
 SCHEMA = "evkit.readiness/1"
@@ -30,17 +29,18 @@ LICENCE_RULE = (
 
 
 def build_readiness(cfg: TenantConfig, *, bundles: Sequence[Mapping[str, Any]] = (),
-                    tenant: Mapping[str, Any] | None = None, evidence_state: str = STATE_VALID,
-                    warnings: Sequence[str] = (),
+                    tenant: Mapping[str, Any] | None = None, evidence_valid: bool = True,
+                    evidence_state: str = "valid", warnings: Sequence[str] = (),
                     investigation_days: int = DEFAULT_INVESTIGATION_DAYS) -> dict[str, Any]:
     """The readiness dict; deterministic for the same inputs (no clock, sorted everywhere).
-    `evidence_state` and `warnings` are report.intake's (valid, untrusted or invalid evidence)."""
+    `evidence_valid`, `evidence_state` and `warnings` are report.intake's (valid, untrusted or
+    invalid evidence)."""
     at = cfg.snapshot_utc or STANDARD_EXPANSION_UTC
     rows = assess_mailboxes(cfg, at=at, investigation_days=investigation_days)
     fixes = plan_fixes(cfg, rows, investigation_days=investigation_days)
     return {
         "schema": SCHEMA,
-        "evidence_valid": evidence_state == STATE_VALID,
+        "evidence_valid": evidence_valid,
         "evidence_state": evidence_state,
         "evidence_warnings": list(warnings),
         "tenant": dict(tenant or {}),
@@ -48,7 +48,6 @@ def build_readiness(cfg: TenantConfig, *, bundles: Sequence[Mapping[str, Any]] =
         "investigation_days": investigation_days,
         "licence_rule": LICENCE_RULE,
         "bundles": [dict(b) for b in bundles],
-        "signers": signer_groups(bundles),
         "missing_evidence": list(cfg.missing),
         "switches": _switches(cfg),
         "summary": _summary(cfg, rows, fixes),
