@@ -6,7 +6,8 @@ layout (ual.page responses of 5,000 rows, gzip level 6, sidecars), then measures
   floor  = SHA-256 of every payload file + a DuckDB JSON scan of the same pages counting their
            records (one parse of each page, read line by line with a typed record list, the
            fastest of DuckDB's JSON readers on them)
-  report = `evkit report BUNDLE --case CASE --out DIR` in a subprocess (verification included)
+  report = `evkit report BUNDLE --case CASE --out DIR --signer-key PUB` in a subprocess (verification
+           included)
 
 and prints the ratio report/floor and the report's peak RSS. Targets (issue 5): <= 3x the
 floor with peak RSS <= 1.5 GB at 1M records; peak RSS <= 2 GB at 10M.
@@ -191,7 +192,8 @@ def run_report(bundle: Path, case: Path, out: Path) -> tuple[float, float, int, 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "evkit", "report", str(bundle), "--case", str(case),
-                                 "--out", str(out)], stdout=log, stderr=subprocess.STDOUT, text=True)
+                                 "--out", str(out), "--signer-key", str(bundle.parent / "bench.key.pub")],
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)

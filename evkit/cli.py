@@ -6,9 +6,11 @@ Usage:
   evkit import   --case ID --out DIR --key KEY [--provided-by TEXT] FILE...
   evkit verify   BUNDLE [--signer-key PUB | --allowed-signers FILE] [--json]
   evkit custody  BUNDLE --event EVENT --key KEY [--to TEXT] [--note TEXT]
-  evkit report   BUNDLE... --case FILE --out DIR [--key KEY] [--allow-invalid]
+  evkit report   BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE]
+                 [--key KEY] [--allow-untrusted] [--allow-invalid] [--force]
   evkit sql      BUNDLE... [QUERY]
-  evkit readiness BUNDLE... --out DIR
+  evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]
+                 [--allow-untrusted] [--allow-invalid] [--force]
   evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC]
   evkit demo     [--out DIR]
   evkit (-h | --help)

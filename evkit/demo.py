@@ -65,8 +65,9 @@ def run_demo(out: Path) -> int:
         _step(env, "verify", str(bundle), "--signer-key", f"{key}.pub")
         _step(env, "custody", str(bundle), "--event", "transferred", "--key", str(key),
               "--to", "Legal team (demo)", "--note", "handed over after collection")
+        # The analyst trusts the examiner's public key (in real life received out of band).
         _step(env, "report", str(bundle), "--case", str(workdir / "case.toml"), "--out", str(report_dir),
-              "--key", str(key))
+              "--signer-key", f"{key}.pub", "--key", str(key))
     _print_summary(bundle, report_dir, collected)
     return ExitCode.OK
 

@@ -38,3 +38,15 @@ class QueryError(ReportError):
 
 class RenderError(ReportError):
     """An output file (CSV, JSON, PDF) could not be written."""
+
+
+class TrustOptionError(ReportError):
+    """The trusted key options are wrong (missing or unreadable key file, both given)."""
+
+    exit_status = ExitCode.USAGE
+
+
+class OutputExistsError(ReportError):
+    """The output folder already holds files and --force was not given."""
+
+    exit_status = ExitCode.USAGE

@@ -7,9 +7,7 @@ report that names the damage rather than a traceback.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +21,11 @@ from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, format_utc, load_case
 from evkit.report.rules.classify import folder_key
 from evkit.report.engine.loader import Engine, needs_disk
-from evkit.report.errors import InvalidEvidenceError, RenderError
+from evkit.report.errors import RenderError
+from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
+from evkit.report.outputs.csvcells import csv_bytes
 from evkit.report.outputs.findings import BundleInfo, build_findings
+from evkit.report.outputs.folder import check_output_folder
 from evkit.report.inventory import Inventory, scan_bundles
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.engine.suggestion_queries import suggestions
@@ -42,29 +43,19 @@ class ReportResult:
     findings: dict[str, Any]
     outputs: dict[str, str]  # name -> sha256 of what was written
     pdf_skipped: str | None  # why report.pdf was not written, when it was not
+    custody_skipped: str | None = None  # why --key signed no custody record, when it did not
+    warnings: tuple[str, ...] = ()  # plain sentences: evidence let through untrusted or invalid
 
 
-# ---- verification -------------------------------------------------------------------------------
+# ---- verification (report.intake) --------------------------------------------------------------
 
-def verify(root: Path) -> tuple[str, list[str], Any]:
-    """(verdict, finding messages, VerificationResult or None) from evkit.manifests.verify."""
-    from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps `evkit sql` light
-
-    result = verify_bundle(root)
-    verdict = getattr(result.verdict, "value", str(result.verdict))
-    messages = [f"{f.code}: {f.path + ': ' if f.path else ''}{f.message}" for f in result.findings]
-    return verdict, messages, result
-
-
-def bundle_info(inv: Inventory, verdict: str, messages: list[str], result: Any) -> BundleInfo:
+def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
     c = inv.collection
     return BundleInfo(
         path_name=inv.name, case_id=c.get("case_id") if isinstance(c.get("case_id"), str) else None,
         collection_id=c.get("collection_id") if isinstance(c.get("collection_id"), str) else None,
-        verdict=verdict, findings=tuple(messages),
-        tagmanifest_sha256=getattr(result, "tagmanifest_sha256", None),
-        signer_fingerprint=getattr(result, "signer_fingerprint", None),
-        custody=tuple(getattr(result, "custody", None) or ()),
+        verdict=seen.verdict, findings=seen.findings, tagmanifest_sha256=seen.tagmanifest_sha256,
+        signer=seen.signer, signer_fingerprint=seen.signer_fingerprint, custody=seen.custody,
         finished_utc=c.get("finished_utc") if isinstance(c.get("finished_utc"), str) else None)
 
 
@@ -186,14 +177,11 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
 # ---- outputs ----------------------------------------------------------------------------------
 
 def items_csv(analysis: Analysis) -> bytes:
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ITEM_COLUMNS)
-    for v in analysis.verdicts:
-        writer.writerow([v.mailbox, v.imid, v.folder, v.classification.value, v.reason,
-                         format_utc(v.first_access) if v.first_access else "",
-                         format_utc(v.last_access) if v.last_access else "", " ".join(v.record_ids)])
-    return buf.getvalue().encode("utf-8")
+    """items.csv; cells a spreadsheet would evaluate are neutralised (report.outputs.csvcells)."""
+    return csv_bytes(ITEM_COLUMNS, ([v.mailbox, v.imid, v.folder, v.classification.value, v.reason,
+                                     format_utc(v.first_access) if v.first_access else "",
+                                     format_utc(v.last_access) if v.last_access else "",
+                                     " ".join(v.record_ids)] for v in analysis.verdicts))
 
 
 def findings_json(findings: Mapping[str, Any]) -> bytes:
@@ -244,31 +232,25 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     return tampering, analysis, suggested, completeness
 
 
-def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_invalid: bool = False,
-               sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
-    """Verify every bundle, analyse them together and write the outputs into `out`.
+def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust = Trust(),
+               force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
+    """Verify every bundle against `trust` (report.intake), analyse them together and write the
+    outputs into `out`, which must be new or empty unless `force`.
 
-    Raises InvalidEvidenceError for a bundle that fails verification unless allow_invalid;
-    `sign(bundle, hashes)` (given with --key) appends the report-generated custody record.
+    Raises InvalidEvidenceError for evidence intake refuses, OutputExistsError for an occupied
+    `out`. `sign(bundle, hashes)` (given with --key) appends the report-generated custody record,
+    but only when every bundle verified valid against the trusted key: a signed record must
+    never vouch for a report on evidence nobody trusted.
     """
+    check_output_folder(out, force=force)
     case = load_case(case_path)
     inventories = scan_bundles(Path(b) for b in bundles)
     roots = [inv.root for inv in inventories]
-    infos, bad = [], []
-    for inv in inventories:
-        verdict, messages, result = verify(inv.root)
-        infos.append(bundle_info(inv, verdict, messages, result))
-        if verdict == "invalid":
-            bad += [f"{inv.name}: {m}" for m in messages if m] or [f"{inv.name}: invalid"]
-    if bad and not allow_invalid:
-        raise InvalidEvidenceError(f"{len(bad)} verification finding(s); the evidence is refused "
-                                   "(--allow-invalid reports on it anyway, marked INVALID)", bad)
+    intake = verify_bundles(roots, trust)
+    infos = [bundle_info(inv, seen) for inv, seen in zip(inventories, intake.bundles, strict=True)]
     problems: list[str] = []
     cfg = tenant_config(roots, problems)
-    limitations = []
-    if any(i.verdict == "cannot verify" for i in infos):
-        limitations.append("Some bundles could only be checked against the key they carry; verify them "
-                           "with the examiner's published key (evkit verify --signer-key) before relying on them.")
+    limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
     # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
     # without the GIL too). 1M records: about 0.2 s and 0.1 s less.
@@ -286,13 +268,26 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
             limitations.append("Folder statistics were not collected for some synced folders: items in them "
                                "that no record names cannot be counted.")
         cov, types = coverage_rows(cfg, analysis.in_scope)
-        findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=not bad,
+        findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=intake.valid,
+                                  evidence_state=intake.state,
+                                  warnings=intake.warnings,
                                   tampering=tampering_findings(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
                                   limitations=limitations, types=types)
         hashes, skipped = write_outputs(out, findings, analysis, renderer.result())
         closed.result()
-    if sign is not None:
-        for root in roots:
-            sign(root, hashes)
-    return ReportResult(findings, hashes, skipped)
+    custody_skipped = _sign_custody(sign, intake, hashes)
+    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings))
+
+
+def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,
+                  hashes: dict[str, str]) -> str | None:
+    """Append the report-generated record to every bundle, or say why none was written."""
+    if sign is None:
+        return None
+    if not intake.valid:
+        return ("no report-generated custody record was written: the evidence was not verified as "
+                "valid against a key you trust, and a signed record must not vouch for it")
+    for seen in intake.bundles:
+        sign(seen.root, hashes)
+    return None

@@ -2,17 +2,24 @@
 
 Usage:
   evkit readiness BUNDLE... --out DIR [--days N] [--signer-key PUB | --allowed-signers FILE]
+                  [--allow-untrusted] [--allow-invalid] [--force]
   evkit readiness (-h | --help)
 
 Options:
-  --out DIR                where readiness.pdf and readiness.json are written
+  --out DIR                where readiness.pdf and readiness.json are written; must be new or
+                           empty unless --force
   --days N                 the investigation window the logs must cover, in days [default: 90]
-  --signer-key PUB         verify the bundles against the examiner's published key
-  --allowed-signers FILE   verify against an OpenSSH allowed_signers file
+  --signer-key PUB         the examiner's public key, as you received it out of band
+  --allowed-signers FILE   an OpenSSH allowed_signers file of the examiners you trust
+  --allow-untrusted        report on bundles not verified against a key you trust; every page,
+                           readiness.json and the console say UNTRUSTED EVIDENCE
+  --allow-invalid          report on bundles that fail verification; every page says INVALID EVIDENCE
+  --force                  overwrite the outputs in a folder that already holds files
 
 Reads the `config` and `licences` evidence of one or more bundles (a readiness collection is
-`evkit collect` with only those two sources). Every bundle is verified first; an invalid bundle
-is refused (exit 1); a bundle that cannot be read at all exits 3. When a configuration or
+`evkit collect` with only those two sources). Every bundle is verified first against the key you
+trust: an invalid bundle is refused (exit 1), one not signed by a trusted key (or given no key)
+is refused (exit 3), unless explicitly allowed; a bundle that cannot be read at all exits 3. When a configuration or
 licence piece was not collected, both outputs are still written, say what is missing, and the
 exit code is 4 (evidence incomplete). Same bundles, same bytes out.
 """
@@ -24,11 +31,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.report.errors import InvalidEvidenceError, ReportError
+
+if TYPE_CHECKING:
+    from evkit.report.intake import Trust, VerifiedBundle
 
 COMMAND = "readiness"
 OUTPUTS = ("readiness.json", "readiness.pdf")
@@ -46,11 +56,10 @@ def _body(args: dict[str, Any]) -> int:
     except ValueError:
         return fail(COMMAND, f"--days must be a positive whole number of days, not {args['--days']!r}",
                     ExitCode.USAGE)
-    key = Path(args["--signer-key"]) if args["--signer-key"] else None
-    allowed = Path(args["--allowed-signers"]) if args["--allowed-signers"] else None
+    from evkit.report.intake import Trust  # noqa: PLC0415 - keeps --help fast
     try:
         model, status = run_readiness([Path(b) for b in args["BUNDLE"]], Path(args["--out"]),
-                                      days=days, signer_key=key, allowed_signers=allowed)
+                                      days=days, trust=Trust.from_args(args), force=bool(args["--force"]))
     except InvalidEvidenceError as exc:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
@@ -67,43 +76,31 @@ def _body(args: dict[str, Any]) -> int:
           f"of {summary['mailboxes']} mailboxes; {len(model['fixes'])} fix(es)")
     for name in OUTPUTS:
         print(f"  {Path(args['--out']) / name}")
+    for warning in model["evidence_warnings"]:
+        print(f"evkit readiness: warning: {warning}", file=sys.stderr)
     if model["missing_evidence"]:
         print(f"evkit readiness: warning: not collected: {', '.join(model['missing_evidence'])}",
               file=sys.stderr)
     return status
 
 
-def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: Path | None = None,
-                  allowed_signers: Path | None = None) -> tuple[dict[str, Any], int]:
-    """Verify, load, model and write both outputs; returns (model, exit status)."""
-    from evkit.manifests.verify import verify_bundle  # noqa: PLC0415 - keeps --help fast
+def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, trust: Trust | None = None,
+                  force: bool = False) -> tuple[dict[str, Any], int]:
+    """Verify (report.intake), load, model and write both outputs; returns (model, exit status)."""
     from evkit.report.coverage.config_evidence import load_tenant_config  # noqa: PLC0415
+    from evkit.report.intake import Trust, verify_bundles  # noqa: PLC0415 - keeps --help fast
+    from evkit.report.outputs.folder import check_output_folder  # noqa: PLC0415
     from evkit.report.pdf.readiness import render_readiness  # noqa: PLC0415
     from evkit.report.readiness.model import build_readiness  # noqa: PLC0415
 
+    check_output_folder(out, force=force)
     roots = sorted(bundles, key=lambda p: (p.name, str(p)))
-    infos, bad, unreadable = [], [], []
-    for root in roots:
-        result = verify_bundle(root, signer_key=signer_key, allowed_signers=allowed_signers)
-        verdict = getattr(result.verdict, "value", str(result.verdict))
-        messages = [f"{root.name}: {f.code}: {f.path + ': ' if f.path else ''}{f.message}"
-                    for f in result.findings]
-        if verdict == "invalid":
-            bad += messages or [f"{root.name}: invalid"]
-        elif any(f.code == "unreadable" for f in result.findings):
-            unreadable += messages
-        infos.append(_bundle_info(root, verdict, result))
-    if bad:
-        raise InvalidEvidenceError(f"{len(bad)} verification finding(s): the evidence is refused", bad)
-    if unreadable:
-        raise InvalidEvidenceError("a bundle cannot be read, so it cannot be verified", unreadable,
-                                   ExitCode.CANNOT_VERIFY)
+    intake = verify_bundles(roots, trust or Trust())
+    infos = [_bundle_info(seen) for seen in intake.bundles]
     cfg = load_tenant_config(roots)
-    model = build_readiness(cfg, bundles=infos, tenant=_tenant(roots), investigation_days=days)
-    if any(i["verdict"] == "cannot verify" for i in infos):
-        model["limitations"].append(
-            "Some bundles could only be checked against the key they carry; verify them with the "
-            "examiner's published key (--signer-key) before relying on this report.")
+    model = build_readiness(cfg, bundles=infos, tenant=_tenant(roots), investigation_days=days,
+                            evidence_valid=intake.valid, evidence_state=intake.state,
+                            warnings=intake.warnings)
     status = ExitCode.INCOMPLETE if cfg.missing else ExitCode.OK
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "readiness.json", (json.dumps(model, sort_keys=True, separators=(",", ":"),
@@ -114,13 +111,12 @@ def run_readiness(bundles: Sequence[Path], out: Path, *, days: int, signer_key: 
     return model, status
 
 
-def _bundle_info(root: Path, verdict: str, result: Any) -> dict[str, Any]:
-    collection = _collection(root)
-    return {"path_name": root.name, "verdict": verdict,
+def _bundle_info(seen: VerifiedBundle) -> dict[str, Any]:
+    collection = _collection(seen.root)
+    return {"path_name": seen.root.name, "verdict": seen.verdict,
             "case_id": collection.get("case_id"), "collection_id": collection.get("collection_id"),
-            "sources": collection.get("sources"),
-            "tagmanifest_sha256": getattr(result, "tagmanifest_sha256", None),
-            "signer_fingerprint": getattr(result, "signer_fingerprint", None)}
+            "sources": collection.get("sources"), "tagmanifest_sha256": seen.tagmanifest_sha256,
+            **seen.signer_json()}
 
 
 def _tenant(roots: Sequence[Path]) -> dict[str, Any]:

@@ -1,18 +1,27 @@
 """evkit report: the breach-scope report (PDF, items.csv, findings.json) from verified bundles.
 
 Usage:
-  evkit report BUNDLE... --case FILE --out DIR [--key KEY] [--allow-invalid]
+  evkit report BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE] [--key KEY]
+               [--allow-untrusted] [--allow-invalid] [--force]
   evkit report (-h | --help)
 
 Options:
-  --case FILE       the case file (TOML; see examples/case.toml): window and indicators
-  --out DIR         where report.pdf, items.csv and findings.json are written
-  --key KEY         sign a `report-generated` custody record with the outputs' hashes into
-                    each bundle; passphrase from EVKIT_PASSPHRASE or a prompt
-  --allow-invalid   report on bundles that fail verification; every page says INVALID EVIDENCE
+  --case FILE              the case file (TOML; see examples/case.toml): window and indicators
+  --out DIR                where report.pdf, items.csv and findings.json are written; must be new
+                           or empty unless --force
+  --signer-key PUB         the examiner's public key, as you received it out of band
+  --allowed-signers FILE   an OpenSSH allowed_signers file of the examiners you trust
+  --key KEY                sign a `report-generated` custody record with the outputs' hashes into
+                           each bundle (only when every bundle verified against your trusted key);
+                           passphrase from EVKIT_PASSPHRASE or a prompt
+  --allow-untrusted        report on bundles not verified against a key you trust; every page,
+                           findings.json and the console say UNTRUSTED EVIDENCE
+  --allow-invalid          report on bundles that fail verification; every page says INVALID EVIDENCE
+  --force                  overwrite the outputs in a folder that already holds files
 
-Every bundle is verified first; a bundle that fails is refused (exit 1) unless the
-invalid evidence is explicitly allowed. Same bundles and case file give byte-identical outputs.
+Every bundle is verified first against the key you trust: a bundle that fails is refused
+(exit 1), one not signed by a trusted key (or given no key) is refused (exit 3), unless
+explicitly allowed. Same bundles and case file give byte-identical outputs.
 """
 
 from __future__ import annotations
@@ -42,7 +51,8 @@ def _signer(key_path: Path):
 
 
 def _body(args: dict[str, Any]) -> int:
-    from evkit.report.pipeline import run_report  # noqa: PLC0415 - keeps --help fast
+    from evkit.report.intake import Trust  # noqa: PLC0415 - keeps --help fast
+    from evkit.report.pipeline import run_report  # noqa: PLC0415
 
     try:
         sign = _signer(Path(args["--key"])) if args["--key"] else None
@@ -52,7 +62,7 @@ def _body(args: dict[str, Any]) -> int:
         return fail(COMMAND, f"cannot use the signing key: {exc}", getattr(exc, "exit_status", ExitCode.FAILED))
     try:
         result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
-                            allow_invalid=bool(args["--allow-invalid"]), sign=sign)
+                            trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign)
     except InvalidEvidenceError as exc:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
@@ -70,8 +80,10 @@ def _body(args: dict[str, Any]) -> int:
         print(f"  {out / name}  sha256 {result.outputs[name]}")
     if result.pdf_skipped:
         print(f"evkit report: warning: {result.pdf_skipped}", file=sys.stderr)
-    if not result.findings["evidence_valid"]:
-        print("evkit report: warning: INVALID EVIDENCE (reported with --allow-invalid)", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"evkit report: warning: {warning}", file=sys.stderr)
+    if result.custody_skipped:
+        print(f"evkit report: warning: {result.custody_skipped}", file=sys.stderr)
     if result.findings["problems"]:
         print(f"evkit report: warning: {len(result.findings['problems'])} problem(s) reading the evidence; "
               "see findings.json \"problems\"", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile, format_utc
+from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
 from evkit.report.rules.suggest import Suggestion
 
@@ -42,6 +43,7 @@ class BundleInfo:
     verdict: str
     findings: tuple[str, ...]
     tagmanifest_sha256: str | None
+    signer: str | None  # the trusted principal when verdict is valid, else what the bundle claims
     signer_fingerprint: str | None
     custody: tuple[Mapping[str, Any], ...]
     finished_utc: str | None
@@ -49,7 +51,8 @@ class BundleInfo:
     def to_json(self) -> dict[str, Any]:
         return {"path_name": self.path_name, "case_id": self.case_id, "collection_id": self.collection_id,
                 "verdict": self.verdict, "verification_findings": list(self.findings),
-                "tagmanifest_sha256": self.tagmanifest_sha256, "signer_fingerprint": self.signer_fingerprint,
+                "tagmanifest_sha256": self.tagmanifest_sha256, "signer": self.signer,
+                "signer_fingerprint": self.signer_fingerprint, "signer_trusted": self.verdict == "valid",
                 "custody": [{k: c.get(k) for k in ("seq", "event", "time_utc", "actor", "to")}
                             for c in self.custody]}
 
@@ -151,17 +154,26 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
 
 
 def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[BundleInfo], evidence_valid: bool,
+                   evidence_state: str, warnings: Sequence[str],
                    tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
                    coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
                    problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> dict[str, Any]:
+    """The findings model. `evidence_valid`, `evidence_state` and `warnings` are report.intake's:
+    valid only when every bundle verified against a trusted key; the state "valid", "untrusted"
+    (let through with --allow-untrusted) or "invalid" (with --allow-invalid); plain sentences
+    every output repeats."""
     mailboxes = mailbox_rows(analysis, types)
     items = analysis.verdicts
+    listed = [b.to_json() for b in bundles]
     return {
         "schema": SCHEMA,
         "evidence_valid": evidence_valid,
+        "evidence_state": evidence_state,
+        "evidence_warnings": list(warnings),
         "generated_utc": report_date(bundles),
         "case": case.to_json(),
-        "bundles": [b.to_json() for b in bundles],
+        "bundles": listed,
+        "signers": signer_groups(listed),
         "summary": summary(case, analysis, mailboxes),
         "mailboxes": mailboxes,
         "items": {c.value: sum(1 for v in items if v.classification is c) for c in Classification},

@@ -86,6 +86,7 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
                           [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
                            ["Verification verdict", b.get("verdict")],
                            ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
+                           ["Signer", _signer_words(b)],
                            ["Signer fingerprint", b.get("signer_fingerprint")]])
         checks = as_list(b.get("verification_findings"))
         if checks:
@@ -103,3 +104,11 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
 def appendix_flowables(findings: dict[str, Any]) -> list:
     """Methodology first, then the evidence appendix (the last pages of the report)."""
     return methodology_flowables(findings) + evidence_flowables(findings)
+
+
+def _signer_words(bundle: dict) -> str:
+    """The signer, and whether a key the reader trusts confirmed it."""
+    who = bundle.get("signer") if isinstance(bundle.get("signer"), str) else "not stated"
+    if bundle.get("verdict") == "valid":
+        return f"{who} (verified against the key you trust)"
+    return f"{who} (claimed by the bundle; NOT verified against a key you trust)"

@@ -10,7 +10,8 @@ Everything that makes a PDF trustworthy lives here once:
 - `build_document`: A4 document in reportlab invariant mode with metadata and the creation date
   taken from the caller (never from the clock or SOURCE_DATE_EPOCH), a header with the case id,
   "Page X of Y", and an INVALID EVIDENCE banner on every page when the evidence failed
-  verification. Same story in, same bytes out.
+  verification (UNTRUSTED EVIDENCE when it was not verified against a key the reader trusts).
+  Same story in, same bytes out.
 - `data_table`, `section`, `none_found`, `note`: tables whose long bodies split across pages
   with a repeated header, and sections that say "None found" instead of vanishing.
 - `as_dict`, `as_rows`, `as_list`, `count_text`, `parse_utc`, `show_time`, `show_period`:
@@ -139,6 +140,7 @@ STYLES: dict[str, ParagraphStyle] = {
                      spaceAfter=2),
     "note": _style("note", fontName=FONT_ITALIC, fontSize=8, leading=10.5, textColor=MUTED,
                    spaceAfter=4),
+    "signer": _style("signer", fontSize=8.5, leading=11, leftIndent=12, bulletIndent=2, spaceAfter=1),
     "cell": _style("cell", fontSize=7.8, leading=9.6),
     "cell_num": _style("cell_num", fontSize=7.8, leading=9.6, alignment=TA_RIGHT),
     "cell_mono": _style("cell_mono", fontName="Courier", fontSize=7.4, leading=9.6),
@@ -292,12 +294,23 @@ class DocumentInfo:
     case_id: str                   # untrusted: shown through `clean`
     created_utc: datetime | None   # from the model; None -> reportlab's invariant date
     evidence_valid: bool = True
+    evidence_trusted: bool = True  # False: let through with --allow-untrusted; every page says so
     subject: str = ""
     creator: str = "evkit"
     id_label: str = "Case"         # header prefix for case_id (e.g. "Tenant" for readiness)
 
 
 INVALID_BANNER = "INVALID EVIDENCE - not verified; do not rely on this report"
+UNTRUSTED_BANNER = "UNTRUSTED EVIDENCE - not verified against a key you trust; do not rely on this report"
+
+
+def _banner(info: DocumentInfo) -> tuple[str, str] | None:
+    """(banner, footer words) for evidence that is not valid and trusted, else None."""
+    if not info.evidence_valid:
+        return INVALID_BANNER, "INVALID EVIDENCE"
+    if not info.evidence_trusted:
+        return UNTRUSTED_BANNER, "UNTRUSTED EVIDENCE: signer not verified"
+    return None
 
 
 class _PinnedTimeStamp:
@@ -349,12 +362,13 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     width, height = PAGE_SIZE
     canvas.saveState()
     top = height - MARGIN + 6 * mm
-    if not info.evidence_valid:
+    banner = _banner(info)
+    if banner is not None:
         canvas.setFillColor(ALERT)
         canvas.rect(0, height - 11 * mm, width, 11 * mm, stroke=0, fill=1)
         canvas.setFillColor(colors.white)
         canvas.setFont(FONT_BOLD, 10)
-        canvas.drawCentredString(width / 2, height - 7 * mm, INVALID_BANNER)
+        canvas.drawCentredString(width / 2, height - 7 * mm, banner[0])
         top -= 3 * mm
     canvas.setFont(FONT, 8)
     canvas.setFillColor(MUTED)
@@ -369,16 +383,16 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
         canvas.drawString(MARGIN, bottom,
                           "Evidence as of " + info.created_utc.strftime("%Y-%m-%d %H:%M UTC"))
     canvas.drawRightString(width - MARGIN, bottom, f"Page {number} of {total}")
-    if not info.evidence_valid:
+    if banner is not None:
         canvas.setFillColor(ALERT)
         canvas.setFont(FONT_BOLD, 8)
-        canvas.drawCentredString(width / 2, bottom, "INVALID EVIDENCE")
+        canvas.drawCentredString(width / 2, bottom, banner[1])
     canvas.restoreState()
 
 
 def build_document(out_path: Path, info: DocumentInfo, story: list[Flowable]) -> None:
     """Lay out `story` into `out_path`: deterministic bytes for the same story and info."""
-    top = MARGIN + (3 * mm if not info.evidence_valid else 0)
+    top = MARGIN + (3 * mm if _banner(info) is not None else 0)
     doc = SimpleDocTemplate(
         str(out_path), pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN,
         topMargin=top, bottomMargin=MARGIN, invariant=1,

@@ -15,6 +15,7 @@ from reportlab.platypus import Flowable, PageBreak
 from evkit.report.pdf.common import (Column, DocumentInfo, as_dict, as_list, as_rows, build_document,
                                bullet, data_table, esc, note, para, parse_utc, rich, section,
                                show_time, spacer, stat_block)
+from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 
 TITLE = "Logging readiness"
 _YES_NO = {True: "yes", False: "NO", None: "n/a"}
@@ -30,7 +31,8 @@ def render_readiness(model: dict[str, Any], out_path: Path) -> None:
     tenant = as_dict(model.get("tenant"))
     name = str(tenant.get("domain") or tenant.get("id") or "tenant")
     info = DocumentInfo(title=TITLE, case_id=name, created_utc=parse_utc(model.get("as_of_utc")),
-                        evidence_valid=bool(model.get("evidence_valid", True)),
+                        evidence_valid=evidence_state(model) != STATE_INVALID,
+                        evidence_trusted=evidence_state(model) != STATE_UNTRUSTED,
                         subject="Could a mailbox breach be investigated from this tenant's audit logging?")
     story: list[Flowable] = []
     story += _page_one(model, name)
@@ -49,8 +51,12 @@ def _page_one(model: dict[str, Any], name: str) -> list[Flowable]:
         rich(f"{esc(name)} &middot; configuration as collected {esc(show_time(model.get('as_of_utc'), ' UTC'))}"
              f" &middot; investigation window {esc(model.get('investigation_days'))} days", "subtitle"),
     ]
-    if not model.get("evidence_valid", True):
+    state = evidence_state(model)
+    if state == STATE_INVALID:
         out.append(rich("A bundle failed verification: do not rely on this report.", "alert"))
+    elif state == STATE_UNTRUSTED:
+        out.append(rich("UNTRUSTED EVIDENCE: the bundles were not verified against a key you trust, "
+                        "so anyone could have made or altered them: do not rely on this report.", "alert"))
     out.append(para(summary.get("headline", ""), "headline", None))
     out.append(stat_block([
         (f"{summary.get('investigable_percent', 0)}%", "of mailboxes fully investigable"),
@@ -59,6 +65,7 @@ def _page_one(model: dict[str, Any], name: str) -> list[Flowable]:
         (str(summary.get("blind", 0)), "blind: an attacker's reading would not be logged"),
     ]))
     out.append(spacer(8))
+    out += signer_flowables(model)
     out.append(rich("Worst gaps", "h2"))
     gaps = as_rows(summary.get("worst_gaps"))
     if not gaps:

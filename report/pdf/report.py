@@ -21,6 +21,7 @@ from evkit.report.pdf.common import (
     spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
+from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 from evkit.report.pdf.sections import detail_flowables, reason_words
 from evkit.report.pdf.timeline import timeline_flowables
 
@@ -40,7 +41,8 @@ def render_report(findings: dict, out_path: Path) -> None:
         title=TITLE,
         case_id=_text(_case(findings).get("id")) or "(no case id)",
         created_utc=report_date(findings),
-        evidence_valid=evidence_valid(findings),
+        evidence_valid=evidence_state(findings) != STATE_INVALID,
+        evidence_trusted=evidence_state(findings) != STATE_UNTRUSTED,
         subject=f"Breach scope for {_text(_case(findings).get('client'))}",
     )
     story: list = summary_flowables(findings)
@@ -52,15 +54,6 @@ def render_report(findings: dict, out_path: Path) -> None:
     story += problems_flowables(findings)
     story += appendix_flowables(findings)
     build_document(Path(out_path), info, story)
-
-
-def evidence_valid(findings: Mapping[str, Any]) -> bool:
-    """True only when the findings say the evidence verified and no bundle says otherwise.
-
-    A missing or non-boolean flag is not taken as valid: the report then carries the banner.
-    """
-    bad = [b for b in as_rows(findings.get("bundles")) if b.get("verdict") == "invalid"]
-    return findings.get("evidence_valid") is True and not bad
 
 
 def report_date(findings: Mapping[str, Any]) -> datetime | None:
@@ -92,8 +85,11 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
     if len(window) == 2:
         sub += f" &middot; incident window {esc(show_period(window[0], window[1]))}"
     out.append(rich(sub, "subtitle"))
-    if not evidence_valid(findings):
+    state = evidence_state(findings)
+    if state == STATE_INVALID:
         out.append(_invalid_box(findings))
+    elif state == STATE_UNTRUSTED:
+        out.append(_alert_box(_untrusted_text(findings)))
     headline = summary.get("headline")
     out.append(rich(esc(headline, 600) if headline else "No headline was stated in the findings.",
                     "headline"))
@@ -104,12 +100,14 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
          f"mailboxes affected, of {count_text(summary.get('mailboxes_in_scope'))} in scope"),
         (count_text(summary.get("mailboxes_unknown")), "mailboxes that cannot be fully assessed"),
     ]))
-    out.append(spacer(8))
+    out.append(spacer(6))
+    out.append(_evidence_line(findings))
+    out += signer_flowables(findings)
+    out.append(spacer(4))
     out += _who_when(case, summary)
     out += _known_inferred(summary)
     out += _unknowable(findings, summary)
     out += _points(summary)
-    out.append(_evidence_line(findings))
     problems = as_list(findings.get("problems"))
     if problems:
         out.append(rich(f"{plural(len(problems), 'problem was', 'problems were')} met reading "
@@ -199,8 +197,7 @@ def more_points(summary: Mapping[str, Any]) -> list:
 
 VERDICT_WORDS = {
     "valid": "verified as unaltered since collection and signed by a trusted key",
-    "cannot verify": "checked against its own key only: unaltered, but the signer is not "
-                     "confirmed by a trusted key",
+    "cannot verify": "NOT verified against a key you trust: anyone could have made or altered it",
     "invalid": "FAILED verification: it may have been altered",
 }
 
@@ -230,6 +227,19 @@ def _invalid_box(findings: Mapping[str, Any]) -> KeepTogether:
     else:
         text = ("<b>INVALID EVIDENCE.</b> The findings do not state that the evidence was "
                 "verified, so nothing here can be relied on until the bundles are verified.")
+    return _alert_box(text)
+
+
+def _untrusted_text(findings: Mapping[str, Any]) -> str:
+    stated = [esc(w, 600) for w in as_list(findings.get("evidence_warnings"))
+              if isinstance(w, str) and w.startswith("UNTRUSTED")]
+    return "<b>UNTRUSTED EVIDENCE.</b> " + (stated[0].removeprefix("UNTRUSTED EVIDENCE: ") if stated else (
+        "The evidence was not verified against a key you trust, so anyone could have made or "
+        "altered it; do not rely on this report until it is verified with the examiner's key."))
+
+
+def _alert_box(text: str) -> KeepTogether:
+    """A boxed alert on page 1 (evkit's own markup)."""
     box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
     box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, ALERT),
                              ("LEFTPADDING", (0, 0), (-1, -1), 8),

@@ -30,14 +30,19 @@ LICENCE_RULE = (
 
 def build_readiness(cfg: TenantConfig, *, bundles: Sequence[Mapping[str, Any]] = (),
                     tenant: Mapping[str, Any] | None = None, evidence_valid: bool = True,
+                    evidence_state: str = "valid", warnings: Sequence[str] = (),
                     investigation_days: int = DEFAULT_INVESTIGATION_DAYS) -> dict[str, Any]:
-    """The readiness dict; deterministic for the same inputs (no clock, sorted everywhere)."""
+    """The readiness dict; deterministic for the same inputs (no clock, sorted everywhere).
+    `evidence_valid`, `evidence_state` and `warnings` are report.intake's (valid, untrusted or
+    invalid evidence)."""
     at = cfg.snapshot_utc or STANDARD_EXPANSION_UTC
     rows = assess_mailboxes(cfg, at=at, investigation_days=investigation_days)
     fixes = plan_fixes(cfg, rows, investigation_days=investigation_days)
     return {
         "schema": SCHEMA,
         "evidence_valid": evidence_valid,
+        "evidence_state": evidence_state,
+        "evidence_warnings": list(warnings),
         "tenant": dict(tenant or {}),
         "as_of_utc": _iso(cfg.snapshot_utc),
         "investigation_days": investigation_days,

@@ -37,7 +37,8 @@ def test_report_on_a_collected_bundle(tmp_path, signing_key, capsys):
         assert proc.returncode in (0, 4), proc.stderr
         truth_path, case = emu.workdir / "ground-truth.json", emu.workdir / "case.toml"
         out = tmp_path / "out"
-        assert main(["report", str(bundle), "--case", str(case), "--out", str(out)]) == 0
+        assert main(["report", str(bundle), "--case", str(case), "--out", str(out),
+                     "--signer-key", f"{key}.pub"]) == 0
     import json
 
     result = score(json.loads(truth_path.read_text(encoding="utf-8")), out)

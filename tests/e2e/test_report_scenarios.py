@@ -38,13 +38,14 @@ def key(signing_key):
 
 
 @pytest.mark.parametrize("name", ["bec-basic", "throttled", "misconfigured"])
-def test_report_scores_against_ground_truth(name, key, tmp_path, capsys):
+def test_report_scores_against_ground_truth(name, key, signing_key, tmp_path, capsys):
     sc = build.build_scenario(name, 1, tmp_path / "sc")
     bundle = tmp_path / f"EMU_{name}"
     write_bundle(bundle, list(sc.records(sc.start, sc.end)), window=(format_utc(sc.start), format_utc(sc.end)),
                  extra_files=scenario_pages(sc), key=key, page_size=5000, case_id="EMU")
     out = tmp_path / "out"
-    assert main(["report", str(bundle), "--case", str(sc.case_path), "--out", str(out)]) == 0
+    assert main(["report", str(bundle), "--case", str(sc.case_path), "--out", str(out),
+                 "--signer-key", f"{signing_key[0]}.pub"]) == 0
     result = score(sc.ground_truth, out)
     with capsys.disabled():
         print(f"\n[{name}]")

@@ -23,3 +23,11 @@ def key_path(signing_key, tmp_path_factory):
     path = tmp_path_factory.mktemp("key2") / "analyst.key"
     generate_key(path, "analyst@firm.example", PASSPHRASE)
     return path
+
+
+@pytest.fixture(scope="session")
+def examiner_pub(signing_key, tmp_path_factory):
+    """The session examiner's public key as the analyst received it out of band: --signer-key."""
+    path = tmp_path_factory.mktemp("trusted") / "examiner.pub"
+    path.write_text(signing_key.openssh_line + "\n", encoding="utf-8")
+    return path

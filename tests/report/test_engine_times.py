@@ -98,24 +98,25 @@ def test_sentinel_csv_import_gets_the_records_times(sentinel_bundle):
         assert got[r["Id"]] == want
 
 
-def _report(tmp_path: Path, bundle: Path, case_toml: str) -> dict:
+def _report(tmp_path: Path, bundle: Path, case_toml: str, pub: Path) -> dict:
     from evkit.cli import main
 
     case = tmp_path / "case.toml"
     case.write_text(case_toml, encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["report", str(bundle), "--case", str(case), "--out", str(out)]) == 0
+    assert main(["report", str(bundle), "--case", str(case), "--out", str(out),
+                 "--signer-key", str(pub)]) == 0
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     with (out / "items.csv").open(encoding="utf-8", newline="") as fh:
         findings["_items"] = {r["internet_message_id"]: r for r in csv.DictReader(fh)}
     return findings
 
 
-def test_report_on_a_sentinel_import_attributes_with_the_right_times(sentinel_bundle, tmp_path):
+def test_report_on_a_sentinel_import_attributes_with_the_right_times(sentinel_bundle, tmp_path, examiner_pub):
     _, bundle, _ = sentinel_bundle
     findings = _report(tmp_path, bundle, '[case]\nid = "IR-SENT"\n'
                        'window = ["2024-03-12T00:00:00Z", "2024-03-13T00:00:00Z"]\n'
-                       '[indicators]\naccounts = ["alice@contoso.com"]\nips = ["192.0.2.200"]\n')
+                       '[indicators]\naccounts = ["alice@contoso.com"]\nips = ["192.0.2.200"]\n', examiner_pub)
     assert findings["problems"] == []
     summary = findings["summary"]
     assert summary["attributed_records"] >= 3
@@ -126,7 +127,7 @@ def test_report_on_a_sentinel_import_attributes_with_the_right_times(sentinel_bu
     assert item["first_access_utc"] == "2024-03-12T15:31:02Z"
 
 
-def test_report_on_the_example_sentinel_import_alone_finds_the_attacker(signing_key, tmp_path):
+def test_report_on_the_example_sentinel_import_alone_finds_the_attacker(signing_key, tmp_path, examiner_pub):
     from evkit.collector.importer import import_files
 
     with SENTINEL_EXAMPLE.open(encoding="utf-8-sig", newline="") as fh:
@@ -136,7 +137,7 @@ def test_report_on_the_example_sentinel_import_alone_finds_the_attacker(signing_
     bundle = import_files(tmp_path / "IMP_C1", case_id="EMU", key=signing_key, files=[SENTINEL_EXAMPLE])
     findings = _report(tmp_path, bundle, '[case]\nid = "EMU"\n'
                        'window = ["2023-06-08T00:00:00Z", "2023-06-15T00:00:00Z"]\n'
-                       '[indicators]\naccounts = ["alice@contoso.com"]\nips = ["203.0.113.7"]\n')
+                       '[indicators]\naccounts = ["alice@contoso.com"]\nips = ["203.0.113.7"]\n', examiner_pub)
     assert findings["problems"] == []
     summary = findings["summary"]
     assert summary["attributed_records"] >= len(attacker)

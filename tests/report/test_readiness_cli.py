@@ -24,9 +24,9 @@ def bundle(tmp_path_factory, signing_key):
     return write_readiness_bundle(tmp_path_factory.mktemp("b") / "READY-1_R1", files, key=signing_key)
 
 
-def test_writes_json_and_pdf_deterministically(bundle, tmp_path, capsys):
-    assert main(["readiness", str(bundle), "--out", str(tmp_path / "a")]) == 0
-    assert main(["readiness", str(bundle), "--out", str(tmp_path / "b")]) == 0
+def test_writes_json_and_pdf_deterministically(bundle, tmp_path, capsys, examiner_pub):
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "a"), "--signer-key", str(examiner_pub)]) == 0
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "b"), "--signer-key", str(examiner_pub)]) == 0
     out = capsys.readouterr().out
     assert "blind 1 of 3 mailboxes" in out
     for name in ("readiness.json", "readiness.pdf"):
@@ -38,8 +38,8 @@ def test_writes_json_and_pdf_deterministically(bundle, tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
-def test_pdf_page_one_and_escaping(bundle, tmp_path):
-    assert main(["readiness", str(bundle), "--out", str(tmp_path)]) == 0
+def test_pdf_page_one_and_escaping(bundle, tmp_path, examiner_pub):
+    assert main(["readiness", str(bundle), "--out", str(tmp_path), "--signer-key", str(examiner_pub)]) == 0
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "readiness.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout
     page_one = text.split("\f")[0]
@@ -48,12 +48,12 @@ def test_pdf_page_one_and_escaping(bundle, tmp_path):
     assert "<font color=red>x</font>&amp;" in text  # shown literally, not as markup
 
 
-def test_tampered_bundle_is_refused(bundle, tmp_path, capsys):
+def test_tampered_bundle_is_refused(bundle, tmp_path, capsys, examiner_pub):
     copy = tmp_path / "copy"
     shutil.copytree(bundle, copy)
     body = next((copy / "data" / "raw" / "config" / "Get-Mailbox").glob("*.json.gz"))
     body.write_bytes(body.read_bytes() + b"\0")
-    assert main(["readiness", str(copy), "--out", str(tmp_path / "out")]) == 1
+    assert main(["readiness", str(copy), "--out", str(tmp_path / "out"), "--signer-key", str(examiner_pub)]) == 1
     err = capsys.readouterr().err
     assert "evkit readiness: error:" in err and "refused" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "readiness.pdf").exists()
@@ -71,13 +71,13 @@ def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
 
 
-def test_missing_pieces_are_stated_and_exit_4(tmp_path, signing_key, capsys):
+def test_missing_pieces_are_stated_and_exit_4(tmp_path, signing_key, capsys, examiner_pub):
     files = config_pages(org=None, admin={"UnifiedAuditLogIngestionEnabled": True},
                          mailboxes=[with_sqi("a@contoso.com")], bypass=[], folders={}, users=[], skus=[],
                          licence_details={}, omit=("config.Get-OrganizationConfig", "licences.users",
                                                    "licences.licenseDetails"))
     bundle = write_readiness_bundle(tmp_path / "b", files, key=signing_key)
-    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out")]) == 4
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out"), "--signer-key", str(examiner_pub)]) == 4
     assert "not collected: config.Get-OrganizationConfig" in capsys.readouterr().err
     model = json.loads((tmp_path / "out" / "readiness.json").read_text())
     assert model["missing_evidence"] == ["config.Get-OrganizationConfig", "licences.users",

@@ -36,7 +36,8 @@ def test_collect_config_and_licences_then_readiness(tmp_path, evkit_cli):
     assert "manage" not in services  # a readiness collection reads no audit records
     assert sorted(p.name for p in (tmp_path / "bundle" / "data" / "raw").iterdir()) == ["config", "licences"]
 
-    result = evkit_cli("readiness", str(tmp_path / "bundle"), "--out", str(tmp_path / "out"))
+    pub = str(tmp_path / "examiner.key.pub")
+    result = evkit_cli("readiness", str(tmp_path / "bundle"), "--out", str(tmp_path / "out"), "--signer-key", pub)
     assert result.returncode == 0, result.stderr
     model = json.loads((tmp_path / "out" / "readiness.json").read_text(encoding="utf-8"))
     assert model["missing_evidence"] == [] and model["bundles"][0]["verdict"] in ("valid", "cannot verify")
@@ -49,7 +50,7 @@ def test_collect_config_and_licences_then_readiness(tmp_path, evkit_cli):
     assert targets["svc-backup"] == "bypass"
     assert targets["dave@contoso.com"] == "audit-set-lacks-MailItemsAccessed"
     assert targets["finance@contoso.com"] == "no-audit-licence"
-    again = evkit_cli("readiness", str(tmp_path / "bundle"), "--out", str(tmp_path / "again"))
+    again = evkit_cli("readiness", str(tmp_path / "bundle"), "--out", str(tmp_path / "again"), "--signer-key", pub)
     assert again.returncode == 0
     for name in ("readiness.json", "readiness.pdf"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()

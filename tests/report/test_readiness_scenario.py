@@ -22,7 +22,9 @@ build = pytest.importorskip("evkit.emulator.scenarios.build")
 def _run(tmp_path, signing_key, **params):
     sc = build.build_scenario("misconfigured", 1, tmp_path / "sc", params=params or None)
     bundle = write_readiness_bundle(tmp_path / "READY_1", scenario_pages(sc), key=signing_key)
-    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out")]) == 0
+    pub = tmp_path / "examiner.pub"
+    pub.write_text(signing_key.openssh_line + "\n", encoding="utf-8")
+    assert main(["readiness", str(bundle), "--out", str(tmp_path / "out"), "--signer-key", str(pub)]) == 0
     return json.loads((tmp_path / "out" / "readiness.json").read_text())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -66,19 +67,20 @@ def _records() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory, signing_key):
+def hostile(tmp_path_factory, signing_key, examiner_pub):
     root = tmp_path_factory.mktemp("hostile")
     write_bundle(root / "IR-HOSTILE_C1", _records(), window=WINDOW, extra_files=_hostile_files(),
                  case_id="IR-HOSTILE", key=signing_key,
                  ledger=[{"source": "ual", "window": "garbage", "status": None}, "not an entry"])
     (root / "case.toml").write_text(CASE, encoding="utf-8")
+    shutil.copy(examiner_pub, root / "examiner.pub")
     return root
 
 
 def test_hostile_evidence_gives_a_report_naming_the_problems(hostile, capsys):
     out = hostile / "out"
     code = main(["report", str(hostile / "IR-HOSTILE_C1"), "--case", str(hostile / "case.toml"),
-                 "--out", str(out)])
+                 "--out", str(out), "--signer-key", str(hostile / "examiner.pub")])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "Traceback" not in err
@@ -104,7 +106,7 @@ def test_hostile_report_is_deterministic(hostile):
     outs = []
     for name in ("d1", "d2"):
         assert main(["report", str(hostile / "IR-HOSTILE_C1"), "--case", str(hostile / "case.toml"),
-                     "--out", str(hostile / name)]) == 0
+                     "--out", str(hostile / name), "--signer-key", str(hostile / "examiner.pub")]) == 0
         outs.append({p.name: p.read_bytes() for p in (hostile / name).iterdir()})
     assert outs[0] == outs[1]
 

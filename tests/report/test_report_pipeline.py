@@ -15,17 +15,20 @@ from evkit.cli import main
 
 
 @pytest.fixture(scope="module")
-def case_dir(tmp_path_factory, signing_key):
+def case_dir(tmp_path_factory, signing_key, examiner_pub):
     root = tmp_path_factory.mktemp("mini")
     write_bundle(root / "IR-MINI_C1", mini.records(), window=mini.EVIDENCE_WINDOW, ledger=mini.ledger(),
                  extra_files=mini.folder_stats_files(), case_id="IR-MINI", key=signing_key)
     (root / "case.toml").write_text(mini.CASE_TOML, encoding="utf-8")
+    shutil.copy(examiner_pub, root / "examiner.pub")
     return root
 
 
-def run(case_dir, out, *extra, bundles=None):
+def run(case_dir, out, *extra, bundles=None, trusted=True):
+    """`evkit report` on the mini case, trusting the session examiner's key unless not `trusted`."""
     bundles = bundles or [str(case_dir / "IR-MINI_C1")]
-    return main(["report", *bundles, "--case", str(case_dir / "case.toml"), "--out", str(out), *extra])
+    trust = ["--signer-key", str(case_dir / "examiner.pub")] if trusted else []
+    return main(["report", *bundles, "--case", str(case_dir / "case.toml"), "--out", str(out), *trust, *extra])
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +151,8 @@ def test_key_appends_signed_report_generated_custody(case_dir, key_path, tmp_pat
 def test_bad_case_file_is_a_usage_error(case_dir, tmp_path, capsys):
     bad = tmp_path / "case.toml"
     bad.write_text(mini.CASE_TOML.replace("ips =", "ip ="), encoding="utf-8")
-    code = main(["report", str(case_dir / "IR-MINI_C1"), "--case", str(bad), "--out", str(tmp_path / "o")])
+    code = main(["report", str(case_dir / "IR-MINI_C1"), "--case", str(bad), "--out", str(tmp_path / "o"),
+                 "--signer-key", str(case_dir / "examiner.pub")])
     assert code == 2
     assert "unknown key indicators.ip" in capsys.readouterr().err
 
