@@ -29,7 +29,8 @@ from evkit import __version__
 from evkit.exitcodes import ExitCode
 
 # Each subcommand lives in the package that owns it; its module exposes main(argv) -> int
-# and keeps its own docopt usage text. Imported lazily so `evkit verify` never loads
+# and keeps its own docopt usage text; errors become exit codes in evkit.clitools.run_cli
+# (the emulator, which imports no product code, maps its own). Imported lazily so `evkit verify` never loads
 # reportlab, duckdb or the network stack.
 COMMANDS: dict[str, str] = {
     "keygen": "evkit.manifests.cli_keygen",
@@ -59,13 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"evkit: unknown command {command!r}; run `evkit --help` for the list.", file=sys.stderr)
         return ExitCode.USAGE
     module = importlib.import_module(module_name)
-    try:
-        return int(module.main(args))
-    except KeyboardInterrupt:
-        print(f"evkit {command}: interrupted.", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        return ExitCode.FAILED
+    return int(module.main(args))  # each command maps its own errors through evkit.clitools.run_cli
 
 
 if __name__ == "__main__":
