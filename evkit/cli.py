@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from evkit import __version__
+from evkit.clitools import install_bug_hook
 from evkit.exitcodes import ExitCode
 
 # Each subcommand lives in the package that owns it; its module exposes main(argv) -> int
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module_name is None:
         print(f"evkit: unknown command {command!r}; run `evkit --help` for the list.", file=sys.stderr)
         return ExitCode.USAGE
+    if argv is None:  # running as the `evkit` program, not called from Python
+        install_bug_hook(command)
     module = importlib.import_module(module_name)
     return int(module.main(args))  # each command maps its own errors through evkit.clitools.run_cli
 

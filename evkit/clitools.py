@@ -9,7 +9,9 @@ calls its library function and prints; whatever the library raises is mapped by 
   (verification findings, for instance) printed indented before it;
 - an OSError (a file the user named cannot be read or written): `evkit COMMAND: error: FILE:
   REASON`, exit 1;
-- Ctrl-C: `evkit COMMAND: interrupted`, exit 130; a broken stdout pipe (`| head`): exit 1, quietly.
+- Ctrl-C: `evkit COMMAND: interrupted`, exit 130; a broken stdout pipe (`| head`): exit 1, quietly;
+- anything else is a bug and is not caught: in the `evkit` program, install_bug_hook turns it
+  into exit 1 and one line (the traceback with EVKIT_DEBUG=1).
 
 Messages are escaped (evkit.terminal.safe_text): a file name or evidence string never reaches
 the terminal with raw control characters. A subcommand may add a hint, for instance how to
@@ -91,6 +93,22 @@ def report_failure(command: str, exc: EvkitError | OSError | KeyboardInterrupt, 
             print(f"  {safe_text(line)}", file=sys.stderr)
         return fail(command, f"{exc}{hint}", exc.exit_status)
     return fail(command, f"{describe_os_error(exc)}{hint}", ExitCode.FAILED)
+
+
+DEBUG_ENV = "EVKIT_DEBUG"
+
+
+def install_bug_hook(command: str) -> None:
+    """For the `evkit` process: an exception nothing maps (a bug in evkit) ends the run with exit 1
+    and one line saying so, not a traceback; with EVKIT_DEBUG=1 the traceback is shown as well."""
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if os.environ.get(DEBUG_ENV) or not issubclass(exc_type, Exception):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        print(safe_text(f"evkit {command}: internal error ({exc_type.__name__}: {exc}); this is a bug "
+                        f"in evkit: run again with {DEBUG_ENV}=1 to see where it happened, and report it"),
+              file=sys.stderr)
+    sys.excepthook = hook
 
 
 def describe_os_error(exc: OSError) -> str:

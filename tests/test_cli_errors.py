@@ -4,6 +4,9 @@ escaping of everything a command prints from file names or evidence (evkit.termi
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +210,28 @@ def test_a_bad_trusted_key_option_is_a_usage_error(tmp_path, capsys):
     code = main(["verify", str(tmp_path), "--signer-key", str(tmp_path / "missing.pub")])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE and err.count("\n") == 1 and err.startswith("evkit verify: error: ")
+
+
+# -- a bug --------------------------------------------------------------------------------------
+
+BUGGY_VERIFY = ("import sys; from evkit.manifests import cli_verify; "
+                "cli_verify.verify_bundle = lambda *a, **k: 1 / 0; "
+                "sys.argv = ['evkit', 'verify', 'bundle']; "
+                "from evkit.cli import main; sys.exit(main())")
+
+
+def _buggy_verify(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BUGGY_VERIFY], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env}, check=False)
+
+
+def test_a_bug_ends_the_program_with_one_line_not_a_traceback():
+    proc = _buggy_verify(EVKIT_DEBUG="")
+    assert proc.returncode == 1
+    assert proc.stderr == ("evkit verify: internal error (ZeroDivisionError: division by zero); this is a bug "
+                           "in evkit: run again with EVKIT_DEBUG=1 to see where it happened, and report it\n")
+
+
+def test_evkit_debug_shows_the_traceback():
+    proc = _buggy_verify(EVKIT_DEBUG="1")
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "ZeroDivisionError" in proc.stderr
