@@ -9,6 +9,7 @@ reading the credential files the config names.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from typing import Any
 
 import msal
 
-from evkit.collector.config import AuthConfig
+from evkit.collector.client import make_session
+from evkit.collector.config import AuthConfig, CollectConfig
 from evkit.collector.errors import AuthError, ConfigError, NetworkError
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,21 @@ def build_provider(auth: AuthConfig, authority: str, credentials: Credentials, h
     except ValueError as exc:
         raise AuthError(f"cannot set up MSAL for {authority}: {exc}") from exc
     return MsalTokenProvider(app, device_flow=False, announce=announce)
+
+
+def make_tokens(cfg: CollectConfig, credentials: Credentials, *,
+                announce: Callable[[str], None] | None = None) -> MsalTokenProvider:
+    """The token provider for a run: MSAL over a session that trusts the configured CA bundle.
+
+    `announce` shows the device-code prompt (default: a line on stderr).
+    """
+    session = make_session(str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
+                           cfg.tuning.timeout_seconds)
+    return build_provider(cfg.auth, cfg.authority, credentials, session, announce=announce or _to_stderr)
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _credential(auth: AuthConfig, credentials: Credentials) -> Any:

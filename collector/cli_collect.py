@@ -19,25 +19,36 @@ Exit codes: 0 complete, 4 finished but something is not complete (summary on std
 
 from __future__ import annotations
 
-import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from evkit.collector.config import CollectConfig, load_config
-from evkit.collector.errors import CollectorError, ConfigError
-from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.collector.errors import ConfigError
+from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from evkit.manifests.errors import ManifestsError
+from evkit.terminal import safe_text
 
 COMMAND = "collect"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 
 def main(argv: Sequence[str]) -> int:
-    return run_cli(__doc__, argv, _body)
+    return run_cli(__doc__, argv, _body, hint=resume_hint)
+
+
+def resume_hint(args: dict[str, Any], exc: BaseException) -> str:
+    """After a failure or Ctrl-C: how to continue, when the bundle in --out was left open."""
+    out = Path(args["--out"])
+    if isinstance(exc, ConfigError) or not out.is_dir() or (out / "bagit.txt").exists():
+        return ""
+    command = ["evkit", "collect", "--config", args["--config"], "--out", args["--out"]]
+    command += ["--key", args["--key"]] if args["--key"] else []
+    step = "continue" if isinstance(exc, KeyboardInterrupt) else "fix the cause, then continue"
+    return f"; the bundle in {out} stays open: {step} with `{shlex.join([*command, '--resume'])}`"
 
 
 def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
@@ -69,45 +80,19 @@ def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
     return cfg, credentials, key
 
 
-def make_tokens(cfg: CollectConfig, credentials: Any) -> Any:
-    """The token provider for a run (MSAL over the verifying session)."""
-    from evkit.collector.auth import build_provider
-    from evkit.collector.client import make_session
-
-    session = make_session(str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
-                           cfg.tuning.timeout_seconds)
-    return build_provider(cfg.auth, cfg.authority, credentials, session,
-                          announce=lambda text: print(text, file=sys.stderr, flush=True))
-
-
 def _env(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
 
 
 def _body(args: dict[str, Any]) -> int:
+    from evkit.collector.auth import make_tokens
     from evkit.collector.run import collect
 
-    try:
-        cfg, credentials, key = preflight(args)
-    except (ConfigError, UsageError) as exc:
-        return fail(COMMAND, str(exc), ExitCode.USAGE)
-    except (CollectorError, ManifestsError) as exc:
-        return fail(COMMAND, str(exc), exc.exit_status)
+    cfg, credentials, key = preflight(args)
     out = Path(args["--out"])
-    try:
-        tokens = make_tokens(cfg, credentials)
-        outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
-                          quiet=bool(args["--quiet"]))
-    except (CollectorError, ManifestsError) as exc:
-        resumable = out.is_dir() and not (out / "bagit.txt").exists() and not isinstance(exc, ConfigError)
-        hint = f"; fix the cause and run again with --resume --out {out}" if resumable else ""
-        return fail(COMMAND, f"{exc}{hint}", exc.exit_status)
-    except OSError as exc:
-        return fail(COMMAND, f"{exc}; the bundle in {out} stays open: run again with --resume")
-    except Exception as exc:  # a bug must still leave one line and a resumable bundle, not a traceback
-        logging.getLogger("collector").exception("internal error")
-        return fail(COMMAND, f"internal error ({type(exc).__name__}: {exc}); the bundle in {out} stays open "
-                             "and can be continued with --resume; please report this")
+    tokens = make_tokens(cfg, credentials)
+    outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
+                      quiet=bool(args["--quiet"]))
     if outcome.complete:
         if not args["--quiet"]:
             print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
@@ -115,5 +100,5 @@ def _body(args: dict[str, Any]) -> int:
     print(f"evkit collect: finished INCOMPLETE; sealed {out}. Not complete "
           f"({len(outcome.incomplete)} of {len(outcome.ledger)} units):", file=sys.stderr)
     for line in outcome.incomplete:
-        print(f"  {line}", file=sys.stderr)
+        print(f"  {safe_text(line)}", file=sys.stderr)
     return ExitCode.INCOMPLETE

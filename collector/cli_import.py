@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evkit.collector.errors import CollectorError
 from evkit.collector.importer import import_files
-from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.clitools import UsageError, read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import load_signing_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -29,21 +27,14 @@ PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 def _body(args: dict) -> int:
     out = Path(args["--out"])
     if out.exists() or out.is_symlink():
-        return fail("import", f"{out} already exists; give a new --out directory", ExitCode.USAGE)
+        raise UsageError(f"{out} already exists; give a new --out directory")
     case_id = args["--case"]
     if not case_id.strip() or any(c in case_id for c in "\r\n\t"):
-        return fail("import", "--case must be a one-line case id", ExitCode.USAGE)
-    try:
-        passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
-        key = load_signing_key(Path(args["--key"]), passphrase)
-        bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
-                              provided_by=args["--provided-by"])
-    except UsageError as exc:
-        return fail("import", str(exc), ExitCode.USAGE)
-    except (CollectorError, ManifestsError) as exc:
-        return fail("import", str(exc), exc.exit_status)
-    except OSError as exc:
-        return fail("import", f"{exc.filename or out}: {exc.strerror or exc}", ExitCode.FAILED)
+        raise UsageError("--case must be a one-line case id")
+    passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
+    key = load_signing_key(Path(args["--key"]), passphrase)
+    bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
+                          provided_by=args["--provided-by"])
     print(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}")
     print(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub")
     return ExitCode.OK

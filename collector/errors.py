@@ -1,14 +1,14 @@
-"""The collector's error hierarchy: library code raises these, CLI modules map them to exit codes."""
+"""The collector's error hierarchy: library code raises these, evkit.clitools.run_cli maps them
+to exit codes (the root is evkit.errors.EvkitError)."""
 
 from __future__ import annotations
 
+from evkit.errors import EvkitError
 from evkit.exitcodes import ExitCode
 
 
-class CollectorError(Exception):
-    """Base of every collector failure; `exit_status` is the CLI exit code it maps to."""
-
-    exit_status: int = ExitCode.FAILED
+class CollectorError(EvkitError):
+    """Base of every collector failure; `exit_status` is the CLI exit code it maps to (default 1)."""
 
 
 class ConfigError(CollectorError):

@@ -102,6 +102,9 @@ def main(argv: Sequence[str]) -> int:
     except EmulatorError as exc:
         print(f"evkit emulator: {exc}", file=sys.stderr)
         return exc.exit_status
+    except KeyboardInterrupt:  # Ctrl-C while the scenario is built, before the signal handler below
+        print("evkit emulator: interrupted.", file=sys.stderr)
+        return 130
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

@@ -27,11 +27,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from evkit.clitools import install_bug_hook
 from evkit.exitcodes import ExitCode
 from evkit.provenance import portable_artefact, tool_identity
 
 # Each subcommand lives in the package that owns it; its module exposes main(argv) -> int
-# and keeps its own docopt usage text. Imported lazily so `evkit verify` never loads
+# and keeps its own docopt usage text; errors become exit codes in evkit.clitools.run_cli
+# (the emulator, which imports no product code, maps its own). Imported lazily so `evkit verify` never loads
 # reportlab, duckdb or the network stack.
 COMMANDS: dict[str, str] = {
     "keygen": "evkit.manifests.cli_keygen",
@@ -85,14 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal:
         print(f"evkit {command}: {refusal}", file=sys.stderr)
         return ExitCode.USAGE
+    if argv is None:  # running as the `evkit` program, not called from Python
+        install_bug_hook(command)
     module = importlib.import_module(module_name)
-    try:
-        return int(module.main(args))
-    except KeyboardInterrupt:
-        print(f"evkit {command}: interrupted.", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        return ExitCode.FAILED
+    return int(module.main(args))  # each command maps its own errors through evkit.clitools.run_cli
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from evkit.clitools import fail, run_cli
+from evkit.clitools import run_cli
+from evkit.errors import EvkitError
 from evkit.exitcodes import ExitCode
 
 DEMO_PASSPHRASE = "evkit-demo-passphrase"  # protects the demo examiner key only
@@ -35,20 +36,12 @@ EMULATOR_START_TIMEOUT_S = 120
 DEMO_MARKER = ".evkit-demo"
 
 
-class DemoStepError(Exception):
+class DemoStepError(EvkitError):
     """A step of the demo failed; the message names the step."""
 
 
 def main(argv: list[str]) -> int:
-    return run_cli(__doc__, argv, _run)
-
-
-def _run(args: dict[str, Any]) -> int:
-    out = Path(args["--out"]).resolve()
-    try:
-        return run_demo(out)
-    except DemoStepError as exc:
-        return fail("demo", str(exc))
+    return run_cli(__doc__, argv, lambda args: run_demo(Path(args["--out"]).resolve()))
 
 
 def run_demo(out: Path) -> int:

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.clitools import UsageError, read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.custody import EVENTS, append_custody
-from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import load_signing_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -30,18 +29,13 @@ def _body(args: dict) -> int:
     event = args["--event"]
     if event not in EVENTS or event == "sealed":
         allowed = ", ".join(e for e in EVENTS if e != "sealed")
-        return fail("custody", f"--event {event!r} is not one of: {allowed}", ExitCode.USAGE)
+        raise UsageError(f"--event {event!r} is not one of: {allowed}")
     bundle = Path(args["BUNDLE"])
     if not bundle.is_dir():
-        return fail("custody", f"{bundle} is not a bundle directory", ExitCode.USAGE)
-    try:
-        passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
-        key = load_signing_key(Path(args["--key"]), passphrase)
-        path = append_custody(bundle, event=event, key=key, to=args["--to"], note=args["--note"])
-    except UsageError as exc:
-        return fail("custody", str(exc), ExitCode.USAGE)
-    except ManifestsError as exc:
-        return fail("custody", str(exc), exc.exit_status)
+        raise UsageError(f"{bundle} is not a bundle directory")
+    passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
+    key = load_signing_key(Path(args["--key"]), passphrase)
+    path = append_custody(bundle, event=event, key=key, to=args["--to"], note=args["--note"])
     print(f"wrote {path} and {path.name}.sshsig ({event}, signed by {key.signer} {key.fingerprint})")
     return ExitCode.OK
 

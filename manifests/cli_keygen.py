@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import generate_key
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -25,13 +24,8 @@ PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 def _body(args: dict) -> int:
     out = Path(args["--out"])
-    try:
-        passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {out}: ", confirm=True)
-        fp = generate_key(out, args["--signer"], passphrase)
-    except UsageError as exc:
-        return fail("keygen", str(exc), ExitCode.USAGE)
-    except ManifestsError as exc:
-        return fail("keygen", str(exc), exc.exit_status)
+    passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {out}: ", confirm=True)
+    fp = generate_key(out, args["--signer"], passphrase)
     print(f"{fp} {args['--signer']}")
     print(f"wrote {out} (encrypted, mode 0600), {out}.pub, {out}.pub.pem; "
           "publish the fingerprint above out of band (see keys/README.md)")

@@ -18,25 +18,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evkit.clitools import fail, run_cli
-from evkit.exitcodes import ExitCode
-from evkit.manifests.errors import ManifestsError
+from evkit.clitools import run_cli
 from evkit.manifests.verify import verify_bundle
+from evkit.terminal import safe_text
 
 
 def _body(args: dict) -> int:
     signer_key = Path(args["--signer-key"]) if args["--signer-key"] else None
     allowed = Path(args["--allowed-signers"]) if args["--allowed-signers"] else None
-    try:
-        result = verify_bundle(Path(args["BUNDLE"]), signer_key=signer_key, allowed_signers=allowed)
-    except ManifestsError as exc:
-        return fail("verify", str(exc), ExitCode.USAGE)
+    result = verify_bundle(Path(args["BUNDLE"]), signer_key=signer_key, allowed_signers=allowed)
     if args["--json"]:
         print(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
-        print(result.summary())
+        print(safe_text(result.summary()))
         for finding in result.findings:
-            print(f"  {finding}")
+            print(f"  {safe_text(finding)}")
     return result.exit_status
 
 

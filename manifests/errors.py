@@ -1,14 +1,14 @@
-"""The manifests package's error hierarchy: library code raises these, CLI modules map them to exit codes."""
+"""The manifests package's error hierarchy: library code raises these, evkit.clitools.run_cli maps them
+to exit codes (the root is evkit.errors.EvkitError)."""
 
 from __future__ import annotations
 
+from evkit.errors import EvkitError
 from evkit.exitcodes import ExitCode
 
 
-class ManifestsError(Exception):
-    """Base of every manifests failure; `exit_status` is the CLI exit code it maps to."""
-
-    exit_status: int = ExitCode.FAILED
+class ManifestsError(EvkitError):
+    """Base of every manifests failure; `exit_status` is the CLI exit code it maps to (default 1)."""
 
 
 class KeyFileError(ManifestsError):
@@ -17,6 +17,12 @@ class KeyFileError(ManifestsError):
 
 class KeyExistsError(KeyFileError):
     """keygen refuses to overwrite an existing key file."""
+
+    exit_status = ExitCode.USAGE
+
+
+class TrustOptionError(KeyFileError):
+    """The verifier's trusted-key option is wrong: both given, or a key file that cannot be used."""
 
     exit_status = ExitCode.USAGE
 

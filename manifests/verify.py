@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 # Only light modules at import time: payload hashing starts before the cryptography stack is
 # loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
-from evkit.manifests.errors import KeyFileError, UnsafeNameError
+from evkit.manifests.errors import KeyFileError, TrustOptionError, UnsafeNameError
 from evkit.manifests.hashing import ParallelHasher
 from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
@@ -128,15 +128,19 @@ class VerificationResult:
 
 
 def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustStore:
-    """The verifier's trusted keys; empty when neither option is given. Raises KeyFileError."""
+    """The verifier's trusted keys; empty when neither option is given. Raises TrustOptionError
+    (a usage error) for both options at once or a key file that cannot be used."""
     from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key
 
     if signer_key is not None and allowed_signers is not None:
-        raise KeyFileError("give either a signer key or an allowed signers file, not both")
-    if signer_key is not None:
-        return from_signer_key(Path(signer_key))
-    if allowed_signers is not None:
-        return from_allowed_signers(Path(allowed_signers))
+        raise TrustOptionError("give either a signer key or an allowed signers file, not both")
+    try:
+        if signer_key is not None:
+            return from_signer_key(Path(signer_key))
+        if allowed_signers is not None:
+            return from_allowed_signers(Path(allowed_signers))
+    except KeyFileError as exc:
+        raise TrustOptionError(str(exc)) from exc
     return TrustStore()
 
 
@@ -530,7 +534,7 @@ def _check_layout(root: Path, result: VerificationResult) -> None:
 def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers: Path | None = None,
                   algorithms: Sequence[str] = ("sha256",), workers: int | None = None,
                   trust: TrustStore | None = None) -> VerificationResult:
-    """Verify the bundle at root; see the module docstring. Raises KeyFileError for bad key options."""
+    """Verify the bundle at root; see the module docstring. Raises TrustOptionError for bad key options."""
     root = Path(root)
     result = VerificationResult(str(root), algorithms=tuple(algorithms))
     unreadable = not root.is_dir() or not os.access(root, os.R_OK | os.X_OK) or not (

@@ -1,14 +1,14 @@
-"""The report's error hierarchy: library code raises these, CLI modules map them to exit codes."""
+"""The report's error hierarchy: library code raises these, evkit.clitools.run_cli maps them
+to exit codes (the root is evkit.errors.EvkitError)."""
 
 from __future__ import annotations
 
+from evkit.errors import EvkitError
 from evkit.exitcodes import ExitCode
 
 
-class ReportError(Exception):
-    """Base of every report failure; `exit_status` is the CLI exit code it maps to."""
-
-    exit_status: int = ExitCode.FAILED
+class ReportError(EvkitError):
+    """Base of every report failure; `exit_status` is the CLI exit code it maps to (default 1)."""
 
 
 class CaseFileError(ReportError):
@@ -23,13 +23,12 @@ class EvidenceError(ReportError):
 
 class InvalidEvidenceError(ReportError):
     """A bundle failed verification (or could not be verified) and is refused; `findings` are
-    printed under the message. The exit status is 1, or the one given (3: cannot verify)."""
+    printed, one per line, before the message. The exit status is 1, or the one given (3: cannot
+    verify)."""
 
     def __init__(self, message: str, findings: list[str], exit_status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, exit_status=exit_status, details=findings)
         self.findings = findings
-        if exit_status is not None:
-            self.exit_status = exit_status
 
 
 class QueryError(ReportError):

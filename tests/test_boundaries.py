@@ -4,6 +4,8 @@ each third-party library in the module that wraps it, and no import cycle betwee
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import shutil
 import subprocess
 import sys
@@ -195,6 +197,73 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_between_modules():
     assert _cycles(_graph()) == []
+
+
+# -- errors: one root, one mapping ----------------------------------------------------------------
+
+def _cli_modules() -> dict[str, Path]:
+    """CLI code: every module evkit dispatches a command to, files named cli*.py, the report/cli/
+    package, evkit.cli and evkit.clitools."""
+    from evkit.cli import COMMANDS
+
+    commands = set(COMMANDS.values())
+    return {name: path for name, path in _modules().items()
+            if name in commands or path.name.startswith("cli") or ".cli." in name + "."}
+
+
+def _catch_alls(source: str) -> list[int]:
+    """Lines of `except:`, `except Exception` and `except BaseException` (alone or in a tuple)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ExceptHandler):
+            types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            if node.type is None or any(isinstance(t, ast.Name) and t.id in ("Exception", "BaseException")
+                                        for t in types):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_catch_all_finder_finds_one():
+    assert _catch_alls("try:\n    pass\nexcept (OSError, Exception):\n    pass\n") == [3]
+    assert _catch_alls("try:\n    pass\nexcept:\n    pass\n") == [3]
+    assert _catch_alls("try:\n    pass\nexcept OSError:\n    pass\n") == []
+
+
+def test_cli_code_has_no_catch_all():
+    """Errors become exit codes in evkit.clitools.run_cli, which names the ones it maps; a bug
+    is not dressed up as an ordinary failure."""
+    modules = _cli_modules()
+    assert {"evkit.cli", "evkit.clitools", "evkit.report.cli.report", "evkit.collector.cli_collect",
+            "evkit.demo"} <= set(modules)
+    offenders = {name: lines for name, path in modules.items()
+                 if (lines := _catch_alls(path.read_text(encoding="utf-8")))}
+    assert offenders == {}
+
+
+def _error_classes() -> list[type]:
+    """Every exception class defined in a product `errors` module (the emulator keeps its own),
+    plus the errors CLI helpers define."""
+    found: list[type] = []
+    for name in sorted(_modules()):
+        if name.rpartition(".")[2] != "errors" or name.startswith("evkit.emulator"):
+            continue
+        module = importlib.import_module(name)
+        found += [obj for obj in vars(module).values()
+                  if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == name]
+    from evkit.clitools import UsageError
+    from evkit.demo import DemoStepError
+    return [*found, UsageError, DemoStepError]
+
+
+def test_every_package_error_derives_from_evkit_error():
+    from evkit.collector.errors import CollectorError
+    from evkit.errors import EvkitError
+    from evkit.manifests.errors import ManifestsError
+    from evkit.report.errors import ReportError
+
+    classes = _error_classes()
+    assert {CollectorError, ManifestsError, ReportError} <= set(classes)
+    assert [c.__qualname__ for c in classes if not issubclass(c, EvkitError)] == []
 
 
 @pytest.mark.slow

@@ -30,9 +30,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
-from evkit.report.errors import InvalidEvidenceError, ReportError
+from evkit.terminal import safe_text
 
 COMMAND = "report"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -54,26 +54,12 @@ def _body(args: dict[str, Any]) -> int:
     from evkit.report.intake import Trust  # noqa: PLC0415 - keeps --help fast
     from evkit.report.pipeline import run_report  # noqa: PLC0415
 
-    try:
-        sign = _signer(Path(args["--key"])) if args["--key"] else None
-    except UsageError as exc:
-        return fail(COMMAND, str(exc), ExitCode.USAGE)
-    except Exception as exc:  # noqa: BLE001 - manifests key errors carry their own message
-        return fail(COMMAND, f"cannot use the signing key: {exc}", getattr(exc, "exit_status", ExitCode.FAILED))
-    try:
-        result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
-                            trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign)
-    except InvalidEvidenceError as exc:
-        for line in exc.findings:
-            print(f"  {line}", file=sys.stderr)
-        return fail(COMMAND, str(exc), exc.exit_status)
-    except ReportError as exc:
-        return fail(COMMAND, str(exc), exc.exit_status)
-    except Exception as exc:  # noqa: BLE001 - the single top-level handler: a line, never a traceback
-        return fail(COMMAND, f"{type(exc).__name__}: {exc}"[:500])
+    sign = _signer(Path(args["--key"])) if args["--key"] else None
+    result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
+                        trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign)
     s = result.findings["summary"]
     out = Path(args["--out"])
-    print(f"{s['headline']}")
+    print(safe_text(s["headline"]))
     print(f"confirmed {s['confirmed_items']}, inferred {s['inferred_items']} "
           f"(+{s['inferred_unnamed_items']} unnamed), mailboxes unknown {s['mailboxes_unknown']}")
     for name in sorted(result.outputs):

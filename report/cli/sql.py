@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from evkit.clitools import fail, run_cli
+from evkit.clitools import run_cli
 from evkit.exitcodes import ExitCode
-from evkit.report.errors import QueryError, ReportError
+from evkit.report.errors import QueryError
+from evkit.terminal import safe_text
 
 COMMAND = "sql"
 MAX_CELL = 60
@@ -31,7 +32,7 @@ MAX_CELL = 60
 def format_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """A plain fixed-width table; long cells are cut so a row stays on one line."""
     def cell(v: Any) -> str:
-        text = "" if v is None else str(v).replace("\n", " ").replace("\r", " ")
+        text = "" if v is None else safe_text(v)
         return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
     body = [[cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(columns)]
@@ -46,7 +47,7 @@ def _run(engine, sql: str, out: TextIO) -> bool:
     try:
         result = engine.query(sql)
     except QueryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_text(exc)}", file=sys.stderr)
         return False
     if result.columns:
         print(format_table(result.columns, result.rows), file=out)
@@ -83,15 +84,12 @@ def _body(args: dict[str, Any]) -> int:
     query = args["--query"]
     if query is None and len(paths) > 1 and not Path(paths[-1]).is_dir():
         query = paths.pop()
-    try:
-        inventories = scan_bundles(Path(p) for p in paths)
-        with Engine(on_disk=needs_disk(inventories)) as engine:
-            engine.load(inventories)
-            if query is None:
-                return _interactive(engine)
-            return ExitCode.OK if _run(engine, query, sys.stdout) else ExitCode.FAILED
-    except ReportError as exc:
-        return fail(COMMAND, str(exc), exc.exit_status)
+    inventories = scan_bundles(Path(p) for p in paths)
+    with Engine(on_disk=needs_disk(inventories)) as engine:
+        engine.load(inventories)
+        if query is None:
+            return _interactive(engine)
+        return ExitCode.OK if _run(engine, query, sys.stdout) else ExitCode.FAILED
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """The readiness model: "could we investigate a mailbox breach in this tenant today?"
 
-Pure: a TenantConfig (plus bundle facts the CLI read) in, one JSON-ready dict out, which
+Pure: a TenantConfig (plus bundle facts read by `run.py`) in, one JSON-ready dict out, which
 `evkit.report.pdf.readiness` renders and `readiness.json` stores. Every verdict comes from
 `evkit.report.coverage.assess`, the same code the breach report uses for its "unknown" class.
 """

@@ -17,6 +17,13 @@ def signing_key(signing_key):
 
 
 @pytest.fixture(scope="session")
+def analyst_passphrase():
+    """The passphrase of `key_path` (tests use it instead of importing conftest, whose module
+    name pytest shares between folders)."""
+    return PASSPHRASE
+
+
+@pytest.fixture(scope="session")
 def key_path(signing_key, tmp_path_factory):
     from evkit.manifests.keys import generate_key
 

@@ -131,12 +131,10 @@ def test_tampered_bundle_is_refused_unless_allowed(case_dir, tmp_path, capsys):
     assert findings["evidence_valid"] is False
 
 
-def test_key_appends_signed_report_generated_custody(case_dir, key_path, tmp_path, monkeypatch):
-    from conftest import PASSPHRASE
-
+def test_key_appends_signed_report_generated_custody(analyst_passphrase, case_dir, key_path, tmp_path, monkeypatch):
     bundle = tmp_path / "IR-MINI_C1"
     shutil.copytree(case_dir / "IR-MINI_C1", bundle)
-    monkeypatch.setenv("EVKIT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("EVKIT_PASSPHRASE", analyst_passphrase)
     assert run(case_dir, tmp_path / "out", "--key", str(key_path), bundles=[str(bundle)]) == 0
     records = sorted((bundle / "custody").glob("*.json"))
     last = json.loads(records[-1].read_text(encoding="utf-8"))

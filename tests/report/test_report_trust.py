@@ -85,12 +85,10 @@ def test_trusted_bundle_without_a_key_is_refused_too(case, tmp_path):
 
 
 @pdftotext_missing
-def test_allow_untrusted_marks_every_page_and_signs_no_custody(case, tmp_path, capsys, key_path, monkeypatch):
-    from conftest import PASSPHRASE
-
+def test_allow_untrusted_marks_every_page_and_signs_no_custody(analyst_passphrase, case, tmp_path, capsys, key_path, monkeypatch):
     bundle = fresh_copy(case, "IR-MINI_FORGED", tmp_path)
     before = sorted(p.name for p in (bundle / "custody").iterdir())
-    monkeypatch.setenv("EVKIT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("EVKIT_PASSPHRASE", analyst_passphrase)
     code = main(["report", str(bundle), "--case", str(case / "case.toml"), "--out", str(tmp_path / "out"),
                  "--allow-untrusted", "--key", str(key_path)])
     err = capsys.readouterr().err
@@ -125,12 +123,11 @@ def test_trusted_bundle_page_one_names_the_signer_and_fingerprint(case, tmp_path
 
 
 @pdftotext_missing
-def test_bundles_with_different_signers_are_listed_as_such(case, tmp_path, signing_key, key_path):
+def test_bundles_with_different_signers_are_listed_as_such(analyst_passphrase, case, tmp_path, signing_key, key_path):
     """Two trusted examiners (an allowed_signers file), one bundle each."""
-    from conftest import PASSPHRASE
     from evkit.manifests.keys import load_signing_key
 
-    analyst = load_signing_key(key_path, PASSPHRASE)
+    analyst = load_signing_key(key_path, analyst_passphrase)
     second = write_bundle(tmp_path / "IR-MINI_C2", mini.records(), window=mini.EVIDENCE_WINDOW,
                           ledger=mini.ledger(), extra_files=mini.folder_stats_files(), case_id="IR-MINI",
                           key=analyst)
