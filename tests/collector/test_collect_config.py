@@ -36,6 +36,28 @@ def test_cloud_presets(tmp_path: Path, cloud: str, manage: str, scope: str) -> N
     assert cfg.endpoints.authority_host == CLOUDS[cloud].authority_host
 
 
+@pytest.mark.parametrize("cloud,exchange", [
+    ("commercial", "https://outlook.office365.com"), ("gcc-high", "https://outlook.office365.us"),
+    ("dod", "https://outlook-dod.office365.us"),
+])
+def test_exchange_host_and_token_scope_per_cloud(tmp_path: Path, cloud: str, exchange: str) -> None:
+    data = config_dict()
+    data["tenant"] = {"id": data["tenant"]["id"], "domain": "x.example", "cloud": cloud}
+    cfg = parse_config(data, tmp_path / "c.toml")
+    assert cfg.endpoints.exchange == exchange and cfg.endpoints.exchange_scope == exchange + "/.default"
+
+
+def test_mgmt_subscriptions_are_not_started_unless_asked_and_publisher_defaults_to_tenant(tmp_path: Path) -> None:
+    cfg = parse_config(config_dict(), tmp_path / "c.toml")
+    assert cfg.mgmt_start_subscriptions is False and cfg.publisher_id == cfg.tenant_id
+    data = config_dict(mgmt_start_subscriptions=True)
+    data["tenant"]["publisher_id"] = "22222222-2222-2222-2222-222222222222"
+    cfg = parse_config(data, tmp_path / "c.toml")
+    assert cfg.mgmt_start_subscriptions is True and cfg.publisher_id == "22222222-2222-2222-2222-222222222222"
+    with pytest.raises(ConfigError, match="collection.mgmt_start_subscriptions"):
+        parse_config(config_dict(mgmt_start_subscriptions="yes"), tmp_path / "c.toml")
+
+
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text("x")
     (tmp_path / "app-cert.pem").write_text("x")
