@@ -50,11 +50,11 @@ def _time(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def with_publisher(ctx: SourceContext, url: str) -> str:
+def with_publisher(url: str, publisher_id: str) -> str:
     """`url` with PublisherIdentifier added (unless it already carries one)."""
     if "publisheridentifier=" in url.lower():
         return url
-    return f"{url}{'&' if '?' in url else '?'}PublisherIdentifier={ctx.config.publisher_id}"
+    return f"{url}{'&' if '?' in url else '?'}PublisherIdentifier={publisher_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,7 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
         return value if isinstance(value, str) else None
     if not ctx.config.mgmt_start_subscriptions:
         return None
-    url = with_publisher(ctx, f"{_feed(ctx)}/subscriptions/start?contentType={content_type}")
+    url = with_publisher(f"{_feed(ctx)}/subscriptions/start?contentType={content_type}", ctx.config.publisher_id)
     resp = ctx.client.request("POST", url, scope=ctx.config.endpoints.manage_scope,
                               accept=lambda status, body: status == 400 and error_code(body) == "AF20024",
                               record=ctx.evidence.recorder(SOURCE, content_type, "start", "mgmt.subscription",
@@ -161,15 +161,15 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
 
 
 def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
-    url = with_publisher(ctx, f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
-                              f"&startTime={_time(window.start)}&endTime={_time(window.end)}")
+    url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
+                         f"&startTime={_time(window.start)}&endTime={_time(window.end)}", ctx.config.publisher_id)
     blobs: list[dict[str, Any]] = []
     retries = 0
     context = {"content_type": content_type, "window": window.to_json()}
     first = ctx.state.page(SOURCE, content_type)
     for resp in ctx.client.paginate_next_page_uri(
             url, scope=ctx.config.endpoints.manage_scope, first_page=first,
-            follow=lambda link: with_publisher(ctx, link),
+            follow=lambda link: with_publisher(link, ctx.config.publisher_id),
             record_page=lambda n: ctx.evidence.recorder(SOURCE, content_type, f"list-{n:06d}", "mgmt.listing",
                                                         context)):
         retries += resp.retries
@@ -200,7 +200,8 @@ def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]
         content_id = str(blob.get("contentId") or blob["contentUri"].rsplit("/", 1)[-1])
         try:
             resp = ctx.client.request(
-                "GET", with_publisher(ctx, _quote_path(blob["contentUri"])), scope=ctx.config.endpoints.manage_scope,
+                "GET", with_publisher(_quote_path(blob["contentUri"]), ctx.config.publisher_id),
+                scope=ctx.config.endpoints.manage_scope,
                 record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", "mgmt.blob",
                                              {"content_type": content_type, "content_id": content_id,
                                               "content_created": blob.get("contentCreated")}))
