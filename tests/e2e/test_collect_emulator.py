@@ -118,6 +118,8 @@ def clean(tmp_path_factory, signing_key):
 def test_certificate_run_collects_the_ground_truth(clean, signing_key) -> None:
     proc, bundle, truth = clean["proc"], clean["bundle"], clean["truth"]
     assert proc.returncode == 0, proc.stderr
+    assert f"evkit collect: complete; sealed {bundle}" in proc.stderr  # --quiet keeps the summary line
+    assert "\x1b" not in proc.stderr  # no cursor escapes into a non-terminal
     assert_verifies(bundle, signing_key)
     records = raw_records(bundle)
     assert Counter(records["ual"].values()) == Counter(truth["logged"]["by_operation"])
