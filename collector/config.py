@@ -6,7 +6,8 @@ environment variables that hold them, and only cli_collect reads the environment
 
 Besides the tables in docs/internals.md, an optional `[tuning]` table sets `concurrency` (4),
 `ual_window_hours` (24), `ual_min_split_seconds` (60), `retry_budget` (8 tries),
-`timeout_seconds` (120), `retry_base_seconds` (0.5) and `poll_seconds` (5); see `Tuning`.
+`timeout_seconds` (120), `retry_base_seconds` (0.5), `poll_seconds` (5) and `mgmt_settle_hours` (12);
+see `Tuning`.
 """
 
 from __future__ import annotations

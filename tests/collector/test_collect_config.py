@@ -129,3 +129,22 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
     bad.write_text("[case\nid=1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_example_config_parses_and_shows_every_endpoint_key(tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "examples" / "collect.toml").read_text(encoding="utf-8")
+    for key in ("authority_host", "graph", "manage", "exchange", "ca_bundle", "mgmt_start_subscriptions",
+                "publisher_id"):
+        assert re.search(rf"(?m)^#? ?{key} = ", text), key
+    shutil.copy(repo / "examples" / "collect.toml", tmp_path / "collect.toml")
+    for name in ("evkit-app.crt.pem", "evkit-app.key.pem"):
+        (tmp_path / name).write_text("x")
+    assert load_config(tmp_path / "collect.toml").mgmt_start_subscriptions is False
+    uncommented = re.sub(r"(?m)^# (authority_host|graph|manage|exchange) = ", r"\1 = ", text)
+    uncommented = uncommented.replace("# [tenant.endpoints]", "[tenant.endpoints]")
+    (tmp_path / "collect.toml").write_text(uncommented, encoding="utf-8")
+    assert load_config(tmp_path / "collect.toml").endpoints.exchange == "https://outlook.office365.com"
