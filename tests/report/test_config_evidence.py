@@ -8,7 +8,7 @@ import pytest
 from bundlekit import page_files
 from readiness_data import E3, E5, config_pages, mailbox, write_readiness_bundle
 
-from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, ORG_CONFIG,
                                     ConfigEvidenceError, load_tenant_config)
 
 
