@@ -136,7 +136,15 @@ def build_provider(auth: AuthConfig, authority: str, credentials: Credentials, h
             return MsalTokenProvider(app, device_flow=True, announce=announce)
         app = msal.ConfidentialClientApplication(auth.client_id, client_credential=_credential(auth, credentials),
                                                  **common)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        if auth.method == "certificate" and _is_key_decrypt_failure(exc):
+            key = auth.pfx or auth.private_key
+            field = "auth.pfx" if auth.pfx is not None else "auth.private_key"
+            variable = auth.private_key_passphrase_env or "EVKIT_CERT_PASSPHRASE"
+            given = "a wrong passphrase" if credentials.key_passphrase else "no passphrase"
+            raise ConfigError(f"{field}: cannot decrypt the certificate key {str(key)!r} with {given}; put the "
+                              f"key's passphrase in the environment variable {variable} (named by "
+                              f"auth.private_key_passphrase_env)") from None
         raise AuthError(f"cannot set up MSAL for {authority}: {exc}") from exc
     return MsalTokenProvider(app, device_flow=False, announce=announce)
 
@@ -154,6 +162,11 @@ def make_tokens(cfg: CollectConfig, credentials: Credentials, *,
 
 def _to_stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _is_key_decrypt_failure(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("password", "passphrase", "decrypt"))
 
 
 def _credential(auth: AuthConfig, credentials: Credentials) -> Any:

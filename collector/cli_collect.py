@@ -2,6 +2,7 @@
 
 Usage:
   evkit collect --config FILE --out DIR [--key KEY] [--resume] [--quiet]
+  evkit collect --config FILE --check
   evkit collect (-h | --help)
 
 Options:
@@ -9,12 +10,15 @@ Options:
   --out DIR       the bundle directory to create (must not exist unless --resume)
   --key KEY       signing key (overrides [signing] key); passphrase from EVKIT_PASSPHRASE
   --resume        continue a run that was interrupted, in the same DIR
-  --quiet         no progress bars
+  --quiet         no progress bars (the final summary line is still printed)
+  --check         pre-flight: ask each source's API once and name every missing permission or
+                  role with its fix; writes nothing; exit 0 only when all is in place, else 1
 
 Secrets come from the environment variables the config names (client secret, certificate
 key passphrase) and EVKIT_PASSPHRASE for the signing key; never from the command line.
 Exit codes: 0 complete, 4 finished but something is not complete (summary on stderr),
-1 failed, 2 usage or configuration error.
+1 failed, 2 usage or configuration error, 130 interrupted (Ctrl-C): the bundle stays open and
+`evkit collect --config FILE --out DIR --resume` continues it without losing or repeating a record.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def main(argv: Sequence[str]) -> int:
 
 def resume_hint(args: dict[str, Any], exc: BaseException) -> str:
     """After a failure or Ctrl-C: how to continue, when the bundle in --out was left open."""
+    if not args["--out"]:
+        return ""
     out = Path(args["--out"])
     if isinstance(exc, ConfigError) or not out.is_dir() or (out / "bagit.txt").exists():
         return ""
@@ -53,7 +59,6 @@ def resume_hint(args: dict[str, Any], exc: BaseException) -> str:
 
 def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
     """Every check that needs no network: config, secrets present, key loads, output dir."""
-    from evkit.collector.auth import Credentials
     from evkit.manifests.keys import load_signing_key
 
     cfg = load_config(Path(args["--config"]))
@@ -66,6 +71,16 @@ def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
     key_path = Path(args["--key"]) if args["--key"] else cfg.signing_key
     if key_path is None:
         raise ConfigError("signing.key: missing (give --key KEY or set [signing] key in the config)")
+    credentials = credentials_for(cfg)
+    passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {key_path}: ")
+    key = load_signing_key(key_path, passphrase)
+    return cfg, credentials, key
+
+
+def credentials_for(cfg: CollectConfig) -> Any:
+    """The app's secret or certificate passphrase from the environment variables the config names."""
+    from evkit.collector.auth import Credentials
+
     credentials = Credentials(client_secret=_env(cfg.auth.client_secret_env) if cfg.auth.method == "secret" else None,
                               key_passphrase=_env(cfg.auth.private_key_passphrase_env)
                               if cfg.auth.method == "certificate" else None)
@@ -75,9 +90,24 @@ def preflight(args: dict[str, Any]) -> tuple[CollectConfig, Any, Any]:
             and credentials.key_passphrase is None):
         raise ConfigError(f"auth.private_key_passphrase_env: set the environment variable "
                           f"{cfg.auth.private_key_passphrase_env}")
-    passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {key_path}: ")
-    key = load_signing_key(key_path, passphrase)
-    return cfg, credentials, key
+    return credentials
+
+
+def run_check(args: dict[str, Any]) -> int:
+    """`--check`: one line per probe on stdout; exit 0 only when nothing is missing."""
+    from evkit.collector.auth import make_tokens
+    from evkit.collector.check import check
+
+    cfg = load_config(Path(args["--config"]))
+    report = check(cfg, make_tokens(cfg, credentials_for(cfg)))
+    for line in report.render():
+        print(line)
+    if report.ok:
+        print("evkit collect --check: every permission the configured sources need is in place", file=sys.stderr)
+        return ExitCode.OK
+    print(f"evkit collect --check: {len(report.problems())} problem(s); fix them and run --check again",
+          file=sys.stderr)
+    return ExitCode.FAILED
 
 
 def _env(name: str | None) -> str | None:
@@ -88,14 +118,15 @@ def _body(args: dict[str, Any]) -> int:
     from evkit.collector.auth import make_tokens
     from evkit.collector.run import collect
 
+    if args["--check"]:
+        return run_check(args)
     cfg, credentials, key = preflight(args)
     out = Path(args["--out"])
     tokens = make_tokens(cfg, credentials)
     outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
                       quiet=bool(args["--quiet"]))
-    if outcome.complete:
-        if not args["--quiet"]:
-            print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
+    if outcome.complete:  # the summary line even with --quiet: scripts log what happened
+        print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
         return ExitCode.OK
     print(f"evkit collect: finished INCOMPLETE; sealed {out}. Not complete "
           f"({len(outcome.incomplete)} of {len(outcome.ledger)} units):", file=sys.stderr)

@@ -247,7 +247,7 @@ class ApiClient:
                     refreshed_after_401 += 1
                     if refreshed_after_401 > 2:
                         raise AuthError(f"{method} {_host(url)}: token refused (401) after refreshing it; "
-                                        f"{error_message(reply.body)}")
+                                        f"{error_message(reply.body)}", status=401, url=url)
                 elif not outcome.retryable:
                     raise _final_error(method, url, reply)
                 last_problem = outcome.rejected or f"HTTP {reply.status}"
@@ -308,13 +308,17 @@ class ApiClient:
 
     def paginate_next_page_uri(self, url: str, *, scope: str,
                                record_page: Callable[[int], Callable[[Exchange], None]],
-                               first_page: int = 1) -> Iterator[Response]:
-        """Follow the Management API's `NextPageUri` header (`NextPageUrl` tolerated)."""
+                               first_page: int = 1, follow: Callable[[str], str] | None = None,
+                               ) -> Iterator[Response]:
+        """Follow the Management API's `NextPageUri` header (`NextPageUrl` tolerated); `follow`
+        may adjust each next link before it is requested (e.g. add a query parameter)."""
         page, next_url = first_page, url
         while next_url:
             resp = self.request("GET", next_url, scope=scope, record=record_page(page))
             yield resp
             next_url = resp.header("NextPageUri") or resp.header("NextPageUrl")
+            if next_url and follow is not None:
+                next_url = follow(next_url)
             page += 1
 
 
@@ -359,7 +363,7 @@ def _final_error(method: str, url: str, reply: RawReply) -> Exception:
     request_id = header(reply.headers, "request-id") or header(reply.headers, "client-request-id")
     text = f"{method} {url}: HTTP {reply.status} {error_message(reply.body)}".rstrip()
     if reply.status in (401, 403):
-        return AuthError(text + " (check the app's permissions and directory role)")
+        return AuthError(text + " (check the app's permissions and directory role)", status=reply.status, url=url)
     return ApiError(text, status=reply.status, url=url, request_id=request_id, code=error_code(reply.body))
 
 

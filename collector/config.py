@@ -6,7 +6,8 @@ environment variables that hold them, and only cli_collect reads the environment
 
 Besides the tables in docs/internals.md, an optional `[tuning]` table sets `concurrency` (4),
 `ual_window_hours` (24), `ual_min_split_seconds` (60), `retry_budget` (8 tries),
-`timeout_seconds` (120), `retry_base_seconds` (0.5) and `poll_seconds` (5); see `Tuning`.
+`timeout_seconds` (120), `retry_base_seconds` (0.5), `poll_seconds` (5) and `mgmt_settle_hours` (12);
+see `Tuning`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _cloud(name: str, login: str, graph: str, manage: str, exchange: str) -> Clo
                  graph + "/.default", manage + "/.default", exchange + "/.default")
 
 
-# m365-apis.md 1.1, 6.5 and 7.3. Graph audit queries exist in the commercial cloud only.
+# Service hosts per cloud (docs/internals.md). Exchange in DoD is outlook-dod.office365.us (its
+# front door and token audience). Graph audit queries exist in the commercial cloud only.
 CLOUDS: dict[str, Cloud] = {
     "commercial": _cloud("commercial", "https://login.microsoftonline.com", "https://graph.microsoft.com",
                          "https://manage.office.com", "https://outlook.office365.com"),
@@ -49,7 +51,7 @@ CLOUDS: dict[str, Cloud] = {
     "gcc-high": _cloud("gcc-high", "https://login.microsoftonline.us", "https://graph.microsoft.us",
                        "https://manage.office365.us", "https://outlook.office365.us"),
     "dod": _cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us",
-                  "https://manage.protection.apps.mil", "https://webmail.apps.mil"),
+                  "https://manage.protection.apps.mil", "https://outlook-dod.office365.us"),
 }
 
 SOURCES = ("ual", "graph", "mgmt", "config", "licences")
@@ -111,11 +113,13 @@ class Tuning:
     timeout_seconds: float = 120.0    # connect+read timeout of every request
     retry_base_seconds: float = 0.5   # first backoff step (doubles per try, jittered, capped at 60 s)
     poll_seconds: float = 5.0         # between polls of a Graph audit log query
+    mgmt_settle_hours: float = 12.0   # Management API content may appear this long after its events
 
 
 TUNING_LIMITS = {"concurrency": (1, 64), "ual_window_hours": (0.01, 24 * 180),
                  "ual_min_split_seconds": (1, 86400), "retry_budget": (1, 50),
-                 "timeout_seconds": (1, 3600), "retry_base_seconds": (0.001, 60), "poll_seconds": (0.01, 600)}
+                 "timeout_seconds": (1, 3600), "retry_base_seconds": (0.001, 60), "poll_seconds": (0.01, 600),
+                 "mgmt_settle_hours": (0, 48)}
 
 
 def _tuning(data: Any) -> Tuning:
@@ -153,6 +157,9 @@ class CollectConfig:
     users: tuple[str, ...]
     signing_key: Path | None
     tuning: Tuning = field(default_factory=lambda: Tuning())
+    # Starting a Management API subscription writes to the client's tenant: only when asked.
+    mgmt_start_subscriptions: bool = False
+    publisher_id: str = ""            # PublisherIdentifier on Management API calls ("" = tenant id)
 
     @property
     def authority(self) -> str:
@@ -286,17 +293,24 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
     base = path.resolve().parent
     top = _Table(data, path.name, {"case", "tenant", "auth", "collection", "signing", "tuning"})
     case = _Table(data.get("case"), "case", {"id", "examiner"})
-    tenant = _Table(data.get("tenant"), "tenant", {"id", "domain", "cloud", "endpoints"})
+    tenant = _Table(data.get("tenant"), "tenant", {"id", "domain", "cloud", "endpoints", "publisher_id"})
     auth = _Table(data.get("auth"), "auth", {
         "method", "client_id", "certificate", "private_key", "pfx", "thumbprint",
         "private_key_passphrase_env", "client_secret_env", "public_client_id", "client_secret", "passphrase"})
-    coll = _Table(data.get("collection"), "collection", {"window", "sources", "operations", "users"})
+    coll = _Table(data.get("collection"), "collection", {"window", "sources", "operations", "users",
+                                                         "mgmt_start_subscriptions"})
     signing = _Table(data.get("signing", {}), "signing", {"key"})
     del top  # built for its unknown-key check
     tenant_id = tenant.str("id")
     if not _GUID.match(tenant_id):
         raise ConfigError(f"tenant.id: {tenant_id!r} is not a GUID")
     cloud, endpoints = _endpoints(tenant, base)
+    publisher = tenant.str("publisher_id", required=False) or tenant_id
+    if not _GUID.match(publisher):
+        raise ConfigError(f"tenant.publisher_id: {publisher!r} is not a GUID (the tenant id of the app's publisher)")
+    start_subs = coll.data.get("mgmt_start_subscriptions", False)
+    if not isinstance(start_subs, bool):
+        raise ConfigError(f"collection.mgmt_start_subscriptions: expected true or false, got {start_subs!r}")
     window = coll.data.get("window")
     if not isinstance(window, list) or len(window) != 2:
         raise ConfigError("collection.window: expected [\"start\", \"end\"] as two ISO 8601 UTC times")
@@ -316,7 +330,7 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
         auth=_auth(auth, base), window_start=start, window_end=end, sources=tuple(sources),
         operations=coll.str_list("operations") or DEFAULT_OPERATIONS, users=coll.str_list("users"),
         signing_key=_path(base, signing.str("key", required=False), "signing.key", must_exist=False),
-        tuning=_tuning(data.get("tuning", {})),
+        tuning=_tuning(data.get("tuning", {})), mgmt_start_subscriptions=start_subs, publisher_id=publisher,
     )
 
 

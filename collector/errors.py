@@ -18,7 +18,12 @@ class ConfigError(CollectorError):
 
 
 class AuthError(CollectorError):
-    """A token could not be obtained, or the API refused it (401/403)."""
+    """A token could not be obtained, or the API refused it (401/403: `status` and `url` say which)."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
 
 
 class NetworkError(CollectorError):

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 COMPLETE, CAPPED, FAILED, SKIPPED = "complete", "capped", "failed", "skipped"
-STATUSES = (COMPLETE, CAPPED, FAILED, SKIPPED)
+# content the service may not have made available yet (docs/emulator-fidelity.md, Management API)
+PENDING = "pending"
+STATUSES = (COMPLETE, CAPPED, FAILED, SKIPPED, PENDING)
 
 
 @dataclass(slots=True)

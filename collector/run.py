@@ -25,6 +25,7 @@ from evkit.collector.config import CollectConfig
 from evkit.collector.errors import AuthError, BundleError, CollectorError, ConfigError
 from evkit.collector.evidence import ClockSampler, EvidenceStore
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry, summarise
+from evkit.collector.permissions import missing
 from evkit.collector.progress import Progress
 from evkit.collector.retry import RetryPolicy
 from evkit.collector.sources import SOURCE_MODULES
@@ -144,8 +145,14 @@ def _run_source(ctx: SourceContext, source: str) -> None:
     logger.info("source %s: start", source)
     try:
         module.collect(ctx)
-    except AuthError:
-        raise
+    except AuthError as exc:
+        # a refused call (permission or role missing) fails this source; the others go on and the
+        # run seals incomplete. No token at all (bad credentials) stops the run.
+        refused = missing(exc, ctx.config)
+        if refused is None:
+            raise
+        logger.error("source %s failed: %s", source, refused)
+        ctx.finish(LedgerEntry(source, "_source", None, None, 0, 0, 0, FAILED, str(refused)))
     except CollectorError as exc:
         logger.error("source %s failed: %s", source, exc)
         ctx.finish(LedgerEntry(source, "_source", None, None, 0, 0, 0, FAILED, str(exc)))

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from evkit.emulator.errors import EmulatorError, UsageError
 from evkit.emulator.faults import parse_faults
-from evkit.emulator.options import WITHHOLDABLE, Options
+from evkit.emulator.options import SERVICES, WITHHOLDABLE, Options
 from evkit.emulator.server import Emulator
 
 USAGE = "evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC] [options]"
@@ -42,6 +42,8 @@ def _parser() -> _Parser:
                 description="Fake Microsoft 365 over HTTPS on loopback, with scenarios, ground truth and faults.")
     p.add_argument("--workdir", required=True, metavar="DIR", help="where connection.json, ca.pem, ... are written")
     p.add_argument("--scenario", default="bec-basic", metavar="NAME", help="bec-basic | throttled | misconfigured | large")
+    p.add_argument("--service", choices=SERVICES, default="current",
+                   help="current: Microsoft 365 as of 2026 (default) | legacy: the older behaviour")
     p.add_argument("--seed", type=int, default=1, metavar="N")
     p.add_argument("--port", type=int, default=0, metavar="N", help="0 (default): any free port")
     p.add_argument("--faults", default=None, metavar="SPEC")
@@ -56,8 +58,10 @@ def _parser() -> _Parser:
                    help=f"permission the app lacks, repeatable: {', '.join(WITHHOLDABLE)}")
     p.add_argument("--deny-cmdlet", action="append", default=[], metavar="NAME",
                    help="cmdlet answered with adminapi's NUL-byte 403, repeatable")
-    p.add_argument("--graph-v1", action="store_true", help="serve v1.0 audit queries (default: 404 as live)")
-    p.add_argument("--mgmt-subscriptions", choices=("enabled", "none"), default="enabled")
+    p.add_argument("--graph-v1", action="store_true", help="legacy only: serve v1.0 audit queries (current always does)")
+    p.add_argument("--mgmt-subscriptions", choices=("enabled", "none"), default="",
+                   help="whether subscriptions are on before anyone starts them (default: off under current, "
+                        "on under legacy)")
     p.add_argument("--device-interval", type=int, default=5, metavar="S")
     return p
 
@@ -82,7 +86,7 @@ def _options(argv: Sequence[str]) -> tuple[Options, str]:
             raise UsageError(f"--now {args.now!r}: not an ISO 8601 time like 2026-06-30T00:00:00Z") from None
         now = (now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
     options = Options.from_kwargs(
-        scenario=args.scenario, seed=args.seed, port=args.port, faults=args.faults, latency_ms=args.latency_ms,
+        scenario=args.scenario, service=args.service, seed=args.seed, port=args.port, faults=args.faults, latency_ms=args.latency_ms,
         token_lifetime=args.token_lifetime, max_concurrency=args.max_concurrency, now=now,
         withhold=tuple(args.withhold), deny_cmdlets=tuple(args.deny_cmdlet), graph_v1=args.graph_v1,
         mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval,

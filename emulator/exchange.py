@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from evkit.emulator import ual
-from evkit.emulator.options import EXCHANGE_ADMIN_ROLE_ID
+from evkit.emulator.options import AUDIT_LOG_GROUP, EXCHANGE_ADMIN_ROLE_ID, EXCHANGE_ROLE_GROUPS, ORG_VIEW_GROUP
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
 from evkit.emulator.wire import Request, Response, adminapi_error, json_response, nul_forbidden
@@ -33,6 +33,31 @@ CMDLETS: dict[str, tuple[str, ...]] = {
     "Get-MailboxAuditBypassAssociation": ("Identity", "ResultSize"),
     "Get-MailboxFolderStatistics": ("Identity", "FolderScope", "ResultSize", "IncludeOldestAndNewestItems"),
 }
+# Get-EXOMailbox's parameters, which Get-Mailbox over InvokeCommand does not have (current only;
+# legacy accepts them as the older emulator did). docs/emulator-fidelity.md.
+EXO_ONLY = {"Get-Mailbox": ("PropertySets", "Properties")}
+# The Exchange role group that opens each cmdlet to a service principal (current).
+ROLE_GROUP_OF = {"Search-UnifiedAuditLog": AUDIT_LOG_GROUP}
+# Entra directory roles that open every cmdlet the collector runs (app-only Exchange access).
+FULL_ACCESS_ROLE_IDS = {EXCHANGE_ADMIN_ROLE_ID,
+                        "62e90394-69f5-4237-9190-012177145e10",   # Global Administrator
+                        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",   # Global Reader
+                        "17315797-102d-40b4-93e0-432062caca18"}   # Compliance Administrator
+
+
+def role_groups(state: State) -> set[str]:
+    """The role groups the app's service principal is a member of (current)."""
+    return {g for g in EXCHANGE_ROLE_GROUPS if g not in state.options.withhold}
+
+
+def allowed(state: State, claims: dict[str, Any], cmdlet: str) -> bool:
+    """Whether the app may run `cmdlet`: a directory role opening everything, or (current only)
+    membership of the role group that holds the cmdlet's role."""
+    if FULL_ACCESS_ROLE_IDS & set(claims.get("wids") or []):
+        return True
+    if not state.options.current:
+        return False
+    return ROLE_GROUP_OF.get(cmdlet, ORG_VIEW_GROUP) in role_groups(state)
 
 
 def handle(state: State, req: Request) -> Response:
@@ -45,7 +70,7 @@ def handle(state: State, req: Request) -> Response:
     perms = permissions(req.claims)
     if "Exchange.ManageAsApp" not in perms:
         return Response(401, b"", {"Content-Type": "text/html"})   # neither grant -> 401 (6.5)
-    if EXCHANGE_ADMIN_ROLE_ID not in (req.claims.get("wids") or []):
+    if not state.options.current and EXCHANGE_ADMIN_ROLE_ID not in (req.claims.get("wids") or []):
         return nul_forbidden()                                      # app role without directory role -> 403
     try:
         body = req.json()
@@ -58,11 +83,12 @@ def handle(state: State, req: Request) -> Response:
         return adminapi_error("Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
                               "The request body must be {\"CmdletInput\":{\"CmdletName\":...,\"Parameters\":{...}}}.")
     cmdlet = next((c for c in CMDLETS if c.lower() == name.lower()), None)
-    if cmdlet is None or cmdlet in state.options.deny_cmdlets:
+    if cmdlet is None or cmdlet in state.options.deny_cmdlets or not allowed(state, req.claims, cmdlet):
         return nul_forbidden()  # unknown or unauthorized cmdlet: a run of NUL bytes (6.5)
+    accepted = [p for p in CMDLETS[cmdlet] if not (state.options.current and p in EXO_ONLY.get(cmdlet, ()))]
     bound: dict[str, Any] = {}
     for key, value in params.items():
-        canonical = next((p for p in CMDLETS[cmdlet] if p.lower() == str(key).lower()), None)
+        canonical = next((p for p in accepted if p.lower() == str(key).lower()), None)
         if canonical is None:
             return adminapi_error(BINDING, f"A parameter cannot be found that matches parameter name '{key}'.")
         bound[canonical] = value

@@ -1,5 +1,6 @@
 """Microsoft Graph (reference 2 and 5): subscribedSkus, users with licences, licenseDetails, and
-the audit log query API (beta; v1.0 answers 404 unless configured) with Microsoft's live wire
+the audit log query API (beta, and v1.0 under --service current; legacy answers 404 on v1.0
+unless configured) with Microsoft's live wire
 quirks: PascalCase enums, crossed userId/userPrincipalName, clientIp null, `[""]` admin units
 and an `auditData` object with `@odata.type` annotations."""
 
@@ -36,7 +37,7 @@ def handle(state: State, req: Request) -> Response:
     if rest and rest[0] == "users" and req.method == "GET":
         return _need(req, ("User.Read.All", "Directory.Read.All")) or _users(state, req, version, rest[1:])
     if rest[:3] == ["security", "auditLog", "queries"]:
-        if version == "v1.0" and not state.options.graph_v1:
+        if version == "v1.0" and not (state.options.current or state.options.graph_v1):
             # live: POST /v1.0/... -> 404 UnknownError with an empty message (reference 2.1)
             return graph_error(404, "UnknownError", "")
         denied = _need(req, ("AuditLogsQuery.Read.All", "AuditLogsQuery-Exchange.Read.All"),
@@ -138,6 +139,9 @@ def _users(state: State, req: Request, version: str, rest: list[str]) -> Respons
         body = {"@odata.context": f"{req.service_url}/{version}/$metadata#users/$entity", **_select(user, select)}
         return json_response(200, body)
     if rest[1:] == ["licenseDetails"]:
+        if state.options.current and "scp" not in req.claims:
+            # no application permission exists for licenseDetails (docs/emulator-fidelity.md)
+            return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         details = [_select(d, select) for d in state.scenario.license_details(user["id"])]
         return json_response(200, {
             "@odata.context": f"{req.service_url}/{version}/$metadata#users('{user['id']}')/licenseDetails",

@@ -3,7 +3,8 @@ NextPageUri header and the 24-hour / 7-day rules against the virtual now, conten
 the AF error codes.
 
 Blobs: one per (content type, hour of CreationTime, part of at most mgmt_blob_records records),
-made available (`contentCreated`) mgmt_latency_minutes after the hour ends. Records inside a blob
+made available (`contentCreated`) mgmt_latency_minutes after the hour ends (legacy), or 60-90
+minutes after it (current). Listing filters on contentCreated, never on event time. Records inside a blob
 are shuffled (not chronological) and about 1% reappear in the next hour's blob, because the
 real service duplicates records across blobs and does not de-duplicate (1.5)."""
 
@@ -109,8 +110,9 @@ def _start(state: State, req: Request) -> Response:
         if sub and sub["status"] == "enabled":
             # undocumented but observed live; clients should treat it as success (1.4)
             return af_error(400, "AF20024", "The subscription is already enabled. No property change.")
-        # a restart sees only content from now on; a first start backfills the retention period
-        available_from = state.now if sub else None
+        # a restart sees only content from now on; so does a first start under the current service
+        # (content created after the start only, the first up to 12 hours later); legacy backfilled
+        available_from = state.now if sub or state.options.current else None
         state.subscriptions[content_type] = {"status": "enabled", "available_from": available_from}
     return json_response(200, _sub_view(content_type, {"status": "enabled"}))
 
@@ -228,14 +230,30 @@ def _parse_blob_id(content_id: str) -> tuple[str, dt.datetime, int] | None:
     return content_type, hour, int(parts[0][14:])
 
 
+CURRENT_LAG_MINUTES = (60, 90)  # current: content becomes available 60-90 min after its hour ends
+
+
+def _lag_minutes(state: State, hour: dt.datetime, part: int) -> int:
+    """Minutes between the end of a blob's hour and its availability (contentCreated)."""
+    if not state.options.current:
+        return state.options.mgmt_latency_minutes
+    low, high = CURRENT_LAG_MINUTES
+    return low + (int(hour.timestamp()) // 3600 * 7 + part * 13) % (high - low + 1)
+
+
+def _max_lag(state: State) -> dt.timedelta:
+    return dt.timedelta(minutes=CURRENT_LAG_MINUTES[1] if state.options.current
+                        else state.options.mgmt_latency_minutes)
+
+
 def _created(state: State, hour: dt.datetime, part: int) -> dt.datetime:
-    return hour + HOUR + dt.timedelta(minutes=state.options.mgmt_latency_minutes, milliseconds=part * 7 + 113)
+    return hour + HOUR + dt.timedelta(minutes=_lag_minutes(state, hour, part), milliseconds=part * 7 + 113)
 
 
 def _blobs(state: State, content_type: str, start: dt.datetime, end: dt.datetime,
            available_from: dt.datetime | None) -> list[tuple[dt.datetime, int, dt.datetime]]:
     """(hour, part, contentCreated) of blobs with start <= contentCreated < end, in availability order."""
-    lat = dt.timedelta(minutes=state.options.mgmt_latency_minutes)
+    lat = _max_lag(state)
     hour = (start - HOUR - lat - HOUR).replace(minute=0, second=0, microsecond=0)
     out = []
     index = _index(state)

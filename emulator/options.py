@@ -16,7 +16,14 @@ EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
 # The Entra directory role app-only Exchange access also needs; shows in the token's `wids`.
 EXCHANGE_ADMIN_ROLE_ID = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 DIRECTORY_ROLE = "directory-role"
-WITHHOLDABLE = GRAPH_ROLES + MANAGE_ROLES + EXCHANGE_ROLES + (DIRECTORY_ROLE,)
+SERVICES = ("current", "legacy")
+# Exchange role groups the app's service principal belongs to under --service current (added with
+# New-ServicePrincipal + Add-RoleGroupMember; least privilege, no Entra directory role needed):
+# which cmdlets each one opens is in emulator/exchange.py (docs/emulator-fidelity.md).
+ORG_VIEW_GROUP = "View-Only Organization Management"
+AUDIT_LOG_GROUP = "View-Only Audit Logs"
+EXCHANGE_ROLE_GROUPS = (ORG_VIEW_GROUP, AUDIT_LOG_GROUP)
+WITHHOLDABLE = GRAPH_ROLES + MANAGE_ROLES + EXCHANGE_ROLES + (DIRECTORY_ROLE,) + EXCHANGE_ROLE_GROUPS
 
 
 @dataclass
@@ -24,6 +31,7 @@ class Options:
     """Everything tunable about one emulator run (documented in emulator/README.md)."""
 
     scenario: str = "bec-basic"
+    service: str = "current"            # current: Microsoft 365 as of 2026 | legacy: the older behaviour
     seed: int = 1
     scenario_params: dict[str, Any] | None = None  # passed to build_scenario(params=...)
     port: int = 0                       # 0: pick a free port
@@ -35,11 +43,12 @@ class Options:
     now: dt.datetime | None = None      # virtual now; default the scenario's end
     withhold: tuple[str, ...] = ()      # permissions the app lacks (see WITHHOLDABLE)
     deny_cmdlets: tuple[str, ...] = ()  # cmdlets answered with adminapi's NUL-byte 403
-    graph_v1: bool = False              # serve v1.0 audit queries (Microsoft: 404 since 2025)
+    graph_v1: bool = False              # legacy only: serve v1.0 audit queries (current always does)
     graph_query_polls: int = 2          # GETs a query spends in notStarted/running
     graph_page_size: int = 150          # records per page without $top
     graph_max_open_queries: int = 50    # queued/running audit queries before 429 (reference 2.7)
-    mgmt_subscriptions: str = "enabled"  # enabled: already on (start -> AF20024) | none
+    mgmt_subscriptions: str = ""        # enabled: already on (start -> AF20024) | none; "": per service
+                                        # (current: none, as in a tenant nobody subscribed; legacy: enabled)
     mgmt_page_size: int = 20            # content listing entries per page before NextPageUri
     mgmt_blob_records: int = 1000       # max records per content blob
     mgmt_latency_minutes: int = 30      # contentCreated = end of the blob's hour + this
@@ -53,7 +62,9 @@ class Options:
         for name in self.withhold:
             if name not in WITHHOLDABLE:
                 raise UsageError(f"--withhold {name!r}: unknown permission (known: {', '.join(WITHHOLDABLE)})")
-        if self.mgmt_subscriptions not in ("enabled", "none"):
+        if self.service not in SERVICES:
+            raise UsageError(f"--service {self.service!r}: expected one of {', '.join(SERVICES)}")
+        if self.mgmt_subscriptions not in ("", "enabled", "none"):
             raise UsageError("mgmt_subscriptions must be 'enabled' or 'none'")
         for name in ("token_lifetime", "graph_page_size", "mgmt_page_size", "mgmt_blob_records",
                      "exchange_page_size"):
@@ -65,6 +76,17 @@ class Options:
                 raise UsageError(f"{name.replace('_', '-')} must not be negative")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port {self.port} out of range")
+
+    @property
+    def current(self) -> bool:
+        return self.service == "current"
+
+    @property
+    def subscriptions_on(self) -> bool:
+        """Whether the Management API subscriptions exist before anyone starts them."""
+        if self.mgmt_subscriptions:
+            return self.mgmt_subscriptions == "enabled"
+        return not self.current
 
     @classmethod
     def from_kwargs(cls, **kwargs: object) -> "Options":

@@ -71,7 +71,7 @@ class State:
         state.kid = secrets.token_hex(8)
         for content_type in ("Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint",
                              "Audit.General", "DLP.All"):
-            if options.mgmt_subscriptions == "enabled":
+            if options.subscriptions_on:
                 state.subscriptions[content_type] = {"status": "enabled", "available_from": None}
         return state
 

@@ -53,7 +53,9 @@ def issue(state: State, *, resource: str, appid: str, delegated_user: str | None
         claims["scp"] = " ".join(app_roles(state, service))
     else:
         claims["roles"] = app_roles(state, service)
-    if service == "exchange" and DIRECTORY_ROLE not in state.options.withhold:
+    # legacy: the app holds the Exchange Administrator directory role; current: least privilege,
+    # Exchange role groups only (emulator/exchange.py), so the token carries no directory role
+    if service == "exchange" and not state.options.current and DIRECTORY_ROLE not in state.options.withhold:
         claims["wids"] = [EXCHANGE_ADMIN_ROLE_ID]
     return jwt.sign_rs256(claims, state.signing_key, state.kid), lifetime
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from evkit.collector.client import ApiClient, Response
 from evkit.collector.config import CollectConfig
+from evkit.collector.errors import AuthError
 from evkit.collector.evidence import EvidenceStore
 from evkit.collector.ledger import LedgerEntry
+from evkit.collector.permissions import missing
 from evkit.collector.progress import Progress
 from evkit.collector.state import RunState
 
@@ -57,10 +59,13 @@ class SourceContext:
                url: str | None = None, parse: Callable[[bytes], Any] | None = None) -> Response:
         """One Exchange InvokeCommand call (m365-apis.md 6.5), stored as evidence."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
-        return self.client.request(
-            "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,
-            headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"},
-            record=self.evidence.recorder(source, unit, name, kind, context), parse=parse)
+        try:
+            return self.client.request(
+                "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,
+                headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"},
+                record=self.evidence.recorder(source, unit, name, kind, context), parse=parse)
+        except AuthError as exc:  # a refusal names the permission or role group and its fix
+            raise missing(exc, self.config, cmdlet) or exc
 
 
 def values(data: Any) -> list[Any]:

@@ -1,10 +1,13 @@
 """`config`: the tenant's audit configuration through InvokeCommand (DESIGN 4.1).
 
-Get-OrganizationConfig, Get-AdminAuditLogConfig, Get-Mailbox with the audit property set and
-every recipient type (shared mailboxes included), Get-MailboxAuditBypassAssociation, and
-Get-MailboxFolderStatistics for each in-scope mailbox (its item counts size what a Sync
-exposed). Each cmdlet (and each mailbox) is one ledger unit, finished units are not asked
-again on resume; `@odata.nextLink` truncation is followed by re-posting the same body.
+Get-OrganizationConfig, Get-AdminAuditLogConfig, Get-Mailbox (its full object carries the audit
+properties; Get-Mailbox has no -PropertySets, docs/emulator-fidelity.md) for every recipient type
+(shared mailboxes included), Get-MailboxAuditBypassAssociation, and Get-MailboxFolderStatistics
+with -ResultSize Unlimited for each in-scope mailbox (its item counts size what a Sync exposed).
+Each cmdlet (and each mailbox) is one ledger unit, finished units are not asked again on resume;
+`@odata.nextLink` truncation is followed by re-posting the same body. `@adminapi.warnings` is
+read on every answer: a "more results" warning makes the unit `capped`, any other warning is
+kept in the ledger entry.
 """
 
 from __future__ import annotations
@@ -15,22 +18,33 @@ from typing import Any
 
 from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import subject_name
-from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, values
 
 SOURCE = "config"
 TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Get-OrganizationConfig", {}),
     ("Get-AdminAuditLogConfig", {}),
-    ("Get-Mailbox", {"ResultSize": "Unlimited", "PropertySets": ["Audit", "Minimum"]}),
+    ("Get-Mailbox", {"ResultSize": "Unlimited"}),
     ("Get-MailboxAuditBypassAssociation", {"ResultSize": "Unlimited"}),
 )
 FOLDER_STATS = "Get-MailboxFolderStatistics"
 
 
+WARNINGS = "@adminapi.warnings"
+MORE_RESULTS = "more results available"
+
+
+def warnings_of(data: Any) -> list[str]:
+    """The `@adminapi.warnings` texts of one InvokeCommand answer."""
+    found = data.get(WARNINGS) if isinstance(data, dict) else None
+    return [str(w) for w in found if isinstance(w, str) and w.strip()] if isinstance(found, list) else []
+
+
 def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
-               context: dict[str, Any]) -> tuple[list[Any], int]:
-    """All rows of one cmdlet, following @odata.nextLink; returns (rows, retries)."""
+               context: dict[str, Any], warnings: list[str] | None = None) -> tuple[list[Any], int]:
+    """All rows of one cmdlet, following @odata.nextLink; returns (rows, retries). Every page's
+    `@adminapi.warnings` texts are appended to `warnings` when given."""
     rows: list[Any] = []
     retries, url = 0, None
     number = 1  # a unit not finished is asked again whole; stored pages get `.r2` names
@@ -39,6 +53,8 @@ def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: st
                           kind=f"config.{cmdlet}", context=context, url=url)
         retries += resp.retries
         rows.extend(values(resp.data))
+        if warnings is not None:
+            warnings.extend(w for w in warnings_of(resp.data) if w not in warnings)
         url = resp.data.get("@odata.nextLink") if isinstance(resp.data, dict) else None
         if not url:
             break
@@ -50,15 +66,20 @@ def _unit(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
           context: dict[str, Any], keep: Callable[[list[Any]], Any] | None = None) -> list[Any] | None:
     if ctx.state.finished(SOURCE, unit) is not None and ctx.state.finished(SOURCE, unit).status == COMPLETE:
         return None
+    warnings: list[str] = []
     try:
-        rows, retries = run_cmdlet(ctx, cmdlet, params, unit, context)
+        rows, retries = run_cmdlet(ctx, cmdlet, params, unit, context, warnings)
     except CollectorError as exc:
         # incl. AuthError: a cmdlet the app may not run (adminapi's 403) is a gap for this unit
         ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)), lazy="/" in unit)
         return None
     ctx.progress.records(SOURCE, len(rows))
     kept = keep(rows) if keep is not None else None
-    ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len(rows), retries, COMPLETE, ""),
+    truncated = [w for w in warnings if MORE_RESULTS in w.lower()]
+    status, reason = (CAPPED, f"the service warned that it returned only part of the result: {truncated[0]}") \
+        if truncated else (COMPLETE, "")
+    extra = {"warnings": warnings} if warnings else {}
+    ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len(rows), retries, status, reason, extra),
                update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("mailboxes", kept)) if keep is not None else None,
                lazy="/" in unit)
     return rows
@@ -87,7 +108,7 @@ def collect(ctx: SourceContext) -> None:
     ctx.progress.add_units(SOURCE, len(targets))
 
     def folder_stats(mailbox: str) -> None:
-        _unit(ctx, FOLDER_STATS, {"Identity": mailbox}, f"{FOLDER_STATS}/{subject_name(mailbox)}",
+        _unit(ctx, FOLDER_STATS, {"Identity": mailbox, "ResultSize": "Unlimited"}, f"{FOLDER_STATS}/{subject_name(mailbox)}",
               {"cmdlet": FOLDER_STATS, "mailbox": mailbox})
 
     with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="cfg") as pool:

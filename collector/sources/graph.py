@@ -1,6 +1,9 @@
-"""`graph`: the Graph audit log query API on beta (m365-apis.md 2): create, poll, page.
+"""`graph`: the Graph audit log query API: create, poll, page.
 
-Optional cross-check of `ual`. The query id is kept in the resume state as soon as it is
+Optional cross-check of `ual`. The query is created on v1.0, and on beta only when v1.0 answers
+404; the ledger entry says which answered (`api_version`, docs/emulator-fidelity.md). No user
+filter is sent: `userPrincipalNameFilters` matches the actor, not the mailbox, and would drop
+delegate, admin and application access; `users` scopes by mailbox owner after collection. The query id is kept in the resume state as soon as it is
 known, and the next-page link after every committed page, so a resumed run polls the same
 query and continues paging where it stopped instead of asking Microsoft for a new query.
 """
@@ -22,8 +25,12 @@ MAX_POLLS = 2000
 PAGE_SIZE = 1000
 
 
-def _queries_url(ctx: SourceContext) -> str:
-    return f"{ctx.config.endpoints.graph}/beta/security/auditLog/queries"
+VERSIONS = ("v1.0", "beta")
+
+
+def _queries_url(ctx: SourceContext, version: str | None = None) -> str:
+    version = version or ctx.state.section(SOURCE).get("api_version") or VERSIONS[0]
+    return f"{ctx.config.endpoints.graph}/{version}/security/auditLog/queries"
 
 
 def query_body(ctx: SourceContext) -> dict[str, Any]:
@@ -34,8 +41,6 @@ def query_body(ctx: SourceContext) -> dict[str, Any]:
         "filterEndDateTime": iso(ctx.config.window_end),
         "operationFilters": list(ctx.config.operations),
     }
-    if ctx.config.users:
-        body["userPrincipalNameFilters"] = list(ctx.config.users)
     return body
 
 
@@ -66,19 +71,12 @@ def _run(ctx: SourceContext, window: TimeWindow) -> LedgerEntry:
     retries = 0
     query_id = ctx.state.section(SOURCE).get("query_id")
     if query_id is None:
-        captured: list[Exchange] = []
-        try:
-            resp = ctx.client.request("POST", _queries_url(ctx), scope=ctx.config.endpoints.graph_scope,
-                                      json_body=query_body(ctx), record=captured.append)
-        finally:
-            unit = "create" if not captured or not _created_id(captured[-1]) else _created_id(captured[-1])
-            for ex in captured:
-                ctx.evidence.store(SOURCE, unit, "create", "graph.query", ex, {"window": window.to_json()})
+        resp, version = _create(ctx, window)
         query_id = record_id(resp.data, "id")
         if query_id is None:
-            raise ApiError("Graph answered the query creation without an id", url=_queries_url(ctx))
+            raise ApiError("Graph answered the query creation without an id", url=_queries_url(ctx, version))
         retries += resp.retries
-        ctx.state.update(lambda s: s[SOURCE].__setitem__("query_id", query_id))
+        ctx.state.update(lambda s: s[SOURCE].update(query_id=query_id, api_version=version))
     unit = query_id
     query_url = f"{_queries_url(ctx)}/{query_id}"
     query: dict[str, Any] = {}
@@ -121,10 +119,31 @@ def _run(ctx: SourceContext, window: TimeWindow) -> LedgerEntry:
         ctx.state.commit_page(SOURCE, unit, number, update=cursor)
     expected = query.get("approximateReturnedRecordCount")
     expected = int(expected) if isinstance(expected, (int, float)) else None
+    extra = {"api_version": ctx.state.section(SOURCE).get("api_version", VERSIONS[0])}
     if query.get("isRecordCountLimitExceeded"):
         return LedgerEntry(SOURCE, unit, window.to_json(), expected, received, len(ids), retries, CAPPED,
-                           f"the query exceeded its record limit ({query.get('recordCountLimit')})")
-    return LedgerEntry(SOURCE, unit, window.to_json(), expected, received, len(ids), retries, COMPLETE, "")
+                           f"the query exceeded its record limit ({query.get('recordCountLimit')})", extra)
+    return LedgerEntry(SOURCE, unit, window.to_json(), expected, received, len(ids), retries, COMPLETE, "", extra)
+
+
+def _create(ctx: SourceContext, window: TimeWindow) -> tuple[Any, str]:
+    """POST the query on v1.0, or on beta when v1.0 answers 404; every answer is stored."""
+    for version in VERSIONS:
+        captured: list[Exchange] = []
+        try:
+            resp = ctx.client.request("POST", _queries_url(ctx, version), scope=ctx.config.endpoints.graph_scope,
+                                      json_body=query_body(ctx), record=captured.append)
+        except ApiError as exc:
+            if exc.status == 404 and version != VERSIONS[-1]:
+                continue
+            raise
+        finally:
+            unit = "create" if not captured or not _created_id(captured[-1]) else _created_id(captured[-1])
+            for ex in captured:
+                ctx.evidence.store(SOURCE, unit, f"create-{version}" if version != VERSIONS[0] else "create",
+                                   "graph.query", ex, {"window": window.to_json(), "api_version": version})
+        return resp, version
+    raise AssertionError("unreachable")
 
 
 def _loads(body: bytes) -> Any:

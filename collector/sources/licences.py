@@ -1,17 +1,17 @@
-"""`licences`: licence coverage from Graph (m365-apis.md 5): subscribedSkus, every user's
-assignedLicenses/assignedPlans (where M365_ADVANCED_AUDITING shows), and licenseDetails per
-in-scope user. Licence-change events come through `ual` (they are in the default operations).
+"""`licences`: licence coverage from Graph: subscribedSkus and every user's
+assignedLicenses/assignedPlans (where M365_ADVANCED_AUDITING shows; assignedPlans dates give the
+licence history). Per-user licenseDetails is not asked: it has no application permission
+(docs/emulator-fidelity.md). Licence-change events come through `ual` (default operations).
+Each of the two units fails on its own, with the permission it lacks named.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 from evkit.collector.errors import AuthError, CollectorError
-from evkit.collector.evidence import subject_name
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.permissions import missing
 from evkit.collector.sources.base import SourceContext, record_id, values
 
 SOURCE = "licences"
@@ -30,44 +30,24 @@ def _collection(ctx: SourceContext, unit: str, url: str, kind: str,
     return rows, retries
 
 
-def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str, Any] | None = None,
-          keep: Any = None) -> list[Any] | None:
+def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str, Any] | None = None) -> None:
     done = ctx.state.finished(SOURCE, unit)
     if done is not None and done.status == COMPLETE:
-        return None
+        return
     try:
         rows, retries = _collection(ctx, unit, url, kind, context)
     except CollectorError as exc:
-        if isinstance(exc, AuthError) and unit == "subscribedSkus":
-            raise
-        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)), lazy="/" in unit)
-        return None
+        if isinstance(exc, AuthError):
+            exc = missing(exc, ctx.config) or exc
+        ctx.finish(LedgerEntry(SOURCE, unit, None, None, 0, 0, 0, FAILED, str(exc)))
+        return
     ctx.progress.records(SOURCE, len(rows))
-    kept = keep(rows) if keep is not None else None
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len({record_id(r, "id", "skuId") for r in rows}),
-                           retries, COMPLETE, ""),
-               update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("users", kept)) if keep is not None else None,
-               lazy="/" in unit)
-    return rows
+                           retries, COMPLETE, ""))
 
 
 def collect(ctx: SourceContext) -> None:
     graph = f"{ctx.config.endpoints.graph}/v1.0"
     ctx.progress.add_units(SOURCE, 2)
     _unit(ctx, "subscribedSkus", f"{graph}/subscribedSkus", "licences.subscribedSkus")
-    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", "licences.users",
-          keep=lambda rows: [{"id": u.get("id"), "upn": u.get("userPrincipalName")}
-                             for u in rows if isinstance(u, dict)])
-    listed = ctx.state.section(SOURCE).get("users") or []
-    wanted = {u.lower() for u in ctx.config.users}
-    targets = list({str(u.get("upn") or u["id"]).lower(): u for u in listed
-                    if u.get("id") and (not wanted or str(u.get("upn", "")).lower() in wanted)}.values())
-    ctx.progress.add_units(SOURCE, len(targets))
-
-    def details(user: dict[str, Any]) -> None:
-        name = user.get("upn") or user["id"]
-        _unit(ctx, f"licenseDetails/{subject_name(str(name))}", f"{graph}/users/{quote(user['id'])}/licenseDetails",
-              "licences.licenseDetails", {"user": name, "user_id": user["id"]})
-
-    with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="lic") as pool:
-        list(pool.map(details, targets))
+    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", "licences.users")

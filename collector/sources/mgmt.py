@@ -1,17 +1,27 @@
-"""`mgmt`: Management Activity API content blobs (m365-apis.md 1) for the last 7 days.
+"""`mgmt`: Management Activity API content blobs for the last 7 days.
 
-Per content type: start the subscription (AF20024 "already enabled" is success), list the
-available content per 24-hour chunk following `NextPageUri`, then download the blobs with a
-bounded thread pool. The part of the collection window older than the API's 7 days is
-outside this source's scope: when `ual` is collected too it covers that part (and the events
-log says so); otherwise it is a `skipped` ledger entry, never a silent hole. A chunk is the unit of resume: one that was not
-finished is listed and downloaded again (blob files already stored stay, the new copies sit
+Rules (docs/emulator-fidelity.md, "Management Activity API"):
+- Subscriptions are listed, never started, unless `collection.mgmt_start_subscriptions` is true:
+  a start writes to the client's tenant. A content type without a subscription is `failed` with
+  that key named. A start this run made is not "already enabled" (AF20024): the API lists only
+  content created after a start, so that content type's windows are `pending`, never `complete`.
+- Listing filters on when content became available, not on event time: the collector lists
+  availability windows from the 7-day floor up to `tuning.mgmt_settle_hours` after the
+  collection window's end (or now, if earlier), and the events whose content may not be available
+  yet (the last `mgmt_settle_hours` before now) are a `pending` ledger entry.
+- `PublisherIdentifier` goes on every call, blob downloads and next-page links included.
+
+The part of the collection window older than the API's 7 days is outside this source's scope:
+when `ual` is collected too it covers that part (and the events log says so); otherwise it is a
+`skipped` ledger entry, never a silent hole. A listing window is the unit of resume: one that was
+not finished is listed and downloaded again (blob files already stored stay, the new copies sit
 beside them as `.r2`).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -19,14 +29,17 @@ from urllib.parse import quote
 from evkit.collector.client import error_code
 from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import safe_name
-from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
+from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
-from evkit.collector.windows import TimeWindow, chunk
+from evkit.collector.windows import TimeWindow, chunk, iso
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")
 RETENTION = timedelta(days=7)
 OUT_OF_RANGE = {"AF20030", "AF20055"}
+NO_SUBSCRIPTION = {"AF20022", "AF20023"}
+FRESH_START_DELAY = "up to 12 hours"
+START_KEY = "collection.mgmt_start_subscriptions"
 
 
 def _feed(ctx: SourceContext) -> str:
@@ -37,35 +50,65 @@ def _time(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def plan(ctx: SourceContext) -> tuple[list[TimeWindow], TimeWindow | None]:
-    """24-hour chunks of the window inside the last 7 days, and the older part (skipped)."""
-    end = min(ctx.config.window_end, ctx.now())
-    if end <= ctx.config.window_start:
-        end = ctx.config.window_end
-    floor = max(ctx.config.window_start, end - RETENTION + timedelta(minutes=5))
-    older = TimeWindow(ctx.config.window_start, floor) if floor > ctx.config.window_start else None
-    return chunk(TimeWindow(floor, end), timedelta(hours=24)), older
+def with_publisher(url: str, publisher_id: str) -> str:
+    """`url` with PublisherIdentifier added (unless it already carries one)."""
+    if "publisheridentifier=" in url.lower():
+        return url
+    return f"{url}{'&' if '?' in url else '?'}PublisherIdentifier={publisher_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    listing: list[TimeWindow]        # availability (contentCreated) windows to list, 24 h each
+    older: TimeWindow | None         # events older than the API's 7 days
+    pending: TimeWindow | None       # events whose content may not be available yet
+
+
+def plan(ctx: SourceContext) -> Plan:
+    now = ctx.now()
+    settle = timedelta(hours=ctx.config.tuning.mgmt_settle_hours)
+    start, end = ctx.config.window_start, ctx.config.window_end
+    floor = max(start, now - RETENTION + timedelta(minutes=5))
+    older = TimeWindow(start, min(floor, end)) if floor > start else None
+    if floor >= end:
+        return Plan([], older, None)
+    list_end = min(now, end + settle)
+    listing = chunk(TimeWindow(floor, list_end), timedelta(hours=24)) if list_end > floor else []
+    pending_from = max(floor, now - settle)
+    pending = TimeWindow(pending_from, end) if pending_from < end else None
+    return Plan(listing, older, pending)
 
 
 def collect(ctx: SourceContext) -> None:
-    chunks, older = plan(ctx)
+    p = plan(ctx)
+    older = p.older
     if older is not None:
         ctx.log_event("mgmt.scope", older=older.to_json(), covered_by_ual="ual" in ctx.config.sources)
         if "ual" in ctx.config.sources:
             older = None  # outside this source's 7 days by definition; `ual` covers it (and ledgers it)
-    ctx.progress.add_units(SOURCE, len(CONTENT_TYPES) * (len(chunks) + (1 if older else 0)))
+    per_type = len(p.listing) + (1 if older else 0) + (1 if p.pending else 0)
+    ctx.progress.add_units(SOURCE, len(CONTENT_TYPES) * per_type)
     for content_type in CONTENT_TYPES:
-        if not _start(ctx, content_type):
-            continue
         if older is not None:
-            unit = f"{content_type}/{older.unit}"
-            if ctx.state.finished(SOURCE, unit) is None:
-                ctx.finish(LedgerEntry(SOURCE, unit, older.to_json(), None, 0, 0, 0, SKIPPED,
-                                       "the Management Activity API serves only the last 7 days"))
-        for window in chunks:
+            _once(ctx, LedgerEntry(SOURCE, f"{content_type}/{older.unit}", older.to_json(), None, 0, 0, 0,
+                                   SKIPPED, "the Management Activity API serves only the last 7 days"))
+        started = _subscription(ctx, content_type)
+        if started is not None:  # a fresh start: nothing before it will ever be listed
+            reason = (f"the subscription was started by this collection at {started}; the API lists only "
+                      f"content created after a start ({FRESH_START_DELAY} later), so earlier events are not "
+                      f"available from this source")
+            for window in p.listing + ([p.pending] if p.pending else []):
+                _once(ctx, LedgerEntry(SOURCE, f"{content_type}/{window.unit}", window.to_json(), None, 0, 0, 0,
+                                       PENDING, reason))
+            continue
+        failed_reason = None
+        for window in p.listing:
             unit = f"{content_type}/{window.unit}"
             done = ctx.state.finished(SOURCE, unit)
             if done is not None and done.status != FAILED:
+                continue
+            if failed_reason is not None:
+                ctx.finish(LedgerEntry(SOURCE, unit, window.to_json(), None, 0, 0, 0, FAILED, failed_reason))
                 continue
             try:
                 entry = _chunk(ctx, content_type, window)
@@ -74,39 +117,59 @@ def collect(ctx: SourceContext) -> None:
             except CollectorError as exc:
                 code = getattr(exc, "code", None)
                 status = SKIPPED if code in OUT_OF_RANGE else FAILED
-                entry = LedgerEntry(SOURCE, unit, window.to_json(), None, 0, 0, 0, status, str(exc))
+                reason = str(exc)
+                if code in NO_SUBSCRIPTION:
+                    reason = failed_reason = (
+                        f"no enabled subscription for {content_type}, so the API lists none of its content; "
+                        f"starting one writes to the client's tenant: set {START_KEY} = true to allow it "
+                        f"(content then appears from the start on) ({exc})")
+                entry = LedgerEntry(SOURCE, unit, window.to_json(), None, 0, 0, 0, status, reason)
             ctx.finish(entry)
+        if p.pending is not None:
+            ctx.finish(LedgerEntry(
+                SOURCE, f"{content_type}/pending-{p.pending.unit}", p.pending.to_json(), None, 0, 0, 0, PENDING,
+                f"content for these events may not be available yet (it can appear up to "
+                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {iso(ctx.now())}); "
+                f"collect again later for this part"))
 
 
-def _start(ctx: SourceContext, content_type: str) -> bool:
-    """Start (or confirm) the subscription; a failure fails this content type's chunks."""
-    if ctx.state.section(SOURCE).get(f"started:{content_type}"):
-        return True
-    url = f"{_feed(ctx)}/subscriptions/start?contentType={content_type}"
-    try:
-        ctx.client.request("POST", url, scope=ctx.config.endpoints.manage_scope,
-                           accept=lambda status, body: status == 400 and error_code(body) == "AF20024",
-                           record=ctx.evidence.recorder(SOURCE, content_type, "start", "mgmt.subscription",
-                                                        {"content_type": content_type}))
-    except AuthError:
-        raise
-    except CollectorError as exc:
-        ctx.finish(LedgerEntry(SOURCE, f"{content_type}/subscription", None, None, 0, 0, 0, FAILED,
-                               f"the subscription could not be started: {exc}"))
-        return False
-    ctx.state.update(lambda s: s[SOURCE].__setitem__(f"started:{content_type}", True))
-    return True
+def _once(ctx: SourceContext, entry: LedgerEntry) -> None:
+    if ctx.state.finished(SOURCE, entry.unit) is None:
+        ctx.finish(entry)
+
+
+def _subscription(ctx: SourceContext, content_type: str) -> str | None:
+    """Start the subscription when the config allows it; the start time if this run started it
+    (a fresh start), None when it was already enabled or starting is not allowed."""
+    section = ctx.state.section(SOURCE)
+    key = f"started:{content_type}"
+    if key in section:
+        value = section[key]
+        return value if isinstance(value, str) else None
+    if not ctx.config.mgmt_start_subscriptions:
+        return None
+    url = with_publisher(f"{_feed(ctx)}/subscriptions/start?contentType={content_type}", ctx.config.publisher_id)
+    resp = ctx.client.request("POST", url, scope=ctx.config.endpoints.manage_scope,
+                              accept=lambda status, body: status == 400 and error_code(body) == "AF20024",
+                              record=ctx.evidence.recorder(SOURCE, content_type, "start", "mgmt.subscription",
+                                                           {"content_type": content_type}))
+    fresh = iso(ctx.now()) if 200 <= resp.status < 300 else None
+    ctx.log_event("mgmt.subscription", content_type=content_type,
+                  outcome="started by this collection" if fresh else "already enabled")
+    ctx.state.update(lambda s: s[SOURCE].__setitem__(key, fresh or True))
+    return fresh
 
 
 def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
-    url = (f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
-           f"&startTime={_time(window.start)}&endTime={_time(window.end)}")
+    url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
+                         f"&startTime={_time(window.start)}&endTime={_time(window.end)}", ctx.config.publisher_id)
     blobs: list[dict[str, Any]] = []
     retries = 0
     context = {"content_type": content_type, "window": window.to_json()}
     first = ctx.state.page(SOURCE, content_type)
     for resp in ctx.client.paginate_next_page_uri(
             url, scope=ctx.config.endpoints.manage_scope, first_page=first,
+            follow=lambda link: with_publisher(link, ctx.config.publisher_id),
             record_page=lambda n: ctx.evidence.recorder(SOURCE, content_type, f"list-{n:06d}", "mgmt.listing",
                                                         context)):
         retries += resp.retries
@@ -124,7 +187,7 @@ def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerE
         received += count
         ids |= blob_ids
         retries += tries
-    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures)}
+    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures), "listing": "contentCreated"}
     unit = f"{content_type}/{window.unit}"
     if failures:
         return LedgerEntry(SOURCE, unit, window.to_json(), None, received, len(ids), retries, FAILED,
@@ -137,7 +200,8 @@ def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]
         content_id = str(blob.get("contentId") or blob["contentUri"].rsplit("/", 1)[-1])
         try:
             resp = ctx.client.request(
-                "GET", _quote_path(blob["contentUri"]), scope=ctx.config.endpoints.manage_scope,
+                "GET", with_publisher(_quote_path(blob["contentUri"]), ctx.config.publisher_id),
+                scope=ctx.config.endpoints.manage_scope,
                 record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", "mgmt.blob",
                                              {"content_type": content_type, "content_id": content_id,
                                               "content_created": blob.get("contentCreated")}))

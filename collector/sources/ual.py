@@ -57,8 +57,8 @@ def search_parameters(ctx: SourceContext, window: TimeWindow, session_id: str) -
         "SessionId": session_id, "SessionCommand": "ReturnLargeSet", "ResultSize": PAGE_SIZE,
         "Operations": list(ctx.config.operations),
     }
-    if ctx.config.users:
-        params["UserIds"] = list(ctx.config.users)
+    # never -UserIds: it matches the actor, not the mailbox, and would drop delegate, admin and
+    # application access to the mailboxes of interest (docs/emulator-fidelity.md, "Graph")
     return params
 
 

@@ -24,6 +24,7 @@ from evkit.report.pdf.common import (
 LEDGER_WORDS = {
     "capped": "the collection hit a service limit, so records may be missing",
     "failed": "collecting this period failed, so records may be missing",
+    "pending": "the service had not yet made this period's records available, so records may be missing",
     "partial": "only part of this period was collected, so records may be missing",
     "incomplete": "this period was not fully collected, so records may be missing",
 }

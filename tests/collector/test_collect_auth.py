@@ -90,3 +90,64 @@ def test_credentials_forms(tmp_path) -> None:
     assert cred == {"private_key": "KEY", "thumbprint": "AB" * 20, "public_certificate": "CERT", "passphrase": "pw"}
     pfx = _credential(AuthConfig("certificate", "c", pfx=tmp_path / "a.pfx"), Credentials())
     assert pfx == {"private_key_pfx_path": str(tmp_path / "a.pfx"), "public_certificate": True}
+
+
+def test_wrong_certificate_passphrase_names_the_key_and_the_variable(tmp_path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from evkit.collector.auth import build_provider
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evkit-test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "app.key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"right passphrase")))
+    (tmp_path / "app.crt.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    auth = AuthConfig("certificate", "11111111-1111-1111-1111-111111111111", certificate=tmp_path / "app.crt.pem",
+                      private_key=tmp_path / "app.key.pem", thumbprint="AB" * 20,
+                      private_key_passphrase_env="EVKIT_CERT_PASSPHRASE")
+    class Discovery:  # MSAL reads the authority's OpenID configuration before it loads the key
+        def get(self, url, **kwargs):
+            return Answer()
+
+        post = get
+
+        def close(self):
+            pass
+
+    class Answer:
+        status_code, headers = 200, {}
+        text = ('{"authorization_endpoint": "https://login.example/tenant/oauth2/v2.0/authorize", '
+                '"token_endpoint": "https://login.example/tenant/oauth2/v2.0/token", '
+                '"issuer": "https://login.example/tenant/v2.0", "device_authorization_endpoint": '
+                '"https://login.example/tenant/oauth2/v2.0/devicecode"}')
+
+        def raise_for_status(self):
+            pass
+
+    with pytest.raises(ConfigError) as caught:
+        build_provider(auth, "https://login.example/tenant", Credentials(key_passphrase="wrong"), Discovery())
+    message = str(caught.value)
+    assert "app.key.pem" in message and "EVKIT_CERT_PASSPHRASE" in message and "wrong passphrase" in message
+
+
+def test_msal_floor_has_the_pfx_option_the_collector_uses() -> None:
+    """`private_key_pfx_path` exists from msal 1.29.0; an older floor would install without it."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    parser = configparser.ConfigParser()
+    parser.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    spec = next(line for line in parser["options"]["install_requires"].splitlines() if line.strip().startswith("msal"))
+    floor = tuple(int(part) for part in re.search(r">=\s*([\d.]+)", spec).group(1).split("."))
+    assert floor >= (1, 29), spec

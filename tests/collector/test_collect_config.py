@@ -36,6 +36,28 @@ def test_cloud_presets(tmp_path: Path, cloud: str, manage: str, scope: str) -> N
     assert cfg.endpoints.authority_host == CLOUDS[cloud].authority_host
 
 
+@pytest.mark.parametrize("cloud,exchange", [
+    ("commercial", "https://outlook.office365.com"), ("gcc-high", "https://outlook.office365.us"),
+    ("dod", "https://outlook-dod.office365.us"),
+])
+def test_exchange_host_and_token_scope_per_cloud(tmp_path: Path, cloud: str, exchange: str) -> None:
+    data = config_dict()
+    data["tenant"] = {"id": data["tenant"]["id"], "domain": "x.example", "cloud": cloud}
+    cfg = parse_config(data, tmp_path / "c.toml")
+    assert cfg.endpoints.exchange == exchange and cfg.endpoints.exchange_scope == exchange + "/.default"
+
+
+def test_mgmt_subscriptions_are_not_started_unless_asked_and_publisher_defaults_to_tenant(tmp_path: Path) -> None:
+    cfg = parse_config(config_dict(), tmp_path / "c.toml")
+    assert cfg.mgmt_start_subscriptions is False and cfg.publisher_id == cfg.tenant_id
+    data = config_dict(mgmt_start_subscriptions=True)
+    data["tenant"]["publisher_id"] = "22222222-2222-2222-2222-222222222222"
+    cfg = parse_config(data, tmp_path / "c.toml")
+    assert cfg.mgmt_start_subscriptions is True and cfg.publisher_id == "22222222-2222-2222-2222-222222222222"
+    with pytest.raises(ConfigError, match="collection.mgmt_start_subscriptions"):
+        parse_config(config_dict(mgmt_start_subscriptions="yes"), tmp_path / "c.toml")
+
+
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text("x")
     (tmp_path / "app-cert.pem").write_text("x")
@@ -107,3 +129,22 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
     bad.write_text("[case\nid=1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_example_config_parses_and_shows_every_endpoint_key(tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "examples" / "collect.toml").read_text(encoding="utf-8")
+    for key in ("authority_host", "graph", "manage", "exchange", "ca_bundle", "mgmt_start_subscriptions",
+                "publisher_id"):
+        assert re.search(rf"(?m)^#? ?{key} = ", text), key
+    shutil.copy(repo / "examples" / "collect.toml", tmp_path / "collect.toml")
+    for name in ("evkit-app.crt.pem", "evkit-app.key.pem"):
+        (tmp_path / name).write_text("x")
+    assert load_config(tmp_path / "collect.toml").mgmt_start_subscriptions is False
+    uncommented = re.sub(r"(?m)^# (authority_host|graph|manage|exchange) = ", r"\1 = ", text)
+    uncommented = uncommented.replace("# [tenant.endpoints]", "[tenant.endpoints]")
+    (tmp_path / "collect.toml").write_text(uncommented, encoding="utf-8")
+    assert load_config(tmp_path / "collect.toml").endpoints.exchange == "https://outlook.office365.com"

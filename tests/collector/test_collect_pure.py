@@ -108,3 +108,23 @@ def test_lazy_units_are_persisted_in_batches_and_on_flush() -> None:
     assert len(saved[-1]["ledger"]) == LAZY_BATCH + 1
     state.finish(LedgerEntry("ual", "w", status="complete"))
     assert len(saved[-1]["ledger"]) == LAZY_BATCH + 2  # ordinary units are durable at once
+
+
+def test_progress_writes_no_cursor_escapes_into_a_file_but_one_line_per_source() -> None:
+    import io
+
+    from evkit.collector.progress import Progress
+
+    stream = io.StringIO()  # not a terminal: a log file or a pipe
+    progress = Progress(quiet=False, stream=stream)
+    for source in ("ual", "config"):
+        progress.add_units(source, 3)
+        progress.unit_done(source)
+        progress.records(source, 1234)
+    progress.close()
+    text = stream.getvalue()
+    assert "\x1b" not in text and "\r" not in text
+    assert text.splitlines() == ["ual: 1/3 units, 1,234 records, 0.0 MB", "config: 1/3 units, 1,234 records, 0.0 MB"]
+    quiet = io.StringIO()
+    Progress(quiet=True, stream=quiet).close()
+    assert quiet.getvalue() == ""

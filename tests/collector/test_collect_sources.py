@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,10 +30,15 @@ class FakeGraph:
         self.limit_exceeded = limit_exceeded
         self.created = 0
         self.fail_page: int | None = None
+        self.v1_404 = False
+        self.posted: list[tuple[str, dict]] = []
 
     def __call__(self, method, url, headers, data, timeout) -> RawReply:
         path = urlsplit(url).path
         if method == "POST":
+            self.posted.append((path, json.loads(data)))
+            if self.v1_404 and path.startswith("/graph/v1.0/"):
+                return ok({"error": {"code": "UnknownError", "message": ""}}, 404)
             self.created += 1
             return ok({"id": f"q{self.created}", "status": "notStarted"}, 201)
         if path.endswith("/records"):
@@ -60,6 +66,28 @@ def test_graph_query_is_polled_and_paged() -> None:
     assert "raw/graph/q1/records-000003.json" in bundle.files
 
 
+def test_graph_query_on_v1_without_user_filter_even_when_users_are_scoped() -> None:
+    """userPrincipalNameFilters matches the actor, not the mailbox: it would drop delegate access."""
+    fake = FakeGraph()
+    ctx, bundle = make_ctx(fake, sources=["graph"], users=["alice@x"])
+    graph.collect(ctx)
+    assert [p for p, _ in fake.posted] == ["/graph/v1.0/security/auditLog/queries"]
+    assert "userPrincipalNameFilters" not in fake.posted[0][1]
+    assert entries(bundle, "graph")["q1"]["api_version"] == "v1.0"
+
+
+def test_graph_falls_back_to_beta_when_v1_answers_404_and_says_so() -> None:
+    fake = FakeGraph()
+    fake.v1_404 = True
+    ctx, bundle = make_ctx(fake, sources=["graph"])
+    graph.collect(ctx)
+    assert [p for p, _ in fake.posted] == ["/graph/v1.0/security/auditLog/queries",
+                                          "/graph/beta/security/auditLog/queries"]
+    entry = entries(bundle, "graph")["q1"]
+    assert entry["status"] == "complete" and entry["api_version"] == "beta"
+    assert "raw/graph/create/create.a1.json" in bundle.files and "raw/graph/q1/create-beta.json" in bundle.files
+
+
 def test_graph_limit_exceeded_is_capped() -> None:
     ctx, bundle = make_ctx(FakeGraph(limit_exceeded=True), sources=["graph"])
     graph.collect(ctx)
@@ -83,19 +111,32 @@ def test_graph_resume_reuses_the_query_and_continues_paging(tmp_path) -> None:
 
 
 class FakeManage:
-    def __init__(self) -> None:
+    """Management API with subscriptions already enabled (or not), checking PublisherIdentifier."""
+
+    def __init__(self, subscribed: bool = True, start_status: int = 400) -> None:
         self.blob_failures = 0
+        self.subscribed = subscribed
+        self.start_status = start_status
+        self.calls: list[str] = []
 
     def __call__(self, method, url, headers, data, timeout) -> RawReply:
+        self.calls.append(url)
         parts = urlsplit(url)
         query = parse_qs(parts.query)
+        assert query.get("PublisherIdentifier") == ["00000000-0000-0000-0000-0000000000aa"], url
         if parts.path.endswith("/subscriptions/start"):
+            if self.start_status == 200:
+                self.subscribed = True
+                return ok({"contentType": query["contentType"][0], "status": "enabled"})
             return ok({"error": {"code": "AF20024", "message": "already enabled"}}, 400)
         if parts.path.endswith("/subscriptions/content"):
+            if not self.subscribed:
+                return ok({"error": {"code": "AF20022", "message": "No subscription found"}}, 400)
             ct = query["contentType"][0]
             if "nextPage" not in query:
+                # a next link without PublisherIdentifier: the collector adds it back
                 return ok([{"contentId": f"{ct}$a", "contentUri": f"https://fake/manage/audit/{ct}$a"}],
-                          NextPageUri=url + "&nextPage=2")
+                          NextPageUri=url.split("&PublisherIdentifier")[0] + "&nextPage=2")
             return ok([{"contentId": f"{ct}$b", "contentUri": f"https://fake/manage/audit/{ct}$b"}])
         if "Audit.General$b" in url:
             self.blob_failures += 1
@@ -104,20 +145,70 @@ class FakeManage:
         return ok([{"Id": f"{blob}-1"}, {"Id": f"{blob}-2"}, {"Id": "shared"}])
 
 
-def test_mgmt_lists_with_next_page_uri_and_fetches_blobs() -> None:
-    ctx, bundle = make_ctx(FakeManage(), sources=["mgmt"],
-                           window=["2023-06-01T00:00:00Z", "2023-06-01T12:00:00Z"])
+SETTLED = datetime(2023, 6, 2, 12, tzinfo=timezone.utc)  # window end + more than the 12 h settle
+
+
+def mgmt_ctx(fake, now=SETTLED, **collection):
+    collection.setdefault("window", ["2023-06-01T00:00:00Z", "2023-06-01T12:00:00Z"])
+    ctx, bundle = make_ctx(fake, sources=["mgmt"], **collection)
+    ctx.now = lambda: now
+    return ctx, bundle
+
+
+def test_mgmt_lists_by_availability_with_next_page_uri_and_publisher_and_never_starts() -> None:
+    fake = FakeManage()
+    ctx, bundle = mgmt_ctx(fake)
     mgmt.collect(ctx)
     got = entries(bundle, "mgmt")
-    exchange = got["Audit.Exchange/20230601T000000Z_20230601T120000Z"]
+    # listing runs by availability from the window start to 12 h after its end (now): one 24 h window
+    exchange = got["Audit.Exchange/20230601T000000Z_20230602T000000Z"]
     assert exchange["status"] == "complete" and exchange["blobs_fetched"] == 2 and exchange["unique_ids"] == 5
-    general = got["Audit.General/20230601T000000Z_20230601T120000Z"]
+    assert exchange["listing"] == "contentCreated"
+    general = got["Audit.General/20230601T000000Z_20230602T000000Z"]
     assert general["status"] == "failed" and "AF20051" in general["reason"]
-    assert any(k.startswith("raw/mgmt/Audit.Exchange/blob-Audit.Exchange_a") for k in bundle.files)
+    assert not any("/subscriptions/start" in u for u in fake.calls)  # a write to the tenant, never unasked
+    assert not any(e["status"] == "pending" for e in got.values())
+
+
+def test_mgmt_without_subscription_fails_naming_the_config_key_and_starts_nothing() -> None:
+    fake = FakeManage(subscribed=False)
+    ctx, bundle = mgmt_ctx(fake)
+    mgmt.collect(ctx)
+    got = entries(bundle, "mgmt")
+    assert got and all(e["status"] == "failed" and "mgmt_start_subscriptions" in e["reason"] for e in got.values())
+    assert not any("/subscriptions/start" in u for u in fake.calls)
+
+
+def test_mgmt_fresh_start_is_pending_never_complete() -> None:
+    fake = FakeManage(subscribed=False, start_status=200)
+    ctx, bundle = mgmt_ctx(fake, mgmt_start_subscriptions=True)
+    mgmt.collect(ctx)
+    got = entries(bundle, "mgmt")
+    assert got and all(e["status"] == "pending" and "started by this collection" in e["reason"]
+                       for e in got.values())
+    assert sum("/subscriptions/start" in u for u in fake.calls) == 3
+
+
+def test_mgmt_start_allowed_and_already_enabled_is_collected() -> None:
+    fake = FakeManage(start_status=400)
+    ctx, bundle = mgmt_ctx(fake, mgmt_start_subscriptions=True)
+    mgmt.collect(ctx)
+    assert entries(bundle, "mgmt")["Audit.Exchange/20230601T000000Z_20230602T000000Z"]["status"] == "complete"
+
+
+def test_mgmt_content_not_yet_available_is_a_pending_gap() -> None:
+    now = datetime(2023, 6, 1, 14, tzinfo=timezone.utc)  # 2 h after the window's end
+    ctx, bundle = mgmt_ctx(FakeManage(), now=now)
+    mgmt.collect(ctx)
+    got = entries(bundle, "mgmt")
+    pending = got["Audit.Exchange/pending-20230601T020000Z_20230601T120000Z"]
+    assert pending["status"] == "pending" and "may not be available yet" in pending["reason"]
+    assert got["Audit.Exchange/20230601T000000Z_20230601T140000Z"]["status"] == "complete"
 
 
 def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
-    ctx, bundle = make_ctx(FakeManage(), sources=["mgmt"], window=["2023-05-01T00:00:00Z", "2023-06-01T00:00:00Z"])
+    ctx, bundle = mgmt_ctx(FakeManage(), now=datetime(2023, 6, 1, tzinfo=timezone.utc),
+                           window=["2023-05-01T00:00:00Z", "2023-06-01T00:00:00Z"])
     mgmt.collect(ctx)
     skipped = [e for e in entries(bundle, "mgmt").values() if e["status"] == "skipped"]
     assert len(skipped) == 3 and all("7 days" in e["reason"] for e in skipped)
@@ -128,12 +219,14 @@ class FakeExchange:
         cmd = json.loads(data)["CmdletInput"]
         name, params = cmd["CmdletName"], cmd["Parameters"]
         if name == "Get-Mailbox":
-            assert params["ResultSize"] == "Unlimited" and "Audit" in params["PropertySets"]
+            # Get-Mailbox has no -PropertySets (docs/emulator-fidelity.md); the full object has the audit set
+            assert params == {"ResultSize": "Unlimited"}
             if "skiptoken" not in url:
                 return ok({"value": [{"PrimarySmtpAddress": "alice@x"}],
                            "@odata.nextLink": "https://fake/exchange/InvokeCommand?%24skiptoken=2"})
             return ok({"value": [{"PrimarySmtpAddress": "shared@x", "RecipientTypeDetails": "SharedMailbox"}]})
         if name == "Get-MailboxFolderStatistics":
+            assert params["ResultSize"] == "Unlimited"  # the default stops at 1,000 folders
             if params["Identity"] == "shared@x":
                 return RawReply(403, {}, b"\x00" * 8)
             return ok({"value": [{"Name": "Inbox", "ItemsInFolder": 3}]})
@@ -153,18 +246,60 @@ def test_config_follows_next_link_and_asks_folder_statistics_per_mailbox() -> No
     assert "raw/config/Get-Mailbox/p000002.json" in bundle.files
 
 
-def test_licences_collects_skus_users_and_details() -> None:
+def test_config_reads_adminapi_warnings_and_caps_a_truncated_answer() -> None:
+    more = ("There are more results available than are currently displayed. To view them, increase the value "
+            "for the ResultSize parameter.")
+
+    def fake(method, url, headers, data, timeout):
+        name = json.loads(data)["CmdletInput"]["CmdletName"]
+        if name == "Get-Mailbox":
+            return ok({"value": [{"PrimarySmtpAddress": "alice@x"}], "@adminapi.warnings": []})
+        if name == "Get-MailboxFolderStatistics":
+            return ok({"value": [{"Name": f"f{i}"} for i in range(3)], "@adminapi.warnings": [more]})
+        if name == "Get-OrganizationConfig":
+            return ok({"value": [{"Identity": name}], "@adminapi.warnings": ["The audit log search is slow."]})
+        return ok({"value": [{"Identity": name}]})
+    ctx, bundle = make_ctx(fake, sources=["config"])
+    config_source.collect(ctx)
+    ctx.state.flush()
+    got = entries(bundle, "config")
+    folders = got[f"Get-MailboxFolderStatistics/{subject_name('alice@x')}"]
+    assert folders["status"] == "capped" and "more results" in folders["reason"] and folders["warnings"] == [more]
+    org = got["Get-OrganizationConfig"]
+    assert org["status"] == "complete" and org["warnings"] == ["The audit log search is slow."]
+
+
+def test_licences_reads_skus_and_users_plans_never_per_user_license_details() -> None:
+    """licenseDetails has no application permission (docs/emulator-fidelity.md): never asked."""
+    asked = []
+
     def fake(method, url, headers, data, timeout):
         path = urlsplit(url).path
+        asked.append(path)
         if path.endswith("/subscribedSkus"):
             return ok({"value": [{"skuId": "s1", "servicePlans": [{"servicePlanName": "M365_ADVANCED_AUDITING"}]}]})
         if path.endswith("/users"):
+            assert "assignedPlans" in parse_qs(urlsplit(url).query)["$select"][0]
             return ok({"value": [{"id": "u1", "userPrincipalName": "alice@x", "assignedPlans": []},
                                  {"id": "u2", "userPrincipalName": "bob@x", "assignedPlans": []}]})
-        return ok({"value": [{"skuId": "s1"}]})
+        return ok({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}, 403)
     ctx, bundle = make_ctx(fake, sources=["licences"], users=["alice@x"])
     licences.collect(ctx)
     ctx.state.flush()
     got = entries(bundle, "licences")
-    assert set(got) == {"subscribedSkus", "users", f"licenseDetails/{subject_name('alice@x')}"}
-    assert all(e["status"] == "complete" for e in got.values())
+    assert set(got) == {"subscribedSkus", "users"} and all(e["status"] == "complete" for e in got.values())
+    assert not any("licenseDetails" in p for p in asked)
+
+
+def test_licences_missing_permission_fails_its_unit_with_the_fix_and_the_other_goes_on() -> None:
+    def fake(method, url, headers, data, timeout):
+        if urlsplit(url).path.endswith("/subscribedSkus"):
+            return ok({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}, 403)
+        return ok({"value": [{"id": "u1", "userPrincipalName": "alice@x"}]})
+    ctx, bundle = make_ctx(fake, sources=["licences"])
+    licences.collect(ctx)
+    got = entries(bundle, "licences")
+    assert got["users"]["status"] == "complete"
+    reason = got["subscribedSkus"]["reason"]
+    assert got["subscribedSkus"]["status"] == "failed" and "Organization.Read.All" in reason
+    assert "grant admin consent" in reason

@@ -60,14 +60,19 @@ def test_prefer_maxpagesize_is_honoured(api):
     assert body["@adminapi.warnings"][0].startswith("There are more results available")
 
 
-def test_get_mailbox_audit_property_set_shared_and_annotations(api):
-    body = _ok(api.invoke("Get-Mailbox", PropertySets="Audit", RecipientTypeDetails="SharedMailbox",
-                          ResultSize="Unlimited"))
+def test_get_mailbox_full_object_carries_audit_properties_shared_and_annotations(api):
+    body = _ok(api.invoke("Get-Mailbox", RecipientTypeDetails="SharedMailbox", ResultSize="Unlimited"))
     assert [r["UserPrincipalName"] for r in body["value"]] == [USERS[2]]
     row = body["value"][0]
-    assert {"AuditEnabled", "AuditOwner", "DefaultAuditSet", "AuditLogAgeLimit"} <= set(row)
-    assert "ProhibitSendQuota" not in row and "EmailAddresses" not in row
+    assert {"AuditEnabled", "AuditOwner", "AuditDelegate", "AuditAdmin", "DefaultAuditSet"} <= set(row)
     assert row["AuditOwner@odata.type"] == "#Collection(String)"
+
+
+def test_get_mailbox_has_no_property_sets_under_current(api):
+    """current: -PropertySets belongs to Get-EXOMailbox, not Get-Mailbox (docs/emulator-fidelity.md)."""
+    r = api.invoke("Get-Mailbox", PropertySets="Audit", ResultSize="Unlimited")
+    assert r.status_code == 400
+    assert "PropertySets" in r.json()["error"]["innererror"]["internalexception"]["message"]
 
 
 def test_unknown_identity_is_400_with_internal_exception(api):

@@ -5,9 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
-from emulator_fakes import ADV_AUDIT, N_GRAPH_USERS, USERS, expected
+import pytest
+from emulator_fakes import ADV_AUDIT, N_GRAPH_USERS, USERS, FakeScenario, expected
+from emulator_helpers import Api
+
+from evkit.emulator.testing import running_emulator
 
 UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def legacy_api(tmp_path_factory):
+    with running_emulator(tmp_path_factory.mktemp("graph-legacy"), scenario=FakeScenario(), seed=7,
+                          service="legacy") as running:
+        yield Api(running)
 
 
 def test_subscribed_skus_shape_and_select(api):
@@ -44,7 +55,15 @@ def test_users_top_bounds(api):
     assert r.status_code == 400
 
 
-def test_license_details_by_id_and_upn(api):
+def test_license_details_refused_app_only_under_current(api):
+    """current: licenseDetails has no application permission (docs/emulator-fidelity.md)."""
+    users = api.get("graph", "/v1.0/users?$top=1").json()["value"]
+    r = api.get("graph", f"/v1.0/users/{users[0]['id']}/licenseDetails")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+
+
+def test_license_details_by_id_and_upn(legacy_api):
+    api = legacy_api
     users = api.get("graph", "/v1.0/users?$top=1").json()["value"]
     for key in (users[0]["id"], USERS[0]):
         r = api.get("graph", f"/v1.0/users/{key}/licenseDetails")
@@ -57,10 +76,17 @@ def test_license_details_by_id_and_upn(api):
     assert {"request-id", "date"} <= set(r.json()["error"]["innerError"])
 
 
-def test_v1_audit_queries_answer_404_unknown_error(api):
-    """2.1: live, POST /v1.0/... -> 404 UnknownError with an empty message."""
+def test_v1_audit_queries_answer_404_unknown_error_under_legacy(legacy_api):
+    """2.1 (legacy): POST /v1.0/... -> 404 UnknownError with an empty message."""
+    api = legacy_api
     r = api.post("graph", "/v1.0/security/auditLog/queries", json={"displayName": "x"})
     assert r.status_code == 404 and r.json()["error"] == {**r.json()["error"], "code": "UnknownError", "message": ""}
+
+
+def test_v1_audit_queries_are_served_under_current(api):
+    """current: the query API is documented on v1.0 as well as beta."""
+    r = api.post("graph", "/v1.0/security/auditLog/queries", json={"displayName": "x"})
+    assert r.status_code == 201 and r.json()["id"]
 
 
 def _create(api, **body):

@@ -1,5 +1,7 @@
 """Management Activity API contract (reference 1.4-1.7, checklist 9). The virtual now is the
-scenario end, 2026-06-30T00:00Z; blobs become available 30 minutes after their hour ends."""
+scenario end, 2026-06-30T00:00Z; blobs become available 30 minutes after their hour ends.
+Most tests run `--service legacy` (subscriptions already on, a fixed 30-minute lag); the
+current service's differences (docs/emulator-fidelity.md) are tested at the end."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from emulator_helpers import Api
 from evkit.emulator.testing import running_emulator
 
 UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """A legacy emulator for this module (the session one serves the current service)."""
+    with running_emulator(tmp_path_factory.mktemp("mgmt-legacy"), scenario=FakeScenario(), seed=7,
+                          service="legacy", mgmt_page_size=10) as running:
+        yield Api(running)
 
 
 def test_subscriptions_list_and_start_already_enabled(api):
@@ -117,7 +127,7 @@ def test_concurrent_blob_downloads(api):
 def test_no_subscription_stop_and_restart(tmp_path):
     """AF20022 before start; start -> enabled with webhook null; stop -> 200 empty body; a
     stopped subscription lists AF20023; a restart sees only content from the restart on (1.4)."""
-    with running_emulator(tmp_path, scenario=FakeScenario(), mgmt_subscriptions="none") as emu:
+    with running_emulator(tmp_path, scenario=FakeScenario(), mgmt_subscriptions="none", service="legacy") as emu:
         api = Api(emu)
         r = _list(api, "contentType=Audit.Exchange")
         assert r.status_code == 400 and r.json()["error"]["code"] == "AF20022"
@@ -149,3 +159,31 @@ def test_blob_id_with_percent_encoded_dollars(api):
     items = _list(api, "contentType=Audit.Exchange&startTime=2026-06-29T05:00&endTime=2026-06-29T06:00").json()
     encoded = items[0]["contentUri"].replace("$", "%24")
     assert api.get("manage", encoded).status_code == 200
+
+
+def test_current_service_starts_with_no_subscription_and_lists_only_later_content(tmp_path):
+    """current: a tenant nobody subscribed answers AF20022; a fresh start lists only content made
+    available after it, so the earlier days stay empty (docs/emulator-fidelity.md)."""
+    with running_emulator(tmp_path, scenario=FakeScenario(), seed=7) as emu:
+        api = Api(emu)
+        r = _list(api, "contentType=Audit.Exchange&startTime=2026-06-29T00:00:00&endTime=2026-06-29T23:59:00")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "AF20022"
+        assert api.post("manage", api.mgmt_url("subscriptions/start?contentType=Audit.Exchange")).status_code == 200
+        r = _list(api, "contentType=Audit.Exchange&startTime=2026-06-29T00:00:00&endTime=2026-06-29T23:59:00")
+        assert r.status_code == 200 and r.json() == []
+
+
+def test_current_service_content_lags_60_to_90_minutes(tmp_path):
+    with running_emulator(tmp_path, scenario=FakeScenario(), seed=7, mgmt_subscriptions="enabled") as emu:
+        api = Api(emu)
+        r = _list(api, "contentType=Audit.Exchange&startTime=2026-06-29T00:00:00&endTime=2026-06-29T23:59:59")
+        assert r.status_code == 200
+        items = list(r.json())
+        while "NextPageUri" in r.headers:
+            r = api.get("manage", r.headers["NextPageUri"])
+            items += r.json()
+        assert items
+        for item in items:
+            created = dt.datetime.strptime(item["contentCreated"][:19], "%Y-%m-%dT%H:%M:%S")
+            hour_end = dt.datetime.strptime(item["contentId"][:10], "%Y%m%d%H") + dt.timedelta(hours=1)
+            assert dt.timedelta(minutes=60) <= created - hour_end <= dt.timedelta(minutes=91)

@@ -25,12 +25,36 @@ def test_management_without_activity_feed_read_is_af10001(withheld):
         assert r.status_code == 401 and r.json()["error"]["code"] == "AF10001"
 
 
-def test_exchange_without_app_role_is_401_without_directory_role_403(withheld):
-    with withheld("Exchange.ManageAsApp", "directory-role") as emu:
+def test_exchange_without_app_role_is_401_without_directory_role_403_under_legacy(withheld):
+    with withheld("Exchange.ManageAsApp", "directory-role", service="legacy") as emu:
         assert Api(emu).invoke("Get-OrganizationConfig").status_code == 401
-    with withheld("directory-role") as emu:
+    with withheld("directory-role", service="legacy") as emu:
         r = Api(emu).invoke("Get-OrganizationConfig")
         assert r.status_code == 403 and set(r.content) == {0}
+
+
+def test_exchange_least_privilege_role_groups_under_current(withheld):
+    """current: a service principal in the Exchange role groups needs no Entra directory role;
+    each cmdlet needs the group holding its role, else adminapi's NUL-byte 403."""
+    with withheld() as emu:
+        api = Api(emu)
+        assert api.invoke("Get-OrganizationConfig").status_code == 200
+        assert api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
+                          EndDate="2026-06-29T01:00:00Z", ResultSize=1).status_code == 200
+    with withheld("Exchange.ManageAsApp") as emu:
+        assert Api(emu).invoke("Get-OrganizationConfig").status_code == 401
+    with withheld("View-Only Organization Management") as emu:
+        api = Api(emu)
+        r = api.invoke("Get-OrganizationConfig")
+        assert r.status_code == 403 and set(r.content) == {0}
+        assert api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
+                          EndDate="2026-06-29T01:00:00Z", ResultSize=1).status_code == 200
+    with withheld("View-Only Audit Logs") as emu:
+        api = Api(emu)
+        r = api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
+                       EndDate="2026-06-29T01:00:00Z", ResultSize=1)
+        assert r.status_code == 403 and set(r.content) == {0}
+        assert api.invoke("Get-Mailbox", ResultSize="Unlimited").status_code == 200
 
 
 def test_graph_permissions(withheld):
@@ -51,8 +75,8 @@ def test_denied_cmdlet_is_nul_403(withheld):
         assert api.invoke("Get-Mailbox", Identity="alice@contoso.onmicrosoft.com").status_code == 200
 
 
-def test_graph_v1_can_be_enabled(withheld):
-    with withheld(graph_v1=True) as emu:
+def test_graph_v1_can_be_enabled_under_legacy(withheld):
+    with withheld(graph_v1=True, service="legacy") as emu:
         assert Api(emu).post("graph", "/v1.0/security/auditLog/queries", json={}).status_code == 201
 
 

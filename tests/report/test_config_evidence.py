@@ -8,7 +8,7 @@ import pytest
 from bundlekit import page_files
 from readiness_data import E3, E5, config_pages, mailbox, write_readiness_bundle
 
-from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, LICENSE_DETAILS, ORG_CONFIG,
+from evkit.report.coverage.config_evidence import (ADMIN_AUDIT_LOG_CONFIG, BYPASS, ORG_CONFIG,
                                     ConfigEvidenceError, load_tenant_config)
 
 
@@ -40,7 +40,7 @@ def test_missing_and_failed_pieces_are_named(tmp_path, signing_key):
     files = _pages(omit=("config.Get-OrganizationConfig",),
                    failed=("config.Get-MailboxAuditBypassAssociation", "licences.licenseDetails"))
     cfg = load_tenant_config([write_readiness_bundle(tmp_path / "b", files, key=signing_key)])
-    assert set(cfg.missing) == {ORG_CONFIG, BYPASS, LICENSE_DETAILS}
+    assert set(cfg.missing) == {ORG_CONFIG, BYPASS}  # licenseDetails is read if present, never expected
     assert ADMIN_AUDIT_LOG_CONFIG not in cfg.missing
     assert cfg.org_config is None and cfg.bypass_associations == ()
 
@@ -84,4 +84,4 @@ def test_unreadable_body_names_the_file(tmp_path):
 def test_bundle_without_config_has_everything_missing(tmp_path):
     (tmp_path / "b" / "data").mkdir(parents=True)
     cfg = load_tenant_config([tmp_path / "b"])
-    assert cfg.mailboxes == () and len(cfg.missing) == 7 and cfg.snapshot_utc is None
+    assert cfg.mailboxes == () and len(cfg.missing) == 6 and cfg.snapshot_utc is None

@@ -80,6 +80,5 @@ def test_missing_pieces_are_stated_and_exit_4(tmp_path, signing_key, capsys, exa
     assert main(["readiness", str(bundle), "--out", str(tmp_path / "out"), "--signer-key", str(examiner_pub)]) == 4
     assert "not collected: config.Get-OrganizationConfig" in capsys.readouterr().err
     model = json.loads((tmp_path / "out" / "readiness.json").read_text())
-    assert model["missing_evidence"] == ["config.Get-OrganizationConfig", "licences.users",
-                                         "licences.licenseDetails"]
+    assert model["missing_evidence"] == ["config.Get-OrganizationConfig", "licences.users"]
     assert {c["code"] for c in model["mailboxes"][0]["caveats"]} == {"org-config-missing", "licence-unknown"}
