@@ -19,6 +19,7 @@ from pathlib import Path
 from evkit.collector.errors import CollectorError
 from evkit.collector.importer import import_files
 from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.evidence.errors import EvidenceError
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import load_signing_key
@@ -40,7 +41,7 @@ def _body(args: dict) -> int:
                               provided_by=args["--provided-by"])
     except UsageError as exc:
         return fail("import", str(exc), ExitCode.USAGE)
-    except (CollectorError, ManifestsError) as exc:
+    except (CollectorError, EvidenceError, ManifestsError) as exc:
         return fail("import", str(exc), exc.exit_status)
     except OSError as exc:
         return fail("import", f"{exc.filename or out}: {exc.strerror or exc}", ExitCode.FAILED)

@@ -1,21 +1,23 @@
 """`evkit import`: seal files a client handed over into a new evidence bundle, byte for byte.
 
 Each file lands at data/imports/<safe name> with data/imports/<safe name>.meta.json (original
-name, size, SHA-256, who provided it, when it was received, and what collector.formats made of
+name, size, SHA-256, who provided it, when it was received, and what evkit.evidence.formats made of
 it). The bundle is built in place with the open marker; if anything fails before sealing, the
 directory this run created is removed, so no half-written bundle is ever left looking sealed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
-from evkit.collector.errors import BundleError, ImportInputError
-from evkit.collector.formats import summarise_file
+from evkit.collector.errors import BundleError
+from evkit.evidence.errors import ImportInputError
+from evkit.evidence.formats import summarise_file
+from evkit.evidence.sidecars import SIDECAR_SUFFIX
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import BundleExistsError, ManifestsError
 from evkit.manifests.host import host_info
@@ -23,10 +25,10 @@ from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
 from evkit.manifests.layout import utc_now
 from evkit.manifests.names import sanitise_component
+from evkit.times import format_utc
 
 CHUNK = 1 << 20
 IMPORTS = "imports"
-SIDECAR_SUFFIX = ".meta.json"
 
 
 def check_inputs(files: Sequence[Path]) -> None:
@@ -85,13 +87,12 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def _describe_format(path: Path) -> dict:
-    """What collector.formats makes of the sealed copy: format, encoding, records, errors, lossy."""
+    """What evkit.evidence.formats makes of the sealed copy: format, encoding, records, errors, lossy."""
     return summarise_file(path)
 
 
 def _mtime_utc(path: Path) -> str:
-    stamp = dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc))
 
 
 def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Path],

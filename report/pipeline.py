@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from evkit.evidence.inventory import Inventory, scan_bundles
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, format_utc, load_case
 from evkit.report.rules.classify import folder_key
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import InvalidEvidenceError, RenderError
 from evkit.report.outputs.findings import BundleInfo, build_findings
-from evkit.report.inventory import Inventory, scan_bundles
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.engine.suggestion_queries import suggestions
 from evkit.report.rules.visibility import Gap, clip

@@ -133,9 +133,16 @@ def test_manifests_imports_no_collector_or_report():
     assert _importers("evkit.manifests", ("evkit.collector", "evkit.report", "evkit.emulator")) == []
 
 
-@pytest.mark.xfail(reason="issue 12: the evidence package is not split out of collector yet")
 def test_report_imports_no_collector():
     assert _importers("evkit.report", ("evkit.collector", "evkit.emulator")) == []
+
+
+def test_evidence_imports_no_collector_or_report():
+    assert _importers("evkit.evidence", ("evkit.collector", "evkit.report", "evkit.emulator")) == []
+
+
+def test_manifests_imports_no_evidence():
+    assert _importers("evkit.manifests", ("evkit.evidence",)) == []
 
 
 def test_emulator_imports_no_product_code():

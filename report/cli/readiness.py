@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.clitools import fail, run_cli
+from evkit.evidence.errors import EvidenceError
 from evkit.exitcodes import ExitCode
 from evkit.report.errors import InvalidEvidenceError, ReportError
 
@@ -55,7 +56,7 @@ def _body(args: dict[str, Any]) -> int:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
         return fail(COMMAND, str(exc), exc.exit_status)
-    except ReportError as exc:
+    except (ReportError, EvidenceError) as exc:
         return fail(COMMAND, str(exc), exc.exit_status)
     except OSError as exc:
         return fail(COMMAND, f"cannot write the outputs: {exc}")

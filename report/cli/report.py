@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.clitools import UsageError, fail, read_secret, run_cli
+from evkit.evidence.errors import EvidenceError
 from evkit.exitcodes import ExitCode
 from evkit.report.errors import InvalidEvidenceError, ReportError
 
@@ -57,7 +58,7 @@ def _body(args: dict[str, Any]) -> int:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
         return fail(COMMAND, str(exc), exc.exit_status)
-    except ReportError as exc:
+    except (ReportError, EvidenceError) as exc:
         return fail(COMMAND, str(exc), exc.exit_status)
     except Exception as exc:  # noqa: BLE001 - the single top-level handler: a line, never a traceback
         return fail(COMMAND, f"{type(exc).__name__}: {exc}"[:500])

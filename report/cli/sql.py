@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evkit.clitools import fail, run_cli
+from evkit.evidence.errors import EvidenceError
 from evkit.exitcodes import ExitCode
 from evkit.report.errors import QueryError, ReportError
 
@@ -77,7 +78,7 @@ def _interactive(engine) -> int:
 
 def _body(args: dict[str, Any]) -> int:
     from evkit.report.engine.loader import Engine, needs_disk  # noqa: PLC0415
-    from evkit.report.inventory import scan_bundles  # noqa: PLC0415
+    from evkit.evidence.inventory import scan_bundles  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
     query = args["--query"]
@@ -90,7 +91,7 @@ def _body(args: dict[str, Any]) -> int:
             if query is None:
                 return _interactive(engine)
             return ExitCode.OK if _run(engine, query, sys.stdout) else ExitCode.FAILED
-    except ReportError as exc:
+    except (ReportError, EvidenceError) as exc:
         return fail(COMMAND, str(exc), exc.exit_status)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from evkit.collector.formats import utc_or_none
+from evkit.times import utc_or_none
 from evkit.report.coverage.licensing import tier_of_text
 
 UNKNOWN: Any = None  # a value the record does not tell

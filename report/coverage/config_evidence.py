@@ -20,19 +20,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from evkit.collector.formats import utc_or_none
-from evkit.report.errors import EvidenceError
-from evkit.report.inventory import read_page_sidecar
+from evkit.evidence.errors import EvidenceError
+from evkit.evidence.kinds import config_kind, is_config_kind, licences_kind
+from evkit.evidence.sidecars import is_success, read_page_sidecar
+from evkit.times import utc_or_none
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
-ORG_CONFIG = "config.Get-OrganizationConfig"
-ADMIN_AUDIT_LOG_CONFIG = "config.Get-AdminAuditLogConfig"
-MAILBOXES = "config.Get-Mailbox"
-BYPASS = "config.Get-MailboxAuditBypassAssociation"
-FOLDER_STATISTICS = "config.Get-MailboxFolderStatistics"
-SUBSCRIBED_SKUS = "licences.subscribedSkus"
-USERS = "licences.users"
-LICENSE_DETAILS = "licences.licenseDetails"
+ORG_CONFIG = config_kind("Get-OrganizationConfig")
+ADMIN_AUDIT_LOG_CONFIG = config_kind("Get-AdminAuditLogConfig")
+MAILBOXES = config_kind("Get-Mailbox")
+BYPASS = config_kind("Get-MailboxAuditBypassAssociation")
+FOLDER_STATISTICS = config_kind("Get-MailboxFolderStatistics")
+SUBSCRIBED_SKUS = licences_kind("subscribedSkus")
+USERS = licences_kind("users")
+LICENSE_DETAILS = licences_kind("licenseDetails")
 
 #: every piece a complete readiness collection holds; folder statistics only size syncs
 EXPECTED_PIECES = (ORG_CONFIG, ADMIN_AUDIT_LOG_CONFIG, MAILBOXES, BYPASS,
@@ -162,11 +163,8 @@ def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
         sidecar, body_path = read_page_sidecar(sidecar_path)
     except ValueError as exc:
         raise ConfigEvidenceError(f"{rel}: {exc}; the bundle is damaged") from None
-    status = sidecar.get("status")
     kind = str(sidecar.get("kind", ""))
-    if not isinstance(status, int) or not 200 <= status < 300:
-        return None
-    if not (kind.startswith("config.") or kind.startswith("licences.")):
+    if not is_success(sidecar) or not is_config_kind(kind):
         return None
     body_name = body_path.name
     try:

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from evkit.collector.formats import (LossyCell, detect_format, parse_creation_time, read_records,
-                               summarise_file)
-from evkit.collector.formats.encoding import sniff_encoding
+from evkit.evidence.formats import LossyCell, detect_format, read_records, summarise_file
+from evkit.evidence.formats.encoding import sniff_encoding
+from evkit.times import parse_creation_time
 
 AUDIT = {"CreationTime": "2023-09-20T04:05:03", "Id": "a3b5c7d9-0000-4000-8000-000000000001",
          "Operation": "UserLoggedIn", "RecordType": 15, "UserId": "bob@contoso.com",
@@ -202,7 +202,7 @@ def test_json_lines_continue_past_a_bad_line(tmp_path):
 
 
 def test_json_elements_larger_than_a_read_chunk(tmp_path, monkeypatch):
-    import evkit.collector.formats.jsonstream as jsonstream
+    import evkit.evidence.formats.jsonstream as jsonstream
     monkeypatch.setattr(jsonstream, "CHUNK", 16)
     records = [dict(AUDIT, Id=f"id-{i}", Big="x" * 500, Num=123456789) for i in range(20)]
     path = tmp_path / "value.json"
@@ -274,7 +274,7 @@ def test_explicit_wrong_format_is_an_error_not_a_crash(tmp_path):
 
 
 def test_missing_file_is_an_import_input_error(tmp_path):
-    from evkit.collector.errors import ImportInputError
+    from evkit.evidence.errors import ImportInputError
     with pytest.raises(ImportInputError, match="cannot read"):
         list(read_records(tmp_path / "nope.csv"))
     with pytest.raises(ImportInputError, match="cannot read"):
@@ -305,5 +305,5 @@ def test_json_lines_with_line_separator_characters_in_values(tmp_path):
     ("nonsense", None), (None, None),
 ])
 def test_iso_utc_for_derived_columns(text, expected):
-    from evkit.collector.formats import iso_utc
+    from evkit.times import iso_utc
     assert iso_utc(text) == expected
