@@ -19,13 +19,12 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from evkit.collector.client import Exchange
-from evkit.collector.windows import iso
+from evkit.times import format_iso, parse_http_date
 
 SIDECAR_HEADERS = ("Date", "request-id", "client-request-id")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -126,15 +125,15 @@ class EvidenceStore:
             written = self._sink.write(f"{folder}/{body_file}", body)
             # the writer hashed the bytes on their way to disk: no second pass over large pages
             digest = getattr(written, "sha256", None) or hashlib.sha256(body).hexdigest()
-        server_date = _server_date(exchange.header("Date"))
+        server_date = parse_http_date(exchange.header("Date"))
         if server_date is not None:
             self.clock.add(server_date, exchange.received_utc)
         sidecar = {
             "kind": kind, "source": source, "method": exchange.method, "url": scrub_url(exchange.url),
             "request_body": exchange.request_body, "status": exchange.status,
             "headers": {h: v for h in SIDECAR_HEADERS if (v := exchange.header(h)) is not None},
-            "received_utc": iso(exchange.received_utc),
-            "server_date_utc": iso(server_date) if server_date else None,
+            "received_utc": format_iso(exchange.received_utc),
+            "server_date_utc": format_iso(server_date) if server_date else None,
             "body_file": body_file, "body_size": len(body), "body_sha256": digest,
             "stored_encoding": encoding, "attempt": exchange.attempt, "context": context,
         }
@@ -181,14 +180,3 @@ def dump_json(data: Any) -> bytes:
     """evkit's JSON convention: UTF-8, sorted keys, compact separators, one trailing newline."""
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
-
-def _server_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

@@ -104,6 +104,16 @@ def parse_iso_utc(value: str) -> datetime:
     return as_utc(parse_iso(value))
 
 
+def parse_iso_or_none(value: object) -> datetime | None:
+    """`parse_iso_utc`, or None when the value is missing, not text or not ISO 8601 (display)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso_utc(value)
+    except ValueError:
+        return None
+
+
 def parse_http_date(value: str | None) -> datetime | None:
     """An HTTP date header (`Date`, `Retry-After`) as an aware UTC datetime, None when absent
     or unreadable."""

@@ -14,7 +14,8 @@ from evkit.collector.client import Exchange
 from evkit.collector.errors import ApiError, AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id, values
-from evkit.collector.windows import TimeWindow, iso
+from evkit.collector.windows import TimeWindow
+from evkit.times import format_iso
 
 SOURCE = "graph"
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -30,8 +31,8 @@ def query_body(ctx: SourceContext) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@odata.type": "#microsoft.graph.security.auditLogQuery",
         "displayName": f"evkit {ctx.config.case_id}",
-        "filterStartDateTime": iso(ctx.config.window_start),
-        "filterEndDateTime": iso(ctx.config.window_end),
+        "filterStartDateTime": format_iso(ctx.config.window_start),
+        "filterEndDateTime": format_iso(ctx.config.window_end),
         "operationFilters": list(ctx.config.operations),
     }
     if ctx.config.users:

@@ -22,6 +22,7 @@ from evkit.collector.evidence import safe_name
 from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
 from evkit.collector.windows import TimeWindow, chunk
+from evkit.times import format_utc_zoneless
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")
@@ -31,10 +32,6 @@ OUT_OF_RANGE = {"AF20030", "AF20055"}
 
 def _feed(ctx: SourceContext) -> str:
     return f"{ctx.config.endpoints.manage}/api/v1.0/{ctx.config.tenant_id}/activity/feed"
-
-
-def _time(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def plan(ctx: SourceContext) -> tuple[list[TimeWindow], TimeWindow | None]:
@@ -100,7 +97,7 @@ def _start(ctx: SourceContext, content_type: str) -> bool:
 
 def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
     url = (f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
-           f"&startTime={_time(window.start)}&endTime={_time(window.end)}")
+           f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}")
     blobs: list[dict[str, Any]] = []
     retries = 0
     context = {"content_type": content_type, "window": window.to_json()}

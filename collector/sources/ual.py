@@ -23,7 +23,8 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.ualpage import Row, scan_page
-from evkit.collector.windows import TimeWindow, chunk, iso
+from evkit.collector.windows import TimeWindow, chunk
+from evkit.times import format_iso
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class _Session:
 
 def search_parameters(ctx: SourceContext, window: TimeWindow, session_id: str) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "StartDate": iso(window.start), "EndDate": iso(window.end),
+        "StartDate": format_iso(window.start), "EndDate": format_iso(window.end),
         "SessionId": session_id, "SessionCommand": "ReturnLargeSet", "ResultSize": PAGE_SIZE,
         "Operations": list(ctx.config.operations),
     }
