@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from evkit.collector.client import Exchange
+from evkit.evidence.sidecars import SIDECAR_SUFFIX, is_success, read_page_sidecar
 from evkit.times import format_iso, parse_http_date
 
 SIDECAR_HEADERS = ("Date", "request-id", "client-request-id")
@@ -139,7 +140,7 @@ class EvidenceStore:
         }
         if exchange.rejected is not None:
             sidecar["rejected"] = exchange.rejected
-        self._sink.write(f"{folder}/{name}.meta.json", dump_json(sidecar))
+        self._sink.write(f"{folder}/{name}{SIDECAR_SUFFIX}", dump_json(sidecar))
         if self._on_bytes is not None:
             self._on_bytes(source, len(body))
         return Stored(f"{folder}/{body_file}", len(body), digest)
@@ -151,14 +152,13 @@ class EvidenceStore:
         folder = self._data_dir / "raw" / source / unit
         if not folder.is_dir():
             return
-        for meta_path in sorted(folder.glob("*.meta.json")):
+        for meta_path in sorted(folder.glob("*" + SIDECAR_SUFFIX)):
             try:
-                sidecar = json.loads(meta_path.read_bytes())
+                sidecar, body_path = read_page_sidecar(meta_path)
             except ValueError:
                 continue
-            if sidecar.get("kind") != kind or not 200 <= int(sidecar.get("status", 0)) < 300:
+            if sidecar.get("kind") != kind or not is_success(sidecar):
                 continue
-            body_path = folder / sidecar["body_file"]
             if not body_path.is_file():
                 continue
             body = body_path.read_bytes()
@@ -170,7 +170,7 @@ class EvidenceStore:
         """`name`, or `name.rN` when an earlier (uncommitted) fetch already used it."""
         candidate, n = name, 1
         while any(self._sink.exists(f"{folder}/{candidate}{suffix}")
-                  for suffix in (".meta.json", ".json", ".json.gz")):
+                  for suffix in (SIDECAR_SUFFIX, ".json", ".json.gz")):
             n += 1
             candidate = f"{name}.r{n}"
         return candidate

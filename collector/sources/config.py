@@ -17,6 +17,7 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import subject_name
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, values
+from evkit.evidence.kinds import config_kind
 
 SOURCE = "config"
 TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -36,7 +37,7 @@ def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: st
     number = 1  # a unit not finished is asked again whole; stored pages get `.r2` names
     while True:
         resp = ctx.invoke(cmdlet, params, source=SOURCE, unit=unit, name=f"p{number:06d}",
-                          kind=f"config.{cmdlet}", context=context, url=url)
+                          kind=config_kind(cmdlet), context=context, url=url)
         retries += resp.retries
         rows.extend(values(resp.data))
         url = resp.data.get("@odata.nextLink") if isinstance(resp.data, dict) else None

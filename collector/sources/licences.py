@@ -13,6 +13,7 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import subject_name
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id, values
+from evkit.evidence.kinds import licences_kind
 
 SOURCE = "licences"
 USER_FIELDS = "id,userPrincipalName,mail,accountEnabled,assignedLicenses,assignedPlans"
@@ -54,8 +55,8 @@ def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str,
 def collect(ctx: SourceContext) -> None:
     graph = f"{ctx.config.endpoints.graph}/v1.0"
     ctx.progress.add_units(SOURCE, 2)
-    _unit(ctx, "subscribedSkus", f"{graph}/subscribedSkus", "licences.subscribedSkus")
-    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", "licences.users",
+    _unit(ctx, "subscribedSkus", f"{graph}/subscribedSkus", licences_kind("subscribedSkus"))
+    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", licences_kind("users"),
           keep=lambda rows: [{"id": u.get("id"), "upn": u.get("userPrincipalName")}
                              for u in rows if isinstance(u, dict)])
     listed = ctx.state.section(SOURCE).get("users") or []
@@ -67,7 +68,7 @@ def collect(ctx: SourceContext) -> None:
     def details(user: dict[str, Any]) -> None:
         name = user.get("upn") or user["id"]
         _unit(ctx, f"licenseDetails/{subject_name(str(name))}", f"{graph}/users/{quote(user['id'])}/licenseDetails",
-              "licences.licenseDetails", {"user": name, "user_id": user["id"]})
+              licences_kind("licenseDetails"), {"user": name, "user_id": user["id"]})
 
     with ThreadPoolExecutor(max_workers=ctx.config.tuning.concurrency, thread_name_prefix="lic") as pool:
         list(pool.map(details, targets))

@@ -22,6 +22,7 @@ from evkit.collector.evidence import safe_name
 from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
 from evkit.collector.windows import TimeWindow, chunk
+from evkit.evidence.kinds import MGMT_BLOB
 from evkit.times import format_utc_zoneless
 
 SOURCE = "mgmt"
@@ -135,7 +136,7 @@ def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]
         try:
             resp = ctx.client.request(
                 "GET", _quote_path(blob["contentUri"]), scope=ctx.config.endpoints.manage_scope,
-                record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", "mgmt.blob",
+                record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", MGMT_BLOB,
                                              {"content_type": content_type, "content_id": content_id,
                                               "content_created": blob.get("contentCreated")}))
         except AuthError:

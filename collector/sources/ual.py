@@ -24,6 +24,7 @@ from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.ualpage import Row, scan_page
 from evkit.collector.windows import TimeWindow, chunk
+from evkit.evidence.kinds import UAL_PAGE
 from evkit.times import format_iso
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             context = {"window": window.to_json(), "session_id": session_id, "restart": restarts,
                        "after_result_index": sess.last_index}
             resp = ctx.invoke("Search-UnifiedAuditLog", search_parameters(ctx, window, session_id),
-                              source=SOURCE, unit=unit, name=f"p{number:06d}", kind="ual.page",
+                              source=SOURCE, unit=unit, name=f"p{number:06d}", kind=UAL_PAGE,
                               context=context, parse=scan_page)
             retries += resp.retries
             rows: list[Row] = resp.data
