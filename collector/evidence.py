@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from evkit.collector.client import Exchange
+from evkit.evidence.raw import read_page_body
 from evkit.evidence.sidecars import SIDECAR_SUFFIX, is_success, read_page_sidecar
 from evkit.times import format_iso, parse_http_date
 
@@ -161,10 +162,7 @@ class EvidenceStore:
                 continue
             if not body_path.is_file():
                 continue
-            body = body_path.read_bytes()
-            if sidecar.get("stored_encoding") == "gzip":
-                body = gzip.decompress(body)
-            yield sidecar, body
+            yield sidecar, read_page_body(sidecar, body_path)
 
     def _free_name(self, folder: str, name: str) -> str:
         """`name`, or `name.rN` when an earlier (uncommitted) fetch already used it."""

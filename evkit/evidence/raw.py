@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from evkit.evidence.errors import RawPageError
 from evkit.evidence.formats.graph import graph_to_classic
@@ -25,9 +28,22 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
     UAL_PAGE: ual_row, GRAPH_RECORDS: graph_to_classic, MGMT_BLOB: mgmt_element}
 
 
-def decompress_body(body: bytes) -> bytes:
-    """A page body as received: one stored gzip-compressed is expanded (by its magic bytes)."""
-    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+# what a damaged gzip stream raises: a bad header (OSError), a cut stream (EOFError) or bad
+# deflate data (zlib.error, which is neither)
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def read_page_body(sidecar: dict[str, Any], path: Path) -> bytes:
+    """A stored page's body as received: expanded when stored gzip-compressed (the sidecar's
+    `stored_encoding`, or a `.gz` name). OSError when the file cannot be read; ValueError with
+    the decompressor's reason when the compressed data is damaged."""
+    body = path.read_bytes()
+    if sidecar.get("stored_encoding") != "gzip" and not path.name.endswith(".gz"):
+        return body
+    try:
+        return gzip.decompress(body)
+    except _GZIP_ERRORS as exc:
+        raise ValueError(str(exc)) from None
 
 
 def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
@@ -40,8 +56,10 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
     if kind not in RECORD_KINDS or not is_success(sidecar):
         return
     try:
-        doc = json.loads(decompress_body(body).decode("utf-8-sig"))
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (*_GZIP_ERRORS, UnicodeDecodeError, json.JSONDecodeError) as exc:
         yield ParsedRow(0, None, f"{kind} body is not valid JSON: {exc}", [])
         return
     list_field = RECORD_LAYOUTS[kind].list_field

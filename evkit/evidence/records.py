@@ -7,14 +7,13 @@ the caller turns every row without a record into a named problem.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 
 from evkit.evidence.errors import EvidenceError
 from evkit.evidence.formats import FORMATS, ParsedRow, read_records
 from evkit.evidence.inventory import ImportFile, Page
-from evkit.evidence.raw import read_raw_rows
+from evkit.evidence.raw import read_page_body, read_raw_rows
 
 
 def import_rows(item: ImportFile) -> Iterator[ParsedRow]:
@@ -30,8 +29,7 @@ def page_rows(page: Page) -> Iterator[ParsedRow]:
     """Records of one raw API page by its sidecar's kind (row = element number from 1)."""
     try:
         sidecar = json.loads(page.sidecar.read_bytes())
-        body = page.body.read_bytes()
-        body = gzip.decompress(body) if page.gzip else body
+        body = read_page_body(sidecar, page.body)
         yield from read_raw_rows(sidecar, body)
     except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
         yield ParsedRow(0, None, f"page unreadable: {exc}"[:300], [])

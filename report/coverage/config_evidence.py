@@ -10,7 +10,6 @@ could not see.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,6 +21,7 @@ from urllib.parse import unquote
 
 from evkit.evidence.errors import EvidenceError
 from evkit.evidence.kinds import config_kind, is_config_kind, licences_kind
+from evkit.evidence.raw import read_page_body
 from evkit.evidence.sidecars import is_success, read_page_sidecar
 from evkit.times import utc_or_none
 
@@ -167,13 +167,14 @@ def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
     if not is_success(sidecar) or not is_config_kind(kind):
         return None
     body_name = body_path.name
+    body_rel = body_path.relative_to(root).as_posix()
     try:
-        raw = body_path.read_bytes()
+        raw = read_page_body(sidecar, body_path)
     except FileNotFoundError:
         raise ConfigEvidenceError(f"{rel}: body {body_name} is missing; verify the bundle") from None
-    if sidecar.get("stored_encoding") == "gzip" or body_name.endswith(".gz"):
-        raw = gzip.decompress(raw)
-    body = _load_json(raw, body_path.relative_to(root).as_posix())
+    except ValueError as exc:
+        raise ConfigEvidenceError(f"{body_rel}: compressed body is damaged ({exc}); the bundle is damaged") from None
+    body = _load_json(raw, body_rel)
     return RawPage(kind=kind, relpath=rel, bundle=root.name, sidecar=sidecar, body=body,
                    received_utc=utc_or_none(sidecar.get("received_utc")))
 
