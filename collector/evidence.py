@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from evkit.collector.client import Exchange
+from evkit.evidence.layout import RAW_DIR
 from evkit.evidence.raw import read_page_body
 from evkit.evidence.sidecars import SIDECAR_SUFFIX, is_success, read_page_sidecar
 from evkit.times import format_iso, parse_http_date
@@ -115,7 +116,7 @@ class EvidenceStore:
               context: dict[str, Any]) -> Stored:
         if exchange.rejected is not None:
             name, kind = f"{name}.a{exchange.attempt}", "http.retried"
-        folder = f"raw/{source}/{unit}"
+        folder = f"{RAW_DIR}/{source}/{unit}"
         name = self._free_name(folder, name)
         body = exchange.body
         if self._compress:
@@ -150,7 +151,7 @@ class EvidenceStore:
         """Stored 2xx responses of one unit and kind (sidecar, body), for recounting on resume."""
         if self._data_dir is None:
             return
-        folder = self._data_dir / "raw" / source / unit
+        folder = self._data_dir / RAW_DIR / source / unit
         if not folder.is_dir():
             return
         for meta_path in sorted(folder.glob("*" + SIDECAR_SUFFIX)):

@@ -17,6 +17,7 @@ from pathlib import Path
 from evkit.collector.errors import BundleError
 from evkit.evidence.errors import ImportInputError
 from evkit.evidence.formats import summarise_file
+from evkit.evidence.layout import DATA, IMPORTS_DIR
 from evkit.evidence.sidecars import SIDECAR_SUFFIX
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import BundleExistsError, ManifestsError
@@ -28,7 +29,6 @@ from evkit.manifests.names import sanitise_component
 from evkit.times import format_utc
 
 CHUNK = 1 << 20
-IMPORTS = "imports"
 
 
 def check_inputs(files: Sequence[Path]) -> None:
@@ -118,8 +118,8 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         ledger = []
         for source, name in zip(files, names):
             received = utc_now(precise=True)
-            record = writer.write(f"{IMPORTS}/{name}", _chunks(source))
-            stored = out / "data" / IMPORTS / name
+            record = writer.write(f"{IMPORTS_DIR}/{name}", _chunks(source))
+            stored = out / DATA / IMPORTS_DIR / name
             summary = _describe_format(stored)
             sidecar = {
                 "kind": "import", "original_name": source.name, "stored_name": name,
@@ -129,8 +129,8 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
                 "record_count": summary.get("record_count", 0),
                 "errors": summary.get("errors", []), "lossy": summary.get("lossy", []),
             }
-            writer.write(f"{IMPORTS}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
-            writer.log_event("imported", file=f"{IMPORTS}/{name}", original_name=source.name,
+            writer.write(f"{IMPORTS_DIR}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
+            writer.log_event("imported", file=f"{IMPORTS_DIR}/{name}", original_name=source.name,
                              size=record.size, sha256=record.sha256, format=sidecar["format"])
             ledger.append({"source": "import", "unit": name, "window": None, "expected": 1,
                            "received": 1, "unique_ids": sidecar["record_count"], "retries": 0,

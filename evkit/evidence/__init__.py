@@ -2,6 +2,7 @@
 
 - `kinds`: the page kinds a sidecar names (`ual.page`, `graph.records`, `mgmt.blob`,
   `config.*`, `licences.*`), RECORD_KINDS and where each keeps its records;
+- `layout`: where evidence lives in the payload (`raw/`, `imports/`);
 - `sidecars`: the JSON file beside every stored body;
 - `inventory`: which files of a bundle are pages of which kind, imports, the ledger;
 - `raw`: the records of one raw API page, record by record;

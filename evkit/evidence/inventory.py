@@ -15,6 +15,7 @@ from typing import Any
 
 from evkit.evidence.errors import EvidenceError
 from evkit.evidence.kinds import RECORD_KINDS, is_config_kind
+from evkit.evidence.layout import COLLECTION, DATA, IMPORTS_DIR, RAW_DIR
 from evkit.evidence.sidecars import (SIDECAR_SUFFIX, imported_body, is_success, page_status, read_json_file,
                                     read_page_sidecar)
 
@@ -84,24 +85,24 @@ def scan_bundles(roots: Iterable[Path]) -> list[Inventory]:
 
 def scan_bundle(root: Path) -> Inventory:
     """Discover the evidence files of one bundle (sealed or not); never loads record bodies."""
-    data = root / "data"
+    data = root / DATA
     if not data.is_dir():
-        raise EvidenceError(f"{root}: not an evidence bundle (no data/ directory)")
+        raise EvidenceError(f"{root}: not an evidence bundle (no {DATA}/ directory)")
     inv = Inventory(root=root, name=root.name, collection={})
-    coll_path = data / "collection.json"
+    coll_path = data / COLLECTION
     if coll_path.is_file():
         try:
             coll = read_json_file(coll_path)
             inv.collection = coll if isinstance(coll, dict) else {}
         except ValueError as exc:
-            inv.problems.append(f"{root.name}/data/collection.json: {exc}")
+            inv.problems.append(f"{root.name}/{DATA}/{COLLECTION}: {exc}")
     else:
-        inv.problems.append(f"{root.name}/data/collection.json: missing; completeness unknown")
-    raw = data / "raw"
+        inv.problems.append(f"{root.name}/{DATA}/{COLLECTION}: missing; completeness unknown")
+    raw = data / RAW_DIR
     if raw.is_dir():
         for sidecar in sorted(raw.rglob("*" + SIDECAR_SUFFIX)):
             _add_page(inv, sidecar)
-    imports = data / "imports"
+    imports = data / IMPORTS_DIR
     if imports.is_dir():
         for sidecar in sorted(imports.glob("*" + SIDECAR_SUFFIX)):
             _add_import(inv, sidecar)

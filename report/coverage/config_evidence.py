@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from evkit.evidence.errors import EvidenceError
 from evkit.evidence.kinds import config_kind, is_config_kind, licences_kind
+from evkit.evidence.layout import DATA, RAW_DIR
 from evkit.evidence.raw import read_page_body
 from evkit.evidence.sidecars import is_success, read_page_sidecar
 from evkit.times import utc_or_none
@@ -146,7 +147,7 @@ def build_tenant_config(pages: Iterable[RawPage]) -> TenantConfig:
 
 def iter_raw_pages(root: Path) -> Iterator[RawPage]:
     """Yield the 2xx config and licence pages of one bundle, in path order."""
-    data = root / "data" / "raw"
+    data = root / DATA / RAW_DIR
     for source in ("config", "licences"):
         base = data / source
         if not base.is_dir():
