@@ -31,10 +31,6 @@ class Page:
     context: dict[str, Any]
     size: int = 0  # body bytes as received (uncompressed), from the sidecar; 0 when unknown
 
-    @property
-    def gzip(self) -> bool:
-        return self.body.name.endswith(".gz")
-
 
 @dataclass(frozen=True, slots=True)
 class ImportFile:
