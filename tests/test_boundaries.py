@@ -145,6 +145,11 @@ def test_manifests_imports_no_evidence():
     assert _importers("evkit.manifests", ("evkit.evidence",)) == []
 
 
+def test_times_imports_no_product_code():
+    """evkit.times is used by every package, the verifier included, so it depends on none."""
+    assert _importers("evkit.times", ("evkit.",)) == []
+
+
 def test_emulator_imports_no_product_code():
     product = ("evkit.manifests", "evkit.collector", "evkit.report", "evkit.cli", "evkit.demo")
     assert _importers("evkit.emulator", product) == []
