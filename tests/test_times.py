@@ -9,7 +9,7 @@ import pytest
 
 from evkit.times import (format_compact, format_date, format_iso, format_minutes, format_plain, format_tick,
                          format_utc, format_utc_precise, format_utc_zoneless, iso_utc, parse_http_date,
-                         parse_iso, parse_iso_or_none, parse_iso_utc)
+                         parse_creation_time, parse_iso, parse_iso_or_none, parse_iso_utc)
 
 PLUS_TWO = timezone(timedelta(hours=2))
 
@@ -61,3 +61,39 @@ def test_a_naive_time_is_utc_never_local_time():
 def test_iso_utc_and_format_iso_agree():
     assert iso_utc("6/1/2023 12:00:00 PM") == format_iso(datetime(2023, 6, 1, 12, tzinfo=UTC)) == "2023-06-01T12:00:00Z"
     assert iso_utc("2023-06-01T12:00:00.1234567") == "2023-06-01T12:00:00.123456Z"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2023-06-01T12:00:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("2023-06-01T12:00:00Z", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("2023-06-01T12:00:00.0000000Z", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("2023-06-01T12:00:00.1234567", datetime(2023, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)),
+    ("2023-06-01T14:30:00+02:30", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("2023-06-01T07:00:00-05:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("2023-06-01 12:00:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("6/1/2023 12:00:00 PM", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
+    ("6/1/2023 12:30:00 AM", datetime(2023, 6, 1, 0, 30, tzinfo=timezone.utc)),
+    ("12/31/2023 11:59:59 PM", datetime(2023, 12, 31, 23, 59, 59, tzinfo=timezone.utc)),
+    ("6/1/2023, 12:00:00.250 PM", datetime(2023, 6, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)),
+    ("6/1/2023 13:00:00", datetime(2023, 6, 1, 13, tzinfo=timezone.utc)),
+])
+def test_parse_creation_time(text, expected):
+    got = parse_creation_time(text)
+    assert got == expected and got.tzinfo == timezone.utc
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2023-02-30T00:00:00", "13/1/2023 1:00:00 PM",
+                                  "6/1/2023 13:00:00 PM", "2023-06-01T25:00:00", None, 1685620800])
+def test_parse_creation_time_rejects(text):
+    with pytest.raises(ValueError):
+        parse_creation_time(text)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("3/12/2024, 2:02:11.000 PM", "2024-03-12T14:02:11Z"),
+    ("2024-03-12T16:02:11.5+02:00", "2024-03-12T14:02:11.500000Z"),
+    ("/Date(1695182703000)/", "2023-09-20T04:05:03Z"),
+    ("nonsense", None), (None, None),
+])
+def test_iso_utc_for_derived_columns(text, expected):
+    assert iso_utc(text) == expected

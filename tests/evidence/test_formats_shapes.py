@@ -215,32 +215,6 @@ def test_lossy_cell_is_a_string_with_parts():
     assert cell == "Folders: gone" and cell.column == "Folders" and cell.reason == "gone"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("2023-06-01T12:00:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("2023-06-01T12:00:00Z", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("2023-06-01T12:00:00.0000000Z", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("2023-06-01T12:00:00.1234567", datetime(2023, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)),
-    ("2023-06-01T14:30:00+02:30", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("2023-06-01T07:00:00-05:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("2023-06-01 12:00:00", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("6/1/2023 12:00:00 PM", datetime(2023, 6, 1, 12, tzinfo=timezone.utc)),
-    ("6/1/2023 12:30:00 AM", datetime(2023, 6, 1, 0, 30, tzinfo=timezone.utc)),
-    ("12/31/2023 11:59:59 PM", datetime(2023, 12, 31, 23, 59, 59, tzinfo=timezone.utc)),
-    ("6/1/2023, 12:00:00.250 PM", datetime(2023, 6, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)),
-    ("6/1/2023 13:00:00", datetime(2023, 6, 1, 13, tzinfo=timezone.utc)),
-])
-def test_parse_creation_time(text, expected):
-    got = parse_creation_time(text)
-    assert got == expected and got.tzinfo == timezone.utc
-
-
-@pytest.mark.parametrize("text", ["", "yesterday", "2023-02-30T00:00:00", "13/1/2023 1:00:00 PM",
-                                  "6/1/2023 13:00:00 PM", "2023-06-01T25:00:00", None, 1685620800])
-def test_parse_creation_time_rejects(text):
-    with pytest.raises(ValueError):
-        parse_creation_time(text)
-
-
 @pytest.mark.parametrize("delimiter", ["\t", ";"])
 def test_excel_resaved_with_tabs_or_semicolons(tmp_path, delimiter):
     import csv
@@ -296,14 +270,3 @@ def test_json_lines_with_line_separator_characters_in_values(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
     assert detect_format(path) == "mgmt-blob"
     assert [r.record for r in read_records(path)] == records
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("3/12/2024, 2:02:11.000 PM", "2024-03-12T14:02:11Z"),
-    ("2024-03-12T16:02:11.5+02:00", "2024-03-12T14:02:11.500000Z"),
-    ("/Date(1695182703000)/", "2023-09-20T04:05:03Z"),
-    ("nonsense", None), (None, None),
-])
-def test_iso_utc_for_derived_columns(text, expected):
-    from evkit.times import iso_utc
-    assert iso_utc(text) == expected
