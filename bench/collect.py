@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from evkit.manifests.keys import generate_key  # noqa: E402
+from evkit.times import parse_iso_utc  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
 READY_TIMEOUT = 3600.0  # generating 10M records takes about 15 minutes on the shared machine
@@ -92,7 +93,7 @@ def _events(bundle: Path) -> tuple[dict[str, datetime], float]:
     for line in (bundle / "data" / "events.log").read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
         if entry["event"] in ("collect.started", "collect.finished", "sealing"):
-            times.setdefault(entry["event"], datetime.fromisoformat(entry["time_utc"].replace("Z", "+00:00")))
+            times.setdefault(entry["event"], parse_iso_utc(entry["time_utc"]))
         if entry["event"] == "collect.finished":
             cpu = float(entry.get("cpu_seconds", 0.0))
     return times, cpu

@@ -19,7 +19,7 @@ from evkit.collector.errors import ApiError, AuthError, CollectorError
 from evkit.collector.permissions import missing
 from evkit.collector.retry import RetryPolicy
 from evkit.collector.sources.mgmt import CONTENT_TYPES, START_KEY, with_publisher
-from evkit.collector.windows import iso
+from evkit.times import format_iso
 
 
 @dataclass
@@ -80,7 +80,7 @@ def check(cfg: CollectConfig, tokens: TokenProvider, *,
     for source in cfg.sources:
         if source == "ual":
             probe.invoke("ual", "Search-UnifiedAuditLog", {
-                "StartDate": iso(moment - timedelta(hours=1)), "EndDate": iso(moment), "ResultSize": 1})
+                "StartDate": format_iso(moment - timedelta(hours=1)), "EndDate": format_iso(moment), "ResultSize": 1})
         elif source == "config":
             probe.invoke("config", "Get-OrganizationConfig", {})
         elif source == "licences":

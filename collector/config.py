@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.collector.errors import ConfigError
+from evkit.times import parse_iso
 from evkit.tomlfile import read_toml
 
 
@@ -172,7 +173,7 @@ def parse_utc(value: object, field_name: str) -> datetime:
         raise ConfigError(f"{field_name}: expected an ISO 8601 UTC time string like "
                           f"\"2023-05-15T00:00:00Z\", got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = parse_iso(value)
     except ValueError:
         raise ConfigError(f"{field_name}: {value!r} is not an ISO 8601 time "
                           f"(use e.g. \"2023-05-15T00:00:00Z\")") from None

@@ -48,7 +48,3 @@ class ThrottledError(ApiError):
 
 class BundleError(CollectorError):
     """The output bundle cannot be created, resumed or written."""
-
-
-class ImportInputError(CollectorError):
-    """A file handed to `evkit import` cannot be read; the message names the file."""

@@ -19,13 +19,15 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from evkit.collector.client import Exchange
-from evkit.collector.windows import iso
+from evkit.evidence.layout import RAW_DIR
+from evkit.evidence.raw import read_page_body
+from evkit.evidence.sidecars import SIDECAR_SUFFIX, is_success, read_page_sidecar
+from evkit.times import format_iso, parse_http_date
 
 SIDECAR_HEADERS = ("Date", "request-id", "client-request-id")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -114,7 +116,7 @@ class EvidenceStore:
               context: dict[str, Any]) -> Stored:
         if exchange.rejected is not None:
             name, kind = f"{name}.a{exchange.attempt}", "http.retried"
-        folder = f"raw/{source}/{unit}"
+        folder = f"{RAW_DIR}/{source}/{unit}"
         name = self._free_name(folder, name)
         body = exchange.body
         if self._compress:
@@ -126,21 +128,21 @@ class EvidenceStore:
             written = self._sink.write(f"{folder}/{body_file}", body)
             # the writer hashed the bytes on their way to disk: no second pass over large pages
             digest = getattr(written, "sha256", None) or hashlib.sha256(body).hexdigest()
-        server_date = _server_date(exchange.header("Date"))
+        server_date = parse_http_date(exchange.header("Date"))
         if server_date is not None:
             self.clock.add(server_date, exchange.received_utc)
         sidecar = {
             "kind": kind, "source": source, "method": exchange.method, "url": scrub_url(exchange.url),
             "request_body": exchange.request_body, "status": exchange.status,
             "headers": {h: v for h in SIDECAR_HEADERS if (v := exchange.header(h)) is not None},
-            "received_utc": iso(exchange.received_utc),
-            "server_date_utc": iso(server_date) if server_date else None,
+            "received_utc": format_iso(exchange.received_utc),
+            "server_date_utc": format_iso(server_date) if server_date else None,
             "body_file": body_file, "body_size": len(body), "body_sha256": digest,
             "stored_encoding": encoding, "attempt": exchange.attempt, "context": context,
         }
         if exchange.rejected is not None:
             sidecar["rejected"] = exchange.rejected
-        self._sink.write(f"{folder}/{name}.meta.json", dump_json(sidecar))
+        self._sink.write(f"{folder}/{name}{SIDECAR_SUFFIX}", dump_json(sidecar))
         if self._on_bytes is not None:
             self._on_bytes(source, len(body))
         return Stored(f"{folder}/{body_file}", len(body), digest)
@@ -149,29 +151,25 @@ class EvidenceStore:
         """Stored 2xx responses of one unit and kind (sidecar, body), for recounting on resume."""
         if self._data_dir is None:
             return
-        folder = self._data_dir / "raw" / source / unit
+        folder = self._data_dir / RAW_DIR / source / unit
         if not folder.is_dir():
             return
-        for meta_path in sorted(folder.glob("*.meta.json")):
+        for meta_path in sorted(folder.glob("*" + SIDECAR_SUFFIX)):
             try:
-                sidecar = json.loads(meta_path.read_bytes())
+                sidecar, body_path = read_page_sidecar(meta_path)
             except ValueError:
                 continue
-            if sidecar.get("kind") != kind or not 200 <= int(sidecar.get("status", 0)) < 300:
+            if sidecar.get("kind") != kind or not is_success(sidecar):
                 continue
-            body_path = folder / sidecar["body_file"]
             if not body_path.is_file():
                 continue
-            body = body_path.read_bytes()
-            if sidecar.get("stored_encoding") == "gzip":
-                body = gzip.decompress(body)
-            yield sidecar, body
+            yield sidecar, read_page_body(sidecar, body_path)
 
     def _free_name(self, folder: str, name: str) -> str:
         """`name`, or `name.rN` when an earlier (uncommitted) fetch already used it."""
         candidate, n = name, 1
         while any(self._sink.exists(f"{folder}/{candidate}{suffix}")
-                  for suffix in (".meta.json", ".json", ".json.gz")):
+                  for suffix in (SIDECAR_SUFFIX, ".json", ".json.gz")):
             n += 1
             candidate = f"{name}.r{n}"
         return candidate
@@ -181,14 +179,3 @@ def dump_json(data: Any) -> bytes:
     """evkit's JSON convention: UTF-8, sorted keys, compact separators, one trailing newline."""
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
-
-def _server_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

@@ -1,21 +1,24 @@
 """`evkit import`: seal files a client handed over into a new evidence bundle, byte for byte.
 
 Each file lands at data/imports/<safe name> with data/imports/<safe name>.meta.json (original
-name, size, SHA-256, who provided it, when it was received, and what collector.formats made of
+name, size, SHA-256, who provided it, when it was received, and what evkit.evidence.formats made of
 it). The bundle is built in place with the open marker; if anything fails before sealing, the
 directory this run created is removed, so no half-written bundle is ever left looking sealed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
-from evkit.collector.errors import BundleError, ImportInputError
-from evkit.collector.formats import summarise_file
+from evkit.collector.errors import BundleError
+from evkit.evidence.errors import ImportInputError
+from evkit.evidence.formats import summarise_file
+from evkit.evidence.layout import DATA, IMPORTS_DIR
+from evkit.evidence.sidecars import SIDECAR_SUFFIX
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import BundleExistsError, ManifestsError
 from evkit.manifests.host import host_info
@@ -23,10 +26,9 @@ from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
 from evkit.manifests.layout import utc_now
 from evkit.manifests.names import sanitise_component
+from evkit.times import format_utc
 
 CHUNK = 1 << 20
-IMPORTS = "imports"
-SIDECAR_SUFFIX = ".meta.json"
 
 
 def check_inputs(files: Sequence[Path]) -> None:
@@ -85,13 +87,12 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def _describe_format(path: Path) -> dict:
-    """What collector.formats makes of the sealed copy: format, encoding, records, errors, lossy."""
+    """What evkit.evidence.formats makes of the sealed copy: format, encoding, records, errors, lossy."""
     return summarise_file(path)
 
 
 def _mtime_utc(path: Path) -> str:
-    stamp = dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc))
 
 
 def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Path],
@@ -117,8 +118,8 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         ledger = []
         for source, name in zip(files, names):
             received = utc_now(precise=True)
-            record = writer.write(f"{IMPORTS}/{name}", _chunks(source))
-            stored = out / "data" / IMPORTS / name
+            record = writer.write(f"{IMPORTS_DIR}/{name}", _chunks(source))
+            stored = out / DATA / IMPORTS_DIR / name
             summary = _describe_format(stored)
             sidecar = {
                 "kind": "import", "original_name": source.name, "stored_name": name,
@@ -128,8 +129,8 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
                 "record_count": summary.get("record_count", 0),
                 "errors": summary.get("errors", []), "lossy": summary.get("lossy", []),
             }
-            writer.write(f"{IMPORTS}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
-            writer.log_event("imported", file=f"{IMPORTS}/{name}", original_name=source.name,
+            writer.write(f"{IMPORTS_DIR}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
+            writer.log_event("imported", file=f"{IMPORTS_DIR}/{name}", original_name=source.name,
                              size=record.size, sha256=record.sha256, format=sidecar["format"])
             ledger.append({"source": "import", "unit": name, "window": None, "expected": 1,
                            "received": 1, "unique_ids": sidecar["record_count"], "retries": 0,

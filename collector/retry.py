@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+
+from evkit.times import parse_http_date
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 509})
 # Management Activity API error codes that mean "try again" whatever the HTTP status
@@ -47,12 +48,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return max(float(value), 0.0)
     except ValueError:
         pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = parse_http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
     return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
 
 

@@ -31,12 +31,12 @@ from evkit.collector.retry import RetryPolicy
 from evkit.collector.sources import SOURCE_MODULES
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.state import RunState
-from evkit.collector.windows import compact, iso
 from evkit import __version__
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import ManifestsError
 from evkit.manifests.host import host_info
 from evkit.manifests.keys import SigningKey
+from evkit.times import format_compact, format_iso
 
 logger = logging.getLogger("collector")
 
@@ -56,7 +56,7 @@ class RunOutcome:
 
 def config_fingerprint(cfg: CollectConfig) -> str:
     """What must not change between a run and its resume: tenant, window, sources, filters."""
-    basis = "\n".join([cfg.tenant_id, iso(cfg.window_start), iso(cfg.window_end), ",".join(cfg.sources),
+    basis = "\n".join([cfg.tenant_id, format_iso(cfg.window_start), format_iso(cfg.window_end), ",".join(cfg.sources),
                        ",".join(cfg.operations), ",".join(cfg.users), cfg.case_id])
     return hashlib.sha256(basis.encode()).hexdigest()
 
@@ -65,7 +65,7 @@ def open_bundle(cfg: CollectConfig, out: Path, *, resume: bool, now: datetime) -
     try:
         if resume:
             return BundleWriter.resume(out)
-        collection_id = f"{compact(now)}-{uuid.uuid4().hex[:8]}"
+        collection_id = f"{format_compact(now)}-{uuid.uuid4().hex[:8]}"
         return BundleWriter.create(out, case_id=cfg.case_id, collection_id=collection_id)
     except ManifestsError as exc:
         raise BundleError(str(exc)) from exc
@@ -97,7 +97,7 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
                           f"being resumed in {out}; resume with the same config")
     run_no = int(state.data.get("runs", 0)) + 1
     state.data.update(config_fingerprint=fingerprint, runs=run_no)
-    state.data.setdefault("started_utc", iso(started))
+    state.data.setdefault("started_utc", format_iso(started))
     state.save()
     handler = _MemoryLog()
     logging.getLogger("collector").addHandler(handler)
@@ -117,7 +117,7 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
     ctx = SourceContext(cfg, client, evidence, state, progress, log_event, now=now, sleep=sleep,
                         poll_interval=cfg.tuning.poll_seconds)
     writer.log_event("collect.resumed" if resume else "collect.started", run=run_no, tool_version=__version__,
-                     sources=list(cfg.sources), window={"start": iso(cfg.window_start), "end": iso(cfg.window_end)})
+                     sources=list(cfg.sources), window={"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)})
     logger.info("run %d of collection %s into %s", run_no, writer.collection_id, out)
     try:
         for source in cfg.sources:
@@ -172,7 +172,7 @@ def bag_info(cfg: CollectConfig) -> dict[str, str]:
     return {"Source-Organization": cfg.tenant_domain, "Contact-Email": cfg.examiner,
             "External-Description": f"Microsoft 365 audit evidence for tenant {cfg.tenant_domain}",
             "Evkit-Tenant": cfg.tenant_id, "Evkit-Cloud": cfg.cloud,
-            "Evkit-Window": f"{iso(cfg.window_start)}/{iso(cfg.window_end)}"}
+            "Evkit-Window": f"{format_iso(cfg.window_start)}/{format_iso(cfg.window_end)}"}
 
 
 def collection_record(cfg: CollectConfig, writer: BundleWriter, state: RunState, ledger: list[LedgerEntry],
@@ -183,9 +183,9 @@ def collection_record(cfg: CollectConfig, writer: BundleWriter, state: RunState,
         "case_id": cfg.case_id, "collection_id": writer.collection_id,
         "examiner": cfg.examiner, "signer_fingerprint": key.fingerprint,
         "tenant": {"id": cfg.tenant_id, "domain": cfg.tenant_domain, "cloud": cfg.cloud},
-        "window": {"start": iso(cfg.window_start), "end": iso(cfg.window_end)},
+        "window": {"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)},
         "sources": list(cfg.sources), "operations": list(cfg.operations), "users": list(cfg.users),
-        "started_utc": state.data.get("started_utc"), "finished_utc": iso(finished.replace(microsecond=0)),
+        "started_utc": state.data.get("started_utc"), "finished_utc": format_iso(finished.replace(microsecond=0)),
         "runs": state.data.get("runs", 1),
         "clock": clock.to_json(),
         "host": host_info(),

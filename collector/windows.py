@@ -7,7 +7,9 @@ Search-UnifiedAuditLog caps) is tested without a network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from evkit.times import format_compact, format_iso, parse_iso_utc
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -30,14 +32,14 @@ class TimeWindow:
     @property
     def unit(self) -> str:
         """The directory name of this window's pages: YYYYMMDDTHHMMSSZ_YYYYMMDDTHHMMSSZ."""
-        return f"{compact(self.start)}_{compact(self.end)}"
+        return f"{format_compact(self.start)}_{format_compact(self.end)}"
 
     def to_json(self) -> dict[str, str]:
-        return {"start": iso(self.start), "end": iso(self.end)}
+        return {"start": format_iso(self.start), "end": format_iso(self.end)}
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> "TimeWindow":
-        return cls(parse_iso(data["start"]), parse_iso(data["end"]))
+        return cls(parse_iso_utc(data["start"]), parse_iso_utc(data["end"]))
 
     def halves(self) -> tuple["TimeWindow", "TimeWindow"]:
         """Split in two at a whole second (the API's date resolution)."""
@@ -46,23 +48,6 @@ class TimeWindow:
 
     def can_split(self, min_seconds: float) -> bool:
         return self.seconds / 2 >= min_seconds and self.seconds >= 2
-
-
-def iso(moment: datetime) -> str:
-    """UTC ISO 8601 with a Z, whole seconds unless the value has microseconds."""
-    text = moment.astimezone(timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")
-
-
-def compact(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def parse_iso(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def chunk(window: TimeWindow, size: timedelta) -> list[TimeWindow]:

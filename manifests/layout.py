@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from evkit.times import format_utc, format_utc_precise
+
 NAMESPACE = "evkit-evidence"
 DATA = "data"
 OPEN_DIR = ".evkit-open"          # present only while the bundle is open (unsealed)
@@ -38,9 +40,7 @@ ZERO_SHA256 = "0" * 64
 def utc_now(precise: bool = False) -> str:
     """Current UTC time as ISO 8601 with Z (microseconds when precise)."""
     now = _dt.datetime.now(_dt.timezone.utc)
-    if precise:
-        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc_precise(now) if precise else format_utc(now)
 
 
 def allowed_signers_line(signer: str, key_line: str) -> str:

@@ -15,11 +15,12 @@ from typing import Any
 
 from evkit.report.rules import classify as rules
 from evkit.report.rules.attribution import indicator_hits, kinds_sought, session_label
-from evkit.report.casefile import CaseFile, format_utc
-from evkit.report.rules.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
+from evkit.report.casefile import CaseFile
+from evkit.report.rules.classify import Attributed, Evidence, ItemRef, ItemVerdict, Sighting
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
 from evkit.report.rules.visibility import Gap, ledger_gaps
+from evkit.times import format_utc
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
 

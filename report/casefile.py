@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.tomlfile import read_toml
 from evkit.report.errors import CaseFileError
+from evkit.times import format_utc, parse_iso
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -59,11 +60,6 @@ class CaseFile:
             "window": [format_utc(self.window_start), format_utc(self.window_end)],
             "indicators": self.indicators.to_json(),
         }
-
-
-def format_utc(value: datetime) -> str:
-    """The house time format: UTC, seconds precision, trailing Z."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _net_text(net: IPNetwork) -> str:
@@ -149,7 +145,7 @@ def parse_utc(value: Any, where: str) -> datetime:
         parsed = value
     elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = parse_iso(value)
         except ValueError:
             raise CaseFileError(f"{where}: not an ISO 8601 time: {value!r}") from None
     else:

@@ -17,10 +17,6 @@ class CaseFileError(ReportError):
     exit_status = ExitCode.USAGE
 
 
-class EvidenceError(ReportError):
-    """A bundle cannot be read at all (not a directory, no data/); the message names it."""
-
-
 class InvalidEvidenceError(ReportError):
     """A bundle failed verification (or could not be verified) and is refused; `findings` are
     printed, one per line, before the message. The exit status is 1, or the one given (3: cannot

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from evkit.evidence.inventory import Inventory, scan_bundles
 from evkit.report.analysis import Analysis, analyse
-from evkit.report.casefile import CaseFile, format_utc, load_case
+from evkit.report.casefile import CaseFile, load_case
 from evkit.report.rules.classify import folder_key
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import RenderError
@@ -26,10 +27,10 @@ from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs.csvcells import csv_bytes
 from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
-from evkit.report.inventory import Inventory, scan_bundles
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.engine.suggestion_queries import suggestions
 from evkit.report.rules.visibility import Gap, clip
+from evkit.times import format_utc
 
 logger = logging.getLogger(__name__)
 

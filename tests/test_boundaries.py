@@ -135,9 +135,21 @@ def test_manifests_imports_no_collector_or_report():
     assert _importers("evkit.manifests", ("evkit.collector", "evkit.report", "evkit.emulator")) == []
 
 
-@pytest.mark.xfail(reason="issue 12: the evidence package is not split out of collector yet")
 def test_report_imports_no_collector():
     assert _importers("evkit.report", ("evkit.collector", "evkit.emulator")) == []
+
+
+def test_evidence_imports_no_collector_or_report():
+    assert _importers("evkit.evidence", ("evkit.collector", "evkit.report", "evkit.emulator")) == []
+
+
+def test_manifests_imports_no_evidence():
+    assert _importers("evkit.manifests", ("evkit.evidence",)) == []
+
+
+def test_times_imports_no_product_code():
+    """evkit.times is used by every package, the verifier included, so it depends on none."""
+    assert _importers("evkit.times", ("evkit.",)) == []
 
 
 def test_emulator_imports_no_product_code():

@@ -28,7 +28,9 @@ def test_unknown_command_is_a_usage_error(capsys):
 def test_subprocess_entry_point(evkit_cli):
     result = evkit_cli("--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"evkit {__version__}"
+    from evkit.provenance import tool_identity
+
+    assert result.stdout.strip() == f"evkit {__version__} (code sha256 {tool_identity().sha256})"
 
 
 def test_subcommand_help_exits_zero(capsys):

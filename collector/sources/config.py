@@ -16,10 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from evkit.collector.errors import AuthError, CollectorError
+from evkit.collector.errors import CollectorError
 from evkit.collector.evidence import subject_name
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, values
+from evkit.evidence.kinds import config_kind
 
 SOURCE = "config"
 TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -50,7 +51,7 @@ def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: st
     number = 1  # a unit not finished is asked again whole; stored pages get `.r2` names
     while True:
         resp = ctx.invoke(cmdlet, params, source=SOURCE, unit=unit, name=f"p{number:06d}",
-                          kind=f"config.{cmdlet}", context=context, url=url)
+                          kind=config_kind(cmdlet), context=context, url=url)
         retries += resp.retries
         rows.extend(values(resp.data))
         if warnings is not None:

@@ -17,7 +17,9 @@ from evkit.collector.client import Exchange
 from evkit.collector.errors import ApiError, AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id, values
-from evkit.collector.windows import TimeWindow, iso
+from evkit.collector.windows import TimeWindow
+from evkit.evidence.kinds import GRAPH_RECORDS
+from evkit.times import format_iso
 
 SOURCE = "graph"
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -37,8 +39,8 @@ def query_body(ctx: SourceContext) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@odata.type": "#microsoft.graph.security.auditLogQuery",
         "displayName": f"evkit {ctx.config.case_id}",
-        "filterStartDateTime": iso(ctx.config.window_start),
-        "filterEndDateTime": iso(ctx.config.window_end),
+        "filterStartDateTime": format_iso(ctx.config.window_start),
+        "filterEndDateTime": format_iso(ctx.config.window_end),
         "operationFilters": list(ctx.config.operations),
     }
     return body
@@ -100,13 +102,13 @@ def _run(ctx: SourceContext, window: TimeWindow) -> LedgerEntry:
     received = int(section.get("received", 0))
     ids: set[str] = set()
     if "next" in section:  # resumed mid-paging: recount what the stored pages hold
-        for _sidecar, body in ctx.evidence.read_back(SOURCE, unit, "graph.records"):
+        for _sidecar, body in ctx.evidence.read_back(SOURCE, unit, GRAPH_RECORDS):
             ids.update(i for i in (record_id(r, "id") for r in values(_loads(body))) if i)
     while next_url:
         number = ctx.state.page(SOURCE, unit)
         resp = ctx.client.request("GET", next_url, scope=ctx.config.endpoints.graph_scope,
                                   record=ctx.evidence.recorder(SOURCE, unit, f"records-{number:06d}",
-                                                               "graph.records", {"query_id": query_id}))
+                                                               GRAPH_RECORDS, {"query_id": query_id}))
         retries += resp.retries
         rows = values(resp.data)
         received += len(rows)

@@ -13,6 +13,7 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.permissions import missing
 from evkit.collector.sources.base import SourceContext, record_id, values
+from evkit.evidence.kinds import licences_kind
 
 SOURCE = "licences"
 USER_FIELDS = "id,userPrincipalName,mail,accountEnabled,assignedLicenses,assignedPlans"
@@ -49,5 +50,5 @@ def _unit(ctx: SourceContext, unit: str, url: str, kind: str, context: dict[str,
 def collect(ctx: SourceContext) -> None:
     graph = f"{ctx.config.endpoints.graph}/v1.0"
     ctx.progress.add_units(SOURCE, 2)
-    _unit(ctx, "subscribedSkus", f"{graph}/subscribedSkus", "licences.subscribedSkus")
-    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", "licences.users")
+    _unit(ctx, "subscribedSkus", f"{graph}/subscribedSkus", licences_kind("subscribedSkus"))
+    _unit(ctx, "users", f"{graph}/users?$select={USER_FIELDS}&$top=999", licences_kind("users"))

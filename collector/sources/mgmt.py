@@ -31,7 +31,9 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import safe_name
 from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
-from evkit.collector.windows import TimeWindow, chunk, iso
+from evkit.collector.windows import TimeWindow, chunk
+from evkit.evidence.kinds import MGMT_BLOB
+from evkit.times import format_iso, format_utc_zoneless
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")
@@ -44,10 +46,6 @@ START_KEY = "collection.mgmt_start_subscriptions"
 
 def _feed(ctx: SourceContext) -> str:
     return f"{ctx.config.endpoints.manage}/api/v1.0/{ctx.config.tenant_id}/activity/feed"
-
-
-def _time(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def with_publisher(url: str, publisher_id: str) -> str:
@@ -129,7 +127,7 @@ def collect(ctx: SourceContext) -> None:
             ctx.finish(LedgerEntry(
                 SOURCE, f"{content_type}/pending-{p.pending.unit}", p.pending.to_json(), None, 0, 0, 0, PENDING,
                 f"content for these events may not be available yet (it can appear up to "
-                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {iso(ctx.now())}); "
+                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {format_iso(ctx.now())}); "
                 f"collect again later for this part"))
 
 
@@ -153,7 +151,7 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
                               accept=lambda status, body: status == 400 and error_code(body) == "AF20024",
                               record=ctx.evidence.recorder(SOURCE, content_type, "start", "mgmt.subscription",
                                                            {"content_type": content_type}))
-    fresh = iso(ctx.now()) if 200 <= resp.status < 300 else None
+    fresh = format_iso(ctx.now()) if 200 <= resp.status < 300 else None
     ctx.log_event("mgmt.subscription", content_type=content_type,
                   outcome="started by this collection" if fresh else "already enabled")
     ctx.state.update(lambda s: s[SOURCE].__setitem__(key, fresh or True))
@@ -162,7 +160,7 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
 
 def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
     url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
-                         f"&startTime={_time(window.start)}&endTime={_time(window.end)}", ctx.config.publisher_id)
+                         f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}", ctx.config.publisher_id)
     blobs: list[dict[str, Any]] = []
     retries = 0
     context = {"content_type": content_type, "window": window.to_json()}
@@ -202,7 +200,7 @@ def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]
             resp = ctx.client.request(
                 "GET", with_publisher(_quote_path(blob["contentUri"]), ctx.config.publisher_id),
                 scope=ctx.config.endpoints.manage_scope,
-                record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", "mgmt.blob",
+                record=ctx.evidence.recorder(SOURCE, content_type, f"blob-{safe_name(content_id)}", MGMT_BLOB,
                                              {"content_type": content_type, "content_id": content_id,
                                               "content_created": blob.get("contentCreated")}))
         except AuthError:

@@ -23,7 +23,9 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.ualpage import Row, scan_page
-from evkit.collector.windows import TimeWindow, chunk, iso
+from evkit.collector.windows import TimeWindow, chunk
+from evkit.evidence.kinds import UAL_PAGE
+from evkit.times import format_iso
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class _Session:
 
 def search_parameters(ctx: SourceContext, window: TimeWindow, session_id: str) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "StartDate": iso(window.start), "EndDate": iso(window.end),
+        "StartDate": format_iso(window.start), "EndDate": format_iso(window.end),
         "SessionId": session_id, "SessionCommand": "ReturnLargeSet", "ResultSize": PAGE_SIZE,
         "Operations": list(ctx.config.operations),
     }
@@ -74,7 +76,7 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             context = {"window": window.to_json(), "session_id": session_id, "restart": restarts,
                        "after_result_index": sess.last_index}
             resp = ctx.invoke("Search-UnifiedAuditLog", search_parameters(ctx, window, session_id),
-                              source=SOURCE, unit=unit, name=f"p{number:06d}", kind="ual.page",
+                              source=SOURCE, unit=unit, name=f"p{number:06d}", kind=UAL_PAGE,
                               context=context, parse=scan_page)
             retries += resp.retries
             rows: list[Row] = resp.data

@@ -78,7 +78,7 @@ def _interactive(engine) -> int:
 
 def _body(args: dict[str, Any]) -> int:
     from evkit.report.engine.loader import Engine, needs_disk  # noqa: PLC0415
-    from evkit.report.inventory import scan_bundles  # noqa: PLC0415
+    from evkit.evidence.inventory import scan_bundles  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
     query = args["--query"]

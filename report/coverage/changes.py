@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from evkit.collector.formats import utc_or_none
+from evkit.times import utc_or_none
 from evkit.report.coverage.licensing import tier_of_text
 
 UNKNOWN: Any = None  # a value the record does not tell
@@ -87,7 +87,7 @@ def parse_changes(records: Iterable[Mapping[str, Any]]) -> list[ConfigChange]:
 
 def _changes_of(record: Mapping[str, Any]) -> list[ConfigChange]:
     operation = str(record.get("Operation", ""))
-    when = parse_time(record.get("CreationTime"))
+    when = utc_or_none(record.get("CreationTime"))
     if operation not in TAMPERING_OPERATIONS or when is None:
         return []
     rid = str(record.get("Id", ""))
@@ -199,8 +199,3 @@ def parse_audit_value(raw: str) -> tuple[str, frozenset[str] | None]:
 def _split(text: str) -> list[str]:
     return [p for p in (s.strip().strip("\"'[]{}@ ") for s in re.split(r"[,;\s]+", text)) if p]
 
-
-def parse_time(value: object) -> datetime | None:
-    """Classic records carry `CreationTime` without a zone: it is UTC. One parser for all
-    evidence times (`evkit.collector.formats`), so every export's time style reads the same."""
-    return utc_or_none(value)

@@ -10,7 +10,6 @@ could not see.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,19 +19,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from evkit.collector.formats import utc_or_none
-from evkit.report.errors import EvidenceError
-from evkit.report.inventory import read_page_sidecar
+from evkit.evidence.errors import EvidenceError
+from evkit.evidence.kinds import config_kind, is_config_kind, licences_kind
+from evkit.evidence.layout import DATA, RAW_DIR
+from evkit.evidence.raw import read_page_body
+from evkit.evidence.sidecars import is_success, read_page_sidecar
+from evkit.times import utc_or_none
 
 # Config pieces by sidecar kind; per-mailbox/per-user pieces are keyed by their subject.
-ORG_CONFIG = "config.Get-OrganizationConfig"
-ADMIN_AUDIT_LOG_CONFIG = "config.Get-AdminAuditLogConfig"
-MAILBOXES = "config.Get-Mailbox"
-BYPASS = "config.Get-MailboxAuditBypassAssociation"
-FOLDER_STATISTICS = "config.Get-MailboxFolderStatistics"
-SUBSCRIBED_SKUS = "licences.subscribedSkus"
-USERS = "licences.users"
-LICENSE_DETAILS = "licences.licenseDetails"
+ORG_CONFIG = config_kind("Get-OrganizationConfig")
+ADMIN_AUDIT_LOG_CONFIG = config_kind("Get-AdminAuditLogConfig")
+MAILBOXES = config_kind("Get-Mailbox")
+BYPASS = config_kind("Get-MailboxAuditBypassAssociation")
+FOLDER_STATISTICS = config_kind("Get-MailboxFolderStatistics")
+SUBSCRIBED_SKUS = licences_kind("subscribedSkus")
+USERS = licences_kind("users")
+LICENSE_DETAILS = licences_kind("licenseDetails")
 
 #: every piece a complete readiness collection holds; folder statistics only size syncs. Per-user
 #: licenseDetails is read when an older bundle has it, never expected: it has no application
@@ -146,7 +148,7 @@ def build_tenant_config(pages: Iterable[RawPage]) -> TenantConfig:
 
 def iter_raw_pages(root: Path) -> Iterator[RawPage]:
     """Yield the 2xx config and licence pages of one bundle, in path order."""
-    data = root / "data" / "raw"
+    data = root / DATA / RAW_DIR
     for source in ("config", "licences"):
         base = data / source
         if not base.is_dir():
@@ -163,20 +165,18 @@ def _read_page(root: Path, sidecar_path: Path) -> RawPage | None:
         sidecar, body_path = read_page_sidecar(sidecar_path)
     except ValueError as exc:
         raise ConfigEvidenceError(f"{rel}: {exc}; the bundle is damaged") from None
-    status = sidecar.get("status")
     kind = str(sidecar.get("kind", ""))
-    if not isinstance(status, int) or not 200 <= status < 300:
-        return None
-    if not (kind.startswith("config.") or kind.startswith("licences.")):
+    if not is_success(sidecar) or not is_config_kind(kind):
         return None
     body_name = body_path.name
+    body_rel = body_path.relative_to(root).as_posix()
     try:
-        raw = body_path.read_bytes()
+        raw = read_page_body(sidecar, body_path)
     except FileNotFoundError:
         raise ConfigEvidenceError(f"{rel}: body {body_name} is missing; verify the bundle") from None
-    if sidecar.get("stored_encoding") == "gzip" or body_name.endswith(".gz"):
-        raw = gzip.decompress(raw)
-    body = _load_json(raw, body_path.relative_to(root).as_posix())
+    except ValueError as exc:
+        raise ConfigEvidenceError(f"{body_rel}: compressed body is damaged ({exc}); the bundle is damaged") from None
+    body = _load_json(raw, body_rel)
     return RawPage(kind=kind, relpath=rel, bundle=root.name, sidecar=sidecar, body=body,
                    received_utc=utc_or_none(sidecar.get("received_utc")))
 

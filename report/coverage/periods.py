@@ -16,7 +16,8 @@ from typing import Any
 from evkit.report.coverage.config_evidence import TenantConfig
 from evkit.report.coverage.assess import (DEFAULT_ACTIONS, STANDARD_EXPANSION_UTC, AuditState, CoveragePeriod,
                              order_reasons, evaluate, identifiers, mailbox_key, mailbox_type, state_now)
-from evkit.report.coverage.changes import UNKNOWN, ConfigChange, parse_changes, parse_time
+from evkit.report.coverage.changes import UNKNOWN, ConfigChange, parse_changes
+from evkit.times import utc_or_none
 
 
 def coverage_periods(tenant_config: TenantConfig, tampering_events: Iterable[Mapping[str, Any]],
@@ -146,7 +147,7 @@ def _window(window: Sequence[Any]) -> tuple[datetime, datetime]:
         pair: Sequence[Any] = (window.start, window.end)  # type: ignore[attr-defined]
     else:
         pair = window
-    start, end = (v if isinstance(v, datetime) else parse_time(v) for v in pair)
+    start, end = (v if isinstance(v, datetime) else utc_or_none(v) for v in pair)
     if start is None or end is None or end <= start:
         raise ValueError(f"coverage window {window!r} is not a (start, end) pair in order")
     return (start.astimezone(timezone.utc), end.astimezone(timezone.utc))

@@ -3,10 +3,10 @@
 The only module importing duckdb (with engine_*.py). Raw API pages are read by DuckDB itself
 (gzip and JSON parsing in C, one json_transform per record), which keeps `evkit report` within
 a small multiple of reading the bytes at all; imports and any page DuckDB cannot read are
-parsed in Python (report.sources) and fed through the same normalisation. The database lives
+parsed in Python (evkit.evidence.records) and fed through the same normalisation. The database lives
 in a temporary file when the evidence is large, so memory stays bounded.
 
-Event times (`ts`) come from the one parser of evidence times, `evkit.collector.formats.iso_utc`:
+Event times (`ts`) come from the one parser of evidence times, `evkit.times.iso_utc`:
 the ISO forms raw pages carry are converted in SQL by a fast path that agrees with it
 (engine_sql.fast_time), and every other distinct time string is parsed once in Python.
 """
@@ -25,22 +25,34 @@ from typing import Any
 
 import duckdb
 
+from evkit.evidence.formats import ParsedRow
+from evkit.evidence.inventory import Inventory, Page, source_name
+from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
+from evkit.evidence.records import import_rows, page_rows
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
 from evkit.report.errors import QueryError
-from evkit.report.inventory import Inventory, Page, source_name
-from evkit.report.sources import Row, import_rows, iso_utc, page_rows
+from evkit.times import iso_utc
 
 logger = logging.getLogger(__name__)
 
-# How each page kind holds its classic-schema records, as read_json reads it: whether the page
-# is an object holding the record list (`records`) or the list itself, the list's type, and the
-# field of each element holding the record (text or object). The type lets DuckDB parse each
-# page once and take the list out as it parses; reading the page as JSON text and applying
-# json_transform parsed it twice (once to validate the text): 1M records, a third less CPU
-# for this step (60 pages: 1.23 s -> 0.79 s).
-_PAGE_READS = {"ual.page": ("true", "STRUCT(AuditData VARCHAR)[]", ".AuditData"),
-               "graph.records": ("true", "STRUCT(auditData JSON)[]", ".auditData"),
-               "mgmt.blob": ("false", "JSON[]", "")}
+
+
+def _page_read(layout: RecordLayout) -> tuple[str, str, str, str]:
+    """How read_json reads one record kind's pages (evkit.evidence.kinds.RECORD_LAYOUTS):
+    whether the page is an object holding the record list (`records`) or the list itself, the
+    list's column name and type, and the field of each element holding the record (text or
+    object). The type lets DuckDB parse each page once and take the list out as it parses;
+    reading the page as JSON text and applying json_transform parsed it twice (once to validate
+    the text): 1M records, a third less CPU for this step (60 pages: 1.23 s -> 0.79 s)."""
+    records = "true" if layout.list_field else "false"
+    column = layout.list_field or "value"
+    if layout.record_field is None:
+        return records, column, "JSON[]", ""
+    record_type = "VARCHAR" if layout.record_is_text else "JSON"
+    return records, column, f"STRUCT({layout.record_field} {record_type})[]", f".{layout.record_field}"
+
+
+_PAGE_READS = {kind: _page_read(layout) for kind, layout in RECORD_LAYOUTS.items()}
 # Pages are read in chunks of up to about this many body bytes, one statement per chunk, so the
 # two workers share the load. Every statement costs planning and a commit (measured: 10-20 ms
 # of CPU, against about 45 ms per page of 5,000 records), so chunks are large; peak memory did
@@ -204,16 +216,16 @@ class Engine:
         # A body spread over several lines fails the statement and is read by the Python reader
         # like any other page the bulk read cannot take.
         prefix = inv.root.as_posix().rstrip("/") + "/"
-        records, list_type, record_field = _PAGE_READS[kind]
+        records, column, list_type, record_field = _PAGE_READS[kind]
         source = (
-            "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(value, 1) AS pos, "
-            f"unnest(value){record_field} AS rec "
+            f"SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts({column}, 1) AS pos, "
+            f"unnest({column}){record_field} AS rec "
             f"FROM read_json(?, format = 'newline_delimited', records = {records}, "
-            f"columns = {{value: '{list_type}'}}, maximum_object_size = {_MAX_OBJECT}, filename = true)")
+            f"columns = {{{column}: '{list_type}'}}, maximum_object_size = {_MAX_OBJECT}, filename = true)")
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
-    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row]) -> None:
+    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[ParsedRow]) -> None:
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
         for row in rows:

@@ -52,7 +52,7 @@ def _trim(expr: str) -> str:
 
 # The fast path for event times: the ISO forms raw pages carry (`2023-06-01T12:00:00`, a `Z`,
 # a space for `T`, up to 6 fractional digits), converted in SQL. The pattern admits only strings
-# on which DuckDB's cast and `evkit.collector.formats.iso_utc` agree (calendar checks are left to the
+# on which DuckDB's cast and `evkit.times.iso_utc` agree (calendar checks are left to the
 # cast, which gives NULL where the parser raises). Every other non-empty value (the Log Analytics
 # portal's `6/1/2023, 12:00:00.000 PM`, `/Date(ms)/`, offsets, 7-digit ticks) is left NULL here
 # and parsed afterwards by that one parser (Engine._parse_other_times).

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from evkit.report.analysis import Analysis
-from evkit.report.casefile import CaseFile, format_utc
+from evkit.report.casefile import CaseFile
 from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
 from evkit.report.rules.suggest import Suggestion
+from evkit.times import format_plain, format_utc
 
 SCHEMA = "evkit.findings/1"
 
@@ -70,10 +71,7 @@ def _fmt(value: datetime | None) -> str | None:
 
 def _plain(value: datetime | None) -> str:
     """A time an executive reads without decoding ISO 8601: '8 June 2023, 09:05 UTC'."""
-    if value is None:
-        return "an unknown time"
-    utc = value.astimezone(timezone.utc)
-    return f"{utc.day} {utc.strftime('%B %Y, %H:%M')} UTC"
+    return format_plain(value) if value is not None else "an unknown time"
 
 
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ Everything that makes a PDF trustworthy lives here once:
   Same story in, same bytes out.
 - `data_table`, `section`, `none_found`, `note`: tables whose long bodies split across pages
   with a repeated header, and sections that say "None found" instead of vanishing.
-- `as_dict`, `as_rows`, `as_list`, `count_text`, `parse_utc`, `show_time`, `show_period`:
+- `as_dict`, `as_rows`, `as_list`, `count_text`, `show_time`, `show_period`:
   tolerant reading of a model, so a malformed one renders instead of raising.
 
 Use: build a list of flowables with `rich` (evkit's own markup, untrusted parts through
@@ -41,6 +41,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from evkit.times import as_utc, format_minutes, parse_iso_or_none
 
 PAGE_SIZE = A4
 MARGIN = 18 * mm
@@ -319,7 +321,7 @@ class _PinnedTimeStamp:
     def __init__(self, when: datetime | None) -> None:
         when = when or datetime(2000, 1, 1, tzinfo=UTC)
         # a naive time is taken as UTC, never as the machine's local time
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        when = as_utc(when)
         self.t = int(when.timestamp())
         self.lt = when.timetuple()
         self.YMDhms = tuple(self.lt)[:6]
@@ -381,7 +383,7 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     bottom = MARGIN - 9 * mm
     if info.created_utc is not None:
         canvas.drawString(MARGIN, bottom,
-                          "Evidence as of " + info.created_utc.strftime("%Y-%m-%d %H:%M UTC"))
+                          "Evidence as of " + format_minutes(info.created_utc) + " UTC")
     canvas.drawRightString(width - MARGIN, bottom, f"Page {number} of {total}")
     if banner is not None:
         canvas.setFillColor(ALERT)
@@ -408,31 +410,15 @@ def spacer(points: float) -> Spacer:
     return Spacer(1, points)
 
 
-def parse_utc(value: Any) -> datetime | None:
-    """An aware UTC datetime from an ISO 8601 string ("...Z"), or None when unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
-
-
 def show_time(value: Any, zone: str = "") -> str:
     """A UTC timestamp as "2023-06-01 12:00" (plus `zone`, e.g. " UTC", in running text).
 
     Table headings say "(UTC)" once instead. Unreadable values are shown as given, cleaned.
     """
-    when = parse_utc(value)
+    when = parse_iso_or_none(value)
     if when is None:
         return clean(value, 60) if value else "(not recorded)"
-    return when.strftime("%Y-%m-%d %H:%M") + zone
+    return format_minutes(when) + zone
 
 
 def show_period(start: Any, end: Any) -> str:

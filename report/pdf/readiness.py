@@ -13,9 +13,10 @@ from typing import Any
 from reportlab.platypus import Flowable, PageBreak
 
 from evkit.report.pdf.common import (Column, DocumentInfo, as_dict, as_list, as_rows, build_document,
-                               bullet, data_table, esc, note, para, parse_utc, rich, section,
+                               bullet, data_table, esc, note, para, rich, section,
                                show_time, spacer, stat_block)
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
+from evkit.times import parse_iso_or_none
 
 TITLE = "Logging readiness"
 _YES_NO = {True: "yes", False: "NO", None: "n/a"}
@@ -30,7 +31,7 @@ def render_readiness(model: dict[str, Any], out_path: Path) -> None:
     """Write the PDF for `model` to `out_path`; same model, same bytes."""
     tenant = as_dict(model.get("tenant"))
     name = str(tenant.get("domain") or tenant.get("id") or "tenant")
-    info = DocumentInfo(title=TITLE, case_id=name, created_utc=parse_utc(model.get("as_of_utc")),
+    info = DocumentInfo(title=TITLE, case_id=name, created_utc=parse_iso_or_none(model.get("as_of_utc")),
                         evidence_valid=evidence_state(model) != STATE_INVALID,
                         evidence_trusted=evidence_state(model) != STATE_UNTRUSTED,
                         subject="Could a mailbox breach be investigated from this tenant's audit logging?")

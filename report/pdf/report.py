@@ -17,13 +17,14 @@ from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, Ta
 
 from evkit.report.pdf.common import (
     ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
-    clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
+    clean, count_text, data_table, esc, none_found, plural, rich, section, show_period,
     spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 from evkit.report.pdf.sections import detail_flowables, reason_words
 from evkit.report.pdf.timeline import timeline_flowables
+from evkit.times import parse_iso_or_none
 
 TITLE = "Mailbox breach scope report"
 SUMMARY_UNKNOWN_ROWS = 5
@@ -62,10 +63,10 @@ def report_date(findings: Mapping[str, Any]) -> datetime | None:
     Taken from the model so the same findings give the same bytes; None (reportlab's fixed
     invariant date) when the model holds no date at all.
     """
-    stated = parse_utc(findings.get("generated_utc"))
+    stated = parse_iso_or_none(findings.get("generated_utc"))
     if stated:
         return stated
-    times = [parse_utc(rec.get("time_utc"))
+    times = [parse_iso_or_none(rec.get("time_utc"))
              for bundle in as_rows(findings.get("bundles"))
              for rec in as_rows(bundle.get("custody"))]
     known = [t for t in times if t is not None]

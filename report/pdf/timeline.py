@@ -20,8 +20,9 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from evkit.report.pdf.common import (
     FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, clean, data_table, none_found, note,
-    parse_utc, plural, show_time,
+    plural,
 )
+from evkit.times import format_minutes, format_tick, parse_iso_or_none
 
 KINDS = ("bind", "sync", "search", "send", "signin", "other")
 KIND_COLOURS = {
@@ -58,7 +59,7 @@ def _entries(findings: Mapping[str, Any]) -> tuple[list[tuple[str, datetime, str
     """Readable timeline entries, and how many were unreadable (reported, never silent)."""
     good, bad = [], 0
     for item in findings.get("timeline") or []:
-        when = parse_utc(item.get("hour_utc")) if isinstance(item, Mapping) else None
+        when = parse_iso_or_none(item.get("hour_utc")) if isinstance(item, Mapping) else None
         if when is None or not isinstance(item.get("mailbox"), str):
             bad += 1
             continue
@@ -83,12 +84,12 @@ def _windows(findings: Mapping[str, Any]) -> dict[str, list[tuple[datetime, date
             continue
         for gap in mbx.get("unknown") or []:
             if isinstance(gap, Mapping):
-                start, end = parse_utc(gap.get("start")), parse_utc(gap.get("end"))
+                start, end = parse_iso_or_none(gap.get("start")), parse_iso_or_none(gap.get("end"))
                 if start and end and end > start:
                     spans[str(mbx.get("mailbox"))].append((start, end, UNKNOWN_FILL))
     for win in findings.get("throttled") or []:
         if isinstance(win, Mapping):
-            start, end = parse_utc(win.get("start")), parse_utc(win.get("end"))
+            start, end = parse_iso_or_none(win.get("start")), parse_iso_or_none(win.get("end"))
             if start and end and end > start:
                 spans[str(win.get("mailbox"))].append((start, end, THROTTLED_FILL))
     return spans
@@ -187,7 +188,7 @@ def _chart(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]], 
         x = axis.x(tick)
         drawing.add(Line(x, AXIS_H - 6, x, height, strokeColor=RULE, strokeWidth=0.3,
                          strokeDashArray=[1, 2]))
-        label = tick.strftime("%Y-%m-%d" if tick.hour == 0 else "%m-%d %H:%M")
+        label = format_tick(tick)
         drawing.add(String(x, AXIS_H - 14, label, fontName=FONT, fontSize=6.5,
                            fillColor=MUTED, textAnchor="middle"))
     drawing.add(Line(LABEL_W, AXIS_H - 6, LABEL_W + axis.width, AXIS_H - 6,
@@ -220,7 +221,7 @@ def _counts_table(mailboxes: list[str], entries: list[tuple[str, datetime, str, 
         last[mailbox] = max(last.get(mailbox, when), when)
     columns = [Column("Mailbox", 0.25), Column("First hour", 0.14), Column("Last hour", 0.14)]
     columns += [Column(k.capitalize(), 0.0783, numeric=True) for k in KINDS]
-    rows = [[m, show_time(first[m].isoformat()), show_time(last[m].isoformat()),
+    rows = [[m, format_minutes(first[m]), format_minutes(last[m]),
              *[counts[m][k] for k in KINDS]] for m in mailboxes]
     return data_table(columns, rows, what="mailboxes")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from evkit.report.coverage.config_evidence import TenantConfig
@@ -17,6 +17,7 @@ from evkit.report.coverage.assess import (CAVEATS, DEFAULT_INVESTIGATION_DAYS, L
                              STANDARD_EXPANSION_UTC, VERDICTS, MailboxCoverage, assess_mailboxes,
                              bypassed_accounts, explain, skipped_mailboxes)
 from evkit.report.readiness.fixes import plan_fixes
+from evkit.times import format_date, format_utc
 
 SCHEMA = "evkit.readiness/1"
 WORST_GAPS = 5
@@ -24,7 +25,7 @@ WORST_GAPS = 5
 LICENCE_RULE = (
     "MailItemsAccessed, Send and SearchQueryInitiated are counted as logged for an account with "
     "Audit (Premium) (service plan M365_ADVANCED_AUDITING enabled), or with Audit (Standard) "
-    f"from {STANDARD_EXPANSION_UTC.date().isoformat()} (Microsoft's 2023-2024 expansion); an "
+    f"from {format_date(STANDARD_EXPANSION_UTC)} (Microsoft's 2023-2024 expansion); an "
     "account with neither, such as an unlicensed shared mailbox, generates none of them.")
 
 
@@ -183,7 +184,5 @@ def _missing_effect(piece: str) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(value) if value is not None else None
 

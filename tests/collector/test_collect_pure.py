@@ -128,3 +128,13 @@ def test_progress_writes_no_cursor_escapes_into_a_file_but_one_line_per_source()
     quiet = io.StringIO()
     Progress(quiet=True, stream=quiet).close()
     assert quiet.getvalue() == ""
+
+
+def test_read_back_never_follows_a_body_file_outside_its_folder(tmp_path) -> None:
+    bundle = MemoryBundle(disk=tmp_path)
+    store = EvidenceStore(bundle, data_dir=tmp_path)
+    store.store("graph", "q1", "p000001", "graph.records", _exchange(body=b'{"value": []}'), {})
+    (tmp_path / "raw" / "graph" / "outside.json").write_bytes(b'{"value": ["planted"]}')
+    crafted = {"kind": "graph.records", "status": 200, "body_file": "../outside.json"}
+    (tmp_path / "raw" / "graph" / "q1" / "p000002.meta.json").write_text(json.dumps(crafted))
+    assert [body for _, body in store.read_back("graph", "q1", "graph.records")] == [b'{"value": []}']

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from evkit.collector.errors import ImportInputError
+from evkit.evidence.errors import ImportInputError
 from evkit.collector.importer import import_files, plan_names
 from evkit.manifests.errors import UnsafeNameError
 from evkit.manifests.verify import verify_bundle

@@ -8,7 +8,6 @@ sets) is read when a token is issued or a cmdlet is run, so it is changed betwee
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

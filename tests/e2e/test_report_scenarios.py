@@ -23,7 +23,7 @@ from readiness_data import scenario_pages  # noqa: E402
 from scoring import score  # noqa: E402
 
 from evkit.cli import main  # noqa: E402
-from evkit.report.casefile import format_utc  # noqa: E402
+from evkit.times import format_utc  # noqa: E402
 
 build = pytest.importorskip("evkit.emulator.scenarios")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evkit.collector.formats import parse_creation_time, read_records, summarise_file
+from evkit.evidence.formats import read_records, summarise_file
+from evkit.times import parse_creation_time
 from evkit.emulator.exports import FORMATS, main, write_export
 from evkit.emulator.scenarios import build_scenario
 

@@ -67,7 +67,7 @@ def test_sshsig_verifies_with_ssh_keygen(examiner_key, tmp_path):
                         shell=True, cwd=tmp_path, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert examiner_key.fingerprint in ok.stdout
-    wrong_ns = subprocess.run(f"ssh-keygen -Y verify -f allowed -I examiner@firm.example -n file -s m.sig < m",
+    wrong_ns = subprocess.run("ssh-keygen -Y verify -f allowed -I examiner@firm.example -n file -s m.sig < m",
                               shell=True, cwd=tmp_path, capture_output=True, text=True)
     assert wrong_ns.returncode != 0
 

@@ -85,3 +85,13 @@ def test_bundle_without_config_has_everything_missing(tmp_path):
     (tmp_path / "b" / "data").mkdir(parents=True)
     cfg = load_tenant_config([tmp_path / "b"])
     assert cfg.mailboxes == () and len(cfg.missing) == 6 and cfg.snapshot_utc is None
+
+
+def test_damaged_compressed_body_names_the_file(tmp_path):
+    files = page_files("Get-Mailbox", "p000001", b'{"value": []}', kind="config.Get-Mailbox", source="config")
+    for rel, blob in files.items():
+        path = tmp_path / "b" / "data" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob[:12] + b"\xff" * 8 + blob[20:] if rel.endswith(".gz") else blob)
+    with pytest.raises(ConfigEvidenceError, match=r"data/raw/config/Get-Mailbox/p000001.json.gz: compressed body is damaged"):
+        load_tenant_config([tmp_path / "b"])

@@ -10,7 +10,7 @@ import pytest
 from bundlekit import mia, page_files, record, write_bundle
 from evkit.report.engine import loader as engine_mod
 from evkit.report.engine.loader import Engine, needs_disk
-from evkit.report.inventory import Page, scan_bundle, scan_bundles
+from evkit.evidence.inventory import Page, scan_bundle, scan_bundles
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")

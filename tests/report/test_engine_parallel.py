@@ -10,7 +10,7 @@ import pytest
 from bundlekit import mia, page_files, write_bundle
 from evkit.report.engine import loader as engine_mod
 from evkit.report.engine.loader import Engine
-from evkit.report.inventory import scan_bundle
+from evkit.evidence.inventory import scan_bundle
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")

@@ -7,7 +7,7 @@ import pytest
 from bundlekit import mia, record, write_bundle
 from evkit.report.analysis import load_sightings
 from evkit.report.engine.loader import Engine
-from evkit.report.inventory import scan_bundle
+from evkit.evidence.inventory import scan_bundle
 from evkit.report.engine.sql import _prop, _trim, distinct_keys
 
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")

@@ -1,5 +1,5 @@
 """Event times: the engine's `ts` comes from the one parser of evidence times
-(collector.formats.iso_utc), with a SQL fast path for ISO forms that must agree with it."""
+(evkit.times.iso_utc), with a SQL fast path for ISO forms that must agree with it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bundlekit import mia, write_bundle
-from evkit.collector.formats import iso_utc, parse_creation_time
+from evkit.times import iso_utc, parse_creation_time
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import fast_time
-from evkit.report.inventory import scan_bundle
+from evkit.evidence.inventory import scan_bundle
 
 A = "alice@contoso.com"
 WINDOW = ("2023-06-01T00:00:00Z", "2023-06-02T00:00:00Z")

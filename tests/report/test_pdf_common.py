@@ -8,7 +8,7 @@ import pytest
 from reportlab.platypus import Paragraph, Table
 
 from evkit.report.pdf.common import (
-    DocumentInfo, Column, build_document, clean, data_table, esc, para, parse_utc, show_period,
+    DocumentInfo, Column, build_document, clean, data_table, esc, para, show_period,
     show_time, was_altered,
 )
 
@@ -65,16 +65,6 @@ def test_was_altered_flags_only_strings_that_lose_characters():
     assert was_altered("emoji \U0001F600")
     assert not was_altered("plain <b>markup</b>")
     assert not was_altered(None)
-
-
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("2023-06-01T12:34:56Z", datetime(2023, 6, 1, 12, 34, 56, tzinfo=UTC)),
-    ("2023-06-01T12:34:56.123+02:00", datetime(2023, 6, 1, 10, 34, 56, 123000, tzinfo=UTC)),
-    ("2023-06-01T12:34:56", datetime(2023, 6, 1, 12, 34, 56, tzinfo=UTC)),
-    ("not a time", None), ("", None), (None, None), (17, None),
-])
-def test_parse_utc(raw, expected):
-    assert parse_utc(raw) == expected
 
 
 def test_show_time_and_period():

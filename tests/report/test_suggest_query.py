@@ -6,7 +6,7 @@ from bundlekit import mia, write_bundle
 from evkit.report.analysis import attribute
 from evkit.report.casefile import load_case
 from evkit.report.engine.loader import Engine
-from evkit.report.inventory import scan_bundle
+from evkit.evidence.inventory import scan_bundle
 from evkit.report.rules.suggest import MAX_IDS
 from evkit.report.engine.suggestion_queries import suggestions
 

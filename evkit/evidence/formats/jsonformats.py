@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator
 
-from evkit.collector.formats.encoding import open_text
-from evkit.collector.formats.graph import graph_to_classic
-from evkit.collector.formats.jsonstream import (JsonStreamError, iter_lines, iter_marked,
+from evkit.evidence.formats.encoding import open_text
+from evkit.evidence.formats.graph import graph_to_classic
+from evkit.evidence.formats.jsonstream import (JsonStreamError, iter_lines, iter_marked,
                                           looks_like_json_lines, looks_like_tables)
-from evkit.collector.formats.mangled import SUSPECT, mangled_reason
-from evkit.collector.formats.rows import LossyCell, ParsedRow, check_record
-from evkit.collector.formats.sentinel import column_name, to_classic
+from evkit.evidence.formats.mangled import SUSPECT, mangled_reason
+from evkit.evidence.formats.rows import LossyCell, ParsedRow, check_record
+from evkit.evidence.formats.sentinel import column_name, to_classic
 
 HEAD_CHARS = 1 << 16
 

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, resource, sys
-from evkit.collector.formats import summarise_file
+from evkit.evidence.formats import summarise_file
 
 def high_water() -> int:
     # VmHWM is reliable where ru_maxrss is not (some sandboxes never update the latter)

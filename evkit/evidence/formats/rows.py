@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from evkit.collector.formats.mangled import find_mangled
-from evkit.collector.formats.timeparse import parse_creation_time
+from evkit.evidence.formats.mangled import find_mangled
+from evkit.times import parse_creation_time
 
 
 class LossyCell(str):

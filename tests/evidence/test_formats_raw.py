@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from evkit.collector.errors import ApiError
-from evkit.collector.formats import read_raw_records, read_raw_rows
+from evkit.evidence.errors import RawPageError
+from evkit.evidence.raw import read_raw_records, read_raw_rows
 from evkit.emulator.exports import graph_record, sample_records, ual_object
 
 RECORDS = sample_records()
@@ -56,9 +56,9 @@ def test_error_answers_yield_nothing():
 
 
 def test_damaged_body_is_an_error_never_an_empty_page():
-    with pytest.raises(ApiError, match="p000001.json.*not valid JSON"):
+    with pytest.raises(RawPageError, match="p000001.json.*not valid JSON"):
         list(read_raw_records(sidecar("ual.page"), b'{"value": [{"AuditData"'))
-    with pytest.raises(ApiError, match="no list of records"):
+    with pytest.raises(RawPageError, match="no list of records"):
         list(read_raw_records(sidecar("graph.records"), body({"error": "x"})))
     rows = list(read_raw_rows(sidecar("mgmt.blob"), b"[1,"))
     assert len(rows) == 1 and rows[0].row == 0 and rows[0].record is None
@@ -68,7 +68,7 @@ def test_bad_row_is_named_and_the_rest_still_readable():
     rows = [ual_object(r, i, 3) for i, r in enumerate(RECORDS[:3], 1)]
     rows[1]["AuditData"] = rows[1]["AuditData"][:30]
     page = body({"value": rows})
-    with pytest.raises(ApiError, match="element 2: AuditData is not valid JSON"):
+    with pytest.raises(RawPageError, match="element 2: AuditData is not valid JSON"):
         list(read_raw_records(sidecar("ual.page"), page))
     parsed = list(read_raw_rows(sidecar("ual.page"), page))
     assert [p.row for p in parsed] == [1, 2, 3]

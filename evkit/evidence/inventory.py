@@ -1,21 +1,23 @@
-"""What is inside each bundle that the report reads: pages, imports, config pages, the ledger.
+"""The bundle inventory: what is inside each bundle that a reader reads: pages, imports, config
+pages, the ledger.
 
-Pure file discovery and small-JSON reading, no analysis: the engine decides how to load each
-file. Anything unreadable becomes a named `problem` rather than an exception, because a report
+Pure file discovery and small-JSON reading, no analysis: the report's engine decides how to
+load each file. Anything unreadable becomes a named `problem` rather than an exception, because a report
 on partly damaged evidence must still say what it could and could not read.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evkit.report.errors import EvidenceError
-
-RECORD_KINDS = ("ual.page", "graph.records", "mgmt.blob")
+from evkit.evidence.errors import EvidenceError
+from evkit.evidence.kinds import RECORD_KINDS, is_config_kind
+from evkit.evidence.layout import COLLECTION, DATA, IMPORTS_DIR, RAW_DIR
+from evkit.evidence.sidecars import (SIDECAR_SUFFIX, imported_body, is_success, page_status, read_json_file,
+                                    read_page_sidecar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +30,6 @@ class Page:
     status: int
     context: dict[str, Any]
     size: int = 0  # body bytes as received (uncompressed), from the sidecar; 0 when unknown
-
-    @property
-    def gzip(self) -> bool:
-        return self.body.name.endswith(".gz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,31 +60,6 @@ class Inventory:
         return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def read_json_file(path: Path) -> Any:
-    """Small JSON files (sidecars, collection.json); raises ValueError with a short reason."""
-    try:
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise ValueError(f"cannot read: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not valid JSON: {exc}") from exc
-
-
-def read_page_sidecar(sidecar: Path) -> tuple[dict[str, Any], Path]:
-    """A raw page's sidecar and the path of the body it names; ValueError with a short reason.
-
-    The body name must be a plain file name beside the sidecar, so a crafted sidecar can never
-    point the reader outside its folder.
-    """
-    meta = read_json_file(sidecar)
-    if not isinstance(meta, dict):
-        raise ValueError("sidecar is not a JSON object")
-    body_name = meta.get("body_file")
-    if not isinstance(body_name, str) or "/" in body_name or "\\" in body_name or body_name in ("", ".", ".."):
-        raise ValueError("sidecar has no usable body_file")
-    return meta, sidecar.parent / body_name
-
-
 def scan_bundles(roots: Iterable[Path]) -> list[Inventory]:
     """scan_bundle for every root, ordered by folder name then path, each under a name no other
     bundle of the run has. The name prefixes every `src` in the engine's tables, so two bundles
@@ -108,33 +81,33 @@ def scan_bundles(roots: Iterable[Path]) -> list[Inventory]:
 
 def scan_bundle(root: Path) -> Inventory:
     """Discover the evidence files of one bundle (sealed or not); never loads record bodies."""
-    data = root / "data"
+    data = root / DATA
     if not data.is_dir():
-        raise EvidenceError(f"{root}: not an evidence bundle (no data/ directory)")
+        raise EvidenceError(f"{root}: not an evidence bundle (no {DATA}/ directory)")
     inv = Inventory(root=root, name=root.name, collection={})
-    coll_path = data / "collection.json"
+    coll_path = data / COLLECTION
     if coll_path.is_file():
         try:
             coll = read_json_file(coll_path)
             inv.collection = coll if isinstance(coll, dict) else {}
         except ValueError as exc:
-            inv.problems.append(f"{root.name}/data/collection.json: {exc}")
+            inv.problems.append(f"{root.name}/{DATA}/{COLLECTION}: {exc}")
     else:
-        inv.problems.append(f"{root.name}/data/collection.json: missing; completeness unknown")
-    raw = data / "raw"
+        inv.problems.append(f"{root.name}/{DATA}/{COLLECTION}: missing; completeness unknown")
+    raw = data / RAW_DIR
     if raw.is_dir():
-        for sidecar in sorted(raw.rglob("*.meta.json")):
+        for sidecar in sorted(raw.rglob("*" + SIDECAR_SUFFIX)):
             _add_page(inv, sidecar)
-    imports = data / "imports"
+    imports = data / IMPORTS_DIR
     if imports.is_dir():
-        for sidecar in sorted(imports.glob("*.meta.json")):
+        for sidecar in sorted(imports.glob("*" + SIDECAR_SUFFIX)):
             _add_import(inv, sidecar)
     return inv
 
 
 def source_name(inv: Inventory, path: Path) -> str:
     """A file's `src` in the report tables and problems: the bundle's name, then the file's
-    path inside the bundle (the engine's bulk read builds the same text in SQL)."""
+    path inside the bundle (the report engine's bulk read builds the same text in SQL)."""
     try:
         return f"{inv.name}/{path.relative_to(inv.root).as_posix()}"
     except ValueError:
@@ -148,20 +121,19 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
         inv.problems.append(f"{source_name(inv, sidecar)}: {exc}; its body was not read")
         return
     kind = str(meta.get("kind", ""))
-    status = meta.get("status")
-    status = status if isinstance(status, int) else 0
+    status = page_status(meta)
     context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
     size = meta.get("body_size")
     size = size if isinstance(size, int) and size > 0 else 0
     page = Page(sidecar=sidecar, body=body, kind=kind, status=status, context=context, size=size)
-    if not 200 <= status < 300:
+    if not is_success(meta):
         return  # kept in the bundle as the record of what happened; carries no evidence records
     if not body.is_file():
         inv.problems.append(f"{source_name(inv, body)}: body named by its sidecar is missing")
         return
     if kind in RECORD_KINDS:
         inv.record_pages.append(page)
-    elif kind.startswith("config.") or kind.startswith("licences."):
+    elif is_config_kind(kind):
         inv.config_pages.append(page)
 
 
@@ -174,7 +146,7 @@ def _add_import(inv: Inventory, sidecar: Path) -> None:
     if not isinstance(meta, dict):
         inv.problems.append(f"{source_name(inv, sidecar)}: import sidecar is not a JSON object; not read")
         return
-    body = sidecar.with_name(sidecar.name[: -len(".meta.json")])
+    body = imported_body(sidecar)
     if not body.is_file():
         inv.problems.append(f"{source_name(inv, body)}: imported file named by its sidecar is missing")
         return

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evkit.collector.formats.encoding import open_text
-from evkit.collector.formats.csvformats import classify_header, sniff_csv
-from evkit.collector.formats.jsonformats import HEAD_CHARS, classify_element, iter_json_file
-from evkit.collector.formats.jsonstream import JsonStreamError
+from evkit.evidence.formats.encoding import open_text
+from evkit.evidence.formats.csvformats import classify_header, sniff_csv
+from evkit.evidence.formats.jsonformats import HEAD_CHARS, classify_element, iter_json_file
+from evkit.evidence.formats.jsonstream import JsonStreamError
 
 FORMATS = ("purview-csv", "purview-csv-classic", "ual-json", "ual-csv", "mgmt-blob",
            "graph-records", "sentinel-csv", "sentinel-json", "unknown")

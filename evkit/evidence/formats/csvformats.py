@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from evkit.collector.formats.encoding import open_text
-from evkit.collector.formats.mangled import SUSPECT, mangled_reason
-from evkit.collector.formats.rows import LossyCell, ParsedRow, check_record
-from evkit.collector.formats.sentinel import MARKERS, RowMapper, column_name
+from evkit.evidence.formats.encoding import open_text
+from evkit.evidence.formats.mangled import SUSPECT, mangled_reason
+from evkit.evidence.formats.rows import LossyCell, ParsedRow, check_record
+from evkit.evidence.formats.sentinel import MARKERS, RowMapper, column_name
 
 csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 128 KiB default
 HEAD_CHARS = 1 << 16

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from evkit.collector.formats import detect_format, parse_creation_time, read_records, summarise_file
+from evkit.evidence.formats import detect_format, read_records, summarise_file
+from evkit.times import parse_creation_time
 from evkit.emulator.exports import (ENCODINGS, FORMATS, SENTINEL_COLUMNS, SENTINEL_RENAMES,
                               sample_records, write_export)
 

@@ -1,11 +1,10 @@
-"""The one reader of evidence files: client exports (imports) and raw API pages.
+"""The import formats: client exports of audit records, and how to tell them apart.
 
-Imports: `detect_format(path)` names the export, `read_records(path)` streams it as
-classic-schema records (one ParsedRow per data row, with the reason when a row has no
-record and the cells that PowerShell mangled), `summarise_file(path)` is what the importer
-writes into the sidecar. Raw pages: `read_raw_records(sidecar, body)` by sidecar `kind`.
+`detect_format(path)` names the export, `read_records(path)` streams it as classic-schema
+records (one ParsedRow per data row, with the reason when a row has no record and the cells
+that PowerShell mangled), `summarise_file(path)` is what the importer writes into the sidecar.
 Records are returned as found (the original `CreationTime` string included); use
-`parse_creation_time` for a UTC datetime in derived views.
+`evkit.times.parse_creation_time` for a UTC datetime in derived views.
 """
 
 from __future__ import annotations
@@ -13,15 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from evkit.collector.errors import ImportInputError
-from evkit.collector.formats.csvformats import read_auditdata_csv, read_sentinel_csv
-from evkit.collector.formats.detect import FORMATS, detect_format
-from evkit.collector.formats.encoding import file_encoding
-from evkit.collector.formats.jsonformats import (graph_to_classic, mgmt_element, read_json_records,
-                                           sentinel_element, ual_row)
-from evkit.collector.formats.raw import RECORD_KINDS, read_raw_records, read_raw_rows
-from evkit.collector.formats.rows import LossyCell, ParsedRow
-from evkit.collector.formats.timeparse import iso_utc, parse_creation_time, utc_or_none
+from evkit.evidence.errors import ImportInputError
+from evkit.evidence.formats.csvformats import read_auditdata_csv, read_sentinel_csv
+from evkit.evidence.formats.detect import FORMATS, detect_format
+from evkit.evidence.formats.encoding import file_encoding
+from evkit.evidence.formats.jsonformats import (graph_to_classic, mgmt_element, read_json_records,
+                                          sentinel_element, ual_row)
+from evkit.evidence.formats.rows import LossyCell, ParsedRow
 
 _JSON_CONVERTERS = {"ual-json": ual_row, "mgmt-blob": mgmt_element,
                     "graph-records": graph_to_classic, "sentinel-json": sentinel_element}
@@ -73,6 +70,4 @@ def summarise_file(path: Path) -> dict:
             "errors": errors, "lossy": lossy}
 
 
-__all__ = ["FORMATS", "RECORD_KINDS", "LossyCell", "ParsedRow", "detect_format", "iso_utc",
-           "parse_creation_time", "utc_or_none", "read_raw_records", "read_raw_rows", "read_records",
-           "summarise_file"]
+__all__ = ["FORMATS", "LossyCell", "ParsedRow", "detect_format", "read_records", "summarise_file"]

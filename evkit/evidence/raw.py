@@ -1,0 +1,89 @@
+"""Records inside raw API responses kept by the collector, by sidecar `kind`, in Python.
+
+Bodies are single pages (bounded by the APIs' page sizes), so plain `json.loads` is used.
+A body stored gzip-compressed (`stored_encoding: gzip`) may be passed as stored. Where each
+kind keeps its records is `evkit.evidence.kinds.RECORD_LAYOUTS`; the report's engine reads the
+same pages in bulk by the same layouts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from evkit.evidence.errors import RawPageError
+from evkit.evidence.formats.graph import graph_to_classic
+from evkit.evidence.formats.jsonformats import mgmt_element, ual_row
+from evkit.evidence.formats.rows import ParsedRow, check_record
+from evkit.evidence.kinds import GRAPH_RECORDS, MGMT_BLOB, RECORD_KINDS, RECORD_LAYOUTS, UAL_PAGE
+from evkit.evidence.sidecars import is_success
+
+# sidecar kind -> the converter of one element of its record list (the same ones the importer
+# uses for the exported forms of these answers)
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    UAL_PAGE: ual_row, GRAPH_RECORDS: graph_to_classic, MGMT_BLOB: mgmt_element}
+
+
+# what a damaged gzip stream raises: a bad header (OSError), a cut stream (EOFError) or bad
+# deflate data (zlib.error, which is neither)
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def read_page_body(sidecar: dict[str, Any], path: Path) -> bytes:
+    """A stored page's body as received: expanded when stored gzip-compressed (the sidecar's
+    `stored_encoding`, or a `.gz` name). OSError when the file cannot be read; ValueError with
+    the decompressor's reason when the compressed data is damaged."""
+    body = path.read_bytes()
+    if sidecar.get("stored_encoding") != "gzip" and not path.name.endswith(".gz"):
+        return body
+    try:
+        return gzip.decompress(body)
+    except _GZIP_ERRORS as exc:
+        raise ValueError(str(exc)) from None
+
+
+def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
+    """Every record slot of one raw page as a ParsedRow (row = element number from 1).
+
+    Kinds without audit records and non-2xx answers yield nothing. A body that is not the
+    expected JSON document yields one row 0 error rather than looking like an empty page.
+    """
+    kind = sidecar.get("kind")
+    if kind not in RECORD_KINDS or not is_success(sidecar):
+        return
+    try:
+        if body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (*_GZIP_ERRORS, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        yield ParsedRow(0, None, f"{kind} body is not valid JSON: {exc}", [])
+        return
+    list_field = RECORD_LAYOUTS[kind].list_field
+    if list_field is None:
+        items = doc
+    else:
+        items = doc.get(list_field) if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        yield ParsedRow(0, None, f"{kind} body has no list of records", [])
+        return
+    convert = _CONVERTERS[kind]
+    for i, item in enumerate(items, start=1):
+        record = convert(item)
+        if isinstance(record, str):
+            yield ParsedRow(i, None, record, [])
+        else:
+            yield check_record(i, record, [], scan_values=False)
+
+
+def read_raw_records(sidecar: dict, body: bytes) -> Iterator[dict]:
+    """Classic records in one raw page; raises RawPageError naming the page and element on a bad
+    one, so a damaged page is never mistaken for a shorter one (use read_raw_rows to go on past it)."""
+    where = sidecar.get("body_file") or sidecar.get("url") or sidecar.get("kind")
+    for parsed in read_raw_rows(sidecar, body):
+        if parsed.error is not None:
+            raise RawPageError(f"{where}: element {parsed.row}: {parsed.error}")
+        yield parsed.record
