@@ -31,6 +31,7 @@ from evkit.collector.errors import CollectorError, ConfigError
 from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
+from evkit.manifests.sealstate import SealState, seal_state
 
 COMMAND = "collect"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -99,7 +100,7 @@ def _body(args: dict[str, Any]) -> int:
         outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
                           quiet=bool(args["--quiet"]))
     except (CollectorError, ManifestsError) as exc:
-        resumable = out.is_dir() and not (out / "bagit.txt").exists() and not isinstance(exc, ConfigError)
+        resumable = seal_state(out) is SealState.OPEN and not isinstance(exc, ConfigError)
         hint = f"; fix the cause and run again with --resume --out {out}" if resumable else ""
         return fail(COMMAND, f"{exc}{hint}", exc.exit_status)
     except OSError as exc:
@@ -108,6 +109,9 @@ def _body(args: dict[str, Any]) -> int:
         logging.getLogger("collector").exception("internal error")
         return fail(COMMAND, f"internal error ({type(exc).__name__}: {exc}); the bundle in {out} stays open "
                              "and can be continued with --resume; please report this")
+    if outcome.already_sealed:   # an earlier run committed the seal; this one had nothing to do
+        print(f"evkit collect: {out} is already sealed by an earlier run; nothing to resume "
+              f"(check it with `evkit verify {out} --signer-key PUB`)", file=sys.stderr)
     if outcome.complete:
         if not args["--quiet"]:
             print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)

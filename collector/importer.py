@@ -2,8 +2,8 @@
 
 Each file lands at data/imports/<safe name> with data/imports/<safe name>.meta.json (original
 name, size, SHA-256, who provided it, when it was received, and what collector.formats made of
-it). The bundle is built in place with the open marker; if anything fails before sealing, the
-directory this run created is removed, so no half-written bundle is ever left looking sealed.
+it). The bundle is built in place with the open marker; if anything fails before the seal
+commits, the directory this run created is removed, so no half-written bundle is left behind.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from evkit.manifests.host import host_info
 from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
 from evkit.manifests.layout import utc_now
+from evkit.manifests.sealstate import SealState, seal_state
 from evkit.manifests.names import sanitise_component
 
 CHUNK = 1 << 20
@@ -146,6 +147,9 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         writer.seal(key, bag_info={"External-Description": f"{description}, sealed with evkit import",
                                    "Evkit-Kind": "import"}, collection=collection)
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)   # only ever the directory this run created
+        # only ever the directory this run created, and never once its seal committed (the
+        # one rename of bagit.txt): a sealed bundle is kept whatever happened after the commit
+        if seal_state(out) is not SealState.SEALED:
+            shutil.rmtree(out, ignore_errors=True)
         raise
     return out

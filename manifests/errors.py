@@ -41,5 +41,9 @@ class BundleStateError(ManifestsError):
     """The bundle is not in the state the operation needs (sealed vs open, torn files, ...)."""
 
 
+class BundleSealedError(BundleStateError):
+    """The bundle is already sealed (resume and writes refused; nothing is lost)."""
+
+
 class CustodyError(ManifestsError):
     """A custody record cannot be appended."""
