@@ -31,6 +31,7 @@ class CrashInjector:
         self.count = 0
         self.dead = False
         self.where = ""
+        self.calls: list[str] = []   # every counted step of the last armed block, "name(args)"
 
     def _wrap(self, name: str):
         real = getattr(os, name)
@@ -38,6 +39,7 @@ class CrashInjector:
         def step(*args, **kwargs):
             if self.at is not None:
                 self.count += 1
+                self.calls.append(f"{name}{tuple(str(a) for a in args[:2])}")
                 if self.dead or self.count >= self.at:
                     self.dead = True
                     self.where = self.where or f"{name}{args[:2]}"
@@ -48,7 +50,7 @@ class CrashInjector:
     @contextmanager
     def armed(self, at: int) -> Iterator["CrashInjector"]:
         """Count steps inside the block; die at step `at` (1-based). Restores os afterwards."""
-        self.at, self.count, self.dead, self.where = at, 0, False, ""
+        self.at, self.count, self.dead, self.where, self.calls = at, 0, False, "", []
         with self._monkeypatch.context() as patch:
             for name in STEPS:
                 patch.setattr(os, name, self._wrap(name))
