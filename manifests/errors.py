@@ -21,6 +21,12 @@ class KeyExistsError(KeyFileError):
     exit_status = ExitCode.USAGE
 
 
+class WeakPassphraseError(KeyFileError):
+    """keygen refuses a passphrase that is too short."""
+
+    exit_status = ExitCode.USAGE
+
+
 class SignatureError(ManifestsError):
     """A signature blob is malformed or does not verify."""
 
