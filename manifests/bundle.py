@@ -18,10 +18,11 @@ commit; a leftover one beside `bagit.txt` is recognised as such and removed by `
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import os
 import logging
+import os
 import shutil
 import threading
 import uuid
@@ -119,7 +120,12 @@ class BundleWriter:
                 fsync_dir(folder)
             if os.path.lexists(root):
                 raise BundleExistsError(f"{root} already exists; choose a new output directory")
-            os.rename(staging, root)   # the bundle appears complete with its resume state, or not at all
+            try:
+                os.rename(staging, root)   # the bundle appears complete with its resume state, or not at all
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise BundleExistsError(f"{root} already exists; choose a new output directory") from None
+                raise BundleStateError(f"cannot create {root}: {exc.strerror}") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

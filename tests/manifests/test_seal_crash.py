@@ -18,7 +18,7 @@ from manifests_helpers import stock_bagit, stock_sha256_tag
 
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.custody import append_custody
-from evkit.manifests.errors import BundleSealedError
+from evkit.manifests.errors import BundleExistsError, BundleSealedError
 from evkit.manifests.sealstate import SealState, has_leftover, remove_leftover, seal_state
 from evkit.manifests.verify import verify_bundle
 
@@ -134,3 +134,22 @@ def test_crash_at_every_step_of_create_leaves_nothing_or_an_open_bundle(tmp_path
         shutil.rmtree(root)
     else:
         pytest.fail("create never finished")
+
+
+def test_create_never_replaces_a_directory_that_appears_meanwhile(tmp_path, monkeypatch):
+    import evkit.manifests.bundle as bundle_mod
+
+    root = tmp_path / "b"
+    real = bundle_mod.fsync_dir
+
+    def rival_appears(path):
+        real(path)
+        if ".evkit-new-" in Path(path).name and not root.exists():   # just before the rename
+            root.mkdir()
+            (root / "theirs.txt").write_text("someone else's")
+
+    monkeypatch.setattr(bundle_mod, "fsync_dir", rival_appears)
+    with pytest.raises(BundleExistsError, match="already exists"):
+        BundleWriter.create(root, case_id="IR-CRASH", collection_id="C-1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+    assert sorted(p.name for p in root.iterdir()) == ["theirs.txt"]
