@@ -35,6 +35,7 @@ from evkit.collector.errors import ConfigError
 from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.terminal import safe_text
+from evkit.manifests.sealstate import SealState, seal_state
 
 COMMAND = "collect"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
@@ -49,7 +50,7 @@ def resume_hint(args: dict[str, Any], exc: BaseException) -> str:
     if not args["--out"]:
         return ""
     out = Path(args["--out"])
-    if isinstance(exc, ConfigError) or not out.is_dir() or (out / "bagit.txt").exists():
+    if isinstance(exc, ConfigError) or seal_state(out) is not SealState.OPEN:
         return ""
     command = ["evkit", "collect", "--config", args["--config"], "--out", args["--out"]]
     command += ["--key", args["--key"]] if args["--key"] else []
@@ -125,6 +126,9 @@ def _body(args: dict[str, Any]) -> int:
     tokens = make_tokens(cfg, credentials)
     outcome = collect(cfg, out, key=key, tokens=tokens, resume=bool(args["--resume"]),
                       quiet=bool(args["--quiet"]))
+    if outcome.already_sealed:   # an earlier run committed the seal; this one had nothing to do
+        print(f"evkit collect: {out} is already sealed by an earlier run; nothing to resume "
+              f"(check it with `evkit verify {out} --signer-key PUB`)", file=sys.stderr)
     if outcome.complete:  # the summary line even with --quiet: scripts log what happened
         print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
         return ExitCode.OK

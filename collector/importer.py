@@ -2,14 +2,17 @@
 
 Each file lands at data/imports/<safe name> with data/imports/<safe name>.meta.json (original
 name, size, SHA-256, who provided it, when it was received, and what evkit.evidence.formats made of
-it). The bundle is built in place with the open marker; if anything fails before sealing, the
-directory this run created is removed, so no half-written bundle is ever left looking sealed.
+it). The bundle is built and sealed in a hidden sibling folder and renamed to its final name as
+the very last step, so `--out` holds a sealed bundle or nothing at all, whatever stops the run
+(an error removes the hidden folder; one a crash left behind is removed by the next import to
+the same name).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +28,12 @@ from evkit.manifests.host import host_info
 from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
 from evkit.manifests.layout import utc_now
+from evkit.manifests.sealstate import fsync_dir
 from evkit.manifests.names import sanitise_component
 from evkit.times import format_utc
 
 CHUNK = 1 << 20
+STAGING_MARK = ".evkit-import-"   # hidden sibling `.<name>.evkit-import-<hex>` the bundle is built in
 
 
 def check_inputs(files: Sequence[Path]) -> None:
@@ -108,8 +113,10 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         raise BundleError(f"{out.parent} does not exist; create it first")
     started = utc_now()
     collection_id = collection_id or "IMPORT-" + started.replace("-", "").replace(":", "")
+    _remove_stale_staging(out)
+    staging = out.parent / f".{out.name}{STAGING_MARK}{uuid.uuid4().hex}"
     try:
-        writer = BundleWriter.create(out, case_id=case_id, collection_id=collection_id)
+        writer = BundleWriter.create(staging, case_id=case_id, collection_id=collection_id)
     except BundleExistsError as exc:
         raise BundleError(str(exc)) from None
     except ManifestsError as exc:
@@ -119,7 +126,7 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         for source, name in zip(files, names):
             received = utc_now(precise=True)
             record = writer.write(f"{IMPORTS_DIR}/{name}", _chunks(source))
-            stored = out / DATA / IMPORTS_DIR / name
+            stored = staging / DATA / IMPORTS_DIR / name
             summary = _describe_format(stored)
             sidecar = {
                 "kind": "import", "original_name": source.name, "stored_name": name,
@@ -146,7 +153,19 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
         description = f"Files handed over by {provided_by}" if provided_by else "Files handed over by the client"
         writer.seal(key, bag_info={"External-Description": f"{description}, sealed with evkit import",
                                    "Evkit-Kind": "import"}, collection=collection)
+        if os.path.lexists(out):
+            raise BundleError(f"{out} appeared while importing; give a new --out directory")
+        os.rename(staging, out)   # the sealed bundle appears under its name in one step
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)   # only ever the directory this run created
+        shutil.rmtree(staging, ignore_errors=True)   # only ever the hidden folder this run created
         raise
+    fsync_dir(out.parent)
     return out
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove hidden folders of earlier imports to `out` that a crash stopped before their rename."""
+    prefixes = (f".{out.name}{STAGING_MARK}", f"..{out.name}{STAGING_MARK}")   # and the writer's own
+    for entry in os.scandir(out.parent):
+        if entry.name.startswith(prefixes) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)

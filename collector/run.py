@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
+import json
 import logging
 import threading
 import time
@@ -35,6 +36,8 @@ from evkit import __version__
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.errors import ManifestsError
 from evkit.manifests.host import host_info
+from evkit.manifests.layout import COLLECTION, DATA
+from evkit.manifests.sealstate import SealState, remove_leftover, seal_state
 from evkit.manifests.keys import SigningKey
 from evkit.times import format_compact, format_iso
 
@@ -48,6 +51,7 @@ class RunOutcome:
     bundle: Path
     ledger: list[LedgerEntry]
     incomplete: list[str] = field(default_factory=list)
+    already_sealed: bool = False   # --resume found the seal committed by an earlier run
 
     @property
     def complete(self) -> bool:
@@ -87,8 +91,14 @@ class _MemoryLog(logging.Handler):
 def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProvider, resume: bool = False,
             quiet: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
             sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
-    """Run (or continue) a collection into `out` and seal it with `key`."""
+    """Run (or continue) a collection into `out` and seal it with `key`.
+
+    Resuming a bundle whose seal an earlier run committed (a crash may have cut only the
+    clean-up after it) finishes that clean-up and reports the sealed collection as it stands.
+    """
     started = now()
+    if resume and seal_state(Path(out)) is SealState.SEALED:
+        return already_sealed(Path(out))
     writer = open_bundle(cfg, out, resume=resume, now=started)
     state = RunState(writer.read_state(), writer.write_state)
     fingerprint = config_fingerprint(cfg)
@@ -138,6 +148,24 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
     except ManifestsError as exc:
         raise BundleError(f"sealing {out} failed: {exc}") from exc
     return RunOutcome(Path(out), ledger, summarise(ledger))
+
+
+def already_sealed(out: Path) -> RunOutcome:
+    """The outcome of a sealed bundle, read from its collection record; removes a leftover
+    open-state folder (it holds only resume state, never evidence)."""
+    try:
+        remove_leftover(out)
+    except OSError as exc:
+        raise BundleError(f"{out} is sealed, but its leftover open-state folder cannot be removed: "
+                          f"{exc.strerror or exc}") from None
+    path = out / DATA / COLLECTION
+    try:
+        record = json.loads(path.read_bytes())
+        ledger = sorted((LedgerEntry.from_json(e) for e in record["ledger"]), key=lambda e: (e.source, e.unit))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BundleError(f"{out} is already sealed, but {path} cannot be read ({exc}); "
+                          f"check the bundle with `evkit verify {out}`") from None
+    return RunOutcome(out, ledger, summarise(ledger), already_sealed=True)
 
 
 def _run_source(ctx: SourceContext, source: str) -> None:

@@ -1,18 +1,27 @@
 """BundleWriter: open an evidence bundle, write payload files atomically, log events, seal.
 
-While open, the bundle root holds `.evkit-open/` (its presence means "unsealed": verify says
-so), with the writer's own metadata, the caller's resume state and temp files. Payload files
-are written to a temp name there, fsynced and renamed into `data/`, so a crash never leaves a
-torn file under `data/` and a temp name is never part of the payload. `data/events.log` is
-appended and fsynced line by line; a torn last line from a crash is cut off on resume and the
-cut is itself logged. `seal()` writes the BagIt envelope, the signatures, keys/, VERIFY.md and
-custody/0001.json, then removes `.evkit-open/` as the very last step.
+While open, the bundle root holds `.evkit-open/` (the writer's own metadata, the caller's
+resume state and temp files) and no `bagit.txt`. A new bundle is assembled in a hidden sibling
+folder and renamed into place, so it appears complete with its resume state or not at all.
+Payload files are written to a temp name under `.evkit-open/`, fsynced and renamed into
+`data/`, so a crash never leaves a torn file under `data/` and a temp name is never part of
+the payload. `data/events.log` is appended and fsynced line by line; a torn last line from a
+crash is cut off on resume and the cut is itself logged.
+
+`seal()` writes data/collection.json, the manifests, bag-info.txt, VERIFY.md, keys/, the tag
+manifests, the signatures and custody/0001.json, fsyncs them, and then commits with ONE rename:
+`bagit.txt` into the root (manifests/sealstate.py states the rule every reader uses). A crash
+before that rename leaves an open bundle whose half-written envelope the next seal replaces; a
+crash after it leaves a sealed bundle that verifies. `.evkit-open/` is removed only after the
+commit; a leftover one beside `bagit.txt` is recognised as such and removed by `remove_leftover`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -23,7 +32,8 @@ from pathlib import Path
 
 from evkit import __version__
 from evkit.manifests import custody
-from evkit.manifests.errors import BundleExistsError, BundleStateError, ManifestsError, UnsafeNameError
+from evkit.manifests.errors import (BundleExistsError, BundleSealedError, BundleStateError, ManifestsError,
+                                    UnsafeNameError)
 from evkit.manifests.hashing import hash_files
 from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
@@ -33,10 +43,14 @@ from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT
                               SIGNATURES_DIR, SIGNER_PEM, SIGNER_PUB, TAG_FILES, TAGMANIFESTS,
                               VERIFY_MD, ZERO_SHA256, allowed_signers_line, utc_now)
 from evkit.manifests.names import NameRegistry, check_safe_path
+from evkit.manifests.sealstate import SealState, fsync_dir, remove_leftover, seal_state
 from evkit.manifests.signing import sshsig_sign
 from evkit.manifests.verifydoc import render_verify_md
 
+logger = logging.getLogger(__name__)
+
 RESERVED = (EVENTS_LOG, COLLECTION)
+NEW_BUNDLE_MARK = ".evkit-new-"   # hidden sibling `.<name>.evkit-new-<hex>` a new bundle is built in
 _LABEL_ORDER = ("Source-Organization", "Contact-Name", "Contact-Email", "External-Identifier",
                 "External-Description", "Internal-Sender-Identifier", "Bag-Software-Agent",
                 "Bagging-Date", "Payload-Oxum")
@@ -49,14 +63,6 @@ class FileRecord:
     relpath: str
     size: int
     sha256: str
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _as_chunks(data: bytes | bytearray | memoryview | Iterable[bytes]) -> Iterable[bytes]:
@@ -78,41 +84,67 @@ class BundleWriter:
         self._seq = 0
         self._head = ZERO_SHA256
         self._lock = threading.RLock()
+        self._sealed = False
 
     # ---------------------------------------------------------------- opening
     @classmethod
     def create(cls, root: Path, *, case_id: str, collection_id: str) -> "BundleWriter":
-        """Create a new open bundle at root (which must not exist)."""
+        """Create a new open bundle at root (which must not exist).
+
+        The skeleton (open-state folder with metadata and an empty resume state, data/ with the
+        first events.log line) is built in a hidden sibling folder, fsynced, and renamed to root:
+        a crash leaves either no root at all or an open bundle that `resume` accepts.
+        """
         root = Path(root)
         for value, what in ((case_id, "case id"), (collection_id, "collection id")):
             if not value or any(c in value for c in "\r\n\t") or len(value) > 200:
                 raise BundleStateError(f"{what} {value!r} must be one line of at most 200 characters")
         if os.path.lexists(root):
             raise BundleExistsError(f"{root} already exists; choose a new output directory")
+        _remove_stale_staging(root)
+        staging = root.parent / f".{root.name}{NEW_BUNDLE_MARK}{uuid.uuid4().hex}"
         try:
-            root.mkdir()
-        except FileExistsError:
-            raise BundleExistsError(f"{root} already exists; choose a new output directory") from None
+            staging.mkdir()
         except OSError as exc:
             raise BundleStateError(f"cannot create {root}: {exc.strerror}") from None
-        (root / OPEN_DIR / OPEN_TMP).mkdir(parents=True)
-        (root / DATA).mkdir()
-        meta = {"case_id": case_id, "collection_id": collection_id, "created_utc": utc_now(),
-                "tool_version": __version__}
-        writer = cls(root, meta)
-        writer._atomic(root / OPEN_DIR / OPEN_META, canonical(meta))
-        writer._atomic(root / OPEN_DIR / OPEN_STATE, canonical({}))
-        writer.log_event("opened", case_id=case_id, collection_id=collection_id)
-        return writer
+        try:
+            (staging / OPEN_DIR / OPEN_TMP).mkdir(parents=True)
+            (staging / DATA).mkdir()
+            meta = {"case_id": case_id, "collection_id": collection_id, "created_utc": utc_now(),
+                    "tool_version": __version__}
+            skeleton = cls(staging, meta)
+            skeleton._atomic(staging / OPEN_DIR / OPEN_META, canonical(meta))
+            skeleton._atomic(staging / OPEN_DIR / OPEN_STATE, canonical({}))
+            skeleton.log_event("opened", case_id=case_id, collection_id=collection_id)
+            for folder in (staging / OPEN_DIR, staging):
+                fsync_dir(folder)
+            if os.path.lexists(root):
+                raise BundleExistsError(f"{root} already exists; choose a new output directory")
+            try:
+                os.rename(staging, root)   # the bundle appears complete with its resume state, or not at all
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise BundleExistsError(f"{root} already exists; choose a new output directory") from None
+                raise BundleStateError(f"cannot create {root}: {exc.strerror}") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(root.parent)
+        return cls.resume(root)
 
     @classmethod
     def resume(cls, root: Path) -> "BundleWriter":
-        """Reopen an unsealed bundle; repairs a torn last events.log line."""
+        """Reopen an unsealed bundle; repairs a torn last events.log line.
+
+        Raises BundleSealedError for a sealed bundle (whatever the state of its clean-up) and
+        BundleStateError for a directory that is not an open evkit bundle.
+        """
         root = Path(root)
         meta_path = root / OPEN_DIR / OPEN_META
-        if not meta_path.is_file():
-            if (root / TAGMANIFESTS[0]).is_file():
-                raise BundleStateError(f"{root} is already sealed; a sealed bundle never changes")
+        state = seal_state(root)
+        if state is SealState.SEALED:
+            raise BundleSealedError(f"{root} is already sealed; a sealed bundle never changes")
+        if state is SealState.MISSING or not meta_path.is_file():
             raise BundleStateError(f"{root} is not an open evkit bundle (no {OPEN_DIR}/{OPEN_META})")
         try:
             meta = json.loads(meta_path.read_bytes())
@@ -184,12 +216,14 @@ class BundleWriter:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return FileRecord(target.name, size, hasher.hexdigest())
 
     def _require_open(self) -> None:
+        if self._sealed or seal_state(self.root) is SealState.SEALED:
+            raise BundleSealedError(f"{self.root} is sealed; a sealed bundle never changes")
         if not (self._open / OPEN_META).is_file():
-            raise BundleStateError(f"{self.root} is sealed or not an open bundle")
+            raise BundleStateError(f"{self.root} is not an open bundle")
 
     def write(self, relpath: str, data: bytes | Iterable[bytes]) -> FileRecord:
         """Write data/<relpath> atomically; never overwrites; enforces the safe-name policy.
@@ -254,7 +288,11 @@ class BundleWriter:
 
     # ---------------------------------------------------------------- sealing
     def seal(self, key: SigningKey, *, bag_info: Mapping[str, str], collection: Mapping) -> Path:
-        """Write the BagIt envelope, sign, write keys/ VERIFY.md custody/0001; close the bundle."""
+        """Write the envelope, sign, write keys/ VERIFY.md custody/0001, commit; close the bundle.
+
+        Everything is written and fsynced first; the one rename of `bagit.txt` into the root is
+        the commit (see the module docstring). The open-state folder is removed after it.
+        """
         self._require_open()
         root = self.root
         self._clear_envelope()
@@ -275,30 +313,24 @@ class BundleWriter:
                 raise BundleStateError(f"cannot read data/{result.key} while sealing: {result.error}")
             digests[result.key] = result.digests
             total += result.size
+        tags: dict[str, bytes] = {BAGIT_TXT: BAGIT_CONTENT}
         for alg, name in zip(ALGORITHMS, MANIFESTS):
-            lines = "".join(f"{digests[rel][alg]}  data/{rel}\n" for rel in sorted(files))
-            self._atomic(root / name, lines.encode("ascii"))
-
-        self._atomic(root / BAGIT_TXT, BAGIT_CONTENT)
-        self._atomic(root / BAG_INFO, self._bag_info(bag_info, key, total, len(files)))
-        self._atomic(root / VERIFY_MD, render_verify_md(
-            case_id=self.case_id, collection_id=self.collection_id,
-            signer=key.signer, fingerprint=key.fingerprint))
-        self._atomic(root / SIGNER_PUB, (key.openssh_line + "\n").encode())
-        self._atomic(root / SIGNER_PEM, key.public_pem)
-        self._atomic(root / ALLOWED_SIGNERS,
-                     (allowed_signers_line(key.signer, key.openssh_line) + "\n").encode())
-
+            tags[name] = "".join(f"{digests[rel][alg]}  data/{rel}\n" for rel in sorted(files)).encode("ascii")
+        tags[BAG_INFO] = self._bag_info(bag_info, key, total, len(files))
+        tags[VERIFY_MD] = render_verify_md(case_id=self.case_id, collection_id=self.collection_id,
+                                           signer=key.signer, fingerprint=key.fingerprint)
+        tags[SIGNER_PUB] = (key.openssh_line + "\n").encode()
+        tags[SIGNER_PEM] = key.public_pem
+        tags[ALLOWED_SIGNERS] = (allowed_signers_line(key.signer, key.openssh_line) + "\n").encode()
         tag_hashes = {}
         for alg, name in zip(ALGORITHMS, TAGMANIFESTS):
-            lines = []
-            for tag in sorted(TAG_FILES):
-                digest = hashlib.new(alg, (root / tag).read_bytes()).hexdigest()
-                lines.append(f"{digest}  {tag}\n")
-            content = "".join(lines).encode("ascii")
-            self._atomic(root / name, content)
-            tag_hashes[alg] = hashlib.sha256(content).hexdigest()
-        tagmanifest = (root / TAGMANIFESTS[0]).read_bytes()
+            tags[name] = "".join(f"{hashlib.new(alg, tags[tag]).hexdigest()}  {tag}\n"
+                                 for tag in sorted(TAG_FILES)).encode("ascii")
+            tag_hashes[alg] = hashlib.sha256(tags[name]).hexdigest()
+        for name, content in tags.items():
+            if name != BAGIT_TXT:
+                self._atomic(root / name, content)
+        tagmanifest = tags[TAGMANIFESTS[0]]
         raw_sig = key.sign(tagmanifest)
         ssh_sig = sshsig_sign(key, tagmanifest).encode("ascii")
         self._atomic(root / SIG_RAW, raw_sig)
@@ -309,14 +341,34 @@ class BundleWriter:
             "signature_sha256": hashlib.sha256(raw_sig).hexdigest(),
             "sshsig_sha256": hashlib.sha256(ssh_sig).hexdigest(),
         })
-        _fsync_dir(root)
-        shutil.rmtree(self._open)   # the commit point: from here on the bundle is sealed
-        _fsync_dir(root)
+        self._commit(tags[BAGIT_TXT])
+        try:
+            remove_leftover(root)
+        except OSError as exc:   # sealed all the same; the leftover is recognised and removed later
+            logger.warning("%s is sealed; its open-state folder could not be removed (%s); "
+                           "`evkit collect --resume` removes it", root, exc.strerror or exc)
         return root
 
+    def _commit(self, bagit: bytes) -> None:
+        """The commit point: stage bagit.txt, make every earlier write durable, rename it in."""
+        staged = self._open / OPEN_TMP / f"{BAGIT_TXT}.commit"
+        with open(staged, "wb") as handle:
+            handle.write(bagit)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for folder in (KEYS_DIR, SIGNATURES_DIR, CUSTODY_DIR):
+            fsync_dir(self.root / folder)
+        fsync_dir(self.root)
+        os.rename(staged, self.root / BAGIT_TXT)
+        self._sealed = True
+        fsync_dir(self.root)
+
     def _clear_envelope(self) -> None:
-        """Remove tag files left by an interrupted earlier seal (all outside data/)."""
-        for name in (BAGIT_TXT, BAG_INFO, *MANIFESTS, *TAGMANIFESTS, VERIFY_MD):
+        """Remove the envelope an interrupted earlier seal wrote before its commit.
+
+        Never bagit.txt: it exists only once the seal committed, and then nothing is removed.
+        """
+        for name in (BAG_INFO, *MANIFESTS, *TAGMANIFESTS, VERIFY_MD):
             (self.root / name).unlink(missing_ok=True)
         for folder in (KEYS_DIR, SIGNATURES_DIR, CUSTODY_DIR):
             shutil.rmtree(self.root / folder, ignore_errors=True)
@@ -361,3 +413,16 @@ class BundleWriter:
                 raise ManifestsError(f"bag-info value for {label} must be one printable line")
             lines.append(f"{label}: {value}\n")
         return "".join(lines).encode("utf-8")
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Remove hidden staging folders of earlier attempts to create root that a crash stopped
+    before their rename (they hold only an empty skeleton, never evidence)."""
+    prefix = f".{root.name}{NEW_BUNDLE_MARK}"
+    try:
+        entries = list(os.scandir(root.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 from evkit.manifests.errors import CustodyError
 from evkit.manifests.jsonio import canonical
 from evkit.manifests.keys import SigningKey
-from evkit.manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, OPEN_DIR, TAGMANIFESTS, ZERO_SHA256, utc_now
+from evkit.manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, TAGMANIFESTS, ZERO_SHA256, utc_now
+from evkit.manifests.sealstate import SealState, seal_state
 from evkit.manifests.signing import sshsig_sign
 
 EVENTS = ("sealed", "transferred", "received", "verified", "report-generated", "note")
@@ -100,7 +101,7 @@ def append_custody(root: Path, *, event: str, key: SigningKey, to: str | None = 
     root = Path(root)
     if event == "sealed":
         raise CustodyError("the 'sealed' record is written by sealing, not appended")
-    if (root / OPEN_DIR).exists() or not (root / TAGMANIFESTS[0]).is_file():
+    if seal_state(root) is not SealState.SEALED or not (root / TAGMANIFESTS[0]).is_file():
         raise CustodyError(f"{root} is not a sealed evidence bundle")
     records = record_files(root)
     if not records:

@@ -24,6 +24,10 @@ class KeyExistsError(KeyFileError):
 class TrustOptionError(KeyFileError):
     """The verifier's trusted-key option is wrong: both given, or a key file that cannot be used."""
 
+
+class WeakPassphraseError(KeyFileError):
+    """keygen refuses a passphrase that is too short."""
+
     exit_status = ExitCode.USAGE
 
 
@@ -45,6 +49,10 @@ class UnsafeNameError(ManifestsError):
 
 class BundleStateError(ManifestsError):
     """The bundle is not in the state the operation needs (sealed vs open, torn files, ...)."""
+
+
+class BundleSealedError(BundleStateError):
+    """The bundle is already sealed (resume and writes refused; nothing is lost)."""
 
 
 class CustodyError(ManifestsError):

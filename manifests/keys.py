@@ -1,8 +1,10 @@
 """Examiner signing keys: Ed25519, private half encrypted at rest, fingerprints in OpenSSH form.
 
-With `signing.py`, the only module that handles key material. A key at PATH is three files:
-PATH (PKCS#8 PEM encrypted with the passphrase, mode 0600), PATH.pub (the OpenSSH public key
-line with the signer as comment) and PATH.pub.pem (SubjectPublicKeyInfo PEM, for openssl).
+With `signing.py` and `pkcs8.py`, the only modules that handle key material. A key at PATH is
+three files: PATH (PKCS#8 PEM encrypted with the passphrase through scrypt, mode 0600; see
+pkcs8.py), PATH.pub (the OpenSSH public key line with the signer as comment) and PATH.pub.pem
+(SubjectPublicKeyInfo PEM, for openssl). Passphrases shorter than MIN_PASSPHRASE characters
+are refused when a key is made. Keys written by earlier versions (PKCS#8 with PBKDF2) still load.
 The fingerprint is `SHA256:` + unpadded base64 of SHA-256 over the SSH wire public key blob,
 exactly what `ssh-keygen -lf PATH.pub` prints, so it can be published and compared by anyone.
 """
@@ -22,9 +24,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 # OpenSSH public key never needs it while payload hashing competes for the CPU.
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from evkit.manifests.errors import KeyExistsError, KeyFileError
+from evkit.manifests.errors import KeyExistsError, KeyFileError, WeakPassphraseError
 
 KEY_TYPE = "ssh-ed25519"
+MIN_PASSPHRASE = 12       # characters
 # A principal in allowed_signers and a comment in .pub: no whitespace, quotes or commas.
 _SIGNER_RE = re.compile(r"^[A-Za-z0-9._%+@-]{1,200}$")
 
@@ -100,13 +103,22 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         os.close(fd)
 
 
+def check_passphrase(passphrase: str) -> str:
+    """Refuse passphrases too short to protect a key that signs evidence."""
+    if len(passphrase or "") < MIN_PASSPHRASE:
+        raise WeakPassphraseError(f"the passphrase must be at least {MIN_PASSPHRASE} characters long "
+                                  f"(got {len(passphrase or '')}); use a long phrase from a password manager")
+    return passphrase
+
+
 def generate_key(path: Path, signer: str, passphrase: str) -> str:
     """Create PATH, PATH.pub and PATH.pub.pem; return the fingerprint. Refuses to overwrite."""
     from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
+
+    from evkit.manifests.pkcs8 import encrypt_pkcs8
     path = Path(path)
     check_signer(signer)
-    if not passphrase:
-        raise KeyFileError("an empty passphrase is not allowed: the private key is stored encrypted")
+    check_passphrase(passphrase)
     targets = [path, Path(f"{path}.pub"), Path(f"{path}.pub.pem")]
     for target in targets:
         if os.path.lexists(target):
@@ -115,9 +127,8 @@ def generate_key(path: Path, signer: str, passphrase: str) -> str:
     if not path.parent.is_dir():
         raise KeyFileError(f"directory {path.parent} does not exist")
     private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8")))
+    pem = encrypt_pkcs8(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()), passphrase.encode("utf-8"))
     public = private.public_key()
     try:
         _write_new(targets[0], pem, 0o600)

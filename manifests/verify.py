@@ -43,6 +43,7 @@ from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT
                               MANIFESTS, OPEN_DIR, SIG_RAW, SIG_SSH, SIGNATURES_DIR, SIGNER_PEM,
                               SIGNER_PUB, TAG_FILES, TAGMANIFESTS, VERIFY_MD, ZERO_SHA256)
 from evkit.manifests.names import check_safe_path
+from evkit.manifests.sealstate import SealState, seal_state
 
 if TYPE_CHECKING:
     from evkit.manifests.trust import TrustStore
@@ -558,7 +559,7 @@ def verify_bundle(root: Path, *, signer_key: Path | None = None, allowed_signers
         _parse_other_manifests(root, result, plan)
         if trust is None:
             trust = load_trust(signer_key, allowed_signers)
-        if (root / OPEN_DIR).exists():
+        if seal_state(root) is SealState.OPEN:   # beside bagit.txt it is a clean-up leftover only
             result.add("unsealed", OPEN_DIR, "the bundle was never sealed (collection or import did not finish)")
         _check_layout(root, result)
         _check_tags(root, result)

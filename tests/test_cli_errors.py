@@ -133,6 +133,7 @@ def test_other_exceptions_are_not_swallowed(capsys):
 def collect_stubbed(monkeypatch, tmp_path):
     """`evkit collect` with pre-flight and token set-up stubbed; returns (set the run's failure, out)."""
     from evkit.collector import auth, cli_collect, run
+    from evkit.manifests.layout import OPEN_DIR
 
     out = tmp_path / "case 1"
     monkeypatch.setattr(cli_collect, "preflight", lambda args: (None, None, None))
@@ -140,7 +141,7 @@ def collect_stubbed(monkeypatch, tmp_path):
     failure: dict[str, BaseException] = {}
 
     def collect(cfg, out_dir, **kwargs):
-        out_dir.mkdir()  # the bundle is open (no bagit.txt yet) when the run stops
+        (out_dir / OPEN_DIR).mkdir(parents=True)  # the bundle is open (not sealed) when the run stops
         raise failure["exc"]
     monkeypatch.setattr(run, "collect", collect)
     return failure, out

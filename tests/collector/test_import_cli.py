@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,42 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, signing_key):
     exists = _run("--case", "IR-1", "--out", str(out), "--key", str(key_path), str(good), env=_env(passphrase))
     assert exists.returncode == 2 and _one_line(exists) and "already exists" in exists.stderr
     assert list(out.iterdir()) == []
+
+
+def test_import_killed_at_any_step_leaves_nothing_or_a_sealed_bundle(tmp_path, signing_key, monkeypatch):
+    """All or nothing: --out holds a sealed bundle that verifies, or does not exist (and a new
+    import to the same name then works and leaves no hidden folder behind)."""
+    from crashpoints import CrashInjector, Killed
+
+    from evkit.manifests.keys import load_signing_key
+
+    key = load_signing_key(signing_key[0], signing_key[1])
+    pub = Path(f"{signing_key[0]}.pub")
+    src = tmp_path / "export.csv"
+    src.write_bytes(b"CreationDate,UserIds,Operations,AuditData\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    injector = CrashInjector(monkeypatch)
+    outcomes = {"absent": 0, "sealed": 0}
+    for step in range(1, 1000):
+        out = work / f"b{step}"
+        try:
+            with injector.armed(step):
+                import_files(out, case_id="IR-7", key=key, files=[src])
+        except Killed:
+            pass
+        else:
+            assert step > 30
+            break
+        if out.exists():
+            outcomes["sealed"] += 1
+        else:
+            outcomes["absent"] += 1
+            import_files(out, case_id="IR-7", key=key, files=[src])
+        result = verify_bundle(out, signer_key=pub)
+        assert result.verdict == "valid", (step, injector.where, [str(f) for f in result.findings])
+        assert sorted(p.name for p in work.iterdir()) == [out.name], step
+        shutil.rmtree(out)
+    else:
+        pytest.fail("import never finished")
+    assert outcomes["absent"] > 30 and outcomes["sealed"] >= 1, outcomes

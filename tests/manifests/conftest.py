@@ -17,8 +17,8 @@ def examiner_key(signing_key):
 def other_key_path(tmp_path_factory):
     """Another custodian's key (a receiving lawyer): (path, passphrase)."""
     path = tmp_path_factory.mktemp("lawyer-key") / "lawyer.key"
-    generate_key(path, "lawyer@counsel.example", "lawyer pass")
-    return path, "lawyer pass"
+    generate_key(path, "lawyer@counsel.example", "lawyer passphrase")
+    return path, "lawyer passphrase"
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,8 @@ def test_custody_cli_errors(tmp_path, signing_key, examiner_key, evkit_cli):
     wrong_pass = evkit_cli("custody", str(bundle), "--event", "note", "--key", str(key_path),
                            env=passphrase_env("nope"))
     assert wrong_pass.returncode == 1 and "wrong passphrase" in wrong_pass.stderr
-    (bundle / ".evkit-open").mkdir()
+    (bundle / ".evkit-open").mkdir()   # open-state folder and no bagit.txt: never sealed
+    (bundle / "bagit.txt").rename(tmp_path / "bagit.txt")
     unsealed = evkit_cli("custody", str(bundle), "--event", "note", "--key", str(key_path), env=env)
     assert unsealed.returncode == 1 and "not a sealed" in unsealed.stderr
     for proc in (bad_event, wrong_pass, unsealed):

@@ -34,7 +34,7 @@ def test_private_key_is_encrypted_and_private(signing_key):
 def test_refuses_to_overwrite(signing_key):
     path, _, _ = signing_key
     with pytest.raises(KeyExistsError):
-        generate_key(path, "x@y.example", "pw")
+        generate_key(path, "x@y.example", "long enough passphrase")
 
 
 def test_wrong_passphrase_and_missing_file(signing_key, tmp_path):
@@ -47,7 +47,7 @@ def test_wrong_passphrase_and_missing_file(signing_key, tmp_path):
 
 def test_signer_must_be_one_token(tmp_path):
     with pytest.raises(KeyFileError):
-        generate_key(tmp_path / "k", "Examiner Name <examiner@x>", "pw")
+        generate_key(tmp_path / "k", "Examiner Name <examiner@x>", "long enough passphrase")
     assert not (tmp_path / "k").exists()
 
 
@@ -101,7 +101,7 @@ def test_raw_signature_verifies_with_openssl(examiner_key, signing_key, tmp_path
 
 
 def test_keygen_cli(evkit_cli, tmp_path):
-    env = passphrase_env("s3cret")
+    env = passphrase_env("s3cret but long enough")
     ok = evkit_cli("keygen", "--out", str(tmp_path / "k"), "--signer", "a@b.example", env=env)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("SHA256:")

@@ -262,7 +262,8 @@ def test_foreign_resign_is_wrong_signer(bundle, pristine, other_key):
 
 def test_missing_signature_and_unsealed_via_cli(bundle, pristine, evkit_cli_module):
     (bundle / "signatures" / "tagmanifest-sha256.txt.sshsig").unlink()
-    (bundle / ".evkit-open").mkdir()
+    (bundle / ".evkit-open").mkdir()   # open-state folder and no bagit.txt: never sealed
+    (bundle / "bagit.txt").unlink()
     proc = evkit_cli_module("verify", str(bundle), "--allowed-signers", str(pristine["trusted"]))
     assert proc.returncode == 1 and proc.stdout.startswith("invalid: ")
     assert "missing-signature" in proc.stdout and "unsealed" in proc.stdout
