@@ -22,6 +22,7 @@ from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import load_signing_key
+from evkit.manifests.textsafe import safe_text
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
@@ -29,7 +30,7 @@ PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 def _body(args: dict) -> int:
     out = Path(args["--out"])
     if out.exists() or out.is_symlink():
-        return fail("import", f"{out} already exists; give a new --out directory", ExitCode.USAGE)
+        return fail("import", safe_text(f"{out} already exists; give a new --out directory"), ExitCode.USAGE)
     case_id = args["--case"]
     if not case_id.strip() or any(c in case_id for c in "\r\n\t"):
         return fail("import", "--case must be a one-line case id", ExitCode.USAGE)
@@ -39,13 +40,13 @@ def _body(args: dict) -> int:
         bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
                               provided_by=args["--provided-by"])
     except UsageError as exc:
-        return fail("import", str(exc), ExitCode.USAGE)
+        return fail("import", safe_text(str(exc)), ExitCode.USAGE)
     except (CollectorError, ManifestsError) as exc:
-        return fail("import", str(exc), exc.exit_status)
+        return fail("import", safe_text(str(exc)), exc.exit_status)
     except OSError as exc:
-        return fail("import", f"{exc.filename or out}: {exc.strerror or exc}", ExitCode.FAILED)
-    print(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}")
-    print(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub")
+        return fail("import", safe_text(f"{exc.filename or out}: {exc.strerror or exc}"), ExitCode.FAILED)
+    print(safe_text(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}"))
+    print(safe_text(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub"))
     return ExitCode.OK
 
 

@@ -10,7 +10,9 @@ Options:
 
 Prints a one-line verdict, then every finding. Exit status: 0 valid, 1 invalid,
 3 cannot verify (no trusted key given, unknown custodian key, unreadable bundle).
-The keys/ copies inside a bundle are never trusted on their own.
+The keys/ copies inside a bundle are never trusted on their own. File names and other text
+from the bundle are printed with control characters escaped; --json prints valid JSON even
+when the options are wrong (then with "error" and "exit_status" 2).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
+from evkit.manifests.textsafe import safe_text
 from evkit.manifests.verify import verify_bundle
 
 
@@ -30,7 +33,10 @@ def _body(args: dict) -> int:
     try:
         result = verify_bundle(Path(args["BUNDLE"]), signer_key=signer_key, allowed_signers=allowed)
     except ManifestsError as exc:
-        return fail("verify", str(exc), ExitCode.USAGE)
+        if args["--json"]:
+            print(json.dumps({"schema": "evkit.verify/1", "bundle": args["BUNDLE"], "verdict": None,
+                              "error": str(exc), "exit_status": int(ExitCode.USAGE)}, indent=2))
+        return fail("verify", safe_text(str(exc)), ExitCode.USAGE)
     if args["--json"]:
         print(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

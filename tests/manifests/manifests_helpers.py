@@ -80,3 +80,50 @@ def passphrase_env(passphrase: str) -> dict[str, str]:
     env = dict(os.environ)
     env["EVKIT_PASSPHRASE"] = passphrase
     return env
+
+
+# Markers the Linux block of VERIFY.md prints: every success line must appear, no failure line.
+VERIFY_MD_SUCCESS = ("no links or special files", "hashes OK", "payload set OK",
+                     'Good "evkit-evidence" signature for ', "Signature Verified Successfully")
+VERIFY_MD_FAILURE = ("LINK", "BROKEN", "NOT VERIFIED", "FAILED")
+
+
+def verify_md_linux(bundle: Path, examiner_pub: Path, trusted: Path, timeout: int = 60) -> tuple[bool, str]:
+    """Run the Linux block of the bundle's VERIFY.md as a recipient would: EXAMINER_KEY is the key
+    file they hold (never the bundle's keys/), TRUSTED their own allowed_signers file (which may
+    already list other custodians). Returns (every check passed, output). Like the document says,
+    it stops after step 1 when that finds a link or special file. The script text comes from a
+    pristine template, not from the bundle's own (possibly edited) VERIFY.md."""
+    from evkit.manifests.verifydoc import KEY_PLACEHOLDER, TRUST_PLACEHOLDER, render_verify_md
+    import re
+    text = render_verify_md(case_id="x", collection_id="y", signer="examiner@firm.example",
+                            fingerprint="z").decode()
+    block = re.search(r"## Linux.*?```sh\n(.*?)```", text, re.S).group(1)
+    block = "\n".join(line for line in block.splitlines() if "pip install" not in line)
+    block = block.replace(f"EXAMINER_KEY={KEY_PLACEHOLDER}", f"EXAMINER_KEY='{examiner_pub}'")
+    block = block.replace(f"TRUSTED={TRUST_PLACEHOLDER}", f"TRUSTED='{trusted}'")
+    setup, rest = block.split("# 1.", 1)
+    first, rest = rest.split("# 2.", 1)
+    output = ""
+    for part in (setup + "# 1." + first, setup + "# 2." + rest):
+        try:
+            proc = subprocess.run(["bash", "-c", part], cwd=bundle, capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return False, output + "\n(timed out)"
+        output += proc.stdout + proc.stderr
+        if "LINK" in output:
+            return False, output
+    ok = all(marker in output for marker in VERIFY_MD_SUCCESS) and not any(
+        marker in output for marker in VERIFY_MD_FAILURE)
+    return ok, output
+
+
+def ssh_keygen_verify(bundle: Path, allowed: Path, identity: str,
+                      sig: str = "signatures/tagmanifest-sha256.txt.sshsig",
+                      data: str = "tagmanifest-sha256.txt") -> int:
+    """The exit status of `ssh-keygen -Y verify` (0 good; 255 for any refusal)."""
+    with open(bundle / data, "rb") as stdin:
+        return subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
+                               "-n", NS, "-s", str(bundle / sig)], stdin=stdin, capture_output=True,
+                              check=False).returncode
