@@ -134,11 +134,15 @@ def open_envelope(root: Path, rel: str) -> BinaryIO:
 
 def read_envelope(root: Path, rel: str, cap: int) -> bytes:
     """The bytes of root/rel (see open_envelope), at most cap bytes; EnvelopeError otherwise."""
+    chunks: list[bytes] = []
+    total = 0
     with open_envelope(root, rel) as handle:
-        try:
-            data = handle.read(cap + 1)
+        try:   # in chunks: read(cap + 1) would reserve the whole cap up front
+            while total <= cap and (chunk := handle.read(min(1 << 20, cap + 1 - total))):
+                chunks.append(chunk)
+                total += len(chunk)
         except OSError as exc:
             raise EnvelopeError("unreadable", f"{rel}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > cap:
+    if total > cap:
         raise EnvelopeError("too-large", f"{rel} is larger than {cap} bytes (the limit for this file)")
-    return data
+    return b"".join(chunks)

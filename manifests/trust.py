@@ -164,7 +164,7 @@ class TrustStore:
                 blockers.append(f"{where}: the key has expired (valid-before "
                                 f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(line.valid_before))})")
                 continue
-            principal = claimed
+            principal = claimed if line.principals is not None else None   # a nameless key names no one
             if principal is None and line.principals and not re.search(r"[*?!,]", line.principals):
                 principal = line.principals
             return TrustDecision(TRUSTED, principal=principal, pattern=line.principals)

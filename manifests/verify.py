@@ -766,7 +766,7 @@ def _verify_into(root: Path, result: VerificationResult, trust: TrustStore, algo
     if entry_kind(root, OPEN_DIR) != "missing":
         result.unsealed = True
         result.add("unsealed", OPEN_DIR, "the bundle was never sealed (collection or import did not "
-                   "finish): it is not evidence yet; finish it with --resume")
+                   "finish): it is not evidence yet (a collection is finished with `evkit collect --resume`)")
     # Payload hashing (the long part) starts first and runs on worker threads while this thread
     # checks the rest; the serial part before it is one manifest parse and one directory walk.
     plan = _plan_payload(root, result, algorithms)

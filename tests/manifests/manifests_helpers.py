@@ -127,3 +127,63 @@ def ssh_keygen_verify(bundle: Path, allowed: Path, identity: str,
         return subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
                                "-n", NS, "-s", str(bundle / sig)], stdin=stdin, capture_output=True,
                               check=False).returncode
+
+
+def resign(bundle: Path, key: SigningKey, *, replace_keys: bool = False, signer_name: str | None = None,
+           bag_info_fingerprint: bool = False) -> None:
+    """What someone holding `key` does after editing a bundle: rebuild both payload manifests
+    from data/ (regular files only), optionally replace keys/ with their own key (under
+    signer_name or key.signer) and bag-info's fingerprint, rebuild the tag manifests, sign."""
+    import hashlib
+    from evkit.manifests.layout import allowed_signers_line
+    from evkit.manifests.signing import sshsig_sign
+
+    files = sorted(p for p in (bundle / "data").rglob("*") if p.is_file() and not p.is_symlink()) \
+        if (bundle / "data").is_dir() and not (bundle / "data").is_symlink() else []
+    for alg in ("sha256", "sha512"):
+        lines = [f"{hashlib.new(alg, p.read_bytes()).hexdigest()}  {p.relative_to(bundle).as_posix()}\n"
+                 for p in files]
+        (bundle / f"manifest-{alg}.txt").write_text("".join(lines))
+    if replace_keys:
+        name = signer_name or key.signer
+        (bundle / "keys").mkdir(exist_ok=True)
+        (bundle / "keys" / "signer.pub").write_text(f"{' '.join(key.openssh_line.split()[:2])} {name}\n")
+        (bundle / "keys" / "signer.pub.pem").write_bytes(key.public_pem)
+        (bundle / "keys" / "allowed_signers").write_text(allowed_signers_line(name, key.openssh_line) + "\n")
+    if bag_info_fingerprint and (bundle / "bag-info.txt").is_file():
+        info = (bundle / "bag-info.txt").read_text().splitlines()
+        info = [f"Evkit-Signer-Fingerprint: {key.fingerprint}" if l.startswith("Evkit-Signer-Fingerprint:")
+                else f"Evkit-Signer: {signer_name or key.signer}" if l.startswith("Evkit-Signer:") else l
+                for l in info]
+        (bundle / "bag-info.txt").write_text("\n".join(info) + "\n")
+    names = [n for n in ("VERIFY.md", "bag-info.txt", "bagit.txt", "keys/allowed_signers", "keys/signer.pub",
+                         "keys/signer.pub.pem", "manifest-sha256.txt", "manifest-sha512.txt")
+             if (bundle / n).is_file()]
+    for alg in ("sha256", "sha512"):
+        (bundle / f"tagmanifest-{alg}.txt").write_text(
+            "".join(f"{hashlib.new(alg, (bundle / n).read_bytes()).hexdigest()}  {n}\n" for n in sorted(names)))
+    tag = (bundle / "tagmanifest-sha256.txt").read_bytes()
+    (bundle / "signatures").mkdir(exist_ok=True)
+    (bundle / "signatures" / "tagmanifest-sha256.txt.sig").write_bytes(key.sign(tag))
+    (bundle / "signatures" / "tagmanifest-sha256.txt.sshsig").write_text(sshsig_sign(key, tag))
+
+
+def rechain_custody(bundle: Path, key: SigningKey) -> None:
+    """Rewrite every custody record for the current tag manifest and re-sign it with key (an
+    attacker who re-signed the bundle must also redo the chain, or it breaks)."""
+    import hashlib
+    import json
+    from evkit.manifests.jsonio import canonical
+    from evkit.manifests.signing import sshsig_sign
+
+    tag = hashlib.sha256((bundle / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+    prev = "0" * 64
+    for path in sorted((bundle / "custody").glob("[0-9][0-9][0-9][0-9].json")):
+        record = json.loads(path.read_bytes())
+        record["actor"] = {"signer": record["actor"]["signer"], "fingerprint": key.fingerprint,
+                           "public_key": key.openssh_line}
+        record["prev_record_sha256"], record["tagmanifest_sha256"] = prev, tag
+        data = canonical(record)
+        path.write_bytes(data)
+        Path(f"{path}.sshsig").write_text(sshsig_sign(key, data))
+        prev = hashlib.sha256(data).hexdigest()
