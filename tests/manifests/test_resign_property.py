@@ -83,9 +83,20 @@ def _untrusted(rng) -> SigningKey:
     return SigningKey(signer=name, public_key=private.public_key(), _private=private)
 
 
-def test_random_edits_resigned_by_an_untrusted_key_are_never_valid(sealed, tmp_path, signing_key):
+@pytest.fixture(scope="module")
+def recipient_trust(tmp_path_factory, examiner_key, other_key):
+    """The recipient trusts the examiner and the lawyer, each under their own name."""
+    from evkit.manifests.layout import allowed_signers_line
+    path = tmp_path_factory.mktemp("trust") / "allowed_signers"
+    path.write_text(allowed_signers_line(examiner_key.signer, examiner_key.openssh_line) + "\n"
+                    + allowed_signers_line(other_key.signer, other_key.openssh_line) + "\n")
+    return path
+
+
+def test_random_edits_resigned_by_an_untrusted_key_are_never_valid(sealed, tmp_path, recipient_trust, other_key):
+    """The re-signing key is either a stranger's or the lawyer's: trusted, but only as the lawyer,
+    so re-signing while the bundle still names the examiner must not pass either."""
     rng = random.Random(SEED)
-    trusted_pub = Path(f"{signing_key[0]}.pub")
     seen = set()
     for case in range(CASES):
         bundle = tmp_path / f"case{case}"
@@ -93,11 +104,12 @@ def test_random_edits_resigned_by_an_untrusted_key_are_never_valid(sealed, tmp_p
         edits = [rng.choice(EDITS) for _ in range(rng.randrange(0, 4))]
         for edit in edits:
             edit(rng, bundle)
-        attacker = _untrusted(rng)
-        h.resign(bundle, attacker, replace_keys=rng.random() < 0.7, bag_info_fingerprint=rng.random() < 0.7)
+        attacker = _untrusted(rng) if rng.random() < 0.5 else other_key
+        h.resign(bundle, attacker, replace_keys=rng.random() < 0.7, signer_name="examiner@firm.example",
+                 bag_info_fingerprint=rng.random() < 0.7)
         if rng.random() < 0.7:
             h.rechain_custody(bundle, attacker)
-        result = verify_bundle(bundle, signer_key=trusted_pub)
+        result = verify_bundle(bundle, allowed_signers=recipient_trust)
         assert result.verdict != "valid", (case, [e.__name__ for e in edits])
         seen.update(e.__name__ for e in edits)
         shutil.rmtree(bundle)
