@@ -94,9 +94,13 @@ class VerificationResult:
     algorithms: tuple[str, ...] = ("sha256",)
     custody: list[dict] = field(default_factory=list)
     unsealed: bool = False
+    _seen: set[Finding] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, code: str, path: str, message: str, severity: str = INVALID) -> None:
-        self.findings.append(Finding(code, path, message, severity))
+        finding = Finding(code, path, message, severity)
+        if finding not in self._seen:   # one file read by two checks is reported once
+            self._seen.add(finding)
+            self.findings.append(finding)
 
     def decide(self) -> None:
         if any(f.severity == INVALID for f in self.findings):
