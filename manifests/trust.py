@@ -8,8 +8,8 @@ judges it, line by line in file order:
 
 - a line whose principals (a comma-separated pattern list: `*` and `?` wildcards, `!pattern`
   negation that wins over any positive match) do not accept NAME is skipped;
-- a matching line with options ssh-keygen cannot parse (an unknown option, a bad time) stops
-  ssh-keygen with an error: here it gives "cannot verify";
+- a line with options ssh-keygen cannot parse (an unknown option, a bad time) is reported and
+  skipped; when no other line accepts the key, the result is "cannot verify" naming that line;
 - `cert-authority` lines certify OpenSSH certificates, which evkit signatures never are:
   ssh-keygen would not accept the plain key on such a line, and evkit reports "cannot verify"
   naming the option rather than "valid";
@@ -145,8 +145,10 @@ class TrustStore:
                     and match_pattern_list(claimed, line.principals) != 1:
                 continue
             where = f"{self.source} line {line.number}"
-            if line.error:   # ssh-keygen stops at the first matching line it cannot parse
-                return TrustDecision(UNSUPPORTED, reason=f"{where}: {line.error}")
+            if line.error:   # ssh-keygen reports the line and goes on with the next one
+                if line.blob == blob:
+                    blockers.append(f"{where}: {line.error}")
+                continue
             if line.blob != blob:
                 continue
             if line.cert_authority:

@@ -113,6 +113,11 @@ CASES = {
     "signature-outside": (lambda b: _replace(b / "signatures" / "tagmanifest-sha256.txt.sig", _outside_copy),
                           "symlink"),
     "data-file-fifo": (lambda b: _replace(b / "data" / "imports" / "a.csv", _fifo), "extra"),
+    "manifest-outside": (lambda b: _replace(b / "manifest-sha256.txt", _outside_copy), "symlink"),
+    "signer-pub-outside": (lambda b: _replace(b / "keys" / "signer.pub", _outside_copy), "symlink"),
+    "custody-record-outside": (lambda b: _replace(b / "custody" / "0001.json", _outside_copy), "symlink"),
+    "bag-info-huge": (_write("bag-info.txt", b"Contact-Name: " + b"A" * (5 << 20) + b"\n"), "too-large"),
+    "custody-record-huge": (_write("custody/0001.json", b" " * (5 << 20) + b"{}"), "too-large"),
 }
 
 

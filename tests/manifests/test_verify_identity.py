@@ -195,3 +195,17 @@ def test_identity_copies_without_a_trusted_key_still_have_to_agree(tmp_path, exa
     h.rechain_custody(bundle, other_key)
     result = verify_bundle(bundle)
     assert result.verdict == "invalid" and "signer-mismatch" in _codes(result)
+
+
+@pytest.mark.parametrize("first_line, expected", [
+    ("someone@else.example no-such-option {other}", "valid"),
+    (f"{EXAMINER} no-such-option {{other}}", "valid"),
+    (f"{EXAMINER} no-such-option {{examiner}}", "valid"),
+])
+def test_an_unparsable_line_is_skipped_like_ssh_keygen_skips_it(first_line, expected, tmp_path,
+                                                                   examiner_key, other_key):
+    bundle = make_bundle(tmp_path / "b", examiner_key)
+    allowed = _allowed(tmp_path / "allowed", first_line.format(other=_key_part(other_key), examiner=_key_part(examiner_key)),
+                       f"{EXAMINER} {_key_part(examiner_key)}")
+    assert verify_bundle(bundle, allowed_signers=allowed).verdict == expected
+    assert (h.ssh_keygen_verify(bundle, allowed, EXAMINER) == 0) == (expected == "valid")
