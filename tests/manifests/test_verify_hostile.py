@@ -173,3 +173,16 @@ def test_json_output_is_json_even_for_bad_options(sealed, tmp_path):
     assert proc.returncode == 2
     out = json.loads(proc.stdout)
     assert out["verdict"] is None and "does not exist" in out["error"]
+
+
+def test_an_unforeseen_failure_is_invalid_not_a_traceback(sealed, signing_key, monkeypatch):
+    import evkit.manifests.verify as verify_mod
+
+    def broken(*args, **kwargs):
+        raise TypeError("an input nobody foresaw")
+
+    monkeypatch.setattr(verify_mod, "_check_custody", broken)
+    result = verify_mod.verify_bundle(sealed, signer_key=Path(f"{signing_key[0]}.pub"))
+    assert result.verdict == "invalid"
+    assert [f.code for f in result.findings] == ["verify-error"]
+    assert "TypeError: an input nobody foresaw" in result.findings[0].message
