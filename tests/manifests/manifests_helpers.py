@@ -35,7 +35,14 @@ def stock_sshsig(bundle: Path, signer: str, allowed: Path | None = None,
                  data: str = "tagmanifest-sha256.txt") -> bool:
     allowed = allowed or Path("keys/allowed_signers")
     proc = sh(f"ssh-keygen -Y verify -f {allowed} -I {signer} -n {NS} -s {sig} < {data}", bundle)
-    return proc.returncode == 0
+    return _ssh_keygen_result(proc.returncode, proc.stderr)
+
+
+def _ssh_keygen_result(returncode: int, stderr: str | bytes) -> bool:
+    """`ssh-keygen -Y verify` exits 0 for a good signature and 255 when it refuses one; anything
+    else (127 not installed, 1 usage error, a shell error) is a broken test, not a caught forgery."""
+    assert returncode in (0, 255), f"ssh-keygen did not run properly (exit {returncode}): {stderr!r}"
+    return returncode == 0
 
 
 def stock_openssl(bundle: Path, pem: Path | None = None) -> bool:
@@ -112,6 +119,7 @@ def verify_md_linux(bundle: Path, examiner_pub: Path, trusted: Path, timeout: in
         except subprocess.TimeoutExpired:
             return False, output + "\n(timed out)"
         output += proc.stdout + proc.stderr
+        assert "command not found" not in output and "syntax error" not in output, output
         if "LINK" in output:
             return False, output
     ok = all(marker in output for marker in VERIFY_MD_SUCCESS) and not any(
@@ -124,9 +132,11 @@ def ssh_keygen_verify(bundle: Path, allowed: Path, identity: str,
                       data: str = "tagmanifest-sha256.txt") -> int:
     """The exit status of `ssh-keygen -Y verify` (0 good; 255 for any refusal)."""
     with open(bundle / data, "rb") as stdin:
-        return subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
+        proc = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity,
                                "-n", NS, "-s", str(bundle / sig)], stdin=stdin, capture_output=True,
-                              check=False).returncode
+                              check=False)
+    _ssh_keygen_result(proc.returncode, proc.stderr)
+    return proc.returncode
 
 
 def resign(bundle: Path, key: SigningKey, *, replace_keys: bool = False, signer_name: str | None = None,
