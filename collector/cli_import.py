@@ -22,7 +22,7 @@ from evkit.clitools import UsageError, fail, read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
 from evkit.manifests.keys import load_signing_key
-from evkit.manifests.textsafe import safe_text
+from evkit.terminal import safe_text
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from evkit.clitools import fail, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.errors import ManifestsError
-from evkit.manifests.textsafe import safe_text
+from evkit.terminal import safe_text
 from evkit.manifests.verify import verify_bundle
 
 

@@ -45,7 +45,7 @@ from evkit.manifests.envelope import (CAP_COLLECTION, CAP_LINE, CAP_MANIFEST, CA
                                      EnvelopeError, entry_kind, open_envelope, read_envelope)
 from evkit.manifests.jsonio import JsonShapeError, loads_object
 from evkit.manifests.names import check_safe_path
-from evkit.manifests.textsafe import safe_text
+from evkit.terminal import safe_text
 
 if TYPE_CHECKING:
     from evkit.manifests.trust import TrustStore
