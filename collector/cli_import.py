@@ -20,6 +20,7 @@ from evkit.collector.importer import import_files
 from evkit.clitools import UsageError, read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.manifests.keys import load_signing_key
+from evkit.terminal import safe_text
 
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
@@ -35,8 +36,8 @@ def _body(args: dict) -> int:
     key = load_signing_key(Path(args["--key"]), passphrase)
     bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
                           provided_by=args["--provided-by"])
-    print(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}")
-    print(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub")
+    print(safe_text(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}"))
+    print(safe_text(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub"))
     return ExitCode.OK
 
 

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from evkit.clitools import run_cli
+from evkit.manifests.errors import TrustOptionError
 from evkit.manifests.verify import verify_bundle
 from evkit.terminal import safe_text
 
@@ -26,7 +27,13 @@ from evkit.terminal import safe_text
 def _body(args: dict) -> int:
     signer_key = Path(args["--signer-key"]) if args["--signer-key"] else None
     allowed = Path(args["--allowed-signers"]) if args["--allowed-signers"] else None
-    result = verify_bundle(Path(args["BUNDLE"]), signer_key=signer_key, allowed_signers=allowed)
+    try:
+        result = verify_bundle(Path(args["BUNDLE"]), signer_key=signer_key, allowed_signers=allowed)
+    except TrustOptionError as exc:
+        if args["--json"]:   # --json output stays JSON: the error, then the usual one line on stderr
+            print(json.dumps({"schema": "evkit.verify/1", "bundle": args["BUNDLE"], "verdict": None,
+                              "error": str(exc), "exit_status": int(exc.exit_status)}, indent=2))
+        raise
     if args["--json"]:
         print(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:

@@ -24,6 +24,8 @@ class KeyExistsError(KeyFileError):
 class TrustOptionError(KeyFileError):
     """The verifier's trusted-key option is wrong: both given, or a key file that cannot be used."""
 
+    exit_status = ExitCode.USAGE
+
 
 class WeakPassphraseError(KeyFileError):
     """keygen refuses a passphrase that is too short."""

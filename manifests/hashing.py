@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import stat
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,13 @@ def hash_file(path: Path, algorithms: Sequence[str] = ("sha256",), key: str = ""
     view = _thread_buffer()
     size = 0
     try:
-        with open(path, "rb", buffering=0) as handle:
+        # never through a link, never blocking on a FIFO; only a regular file is read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return FileDigest(key, error="not a regular file")
+        os.set_blocking(fd, True)
+        with open(fd, "rb", buffering=0) as handle:
             while True:
                 n = handle.readinto(view)
                 if not n:

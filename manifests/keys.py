@@ -173,18 +173,22 @@ def _read_key_file(path: Path, what: str, hint: str) -> bytes:
 
 def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
     """Read a public key file: OpenSSH line (.pub) or PEM (.pub.pem). Returns (key, comment)."""
-    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     path = Path(path)
-    data = _read_key_file(path, "public key", "")
+    return load_public_key_bytes(_read_key_file(path, "public key", ""), str(path))
+
+
+def load_public_key_bytes(data: bytes, source: str) -> tuple[Ed25519PublicKey, str]:
+    """A public key file's bytes (OpenSSH line or PEM) as (key, comment); KeyFileError naming source."""
+    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_public_key(data)
         except (ValueError, UnsupportedAlgorithm):
-            raise KeyFileError(f"{path}: not a PEM public key") from None
+            raise KeyFileError(f"{source}: not a PEM public key") from None
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyFileError(f"{path}: not an Ed25519 key")
+            raise KeyFileError(f"{source}: not an Ed25519 key")
         return key, ""
-    return parse_public_line(data.decode("ascii", "replace"), str(path))
+    return parse_public_line(data.decode("ascii", "replace"), source)
 
 
 def load_signing_key(path: Path, passphrase: str) -> SigningKey:

@@ -114,7 +114,7 @@ def test_seal_closes_the_bundle(tmp_path, examiner_key):
     info = (root / "bag-info.txt").read_text()
     assert "External-Identifier: IR-TEST\n" in info and f"Evkit-Signer-Fingerprint: {examiner_key.fingerprint}\n" in info
     verify_md = (root / "VERIFY.md").read_text()
-    assert examiner_key.fingerprint in verify_md and "-I examiner@firm.example -n evkit-evidence" in verify_md
+    assert examiner_key.fingerprint in verify_md and "EXAMINER='examiner@firm.example'" in verify_md
     assert (root / "keys" / "allowed_signers").read_text() == (
         f'examiner@firm.example namespaces="evkit-evidence" {" ".join(examiner_key.openssh_line.split()[:2])}\n')
 
