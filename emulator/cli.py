@@ -58,6 +58,9 @@ def _parser() -> _Parser:
                    help="cmdlet answered with adminapi's NUL-byte 403, repeatable")
     p.add_argument("--graph-v1", action="store_true", help="serve v1.0 audit queries (default: 404 as live)")
     p.add_argument("--mgmt-subscriptions", choices=("enabled", "none"), default="enabled")
+    p.add_argument("--service", choices=("current", "legacy"), default="current",
+                   help="current (default): Microsoft 365 as it behaves today; legacy: the older behaviour "
+                        "(see docs/emulator-fidelity.md)")
     p.add_argument("--device-interval", type=int, default=5, metavar="S")
     return p
 
@@ -85,7 +88,7 @@ def _options(argv: Sequence[str]) -> tuple[Options, str]:
         scenario=args.scenario, seed=args.seed, port=args.port, faults=args.faults, latency_ms=args.latency_ms,
         token_lifetime=args.token_lifetime, max_concurrency=args.max_concurrency, now=now,
         withhold=tuple(args.withhold), deny_cmdlets=tuple(args.deny_cmdlet), graph_v1=args.graph_v1,
-        mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval,
+        mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval, service=args.service,
         scenario_params=params or None)
     return options, args.workdir
 

@@ -16,6 +16,7 @@ EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
 # The Entra directory role app-only Exchange access also needs; shows in the token's `wids`.
 EXCHANGE_ADMIN_ROLE_ID = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 DIRECTORY_ROLE = "directory-role"
+SERVICES = ("current", "legacy")
 WITHHOLDABLE = GRAPH_ROLES + MANAGE_ROLES + EXCHANGE_ROLES + (DIRECTORY_ROLE,)
 
 
@@ -47,12 +48,16 @@ class Options:
     device_approve_after: int = 2       # pending polls before the emulator "approves"
     device_expires_in: int = 900
     exchange_page_size: int = 1000      # Get-Mailbox page before @odata.nextLink (Prefer overrides)
+    service: str = "current"            # current: Microsoft 365 as documented today | legacy: the older
+                                        # behaviour (docs/emulator-fidelity.md)
 
     def validate(self) -> None:
         parse_faults(self.faults)  # strict: raises FaultSpecError naming the bad item
         for name in self.withhold:
             if name not in WITHHOLDABLE:
                 raise UsageError(f"--withhold {name!r}: unknown permission (known: {', '.join(WITHHOLDABLE)})")
+        if self.service not in SERVICES:
+            raise UsageError(f"service {self.service!r}: expected one of {', '.join(SERVICES)}")
         if self.mgmt_subscriptions not in ("enabled", "none"):
             raise UsageError("mgmt_subscriptions must be 'enabled' or 'none'")
         for name in ("token_lifetime", "graph_page_size", "mgmt_page_size", "mgmt_blob_records",

@@ -10,6 +10,7 @@ Usage:
   evkit sql      BUNDLE... [QUERY]
   evkit readiness BUNDLE... --out DIR
   evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC]
+                 [--service current|legacy]
   evkit demo     [--out DIR]
   evkit (-h | --help)
   evkit --version

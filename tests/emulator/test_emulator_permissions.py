@@ -14,7 +14,7 @@ from evkit.emulator.testing import running_emulator
 @pytest.fixture
 def withheld(tmp_path):
     def start(*perms, **options):
-        return running_emulator(tmp_path, scenario=FakeScenario(), withhold=perms, **options)
+        return running_emulator(tmp_path, scenario=FakeScenario(), withhold=perms, service="legacy", **options)
     return start
 
 
