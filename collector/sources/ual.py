@@ -48,6 +48,9 @@ TARGET_FILL = 0.8         # windows are sized to hold about this share of PAGE_S
 GROWTH = 4.0              # the most a window size grows after one window
 PROBE_SECONDS = 3600      # the density probe: the most recent hour
 MAX_WARNED_TRIES = 4      # answers with a warning (or empty) asked again at most this often
+SEARCH_TIMEOUT = 600.0    # seconds a search may take before the call is given up and asked again:
+                          # searches favour completeness over speed and can take minutes;
+                          # tuning.timeout_seconds above this raises it
 TRUNCATION_WORDS = ("more results available", "more results than")
 
 
@@ -126,7 +129,8 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
         number = ctx.state.page(SOURCE, unit)
         resp = ctx.invoke("Search-UnifiedAuditLog", search_parameters(ctx, window), source=SOURCE, unit=unit,
                           name=f"p{number:06d}", kind="ual.page",
-                          context={"window": window.to_json(), "try": tries}, parse=scan_page)
+                          context={"window": window.to_json(), "try": tries}, parse=scan_page,
+                          timeout=max(SEARCH_TIMEOUT, ctx.config.tuning.timeout_seconds))
         ctx.state.commit_page(SOURCE, unit, number)
         retries += resp.retries
         page: Page = resp.data
