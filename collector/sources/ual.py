@@ -104,9 +104,14 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
     if any(index == -1 for index, _, _, _ in page.rows):
         return Verdict("again", "ResultIndex -1 (the service timed out)", **counts)
     truncation = [w for w in page.warnings if any(word in w.lower() for word in TRUNCATION_WORDS)]
-    if len(page.rows) >= page_size or page.more or truncation:
+    # A ResultCount above the rows received (and not merely the ResultSize echoed back, as today's
+    # service does) says more exist; it is never taken as proof that nothing more exists.
+    counted_more = max((count for _, count, _, _ in page.rows), default=0)
+    counted_more = counted_more if counted_more > len(page.rows) and counted_more != page_size else 0
+    if len(page.rows) >= page_size or page.more or truncation or counted_more:
         why = (f"{len(page.rows)} rows" + (", moreRecordsAvailable" if page.more else "")
-               + (f", warning {truncation[0]!r}" if truncation else ""))
+               + (f", warning {truncation[0]!r}" if truncation else "")
+               + (f", ResultCount {counted_more}" if counted_more else ""))
         return Verdict("full", why, **counts)
     if page.warnings:
         return Verdict("again", f"warning {page.warnings[0]!r} with {len(page.rows)} rows", **counts)

@@ -93,7 +93,7 @@ def test_repeated_ids_are_counted_and_do_not_decide_completeness() -> None:
 
 def test_result_count_is_never_read_as_a_total() -> None:
     window = TimeWindow(T0, T0 + timedelta(hours=1))
-    rows = [(i + 1, 100_000, f"id-{i}", "2023-06-01T00:00:0" + str(i)) for i in range(3)]
+    rows = [(i + 1, 10, f"id-{i}", "2023-06-01T00:00:0" + str(i)) for i in range(3)]
     assert ual.judge(Page(rows), window, 0, page_size=10).kind == "complete"
     assert ual.judge(Page([(1, 1, "a", "2023-06-01T00:00:00")], more=True), window, 0, 10).kind == "full"
     assert ual.judge(Page([(1, 1, "a", "2023-06-01T00:00:00")], ["There are more results available"]),
@@ -141,3 +141,11 @@ def test_resume_after_a_kill_keeps_every_record_and_refetches_no_finished_window
     assert all(e["status"] == "complete" for e in entries)
     assert finished_before <= set(bundle.state["ledger"])
     assert all(bundle.files[k] == v for k, v in files_before.items())  # nothing rewritten
+
+
+def test_a_result_count_above_the_rows_says_more_exist_unless_it_echoes_the_result_size() -> None:
+    window = TimeWindow(T0, T0 + timedelta(hours=1))
+    row = (1, 60_000, "a", "2023-06-01T00:00:00")
+    assert ual.judge(Page([row]), window, 0, page_size=10).kind == "full"  # legacy: a true total
+    echoed = (1, 10, "a", "2023-06-01T00:00:00")
+    assert ual.judge(Page([echoed]), window, 0, page_size=10).kind == "complete"  # current: the ResultSize
