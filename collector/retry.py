@@ -62,7 +62,7 @@ _WAIT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b", re.IGNOR
 
 def wait_in_text(text: str | None) -> float | None:
     """A wait given only in an error message ("... retry after 30 seconds"), as Exchange's
-    throttling answers do (docs/emulator-fidelity.md, "Exchange transport"); None when absent."""
+    throttling answers do (docs/emulator-fidelity.md EXO-2); None when absent."""
     if not text:
         return None
     found = _WAIT_IN_TEXT.findall(text)

@@ -41,7 +41,7 @@ BLOCK = 1000
 VALIDATION = "System.Management.Automation.ParameterBindingValidationException"
 TRANSFORM = "System.Management.Automation.ParameterBindingArgumentTransformationException"
 MISSING = "System.Management.Automation.ParameterBindingException"
-# Current service (docs/emulator-fidelity.md, "Search-UnifiedAuditLog"): the warning a truncated
+# Current service (docs/emulator-fidelity.md UAL-3, UAL-4, UAL-5): the warning a truncated
 # answer carries, the warning an empty first answer carries, and how long a HighCompleteness
 # search takes before it answers.
 MORE_RESULTS = ("There are more results available than are currently displayed. To view them, narrow the "

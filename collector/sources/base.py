@@ -57,7 +57,7 @@ class SourceContext:
                url: str | None = None, parse: Callable[[bytes], Any] | None = None,
                timeout: float | None = None) -> Response:
         """One Exchange InvokeCommand call, stored as evidence, with the routing headers the
-        service's own module sends (docs/emulator-fidelity.md, "Exchange transport")."""
+        service's own module sends (docs/emulator-fidelity.md EXO-3)."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         return self.client.request(
             "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,

@@ -1,7 +1,7 @@
 """`ual`: Search-UnifiedAuditLog through InvokeCommand, without losing a record at the cap.
 
 How a window is proven complete (docs/internals.md, "The `ual` source"; the service's behaviour
-is in docs/emulator-fidelity.md, "Search-UnifiedAuditLog"):
+is in docs/emulator-fidelity.md UAL-1..UAL-7):
 
 * Every call is a non-session call with ResultSize 5,000 (the most one call returns). No
   SessionId is sent, so no session can be restarted, looped or cut short behind our back.
@@ -78,7 +78,7 @@ class Verdict:
 
 def search_parameters(ctx: SourceContext, window: TimeWindow) -> dict[str, Any]:
     """A non-session call. No UserIds: that filter matches the actor, not the mailbox, and would
-    drop delegate, admin and application access (docs/design.md, `users` scoping)."""
+    drop delegate, admin and application access (docs/internals.md, "The `ual` source")."""
     return {"StartDate": iso(window.start), "EndDate": iso(window.end), "ResultSize": PAGE_SIZE,
             "Operations": list(ctx.config.operations)}
 

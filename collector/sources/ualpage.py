@@ -1,7 +1,6 @@
 """Reading a Search-UnifiedAuditLog answer for accounting, without decoding every AuditData string:
 per row (ResultIndex, ResultCount, record id, CreationDate), plus the answer's
-`@adminapi.warnings` and its `moreRecordsAvailable` flag (docs/emulator-fidelity.md,
-"Search-UnifiedAuditLog").
+`@adminapi.warnings` and its `moreRecordsAvailable` flag (docs/emulator-fidelity.md UAL-2, UAL-3).
 
 A 5,000-row answer is about 10 MB, nearly all of it escaped AuditData text; json.loads spends
 ~20 us a row on it, which is the whole CPU budget of a collection. The fast path finds the fields

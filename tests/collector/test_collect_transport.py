@@ -1,4 +1,4 @@
-"""Exchange transport as the service behaves today (docs/emulator-fidelity.md, "Exchange transport"):
+"""Exchange transport as the service behaves today (docs/emulator-fidelity.md EXO-1..EXO-3):
 redirects to a tenant host followed (and remembered) only within the same service, waits given
 only in a 429's message text honoured, routing headers sent on every InvokeCommand."""
 

@@ -1,5 +1,5 @@
 """The test that shows the session reader `ual` had before lost records against today's service
-(ResultCount equal to the ResultSize given; docs/emulator-fidelity.md, "Search-UnifiedAuditLog"),
+(ResultCount equal to the ResultSize given; docs/emulator-fidelity.md UAL-1),
 and that the current reader does not. It imports nothing but the source's entry point, so it runs
 against either version."""
 
