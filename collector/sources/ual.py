@@ -154,16 +154,17 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             ctx.log_event("ual.again", window=window.to_json(), reason=verdict.reason, attempt=tries)
             ctx.sleep(min(2.0 ** tries, 30.0) * ctx.poll_interval / 2)
             continue
-        ctx.progress.records(SOURCE, len(page.rows))
         if verdict.kind == "full":
             if window.can_split(min_split):
                 pieces = window.pieces(_pieces_needed(window, page), min_split)
                 ctx.log_event("ual.split", window=window.to_json(), reason=verdict.reason, pieces=len(pieces))
                 return WindowResult(window, split=pieces, rows=len(page.rows))
+            ctx.progress.records(SOURCE, len(page.rows))
             return WindowResult(window, rows=len(page.rows), entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, CAPPED,
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
                 f"{len(page.rows)} read, more exist"))
+        ctx.progress.records(SOURCE, len(page.rows))
         return WindowResult(window, rows=len(page.rows), entry=_entry(
             window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
 

@@ -24,7 +24,7 @@ from evkit.emulator.testing import running_emulator
 pytestmark = pytest.mark.slow
 
 RECORDS = 150_000            # about 6,500 records on each weekday of the `large` scenario
-DAYS = 2                     # the collection window: the scenario's last two days
+DAYS = 1                     # the collection window: the scenario's last day
 FAULTS = "429=0.05,503=0.03,reset=0.03,truncate=0.03,slow=0.02:0.2"
 
 
