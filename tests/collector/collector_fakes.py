@@ -96,6 +96,8 @@ class FakeUal:
         self.empty_first = empty_first
         self.foreign = foreign
         self.repeat = repeat
+        self.timeouts: list[float] = []
+        self.params: list[dict[str, Any]] = []
         self.separators = (",", ":")  # adminapi's compact JSON; (", ", ": ") exercises the slow path
 
     def _row(self, t: datetime, rid: str, index: int, count: int, more: bool | None) -> dict[str, Any]:
@@ -108,6 +110,8 @@ class FakeUal:
 
     def __call__(self, method: str, url: str, headers: Any, data: bytes | None, timeout: float) -> RawReply:
         self.calls += 1
+        self.timeouts.append(timeout)
+        self.params.append(json.loads(data)["CmdletInput"]["Parameters"])
         params = json.loads(data)["CmdletInput"]["Parameters"]
         start = datetime.fromisoformat(params["StartDate"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(params["EndDate"].replace("Z", "+00:00"))

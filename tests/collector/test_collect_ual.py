@@ -149,3 +149,11 @@ def test_a_result_count_above_the_rows_says_more_exist_unless_it_echoes_the_resu
     assert ual.judge(Page([row]), window, 0, page_size=10).kind == "full"  # legacy: a true total
     echoed = (1, 10, "a", "2023-06-01T00:00:00")
     assert ual.judge(Page([echoed]), window, 0, page_size=10).kind == "complete"  # current: the ResultSize
+
+
+def test_searches_wait_long_and_send_no_session_and_no_actor_filter() -> None:
+    fake = FakeUal(spread(30))
+    ctx, _ = make_ctx(fake, users=["alice@contoso.onmicrosoft.com"])
+    ual.collect(ctx)
+    assert min(fake.timeouts) >= 600  # searches favour completeness over speed (emulator-fidelity UAL-5)
+    assert all("SessionId" not in p and "UserIds" not in p for p in fake.params)
