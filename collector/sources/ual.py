@@ -152,7 +152,8 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                 return WindowResult(window, entry=_entry(window, page, verdict, retries, tries, seen_warnings,
                                                          FAILED, f"{verdict.reason}; gave up after {tries} tries"))
             ctx.log_event("ual.again", window=window.to_json(), reason=verdict.reason, attempt=tries)
-            ctx.sleep(min(2.0 ** tries, 30.0) * ctx.poll_interval / 2)
+            if tries > 1:  # the first repeat goes at once: a repeated call usually succeeds
+                ctx.sleep(min(2.0 ** (tries - 1), 30.0))
             continue
         if verdict.kind == "full":
             if window.can_split(min_split):
