@@ -1,7 +1,14 @@
 """Benchmark: `evkit collect` of the emulator's `large` scenario with added latency.
 
     .venv/bin/python bench/collect.py [--records N] [--latency-ms MS] [--concurrency N]
-                                      [--sources ual,...] [--keep DIR]
+                                      [--service current,legacy] [--sources ual,...] [--keep DIR]
+
+Runs once per service named (`--service`, default both). The three target ratios, per run:
+
+  calls ratio        requests made for `ual` (every stored response: retries and redirects
+                     included) / (ceil(records / 5,000) + 1 for the density probe). Target <= 1.3.
+  fetch ratio        fetch-phase wall time / (calls x latency / concurrency). Target <= 1.25.
+  CPU per record     collector CPU until sealing / unique records. Target <= 25 us.
 
 Starts `evkit emulator` in a process of its own (HTTPS on loopback, `latency_ms` added to
 every API answer, at most --concurrency requests in flight per service; its own process so the
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -54,7 +62,8 @@ def _start_emulator(workdir: Path, args: argparse.Namespace) -> subprocess.Popen
     log = open(workdir.parent / "emulator.log", "w", encoding="utf-8")  # noqa: SIM115 - lives with the process
     proc = subprocess.Popen([sys.executable, "-m", "evkit", "emulator", "--workdir", str(workdir),
                              "--scenario", "large", "--seed", str(args.seed), "--param", f"records={args.records}",
-                             "--latency-ms", str(args.latency_ms), "--max-concurrency", str(args.concurrency)],
+                             "--latency-ms", str(args.latency_ms), "--max-concurrency", str(args.concurrency),
+                             "--service", args.service],
                             stdout=log, stderr=log)
     deadline = time.monotonic() + READY_TIMEOUT
     while not (workdir / "connection.json").exists():
@@ -114,13 +123,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--latency-ms", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--service", default="current,legacy", help="comma-separated: current, legacy")
     parser.add_argument("--sources", default="ual")
     parser.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
     args = parser.parse_args(argv)
+    status = 0
+    for service in [s.strip() for s in args.service.split(",") if s.strip()]:
+        print(f"== service {service}: {args.records:,} records, {args.latency_ms} ms latency, "
+              f"concurrency {args.concurrency}")
+        status = max(status, run_one(argparse.Namespace(**{**vars(args), "service": service})))
+    return status
+
+
+def run_one(args: argparse.Namespace) -> int:
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
-    work = args.keep or Path(tempfile.mkdtemp(prefix="evkit-bench-collect-"))
+    work = (args.keep / args.service) if args.keep else Path(tempfile.mkdtemp(prefix="evkit-bench-collect-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         key = work / "bench.key"
@@ -179,6 +198,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"collector busy      {fetch_cpu / fetch:.0%} of the fetch phase on CPU; the rest is waiting "
               f"for answers (latency plus the emulator's own serving time, which the floor leaves out)")
         print(f"bundle payload      {size / 1e9:.2f} GB")
+        ual_unique = sum(e["unique_ids"] for e in record["ledger"] if e["source"] == "ual")
+        ual_calls = _pages(bundle, ["ual"])[1] if "ual" in sources else 0
+        if ual_calls:
+            minimum = math.ceil(ual_unique / 5000) + 1
+            calls_floor = ual_calls * args.latency_ms / 1000 / args.concurrency
+            statuses: dict[str, int] = {}
+            for e in record["ledger"]:
+                if e["source"] == "ual":
+                    statuses[e["status"]] = statuses.get(e["status"], 0) + 1
+            print(f"ual windows         {statuses}")
+            print(f"calls ratio         {ual_calls / minimum:.2f} = {ual_calls} calls / "
+                  f"(ceil({ual_unique:,} / 5000) + 1 probe = {minimum}) (target <= 1.30)")
+            print(f"fetch ratio         {fetch / max(calls_floor, 1e-9):.2f} = {fetch:.1f} s / ({ual_calls} calls x "
+                  f"{args.latency_ms} ms / {args.concurrency} = {calls_floor:.1f} s) (target <= 1.25)")
+            print(f"CPU per record      {fetch_cpu / max(unique, 1) * 1e6:.1f} us (target <= 25)")
         return 0
     finally:
         if args.keep is None:

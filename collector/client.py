@@ -12,23 +12,32 @@ from __future__ import annotations
 
 import json
 import logging
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from evkit.collector.errors import ApiError, AuthError, NetworkError, ThrottledError
-from evkit.collector.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from evkit.collector.retry import RetryPolicy, is_retryable_status, parse_retry_after, wait_in_text
 from evkit import __version__
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"evkit/{__version__} (+evidence collector)"
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+# Host suffixes of Microsoft 365 services per cloud: a redirect is followed (with the token) only
+# to a host under the same suffix as the one it came from (docs/internals.md, "HTTP client").
+MICROSOFT_SUFFIXES = ("outlook.office365.com", "outlook.office.com", "office365.com", "outlook.com",
+                      "office365.us", "office.com", "microsoft.com", "microsoftonline.com",
+                      "microsoftonline.us", "apps.mil", "partner.outlook.cn", "chinacloudapi.cn")
 
 
 class TokenProvider(Protocol):
@@ -167,6 +176,8 @@ class ApiClient:
         self._now = now
         self._transport = transport or self._requests_transport
         self._local = threading.local()
+        self._moved: dict[str, str] = {}   # URL -> where the service redirected it (kept for the run)
+        self._moved_lock = threading.Lock()
 
     # -- transport -------------------------------------------------------------------------
     def _session(self) -> VerifyingSession:
@@ -206,14 +217,20 @@ class ApiClient:
                 headers: Mapping[str, str] | None = None,
                 record: Callable[[Exchange], None] | None = None,
                 accept: Callable[[int, bytes], bool] | None = None,
-                parse_json: bool = True, parse: Callable[[bytes], Any] | None = None) -> Response:
+                parse_json: bool = True, parse: Callable[[bytes], Any] | None = None,
+                timeout: float | None = None) -> Response:
         """Send one request, retrying within the budget; return the accepted response.
 
         `accept(status, body)` lets a caller take a non-2xx answer as success (e.g. the
         Management API's AF20024 "already enabled"). `parse(body)` replaces json.loads for
-        2xx bodies (a ValueError from it means "unreadable, retry"). Raises AuthError, ThrottledError,
-        NetworkError or ApiError.
+        2xx bodies (a ValueError from it means "unreadable, retry"). `timeout` overrides the
+        client's for this call. A 3xx to a host of the same service (see redirect_allowed) is
+        followed with the same method and body and remembered for the run; any other 3xx is
+        an ApiError. Raises AuthError, ThrottledError, NetworkError or ApiError.
         """
+        with self._moved_lock:
+            url = self._moved.get(url, url)
+        first_url, redirects = url, 0
         payload = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         base_headers = {"Accept": "application/json"}
         if payload is not None:
@@ -229,11 +246,29 @@ class ApiClient:
                     send_headers["Authorization"] = "Bearer " + self._tokens.token(scope)
                 except NetworkError as exc:  # the authority did not answer: retry like a reset
                     raise TransportError(str(exc)) from exc
-                reply = self._transport(method, url, send_headers, payload, self._timeout)
+                reply = self._transport(method, url, send_headers, payload, timeout or self._timeout)
             except TransportError as exc:
                 last_problem, throttled = f"no response ({exc})", False
                 logger.info("%s %s: %s (try %d)", method, _host(url), last_problem, attempt)
             else:
+                location = header(reply.headers, "Location") if reply.status in REDIRECT_STATUS else None
+                if location is not None:
+                    target = urljoin(url, location)
+                    if not redirect_allowed(url, target):
+                        raise ApiError(f"{method} {url}: HTTP {reply.status} redirect to {_host(target)} not "
+                                       "followed (not a host of the same service; the token stays here)",
+                                       status=reply.status, url=url)
+                    if record is not None:
+                        record(Exchange(method, url, json_body, reply.status, reply.headers, reply.body,
+                                        self._now(), attempt, f"HTTP {reply.status} redirect to {_host(target)}"))
+                    redirects += 1
+                    if redirects > MAX_REDIRECTS:
+                        raise ApiError(f"{method} {first_url}: more than {MAX_REDIRECTS} redirects", url=url)
+                    logger.info("%s %s: HTTP %d, following to %s", method, _host(url), reply.status, _host(target))
+                    url = target
+                    with self._moved_lock:
+                        self._moved[first_url] = target
+                    continue  # a redirect is not a failed try: it does not count against the budget
                 outcome = self._judge(reply, accept, parse_json, parse)
                 ex = Exchange(method, url, json_body, reply.status, reply.headers, reply.body,
                               self._now(), attempt, outcome.rejected)
@@ -241,7 +276,7 @@ class ApiClient:
                     record(ex)
                 if outcome.accepted:
                     return Response(reply.status, reply.headers, reply.body, outcome.data,
-                                    attempt - 1, ex)
+                                    attempt - 1 - redirects, ex)
                 if reply.status == 401:
                     self._tokens.invalidate(scope)
                     refreshed_after_401 += 1
@@ -253,8 +288,10 @@ class ApiClient:
                 last_problem = outcome.rejected or f"HTTP {reply.status}"
                 throttled = outcome.throttled
                 retry_after = parse_retry_after(header(reply.headers, "Retry-After"), self._now())
+                if retry_after is None and reply.status in (429, 503):
+                    retry_after = wait_in_text(error_message(reply.body))
                 logger.info("%s %s: %s (try %d)", method, _host(url), last_problem, attempt)
-            if self.policy.exhausted(attempt):
+            if self.policy.exhausted(attempt - redirects):
                 message = (f"{method} {url}: gave up after {attempt} tries; last: {last_problem}")
                 if throttled:
                     raise ThrottledError(message, url=url)
@@ -365,6 +402,37 @@ def _final_error(method: str, url: str, reply: RawReply) -> Exception:
     if reply.status in (401, 403):
         return AuthError(text + " (check the app's permissions and directory role)", status=reply.status, url=url)
     return ApiError(text, status=reply.status, url=url, request_id=request_id, code=error_code(reply.body))
+
+
+def redirect_allowed(origin: str, target: str) -> bool:
+    """Follow a redirect (and keep the token) only over HTTPS, to the same path, and to the same
+    host, another loopback address of the same machine, or a host under the same Microsoft
+    suffix as the origin (a tenant-specific host of the same service)."""
+    a, b = urlsplit(origin), urlsplit(target)
+    if b.scheme != "https" or a.path != b.path:
+        return False
+    origin_host, target_host = (a.hostname or "").lower(), (b.hostname or "").lower()
+    if origin_host == target_host:
+        return True
+    if _loopback(origin_host) and _loopback(target_host):
+        return True
+    for suffix in MICROSOFT_SUFFIXES:
+        if _under(origin_host, suffix) and _under(target_host, suffix):
+            return True
+    return False
+
+
+def _under(host: str, suffix: str) -> bool:
+    return host == suffix or host.endswith("." + suffix)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _host(url: str) -> str:

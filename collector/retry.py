@@ -7,6 +7,7 @@ backoff schedule is tested exactly.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -52,6 +53,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when is None:
         return None
     return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+
+
+_WAIT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b", re.IGNORECASE)
+
+
+def wait_in_text(text: str | None) -> float | None:
+    """A wait given only in an error message ("... retry after 30 seconds"), as Exchange's
+    throttling answers do (docs/emulator-fidelity.md EXO-2); None when absent."""
+    if not text:
+        return None
+    found = _WAIT_IN_TEXT.findall(text)
+    return max(float(found[-1]), 0.0) if found else None
 
 
 def is_retryable_status(status: int, error_code: str | None = None) -> bool:

@@ -46,6 +46,16 @@ class TimeWindow:
         middle = self.start + timedelta(seconds=int(self.seconds // 2))
         return TimeWindow(self.start, middle), TimeWindow(middle, self.end)
 
+    def pieces(self, count: int, min_seconds: float) -> list["TimeWindow"]:
+        """Cut into `count` consecutive pieces at whole seconds, none shorter than `min_seconds`
+        (fewer pieces when the window is too short for `count`); always at least two when the
+        window can be halved at all."""
+        whole = int(self.seconds)
+        count = max(2, min(count, int(whole // max(min_seconds, 1))))
+        step = whole // count
+        cuts = [self.start + timedelta(seconds=step * k) for k in range(count)] + [self.end]
+        return [TimeWindow(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
     def can_split(self, min_seconds: float) -> bool:
         return self.seconds / 2 >= min_seconds and self.seconds >= 2
 

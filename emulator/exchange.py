@@ -64,6 +64,9 @@ def handle(state: State, req: Request) -> Response:
     m = _ROUTE.match(req.path)
     if not m or req.method != "POST":
         return nul_forbidden()
+    moved = tenant_host_redirect(state, req)
+    if moved is not None:
+        return moved
     tenant = m.group("tenant")
     if not state.tenant_matches(tenant) or str(req.claims.get("tid", "")).lower() != state.tenant_id.lower():
         return Response(401, b"", {"Content-Type": "text/html"})
@@ -97,7 +100,7 @@ def handle(state: State, req: Request) -> Response:
         result = ual.search(state, req, bound)
         if isinstance(result, Response):
             return result
-        return ctx.encoded_envelope(result)
+        return ctx.encoded_envelope(result.rows, result.warnings)
     if cmdlet == "Get-OrganizationConfig":
         return ctx.envelope([annotate(state.scenario.org_config)], [])
     if cmdlet == "Get-AdminAuditLogConfig":
@@ -112,6 +115,25 @@ def handle(state: State, req: Request) -> Response:
                 return _not_found(str(bound["Identity"]))
         return ctx.paged(items, bound)
     return _folder_statistics(ctx, bound)
+
+
+TENANT_HOST = "localhost"  # the emulator's stand-in for a tenant-specific Exchange host
+
+
+def tenant_host_redirect(state: State, req: Request) -> Response | None:
+    """Current service: the generic front door sends the tenant's calls on to a tenant-specific
+    host with a 307 (method and body kept); calls that arrive there are served."""
+    if state.options.service != "current":
+        return None
+    host = (req.header("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+    if host == TENANT_HOST:
+        return None
+    scheme, _, rest = req.base_url.partition("://")
+    port = rest.rsplit(":", 1)[1] if ":" in rest else ""
+    target = f"{scheme}://{TENANT_HOST}{':' + port if port else ''}/{req.service}{req.path}"
+    if req.raw_query:
+        target += "?" + req.raw_query
+    return Response(307, b"", {"Location": target, "Content-Type": "text/html"})
 
 
 class Context:
@@ -132,10 +154,10 @@ class Context:
             body["@odata.nextLink"] = next_link
         return json_response(200, body)
 
-    def encoded_envelope(self, rows: list[bytes]) -> Response:
-        """envelope(rows, []) for rows already encoded by wire.dumps: the same bytes, joined
+    def encoded_envelope(self, rows: list[bytes], warnings: list[str]) -> Response:
+        """envelope(rows, warnings) for rows already encoded by wire.dumps: the same bytes, joined
         instead of encoded again (a Search-UnifiedAuditLog page is megabytes of AuditData)."""
-        head = self.envelope([], []).body
+        head = self.envelope([], warnings).body
         assert head.endswith(b'"value":[]}')
         body = b"".join((head[:-2], b",".join(rows), b"]}"))
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})

@@ -32,6 +32,7 @@ class Options:
 
     scenario: str = "bec-basic"
     service: str = "current"            # current: Microsoft 365 as of 2026 | legacy: the older behaviour
+                                        # (docs/emulator-fidelity.md)
     seed: int = 1
     scenario_params: dict[str, Any] | None = None  # passed to build_scenario(params=...)
     port: int = 0                       # 0: pick a free port

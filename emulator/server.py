@@ -164,6 +164,10 @@ def fault_response(state: State, req: Request, fault: str) -> Response:
                             f"Too many requests. Method={method}, PublisherId={publisher}")
         return af_error(int(fault), "AF50000", "An internal server error occurred. Retry the request.")
     if fault == "429":
+        if req.service == "exchange" and state.options.service == "current":
+            # the wait is given only in the message text (docs/emulator-fidelity.md)
+            return graph_error(429, "TooManyRequests",
+                               f"The request was throttled. Please retry after {state.plan.retry_after} seconds")
         if req.service == "exchange":  # no Retry-After observed on adminapi (6.5)
             return graph_error(429, "TooManyRequests", "Too many concurrent requests. Please try again later.")
         return graph_error(429, "TooManyRequests",

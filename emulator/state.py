@@ -55,6 +55,7 @@ class State:
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     graph_queries: dict[str, dict[str, Any]] = field(default_factory=dict)
     ual_sessions: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    ual_seen: set[str] = field(default_factory=set)  # queries answered once (current service)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     mgmt_index: Any = None
     ual_index: Any = None             # emulator.ualindex.LineIndex, made on first search

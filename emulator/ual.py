@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import re
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,7 +41,24 @@ BLOCK = 1000
 VALIDATION = "System.Management.Automation.ParameterBindingValidationException"
 TRANSFORM = "System.Management.Automation.ParameterBindingArgumentTransformationException"
 MISSING = "System.Management.Automation.ParameterBindingException"
+# Current service (docs/emulator-fidelity.md UAL-3, UAL-4, UAL-5): the warning a truncated
+# answer carries, the warning an empty first answer carries, and how long a HighCompleteness
+# search takes before it answers.
+MORE_RESULTS = ("There are more results available than are currently displayed. To view them, narrow the "
+                "search or use the SessionId and SessionCommand parameters.")
+EMPTY_FIRST_WARNING = "Failed to process request: The task was canceled."
+EMPTY_FIRST_ONE_IN = 3
+HIGH_COMPLETENESS_SECONDS = 1.5
+SEEN_LIMIT = 200_000
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$")
+
+
+@dataclass
+class Answer:
+    """The rows of one call (each already encoded) and the `@adminapi.warnings` it carries."""
+
+    rows: list[bytes]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -178,12 +196,13 @@ def _capped_total(state: State, start: dt.datetime, end: dt.datetime, actual: in
     return max(actual, LARGE_SET_CAP + 1 + extra)
 
 
-def row(record: dict[str, Any], index: int, count: int, runspace: str) -> dict[str, Any]:
+def row(record: dict[str, Any], index: int, count: int, runspace: str,
+        more: bool | None = None) -> dict[str, Any]:
     """One Search-UnifiedAuditLog output object as adminapi serialises it; AuditData is a
-    compact JSON string (3.1)."""
+    compact JSON string (3.1). `more` (current service) adds AuditSearchRequestMetadata."""
     rt = record.get("RecordType")
     created = str(record.get("CreationTime", "")).replace("Z", "")
-    return {
+    out = {
         "RunspaceId@data.type": "System.Guid", "RunspaceId": runspace,
         "RecordType": rec.RECORD_TYPE_NAMES.get(rt, str(rt)) if isinstance(rt, int) else rt,
         "CreationDate@data.type": "System.DateTime", "CreationDate": f"{created}.0000000Z",
@@ -191,8 +210,12 @@ def row(record: dict[str, Any], index: int, count: int, runspace: str) -> dict[s
         "AuditData": json.dumps(record, separators=(",", ":"), ensure_ascii=False),
         "ResultIndex@data.type": "System.Int32", "ResultIndex": index,
         "ResultCount@data.type": "System.Int32", "ResultCount": count,
-        "Identity": record.get("Id"), "IsValid": True, "ObjectState": "Unchanged",
+        "Identity": record.get("Id"),
     }
+    if more is not None:
+        out["AuditSearchRequestMetadata"] = {"moreRecordsAvailable": more}
+    out.update({"IsValid": True, "ObjectState": "Unchanged"})
+    return out
 
 
 _ROW_HEAD = b'{"RunspaceId@data.type":"System.Guid","RunspaceId":'
@@ -205,6 +228,9 @@ _ROW_INDEX = b'","ResultIndex@data.type":"System.Int32","ResultIndex":'
 _ROW_COUNT = b',"ResultCount@data.type":"System.Int32","ResultCount":'
 _ROW_ID = b',"Identity":"'
 _ROW_TAIL = b'","IsValid":true,"ObjectState":"Unchanged"}'
+_ROW_TAILS = {None: _ROW_TAIL,
+              True: b'","AuditSearchRequestMetadata":{"moreRecordsAvailable":true}' + _ROW_TAIL[1:],
+              False: b'","AuditSearchRequestMetadata":{"moreRecordsAvailable":false}' + _ROW_TAIL[1:]}
 
 
 class LineRows:
@@ -227,15 +253,15 @@ class LineRows:
                 _ROW_USER + dumps(user) + _ROW_OP + dumps(op) + _ROW_AUDIT)
         return parts
 
-    def encode(self, line: bytes, kid: int, index: int, count: int) -> bytes:
+    def encode(self, line: bytes, kid: int, index: int, count: int, more: bool | None = None) -> bytes:
         head = ualindex.audit_head(line)
         if head is None or b"\\u" in line:
-            return dumps(row(json.loads(line), index, count, self.runspace))
+            return dumps(row(json.loads(line), index, count, self.runspace, more))
         created, rid = head
         rt_part, middle = self._key(kid)
         return b"".join((self.head, rt_part, created, middle,
                          line.replace(b"\\", b"\\\\").replace(b'"', b'\\"'),
-                         _ROW_INDEX, str(index).encode(), _ROW_COUNT, str(count).encode(), _ROW_ID, rid, _ROW_TAIL))
+                         _ROW_INDEX, str(index).encode(), _ROW_COUNT, str(count).encode(), _ROW_ID, rid, _ROW_TAILS[more]))
 
 
 def _query(state: State, bound: dict[str, Any], record_type: int | None, start: dt.datetime,
@@ -251,9 +277,10 @@ def _query(state: State, bound: dict[str, Any], record_type: int | None, start: 
                           {u.lower() for u in _as_list(bound.get("UserIds"))}, record_type)
 
 
-def search(state: State, req: Request, bound: dict[str, Any]) -> list[bytes] | Response:
+def search(state: State, req: Request, bound: dict[str, Any]) -> Answer | Response:
     """The rows of one Search-UnifiedAuditLog call, each already encoded as wire.dumps would
-    encode its row() object (so pages are streamed out without a second encoding pass)."""
+    encode its row() object (so pages are streamed out without a second encoding pass), and
+    the warnings the answer carries."""
     missing = [p for p in ("StartDate", "EndDate") if not bound.get(p)]
     if missing:
         return adminapi_error(MISSING, "Cannot process command because of one or more missing mandatory "
@@ -279,38 +306,73 @@ def search(state: State, req: Request, bound: dict[str, Any]) -> list[bytes] | R
                               f"name {command} to a valid enumerator name. Specify one of the following enumerator "
                               f"names and try again: ReturnLargeSet, ReturnNextPreviewPage\"")
     keep = _matcher(bound, record_type)
+    current = state.options.service == "current"
+    if current and str(bound.get("HighCompleteness", "")).lower() in ("true", "1"):
+        time.sleep(HIGH_COMPLETENESS_SECONDS)  # completeness over speed: a slow answer
+    if current and _empty_first_answer(state, bound):
+        return Answer([], [EMPTY_FIRST_WARNING])
     if end <= start:
-        return []
+        return Answer([])
     session_id = bound.get("SessionId")
     if command is None or not session_id:
         query = _query(state, bound, record_type, start, end)
         if query is not None:
-            return _one_shot_lines(state, start, end, query, size)
-        return _one_shot(state, start, end, keep, size)
+            return _one_shot_lines(state, start, end, query, size, current)
+        return _one_shot(state, start, end, keep, size, current)
     return _session_page(state, req, bound, str(session_id), str(command), start, end, keep, size, record_type)
 
 
+def _empty_first_answer(state: State, bound: dict[str, Any]) -> bool:
+    """Current service: the first call of some queries answers no rows and a warning, and the
+    same call succeeds when repeated. Which queries is fixed by the seed (one in
+    EMPTY_FIRST_ONE_IN), so a run is reproducible."""
+    key = json.dumps(bound, sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{state.options.seed}:{key}".encode()).digest()
+    if digest[0] % EMPTY_FIRST_ONE_IN:
+        return False
+    with state.lock:
+        if key in state.ual_seen:
+            return False
+        if len(state.ual_seen) >= SEEN_LIMIT:
+            state.ual_seen.clear()
+        state.ual_seen.add(key)
+    return True
+
+
+def _count_and_more(state: State, start: dt.datetime, end: dt.datetime, total: int, size: int,
+                    current: bool) -> tuple[int, bool | None, list[str]]:
+    """ResultCount, moreRecordsAvailable and warnings of a call that did not use a session.
+    Legacy: ResultCount is the number of matches. Current: it is the ResultSize given, whatever
+    the matches, and truncation shows only in moreRecordsAvailable and a warning."""
+    matches = _capped_total(state, start, end, total)
+    if not current:
+        return matches, None, []
+    more = matches > size
+    return size, more, [MORE_RESULTS] if more else []
+
+
 def _one_shot_lines(state: State, start: dt.datetime, end: dt.datetime, query: ualindex.Query,
-                    size: int) -> list[bytes]:
+                    size: int, current: bool) -> Answer:
     """_one_shot over the index: the last `size` matches, newest first."""
-    count = _capped_total(state, start, end, query.total)
+    count, more, warnings = _count_and_more(state, start, end, query.total, size, current)
     rows = LineRows(query.index, str(uuid.uuid4()))
     newest = query.positions(max(0, query.total - size), size)
     newest.reverse()
-    return [rows.encode(line, kid, i + 1, count) for i, (line, kid) in enumerate(query.lines(newest))]
+    return Answer([rows.encode(line, kid, i + 1, count, more) for i, (line, kid) in enumerate(query.lines(newest))],
+                  warnings)
 
 
 def _one_shot(state: State, start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
-              size: int) -> list[bytes]:
-    """No session: the newest `size` matches, newest first, ResultCount = all matches."""
+              size: int, current: bool) -> Answer:
+    """No session: the newest `size` matches, newest first (ResultCount: see _count_and_more)."""
     newest: deque[dict[str, Any]] = deque(maxlen=size)
     total = 0
     for r in rec.iter_matching(state.scenario, start, end, keep):
         newest.append(r)
         total += 1
-    count = _capped_total(state, start, end, total)
+    count, more, warnings = _count_and_more(state, start, end, total, size, current)
     runspace = str(uuid.uuid4())
-    return [dumps(row(r, i + 1, count, runspace)) for i, r in enumerate(reversed(newest))]
+    return Answer([dumps(row(r, i + 1, count, runspace, more)) for i, r in enumerate(reversed(newest))], warnings)
 
 
 def _signature(bound: dict[str, Any]) -> str:
@@ -320,7 +382,7 @@ def _signature(bound: dict[str, Any]) -> str:
 
 def _session_page(state: State, req: Request, bound: dict[str, Any], session_id: str, command: str,
                   start: dt.datetime, end: dt.datetime, keep: Callable[[dict[str, Any]], bool],
-                  size: int, record_type: int | None) -> list[bytes]:
+                  size: int, record_type: int | None) -> Answer:
     signature = _signature(bound)
     with state.lock:
         sessions = state.ual_sessions
@@ -356,7 +418,10 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         wanted = session.positions(first, size)
         session.served = first + len(wanted)
     if not wanted:
-        return []
+        return Answer([])
+    current = state.options.service == "current"
+    more = (first + len(wanted) < min(session.servable, session.limit)) if current else None
+    count = size if current else session.total  # current: ResultCount is the ResultSize given
     make: Callable[[Any, int, int], bytes]
     if session.query is not None:
         query = session.query
@@ -365,7 +430,7 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         encoder = LineRows(query.index, session.runspace)
 
         def make(item: Any, index: int, count: int) -> bytes:
-            return encoder.encode(item[0], item[1], index, count)
+            return encoder.encode(item[0], item[1], index, count, more)
     else:
         block_rows: dict[int, list[dict[str, Any]]] = {}
         for block in dict.fromkeys(b for b, _ in wanted):
@@ -373,11 +438,12 @@ def _session_page(state: State, req: Request, bound: dict[str, Any], session_id:
         picked = [block_rows[b][i] for b, i in wanted]
 
         def make(item: Any, index: int, count: int) -> bytes:
-            return dumps(row(item, index, count, session.runspace))
+            return dumps(row(item, index, count, session.runspace, more))
     assert state.dice is not None
     key, attempt = req.claims.get("_fault_key", ""), req.claims.get("_fault_attempt", 0)
     if state.dice.roll("restart", key, attempt):
         with state.lock:
             session.served = 0  # internal timeout: the session starts over (3.1, ResultIndex -1)
-        return [make(r, -1, 0) for r in picked]
-    return [make(r, first + j + 1, session.total) for j, r in enumerate(picked)]
+        return Answer([make(r, -1, 0) for r in picked])
+    return Answer([make(r, first + j + 1, count) for j, r in enumerate(picked)],
+                  [MORE_RESULTS] if more else [])

@@ -12,6 +12,7 @@ Usage:
   evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--allow-untrusted] [--allow-invalid] [--force]
   evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC]
+                 [--service current|legacy]
   evkit demo     [--out DIR]
   evkit (-h | --help)
   evkit --version

@@ -56,16 +56,30 @@ class SourceContext:
 
     def invoke(self, cmdlet: str, parameters: dict[str, Any], *, source: str, unit: str,
                name: str, kind: str, context: dict[str, Any] | None = None,
-               url: str | None = None, parse: Callable[[bytes], Any] | None = None) -> Response:
-        """One Exchange InvokeCommand call (m365-apis.md 6.5), stored as evidence."""
+               url: str | None = None, parse: Callable[[bytes], Any] | None = None,
+               timeout: float | None = None) -> Response:
+        """One Exchange InvokeCommand call, stored as evidence, with the routing headers the
+        service's own module sends (docs/emulator-fidelity.md EXO-3)."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         try:
             return self.client.request(
                 "POST", url or self.invoke_url(), scope=self.config.endpoints.exchange_scope, json_body=body,
-                headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"},
-                record=self.evidence.recorder(source, unit, name, kind, context), parse=parse)
+                headers=routing_headers(cmdlet, self.config.tenant_id),
+                record=self.evidence.recorder(source, unit, name, kind, context), parse=parse, timeout=timeout)
         except AuthError as exc:  # a refusal names the permission or role group and its fix
             raise missing(exc, self.config, cmdlet) or exc
+
+
+# The arbitration mailbox Exchange Online routes app-only administration calls to.
+SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+
+
+def routing_headers(cmdlet: str, tenant: str) -> dict[str, str]:
+    """InvokeCommand headers: the anchor mailbox that routes the call to the tenant, the cmdlet,
+    JSON answers, the client the service expects, and its page size."""
+    return {"X-AnchorMailbox": f"APP:{SYSTEM_MAILBOX}@{tenant}", "X-CmdletName": cmdlet,
+            "X-ResponseFormat": "json", "X-ClientApplication": "ExoManagementModule",
+            "Prefer": "odata.maxpagesize=1000"}
 
 
 def values(data: Any) -> list[Any]:

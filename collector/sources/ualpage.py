@@ -1,37 +1,65 @@
-"""Reading a Search-UnifiedAuditLog page for accounting: (ResultIndex, ResultCount, record id)
-per row, without decoding every AuditData string.
+"""Reading a Search-UnifiedAuditLog answer for accounting, without decoding every AuditData string:
+per row (ResultIndex, ResultCount, record id, CreationDate), plus the answer's
+`@adminapi.warnings` and its `moreRecordsAvailable` flag (docs/emulator-fidelity.md UAL-2, UAL-3).
 
-A 5,000-row page is about 10 MB, nearly all of it escaped AuditData text; json.loads spends
-~20 us a row on it, which is the whole CPU budget of a collection. The fast path finds the three
-fields by their exact `"Name":` byte sequences (inside a JSON string a quote is always escaped,
-so these sequences cannot come from record text), checks that each row's fields appear before
-the next row's, and that the envelope is complete. Any other layout falls back to json.loads.
-The page itself is stored byte for byte either way; this is only the collector's tally.
+A 5,000-row answer is about 10 MB, nearly all of it escaped AuditData text; json.loads spends
+~20 us a row on it, which is the whole CPU budget of a collection. The fast path finds the fields
+by their exact `"Name":` byte sequences (inside a JSON string a quote is always escaped, so these
+sequences cannot come from record text), checks that each row's fields appear before the next
+row's, and that the envelope is complete. Any other layout falls back to json.loads.
+The answer itself is stored byte for byte either way; this is only the collector's tally.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from evkit.collector.sources.base import ual_row_id
 
-Row = tuple[int, int, "str | None"]
+Row = tuple[int, int, "str | None", "str | None"]  # ResultIndex, ResultCount, id, CreationDate (19 chars)
 _INDEX, _COUNT, _IDENTITY = b'"ResultIndex":', b'"ResultCount":', b'"Identity":'
+_CREATED = b'"CreationDate":"'
+_WARNINGS = b'"@adminapi.warnings":'
+_MORE_TRUE, _MORE_FALSE = b'"moreRecordsAvailable":true', b'"moreRecordsAvailable":false'
+_SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
 class UnreadablePage(ValueError):
     """The body is not a complete InvokeCommand envelope (cut short, HTML, garbage)."""
 
 
-def scan_page(body: bytes) -> list[Row]:
-    """Rows of a page; raises UnreadablePage (a ValueError: the client retries) when cut or garbled."""
+@dataclass(slots=True)
+class Page:
+    """One answer's tally: its rows, its warnings, and whether the service said more remain."""
+
+    rows: list[Row]
+    warnings: list[str] = field(default_factory=list)
+    more: bool | None = None  # AuditSearchRequestMetadata.moreRecordsAvailable; None when absent
+
+
+def scan_page(body: bytes) -> Page:
+    """The tally of an answer; raises UnreadablePage (a ValueError: the client retries) when cut or garbled."""
     stripped = body.strip()
     if not stripped.startswith(b"{") or not stripped.endswith(b"}") or b'"value":' not in stripped:
         raise UnreadablePage("not a complete InvokeCommand envelope")
-    fast = _fast(stripped)
-    return fast if fast is not None else _slow(stripped)
+    rows = _fast(stripped)
+    if rows is None:
+        return _slow(stripped)
+    warnings = _fast_warnings(stripped)
+    if warnings is None:
+        return _slow(stripped)
+    more = True if _MORE_TRUE in stripped else False if _MORE_FALSE in stripped else None
+    return Page(rows, warnings, more)
+
+
+def second(text: Any) -> str | None:
+    """A CreationDate cut to whole seconds (`YYYY-MM-DDTHH:MM:SS`, UTC as the service sends it), or None."""
+    if not isinstance(text, str) or not _SECOND.match(text):
+        return None
+    return text[:19]
 
 
 _NUMBER = re.compile(rb"-?[0-9]+")
@@ -42,11 +70,26 @@ def _number(body: bytes, start: int) -> int | None:
     return int(match.group()) if match else None
 
 
+def _fast_warnings(body: bytes) -> list[str] | None:
+    at = body.find(_WARNINGS)
+    if at < 0:
+        return []
+    try:
+        value, _ = json.JSONDecoder().raw_decode(body[at + len(_WARNINGS):at + len(_WARNINGS) + 65536]
+                                                  .decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    if not isinstance(value, list):
+        return None
+    return [str(w) for w in value]
+
+
 def _fast(body: bytes) -> list[Row] | None:
     if not body.endswith(b"]}"):
         return None
     rows: list[Row] = []
-    find = body.find
+    find, rfind = body.find, body.rfind
+    previous = 0
     i = find(_INDEX)
     while i >= 0:
         following = find(_INDEX, i + 1)
@@ -61,14 +104,19 @@ def _fast(body: bytes) -> list[Row] | None:
         value_end = find(b'"', value_start, limit)
         if count is None or value_end < 0 or b"\\" in body[value_start:value_end]:
             return None
-        rows.append((index, count, body[value_start:value_end].decode("utf-8") or None))
+        d = rfind(_CREATED, previous, i)
+        created = None
+        if d >= 0:
+            created = second(body[d + len(_CREATED):d + len(_CREATED) + 19].decode("ascii", "replace"))
+        rows.append((index, count, body[value_start:value_end].decode("utf-8") or None, created))
+        previous = i
         i = following
     if not rows and b'"value":[]' not in body:
         return None
     return rows
 
 
-def _slow(body: bytes) -> list[Row]:
+def _slow(body: bytes) -> Page:
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -77,11 +125,18 @@ def _slow(body: bytes) -> list[Row]:
     if not isinstance(value, list):
         raise UnreadablePage("no `value` array")
     rows: list[Row] = []
+    more: bool | None = None
     for row in value:
         if not isinstance(row, dict):
             raise UnreadablePage("a row is not an object")
         try:
-            rows.append((int(row.get("ResultIndex")), int(row.get("ResultCount")), ual_row_id(row)))
+            rows.append((int(row.get("ResultIndex")), int(row.get("ResultCount")), ual_row_id(row),
+                         second(row.get("CreationDate"))))
         except (TypeError, ValueError):
             raise UnreadablePage("a row lacks a numeric ResultIndex/ResultCount") from None
-    return rows
+        meta = row.get("AuditSearchRequestMetadata")
+        if isinstance(meta, dict) and isinstance(meta.get("moreRecordsAvailable"), bool):
+            more = bool(more) or meta["moreRecordsAvailable"]
+    raw_warnings = data.get("@adminapi.warnings") or []
+    warnings = [str(w) for w in raw_warnings] if isinstance(raw_warnings, list) else [str(raw_warnings)]
+    return Page(rows, warnings, more)

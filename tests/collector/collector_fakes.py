@@ -74,46 +74,94 @@ def config_dict(**collection: Any) -> dict[str, Any]:
 
 
 class FakeUal:
-    """Search-UnifiedAuditLog with ReturnLargeSet sessions over a list of (time, id) records."""
+    """Search-UnifiedAuditLog over a list of (time, id) records, as the `current` or `legacy`
+    service answers it (docs/emulator-fidelity.md): non-session calls give the newest ResultSize
+    rows; ReturnLargeSet sessions page through at most `cap` rows. Current: ResultCount is the
+    ResultSize given and truncation shows in moreRecordsAvailable and a warning.
 
-    def __init__(self, records: list[tuple[datetime, str]], *, cap: int, restart_sessions: int = 0,
-                 always_over: tuple[datetime, datetime] | None = None) -> None:
+    Spoilers: `empty_first` answers the first N calls empty with a warning; `foreign` adds a row
+    dated outside the window to the first answer; `repeat` repeats a row in every answer;
+    `restart_sessions` spoils page 2 of that many sessions with ResultIndex -1."""
+
+    def __init__(self, records: list[tuple[datetime, str]], *, cap: int = 50, service: str = "current",
+                 restart_sessions: int = 0, always_over: tuple[datetime, datetime] | None = None,
+                 empty_first: int = 0, foreign: int = 0, repeat: bool = False) -> None:
         self.records = sorted(records)
         self.cap = cap
+        self.service = service
         self.sessions: dict[str, int] = {}
         self.calls = 0
-        self.restart_sessions = restart_sessions  # spoil page 2 of this many sessions
+        self.restart_sessions = restart_sessions
         self.always_over = always_over
+        self.empty_first = empty_first
+        self.foreign = foreign
+        self.repeat = repeat
+        self.timeouts: list[float] = []
+        self.params: list[dict[str, Any]] = []
         self.separators = (",", ":")  # adminapi's compact JSON; (", ", ": ") exercises the slow path
+
+    def _row(self, t: datetime, rid: str, index: int, count: int, more: bool | None) -> dict[str, Any]:
+        row: dict[str, Any] = {"CreationDate": t.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000Z",
+                               "AuditData": json.dumps({"Id": rid, "CreationTime": t.isoformat()}),
+                               "ResultIndex": index, "ResultCount": count, "Identity": rid}
+        if more is not None:
+            row["AuditSearchRequestMetadata"] = {"moreRecordsAvailable": more}
+        return row
 
     def __call__(self, method: str, url: str, headers: Any, data: bytes | None, timeout: float) -> RawReply:
         self.calls += 1
+        self.timeouts.append(timeout)
+        self.params.append(json.loads(data)["CmdletInput"]["Parameters"])
         params = json.loads(data)["CmdletInput"]["Parameters"]
         start = datetime.fromisoformat(params["StartDate"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(params["EndDate"].replace("Z", "+00:00"))
         hits = [r for r in self.records if start <= r[0] < end]
-        count = len(hits)
+        total = len(hits)
         if self.always_over and start < self.always_over[1] and self.always_over[0] < end:
-            count = self.cap + 1
-        done = self.sessions.get(params["SessionId"], 0)
+            total = max(total, 10**6)
         size = int(params["ResultSize"])
-        page = hits[done:min(done + size, self.cap)]
-        self.sessions[params["SessionId"]] = done + len(page)
-        rows = [{"Identity": rid, "ResultIndex": done + i + 1, "ResultCount": count,
-                 "AuditData": json.dumps({"Id": rid, "CreationTime": t.isoformat()})}
-                for i, (t, rid) in enumerate(page)]
-        if self.restart_sessions and rows and done == size:
-            self.restart_sessions -= 1
-            rows = [dict(r, ResultIndex=-1, ResultCount=0) for r in rows]
-        body = json.dumps({"@odata.context": "x", "@adminapi.warnings": [], "value": rows},
+        current = self.service == "current"
+        warnings: list[str] = []
+        if self.empty_first > 0:
+            self.empty_first -= 1
+            return self._reply([], ["Failed to process request: The task was canceled."])
+        session = params.get("SessionId")
+        if session:
+            done = self.sessions.get(session, 0)
+            page = hits[done:min(done + size, self.cap)]
+            self.sessions[session] = done + len(page)
+            more = (done + len(page) < min(total, self.cap)) if current else None
+            count = size if current else total
+            rows = [self._row(t, rid, done + i + 1, count, more) for i, (t, rid) in enumerate(page)]
+            if self.restart_sessions and rows and done == size:
+                self.restart_sessions -= 1
+                rows = [dict(r, ResultIndex=-1, ResultCount=0) for r in rows]
+        else:
+            newest = list(reversed(hits[-size:]))
+            more = total > size if current else None
+            count = size if current else total
+            rows = [self._row(t, rid, i + 1, count, more) for i, (t, rid) in enumerate(newest)]
+            if more:
+                warnings.append("There are more results available than are currently displayed.")
+        if self.foreign > 0:
+            self.foreign -= 1
+            rows.append(self._row(start - timedelta(days=3), "foreign-row", len(rows) + 1, len(rows) + 1, None))
+        if self.repeat and rows:
+            rows.append(dict(rows[0]))
+        return self._reply(rows, warnings)
+
+    def _reply(self, rows: list[dict[str, Any]], warnings: list[str]) -> RawReply:
+        body = json.dumps({"@odata.context": "x", "@adminapi.warnings": warnings, "value": rows},
                           separators=self.separators).encode()
         return RawReply(200, {"Date": "Thu, 01 Jun 2023 00:00:00 GMT"}, body)
 
 
 def make_ctx(transport: Any, tmp: Path | None = None, bundle: MemoryBundle | None = None,
-             concurrency_one: bool = False, **collection: Any) -> tuple[SourceContext, MemoryBundle]:
+             concurrency_one: bool = False, tuning: dict[str, Any] | None = None,
+             **collection: Any) -> tuple[SourceContext, MemoryBundle]:
     bundle = bundle or MemoryBundle()
     data = config_dict(**collection)
+    data["tuning"].update(tuning or {})
     if concurrency_one:
         data["tuning"]["concurrency"] = 1
     cfg = parse_config(data, Path(tmp or "/nonexistent") / "collect.toml")
@@ -128,3 +176,14 @@ def make_ctx(transport: Any, tmp: Path | None = None, bundle: MemoryBundle | Non
 
 def spread(count: int, start: datetime = T0, step: timedelta = timedelta(seconds=20)) -> list[tuple[datetime, str]]:
     return [(start + i * step, f"id-{i:06d}") for i in range(count)]
+
+
+def collected_ids(bundle: MemoryBundle) -> set[str]:
+    """Every record id in the accepted answers stored in the bundle (what the report will read)."""
+    ids: set[str] = set()
+    for path, data in bundle.files.items():
+        if path.startswith("raw/ual/") and path.endswith(".json") and not path.endswith(".meta.json"):
+            meta = json.loads(bundle.files[path[:-5] + ".meta.json"])
+            if meta.get("status") == 200:
+                ids.update(row["Identity"] for row in json.loads(data)["value"])
+    return ids

@@ -1,111 +1,158 @@
-"""`ual` window logic against a fake Search-UnifiedAuditLog: splitting, capping, restarts, resume."""
+"""`ual` against a fake Search-UnifiedAuditLog (current and legacy service): no record lost at the
+cap, windows shrunk and refetched on full answers, warnings acted on, rows checked against their
+window, completeness stated per window, resume after a kill at any point."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from collector_fakes import T0, FakeUal, MemoryBundle, make_ctx, spread
+from collector_fakes import T0, FakeUal, MemoryBundle, collected_ids, make_ctx, spread
 
 from evkit.collector.sources import ual
+from evkit.collector.sources.ualpage import Page
+from evkit.collector.windows import TimeWindow
+
+SERVICES = ("current", "legacy")
 
 
 @pytest.fixture(autouse=True)
 def small_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ual, "PAGE_SIZE", 10)
-    monkeypatch.setattr(ual, "SESSION_CAP", 50)
+    monkeypatch.setattr(ual, "SESSION_CAP", 50, raising=False)  # the session reader this replaced
 
 
 def ledger(bundle: MemoryBundle) -> list[dict]:
     return sorted(bundle.state["ledger"].values(), key=lambda e: e["unit"])
 
 
-def test_windows_over_the_cap_are_split_until_every_record_is_read() -> None:
-    records = spread(400, step=timedelta(seconds=100))  # 400 records over ~11 hours, cap 50
-    ctx, bundle = make_ctx(FakeUal(records, cap=50))
-    ual.collect(ctx)
-    entries = ledger(bundle)
-    assert all(e["status"] == "complete" for e in entries)
-    assert sum(e["unique_ids"] for e in entries) == 400
-    assert all(e["expected"] <= 50 for e in entries)
-    windows = sorted((e["window"]["start"], e["window"]["end"]) for e in entries)
-    for (_, end), (start, _) in zip(windows, windows[1:]):
-        assert end == start  # the leaves tile the collection window without gaps
-    assert windows[0][0] == "2023-06-01T00:00:00Z" and windows[-1][1] == "2023-06-03T00:00:00Z"
-    assert any(event == "ual.split" for event, _ in bundle.events)
+def truth(records: list) -> set[str]:
+    return {rid for _, rid in records}
 
 
-def test_a_window_over_the_cap_at_the_smallest_split_is_capped() -> None:
-    records = spread(80, start=T0 + timedelta(hours=3), step=timedelta(milliseconds=500))  # 80 in 40 s
-    ctx, bundle = make_ctx(FakeUal(records, cap=50))
-    ual.collect(ctx)
-    capped = [e for e in ledger(bundle) if e["status"] == "capped"]
-    assert len(capped) == 1 and capped[0]["expected"] == 80 and capped[0]["received"] == 50
-    assert "smallest split" in capped[0]["reason"]
-
-
-def test_result_index_minus_one_restarts_the_session() -> None:
-    fake = FakeUal(spread(30), cap=50, restart_sessions=2)
+@pytest.mark.parametrize("service", SERVICES)
+def test_calls_stay_near_the_minimum(service: str) -> None:
+    records = spread(600, step=timedelta(seconds=280))  # even density over two days
+    fake = FakeUal(records, service=service)
     ctx, bundle = make_ctx(fake)
     ual.collect(ctx)
-    entries = ledger(bundle)
-    assert sum(e["unique_ids"] for e in entries) == 30
-    assert all(e["status"] == "complete" for e in entries)
-    assert sum(event == "ual.session_restart" for event, _ in bundle.events) == 2
+    assert collected_ids(bundle) == truth(records)
+    # the probe sizes the windows; a few are refetched; empty windows are asked twice
+    assert fake.calls <= 2.0 * (600 / 10) + 4
 
 
-def test_a_session_that_never_finishes_fails_the_window_after_bounded_restarts() -> None:
-    ctx, bundle = make_ctx(FakeUal(spread(30), cap=50, restart_sessions=1000))
+def test_a_window_full_at_the_smallest_split_is_capped_not_truncated_silently() -> None:
+    records = spread(80, start=T0 + timedelta(hours=3), step=timedelta(milliseconds=500))  # 80 in 40 s
+    ctx, bundle = make_ctx(FakeUal(records))
+    ual.collect(ctx)
+    capped = [e for e in ledger(bundle) if e["status"] == "capped"]
+    assert len(capped) == 1 and capped[0]["received"] == 10
+    assert "smallest split" in capped[0]["reason"] and "more exist" in capped[0]["reason"]
+
+
+def test_empty_first_answers_with_a_warning_are_asked_again() -> None:
+    records = spread(30)
+    fake = FakeUal(records, empty_first=2)
+    ctx, bundle = make_ctx(fake, concurrency_one=True)
+    ual.collect(ctx)
+    assert collected_ids(bundle) == truth(records)
+    assert all(e["status"] == "complete" for e in ledger(bundle))
+    again = [f for event, f in bundle.events if event == "ual.again"]
+    assert any("canceled" in f["reason"] for f in again)
+    assert any(event == "ual.warnings" for event, _ in bundle.events)
+
+
+def test_a_warning_that_never_clears_fails_the_window_and_keeps_it_pending() -> None:
+    ctx, bundle = make_ctx(FakeUal(spread(30), empty_first=10**6), concurrency_one=True)
     ual.collect(ctx)
     failed = [e for e in ledger(bundle) if e["status"] == "failed"]
-    assert len(failed) == 1 and "gave up after" in failed[0]["reason"]
-    assert failed[0]["window"]["start"] in {w["start"] for w in bundle.state["sources"]["ual"]["pending"]}
+    assert failed and all("gave up after" in e["reason"] and e["warnings"] for e in failed)
+    pending = {w["start"] for w in bundle.state["sources"]["ual"]["pending"]}
+    assert {e["window"]["start"] for e in failed} <= pending
 
 
-def test_resume_skips_finished_windows_and_keeps_every_page() -> None:
-    fake = FakeUal(spread(300, step=timedelta(seconds=500)), cap=50)
+def test_a_row_dated_outside_its_window_is_counted_and_kept() -> None:
+    records = spread(5)
+    ctx, bundle = make_ctx(FakeUal(records, foreign=1), concurrency_one=True)
+    ual.collect(ctx)
+    flagged = [e for e in ledger(bundle) if e["outside_window"]]
+    assert len(flagged) == 1 and "outside the window" in flagged[0]["reason"]
+    assert "foreign-row" in collected_ids(bundle)  # stored as received, not dropped
+    assert any(event == "ual.outside_window" for event, _ in bundle.events)
+
+
+def test_repeated_ids_are_counted_and_do_not_decide_completeness() -> None:
+    records = spread(30)
+    ctx, bundle = make_ctx(FakeUal(records, repeat=True))
+    ual.collect(ctx)
+    assert collected_ids(bundle) == truth(records)
+    entries = [e for e in ledger(bundle) if e["received"]]
+    assert entries and all(e["duplicates"] == 1 and e["unique_ids"] == e["received"] - 1 for e in entries)
+
+
+def test_result_count_is_never_read_as_a_total() -> None:
+    window = TimeWindow(T0, T0 + timedelta(hours=1))
+    rows = [(i + 1, 10, f"id-{i}", "2023-06-01T00:00:0" + str(i)) for i in range(3)]
+    assert ual.judge(Page(rows), window, 0, page_size=10).kind == "complete"
+    assert ual.judge(Page([(1, 1, "a", "2023-06-01T00:00:00")], more=True), window, 0, 10).kind == "full"
+    assert ual.judge(Page([(1, 1, "a", "2023-06-01T00:00:00")], ["There are more results available"]),
+                     window, 0, 10).kind == "full"
+    assert ual.judge(Page([]), window, 0, 10).kind == "again"
+    assert ual.judge(Page([]), window, 1, 10).kind == "complete"
+    assert ual.judge(Page([(-1, 0, "a", "2023-06-01T00:00:00")]), window, 0, 10).kind == "again"
+
+
+def test_window_size_grows_after_sparse_windows_and_shrinks_after_full_ones() -> None:
+    hour = TimeWindow(T0, T0 + timedelta(hours=1))
+    assert ual.next_size(3600, hour, 0, False, 60, 86400) == 3600 * ual.GROWTH
+    assert ual.next_size(3600, hour, 1, False, 60, 86400) == 3600 * ual.GROWTH  # growth is bounded
+    assert ual.next_size(3600, hour, 10, True, 60, 86400) < 3600
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("die_after", [1, 3, 8, 20, 45])
+def test_resume_after_a_kill_keeps_every_record_and_refetches_no_finished_window(service: str,
+                                                                                  die_after: int) -> None:
+    records = spread(300, step=timedelta(seconds=500))
+    fake = FakeUal(records, service=service)
     bundle = MemoryBundle()
     ctx, _ = make_ctx(fake, bundle=bundle)
 
-    class Boom(Exception):
+    class Killed(BaseException):
         pass
     real = ctx.client._transport
-    budget = {"n": 7}
+    budget = {"n": die_after}
 
-    def dying(*args):  # the process "dies" after 7 requests
+    def dying(*args):
         budget["n"] -= 1
         if budget["n"] < 0:
-            raise Boom()
+            raise Killed()
         return real(*args)
     ctx.client._transport = dying
-    with pytest.raises(Boom):
+    with pytest.raises(Killed):
         ual.collect(ctx)
     finished_before = set(bundle.state["ledger"])
     files_before = dict(bundle.files)
     ctx2, _ = make_ctx(fake, bundle=bundle)
-    calls_before = fake.calls
     ual.collect(ctx2)
     entries = ledger(bundle)
-    assert sum(e["unique_ids"] for e in entries) == 300
+    assert collected_ids(bundle) == truth(records)
     assert all(e["status"] == "complete" for e in entries)
     assert finished_before <= set(bundle.state["ledger"])
     assert all(bundle.files[k] == v for k, v in files_before.items())  # nothing rewritten
-    assert fake.calls > calls_before
 
 
-def test_a_served_but_lost_first_page_is_not_taken_for_an_empty_window() -> None:
-    from evkit.collector.client import TransportError
-    fake = FakeUal(spread(8), cap=50)  # one page: a retry after the loss gets an empty page
-    lost = {"n": 0}
+def test_a_result_count_above_the_rows_says_more_exist_unless_it_echoes_the_result_size() -> None:
+    window = TimeWindow(T0, T0 + timedelta(hours=1))
+    row = (1, 60_000, "a", "2023-06-01T00:00:00")
+    assert ual.judge(Page([row]), window, 0, page_size=10).kind == "full"  # legacy: a true total
+    echoed = (1, 10, "a", "2023-06-01T00:00:00")
+    assert ual.judge(Page([echoed]), window, 0, page_size=10).kind == "complete"  # current: the ResultSize
 
-    def lossy(*args):  # the service answers (the session moves on) but the body never arrives
-        reply = fake(*args)
-        if lost["n"] == 0 and b'"ResultIndex":1,' in reply.body:
-            lost["n"] += 1
-            raise TransportError("connection reset")
-        return reply
-    ctx, bundle = make_ctx(lossy, concurrency_one=True)
+
+def test_searches_wait_long_and_send_no_session_and_no_actor_filter() -> None:
+    fake = FakeUal(spread(30))
+    ctx, _ = make_ctx(fake, users=["alice@contoso.onmicrosoft.com"])
     ual.collect(ctx)
-    assert lost["n"] == 1
-    entries = ledger(bundle)
-    assert sum(e["unique_ids"] for e in entries) == 8 and all(e["status"] == "complete" for e in entries)
+    assert min(fake.timeouts) >= 600  # searches favour completeness over speed (emulator-fidelity UAL-5)
+    assert all("SessionId" not in p and "UserIds" not in p for p in fake.params)

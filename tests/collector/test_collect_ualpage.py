@@ -6,30 +6,47 @@ import json
 
 import pytest
 
-from evkit.collector.sources.ualpage import UnreadablePage, _slow, scan_page
+from evkit.collector.sources.ualpage import Page, UnreadablePage, _slow, scan_page
+
+WHEN = "2023-06-01T00:00:01"
 
 
-def page(rows: list[dict], separators=(",", ":")) -> bytes:
-    return json.dumps({"@odata.context": "x", "@adminapi.warnings": [], "value": rows}, separators=separators).encode()
+def page(rows: list[dict], separators=(",", ":"), warnings: list[str] | None = None) -> bytes:
+    return json.dumps({"@odata.context": "x", "@adminapi.warnings": warnings or [], "value": rows},
+                      separators=separators).encode()
 
 
-def row(i: int, total: int, rid: str, audit: dict | None = None) -> dict:
-    audit = audit or {"Id": rid, "Operation": "Send", "Note": 'tricky "ResultIndex":99,"Identity":"x"'}
-    return {"RecordType": "ExchangeItem", "AuditData": json.dumps(audit), "ResultIndex@data.type": "System.Int32",
-            "ResultIndex": i, "ResultCount": total, "Identity": rid}
+def row(i: int, total: int, rid: str, audit: dict | None = None, more: bool | None = None) -> dict:
+    audit = audit or {"Id": rid, "Operation": "Send", "Note": 'tricky "ResultIndex":99,"Identity":"x",'
+                                                             '"CreationDate":"1999-01-01T00:00:00",'
+                                                             '"moreRecordsAvailable":true'}
+    out = {"RecordType": "ExchangeItem", "CreationDate": WHEN + ".0000000Z", "AuditData": json.dumps(audit),
+           "ResultIndex@data.type": "System.Int32", "ResultIndex": i, "ResultCount": total, "Identity": rid}
+    if more is not None:
+        out["AuditSearchRequestMetadata"] = {"moreRecordsAvailable": more}
+    return out
 
 
 def test_fast_path_matches_json_and_ignores_lookalikes_inside_auditdata() -> None:
     body = page([row(i, 3, f"id-{i}") for i in (1, 2, 3)])
-    assert scan_page(body) == _slow(body) == [(1, 3, "id-1"), (2, 3, "id-2"), (3, 3, "id-3")]
-    assert scan_page(page([])) == []
+    want = Page([(1, 3, "id-1", WHEN), (2, 3, "id-2", WHEN), (3, 3, "id-3", WHEN)], [], None)
+    assert scan_page(body) == _slow(body) == want
+    assert scan_page(page([])) == Page([], [], None)
+
+
+def test_warnings_and_more_records_flag_are_read_on_both_paths() -> None:
+    body = page([row(1, 5000, "a", more=True)], warnings=["There are more results available"])
+    spaced = page([row(1, 5000, "a", more=True)], separators=(", ", ": "), warnings=["x ] y"])
+    assert scan_page(body) == _slow(body) == Page([(1, 5000, "a", WHEN)], ["There are more results available"], True)
+    assert scan_page(spaced) == Page([(1, 5000, "a", WHEN)], ["x ] y"], True)
+    assert scan_page(page([row(1, 1, "a", more=False)])).more is False
 
 
 def test_other_layouts_fall_back_to_json() -> None:
     spaced = page([row(1, 1, "a")], separators=(", ", ": "))
-    assert scan_page(spaced) == [(1, 1, "a")]
+    assert scan_page(spaced).rows == [(1, 1, "a", WHEN)]
     no_identity = page([{"ResultIndex": 1, "ResultCount": 1, "AuditData": json.dumps({"Id": "from-audit"})}])
-    assert scan_page(no_identity) == [(1, 1, "from-audit")]
+    assert scan_page(no_identity).rows == [(1, 1, "from-audit", None)]
 
 
 @pytest.mark.parametrize("body", [

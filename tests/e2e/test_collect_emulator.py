@@ -192,7 +192,7 @@ def test_cap_window_is_capped_and_exits_4(clean, tmp_path, signing_key) -> None:
     assert "capped" in proc.stderr and "INCOMPLETE" in proc.stderr
     assert_verifies(tmp_path / "bundle", signing_key)
     capped = [e for e in ledger(tmp_path / "bundle") if e["status"] == "capped"]
-    assert capped and all(e["expected"] > 50_000 for e in capped)
+    assert capped and all("more exist" in e["reason"] for e in capped)
     assert all(e["window"]["end"] > f"{day}T10:00:00Z" and e["window"]["start"] < f"{day}T10:05:00Z"
                for e in capped)
     for entry in capped:  # split down to the smallest window (60 s .. 120 s) before giving up
@@ -216,7 +216,8 @@ def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signi
                           faults="reset=0.03,truncate=0.03,restart=0.05,503=0.03") as emu:
         config = make_config(emu)
         for n, point in enumerate(KILL_POINTS):
-            proc = run_collect(config, out, signing_key, emu, resume=n > 0,
+            # a run killed before its bundle appeared left nothing to resume: it starts again
+            proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
                                env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
             if proc.returncode != -signal.SIGKILL:
                 break

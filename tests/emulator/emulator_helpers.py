@@ -68,5 +68,9 @@ class Api:
     def invoke(self, cmdlet: str, token: str | None = None, url: str | None = None,
                headers: dict[str, str] | None = None, **params: Any) -> requests.Response:
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}
-        return self.post("exchange", url or f"/adminapi/beta/{self.tenant}/InvokeCommand", token=token,
-                         json=body, headers=headers or {})
+        response = self.post("exchange", url or f"/adminapi/beta/{self.tenant}/InvokeCommand", token=token,
+                             json=body, headers=headers or {}, allow_redirects=False)
+        if response.status_code in (307, 308):  # current: the tenant's own host (docs/emulator-fidelity.md)
+            response = self.post("exchange", response.headers["Location"], token=token, json=body,
+                                 headers=headers or {}, allow_redirects=False)
+        return response

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
-from emulator_fakes import N_FILLER_MAILBOXES, USERS
+from emulator_fakes import N_FILLER_MAILBOXES, USERS, FakeScenario
+from emulator_helpers import Api
+
+from evkit.emulator.testing import running_emulator
 
 
 def _ok(r):
@@ -68,11 +71,12 @@ def test_get_mailbox_full_object_carries_audit_properties_shared_and_annotations
     assert row["AuditOwner@odata.type"] == "#Collection(String)"
 
 
-def test_get_mailbox_has_no_property_sets_under_current(api):
+def test_get_mailbox_has_no_property_sets_under_current(tmp_path):
     """current: -PropertySets belongs to Get-EXOMailbox, not Get-Mailbox (docs/emulator-fidelity.md)."""
-    r = api.invoke("Get-Mailbox", PropertySets="Audit", ResultSize="Unlimited")
-    assert r.status_code == 400
-    assert "PropertySets" in r.json()["error"]["innererror"]["internalexception"]["message"]
+    with running_emulator(tmp_path, scenario=FakeScenario(), seed=7, service="current") as emu:
+        r = Api(emu).invoke("Get-Mailbox", PropertySets="Audit", ResultSize="Unlimited")
+        assert r.status_code == 400
+        assert "PropertySets" in r.json()["error"]["innererror"]["internalexception"]["message"]
 
 
 def test_unknown_identity_is_400_with_internal_exception(api):

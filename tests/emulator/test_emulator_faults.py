@@ -60,7 +60,8 @@ def test_decisions_depend_only_on_seed_and_request():
 
 
 def _statuses(tmp_path, seed):
-    with running_emulator(tmp_path / str(seed), scenario=FakeScenario(), seed=seed, faults="429=0.3,503=0.2") as emu:
+    with running_emulator(tmp_path / str(seed), scenario=FakeScenario(), seed=seed, faults="429=0.3,503=0.2",
+                          service="legacy") as emu:
         api = Api(emu)
         return [api.get("graph", f"/v1.0/users?$top={n}").status_code for n in range(1, 30)]
 
@@ -73,7 +74,7 @@ def test_same_seed_same_faults_on_the_wire(tmp_path):
 @pytest.fixture
 def faulty(tmp_path):
     def start(faults, **options):
-        return running_emulator(tmp_path, scenario=FakeScenario(), seed=3, faults=faults, **options)
+        return running_emulator(tmp_path, scenario=FakeScenario(), seed=3, faults=faults, service="legacy", **options)
     return start
 
 

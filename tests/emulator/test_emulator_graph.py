@@ -15,9 +15,15 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture(scope="module")
-def legacy_api(tmp_path_factory):
-    with running_emulator(tmp_path_factory.mktemp("graph-legacy"), scenario=FakeScenario(), seed=7,
-                          service="legacy") as running:
+def legacy_api(api):
+    """The session emulator (tests/emulator/conftest.py) serves the legacy service."""
+    return api
+
+
+@pytest.fixture(scope="module")
+def current_api(tmp_path_factory):
+    with running_emulator(tmp_path_factory.mktemp("graph-current"), scenario=FakeScenario(), seed=7,
+                          service="current") as running:
         yield Api(running)
 
 
@@ -55,7 +61,8 @@ def test_users_top_bounds(api):
     assert r.status_code == 400
 
 
-def test_license_details_refused_app_only_under_current(api):
+def test_license_details_refused_app_only_under_current(current_api):
+    api = current_api
     """current: licenseDetails has no application permission (docs/emulator-fidelity.md)."""
     users = api.get("graph", "/v1.0/users?$top=1").json()["value"]
     r = api.get("graph", f"/v1.0/users/{users[0]['id']}/licenseDetails")
@@ -83,7 +90,8 @@ def test_v1_audit_queries_answer_404_unknown_error_under_legacy(legacy_api):
     assert r.status_code == 404 and r.json()["error"] == {**r.json()["error"], "code": "UnknownError", "message": ""}
 
 
-def test_v1_audit_queries_are_served_under_current(api):
+def test_v1_audit_queries_are_served_under_current(current_api):
+    api = current_api
     """current: the query API is documented on v1.0 as well as beta."""
     r = api.post("graph", "/v1.0/security/auditLog/queries", json={"displayName": "x"})
     assert r.status_code == 201 and r.json()["id"]

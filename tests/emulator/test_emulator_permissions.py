@@ -14,6 +14,7 @@ from evkit.emulator.testing import running_emulator
 @pytest.fixture
 def withheld(tmp_path):
     def start(*perms, **options):
+        options.setdefault("service", "legacy")  # the contract tests here describe legacy unless they say
         return running_emulator(tmp_path, scenario=FakeScenario(), withhold=perms, **options)
     return start
 
@@ -36,20 +37,20 @@ def test_exchange_without_app_role_is_401_without_directory_role_403_under_legac
 def test_exchange_least_privilege_role_groups_under_current(withheld):
     """current: a service principal in the Exchange role groups needs no Entra directory role;
     each cmdlet needs the group holding its role, else adminapi's NUL-byte 403."""
-    with withheld() as emu:
+    with withheld(service="current") as emu:
         api = Api(emu)
         assert api.invoke("Get-OrganizationConfig").status_code == 200
         assert api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
                           EndDate="2026-06-29T01:00:00Z", ResultSize=1).status_code == 200
-    with withheld("Exchange.ManageAsApp") as emu:
+    with withheld("Exchange.ManageAsApp", service="current") as emu:
         assert Api(emu).invoke("Get-OrganizationConfig").status_code == 401
-    with withheld("View-Only Organization Management") as emu:
+    with withheld("View-Only Organization Management", service="current") as emu:
         api = Api(emu)
         r = api.invoke("Get-OrganizationConfig")
         assert r.status_code == 403 and set(r.content) == {0}
         assert api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
                           EndDate="2026-06-29T01:00:00Z", ResultSize=1).status_code == 200
-    with withheld("View-Only Audit Logs") as emu:
+    with withheld("View-Only Audit Logs", service="current") as emu:
         api = Api(emu)
         r = api.invoke("Search-UnifiedAuditLog", StartDate="2026-06-29T00:00:00Z",
                        EndDate="2026-06-29T01:00:00Z", ResultSize=1)

@@ -11,7 +11,7 @@ from evkit.emulator.testing import running_emulator
 
 
 def test_running_emulator_with_bec_basic(tmp_path):
-    with running_emulator(tmp_path, scenario="bec-basic", seed=1) as emu:
+    with running_emulator(tmp_path, scenario="bec-basic", seed=1, service="legacy") as emu:
         c = emu.connection
         assert emu.url == c["url"] and emu.workdir == tmp_path and c["scenario"] == "bec-basic"
         assert json.loads((tmp_path / "ground-truth.json").read_text())["scenario"] == "bec-basic"

@@ -23,7 +23,8 @@ SCENARIOS = ("bec-basic", "misconfigured", "throttled")
 
 @pytest.fixture(scope="module", params=SCENARIOS)
 def emu(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    with running_emulator(tmp_path_factory.mktemp(request.param), scenario=request.param, seed=3) as running:
+    with running_emulator(tmp_path_factory.mktemp(request.param), scenario=request.param, seed=3,
+                          service="legacy") as running:
         yield running
 
 
@@ -67,8 +68,9 @@ def _search(emu: RunningEmulator, json_path: bool, monkeypatch: pytest.MonkeyPat
             m.setattr(ualindex, "line_index", lambda state: None)
         m.setattr(ual.uuid, "uuid4", lambda: uuid.UUID(int=7))  # one RunspaceId for both paths
         req = Request("POST", "exchange", "/", "", {}, b"", emu.url, claims={})
-        rows = ual.search(emu.state, req, dict(bound))
-    assert isinstance(rows, list)
+        answer = ual.search(emu.state, req, dict(bound))
+    assert isinstance(answer, ual.Answer)
+    rows = answer.rows
     return rows
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,7 +98,7 @@ def test_verify_md_linux_block_runs_clean(pristine, tmp_path):
     assert f'Good "evkit-evidence" signature for {EXAMINER}' in output
     for n in (1, 2, 3):
         assert f"custody/000{n}.json: chain OK" in output
-    assert f"custody/0003.json: signed by lawyer@counsel.example with a key you trust" in output
+    assert "custody/0003.json: signed by lawyer@counsel.example with a key you trust" in output
     assert pristine["examiner"].fingerprint in output          # ssh-keygen -lf of the recipient's key
     # run twice: the trust file is extended once, not on every run
     assert h.verify_md_linux(pristine["bundle"], pristine["pub"], trusted)[0]

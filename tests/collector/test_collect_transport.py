@@ -1,0 +1,91 @@
+"""Exchange transport as the service behaves today (docs/emulator-fidelity.md EXO-1..EXO-3):
+redirects to a tenant host followed (and remembered) only within the same service, waits given
+only in a 429's message text honoured, routing headers sent on every InvokeCommand."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from collector_fakes import StaticTokens
+
+from evkit.collector.client import ApiClient, RawReply, redirect_allowed
+from evkit.collector.errors import ApiError
+from evkit.collector.retry import RetryPolicy, wait_in_text
+from evkit.collector.sources.base import routing_headers
+
+URL = "https://outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
+TENANT_HOST = "https://nam12b.outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
+
+
+class Script:
+    def __init__(self, *replies: RawReply) -> None:
+        self.replies = list(replies)
+        self.sent: list[tuple[str, str, dict, Any]] = []
+
+    def __call__(self, method: str, url: str, headers: Any, data: Any, timeout: float) -> RawReply:
+        self.sent.append((method, url, dict(headers), data))
+        return self.replies.pop(0)
+
+
+def make(script: Script) -> tuple[ApiClient, list[float]]:
+    sleeps: list[float] = []
+    return ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), sleep=sleeps.append,
+                     transport=script), sleeps
+
+
+def ok() -> RawReply:
+    return RawReply(200, {}, json.dumps({"value": [1]}).encode())
+
+
+def test_a_redirect_to_the_tenant_host_is_followed_with_the_same_body_and_remembered() -> None:
+    script = Script(RawReply(307, {"Location": TENANT_HOST}, b""), ok(), ok())
+    api, _ = make(script)
+    seen: list[Any] = []
+    first = api.request("POST", URL, scope="s", json_body={"a": 1}, record=seen.append)
+    assert first.data == {"value": [1]} and first.retries == 0
+    assert [s[1] for s in script.sent] == [URL, TENANT_HOST]
+    assert script.sent[1][0] == "POST" and script.sent[1][3] == script.sent[0][3]  # same method and body
+    assert [e.status for e in seen] == [307, 200]  # the redirect is kept as evidence
+    api.request("POST", URL, scope="s", json_body={"a": 1})
+    assert script.sent[2][1] == TENANT_HOST  # no second trip through the front door
+
+
+@pytest.mark.parametrize("target", [
+    "https://evil.example/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+    "http://nam12b.outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+    "https://nam12b.outlook.office365.com/adminapi/beta/other-tenant/InvokeCommand",
+    "https://outlook.office365.com.evil.example/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+])
+def test_a_redirect_elsewhere_is_refused_and_the_token_not_sent(target: str) -> None:
+    script = Script(RawReply(302, {"Location": target}, b""))
+    api, _ = make(script)
+    with pytest.raises(ApiError, match="not followed"):
+        api.request("POST", URL, scope="s", json_body={})
+    assert len(script.sent) == 1
+
+
+def test_redirect_rule_allows_loopback_aliases_and_same_suffix_only() -> None:
+    assert redirect_allowed("https://127.0.0.1:4443/x", "https://localhost:4443/x")
+    assert not redirect_allowed("https://127.0.0.1:4443/x", "https://10.0.0.1:4443/x")
+    assert redirect_allowed("https://outlook.office365.us/x", "https://a.outlook.office365.us/x")
+    assert not redirect_allowed("https://outlook.office365.us/x", "https://outlook.office365.com/x")
+
+
+def test_a_429_wait_given_only_in_the_message_text_is_honoured() -> None:
+    body = json.dumps({"error": {"code": "TooManyRequests",
+                                 "message": "The request was throttled. Please retry after 17 seconds"}}).encode()
+    api, sleeps = make(Script(RawReply(429, {}, body), ok()))
+    api.request("POST", URL, scope="s", json_body={})
+    assert sleeps == [17.0]
+    assert wait_in_text("Too many requests. Try again in 2.5 seconds.") == 2.5
+    assert wait_in_text("Too many requests. Please try again later.") is None
+
+
+def test_invoke_command_sends_routing_headers() -> None:
+    headers = routing_headers("Search-UnifiedAuditLog", "contoso.onmicrosoft.com")
+    assert headers["X-AnchorMailbox"] == ("APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+                                          "@contoso.onmicrosoft.com")
+    assert headers["X-CmdletName"] == "Search-UnifiedAuditLog" and headers["X-ResponseFormat"] == "json"
+    assert headers["X-ClientApplication"] == "ExoManagementModule"
