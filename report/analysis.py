@@ -56,7 +56,7 @@ def _naive(value: datetime) -> datetime:
 def attribute(engine: Engine, case: CaseFile) -> None:
     """Create table `attributed(id, indicator, via)`: direct hits in the window, then every
     record of a session that holds one (the label says which indicator led there)."""
-    values = engine.rows(f"{distinct_keys(kinds_sought(case.indicators))} ORDER BY kind, value")
+    values = engine.rows(f"{distinct_keys(kinds_sought(case.indicators), 'record_copies')} ORDER BY kind, value")
     hits = indicator_hits(((k, v) for k, v in values), case.indicators)
     engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
     window = [_naive(case.window_start), _naive(case.window_end)]
@@ -117,6 +117,24 @@ def load_attributed(engine: Engine) -> list[Attributed]:
                e.affected_items, e.folder_path, e.query_text, a.indicator
         FROM attributed a JOIN events e ON e.id = a.id
         ORDER BY e.ts NULLS LAST, e.id""")
+    out = []
+    for r in rows:
+        items, folders = _items_of(r)
+        out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
+                              mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
+                              access_type=r["access_type"], items=items, folders=folders,
+                              query=r["query_text"]))
+    return out
+
+
+def load_conflicting_copies(engine: Engine) -> list[Attributed]:
+    """The other copies of attributed records whose content conflicts with the copy used: the
+    items they name count too, since the evidence does not say which copy is right."""
+    rows = engine.dicts("""
+        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
+               e.affected_items, e.folder_path, e.query_text, a.indicator
+        FROM attributed a JOIN conflict_copies e ON e.id = a.id
+        ORDER BY e.id, e.bundle, e.src, e.pos""")
     out = []
     for r in rows:
         items, folders = _items_of(r)
@@ -210,6 +228,9 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
             for item in rec.items or (ItemRef(""),):
                 sends.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts), "subject": item.subject,
                               "internet_message_id": item.imid or None, "record_ids": [rec.record_id]})
+
+    for copy in load_conflicting_copies(engine):
+        evidence += rules.confirmed_by_bind(copy) + rules.confirmed_by_action(copy)
 
     throttled = []
     for window in rules.throttle_windows(throttle_markers(engine, in_scope)):

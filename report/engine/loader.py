@@ -50,9 +50,14 @@ _CHUNK_BYTES = 256 << 20
 _CHUNK_FILES = 256
 _MIN_SPLIT_BYTES = 16 << 20  # below this per worker, one statement is cheaper than several
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
-_TIME_BATCH = 10_000  # distinct time strings fetched at once for the Python parser
+_TIME_BATCH = 10_000
+# Columns that say where a copy came from, not what it records: never compared between copies.
+# (The recorded time text is compared as the parsed `ts`: exports write the same instant in
+# other forms.)
+_NOT_CONTENT = frozenset({"readable", "id_missing", "imported", "bundle", "src", "pos", "creation_time"})
+_CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are in `conflicts`  # distinct time strings fetched at once for the Python parser
 
-TABLES = ("events", "record_sources", "duplicate_sources", "accessed_items", "synced_folders",
+TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies", "accessed_items", "synced_folders",
           "item_mentions", "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
 
 
@@ -109,10 +114,10 @@ class Engine:
                      for chunk in _chunks(by_kind[kind], self._threads)]
         failed = self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
-            self._python_rows(inv, source_name(inv, page.body), page_rows(page))
+            self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
         for inv in inventories:
             for item in inv.imports:
-                self._python_rows(inv, source_name(inv, item.body), import_rows(item))
+                self._python_rows(inv, source_name(inv, item.body), import_rows(item), imported=True)
         self._flush_python_rows()
         self._parse_other_times()
         self._finish_events()
@@ -167,16 +172,17 @@ class Engine:
     def _create_events_all(self) -> None:
         self.con.execute(
             "CREATE TABLE events_all AS SELECT true AS readable, "
-            f"{EVENT_COLUMNS} FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
-            f"0::BIGINT AS pos, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
+            f"{EVENT_COLUMNS}, imported FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
+            f"0::BIGINT AS pos, false AS imported, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
 
     def _insert_records(self, source_sql: str, params: list[Any],
                         con: duckdb.DuckDBPyConnection | None = None) -> None:
-        """source_sql yields (bundle, src, pos, rec VARCHAR); normalise and append."""
+        """source_sql yields (bundle, src, pos, rec VARCHAR, imported BOOLEAN); normalise and
+        append. `imported` marks records from imported files (an API copy outranks them)."""
         (con or self.con).execute(
             "INSERT INTO events_all SELECT r IS NOT NULL AND NOT (r.Id IS NULL AND r.CreationTime IS NULL "
-            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS} FROM ("
-            f"SELECT bundle, src, pos, json_transform(rec, '{RECORD_SHAPE}') AS r "
+            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS}, imported FROM ("
+            f"SELECT bundle, src, pos, imported, json_transform(rec, '{RECORD_SHAPE}') AS r "
             f"FROM ({source_sql}))", params)
 
     def _load_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str,
@@ -207,13 +213,13 @@ class Engine:
         records, list_type, record_field = _PAGE_READS[kind]
         source = (
             "SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts(value, 1) AS pos, "
-            f"unnest(value){record_field} AS rec "
+            f"unnest(value){record_field} AS rec, false AS imported "
             f"FROM read_json(?, format = 'newline_delimited', records = {records}, "
             f"columns = {{value: '{list_type}'}}, maximum_object_size = {_MAX_OBJECT}, filename = true)")
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
-    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row]) -> None:
+    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row], *, imported: bool) -> None:
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
         for row in rows:
@@ -221,7 +227,7 @@ class Engine:
                 where = f"row {row.row}: " if row.row else ""
                 self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
                 continue
-            line = {"bundle": inv.name, "src": src, "pos": row.row,
+            line = {"bundle": inv.name, "src": src, "pos": row.row, "imported": imported,
                     "rec": json.dumps(row.record, ensure_ascii=False)}
             self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
@@ -230,8 +236,8 @@ class Engine:
             return
         self._jsonl_handle.close()
         self._insert_records(
-            "SELECT bundle, src, pos, rec FROM read_json(?, format = 'newline_delimited', "
-            "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR'}, "
+            "SELECT bundle, src, pos, rec, imported FROM read_json(?, format = 'newline_delimited', "
+            "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR', imported: 'BOOLEAN'}, "
             f"maximum_object_size = {_MAX_OBJECT})", [self._jsonl.as_posix()])
 
     def _parse_other_times(self) -> None:
@@ -270,25 +276,73 @@ class Engine:
             SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed'
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
-        # De-duplicate in place: only ids seen more than once are ranked, so the common case
-        # (no duplicates) costs one GROUP BY, not a rewrite of the table. The later occurrences
-        # are kept apart, so record_sources (every occurrence) is a view, not a copy of every
-        # record's provenance (that copy took 4.4 s at 10M records).
         con.execute("DELETE FROM events_all WHERE NOT readable")
-        con.execute("""
-            CREATE TABLE duplicate_sources AS
-            SELECT id, bundle, src, pos, rid FROM (
-                SELECT rowid AS rid, id, bundle, src, pos,
-                       row_number() OVER (PARTITION BY id ORDER BY bundle, src, pos) AS n
-                FROM events_all WHERE id IN (SELECT id FROM events_all GROUP BY id HAVING count(*) > 1))
-            WHERE n > 1""")
-        con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM duplicate_sources)")
-        con.execute("ALTER TABLE duplicate_sources DROP COLUMN rid")
+        self._deduplicate()
         con.execute("ALTER TABLE events_all DROP COLUMN readable")
         con.execute("ALTER TABLE events_all DROP COLUMN id_missing")
+        con.execute("ALTER TABLE events_all DROP COLUMN imported")
         con.execute("ALTER TABLE events_all RENAME TO events")
         con.execute("""CREATE VIEW record_sources AS SELECT id, bundle, src, pos FROM events
                        UNION ALL SELECT id, bundle, src, pos FROM duplicate_sources""")
+        con.execute("CREATE VIEW record_copies AS SELECT * FROM events UNION ALL SELECT * FROM conflict_copies")
+
+    def _deduplicate(self) -> None:
+        """One row per record id in events_all; the other occurrences go to duplicate_sources.
+
+        Which copy is used never depends on bundle names or argument order: a copy collected
+        from the API outranks an imported one, then the copy with more fields, then the one
+        whose normalised content sorts first (bundle, file and position only break ties between
+        identical copies). Copies whose content differs from the one used are conflicts: listed
+        in `conflicts` and in the problems, and kept whole in `conflict_copies`, so attribution
+        and confirmed items consider every copy (adding evidence never removes a finding).
+
+        Only ids seen more than once are ranked, so the common case (no duplicates) costs one
+        GROUP BY, not a rewrite of the table; record_sources (every occurrence) is a view, not
+        a copy of every record's provenance (that copy took 4.4 s at 10M records)."""
+        con = self.con
+        columns = [row[0] for row in con.execute("DESCRIBE events_all").fetchall()]
+        content = [c for c in columns if c not in _NOT_CONTENT]
+        fields = " + ".join(f'("{c}" IS NOT NULL)::INTEGER' for c in content)
+        packed = ", ".join(f'"{c}"' for c in content)
+        con.execute(f"""
+            CREATE TEMP TABLE dup_ranked AS
+            SELECT *, row_number() OVER (PARTITION BY id ORDER BY imported, fields DESC, content,
+                                         bundle, src, pos) AS n
+            FROM (SELECT rowid AS rid, id, bundle, src, pos, imported, {fields} AS fields,
+                         md5(row({packed})::VARCHAR) AS content
+                  FROM events_all WHERE id IN (SELECT id FROM events_all GROUP BY id HAVING count(*) > 1))""")
+        differs = ", ".join(
+            f"CASE WHEN count(DISTINCT e.\"{c}\"::VARCHAR) + max((e.\"{c}\" IS NULL)::INTEGER) > 1 THEN '{c}' END"
+            for c in content)
+        con.execute(f"""
+            CREATE TABLE conflicts AS
+            SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
+                   CASE WHEN NOT k.imported AND o.imported THEN 'collected from the API'
+                        WHEN k.fields > o.fields THEN 'more fields' ELSE 'equal standing; first by content'
+                   END AS used_because,
+                   o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos, f.fields AS differing
+            FROM dup_ranked k JOIN dup_ranked o ON o.id = k.id AND o.n > 1 AND o.content <> k.content
+            JOIN (SELECT e.id, list_filter([{differs}], lambda x: x IS NOT NULL) AS fields
+                  FROM events_all e JOIN dup_ranked d ON d.rid = e.rowid GROUP BY e.id) f ON f.id = k.id
+            WHERE k.n = 1""")
+        con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported)
+                       FROM events_all WHERE rowid IN (SELECT d.rid FROM dup_ranked d JOIN dup_ranked k
+                           ON k.id = d.id AND k.n = 1 AND d.n > 1 AND d.content <> k.content)""")
+        con.execute("""CREATE TABLE duplicate_sources AS
+                       SELECT id, bundle, src, pos FROM dup_ranked WHERE n > 1""")
+        con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM dup_ranked WHERE n > 1)")
+        con.execute("DROP TABLE dup_ranked")
+        rows = con.execute("""
+            SELECT id, used_bundle, used_src, used_because, differing,
+                   string_agg(other_src, ', ' ORDER BY other_src, other_pos) FROM conflicts
+            GROUP BY ALL ORDER BY id""").fetchall()
+        for rid, bundle, src, because, differing, others in rows[:_CONFLICTS_LISTED]:
+            self._problem(bundle, src, f"record {rid}: copies with this Id differ in "
+                          f"{', '.join(differing) or 'content'}; used this copy ({because}), "
+                          f"not the one in {others}")
+        if len(rows) > _CONFLICTS_LISTED:
+            self._problem("", "", f"{len(rows) - _CONFLICTS_LISTED} further record Id(s) have copies "
+                          "with different content (all are in the table `conflicts`, evkit sql)")
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
         self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,

@@ -125,7 +125,7 @@ def key_filter(kind: str, value: str = "v") -> str:
     return f"{usable} AND {value} <> '{NULL_GUID}'" if kind == "session" else usable
 
 
-def key_values(kind: str) -> str:
+def key_values(kind: str, source: str = "events") -> str:
     """SQL relation: every column of `events` plus `v`, one row per record and usable value of
     this kind (a value held in two of its columns counts once). One SELECT per column, a later
     column only where it differs from the earlier ones: half the time of unnesting a
@@ -133,20 +133,23 @@ def key_values(kind: str) -> str:
     DuckDB reads only the columns a query uses."""
     columns = KEY_COLUMNS[kind]
     return "\n        UNION ALL\n".join(
-        f"SELECT *, {column} AS v FROM events WHERE {key_filter(kind, column)}"
+        f"SELECT *, {column} AS v FROM {source} WHERE {key_filter(kind, column)}"
         + "".join(f" AND {column} IS DISTINCT FROM {earlier}" for earlier in columns[:n])
         for n, column in enumerate(columns))
 
 
+# Keys of every copy of a record (record_copies: the copy used plus copies whose content
+# conflicts with it), so a record is attributed when any copy of it matches an indicator.
 EVENT_KEYS = "\n        UNION ALL\n".join(
-    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind)})" for kind in KEY_COLUMNS)
+    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind, 'record_copies')})"
+    for kind in KEY_COLUMNS)
 
 
-def distinct_keys(kinds: Iterable[str]) -> str:
+def distinct_keys(kinds: Iterable[str], source: str = "events") -> str:
     """SQL: every distinct (kind, value) of the given kinds (only kinds some indicator seeks are
     worth reading). One DISTINCT per column is about 3x faster than DISTINCT over event_keys,
     which first builds a row per record and value."""
-    selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
+    selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM {source}) "
                f"WHERE {key_filter(kind)}" for kind in sorted(set(kinds)) for column in KEY_COLUMNS[kind]]
     return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
 
