@@ -37,6 +37,7 @@ class Analysis:
     searches: list[dict[str, Any]]
     sends: list[dict[str, Any]]
     unknown: dict[str, list[Gap]]
+    unreadable_accesses: list[dict[str, Any]]  # attributed Binds whose item list cannot be read
     timeline: list[dict[str, Any]]
     first_activity: datetime | None
     last_activity: datetime | None
@@ -114,7 +115,7 @@ def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, .
 def load_attributed(engine: Engine) -> list[Attributed]:
     rows = engine.dicts("""
         SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
-               e.affected_items, e.folder_path, e.query_text, a.indicator
+               e.affected_items, e.folder_path, e.query_text, e.operation_count, a.indicator
         FROM attributed a JOIN events e ON e.id = a.id
         ORDER BY e.ts NULLS LAST, e.id""")
     out = []
@@ -123,7 +124,7 @@ def load_attributed(engine: Engine) -> list[Attributed]:
         out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
                               mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
                               access_type=r["access_type"], items=items, folders=folders,
-                              query=r["query_text"]))
+                              query=r["query_text"], operation_count=r["operation_count"]))
     return out
 
 
@@ -132,7 +133,7 @@ def load_conflicting_copies(engine: Engine) -> list[Attributed]:
     items they name count too, since the evidence does not say which copy is right."""
     rows = engine.dicts("""
         SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
-               e.affected_items, e.folder_path, e.query_text, a.indicator
+               e.affected_items, e.folder_path, e.query_text, e.operation_count, a.indicator
         FROM attributed a JOIN conflict_copies e ON e.id = a.id
         ORDER BY e.id, e.bundle, e.src, e.pos""")
     out = []
@@ -141,7 +142,7 @@ def load_conflicting_copies(engine: Engine) -> list[Attributed]:
         out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
                               mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
                               access_type=r["access_type"], items=items, folders=folders,
-                              query=r["query_text"]))
+                              query=r["query_text"], operation_count=r["operation_count"]))
     return out
 
 
@@ -202,8 +203,11 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         by_mailbox[s.mailbox].append(s)
 
     evidence: list[Evidence] = []
-    syncs, searches, sends = [], [], []
+    syncs, searches, sends, unreadable = [], [], [], []
     for rec in attributed:
+        if rules.unreadable_item_list(rec):
+            unreadable.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts),
+                               "items_unknown": rules.unknown_item_count(rec), "record_ids": [rec.record_id]})
         evidence += rules.confirmed_by_bind(rec)
         evidence += rules.confirmed_by_action(rec)
         mine = by_mailbox.get(rec.mailbox or "", [])
@@ -249,7 +253,12 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     # every mailbox that has one, in scope or not: unlogged access leaves no record to bring a
     # mailbox into scope, so "cannot be assessed" must not depend on it.
     gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), (case.window_start, case.window_end))
-    unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set()),
+    unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
+    for row in unreadable:
+        when = _utc_of(row["time_utc"]) or case.window_start
+        unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
+    unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set())
+                         | unreadable_gaps.get(m, set()),
                          key=lambda g: (g.start, g.end, g.reason))
                for m in sorted(set(in_scope) | set(config_unknown))}
     unknown = {m: g for m, g in unknown.items() if g}
@@ -268,8 +277,17 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
         verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
         searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
+        unreadable_accesses=sorted(unreadable, key=_row_key),
         timeline=timeline(attributed), first_activity=min(times) if times else None,
         last_activity=max(times) if times else None)
+
+
+UNREADABLE_ITEMS = ("the attacker accessed this mailbox, but the record's list of items cannot be "
+                    "read (missing or mangled by an export): which items were opened is unknown")
+
+
+def _utc_of(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def mailbox_items(folder_items: Mapping[tuple[str, str], int], mailbox: str) -> int | None:

@@ -29,6 +29,7 @@ RECORD_SHAPE = json.dumps({
     "Folder": {"Path": "VARCHAR"}, "DestFolder": {"Path": "VARCHAR"},
     "Item": _ITEM, "AffectedItems": [_ITEM],
     "QueryText": "VARCHAR", "SearchQueryText": "VARCHAR", "Query": "VARCHAR",
+    "OperationCount": "VARCHAR",
 }, sort_keys=True)
 
 # Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
@@ -96,6 +97,7 @@ EVENT_COLUMNS = f"""
     {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
     coalesce(lower({_prop('r.OperationProperties', 'IsThrottled')}) = 'true', false) AS is_throttled,
     try_cast(r.LogonType AS INTEGER) AS logon_type,
+    try_cast(r.OperationCount AS BIGINT) AS operation_count,
     r.Folders AS folders,
     r.Folder.Path AS folder_path,
     r.DestFolder.Path AS dest_folder_path,

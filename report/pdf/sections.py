@@ -69,6 +69,14 @@ def _count(value: Any) -> Any:
     return f"{len(value):,}" if isinstance(value, list) else _plain(value)
 
 
+def _verdict(row: dict[str, Any]) -> Any:
+    """The mailbox verdict, with the items opened that no readable record names."""
+    unknown = row.get("accessed_items_unknown")
+    if isinstance(unknown, int) and not isinstance(unknown, bool) and unknown:
+        return f"{_plain(row.get('verdict'))} ({unknown:,} items unknown)"
+    return _plain(row.get("verdict"))
+
+
 def _mailboxes(findings: dict[str, Any]) -> list:
     def gaps(row: dict[str, Any]) -> str:
         parts = [f"{show_period(g.get('start'), g.get('end'))}: {reason_words(g.get('reason'))}"
@@ -77,7 +85,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
     cols = [Column("Mailbox", 0.2), Column("Type", 0.09), Column("Verdict", 0.11),
             Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
             Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=900)]
-    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("verdict")),
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _verdict(r),
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
             for r in as_rows(findings.get("mailboxes"))]

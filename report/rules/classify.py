@@ -71,6 +71,7 @@ class Attributed:
     items: tuple[ItemRef, ...] = ()  # Bind FolderItems, or Item / AffectedItems
     folders: tuple[str, ...] = ()  # Folders[].Path (Sync records name only the folder)
     query: str | None = None
+    operation_count: int | None = None  # OperationCount as recorded (accesses aggregated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,19 @@ def confirmed_by_action(rec: Attributed) -> list[Evidence]:
     reason = rec.operation.lower()
     return [Evidence(rec.mailbox, i.imid, i.folder, Classification.CONFIRMED, reason, rec.ts,
                      (rec.record_id,)) for i in rec.items]
+
+
+def unreadable_item_list(rec: Attributed) -> bool:
+    """An attributed Bind whose item list names no item (absent, or mangled by an export, e.g.
+    `System.Object[]`): the mailbox was accessed, but which items is unknown."""
+    return (rec.operation == "MailItemsAccessed" and (rec.access_type or "").lower() == "bind"
+            and bool(rec.mailbox) and not rec.items)
+
+
+def unknown_item_count(rec: Attributed) -> int:
+    """How many items an unreadable Bind opened, from its OperationCount (at least one)."""
+    count = rec.operation_count
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 # ---- inferred -----------------------------------------------------------------------------
