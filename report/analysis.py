@@ -19,7 +19,7 @@ from evkit.report.casefile import CaseFile, format_utc
 from evkit.report.rules.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
-from evkit.report.rules.visibility import Gap, ledger_gaps
+from evkit.report.rules.visibility import Gap, clip, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
 
@@ -180,11 +180,11 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
     return [Sighting(mb, imid, folder, _utc(ts), subject, rid) for mb, imid, folder, ts, subject, rid in rows]
 
 
-def throttle_markers(engine: Engine, mailboxes: Sequence[str]) -> list[tuple[str, datetime, str]]:
-    if not mailboxes:
-        return []
-    rows = engine.rows("""SELECT e.mailbox, e.ts, e.id FROM events e JOIN scope s ON s.mailbox = e.mailbox
-                          WHERE e.is_throttled AND e.ts IS NOT NULL ORDER BY 1, 2, 3""")
+def throttle_markers(engine: Engine) -> list[tuple[str, datetime, str]]:
+    """Every IsThrottled=True record (mailbox, time, id): in scope or not, the mailbox's Binds
+    went unlogged after it, so it cannot be said that nobody read its mail."""
+    rows = engine.rows("""SELECT e.mailbox, e.ts, e.id FROM events e
+                          WHERE e.is_throttled AND e.ts IS NOT NULL AND e.mailbox IS NOT NULL ORDER BY 1, 2, 3""")
     return [(mb, _utc(ts), rid) for mb, ts, rid in rows]
 
 
@@ -236,8 +236,11 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     for copy in load_conflicting_copies(engine):
         evidence += rules.confirmed_by_bind(copy) + rules.confirmed_by_action(copy)
 
-    throttled = []
-    for window in rules.throttle_windows(throttle_markers(engine, in_scope)):
+    throttled, throttle_gaps = [], defaultdict(set)
+    for window in rules.throttle_windows(throttle_markers(engine)):
+        span = clip(window.start, window.end, (case.window_start, case.window_end))
+        if span is not None:
+            throttle_gaps[window.mailbox].add(Gap(span[0], span[1], THROTTLED))
         window = rules.attacker_activity_in(window, attributed)
         inferred = rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
         evidence += inferred
@@ -258,9 +261,9 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         when = _utc_of(row["time_utc"]) or case.window_start
         unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
     unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set())
-                         | unreadable_gaps.get(m, set()),
+                         | unreadable_gaps.get(m, set()) | throttle_gaps.get(m, set()),
                          key=lambda g: (g.start, g.end, g.reason))
-               for m in sorted(set(in_scope) | set(config_unknown))}
+               for m in sorted(set(in_scope) | set(config_unknown) | set(throttle_gaps))}
     unknown = {m: g for m, g in unknown.items() if g}
 
     touched = {(e.mailbox, e.imid) for e in evidence}
@@ -282,6 +285,8 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         last_activity=max(times) if times else None)
 
 
+THROTTLED = ("audit logging throttled: for 24 hours after an IsThrottled record, item opens (Bind) "
+             "were not logged, by the owner or anyone else")
 UNREADABLE_ITEMS = ("the attacker accessed this mailbox, but the record's list of items cannot be "
                     "read (missing or mangled by an export): which items were opened is unknown")
 

@@ -193,12 +193,12 @@ def attacker_activity_in(window: Window, activity: Iterable[Attributed]) -> Wind
 
 def inferred_by_throttle(window: Window, sightings: Iterable[Sighting]) -> list[Evidence]:
     """With attacker activity inside a throttled window, the mailbox's items known to exist by
-    the attacker's last recorded act in it must be presumed read: their Binds would not have
-    been logged. (Mail that first appears later, e.g. the owner's own sends, is not claimed.)"""
+    the window's end must be presumed read: no Bind in the window was logged, so the attacker's
+    last recorded act is not the last access. (Mail first seen after the window is not claimed.)"""
     if not window.activity_ids:
         return []
     ids = window.record_ids + window.activity_ids
-    until = window.last_activity or window.end
+    until = window.end
     return [Evidence(s.mailbox, s.imid, s.folder, Classification.INFERRED,
                      "throttled window", window.start, ids)
             for s in sightings

@@ -61,3 +61,44 @@ def test_a_mangled_item_list_makes_the_mailbox_accessed_with_items_unknown(tmp_p
     assert findings["summary"]["accessed_items_unknown"] == 7
     assert items[(A, "<o1>")]["classification"] == "unknown"
     assert any("OperationCount" in p for p in findings["summary"]["points"])
+
+
+# ---- item 5: throttled windows are blind periods ------------------------------------------
+
+def test_a_throttled_window_without_attacker_acts_is_unknown_for_its_mailbox(tmp_path, monkeypatch):
+    recs = [mia("m-thr", "2023-06-04T10:00:00", B, throttled=True, folders={"\\Inbox": ["<b1>"]},
+                ip="192.0.2.20", session="bob-s"),
+            record("s-a", "2023-06-02T08:00:00", "UserLoggedIn", A, RecordType=15, ActorIpAddress=ATTACKER)]
+    bundle = write_bundle(tmp_path / "B", recs, window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    findings, items = report(tmp_path, [bundle], monkeypatch, toml=case_toml(accounts=(A, B)), pdf=True)
+    [gap] = mailbox(findings, B)["unknown"]
+    assert (gap["start"], gap["end"]) == ("2023-06-04T10:00:00Z", "2023-06-05T10:00:00Z")
+    assert "throttled" in gap["reason"]
+    assert items[(B, "<b1>")]["classification"] == "unknown"
+    assert mailbox(findings, B)["verdict"] == "cannot be assessed"
+    text = pdf_text(tmp_path / "out" / "report.pdf")
+    assert "no period without visibility is listed" not in text
+
+
+def test_throttled_inference_reaches_the_window_end_not_the_last_recorded_act(tmp_path, monkeypatch):
+    """Binds in the window were not logged, so mail known by the window's end is presumed read,
+    including mail first seen after the attacker's last recorded act in it."""
+    recs = [mia("m-thr", "2023-06-04T10:00:00", B, throttled=True, folders={"\\Inbox": ["<b1>"]},
+                ip="192.0.2.20", session="bob-s"),
+            record("s-bob", "2023-06-04T12:00:00", "UserLoggedIn", B, RecordType=15, ActorIpAddress=ATTACKER),
+            mia("m-own", "2023-06-04T20:00:00", B, access="Sync", folders={"\\Inbox": ["<b2>"]},
+                ip="192.0.2.20", session="bob-s"),
+            mia("m-own-later", "2023-06-06T09:00:00", B, folders={"\\Inbox": ["<b3>"]}, ip="192.0.2.20",
+                session="bob-s")]
+    recs[2]["Folders"][0]["FolderItems"] = [{"InternetMessageId": "<b2>"}]
+    bundle = write_bundle(tmp_path / "B", recs, window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    findings, items = report(tmp_path, [bundle], monkeypatch, toml=case_toml(accounts=(B,)))
+    assert items[(B, "<b1>")]["classification"] == "inferred"
+    assert items[(B, "<b2>")]["classification"] == "inferred"
+    assert items[(B, "<b3>")]["classification"] == "unknown"  # after the window: not inferred, not cleared
+
+
+def pdf_text(path: Path) -> str:
+    import subprocess
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True)
+    return " ".join(out.stdout.decode("utf-8").split())
