@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from evkit.report.rules import classify as rules
 from evkit.report.rules.attribution import indicator_hits, kinds_sought, session_label
-from evkit.report.casefile import CaseFile, format_utc
+from evkit.report.casefile import CaseFile, format_utc, parse_utc
+from evkit.report.errors import CaseFileError
 from evkit.report.rules.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
-from evkit.report.rules.visibility import Gap, clip, ledger_gaps
+from evkit.report.rules.visibility import Gap, clip, evidence_gaps, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
 
@@ -38,6 +39,7 @@ class Analysis:
     sends: list[dict[str, Any]]
     unknown: dict[str, list[Gap]]
     unreadable_accesses: list[dict[str, Any]]  # attributed Binds whose item list cannot be read
+    evidence_gaps: list[Gap]  # stretches every mailbox in scope is blind in (coverage, unreadable input)
     timeline: list[dict[str, Any]]
     first_activity: datetime | None
     last_activity: datetime | None
@@ -190,10 +192,36 @@ def throttle_markers(engine: Engine) -> list[tuple[str, datetime, str]]:
 
 # ---- the analysis -----------------------------------------------------------------------------
 
+def collected_spans(engine: Engine) -> list[tuple[datetime, datetime]]:
+    """The periods the evidence covers: each bundle's collection window, or, for a bundle that
+    states none (client exports), the span of the records it holds (a lower bound)."""
+    rows = engine.rows("""
+        SELECT b.bundle, b.window_start, b.window_end, r.first, r.last FROM bundles b
+        LEFT JOIN (SELECT s.bundle, min(e.ts) AS first, max(e.ts) AS last
+                   FROM record_sources s JOIN events e ON e.id = s.id GROUP BY s.bundle) r
+        ON r.bundle = b.bundle ORDER BY 1""")
+    out = []
+    for _, start, end, first, last in rows:
+        span = (_stated(start), _stated(end))
+        if span[0] is not None and span[1] is not None and span[0] < span[1]:
+            out.append(span)
+        elif first is not None and last is not None:
+            out.append((_utc(first), _utc(last) + timedelta(seconds=1)))
+    return sorted(out)
+
+
+def _stated(text: str | None) -> datetime | None:
+    try:
+        return parse_utc(text, "bundle window") if text else None
+    except CaseFileError:
+        return None
+
+
 def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, str], int],
-            config_unknown: Mapping[str, list[Gap]]) -> Analysis:
+            config_unknown: Mapping[str, list[Gap]], unreadable_inputs: int = 0) -> Analysis:
     """Run every rule; `folder_items` maps (mailbox, folder_key) to Get-MailboxFolderStatistics
-    counts, `config_unknown` the audit-configuration gaps per mailbox (report.coverage)."""
+    counts, `config_unknown` the audit-configuration gaps per mailbox (report.coverage),
+    `unreadable_inputs` how many inputs could not be read (their records are unknown)."""
     attribute(engine, case)
     attributed = load_attributed(engine)
     in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox})
@@ -255,7 +283,9 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     # Collection gaps blind every mailbox in scope; audit-configuration gaps are reported for
     # every mailbox that has one, in scope or not: unlogged access leaves no record to bring a
     # mailbox into scope, so "cannot be assessed" must not depend on it.
-    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), (case.window_start, case.window_end))
+    window = (case.window_start, case.window_end)
+    blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
+    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
     unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
     for row in unreadable:
         when = _utc_of(row["time_utc"]) or case.window_start
@@ -280,7 +310,7 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
         verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
         searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
-        unreadable_accesses=sorted(unreadable, key=_row_key),
+        unreadable_accesses=sorted(unreadable, key=_row_key), evidence_gaps=blind,
         timeline=timeline(attributed), first_activity=min(times) if times else None,
         last_activity=max(times) if times else None)
 

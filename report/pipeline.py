@@ -28,7 +28,7 @@ from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.inventory import Inventory, scan_bundles
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.engine.suggestion_queries import suggestions
-from evkit.report.rules.visibility import Gap, clip
+from evkit.report.rules.visibility import NOT_COVERED, Gap, clip
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,20 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
     return out
 
 
+def coverage_problems(blind: Sequence[Gap], cfg: Any, case: CaseFile) -> list[str]:
+    """The incident window's stretches no bundle covers, and an audit configuration captured
+    outside the window (its state in the window is then assumed, not shown), as problems."""
+    out = [f"the incident window from {format_utc(g.start)} to {format_utc(g.end)} is not covered by any "
+           "bundle's collection: no mailbox can be assessed there" for g in blind if g.reason == NOT_COVERED]
+    snapshot = getattr(cfg, "snapshot_utc", None) if cfg is not None and getattr(cfg, "mailboxes", ()) else None
+    if isinstance(snapshot, datetime) and not case.window_start <= snapshot <= case.window_end:
+        when = "before" if snapshot < case.window_start else "after"
+        out.append(f"the audit configuration was captured at {format_utc(snapshot)}, {when} the incident window: "
+                   "its state during the window is derived from the audit changes in the evidence, and any "
+                   "change that is not in the evidence is unknown")
+    return out
+
+
 # ---- outputs ----------------------------------------------------------------------------------
 
 def items_csv(analysis: Analysis) -> bytes:
@@ -235,7 +249,10 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     engine.load(inventories)
     tampering = tampering_records(engine)
     unknown = unknown_from_config(cfg, tampering, case, problems)
-    analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown)
+    [(blind,)] = engine.rows("SELECT count(*) FROM problems WHERE blind")
+    analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown,
+                       unreadable_inputs=blind)
+    problems += coverage_problems(analysis.evidence_gaps, cfg, case)
     suggested = suggestions(engine, case)
     problems += [f"{src or bundle}: {p}" for bundle, src, p in
                  engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
@@ -100,7 +101,8 @@ class Engine:
 
     def load(self, inventories: Sequence[Inventory]) -> None:
         """Build every table from the bundles; unreadable input becomes rows in `problems`."""
-        self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR)")
+        # blind: the problem hides records (an unreadable file or row), so what they held is unknown
+        self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR, blind BOOLEAN)")
         self._create_events_all()
         self._load_bundle_tables(inventories)
         jobs: list[tuple[Inventory, str, list[Page]]] = []
@@ -117,7 +119,10 @@ class Engine:
             self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
         for inv in inventories:
             for item in inv.imports:
-                self._python_rows(inv, source_name(inv, item.body), import_rows(item), imported=True)
+                src = source_name(inv, item.body)
+                if not self._python_rows(inv, src, import_rows(item), imported=True) and item.format == "unknown":
+                    self._problem(inv.name, src, "in no format evkit reads: sealed as evidence, but no record "
+                                  "was read from it, so what it holds is not in this report")
         self._flush_python_rows()
         self._parse_other_times()
         self._finish_events()
@@ -219,17 +224,21 @@ class Engine:
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
-    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row], *, imported: bool) -> None:
+    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[Row], *, imported: bool) -> int:
+        """Queue the readable rows for loading, name the unreadable ones; the count queued."""
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
+        queued = 0
         for row in rows:
             if row.record is None:
                 where = f"row {row.row}: " if row.row else ""
                 self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
                 continue
             line = {"bundle": inv.name, "src": src, "pos": row.row, "imported": imported,
-                    "rec": json.dumps(row.record, ensure_ascii=False)}
+                    "rec": escape_surrogates(json.dumps(row.record, ensure_ascii=False))}
             self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            queued += 1
+        return queued
 
     def _flush_python_rows(self) -> None:
         if self._jsonl_handle is None:
@@ -267,13 +276,15 @@ class Engine:
         con.execute("""
             INSERT INTO problems
             SELECT bundle, src, count(*)::VARCHAR
-                   || ' element(s) hold no readable audit record (missing, or not a JSON object) and were not read'
+                   || ' element(s) hold no readable audit record (missing, or not a JSON object) and were not read',
+                   true
             FROM events_all WHERE NOT readable GROUP BY bundle, src
             UNION ALL
-            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated'
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated', false
             FROM events_all WHERE readable AND id_missing GROUP BY bundle, src
             UNION ALL
-            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed'
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed',
+                   true
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
         con.execute("DELETE FROM events_all WHERE NOT readable")
@@ -339,10 +350,10 @@ class Engine:
         for rid, bundle, src, because, differing, others in rows[:_CONFLICTS_LISTED]:
             self._problem(bundle, src, f"record {rid}: copies with this Id differ in "
                           f"{', '.join(differing) or 'content'}; used this copy ({because}), "
-                          f"not the one in {others}")
+                          f"not the one in {others}", blind=False)
         if len(rows) > _CONFLICTS_LISTED:
             self._problem("", "", f"{len(rows) - _CONFLICTS_LISTED} further record Id(s) have copies "
-                          "with different content (all are in the table `conflicts`, evkit sql)")
+                          "with different content (all are in the table `conflicts`, evkit sql)", blind=False)
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
         self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,
@@ -365,8 +376,10 @@ class Engine:
                     _text(w.get("end")), _text(e.get("status")), _text(e.get("reason")),
                     _int(e.get("expected")), _int(e.get("received"))])
 
-    def _problem(self, bundle: str, src: str, problem: str) -> None:
-        self.con.execute("INSERT INTO problems VALUES (?, ?, ?)", [bundle, src, problem[:500]])
+    def _problem(self, bundle: str, src: str, problem: str, *, blind: bool = True) -> None:
+        self.con.execute("INSERT INTO problems VALUES (?, ?, ?, ?)",
+                         [bundle, *(t.encode("utf-8", "backslashreplace").decode("utf-8")
+                                    for t in (src, problem[:500])), blind])
 
     # ---- querying ------------------------------------------------------------------------
 
@@ -412,6 +425,16 @@ def needs_disk(inventories: Sequence[Inventory]) -> bool:
     total = sum(p.size or p.body.stat().st_size * 10 for inv in inventories for p in inv.record_pages)
     total += sum(i.body.stat().st_size for inv in inventories for i in inv.imports)
     return total > _IN_MEMORY_BYTES
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(json_text: str) -> str:
+    """JSON text with each lone surrogate (`\\udc00` decoded from a damaged export; it is not
+    a character and cannot be stored as UTF-8) written as the six characters `\\udc00`, so the
+    record loads and every output shows where it was."""
+    return _SURROGATE.sub(lambda m: f"\\\\u{ord(m.group()):04x}", json_text)
 
 
 def _chunks(pages: list[Page], workers: int = 1) -> list[list[Page]]:

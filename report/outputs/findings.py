@@ -135,6 +135,10 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
                     f"{_plain(a.last_activity)}: "
                     f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
                     f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
+    elif a.evidence_gaps:
+        headline = (f"The evidence that could be read holds no activity matching the case's indicators "
+                    f"between {_plain(case.window_start)} and {_plain(case.window_end)}, but it does not "
+                    "cover all of that period or could not all be read, so activity cannot be ruled out.")
     else:
         headline = (f"No activity matching the case's indicators was found between "
                     f"{_plain(case.window_start)} and {_plain(case.window_end)}.")
@@ -143,6 +147,8 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
     if inferred or unnamed:
         points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
                       f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
+    for g in a.evidence_gaps:
+        points.append(f"From {_plain(g.start)} to {_plain(g.end)} no mailbox can be assessed: {g.reason}.")
     for m in unknown:
         reasons = sorted({u["reason"] for u in m["unknown"]})
         where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
@@ -185,6 +191,8 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "throttled": analysis.throttled,
         "searches": analysis.searches,
         "sends": analysis.sends,
+        "evidence_gaps": [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
+                          for g in analysis.evidence_gaps],
         "unreadable_accesses": analysis.unreadable_accesses,
         "tampering": tampering,
         "suggested_indicators": [s.to_json() for s in suggestions],

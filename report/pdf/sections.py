@@ -214,8 +214,17 @@ def _completeness(findings: dict[str, Any]) -> list:
     rows = [[_plain(u.get("bundle")), _plain(u.get("source")), _plain(u.get("unit")),
              _plain(u.get("status")), reason_words(u.get("reason")) if u.get("reason") else "-",
              _plain(u.get("expected")), _plain(u.get("received"))] for u in gaps]
-    out += data_table(cols, rows, what="visibility gaps") if rows else [
-        none_found("None found: every recorded collection unit is complete.")]
+    blind = as_rows(findings.get("evidence_gaps"))
+    if rows:
+        out += data_table(cols, rows, what="visibility gaps")
+    elif not blind:
+        out.append(none_found("None found: every recorded collection unit is complete."))
+    if blind:
+        out.append(rich("The evidence does not show the whole incident window: for these periods no "
+                        "mailbox can be assessed, whatever its audit settings.", "body"))
+        out += data_table([Column("Period", 0.4), Column("Why", 0.6, limit=600)],
+                          [[show_period(g.get("start"), g.get("end")), _plain(g.get("reason"))] for g in blind],
+                          what="uncovered periods")
     return out
 
 

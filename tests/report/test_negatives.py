@@ -102,3 +102,78 @@ def pdf_text(path: Path) -> str:
     import subprocess
     out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True)
     return " ".join(out.stdout.decode("utf-8").split())
+
+
+# ---- item 1: unreadable inputs are stated problems and unknown periods ---------------------
+
+def test_a_file_in_no_known_format_makes_mailboxes_unknown_and_the_summary_honest(tmp_path, monkeypatch):
+    from bundlekit import write_import_bundle
+    collected = write_bundle(tmp_path / "C", [owner_read()], window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    export = write_import_bundle(tmp_path / "I", {"CloudAppEvents.zip": ("unknown", b"PK\x03\x04 not an export")})
+    findings, items = report(tmp_path, [collected, export], monkeypatch, pdf=True)
+    assert any("CloudAppEvents.zip" in p for p in findings["problems"])
+    assert any("could not be read" in g["reason"] for g in mailbox(findings, A)["unknown"])
+    assert mailbox(findings, A)["verdict"] == "cannot be assessed"
+    assert items[(A, "<o1>")]["classification"] == "unknown"
+    assert not findings["summary"]["headline"].startswith("No activity")
+    text = pdf_text(tmp_path / "out" / "report.pdf")
+    assert "every recorded collection unit is complete" not in text
+    assert "No activity matching" not in text
+
+
+# ---- item 6: a case window outside the collected period -----------------------------------
+
+def test_a_case_window_outside_the_collection_is_unknown_and_a_problem(tmp_path, monkeypatch):
+    bundle = write_bundle(tmp_path / "B", [owner_read("m-own", "2023-06-05T09:00:00")],
+                          window=("2023-06-01T00:00:00Z", "2023-06-15T00:00:00Z"))
+    later = ("2024-06-08T00:00:00Z", "2024-06-15T00:00:00Z")
+    findings, items = report(tmp_path, [bundle], monkeypatch, toml=case_toml(window=later), pdf=True)
+    assert [(g["start"], g["end"]) for g in findings["evidence_gaps"]] == [later]
+    assert any("2024-06-08T00:00:00Z to 2024-06-15T00:00:00Z is not covered" in p for p in findings["problems"])
+    assert mailbox(findings, A)["verdict"] == "cannot be assessed"
+    assert items[(A, "<o1>")]["classification"] == "unknown"
+    assert "No activity matching" not in pdf_text(tmp_path / "out" / "report.pdf")
+
+
+def test_a_partly_covered_case_window_names_only_the_uncovered_span(tmp_path, monkeypatch):
+    bundle = write_bundle(tmp_path / "B", [owner_read("m-own", "2023-06-05T09:00:00")],
+                          window=("2023-06-01T00:00:00Z", "2023-06-08T00:00:00Z"))
+    findings, _ = report(tmp_path, [bundle], monkeypatch)
+    assert [(g["start"], g["end"]) for g in findings["evidence_gaps"]] == [("2023-06-08T00:00:00Z", WINDOW[1])]
+
+
+def test_configuration_captured_outside_the_window_is_a_stated_problem():
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+    from evkit.report.casefile import parse_case
+    case = parse_case({"case": {"id": "X", "window": ["2024-06-08T00:00:00Z", "2024-06-15T00:00:00Z"]}})
+    cfg = SimpleNamespace(mailboxes=[{"UserPrincipalName": A}],
+                          snapshot_utc=datetime(2023, 6, 15, tzinfo=timezone.utc))
+    [problem] = pipeline.coverage_problems([], cfg, case)
+    assert "2023-06-15T00:00:00Z, before the incident window" in problem
+    inside = SimpleNamespace(mailboxes=cfg.mailboxes, snapshot_utc=datetime(2024, 6, 9, tzinfo=timezone.utc))
+    assert pipeline.coverage_problems([], inside, case) == []
+
+
+# ---- item 9: a lone surrogate neither crashes the report nor `evkit sql` -------------------
+
+def test_a_lone_surrogate_in_a_record_is_escaped_not_fatal(tmp_path, monkeypatch, capsys):
+    import json
+    from bundlekit import write_import_bundle
+    from evkit.cli import main
+    rec = mia("m-att", "2023-06-02T08:05:00", A, folders={"\\Inbox": ["<s1>"]}, ip=ATTACKER,
+              subjects={"<s1>": "Invoice SURROGATE"})
+    blob = json.dumps([rec]).replace("SURROGATE", "\\udc00").encode()
+    export = write_import_bundle(tmp_path / "I", {"blob.json": ("mgmt-blob", blob)})
+    findings, items = report(tmp_path, [export], monkeypatch, pdf=True)
+    assert items[(A, "<s1>")]["classification"] == "confirmed"
+    assert main(["sql", str(export), "--query", "SELECT subject FROM accessed_items"]) == 0
+    assert "\\udc00" in capsys.readouterr().out
+
+
+def test_a_lone_surrogate_in_a_collected_page_is_escaped_not_fatal(tmp_path, monkeypatch):
+    rec = mia("m-att", "2023-06-02T08:05:00", A, folders={"\\Inbox": ["<s1>"]}, ip=ATTACKER,
+              subjects={"<s1>": "Invoice \udc00"})
+    bundle = write_bundle(tmp_path / "B", [rec], window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    findings, items = report(tmp_path, [bundle], monkeypatch)
+    assert items[(A, "<s1>")]["classification"] == "confirmed"
