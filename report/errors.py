@@ -38,3 +38,9 @@ class QueryError(ReportError):
 
 class RenderError(ReportError):
     """An output file (CSV, JSON, PDF) could not be written."""
+
+
+class MixedTenantsError(ReportError):
+    """The bundles come from more than one tenant and mixing them was not allowed."""
+
+    exit_status = ExitCode.USAGE

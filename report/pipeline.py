@@ -27,6 +27,7 @@ from evkit.report.errors import InvalidEvidenceError, RenderError
 from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.inventory import Inventory, scan_bundles
 from evkit.report.rules.suggest import Suggestion
+from evkit.report.tenancy import case_id_warnings, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
 from evkit.report.rules.visibility import NOT_COVERED, Gap, clip
 
@@ -42,6 +43,7 @@ class ReportResult:
     findings: dict[str, Any]
     outputs: dict[str, str]  # name -> sha256 of what was written
     pdf_skipped: str | None  # why report.pdf was not written, when it was not
+    warnings: tuple[str, ...] = ()  # for the console too (also among the findings' problems)
 
 
 # ---- verification -------------------------------------------------------------------------------
@@ -262,7 +264,8 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
 
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_invalid: bool = False,
-               sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
+               sign: Callable[[Path, dict[str, str]], None] | None = None,
+               allow_mixed_tenants: bool = False) -> ReportResult:
     """Verify every bundle, analyse them together and write the outputs into `out`.
 
     Raises InvalidEvidenceError for a bundle that fails verification unless allow_invalid;
@@ -270,6 +273,9 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     """
     case = load_case(case_path)
     inventories = scan_bundles(Path(b) for b in bundles)
+    named = [(inv.name, inv.collection) for inv in inventories]
+    mixed = check_tenants(named, allow_mixed=allow_mixed_tenants)
+    warnings = mixed + case_id_warnings(case.case_id, named)
     roots = [inv.root for inv in inventories]
     infos, bad = [], []
     for inv in inventories:
@@ -280,7 +286,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     if bad and not allow_invalid:
         raise InvalidEvidenceError(f"{len(bad)} verification finding(s); the evidence is refused "
                                    "(--allow-invalid reports on it anyway, marked INVALID)", bad)
-    problems: list[str] = []
+    problems: list[str] = list(warnings)
     cfg = tenant_config(roots, problems)
     limitations = []
     if any(i.verdict == "cannot verify" for i in infos):
@@ -312,4 +318,4 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, allow_inv
     if sign is not None:
         for root in roots:
             sign(root, hashes)
-    return ReportResult(findings, hashes, skipped)
+    return ReportResult(findings, hashes, skipped, tuple(warnings))

@@ -1,7 +1,7 @@
 """evkit report: the breach-scope report (PDF, items.csv, findings.json) from verified bundles.
 
 Usage:
-  evkit report BUNDLE... --case FILE --out DIR [--key KEY] [--allow-invalid]
+  evkit report BUNDLE... --case FILE --out DIR [--key KEY] [--allow-invalid] [--allow-mixed-tenants]
   evkit report (-h | --help)
 
 Options:
@@ -10,6 +10,7 @@ Options:
   --key KEY         sign a `report-generated` custody record with the outputs' hashes into
                     each bundle; passphrase from EVKIT_PASSPHRASE or a prompt
   --allow-invalid   report on bundles that fail verification; every page says INVALID EVIDENCE
+  --allow-mixed-tenants  report on bundles from more than one tenant together (refused otherwise)
 
 Every bundle is verified first; a bundle that fails is refused (exit 1) unless the
 invalid evidence is explicitly allowed. Same bundles and case file give byte-identical outputs.
@@ -52,7 +53,8 @@ def _body(args: dict[str, Any]) -> int:
         return fail(COMMAND, f"cannot use the signing key: {exc}", getattr(exc, "exit_status", ExitCode.FAILED))
     try:
         result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
-                            allow_invalid=bool(args["--allow-invalid"]), sign=sign)
+                            allow_invalid=bool(args["--allow-invalid"]), sign=sign,
+                            allow_mixed_tenants=bool(args["--allow-mixed-tenants"]))
     except InvalidEvidenceError as exc:
         for line in exc.findings:
             print(f"  {line}", file=sys.stderr)
@@ -61,6 +63,8 @@ def _body(args: dict[str, Any]) -> int:
         return fail(COMMAND, str(exc), exc.exit_status)
     except Exception as exc:  # noqa: BLE001 - the single top-level handler: a line, never a traceback
         return fail(COMMAND, f"{type(exc).__name__}: {exc}"[:500])
+    for warning in result.warnings:
+        print(f"evkit report: warning: {warning}", file=sys.stderr)
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(f"{s['headline']}")

@@ -177,3 +177,45 @@ def test_a_lone_surrogate_in_a_collected_page_is_escaped_not_fatal(tmp_path, mon
     bundle = write_bundle(tmp_path / "B", [rec], window=("2023-05-20T00:00:00Z", WINDOW[1]))
     findings, items = report(tmp_path, [bundle], monkeypatch)
     assert items[(A, "<s1>")]["classification"] == "confirmed"
+
+
+# ---- item 7: tenants and case ids ----------------------------------------------------------
+
+def _retenant(bundle: Path, tenant_id: str) -> Path:
+    import json
+    path = bundle / "data" / "collection.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["tenant"]["id"] = tenant_id
+    path.write_text(json.dumps(doc, sort_keys=True) + "\n", encoding="utf-8")
+    return bundle
+
+
+def test_bundles_from_two_tenants_are_refused_unless_allowed(tmp_path, monkeypatch, capsys):
+    from evkit.cli import main
+    from evkit.report.errors import MixedTenantsError
+    window = ("2023-05-20T00:00:00Z", WINDOW[1])
+    one = _retenant(write_bundle(tmp_path / "T1", [owner_read()], window=window), "tenant-one")
+    two = _retenant(write_bundle(tmp_path / "T2", [owner_read("m-2", mailbox=B)], window=window), "TENANT-TWO")
+    with pytest.raises(MixedTenantsError, match="2 tenants.*tenant-one: T1.*tenant-two: T2"):
+        report(tmp_path, [one, two], monkeypatch)
+    (tmp_path / "case.toml").write_text(case_toml(), encoding="utf-8")
+    argv = ["report", str(one), str(two), "--case", str(tmp_path / "case.toml"), "--allow-invalid"]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    assert "--allow-mixed-tenants" in capsys.readouterr().err
+    findings, _ = report(tmp_path, [one, two], monkeypatch, allow_mixed_tenants=True)
+    assert any("2 tenants" in p for p in findings["problems"])
+
+
+def test_a_case_id_matching_no_bundle_is_warned_about(tmp_path, monkeypatch, capsys):
+    from evkit.cli import main
+    bundle = write_bundle(tmp_path / "B", [owner_read()], window=("2023-05-20T00:00:00Z", WINDOW[1]),
+                          case_id="IR-OTHER")
+    (tmp_path / "case.toml").write_text(case_toml(case_id="IR-MINE"), encoding="utf-8")
+    monkeypatch.setattr(pipeline, "_pdf_renderer", lambda: None)
+    assert main(["report", str(bundle), "--case", str(tmp_path / "case.toml"), "--out", str(tmp_path / "o"),
+                 "--allow-invalid"]) == 0
+    err = capsys.readouterr().err
+    assert "'IR-MINE' matches no bundle" in err and "IR-OTHER" in err
+    import json
+    findings = json.loads((tmp_path / "o" / "findings.json").read_text(encoding="utf-8"))
+    assert any("'IR-MINE' matches no bundle" in p for p in findings["problems"])
