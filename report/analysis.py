@@ -20,6 +20,7 @@ from evkit.report.errors import CaseFileError
 from evkit.report.rules.classify import Attributed, Classification, Evidence, ItemRef, ItemVerdict, Sighting
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
+from evkit.report.rules.mailbox_changes import CHANGE_KINDS, describe, mailbox_change
 from evkit.report.rules.visibility import Gap, clip, evidence_gaps, ledger_gaps
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
@@ -40,6 +41,7 @@ class Analysis:
     unknown: dict[str, list[Gap]]
     unreadable_accesses: list[dict[str, Any]]  # attributed Binds whose item list cannot be read
     evidence_gaps: list[Gap]  # stretches every mailbox in scope is blind in (coverage, unreadable input)
+    mailbox_changes: list[dict[str, Any]]  # inbox rules, forwarding, permissions... by the attacker
     timeline: list[dict[str, Any]]
     first_activity: datetime | None
     last_activity: datetime | None
@@ -192,6 +194,29 @@ def throttle_markers(engine: Engine) -> list[tuple[str, datetime, str]]:
 
 # ---- the analysis -----------------------------------------------------------------------------
 
+def load_mailbox_changes(engine: Engine) -> list[dict[str, Any]]:
+    """Attributed records that change a mailbox (rules.mailbox_changes), one row each."""
+    operations = sorted(CHANGE_KINDS)
+    rows = engine.dicts(f"""
+        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.object_id, e.parameters,
+               e.operation_properties, a.indicator
+        FROM attributed a JOIN events e ON e.id = a.id
+        WHERE e.operation IN ({', '.join('?' for _ in operations)})
+        ORDER BY e.ts NULLS LAST, e.id""", operations)
+    out = []
+    for r in rows:
+        change = mailbox_change(r["operation"], r["parameters"], r["operation_properties"])
+        if change is None:
+            continue
+        object_id = (r["object_id"] or "").strip().lower()
+        target = change.target or r["mailbox"] or (object_id if "@" in object_id else None) or r["account"]
+        out.append({"mailbox": target, "time_utc": _fmt(_utc(r["ts"])), "kind": change.kind,
+                    "operation": r["operation"], "actor": r["account"], "details": describe(change),
+                    "parameters": [{"name": k, "value": v} for k, v in change.details],
+                    "indicator": r["indicator"], "record_ids": [r["id"]]})
+    return out
+
+
 def collected_spans(engine: Engine) -> list[tuple[datetime, datetime]]:
     """The periods the evidence covers: each bundle's collection window, or, for a bundle that
     states none (client exports), the span of the records it holds (a lower bound)."""
@@ -224,7 +249,9 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     `unreadable_inputs` how many inputs could not be read (their records are unknown)."""
     attribute(engine, case)
     attributed = load_attributed(engine)
-    in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox})
+    changes = load_mailbox_changes(engine)
+    in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox}
+                      | {c["mailbox"] for c in changes if c["mailbox"]})
     sightings = load_sightings(engine, in_scope)
     by_mailbox: dict[str, list[Sighting]] = defaultdict(list)
     for s in sightings:
@@ -287,6 +314,10 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
     gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
     unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
+    for change in changes:
+        when = _utc_of(change["time_utc"]) or case.window_start
+        if change["mailbox"] and when < case.window_end:
+            unreadable_gaps[change["mailbox"]].add(Gap(when, case.window_end, CHANGED.format(kind=change["kind"])))
     for row in unreadable:
         when = _utc_of(row["time_utc"]) or case.window_start
         unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
@@ -311,10 +342,13 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
         searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
         unreadable_accesses=sorted(unreadable, key=_row_key), evidence_gaps=blind,
+        mailbox_changes=sorted(changes, key=_row_key),
         timeline=timeline(attributed), first_activity=min(times) if times else None,
         last_activity=max(times) if times else None)
 
 
+CHANGED = ("the attacker changed this mailbox ({kind}): mail after the change may have left or been "
+           "read through it without an access record")
 THROTTLED = ("audit logging throttled: for 24 hours after an IsThrottled record, item opens (Bind) "
              "were not logged, by the owner or anyone else")
 UNREADABLE_ITEMS = ("the attacker accessed this mailbox, but the record's list of items cannot be "

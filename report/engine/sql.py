@@ -105,6 +105,7 @@ EVENT_COLUMNS = f"""
     r.AffectedItems AS affected_items,
     coalesce(r.QueryText, r.SearchQueryText, r.Query) AS query_text,
     r.Parameters AS parameters,
+    r.OperationProperties AS operation_properties,
     r.ModifiedProperties AS modified_properties,
     r.Target AS target,
     bundle, src, pos

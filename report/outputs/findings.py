@@ -73,7 +73,7 @@ def _plain(value: datetime | None) -> str:
     return f"{utc.day} {utc.strftime('%B %Y, %H:%M')} UTC"
 
 
-AFFECTED = ("accessed", "presumed accessed")
+AFFECTED = ("accessed", "presumed accessed", "changed by the attacker")
 
 
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -93,6 +93,10 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     for rec in a.attributed:
         for who in {rec.mailbox, rec.account} & set(a.in_scope):
             attributed_ids[who].add(rec.record_id)
+    changed: dict[str, list[str]] = defaultdict(list)
+    for c in a.mailbox_changes:
+        changed[c["mailbox"]].append(c["kind"])
+        attributed_ids[c["mailbox"]].update(c["record_ids"])
     items_unknown: dict[str, int] = defaultdict(int)
     for u in a.unreadable_accesses:
         items_unknown[u["mailbox"]] += u["items_unknown"]
@@ -108,6 +112,8 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
             verdict = "accessed"
         elif inferred or unnamed[mb]:
             verdict = "presumed accessed"
+        elif changed[mb]:
+            verdict = "changed by the attacker"
         elif unknown:
             verdict = "cannot be assessed"
         else:
@@ -115,7 +121,8 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
         rows.append({"mailbox": mb, "in_scope": mb in a.in_scope, "type": types.get(mb, "unknown"),
                      "confirmed": confirmed,
                      "inferred": inferred, "inferred_unnamed": unnamed[mb],
-                     "accessed_items_unknown": items_unknown[mb], "unknown": unknown,
+                     "accessed_items_unknown": items_unknown[mb], "changes": sorted(set(changed[mb])),
+                     "unknown": unknown,
                      "verdict": verdict, "attributed_records": len(attributed_ids[mb]),
                      "record_ids": sorted(attributed_ids[mb])})
     return rows
@@ -158,6 +165,11 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
         points.append(f"The attacker opened about {items_unknown} item(s) in {', '.join(which)} that cannot be "
                       "named: the access records' item lists are missing or were mangled by an export "
                       "(counted from their OperationCount).")
+    if a.mailbox_changes:
+        kinds = sorted({c["kind"] for c in a.mailbox_changes})
+        where = sorted({c["mailbox"] for c in a.mailbox_changes if c["mailbox"]})
+        points.append(f"The attacker changed {len(where)} mailbox(es) ({', '.join(kinds)}): "
+                      f"{', '.join(where)}; see mailbox changes.")
     if a.throttled:
         points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
     if a.searches:
@@ -194,6 +206,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "evidence_gaps": [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
                           for g in analysis.evidence_gaps],
         "unreadable_accesses": analysis.unreadable_accesses,
+        "mailbox_changes": analysis.mailbox_changes,
         "tampering": tampering,
         "suggested_indicators": [s.to_json() for s in suggestions],
         "attribution": analysis.attribution_summary,

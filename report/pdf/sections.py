@@ -127,6 +127,19 @@ def _throttled(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="throttled windows")]
 
 
+def _mailbox_changes(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.2), Column("When (UTC)", 0.13), Column("Change", 0.15),
+            Column("Parameters (conditions, actions, addresses)", 0.42, limit=900), Column("Records", 0.1, True)]
+    rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")),
+             f"{_plain(r.get('kind'))}: {_plain(r.get('operation'))}", _plain(r.get("details")) or "-", _records(r)]
+            for r in as_rows(findings.get("mailbox_changes"))]
+    return [section("Mailbox changes"),
+            rich("Inbox rules, forwarding, permissions, delegates and application consents set by the "
+                 "attacker. They can send mail out or keep access after a password reset, so each "
+                 "mailbox changed is affected even where no item was opened.", "body"),
+            *data_table(cols, rows, what="mailbox changes")]
+
+
 def _searches(findings: dict[str, Any]) -> list:
     cols = [Column("Mailbox", 0.23), Column("Time (UTC)", 0.15), Column("Query text", 0.42,
                                                                       limit=500),
@@ -229,7 +242,7 @@ def _completeness(findings: dict[str, Any]) -> list:
 
 
 SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
-    _mailboxes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
+    _mailboxes, _mailbox_changes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
     _completeness,
 )
 

@@ -219,3 +219,41 @@ def test_a_case_id_matching_no_bundle_is_warned_about(tmp_path, monkeypatch, cap
     import json
     findings = json.loads((tmp_path / "o" / "findings.json").read_text(encoding="utf-8"))
     assert any("'IR-MINE' matches no bundle" in p for p in findings["problems"])
+
+
+# ---- item 10: mailbox changes are findings that make the mailbox affected -------------------
+
+def test_inbox_rules_and_forwarding_are_reported_and_make_the_mailbox_affected(tmp_path, monkeypatch):
+    rule = record("r-new", "2023-06-02T08:20:00", "New-InboxRule", A, RecordType=1, ClientIP=f"{ATTACKER}:4431",
+                  ObjectId=A, Parameters=[{"Name": "Mailbox", "Value": A}, {"Name": "Name", "Value": "."},
+                                          {"Name": "ForwardTo", "Value": "drop@evil.example"},
+                                          {"Name": "RedirectTo", "Value": "copy@evil.example"},
+                                          {"Name": "DeleteMessage", "Value": "True"}])
+    delegate = record("r-upd", "2023-06-03T10:00:00", "UpdateInboxRules", "carol@contoso.com",
+                      MailboxOwnerUPN=B, ClientIPAddress=ATTACKER, OperationProperties=[
+                          {"Name": "RuleName", "Value": "sync"},
+                          {"Name": "RuleActions", "Value": "Forward to: x1@evil.example; x2@evil.example"}])
+    recs = [owner_read(), owner_read("m-own-b", mailbox=B), rule, delegate]
+    bundle = write_bundle(tmp_path / "B", recs, window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    findings, items = report(tmp_path, [bundle], monkeypatch, pdf=True)
+    changes = {c["record_ids"][0]: c for c in findings["mailbox_changes"]}
+    assert changes["r-new"]["mailbox"] == A and changes["r-new"]["kind"] == "inbox rule"
+    assert "ForwardTo=drop@evil.example" in changes["r-new"]["details"]
+    assert "RedirectTo=copy@evil.example" in changes["r-new"]["details"]
+    assert changes["r-upd"]["mailbox"] == B and "x2@evil.example" in changes["r-upd"]["details"]
+    for name, rid in ((A, "r-new"), (B, "r-upd")):
+        row = mailbox(findings, name)
+        assert row["verdict"] == "changed by the attacker" and rid in row["record_ids"]
+        assert items[(name, "<o1>")]["classification"] != "no-evidence"
+    assert findings["summary"]["mailboxes_affected"] == 2
+    text = pdf_text(tmp_path / "out" / "report.pdf")
+    assert "Mailbox changes" in text and "drop@evil.example" in text
+
+
+def test_a_set_mailbox_without_forwarding_is_not_a_mailbox_change():
+    from evkit.report.rules.mailbox_changes import mailbox_change
+    assert mailbox_change("Set-Mailbox", [{"Name": "AuditEnabled", "Value": "False"}]) is None
+    fwd = mailbox_change("Set-Mailbox", [{"Name": "Identity", "Value": "Alice@Contoso.com"},
+                                         {"Name": "ForwardingSmtpAddress", "Value": "smtp:x@evil.example"}])
+    assert fwd.kind == "forwarding" and fwd.target == "alice@contoso.com"
+    assert mailbox_change("MailItemsAccessed", []) is None
