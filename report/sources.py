@@ -105,9 +105,26 @@ def page_rows(page: Page) -> Iterator[Row]:
         yield _from_container(n, element, key)
 
 
-def _read_body(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.name.endswith(".gz") else data
+# The most one stored page may inflate to. API pages are a few MB; a body inflating past this
+# (a gzip bomb, or damage) is named as a problem instead of exhausting memory.
+MAX_PAGE_BYTES = 256 << 20
+
+
+def _read_body(path: Path, limit: int | None = None) -> bytes:
+    """A page's body, decompressed in chunks; ValueError when it would exceed `limit` bytes
+    (MAX_PAGE_BYTES unless given)."""
+    limit = MAX_PAGE_BYTES if limit is None else limit
+    if not path.name.endswith(".gz"):
+        if path.stat().st_size > limit:
+            raise ValueError(f"body is larger than {limit >> 20} MiB; not read")
+        return path.read_bytes()
+    out = io.BytesIO()
+    with gzip.open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if out.tell() + len(chunk) > limit:
+                raise ValueError(f"body inflates beyond {limit >> 20} MiB; not read (damaged or hostile)")
+            out.write(chunk)
+    return out.getvalue()
 
 
 def _from_container(n: int, element: Any, key: str | None) -> Row:

@@ -257,3 +257,18 @@ def test_a_set_mailbox_without_forwarding_is_not_a_mailbox_change():
                                          {"Name": "ForwardingSmtpAddress", "Value": "smtp:x@evil.example"}])
     assert fwd.kind == "forwarding" and fwd.target == "alice@contoso.com"
     assert mailbox_change("MailItemsAccessed", []) is None
+
+
+def test_a_page_that_inflates_past_the_cap_is_a_problem_not_a_memory_blow_up(tmp_path, monkeypatch):
+    """The cap is lowered to 1 MiB here; a body spread over lines is not bulk-read, so the
+    Python reader meets it (as it meets any page the bulk read refuses)."""
+    from bundlekit import page_files
+    from evkit.report import sources
+    monkeypatch.setattr(sources, "MAX_PAGE_BYTES", 1 << 20)
+    body = b'{"value": [\n' + b" " * (4 << 20) + b"\n]}"
+    bundle = write_bundle(tmp_path / "B", [owner_read()], window=("2023-05-20T00:00:00Z", WINDOW[1]),
+                          extra_files=page_files("u2", "p000001", body))
+    findings, items = report(tmp_path, [bundle], monkeypatch)
+    [problem] = [p for p in findings["problems"] if "inflates beyond 1 MiB" in p]
+    assert "raw/ual/u2/p000001.json.gz" in problem
+    assert items[(A, "<o1>")]["classification"] == "unknown"
