@@ -187,15 +187,16 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
 
 def coverage_problems(blind: Sequence[Gap], cfg: Any, case: CaseFile) -> list[str]:
     """The incident window's stretches no bundle covers, and an audit configuration captured
-    outside the window (its state in the window is then assumed, not shown), as problems."""
+    before the window starts, as problems. (A configuration captured later is the normal case:
+    its earlier states are rebuilt by undoing the changes the audit records show; one captured
+    before the window would only be carried forward, blind to any later change.)"""
     out = [f"the incident window from {format_utc(g.start)} to {format_utc(g.end)} is not covered by any "
            "bundle's collection: no mailbox can be assessed there" for g in blind if g.reason == NOT_COVERED]
     snapshot = getattr(cfg, "snapshot_utc", None) if cfg is not None and getattr(cfg, "mailboxes", ()) else None
-    if isinstance(snapshot, datetime) and not case.window_start <= snapshot <= case.window_end:
-        when = "before" if snapshot < case.window_start else "after"
-        out.append(f"the audit configuration was captured at {format_utc(snapshot)}, {when} the incident window: "
-                   "its state during the window is derived from the audit changes in the evidence, and any "
-                   "change that is not in the evidence is unknown")
+    if isinstance(snapshot, datetime) and snapshot < case.window_start:
+        out.append(f"the audit configuration was captured at {format_utc(snapshot)}, before the incident window: "
+                   "its state during the window is carried forward from then, and any later change that is "
+                   "not in the evidence is unknown")
     return out
 
 

@@ -151,8 +151,9 @@ def test_configuration_captured_outside_the_window_is_a_stated_problem():
                           snapshot_utc=datetime(2023, 6, 15, tzinfo=timezone.utc))
     [problem] = pipeline.coverage_problems([], cfg, case)
     assert "2023-06-15T00:00:00Z, before the incident window" in problem
-    inside = SimpleNamespace(mailboxes=cfg.mailboxes, snapshot_utc=datetime(2024, 6, 9, tzinfo=timezone.utc))
-    assert pipeline.coverage_problems([], inside, case) == []
+    for later in (datetime(2024, 6, 9, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)):
+        cfg_later = SimpleNamespace(mailboxes=cfg.mailboxes, snapshot_utc=later)
+        assert pipeline.coverage_problems([], cfg_later, case) == []
 
 
 # ---- item 9: a lone surrogate neither crashes the report nor `evkit sql` -------------------
