@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
+from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
 from evkit.report.errors import QueryError
 from evkit.report.inventory import Inventory, Page, source_name
 from evkit.report.sources import Row, import_rows, iso_utc, page_rows
@@ -187,7 +187,7 @@ class Engine:
         (con or self.con).execute(
             "INSERT INTO events_all SELECT r IS NOT NULL AND NOT (r.Id IS NULL AND r.CreationTime IS NULL "
             f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS}, imported FROM ("
-            f"SELECT bundle, src, pos, imported, json_transform(rec, '{RECORD_SHAPE}') AS r "
+            f"SELECT bundle, src, pos, imported, json_transform({decoded_record('rec')}, '{RECORD_SHAPE}') AS r "
             f"FROM ({source_sql}))", params)
 
     def _load_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str,

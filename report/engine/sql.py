@@ -32,6 +32,29 @@ RECORD_SHAPE = json.dumps({
     "OperationCount": "VARCHAR",
 }, sort_keys=True)
 
+# Fields that hold lists or objects, which SIEM pipelines and some exports store as JSON text
+# (`"Folders": "[{...}]"`): decoded before the record is read, wherever it came from.
+NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "DeviceProperties", "Parameters",
+                 "ModifiedProperties", "Target", "AppAccessContext", "Item", "AffectedItems", "Folder",
+                 "DestFolder")
+
+
+def decoded_record(rec: str) -> str:
+    """SQL: the record text `rec` with each of NESTED_FIELDS that holds JSON text replaced by
+    the value that text encodes. Only a record holding a string that opens with `[` or `{` is
+    examined field by field (a substring test, no parse), so records as the API writes them
+    cost next to nothing; a string that is not JSON (`System.Object[]`) is left as recorded."""
+    keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
+    value = "json_extract_string(acc, '$.' || k)"
+    step = (f"CASE WHEN json_type(acc, '$.' || k) = 'VARCHAR' AND json_valid({value}) "
+            f"AND left(ltrim({value}), 1) IN ('[', '{{') "
+            f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
+    text = f"({rec})::VARCHAR"
+    opens = " OR ".join(f"contains({text}, '{sep}')" for sep in (':"[', ':"{', ': "[', ': "{'))
+    return (f"CASE WHEN {opens} "
+            f"THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END")
+
+
 # Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
 MAILBOX_RECORD_TYPES = (2, 3, 50, 101)
 

@@ -273,3 +273,21 @@ def test_a_page_that_inflates_past_the_cap_is_a_problem_not_a_memory_blow_up(tmp
     [problem] = [p for p in findings["problems"] if "inflates beyond 1 MiB" in p]
     assert "raw/ual/u2/p000001.json.gz" in problem
     assert items[(A, "<o1>")]["classification"] == "unknown"
+
+
+# ---- item 3: nested fields stored as JSON text are decoded wherever records are read ---------
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_nested_fields_stored_as_json_text_are_decoded(tmp_path, monkeypatch, imported):
+    import json
+    from bundlekit import mgmt_blob, write_import_bundle
+    rec = mia("m-att", "2023-06-02T08:05:00", A, folders={"\\Inbox": ["<s1>"]}, ip=ATTACKER)
+    for field in ("Folders", "OperationProperties"):
+        rec[field] = json.dumps(rec[field])
+    if imported:
+        bundle = write_import_bundle(tmp_path / "I", {"blob.json": mgmt_blob([rec])})
+    else:
+        bundle = write_bundle(tmp_path / "B", [rec], window=("2023-05-20T00:00:00Z", WINDOW[1]))
+    findings, items = report(tmp_path, [bundle], monkeypatch)
+    assert items[(A, "<s1>")]["classification"] == "confirmed"
+    assert mailbox(findings, A)["verdict"] == "accessed"
