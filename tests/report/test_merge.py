@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import scenario_mini as mini
-from bundlekit import mgmt_blob, mia, record, write_bundle, write_import_bundle
+from bundlekit import mgmt_blob, mia, permissive_report_options, write_bundle, write_import_bundle
 from evkit.report import pipeline
 
 OTHER_IP = "192.0.2.99"
@@ -57,7 +57,7 @@ def _report(tmp: Path, bundles: list[tuple[str, str]], monkeypatch) -> tuple[byt
     case = tmp / "case.toml"
     case.write_text(mini.CASE_TOML, encoding="utf-8")
     out = tmp / ("out-" + "-".join(name for _, name in bundles))
-    result = pipeline.run_report(paths, case, out, allow_invalid=True)
+    result = pipeline.run_report(paths, case, out, **permissive_report_options())
     return (out / "items.csv").read_bytes(), result.findings
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bundlekit import mia, record, write_bundle
+from bundlekit import mia, permissive_report_flags, permissive_report_options, record, write_bundle
 from evkit.report import pipeline
 
 A, B = "alice@contoso.com", "bob@contoso.com"
@@ -32,7 +32,7 @@ def report(tmp: Path, bundles: list[Path], monkeypatch, *, toml: str | None = No
     case = tmp / "case.toml"
     case.write_text(toml or case_toml(), encoding="utf-8")
     out = tmp / "out"
-    result = pipeline.run_report(bundles, case, out, allow_invalid=True, **options)
+    result = pipeline.run_report(bundles, case, out, **permissive_report_options(), **options)
     with (out / "items.csv").open(encoding="utf-8", newline="") as fh:
         items = {(r["mailbox"], r["internet_message_id"]): r for r in csv.DictReader(fh)}
     return result.findings, items
@@ -200,7 +200,7 @@ def test_bundles_from_two_tenants_are_refused_unless_allowed(tmp_path, monkeypat
     with pytest.raises(MixedTenantsError, match="2 tenants.*tenant-one: T1.*tenant-two: T2"):
         report(tmp_path, [one, two], monkeypatch)
     (tmp_path / "case.toml").write_text(case_toml(), encoding="utf-8")
-    argv = ["report", str(one), str(two), "--case", str(tmp_path / "case.toml"), "--allow-invalid"]
+    argv = ["report", str(one), str(two), "--case", str(tmp_path / "case.toml"), *permissive_report_flags()]
     assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
     assert "--allow-mixed-tenants" in capsys.readouterr().err
     findings, _ = report(tmp_path, [one, two], monkeypatch, allow_mixed_tenants=True)
@@ -214,7 +214,7 @@ def test_a_case_id_matching_no_bundle_is_warned_about(tmp_path, monkeypatch, cap
     (tmp_path / "case.toml").write_text(case_toml(case_id="IR-MINE"), encoding="utf-8")
     monkeypatch.setattr(pipeline, "_pdf_renderer", lambda: None)
     assert main(["report", str(bundle), "--case", str(tmp_path / "case.toml"), "--out", str(tmp_path / "o"),
-                 "--allow-invalid"]) == 0
+                 *permissive_report_flags()]) == 0
     err = capsys.readouterr().err
     assert "'IR-MINE' matches no bundle" in err and "IR-OTHER" in err
     import json
