@@ -116,12 +116,12 @@ def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, .
     return tuple(items), tuple(folders)
 
 
-def load_attributed(engine: Engine) -> list[Attributed]:
-    rows = engine.dicts("""
+def _attributed_from(engine: Engine, table: str, order: str) -> list[Attributed]:
+    rows = engine.dicts(f"""
         SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
                e.affected_items, e.folder_path, e.query_text, e.operation_count, a.indicator
-        FROM attributed a JOIN events e ON e.id = a.id
-        ORDER BY e.ts NULLS LAST, e.id""")
+        FROM attributed a JOIN {table} e ON e.id = a.id
+        ORDER BY {order}""")
     out = []
     for r in rows:
         items, folders = _items_of(r)
@@ -130,24 +130,17 @@ def load_attributed(engine: Engine) -> list[Attributed]:
                               access_type=r["access_type"], items=items, folders=folders,
                               query=r["query_text"], operation_count=r["operation_count"]))
     return out
+
+
+def load_attributed(engine: Engine) -> list[Attributed]:
+    """The attributed records (the copy used of each), in time order."""
+    return _attributed_from(engine, "events", "e.ts NULLS LAST, e.id")
 
 
 def load_conflicting_copies(engine: Engine) -> list[Attributed]:
     """The other copies of attributed records whose content conflicts with the copy used: the
     items they name count too, since the evidence does not say which copy is right."""
-    rows = engine.dicts("""
-        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
-               e.affected_items, e.folder_path, e.query_text, e.operation_count, a.indicator
-        FROM attributed a JOIN conflict_copies e ON e.id = a.id
-        ORDER BY e.id, e.bundle, e.src, e.pos""")
-    out = []
-    for r in rows:
-        items, folders = _items_of(r)
-        out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
-                              mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
-                              access_type=r["access_type"], items=items, folders=folders,
-                              query=r["query_text"], operation_count=r["operation_count"]))
-    return out
+    return _attributed_from(engine, "conflict_copies", "e.id, e.ts NULLS LAST, e.operation")
 
 
 def attribution_summary(engine: Engine) -> list[dict[str, Any]]:
@@ -237,7 +230,7 @@ def collected_spans(engine: Engine) -> list[tuple[datetime, datetime]]:
 
 def _stated(text: str | None) -> datetime | None:
     try:
-        return parse_utc(text, "bundle window") if text else None
+        return parse_utc(text, "time") if text else None
     except CaseFileError:
         return None
 
@@ -315,11 +308,11 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
     unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
     for change in changes:
-        when = _utc_of(change["time_utc"]) or case.window_start
+        when = _stated(change["time_utc"]) or case.window_start
         if change["mailbox"] and when < case.window_end:
             unreadable_gaps[change["mailbox"]].add(Gap(when, case.window_end, CHANGED.format(kind=change["kind"])))
     for row in unreadable:
-        when = _utc_of(row["time_utc"]) or case.window_start
+        when = _stated(row["time_utc"]) or case.window_start
         unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
     unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set())
                          | unreadable_gaps.get(m, set()) | throttle_gaps.get(m, set()),
@@ -353,10 +346,6 @@ THROTTLED = ("audit logging throttled: for 24 hours after an IsThrottled record,
              "were not logged, by the owner or anyone else")
 UNREADABLE_ITEMS = ("the attacker accessed this mailbox, but the record's list of items cannot be "
                     "read (missing or mangled by an export): which items were opened is unknown")
-
-
-def _utc_of(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def mailbox_items(folder_items: Mapping[tuple[str, str], int], mailbox: str) -> int | None:
