@@ -329,19 +329,17 @@ class Engine:
             SELECT d.*, k.content <> d.content AS differs_from_used FROM dup_ranked d
             JOIN dup_ranked k ON k.id = d.id AND k.n = 1
             WHERE d.id IN (SELECT id FROM dup_ranked GROUP BY id HAVING count(DISTINCT content) > 1)""")
-        differs = ", ".join(
-            f"CASE WHEN count(DISTINCT e.\"{c}\"::VARCHAR) + max((e.\"{c}\" IS NULL)::INTEGER) > 1 THEN '{c}' END"
-            for c in content)
+        differs = ", ".join(f"CASE WHEN u.\"{c}\" IS DISTINCT FROM x.\"{c}\" THEN '{c}' END" for c in content)
         con.execute(f"""
             CREATE TABLE conflicts AS
             SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
                    CASE WHEN NOT k.imported AND o.imported THEN 'collected from the API'
                         WHEN k.fields > o.fields THEN 'more fields' ELSE 'equal standing; first by content'
                    END AS used_because,
-                   o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos, f.fields AS differing
+                   o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
+                   list_filter([{differs}], lambda x: x IS NOT NULL) AS differing
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
-            JOIN (SELECT e.id, list_filter([{differs}], lambda x: x IS NOT NULL) AS fields
-                  FROM events_all e SEMI JOIN conflict_rows c ON c.rid = e.rowid GROUP BY e.id) f ON f.id = k.id
+            JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
             WHERE k.n = 1""")
         con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported)
                        FROM events_all WHERE rowid IN (SELECT rid FROM conflict_rows WHERE differs_from_used)""")
@@ -351,15 +349,17 @@ class Engine:
         con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM dup_ranked WHERE n > 1)")
         con.execute("DROP TABLE dup_ranked")
         rows = con.execute("""
-            SELECT id, used_bundle, used_src, used_because, differing,
+            SELECT id, used_bundle, used_src, min(used_because),
+                   list_sort(list_distinct(flatten(list(differing)))),
                    string_agg(other_src, ', ' ORDER BY other_src, other_pos) FROM conflicts
-            GROUP BY ALL ORDER BY id""").fetchall()
-        for rid, bundle, src, because, differing, others in rows[:_CONFLICTS_LISTED]:
+            GROUP BY id, used_bundle, used_src ORDER BY id LIMIT ?""", [_CONFLICTS_LISTED]).fetchall()
+        [(total,)] = con.execute("SELECT count(DISTINCT id) FROM conflicts").fetchall()
+        for rid, bundle, src, because, differing, others in rows:
             self._problem(bundle, src, f"record {rid}: copies with this Id differ in "
                           f"{', '.join(differing) or 'content'}; used this copy ({because}), "
                           f"not the one in {others}", blind=False)
-        if len(rows) > _CONFLICTS_LISTED:
-            self._problem("", "", f"{len(rows) - _CONFLICTS_LISTED} further record Id(s) have copies "
+        if total > len(rows):
+            self._problem("", "", f"{total - len(rows)} further record Id(s) have copies "
                           "with different content (all are in the table `conflicts`, evkit sql)", blind=False)
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
