@@ -3,11 +3,12 @@
 Usage:
   evkit keygen   --out PATH --signer EMAIL
   evkit collect  --config FILE --out DIR [--key KEY] [--resume] [--quiet]
+  evkit collect  --config FILE --check
   evkit import   --case ID --out DIR --key KEY [--provided-by TEXT] FILE...
   evkit verify   BUNDLE [--signer-key PUB | --allowed-signers FILE] [--json]
   evkit custody  BUNDLE --event EVENT --key KEY [--to TEXT] [--note TEXT]
   evkit report   BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE]
-                 [--key KEY] [--allow-untrusted] [--allow-invalid] [--force]
+                 [--key KEY] [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
   evkit sql      BUNDLE... [QUERY]
   evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--allow-untrusted] [--allow-invalid] [--force]

@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from evkit.report.rules import classify as rules
 from evkit.report.rules.attribution import indicator_hits, kinds_sought, session_label
-from evkit.report.casefile import CaseFile
+from evkit.report.casefile import CaseFile, parse_utc
+from evkit.report.errors import CaseFileError
 from evkit.report.rules.classify import Attributed, Evidence, ItemRef, ItemVerdict, Sighting
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
-from evkit.report.rules.visibility import Gap, ledger_gaps
+from evkit.report.rules.mailbox_changes import CHANGE_KINDS, describe, mailbox_change
+from evkit.report.rules.visibility import Gap, clip, evidence_gaps, ledger_gaps
 from evkit.times import format_utc
 
 TIMELINE_KINDS = ("bind", "sync", "search", "send", "signin", "other")
@@ -38,6 +40,9 @@ class Analysis:
     searches: list[dict[str, Any]]
     sends: list[dict[str, Any]]
     unknown: dict[str, list[Gap]]
+    unreadable_accesses: list[dict[str, Any]]  # attributed Binds whose item list cannot be read
+    evidence_gaps: list[Gap]  # stretches every mailbox in scope is blind in (coverage, unreadable input)
+    mailbox_changes: list[dict[str, Any]]  # inbox rules, forwarding, permissions... by the attacker
     timeline: list[dict[str, Any]]
     first_activity: datetime | None
     last_activity: datetime | None
@@ -57,7 +62,7 @@ def _naive(value: datetime) -> datetime:
 def attribute(engine: Engine, case: CaseFile) -> None:
     """Create table `attributed(id, indicator, via)`: direct hits in the window, then every
     record of a session that holds one (the label says which indicator led there)."""
-    values = engine.rows(f"{distinct_keys(kinds_sought(case.indicators))} ORDER BY kind, value")
+    values = engine.rows(f"{distinct_keys(kinds_sought(case.indicators), 'record_copies')} ORDER BY kind, value")
     hits = indicator_hits(((k, v) for k, v in values), case.indicators)
     engine.put_table("indicator_hits", {"kind": "VARCHAR", "value": "VARCHAR", "indicator": "VARCHAR"}, hits)
     window = [_naive(case.window_start), _naive(case.window_end)]
@@ -112,20 +117,31 @@ def _items_of(row: Mapping[str, Any]) -> tuple[tuple[ItemRef, ...], tuple[str, .
     return tuple(items), tuple(folders)
 
 
-def load_attributed(engine: Engine) -> list[Attributed]:
-    rows = engine.dicts("""
+def _attributed_from(engine: Engine, table: str, order: str) -> list[Attributed]:
+    rows = engine.dicts(f"""
         SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.access_type, e.folders, e.item,
-               e.affected_items, e.folder_path, e.query_text, a.indicator
-        FROM attributed a JOIN events e ON e.id = a.id
-        ORDER BY e.ts NULLS LAST, e.id""")
+               e.affected_items, e.folder_path, e.query_text, e.operation_count, a.indicator
+        FROM attributed a JOIN {table} e ON e.id = a.id
+        ORDER BY {order}""")
     out = []
     for r in rows:
         items, folders = _items_of(r)
         out.append(Attributed(record_id=r["id"], ts=_utc(r["ts"]), operation=r["operation"] or "",
                               mailbox=r["mailbox"], account=r["account"], indicator=r["indicator"],
                               access_type=r["access_type"], items=items, folders=folders,
-                              query=r["query_text"]))
+                              query=r["query_text"], operation_count=r["operation_count"]))
     return out
+
+
+def load_attributed(engine: Engine) -> list[Attributed]:
+    """The attributed records (the copy used of each), in time order."""
+    return _attributed_from(engine, "events", "e.ts NULLS LAST, e.id")
+
+
+def load_conflicting_copies(engine: Engine) -> list[Attributed]:
+    """The other copies of attributed records whose content conflicts with the copy used: the
+    items they name count too, since the evidence does not say which copy is right."""
+    return _attributed_from(engine, "conflict_copies", "e.id, e.ts NULLS LAST, e.operation")
 
 
 def attribution_summary(engine: Engine) -> list[dict[str, Any]]:
@@ -162,31 +178,85 @@ def load_sightings(engine: Engine, mailboxes: Sequence[str]) -> list[Sighting]:
     return [Sighting(mb, imid, folder, _utc(ts), subject, rid) for mb, imid, folder, ts, subject, rid in rows]
 
 
-def throttle_markers(engine: Engine, mailboxes: Sequence[str]) -> list[tuple[str, datetime, str]]:
-    if not mailboxes:
-        return []
-    rows = engine.rows("""SELECT e.mailbox, e.ts, e.id FROM events e JOIN scope s ON s.mailbox = e.mailbox
-                          WHERE e.is_throttled AND e.ts IS NOT NULL ORDER BY 1, 2, 3""")
+def throttle_markers(engine: Engine) -> list[tuple[str, datetime, str]]:
+    """Every IsThrottled=True record (mailbox, time, id): in scope or not, the mailbox's Binds
+    went unlogged after it, so it cannot be said that nobody read its mail."""
+    rows = engine.rows("""SELECT e.mailbox, e.ts, e.id FROM events e
+                          WHERE e.is_throttled AND e.ts IS NOT NULL AND e.mailbox IS NOT NULL ORDER BY 1, 2, 3""")
     return [(mb, _utc(ts), rid) for mb, ts, rid in rows]
 
 
 # ---- the analysis -----------------------------------------------------------------------------
 
+def load_mailbox_changes(engine: Engine) -> list[dict[str, Any]]:
+    """Attributed records that change a mailbox (rules.mailbox_changes), one row each."""
+    operations = sorted(CHANGE_KINDS)
+    rows = engine.dicts(f"""
+        SELECT e.id, e.ts, e.operation, e.mailbox, e.account, e.object_id, e.parameters,
+               e.operation_properties, a.indicator
+        FROM attributed a JOIN events e ON e.id = a.id
+        WHERE e.operation IN ({', '.join('?' for _ in operations)})
+        ORDER BY e.ts NULLS LAST, e.id""", operations)
+    out = []
+    for r in rows:
+        change = mailbox_change(r["operation"], r["parameters"], r["operation_properties"])
+        if change is None:
+            continue
+        object_id = (r["object_id"] or "").strip().lower()
+        target = change.target or r["mailbox"] or (object_id if "@" in object_id else None) or r["account"]
+        out.append({"mailbox": target, "time_utc": _fmt(_utc(r["ts"])), "kind": change.kind,
+                    "operation": r["operation"], "actor": r["account"], "details": describe(change),
+                    "parameters": [{"name": k, "value": v} for k, v in change.details],
+                    "indicator": r["indicator"], "record_ids": [r["id"]]})
+    return out
+
+
+def collected_spans(engine: Engine) -> list[tuple[datetime, datetime]]:
+    """The periods the evidence covers: each bundle's collection window, or, for a bundle that
+    states none (client exports), the span of the records it holds (a lower bound)."""
+    rows = engine.rows("""
+        SELECT b.bundle, b.window_start, b.window_end, r.first, r.last FROM bundles b
+        LEFT JOIN (SELECT s.bundle, min(e.ts) AS first, max(e.ts) AS last
+                   FROM record_sources s JOIN events e ON e.id = s.id GROUP BY s.bundle) r
+        ON r.bundle = b.bundle ORDER BY 1""")
+    out = []
+    for _, start, end, first, last in rows:
+        span = (_stated(start), _stated(end))
+        if span[0] is not None and span[1] is not None and span[0] < span[1]:
+            out.append(span)
+        elif first is not None and last is not None:
+            out.append((_utc(first), _utc(last) + timedelta(seconds=1)))
+    return sorted(out)
+
+
+def _stated(text: str | None) -> datetime | None:
+    try:
+        return parse_utc(text, "time") if text else None
+    except CaseFileError:
+        return None
+
+
 def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, str], int],
-            config_unknown: Mapping[str, list[Gap]]) -> Analysis:
+            config_unknown: Mapping[str, list[Gap]], unreadable_inputs: int = 0) -> Analysis:
     """Run every rule; `folder_items` maps (mailbox, folder_key) to Get-MailboxFolderStatistics
-    counts, `config_unknown` the audit-configuration gaps per mailbox (report.coverage)."""
+    counts, `config_unknown` the audit-configuration gaps per mailbox (report.coverage),
+    `unreadable_inputs` how many inputs could not be read (their records are unknown)."""
     attribute(engine, case)
     attributed = load_attributed(engine)
-    in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox})
+    changes = load_mailbox_changes(engine)
+    in_scope = sorted(set(case.indicators.accounts) | {a.mailbox for a in attributed if a.mailbox}
+                      | {c["mailbox"] for c in changes if c["mailbox"]})
     sightings = load_sightings(engine, in_scope)
     by_mailbox: dict[str, list[Sighting]] = defaultdict(list)
     for s in sightings:
         by_mailbox[s.mailbox].append(s)
 
     evidence: list[Evidence] = []
-    syncs, searches, sends = [], [], []
+    syncs, searches, sends, unreadable = [], [], [], []
     for rec in attributed:
+        if rules.unreadable_item_list(rec):
+            unreadable.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts),
+                               "items_unknown": rules.unknown_item_count(rec), "record_ids": [rec.record_id]})
         evidence += rules.confirmed_by_bind(rec)
         evidence += rules.confirmed_by_action(rec)
         mine = by_mailbox.get(rec.mailbox or "", [])
@@ -212,8 +282,14 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
                 sends.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts), "subject": item.subject,
                               "internet_message_id": item.imid or None, "record_ids": [rec.record_id]})
 
-    throttled = []
-    for window in rules.throttle_windows(throttle_markers(engine, in_scope)):
+    for copy in load_conflicting_copies(engine):
+        evidence += rules.confirmed_by_bind(copy) + rules.confirmed_by_action(copy)
+
+    throttled, throttle_gaps = [], defaultdict(set)
+    for window in rules.throttle_windows(throttle_markers(engine)):
+        span = clip(window.start, window.end, (case.window_start, case.window_end))
+        if span is not None:
+            throttle_gaps[window.mailbox].add(Gap(span[0], span[1], THROTTLED))
         window = rules.attacker_activity_in(window, attributed)
         inferred = rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
         evidence += inferred
@@ -228,10 +304,21 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     # Collection gaps blind every mailbox in scope; audit-configuration gaps are reported for
     # every mailbox that has one, in scope or not: unlogged access leaves no record to bring a
     # mailbox into scope, so "cannot be assessed" must not depend on it.
-    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), (case.window_start, case.window_end))
-    unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set()),
+    window = (case.window_start, case.window_end)
+    blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
+    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
+    unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
+    for change in changes:
+        when = _stated(change["time_utc"]) or case.window_start
+        if change["mailbox"] and when < case.window_end:
+            unreadable_gaps[change["mailbox"]].add(Gap(when, case.window_end, CHANGED.format(kind=change["kind"])))
+    for row in unreadable:
+        when = _stated(row["time_utc"]) or case.window_start
+        unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
+    unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set())
+                         | unreadable_gaps.get(m, set()) | throttle_gaps.get(m, set()),
                          key=lambda g: (g.start, g.end, g.reason))
-               for m in sorted(set(in_scope) | set(config_unknown))}
+               for m in sorted(set(in_scope) | set(config_unknown) | set(throttle_gaps))}
     unknown = {m: g for m, g in unknown.items() if g}
 
     touched = {(e.mailbox, e.imid) for e in evidence}
@@ -248,8 +335,18 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
         in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
         verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
         searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
+        unreadable_accesses=sorted(unreadable, key=_row_key), evidence_gaps=blind,
+        mailbox_changes=sorted(changes, key=_row_key),
         timeline=timeline(attributed), first_activity=min(times) if times else None,
         last_activity=max(times) if times else None)
+
+
+CHANGED = ("the attacker changed this mailbox ({kind}): mail after the change may have left or been "
+           "read through it without an access record")
+THROTTLED = ("audit logging throttled: for 24 hours after an IsThrottled record, item opens (Bind) "
+             "were not logged, by the owner or anyone else")
+UNREADABLE_ITEMS = ("the attacker accessed this mailbox, but the record's list of items cannot be "
+                    "read (missing or mangled by an export): which items were opened is unknown")
 
 
 def mailbox_items(folder_items: Mapping[tuple[str, str], int], mailbox: str) -> int | None:

@@ -100,7 +100,7 @@ def parse_case(data: dict[str, Any]) -> CaseFile:
                              key=lambda n: (n.version, int(n.network_address), n.prefixlen))),
             app_ids=_unique(v.lower() for v in _strings(indicators, "app_ids")),
             session_ids=_unique(v.lower() for v in _strings(indicators, "session_ids")),
-            user_agents=_unique(_strings(indicators, "user_agents")),
+            user_agents=_unique(_user_agent(v, i) for i, v in enumerate(_strings(indicators, "user_agents"))),
         ),
     )
 
@@ -167,19 +167,50 @@ def _window(value: Any) -> tuple[datetime, datetime]:
     return start, end
 
 
+# The widest networks a case file may name: anything wider attributes a large part of the
+# internet (`0.0.0.0/0` would make every record the attacker's).
+_WIDEST_PREFIX = {4: 8, 6: 32}
+_MIN_USER_AGENT = 4  # shorter substrings ("a", "Mo") match nearly every client string
+
+
 def _network(value: str, index: int) -> IPNetwork:
-    text = _strip_port(value)
+    """An indicator address or CIDR, normalised exactly as recorded addresses are: brackets and
+    port stripped, IPv4-mapped IPv6 as IPv4; a zone id or a network wider than /8 (IPv4) or
+    /32 (IPv6) is an error, not a silent match of everything."""
+    where = f"indicators.ips[{index}]"
+    text, zone = split_address(value)
+    if zone:
+        raise CaseFileError(f"{where}: an IPv6 zone id (%{zone}) names a local interface, not an address: {value!r}")
     try:
-        return ipaddress.ip_network(text, strict=False)
+        net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise CaseFileError(f"indicators.ips[{index}]: not an IP address or CIDR: {value!r}") from None
+        raise CaseFileError(f"{where}: not an IP address or CIDR: {value!r}") from None
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 \
+            and net.network_address.ipv4_mapped is not None:
+        net = ipaddress.IPv4Network((net.network_address.ipv4_mapped, net.prefixlen - 96), strict=False)
+    if net.prefixlen < _WIDEST_PREFIX[net.version]:
+        raise CaseFileError(f"{where}: {value!r} is wider than /{_WIDEST_PREFIX[net.version]}; "
+                            "name the attacker's addresses, not a large part of the internet")
+    return net
 
 
-def _strip_port(value: str) -> str:
-    """Accept `[2001:db8::1]:443` and `203.0.113.7:443` as written in some exports."""
+def split_address(value: str) -> tuple[str, str]:
+    """(address text, zone id) of an address as written in exports and case files: brackets
+    and port stripped (`[2001:db8::1]:443`, `203.0.113.7:443`), `%zone` split off."""
     text = value.strip()
     if text.startswith("["):
-        return text[1:].split("]", 1)[0]
-    if text.count(":") == 1 and "/" not in text:
-        return text.split(":", 1)[0]
-    return text
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1 and "/" not in text:
+        text = text.split(":", 1)[0]
+    address, _, zone = text.partition("%")
+    if "/" in zone:  # fe80::1%eth0/64: the prefix belongs to the address
+        zone, _, prefix = zone.partition("/")
+        address = f"{address}/{prefix}"
+    return address, zone
+
+
+def _user_agent(value: str, index: int) -> str:
+    if len(value) < _MIN_USER_AGENT:
+        raise CaseFileError(f"indicators.user_agents[{index}]: {value!r} is shorter than {_MIN_USER_AGENT} "
+                            "characters and would match almost every client string")
+    return value

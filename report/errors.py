@@ -45,3 +45,9 @@ class OutputExistsError(ReportError):
     """The output folder already holds files and --force was not given."""
 
     exit_status = ExitCode.USAGE
+
+
+class MixedTenantsError(ReportError):
+    """The bundles come from more than one tenant and mixing them was not allowed."""
+
+    exit_status = ExitCode.USAGE

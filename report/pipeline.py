@@ -28,8 +28,9 @@ from evkit.report.outputs.csvcells import csv_bytes
 from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
 from evkit.report.rules.suggest import Suggestion
+from evkit.report.tenancy import case_id_warnings, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
-from evkit.report.rules.visibility import Gap, clip
+from evkit.report.rules.visibility import NOT_COVERED, Gap, clip
 from evkit.times import format_utc
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class ReportResult:
     outputs: dict[str, str]  # name -> sha256 of what was written
     pdf_skipped: str | None  # why report.pdf was not written, when it was not
     custody_skipped: str | None = None  # why --key signed no custody record, when it did not
-    warnings: tuple[str, ...] = ()  # plain sentences: evidence let through untrusted or invalid
+    warnings: tuple[str, ...] = ()  # plain sentences for the console: evidence let through
+                                    # untrusted or invalid, mixed tenants, an unmatched case id
 
 
 # ---- verification (report.intake) --------------------------------------------------------------
@@ -175,6 +177,21 @@ def unknown_from_config(cfg: Any, tampering: list[dict[str, Any]], case: CaseFil
     return out
 
 
+def coverage_problems(blind: Sequence[Gap], cfg: Any, case: CaseFile) -> list[str]:
+    """The incident window's stretches no bundle covers, and an audit configuration captured
+    before the window starts, as problems. (A configuration captured later is the normal case:
+    its earlier states are rebuilt by undoing the changes the audit records show; one captured
+    before the window would only be carried forward, blind to any later change.)"""
+    out = [f"the incident window from {format_utc(g.start)} to {format_utc(g.end)} is not covered by any "
+           "bundle's collection: no mailbox can be assessed there" for g in blind if g.reason == NOT_COVERED]
+    snapshot = getattr(cfg, "snapshot_utc", None) if cfg is not None and getattr(cfg, "mailboxes", ()) else None
+    if isinstance(snapshot, datetime) and snapshot < case.window_start:
+        out.append(f"the audit configuration was captured at {format_utc(snapshot)}, before the incident window: "
+                   "its state during the window is carried forward from then, and any later change that is "
+                   "not in the evidence is unknown")
+    return out
+
+
 # ---- outputs ----------------------------------------------------------------------------------
 
 def items_csv(analysis: Analysis) -> bytes:
@@ -224,7 +241,10 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     engine.load(inventories)
     tampering = tampering_records(engine)
     unknown = unknown_from_config(cfg, tampering, case, problems)
-    analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown)
+    [(blind,)] = engine.rows("SELECT count(*) FROM problems WHERE blind")
+    analysis = analyse(engine, case, folder_items=folder_item_counts(cfg), config_unknown=unknown,
+                       unreadable_inputs=blind)
+    problems += coverage_problems(analysis.evidence_gaps, cfg, case)
     suggested = suggestions(engine, case)
     problems += [f"{src or bundle}: {p}" for bundle, src, p in
                  engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
@@ -234,7 +254,8 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
 
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust = Trust(),
-               force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None) -> ReportResult:
+               force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None,
+               allow_mixed_tenants: bool = False) -> ReportResult:
     """Verify every bundle against `trust` (report.intake), analyse them together and write the
     outputs into `out`, which must be new or empty unless `force`.
 
@@ -249,7 +270,10 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     roots = [inv.root for inv in inventories]
     intake = verify_bundles(roots, trust)
     infos = [bundle_info(inv, seen) for inv, seen in zip(inventories, intake.bundles, strict=True)]
-    problems: list[str] = []
+    named = [(inv.name, inv.collection) for inv in inventories]
+    mixed = check_tenants(named, allow_mixed=allow_mixed_tenants)
+    warnings = mixed + case_id_warnings(case.case_id, named)
+    problems: list[str] = list(warnings)
     cfg = tenant_config(roots, problems)
     limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
@@ -278,7 +302,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         hashes, skipped = write_outputs(out, findings, analysis, renderer.result())
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)
-    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings))
+    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings))
 
 
 def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,

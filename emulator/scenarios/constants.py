@@ -77,4 +77,12 @@ DEFAULT_OPERATIONS = frozenset({
     "Set-OrganizationConfig", "Change user license.", "Update user.",
 })
 
+# Operations that change a mailbox's rules, forwarding or permissions: the attacker's are
+# ground truth of their own ("mailbox_changes"), as a report must list them.
+MAILBOX_CHANGE_OPERATIONS = frozenset({
+    "New-InboxRule", "Set-InboxRule", "Enable-InboxRule", "UpdateInboxRules",
+    "Add-MailboxPermission", "Add-RecipientPermission", "AddFolderPermissions",
+    "ModifyFolderPermissions", "Add-MailboxFolderPermission", "Set-MailboxFolderPermission",
+})
+
 LOGON_OWNER, LOGON_ADMIN, LOGON_DELEGATE = 0, 1, 2

@@ -61,6 +61,7 @@ class TruthRecorder:
         self.total = 0
         self.attacker_records: dict[str, list[str]] = defaultdict(list)
         self.tampering: list[dict[str, Any]] = []
+        self.mailbox_changes: list[dict[str, Any]] = []
 
     # ---- observer protocol -------------------------------------------------------------
     def on_record(self, t: int, rid: str, op: str, mailbox: str, ctx: Context | None,
@@ -76,6 +77,9 @@ class TruthRecorder:
             self.tampering.append({"time": _z(t), "operation": op, "actor": ctx.user if ctx else "",
                                    "target": mailbox, "record_id": rid,
                                    "reach": ctx.reach if attacker else ""})
+        if attacker and op in C.MAILBOX_CHANGE_OPERATIONS:
+            self.mailbox_changes.append({"time": _z(t), "operation": op, "mailbox": mailbox,
+                                         "record_id": rid, "reach": ctx.reach})
         box = self.boxes.get(mailbox)
         if box is None:
             return
@@ -167,6 +171,7 @@ class TruthRecorder:
                            if op in C.DEFAULT_OPERATIONS}}},
             "attacker_record_ids": {k: v for k, v in sorted(self.attacker_records.items())},
             "tampering": self.tampering,
+            "mailbox_changes": self.mailbox_changes,
             "requires_suggested": requires_suggested,
             "notes": list(attack.notes),
             "mailboxes": mailboxes,

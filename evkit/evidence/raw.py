@@ -9,11 +9,12 @@ same pages in bulk by the same layouts.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from evkit.evidence.errors import RawPageError
 from evkit.evidence.formats.graph import graph_to_classic
@@ -33,17 +34,37 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
 _GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
+# The most one stored page may inflate to. API pages are a few MB; a body inflating past this
+# (a gzip bomb, or damage) is named as a problem instead of exhausting memory.
+MAX_PAGE_BYTES = 256 << 20
+
+
 def read_page_body(sidecar: dict[str, Any], path: Path) -> bytes:
     """A stored page's body as received: expanded when stored gzip-compressed (the sidecar's
     `stored_encoding`, or a `.gz` name). OSError when the file cannot be read; ValueError with
-    the decompressor's reason when the compressed data is damaged."""
-    body = path.read_bytes()
+    the reason when the compressed data is damaged or the body would exceed MAX_PAGE_BYTES."""
     if sidecar.get("stored_encoding") != "gzip" and not path.name.endswith(".gz"):
-        return body
+        if path.stat().st_size > MAX_PAGE_BYTES:
+            raise ValueError(f"body is larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
+        return path.read_bytes()
+    with path.open("rb") as handle:
+        return _inflate(handle)
+
+
+def _inflate(compressed: BinaryIO) -> bytes:
+    """Decompress a gzip stream in chunks, never past MAX_PAGE_BYTES (ValueError beyond it, or
+    with the decompressor's reason when the data is damaged)."""
+    out = io.BytesIO()
     try:
-        return gzip.decompress(body)
+        with gzip.GzipFile(fileobj=compressed, mode="rb") as stream:
+            while chunk := stream.read(1 << 20):
+                if out.tell() + len(chunk) > MAX_PAGE_BYTES:
+                    raise ValueError(f"body inflates beyond {MAX_PAGE_BYTES >> 20} MiB; not read "
+                                     "(damaged or hostile)")
+                out.write(chunk)
     except _GZIP_ERRORS as exc:
         raise ValueError(str(exc)) from None
+    return out.getvalue()
 
 
 def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
@@ -57,9 +78,9 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
         return
     try:
         if body[:2] == b"\x1f\x8b":
-            body = gzip.decompress(body)
+            body = _inflate(io.BytesIO(body))
         doc = json.loads(body.decode("utf-8-sig"))
-    except (*_GZIP_ERRORS, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         yield ParsedRow(0, None, f"{kind} body is not valid JSON: {exc}", [])
         return
     list_field = RECORD_LAYOUTS[kind].list_field

@@ -2,7 +2,7 @@
 
 Usage:
   evkit report BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE] [--key KEY]
-               [--allow-untrusted] [--allow-invalid] [--force]
+               [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
   evkit report (-h | --help)
 
 Options:
@@ -17,6 +17,7 @@ Options:
   --allow-untrusted        report on bundles not verified against a key you trust; every page,
                            findings.json and the console say UNTRUSTED EVIDENCE
   --allow-invalid          report on bundles that fail verification; every page says INVALID EVIDENCE
+  --allow-mixed-tenants    report on bundles from more than one tenant together (refused otherwise)
   --force                  overwrite the outputs in a folder that already holds files
 
 Every bundle is verified first against the key you trust: a bundle that fails is refused
@@ -56,7 +57,8 @@ def _body(args: dict[str, Any]) -> int:
 
     sign = _signer(Path(args["--key"])) if args["--key"] else None
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
-                        trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign)
+                        trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
+                        allow_mixed_tenants=bool(args["--allow-mixed-tenants"]))
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(safe_text(s["headline"]))

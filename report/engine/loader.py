@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
@@ -29,7 +30,7 @@ from evkit.evidence.formats import ParsedRow
 from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
 from evkit.evidence.records import import_rows, page_rows
-from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE
+from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
 from evkit.report.errors import QueryError
 from evkit.times import iso_utc
 
@@ -62,9 +63,14 @@ _CHUNK_BYTES = 256 << 20
 _CHUNK_FILES = 256
 _MIN_SPLIT_BYTES = 16 << 20  # below this per worker, one statement is cheaper than several
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
-_TIME_BATCH = 10_000  # distinct time strings fetched at once for the Python parser
+_TIME_BATCH = 10_000
+# Columns that say where a copy came from, not what it records: never compared between copies.
+# (The recorded time text is compared as the parsed `ts`: exports write the same instant in
+# other forms.)
+_NOT_CONTENT = frozenset({"readable", "id_missing", "imported", "bundle", "src", "pos", "creation_time"})
+_CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are in `conflicts`  # distinct time strings fetched at once for the Python parser
 
-TABLES = ("events", "record_sources", "duplicate_sources", "accessed_items", "synced_folders",
+TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies", "accessed_items", "synced_folders",
           "item_mentions", "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
 
 
@@ -107,7 +113,8 @@ class Engine:
 
     def load(self, inventories: Sequence[Inventory]) -> None:
         """Build every table from the bundles; unreadable input becomes rows in `problems`."""
-        self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR)")
+        # blind: the problem hides records (an unreadable file or row), so what they held is unknown
+        self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR, blind BOOLEAN)")
         self._create_events_all()
         self._load_bundle_tables(inventories)
         jobs: list[tuple[Inventory, str, list[Page]]] = []
@@ -121,10 +128,13 @@ class Engine:
                      for chunk in _chunks(by_kind[kind], self._threads)]
         failed = self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
-            self._python_rows(inv, source_name(inv, page.body), page_rows(page))
+            self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
         for inv in inventories:
             for item in inv.imports:
-                self._python_rows(inv, source_name(inv, item.body), import_rows(item))
+                src = source_name(inv, item.body)
+                if not self._python_rows(inv, src, import_rows(item), imported=True) and item.format == "unknown":
+                    self._problem(inv.name, src, "in no format evkit reads: sealed as evidence, but no record "
+                                  "was read from it, so what it holds is not in this report")
         self._flush_python_rows()
         self._parse_other_times()
         self._finish_events()
@@ -179,16 +189,17 @@ class Engine:
     def _create_events_all(self) -> None:
         self.con.execute(
             "CREATE TABLE events_all AS SELECT true AS readable, "
-            f"{EVENT_COLUMNS} FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
-            f"0::BIGINT AS pos, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
+            f"{EVENT_COLUMNS}, imported FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
+            f"0::BIGINT AS pos, false AS imported, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
 
     def _insert_records(self, source_sql: str, params: list[Any],
                         con: duckdb.DuckDBPyConnection | None = None) -> None:
-        """source_sql yields (bundle, src, pos, rec VARCHAR); normalise and append."""
+        """source_sql yields (bundle, src, pos, rec VARCHAR, imported BOOLEAN); normalise and
+        append. `imported` marks records from imported files (an API copy outranks them)."""
         (con or self.con).execute(
             "INSERT INTO events_all SELECT r IS NOT NULL AND NOT (r.Id IS NULL AND r.CreationTime IS NULL "
-            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS} FROM ("
-            f"SELECT bundle, src, pos, json_transform(rec, '{RECORD_SHAPE}') AS r "
+            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS}, imported FROM ("
+            f"SELECT bundle, src, pos, imported, json_transform({decoded_record('rec')}, '{RECORD_SHAPE}') AS r "
             f"FROM ({source_sql}))", params)
 
     def _load_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str,
@@ -219,31 +230,35 @@ class Engine:
         records, column, list_type, record_field = _PAGE_READS[kind]
         source = (
             f"SELECT ? AS bundle, ? || substr(filename, ?) AS src, generate_subscripts({column}, 1) AS pos, "
-            f"unnest({column}){record_field} AS rec "
+            f"unnest({column}){record_field} AS rec, false AS imported "
             f"FROM read_json(?, format = 'newline_delimited', records = {records}, "
             f"columns = {{{column}: '{list_type}'}}, maximum_object_size = {_MAX_OBJECT}, filename = true)")
         files = [p.body.as_posix() for p in pages]
         self._insert_records(source, [inv.name, inv.name + "/", len(prefix) + 1, files], con)
 
-    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[ParsedRow]) -> None:
+    def _python_rows(self, inv: Inventory, src: str, rows: Iterable[ParsedRow], *, imported: bool) -> int:
+        """Queue the readable rows for loading, name the unreadable ones; the count queued."""
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
+        queued = 0
         for row in rows:
             if row.record is None:
                 where = f"row {row.row}: " if row.row else ""
                 self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
                 continue
-            line = {"bundle": inv.name, "src": src, "pos": row.row,
-                    "rec": json.dumps(row.record, ensure_ascii=False)}
+            line = {"bundle": inv.name, "src": src, "pos": row.row, "imported": imported,
+                    "rec": escape_surrogates(json.dumps(row.record, ensure_ascii=False))}
             self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            queued += 1
+        return queued
 
     def _flush_python_rows(self) -> None:
         if self._jsonl_handle is None:
             return
         self._jsonl_handle.close()
         self._insert_records(
-            "SELECT bundle, src, pos, rec FROM read_json(?, format = 'newline_delimited', "
-            "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR'}, "
+            "SELECT bundle, src, pos, rec, imported FROM read_json(?, format = 'newline_delimited', "
+            "columns = {bundle: 'VARCHAR', src: 'VARCHAR', pos: 'BIGINT', rec: 'VARCHAR', imported: 'BOOLEAN'}, "
             f"maximum_object_size = {_MAX_OBJECT})", [self._jsonl.as_posix()])
 
     def _parse_other_times(self) -> None:
@@ -273,34 +288,91 @@ class Engine:
         con.execute("""
             INSERT INTO problems
             SELECT bundle, src, count(*)::VARCHAR
-                   || ' element(s) hold no readable audit record (missing, or not a JSON object) and were not read'
+                   || ' element(s) hold no readable audit record (missing, or not a JSON object) and were not read',
+                   true
             FROM events_all WHERE NOT readable GROUP BY bundle, src
             UNION ALL
-            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated'
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no Id; they cannot be de-duplicated', false
             FROM events_all WHERE readable AND id_missing GROUP BY bundle, src
             UNION ALL
-            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed'
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) have no readable CreationTime; never attributed',
+                   true
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
-        # De-duplicate in place: only ids seen more than once are ranked, so the common case
-        # (no duplicates) costs one GROUP BY, not a rewrite of the table. The later occurrences
-        # are kept apart, so record_sources (every occurrence) is a view, not a copy of every
-        # record's provenance (that copy took 4.4 s at 10M records).
         con.execute("DELETE FROM events_all WHERE NOT readable")
-        con.execute("""
-            CREATE TABLE duplicate_sources AS
-            SELECT id, bundle, src, pos, rid FROM (
-                SELECT rowid AS rid, id, bundle, src, pos,
-                       row_number() OVER (PARTITION BY id ORDER BY bundle, src, pos) AS n
-                FROM events_all WHERE id IN (SELECT id FROM events_all GROUP BY id HAVING count(*) > 1))
-            WHERE n > 1""")
-        con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM duplicate_sources)")
-        con.execute("ALTER TABLE duplicate_sources DROP COLUMN rid")
+        self._deduplicate()
         con.execute("ALTER TABLE events_all DROP COLUMN readable")
         con.execute("ALTER TABLE events_all DROP COLUMN id_missing")
+        con.execute("ALTER TABLE events_all DROP COLUMN imported")
         con.execute("ALTER TABLE events_all RENAME TO events")
         con.execute("""CREATE VIEW record_sources AS SELECT id, bundle, src, pos FROM events
                        UNION ALL SELECT id, bundle, src, pos FROM duplicate_sources""")
+        con.execute("CREATE VIEW record_copies AS SELECT * FROM events UNION ALL SELECT * FROM conflict_copies")
+
+    def _deduplicate(self) -> None:
+        """One row per record id in events_all; the other occurrences go to duplicate_sources.
+
+        Which copy is used never depends on bundle names or argument order: a copy collected
+        from the API outranks an imported one, then the copy with more fields, then the one
+        whose normalised content sorts first (bundle, file and position only break ties between
+        identical copies). Copies whose content differs from the one used are conflicts: listed
+        in `conflicts` and in the problems, and kept whole in `conflict_copies`, so attribution
+        and confirmed items consider every copy (adding evidence never removes a finding).
+
+        Only ids seen more than once are ranked, so the common case (no duplicates) costs one
+        GROUP BY, not a rewrite of the table; record_sources (every occurrence) is a view, not
+        a copy of every record's provenance (that copy took 4.4 s at 10M records)."""
+        con = self.con
+        columns = [row[0] for row in con.execute("DESCRIBE events_all").fetchall()]
+        content = [c for c in columns if c not in _NOT_CONTENT]
+        fields = " + ".join(f'("{c}" IS NOT NULL)::INTEGER' for c in content)
+        packed = ", ".join(f'"{c}"' for c in content)
+        # hash(): DuckDB's own 64-bit hash of the values (not of their text), about five times
+        # cheaper than md5 over the row cast to text, and fixed for a given DuckDB version.
+        con.execute(f"""
+            CREATE TEMP TABLE dup_ranked AS
+            SELECT *, row_number() OVER (PARTITION BY id ORDER BY imported, fields DESC, content,
+                                         bundle, src, pos) AS n
+            FROM (SELECT rowid AS rid, id, bundle, src, pos, imported, {fields} AS fields,
+                         hash({packed}) AS content
+                  FROM events_all WHERE id IN (SELECT id FROM events_all GROUP BY id HAVING count(*) > 1))""")
+        # Conflicts are rare: only their copies are compared column by column.
+        con.execute("""CREATE TEMP TABLE conflict_rows AS
+            SELECT d.*, k.content <> d.content AS differs_from_used FROM dup_ranked d
+            JOIN dup_ranked k ON k.id = d.id AND k.n = 1
+            WHERE d.id IN (SELECT id FROM dup_ranked GROUP BY id HAVING count(DISTINCT content) > 1)""")
+        differs = ", ".join(f"CASE WHEN u.\"{c}\" IS DISTINCT FROM x.\"{c}\" THEN '{c}' END" for c in content)
+        con.execute(f"""
+            CREATE TABLE conflicts AS
+            SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
+                   CASE WHEN NOT k.imported AND o.imported THEN 'collected from the API'
+                        WHEN k.fields > o.fields THEN 'more fields' ELSE 'equal standing; first by content'
+                   END AS used_because,
+                   o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
+                   list_filter([{differs}], lambda x: x IS NOT NULL) AS differing
+            FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
+            JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
+            WHERE k.n = 1""")
+        con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported)
+                       FROM events_all WHERE rowid IN (SELECT rid FROM conflict_rows WHERE differs_from_used)""")
+        con.execute("DROP TABLE conflict_rows")
+        con.execute("""CREATE TABLE duplicate_sources AS
+                       SELECT id, bundle, src, pos FROM dup_ranked WHERE n > 1""")
+        con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM dup_ranked WHERE n > 1)")
+        con.execute("DROP TABLE dup_ranked")
+        rows = con.execute("""
+            SELECT id, used_bundle, used_src, min(used_because),
+                   list_sort(list_distinct(flatten(list(differing)))),
+                   string_agg(other_src, ', ' ORDER BY other_src, other_pos) FROM conflicts
+            GROUP BY id, used_bundle, used_src ORDER BY id LIMIT ?""", [_CONFLICTS_LISTED]).fetchall()
+        [(total,)] = con.execute("SELECT count(DISTINCT id) FROM conflicts").fetchall()
+        for rid, bundle, src, because, differing, others in rows:
+            self._problem(bundle, src, f"record {rid}: copies with this Id differ in "
+                          f"{', '.join(differing) or 'content'}; used this copy ({because}), "
+                          f"not the one in {others}", blind=False)
+        if total > len(rows):
+            self._problem("", "", f"{total - len(rows)} further record Id(s) have copies "
+                          "with different content (all are in the table `conflicts`, evkit sql)", blind=False)
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
         self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,
@@ -323,8 +395,10 @@ class Engine:
                     _text(w.get("end")), _text(e.get("status")), _text(e.get("reason")),
                     _int(e.get("expected")), _int(e.get("received"))])
 
-    def _problem(self, bundle: str, src: str, problem: str) -> None:
-        self.con.execute("INSERT INTO problems VALUES (?, ?, ?)", [bundle, src, problem[:500]])
+    def _problem(self, bundle: str, src: str, problem: str, *, blind: bool = True) -> None:
+        self.con.execute("INSERT INTO problems VALUES (?, ?, ?, ?)",
+                         [bundle, *(t.encode("utf-8", "backslashreplace").decode("utf-8")
+                                    for t in (src, problem[:500])), blind])
 
     # ---- querying ------------------------------------------------------------------------
 
@@ -370,6 +444,16 @@ def needs_disk(inventories: Sequence[Inventory]) -> bool:
     total = sum(p.size or p.body.stat().st_size * 10 for inv in inventories for p in inv.record_pages)
     total += sum(i.body.stat().st_size for inv in inventories for i in inv.imports)
     return total > _IN_MEMORY_BYTES
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(json_text: str) -> str:
+    """JSON text with each lone surrogate (`\\udc00` decoded from a damaged export; it is not
+    a character and cannot be stored as UTF-8) written as the six characters `\\udc00`, so the
+    record loads and every output shows where it was."""
+    return _SURROGATE.sub(lambda m: f"\\\\u{ord(m.group()):04x}", json_text)
 
 
 def _chunks(pages: list[Page], workers: int = 1) -> list[list[Page]]:

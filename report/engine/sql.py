@@ -29,7 +29,31 @@ RECORD_SHAPE = json.dumps({
     "Folder": {"Path": "VARCHAR"}, "DestFolder": {"Path": "VARCHAR"},
     "Item": _ITEM, "AffectedItems": [_ITEM],
     "QueryText": "VARCHAR", "SearchQueryText": "VARCHAR", "Query": "VARCHAR",
+    "OperationCount": "VARCHAR",
 }, sort_keys=True)
+
+# Fields that hold lists or objects, which SIEM pipelines and some exports store as JSON text
+# (`"Folders": "[{...}]"`): decoded before the record is read, wherever it came from.
+NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "DeviceProperties", "Parameters",
+                 "ModifiedProperties", "Target", "AppAccessContext", "Item", "AffectedItems", "Folder",
+                 "DestFolder")
+
+
+def decoded_record(rec: str) -> str:
+    """SQL: the record text `rec` with each of NESTED_FIELDS that holds JSON text replaced by
+    the value that text encodes. Only a record holding a string that opens with `[` or `{` is
+    examined field by field (a substring test, no parse), so records as the API writes them
+    cost next to nothing; a string that is not JSON (`System.Object[]`) is left as recorded."""
+    keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
+    value = "json_extract_string(acc, '$.' || k)"
+    step = (f"CASE WHEN json_type(acc, '$.' || k) = 'VARCHAR' AND json_valid({value}) "
+            f"AND left(ltrim({value}), 1) IN ('[', '{{') "
+            f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
+    text = f"({rec})::VARCHAR"
+    opens = " OR ".join(f"contains({text}, '{sep}')" for sep in (':"[', ':"{', ': "[', ': "{'))
+    return (f"CASE WHEN {opens} "
+            f"THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END")
+
 
 # Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
 MAILBOX_RECORD_TYPES = (2, 3, 50, 101)
@@ -96,6 +120,7 @@ EVENT_COLUMNS = f"""
     {_prop('r.OperationProperties', 'MailAccessType')} AS access_type,
     coalesce(lower({_prop('r.OperationProperties', 'IsThrottled')}) = 'true', false) AS is_throttled,
     try_cast(r.LogonType AS INTEGER) AS logon_type,
+    try_cast(r.OperationCount AS BIGINT) AS operation_count,
     r.Folders AS folders,
     r.Folder.Path AS folder_path,
     r.DestFolder.Path AS dest_folder_path,
@@ -103,6 +128,7 @@ EVENT_COLUMNS = f"""
     r.AffectedItems AS affected_items,
     coalesce(r.QueryText, r.SearchQueryText, r.Query) AS query_text,
     r.Parameters AS parameters,
+    r.OperationProperties AS operation_properties,
     r.ModifiedProperties AS modified_properties,
     r.Target AS target,
     bundle, src, pos
@@ -125,7 +151,7 @@ def key_filter(kind: str, value: str = "v") -> str:
     return f"{usable} AND {value} <> '{NULL_GUID}'" if kind == "session" else usable
 
 
-def key_values(kind: str) -> str:
+def key_values(kind: str, source: str = "events") -> str:
     """SQL relation: every column of `events` plus `v`, one row per record and usable value of
     this kind (a value held in two of its columns counts once). One SELECT per column, a later
     column only where it differs from the earlier ones: half the time of unnesting a
@@ -133,20 +159,23 @@ def key_values(kind: str) -> str:
     DuckDB reads only the columns a query uses."""
     columns = KEY_COLUMNS[kind]
     return "\n        UNION ALL\n".join(
-        f"SELECT *, {column} AS v FROM events WHERE {key_filter(kind, column)}"
+        f"SELECT *, {column} AS v FROM {source} WHERE {key_filter(kind, column)}"
         + "".join(f" AND {column} IS DISTINCT FROM {earlier}" for earlier in columns[:n])
         for n, column in enumerate(columns))
 
 
+# Keys of every copy of a record (record_copies: the copy used plus copies whose content
+# conflicts with it), so a record is attributed when any copy of it matches an indicator.
 EVENT_KEYS = "\n        UNION ALL\n".join(
-    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind)})" for kind in KEY_COLUMNS)
+    f"SELECT id, '{kind}' AS kind, v AS value, ts FROM ({key_values(kind, 'record_copies')})"
+    for kind in KEY_COLUMNS)
 
 
-def distinct_keys(kinds: Iterable[str]) -> str:
+def distinct_keys(kinds: Iterable[str], source: str = "events") -> str:
     """SQL: every distinct (kind, value) of the given kinds (only kinds some indicator seeks are
     worth reading). One DISTINCT per column is about 3x faster than DISTINCT over event_keys,
     which first builds a row per record and value."""
-    selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM events) "
+    selects = [f"SELECT '{kind}' AS kind, v AS value FROM (SELECT DISTINCT {column} AS v FROM {source}) "
                f"WHERE {key_filter(kind)}" for kind in sorted(set(kinds)) for column in KEY_COLUMNS[kind]]
     return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
 

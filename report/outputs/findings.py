@@ -74,6 +74,9 @@ def _plain(value: datetime | None) -> str:
     return format_plain(value) if value is not None else "an unknown time"
 
 
+AFFECTED = ("accessed", "presumed accessed", "changed by the attacker")
+
+
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     by: dict[str, list[ItemVerdict]] = defaultdict(list)
     for v in a.verdicts:
@@ -91,6 +94,14 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     for rec in a.attributed:
         for who in {rec.mailbox, rec.account} & set(a.in_scope):
             attributed_ids[who].add(rec.record_id)
+    changed: dict[str, list[str]] = defaultdict(list)
+    for c in a.mailbox_changes:
+        changed[c["mailbox"]].append(c["kind"])
+        attributed_ids[c["mailbox"]].update(c["record_ids"])
+    items_unknown: dict[str, int] = defaultdict(int)
+    for u in a.unreadable_accesses:
+        items_unknown[u["mailbox"]] += u["items_unknown"]
+        attributed_ids[u["mailbox"]].update(u["record_ids"])
     rows = []
     for mb in sorted(set(a.in_scope) | set(a.unknown)):
         items = by.get(mb, [])
@@ -98,17 +109,21 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
         inferred = sum(1 for v in items if v.classification is Classification.INFERRED)
         unknown = [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
                    for g in a.unknown.get(mb, [])]
-        if confirmed:
+        if confirmed or items_unknown[mb]:
             verdict = "accessed"
         elif inferred or unnamed[mb]:
             verdict = "presumed accessed"
+        elif changed[mb]:
+            verdict = "changed by the attacker"
         elif unknown:
             verdict = "cannot be assessed"
         else:
             verdict = "no evidence of access"
         rows.append({"mailbox": mb, "in_scope": mb in a.in_scope, "type": types.get(mb, "unknown"),
                      "confirmed": confirmed,
-                     "inferred": inferred, "inferred_unnamed": unnamed[mb], "unknown": unknown,
+                     "inferred": inferred, "inferred_unnamed": unnamed[mb],
+                     "accessed_items_unknown": items_unknown[mb], "changes": sorted(set(changed[mb])),
+                     "unknown": unknown,
                      "verdict": verdict, "attributed_records": len(attributed_ids[mb]),
                      "record_ids": sorted(attributed_ids[mb])})
     return rows
@@ -118,7 +133,8 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
     confirmed = sum(m["confirmed"] for m in mailboxes)
     inferred = sum(m["inferred"] for m in mailboxes)
     unnamed = sum(m["inferred_unnamed"] for m in mailboxes)
-    affected = [m["mailbox"] for m in mailboxes if m["confirmed"] or m["inferred"] or m["inferred_unnamed"]]
+    affected = [m["mailbox"] for m in mailboxes if m["verdict"] in AFFECTED]
+    items_unknown = sum(m["accessed_items_unknown"] for m in mailboxes)
     unknown = [m for m in mailboxes if m["unknown"]]
     in_scope = [m for m in mailboxes if m["in_scope"]]
     first, last = _fmt(a.first_activity), _fmt(a.last_activity)
@@ -127,6 +143,10 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
                     f"{_plain(a.last_activity)}: "
                     f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
                     f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
+    elif a.evidence_gaps:
+        headline = (f"The evidence that could be read holds no activity matching the case's indicators "
+                    f"between {_plain(case.window_start)} and {_plain(case.window_end)}, but it does not "
+                    "cover all of that period or could not all be read, so activity cannot be ruled out.")
     else:
         headline = (f"No activity matching the case's indicators was found between "
                     f"{_plain(case.window_start)} and {_plain(case.window_end)}.")
@@ -135,10 +155,22 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
     if inferred or unnamed:
         points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
                       f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
+    for g in a.evidence_gaps:
+        points.append(f"From {_plain(g.start)} to {_plain(g.end)} no mailbox can be assessed: {g.reason}.")
     for m in unknown:
         reasons = sorted({u["reason"] for u in m["unknown"]})
         where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
         points.append(f"{m['mailbox']} cannot be fully assessed{where}: {'; '.join(reasons)}.")
+    if items_unknown:
+        which = sorted({u["mailbox"] for u in a.unreadable_accesses})
+        points.append(f"The attacker opened about {items_unknown} item(s) in {', '.join(which)} that cannot be "
+                      "named: the access records' item lists are missing or were mangled by an export "
+                      "(counted from their OperationCount).")
+    if a.mailbox_changes:
+        kinds = sorted({c["kind"] for c in a.mailbox_changes})
+        where = sorted({c["mailbox"] for c in a.mailbox_changes if c["mailbox"]})
+        points.append(f"The attacker changed {len(where)} mailbox(es) ({', '.join(kinds)}): "
+                      f"{', '.join(where)}; see mailbox changes.")
     if a.throttled:
         points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
     if a.searches:
@@ -147,6 +179,7 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
         points.append(f"The attacker sent {len(a.sends)} message(s) from the mailbox(es) in scope.")
     return {"mailboxes_in_scope": len(in_scope), "mailboxes_affected": len(affected),
             "confirmed_items": confirmed, "inferred_items": inferred, "inferred_unnamed_items": unnamed,
+            "accessed_items_unknown": items_unknown,
             "mailboxes_unknown": len(unknown), "first_activity_utc": first, "last_activity_utc": last,
             "attributed_records": len(a.attributed), "headline": headline, "points": points}
 
@@ -180,6 +213,10 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "throttled": analysis.throttled,
         "searches": analysis.searches,
         "sends": analysis.sends,
+        "evidence_gaps": [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
+                          for g in analysis.evidence_gaps],
+        "unreadable_accesses": analysis.unreadable_accesses,
+        "mailbox_changes": analysis.mailbox_changes,
         "tampering": tampering,
         "suggested_indicators": [s.to_json() for s in suggestions],
         "attribution": analysis.attribution_summary,

@@ -70,6 +70,14 @@ def _count(value: Any) -> Any:
     return f"{len(value):,}" if isinstance(value, list) else _plain(value)
 
 
+def _verdict(row: dict[str, Any]) -> Any:
+    """The mailbox verdict, with the items opened that no readable record names."""
+    unknown = row.get("accessed_items_unknown")
+    if isinstance(unknown, int) and not isinstance(unknown, bool) and unknown:
+        return f"{_plain(row.get('verdict'))} ({unknown:,} items unknown)"
+    return _plain(row.get("verdict"))
+
+
 def _mailboxes(findings: dict[str, Any]) -> list:
     def gaps(row: dict[str, Any]) -> str:
         parts = [f"{show_period(g.get('start'), g.get('end'))}: {reason_words(g.get('reason'))}"
@@ -78,7 +86,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
     cols = [Column("Mailbox", 0.2), Column("Type", 0.09), Column("Verdict", 0.11),
             Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
             Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=900)]
-    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _plain(r.get("verdict")),
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _verdict(r),
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
             for r in as_rows(findings.get("mailboxes"))]
@@ -118,6 +126,19 @@ def _throttled(findings: dict[str, Any]) -> list:
                  "individual opens for 24 hours. Where the attacker was active in such a window, "
                  "the mailbox's items are presumed read for that window.", "body"),
             *data_table(cols, rows, what="throttled windows")]
+
+
+def _mailbox_changes(findings: dict[str, Any]) -> list:
+    cols = [Column("Mailbox", 0.2), Column("When (UTC)", 0.13), Column("Change", 0.15),
+            Column("Parameters (conditions, actions, addresses)", 0.42, limit=900), Column("Records", 0.1, True)]
+    rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")),
+             f"{_plain(r.get('kind'))}: {_plain(r.get('operation'))}", _plain(r.get("details")) or "-", _records(r)]
+            for r in as_rows(findings.get("mailbox_changes"))]
+    return [section("Mailbox changes"),
+            rich("Inbox rules, forwarding, permissions, delegates and application consents set by the "
+                 "attacker. They can send mail out or keep access after a password reset, so each "
+                 "mailbox changed is affected even where no item was opened.", "body"),
+            *data_table(cols, rows, what="mailbox changes")]
 
 
 def _searches(findings: dict[str, Any]) -> list:
@@ -207,13 +228,22 @@ def _completeness(findings: dict[str, Any]) -> list:
     rows = [[_plain(u.get("bundle")), _plain(u.get("source")), _plain(u.get("unit")),
              _plain(u.get("status")), reason_words(u.get("reason")) if u.get("reason") else "-",
              _plain(u.get("expected")), _plain(u.get("received"))] for u in gaps]
-    out += data_table(cols, rows, what="visibility gaps") if rows else [
-        none_found("None found: every recorded collection unit is complete.")]
+    blind = as_rows(findings.get("evidence_gaps"))
+    if rows:
+        out += data_table(cols, rows, what="visibility gaps")
+    elif not blind:
+        out.append(none_found("None found: every recorded collection unit is complete."))
+    if blind:
+        out.append(rich("The evidence does not show the whole incident window: for these periods no "
+                        "mailbox can be assessed, whatever its audit settings.", "body"))
+        out += data_table([Column("Period", 0.4), Column("Why", 0.6, limit=600)],
+                          [[show_period(g.get("start"), g.get("end")), _plain(g.get("reason"))] for g in blind],
+                          what="uncovered periods")
     return out
 
 
 SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
-    _mailboxes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
+    _mailboxes, _mailbox_changes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
     _completeness,
 )
 

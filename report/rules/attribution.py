@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Literal
 
-from evkit.report.casefile import Indicators, IPNetwork
+from evkit.report.casefile import Indicators, IPNetwork, split_address
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Kind = Literal["ip", "app", "session", "ua"]
@@ -25,14 +25,9 @@ def normalise_ip(value: str) -> IPAddress | None:
     Seen in the wild: `203.0.113.7:51234`, `[2001:db8::1]:443`, `::ffff:203.0.113.7`,
     `fe80::1%eth0`, and blanks or `<null>`.
     """
-    text = value.strip()
+    text, _zone = split_address(value)
     if not text:
         return None
-    if text.startswith("["):
-        text = text[1:].split("]", 1)[0]
-    elif text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    text = text.split("%", 1)[0]
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

@@ -71,6 +71,7 @@ class Attributed:
     items: tuple[ItemRef, ...] = ()  # Bind FolderItems, or Item / AffectedItems
     folders: tuple[str, ...] = ()  # Folders[].Path (Sync records name only the folder)
     query: str | None = None
+    operation_count: int | None = None  # OperationCount as recorded (accesses aggregated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,19 @@ def confirmed_by_action(rec: Attributed) -> list[Evidence]:
                      (rec.record_id,)) for i in rec.items]
 
 
+def unreadable_item_list(rec: Attributed) -> bool:
+    """An attributed Bind whose item list names no item (absent, or mangled by an export, e.g.
+    `System.Object[]`): the mailbox was accessed, but which items is unknown."""
+    return (rec.operation == "MailItemsAccessed" and (rec.access_type or "").lower() == "bind"
+            and bool(rec.mailbox) and not rec.items)
+
+
+def unknown_item_count(rec: Attributed) -> int:
+    """How many items an unreadable Bind opened, from its OperationCount (at least one)."""
+    count = rec.operation_count
+    return count if isinstance(count, int) and count > 0 else 1
+
+
 # ---- inferred -----------------------------------------------------------------------------
 
 def inferred_by_sync(rec: Attributed, sightings: Iterable[Sighting]) -> list[Evidence]:
@@ -179,12 +193,12 @@ def attacker_activity_in(window: Window, activity: Iterable[Attributed]) -> Wind
 
 def inferred_by_throttle(window: Window, sightings: Iterable[Sighting]) -> list[Evidence]:
     """With attacker activity inside a throttled window, the mailbox's items known to exist by
-    the attacker's last recorded act in it must be presumed read: their Binds would not have
-    been logged. (Mail that first appears later, e.g. the owner's own sends, is not claimed.)"""
+    the window's end must be presumed read: no Bind in the window was logged, so the attacker's
+    last recorded act is not the last access. (Mail first seen after the window is not claimed.)"""
     if not window.activity_ids:
         return []
     ids = window.record_ids + window.activity_ids
-    until = window.last_activity or window.end
+    until = window.end
     return [Evidence(s.mailbox, s.imid, s.folder, Classification.INFERRED,
                      "throttled window", window.start, ids)
             for s in sightings

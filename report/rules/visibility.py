@@ -66,6 +66,22 @@ def ledger_gaps(entries: Iterable[Mapping[str, Any]], window: tuple[datetime, da
     return sorted(set(out), key=lambda g: (g.start, g.end, g.reason))
 
 
+NOT_COVERED = "no bundle's collection covers this period: records from it are not in the evidence"
+
+
+def evidence_gaps(window: tuple[datetime, datetime], covered: Sequence[tuple[datetime, datetime]],
+                  unreadable: int) -> list[Gap]:
+    """Stretches of the incident window that every mailbox is blind in, whatever its audit
+    settings: the parts no bundle's collection covers, and (for the whole window, as nobody can
+    say which period an unreadable file held) any input that could not be read."""
+    out = [Gap(lo, hi, NOT_COVERED) for lo, hi in _uncovered(window[0], window[1], covered)]
+    if unreadable:
+        out.append(Gap(window[0], window[1],
+                       f"{unreadable} evidence input(s) could not be read (listed under Problems): "
+                       "what they hold is unknown"))
+    return sorted(out, key=lambda g: (g.start, g.end, g.reason))
+
+
 def _uncovered(start: datetime, end: datetime, covered: Sequence[tuple[datetime, datetime]]):
     cursor = start
     for lo, hi in sorted(covered):

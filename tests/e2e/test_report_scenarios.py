@@ -23,6 +23,7 @@ from readiness_data import scenario_pages  # noqa: E402
 from scoring import score  # noqa: E402
 
 from evkit.cli import main  # noqa: E402
+from evkit.report.casefile import load_case  # noqa: E402
 from evkit.times import format_utc  # noqa: E402
 
 build = pytest.importorskip("evkit.emulator.scenarios")
@@ -42,7 +43,8 @@ def test_report_scores_against_ground_truth(name, key, signing_key, tmp_path, ca
     sc = build.build_scenario(name, 1, tmp_path / "sc")
     bundle = tmp_path / f"EMU_{name}"
     write_bundle(bundle, list(sc.records(sc.start, sc.end)), window=(format_utc(sc.start), format_utc(sc.end)),
-                 extra_files=scenario_pages(sc), key=key, page_size=5000, case_id="EMU")
+                 extra_files=scenario_pages(sc), key=key, page_size=5000,
+                 case_id=load_case(sc.case_path).case_id)
     out = tmp_path / "out"
     assert main(["report", str(bundle), "--case", str(sc.case_path), "--out", str(out),
                  "--signer-key", f"{signing_key[0]}.pub"]) == 0

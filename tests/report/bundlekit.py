@@ -114,3 +114,53 @@ def write_bundle(root: Path, records: Sequence[dict[str, Any]], *, window: tuple
         path.write_bytes(blob)
     (data / "collection.json").write_text(json.dumps(collection, sort_keys=True) + "\n", encoding="utf-8")
     return root
+
+
+def write_import_bundle(root: Path, files: dict[str, tuple[str, bytes]], *, case_id: str = "IR-TEST",
+                        tenant: Any = None, collection_id: str = "IMPORT-1") -> Path:
+    """An unsealed import bundle (the layout `evkit import` writes): files maps a stored name
+    to (format, bytes); each gets the import sidecar the report reads."""
+    imports = root / "data" / "imports"
+    imports.mkdir(parents=True)
+    ledger = []
+    for name, (fmt, blob) in sorted(files.items()):
+        (imports / name).write_bytes(blob)
+        sidecar = {"kind": "import", "original_name": name, "stored_name": name, "size": len(blob),
+                   "sha256": hashlib.sha256(blob).hexdigest(), "format": fmt, "record_count": 0,
+                   "errors": [], "lossy": []}
+        (imports / f"{name}.meta.json").write_text(json.dumps(sidecar, sort_keys=True) + "\n", encoding="utf-8")
+        ledger.append({"source": "import", "unit": name, "window": None, "expected": 1, "received": 1,
+                       "unique_ids": 0, "retries": 0, "status": "complete", "reason": ""})
+    collection = {"schema": "evkit.collection/1", "kind": "import", "case_id": case_id,
+                  "collection_id": collection_id, "tenant": tenant, "window": None,
+                  "sources": ["import"], "started_utc": "2026-11-29T08:00:00Z",
+                  "finished_utc": "2026-11-29T09:00:00Z", "ledger": ledger}
+    (root / "data" / "collection.json").write_text(json.dumps(collection, sort_keys=True) + "\n", encoding="utf-8")
+    return root
+
+
+def mgmt_blob(records: Sequence[dict[str, Any]]) -> tuple[str, bytes]:
+    """(format, bytes) of a Management Activity API blob export holding `records`."""
+    return "mgmt-blob", json.dumps(list(records), separators=(",", ":")).encode()
+
+
+def permissive_report_options() -> dict[str, Any]:
+    """Keyword arguments for report.pipeline.run_report that let unsealed test bundles through
+    (they cannot verify): `allow_invalid`, or a Trust allowing invalid and untrusted evidence
+    where the pipeline takes one."""
+    import inspect
+
+    from evkit.report import pipeline
+
+    if "trust" in inspect.signature(pipeline.run_report).parameters:
+        from evkit.report.intake import Trust  # type: ignore[import-not-found]
+
+        return {"trust": Trust(allow_invalid=True, allow_untrusted=True)}
+    return {"allow_invalid": True}
+
+
+def permissive_report_flags() -> list[str]:
+    """The `evkit report` flags that let unsealed test bundles through."""
+    from evkit.report.cli import report
+
+    return ["--allow-invalid"] + (["--allow-untrusted"] if "--allow-untrusted" in (report.__doc__ or "") else [])

@@ -74,6 +74,15 @@ def score(truth: dict[str, Any], out: Path) -> Score:
             s.check(ok, f"unknowable {name} {unk['reason']} {unk['start']}..{unk['end']} not reported unknown: {periods}")
             for imid in unk.get("imids", []) or []:
                 s.check(items.get((name, imid)) != "no-evidence", f"unknowable {name} {imid} says no evidence")
+    reported = {rid for c in findings.get("mailbox_changes", []) for rid in c["record_ids"]}
+    changes = [c for c in truth.get("mailbox_changes", []) if c["reach"] == "day1"]
+    for c in changes:
+        s.check(c["record_id"] in reported, f"mailbox change {c['operation']} of {c['mailbox']} "
+                f"({c['record_id']}) not reported")
+        verdict = mailboxes.get(c["mailbox"].lower(), {}).get("verdict")
+        s.check(verdict not in (None, "no evidence of access"),
+                f"{c['mailbox']} changed by the attacker reads {verdict}")
+    s.lines.append(f"mailbox changes reported: {_ratio(len([c for c in changes if c['record_id'] in reported]), len(changes))}")
     suggested = {s_["value"].lower() for s_ in findings["suggested_indicators"]}
     given = {v.lower() for vs in findings["case"]["indicators"].values() for v in vs}
     truth_ind = {v.lower() for key in ("ips", "app_ids", "session_ids")

@@ -65,3 +65,34 @@ def test_invalid_toml_names_the_file(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CaseFileError, match="cannot read case file"):
         load_case(tmp_path / "nope.toml")
+
+
+def test_indicator_addresses_are_normalised_as_records_are():
+    """`::ffff:203.0.113.7` is the IPv4 address a record would carry; brackets, ports and case
+    are stripped as they are from recorded addresses, so indicator and record meet."""
+    case = parse_case(_with("indicators", "ips", ["::FFFF:203.0.113.7", "[2001:DB8::1]:443",
+                                                  "::ffff:198.51.100.0/120"]))
+    assert [str(n) for n in case.indicators.ips] == ["198.51.100.0/24", "203.0.113.7/32", "2001:db8::1/128"]
+    from evkit.report.rules.attribution import match_ip
+    assert match_ip("203.0.113.7:51234", case.indicators.ips) == "ip 203.0.113.7"
+
+
+@pytest.mark.parametrize("value, words", [
+    ("0.0.0.0/0", "wider than /8"), ("10.0.0.0/7", "wider than /8"), ("::/0", "wider than /32"),
+    ("2001:db8::/31", "wider than /32"), ("::ffff:0.0.0.0/96", "wider than /8"),
+    ("fe80::1%eth0", "zone id"), ("[fe80::1%25]:443", "zone id"),
+])
+def test_over_wide_networks_and_zone_ids_are_errors(value, words):
+    with pytest.raises(CaseFileError, match=r"indicators\.ips\[0\].*" + words):
+        parse_case(_with("indicators", "ips", [value]))
+
+
+def test_networks_at_the_limit_are_accepted():
+    case = parse_case(_with("indicators", "ips", ["10.0.0.0/8", "2001:db8::/32"]))
+    assert [n.prefixlen for n in case.indicators.ips] == [8, 32]
+
+
+@pytest.mark.parametrize("value", ["a", "Mo", "okh"])
+def test_short_user_agent_substrings_are_errors(value):
+    with pytest.raises(CaseFileError, match=r"indicators\.user_agents\[1\].*shorter than 4"):
+        parse_case(_with("indicators", "user_agents", ["python", value]))
