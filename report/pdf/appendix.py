@@ -63,10 +63,10 @@ def methodology_flowables(findings: dict[str, Any]) -> list:
     out += [bullet(esc(text, 800)) for text in stated] or [none_found(
         "None stated beyond the general limits above.")]
     out.append(rich("Text from the evidence (subjects, folder names, queries) is shown exactly "
-                    "as recorded, with markup shown as text. Characters the report's font "
-                    "cannot draw (for example non-Latin scripts and emoji) appear as '?', and "
-                    "very long values are cut with a marker; findings.json holds every value "
-                    "in full.", "note"))
+                    "as recorded, with markup shown as text, in fonts embedded in this file. A "
+                    "character none of them can draw, and any invisible control character, is "
+                    "shown as its code point in brackets, for example [U+202E]; very long values "
+                    "are cut with a marker; findings.json holds every value in full.", "note"))
     return out
 
 

@@ -4,8 +4,8 @@ Everything that makes a PDF trustworthy lives here once:
 
 - `clean`, `esc`, `para`: the only way an untrusted string (subject, folder name, query, user
   agent...) reaches a page. Markup is escaped, control and invisible formatting characters
-  (bidi overrides, zero-width) are shown as '?', characters the built-in Helvetica cannot draw
-  are shown as '?', and very long values are cut with a marker. The exact value always stays in
+  (bidi overrides, zero-width) and characters no embedded font has are shown as their code
+  point ("[U+3042]"; fonts: `evkit.report.pdf.typefaces`), and very long values are cut with a marker. The exact value always stays in
   findings.json; the PDF is a view of it.
 - `build_document`: A4 document in reportlab invariant mode with metadata and the creation date
   taken from the caller (never from the clock or SOURCE_DATE_EPOCH), a header with the case id,
@@ -25,7 +25,6 @@ Use: build a list of flowables with `rich` (evkit's own markup, untrusted parts 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,12 +41,15 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from evkit.report.pdf.typefaces import (
+    CJK, MONO, SANS, SANS_BOLD, code_point, in_cjk_font, in_main_font, invisible,
+)
+
 PAGE_SIZE = A4
 MARGIN = 18 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 DEFAULT_LIMIT = 300            # characters of one untrusted value shown in the PDF
 TRUNCATION_MARKER = " [... {more} more characters; full value in findings.json]"
-UNSHOWABLE = "?"
 MAX_TABLE_ROWS = 1000          # beyond this a table says how many rows it left to the JSON/CSV
 _CHUNK_ROWS = 250              # reportlab splits huge tables slowly; feed it pieces
 
@@ -58,31 +60,28 @@ RULE = colors.HexColor("#b8c4d0")
 ZEBRA = colors.HexColor("#f2f5f8")
 ALERT = colors.HexColor("#b00020")
 
-FONT, FONT_BOLD, FONT_ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, FONT_BOLD, FONT_ITALIC, FONT_MONO = SANS, SANS_BOLD, SANS, MONO
 
 
 # -- untrusted text ---------------------------------------------------------------------------
 
-def _showable(ch: str) -> bool:
-    """True when Helvetica (WinAnsi encoding) can draw `ch` and it is not a control/format char."""
+def _shown(ch: str) -> str:
+    """`ch` as the page shows it: itself when a font draws it, else its code point."""
     if ch in "\t\n\r":
-        return True
-    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-        return False
-    try:
-        ch.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return " "
+    if invisible(ch) or not (in_main_font(ch) or in_cjk_font(ch)):
+        return code_point(ch)
+    return ch
 
 
 def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     """Plain, drawable text for any value from the evidence (no markup escaping yet).
 
-    None becomes "", other non-strings their `str()`. Whitespace controls become spaces,
-    anything Helvetica cannot draw (non-Latin scripts, emoji, bidi overrides, other control
-    characters) becomes '?', and text longer than `limit` is cut with a marker naming how
-    much was left out.
+    None becomes "", other non-strings their `str()`. Whitespace controls become spaces;
+    control and invisible formatting characters (bidi overrides, zero-width) and characters no
+    embedded font has are shown as their code point ("[U+202E]"); text longer than `limit` is
+    cut with a marker naming how much was left out. CJK characters stay when a CJK font was
+    found (`esc` switches to it); `plain_text` is for places that draw with one font only.
     """
     if value is None:
         return ""
@@ -91,34 +90,58 @@ def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     if limit is not None and len(text) > limit:
         more = len(text) - limit
         text = text[:limit]
-    out = []
-    for ch in text:
-        if ch in "\t\n\r":
-            out.append(" ")
-        elif _showable(ch):
-            out.append(ch)
-        else:
-            out.append(UNSHOWABLE)
-    shown = "".join(out)
+    shown = "".join(_shown(ch) for ch in text)
     if more:
         shown += TRUNCATION_MARKER.format(more=f"{more:,}")
     return shown
 
 
+def plain_text(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
+    """`clean`, for text drawn in the main font only (page headers, chart labels): characters
+    only the CJK font has are shown as code points too."""
+    return "".join(ch if in_main_font(ch) or ch == " " else code_point(ch)
+                   for ch in clean(value, limit))
+
+
 def esc(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
-    """`clean` then escape &, <, > and quotes so the text is inert inside Paragraph markup."""
-    return _xml_escape(clean(value, limit), {'"': "&quot;", "'": "&#39;"})
+    """`clean` then escape &, <, > and quotes so the text is inert inside Paragraph markup;
+    runs of CJK characters are set in the CJK font."""
+    return _markup(clean(value, limit))
+
+
+def _markup(text: str) -> str:
+    out, run, cjk = [], [], False
+    for ch in text:
+        is_cjk = in_cjk_font(ch)
+        if is_cjk != cjk and run:
+            out.append(_run("".join(run), cjk))
+            run = []
+        cjk = is_cjk
+        run.append(ch)
+    if run:
+        out.append(_run("".join(run), cjk))
+    return "".join(out)
+
+
+def _run(text: str, cjk: bool) -> str:
+    escaped = _xml_escape(text, {'"': "&quot;", "'": "&#39;"})
+    return f'<font name="{CJK}">{escaped}</font>' if cjk else escaped
+
+
+def one_font(text: str) -> bool:
+    """True when the main font draws every character of `text` (already through `clean`)."""
+    return all(in_main_font(ch) or ch == " " for ch in text)
 
 
 def was_altered(value: Any) -> bool:
     """True when `clean` would change a string's characters (used to print a footnote)."""
-    return isinstance(value, str) and any(not _showable(ch) for ch in value)
+    return isinstance(value, str) and any(_shown(ch) != ch for ch in value if ch not in "\t\n\r")
 
 
 # -- styles -----------------------------------------------------------------------------------
 
 def _style(name: str, **kw: Any) -> ParagraphStyle:
-    base = {"fontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK,
+    base = {"fontName": FONT, "bulletFontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK,
             "splitLongWords": 1, "wordWrap": None}
     base.update(kw)
     return ParagraphStyle(name, **base)
@@ -143,7 +166,7 @@ STYLES: dict[str, ParagraphStyle] = {
     "signer": _style("signer", fontSize=8.5, leading=11, leftIndent=12, bulletIndent=2, spaceAfter=1),
     "cell": _style("cell", fontSize=7.8, leading=9.6),
     "cell_num": _style("cell_num", fontSize=7.8, leading=9.6, alignment=TA_RIGHT),
-    "cell_mono": _style("cell_mono", fontName="Courier", fontSize=7.4, leading=9.6),
+    "cell_mono": _style("cell_mono", fontName=FONT_MONO, fontSize=7.4, leading=9.6),
     "cell_head": _style("cell_head", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
                         textColor=colors.white),
     "cell_head_num": _style("cell_head_num", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
@@ -197,6 +220,7 @@ _PAD = 3.0
 
 def _table_style(columns: Sequence[Column], rows: int) -> TableStyle:
     cmds: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), FONT, 7.8),
         ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
@@ -230,7 +254,7 @@ def _cell(value: Any, column: Column, width: float) -> Flowable | str:
         value = f"{value:,}"
     style = STYLES[_style_name(column)]
     text = clean(value, column.limit)
-    if stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
+    if one_font(text) and stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
         return text
     return para(value, _style_name(column), column.limit)
 
@@ -273,6 +297,7 @@ def stat_block(stats: Sequence[tuple[str, str]], width: float = FRAME_WIDTH) -> 
              for num, label in stats]
     table = Table([cells], colWidths=[width / len(stats)] * len(stats), hAlign="LEFT")
     table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, 8.5),
         ("BOX", (0, 0), (-1, -1), 0.6, RULE),
         ("LINEBEFORE", (1, 0), (-1, -1), 0.6, RULE),
         ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
@@ -334,6 +359,7 @@ def _canvas_class(info: DocumentInfo) -> type[Canvas]:
     class _ReportCanvas(Canvas):
         def __init__(self, *args: Any, **kw: Any) -> None:
             kw["invariant"] = 1
+            kw["initialFontName"] = FONT             # never reference an unembedded Helvetica
             super().__init__(*args, **kw)
             stamp = _PinnedTimeStamp(info.created_utc)
             doc = self._doc
@@ -373,7 +399,7 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.setFont(FONT, 8)
     canvas.setFillColor(MUTED)
     canvas.drawString(MARGIN, top, f"evkit - {info.title}")
-    canvas.drawRightString(width - MARGIN, top, f"{info.id_label} {clean(info.case_id, 60)}")
+    canvas.drawRightString(width - MARGIN, top, f"{info.id_label} {plain_text(info.case_id, 60)}")
     canvas.setStrokeColor(RULE)
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN, top - 2.5 * mm, width - MARGIN, top - 2.5 * mm)

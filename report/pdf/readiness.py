@@ -81,7 +81,7 @@ def _page_one(model: dict[str, Any], name: str) -> list[Flowable]:
         out.append(para("Nothing to fix."))
     for fix in fixes:
         out.append(bullet(f"<b>{esc(fix.get('severity'))}</b> &middot; {esc(fix.get('action'))}"
-                          f" ({esc(fix.get('target'))}): <font face='Courier'>{esc(fix.get('command'))}</font>"))
+                          f" ({esc(fix.get('target'))}): <font name='EvkitMono'>{esc(fix.get('command'))}</font>"))
     switches = as_dict(model.get("switches"))
     out.append(rich("Tenant switches", "h2"))
     out.append(bullet(f"Mailbox auditing for the organisation (AuditDisabled): "

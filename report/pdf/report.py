@@ -16,7 +16,7 @@ from typing import Any
 from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, TableStyle
 
 from evkit.report.pdf.common import (
-    ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
+    ALERT, FONT_BOLD, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
     clean, count_text, data_table, esc, none_found, parse_utc, plural, rich, section, show_period,
     spacer, stat_block,
 )
@@ -241,7 +241,8 @@ def _untrusted_text(findings: Mapping[str, Any]) -> str:
 def _alert_box(text: str) -> KeepTogether:
     """A boxed alert on page 1 (evkit's own markup)."""
     box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
-    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, ALERT),
+    box.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT_BOLD, 10),
+                             ("BOX", (0, 0), (-1, -1), 1.2, ALERT),
                              ("LEFTPADDING", (0, 0), (-1, -1), 8),
                              ("TOPPADDING", (0, 0), (-1, -1), 6),
                              ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))

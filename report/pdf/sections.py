@@ -146,7 +146,7 @@ def _tampering(findings: dict[str, Any]) -> list:
             Column("Target", 0.15), Column("What it means / records", 0.4)]
     rows = [[show_time(r.get("time_utc")), _plain(r.get("operation")), _plain(r.get("actor")),
              _plain(r.get("target")),
-             rich(f"{esc(_plain(r.get('description')))}<br/><font name='Courier' size='7'>"
+             rich(f"{esc(_plain(r.get('description')))}<br/><font name='EvkitMono' size='7'>"
                   f"{esc(_ids(r))}</font>", "cell")]
             for r in as_rows(findings.get("tampering"))]
     return [section("Audit tampering"),

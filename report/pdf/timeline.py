@@ -19,7 +19,7 @@ from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from evkit.report.pdf.common import (
-    FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, clean, data_table, none_found, note,
+    FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, data_table, none_found, note, plain_text,
     parse_utc, plural, show_time,
 )
 
@@ -129,7 +129,7 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 
 
 def _mailbox_label(drawing: Drawing, mailbox: str, top: float) -> None:
-    local, at, domain = clean(mailbox, 200).partition("@")
+    local, at, domain = plain_text(mailbox, 200).partition("@")
     lines = [local, at + domain] if at else [local]
     for i, line in enumerate(lines):
         drawing.add(String(0, top - 8 - i * 8.5, _fit(line, FONT_BOLD if i == 0 else FONT, 7.2,

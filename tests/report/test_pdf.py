@@ -153,9 +153,9 @@ def test_hostile_strings_render_literally(rendered):
                     "Point with </para><img src='x.png'/> injection",
                     'subject:"wire" AND <script>alert(1)</script>',
                     "Contoso <font size=40>Ltd</font> & Sons",
-                    "Tab here, newline there, NUL?, ESC?[31m, bell?.",
-                    "???? ???? RTL subject ?gnp.exe",
-                    "Payment due ?? today ??",
+                    "Tab here, newline there, NUL[U+0000], ESC[U+001B][31m, bell[U+0007].",
+                    "RTL subject [U+202E]gnp.exe",
+                    "Payment due [U+1F4B8][U+1F525]",
                     "<b>evil</b>@contoso.com",
                     "IR-<b>9</b>&amp;"):
         assert literal in text, literal

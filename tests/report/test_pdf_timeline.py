@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.platypus import Paragraph
 
+from evkit.report.pdf.common import FONT_BOLD
 from evkit.report.pdf.timeline import (
     KIND_COLOURS, THROTTLED_FILL, UNKNOWN_FILL, _Axis, _runs, timeline_flowables,
 )
@@ -54,7 +55,7 @@ def test_mailboxes_follow_the_findings_order_then_the_rest_sorted():
     findings = {"mailboxes": [{"mailbox": "z@x"}, {"mailbox": "a@x"}],
                 "timeline": [entry("a@x", 1), entry("m@x", 2), entry("z@x", 3), entry("b@x", 4)]}
     labels = [s.text for s in shapes(timeline_flowables(findings), String)
-              if s.fontName == "Helvetica-Bold"]
+              if s.fontName == FONT_BOLD]
     assert labels == ["z", "a", "b", "m"]
 
 
