@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile, format_utc
+from evkit.report.outputs.overview import answer, mailbox_cards, unknown_groups
 from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
 from evkit.report.rules.suggest import Suggestion
@@ -116,40 +117,43 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]], *, known: int = 0) -> dict[str, Any]:
+    """Page 1 as data (report.outputs.overview): the answer, the cards, the unknown mailboxes
+    grouped by reason. `known` is how many mailboxes the evidence holds (configuration and
+    records); the mailbox cards partition them."""
     confirmed = sum(m["confirmed"] for m in mailboxes)
     inferred = sum(m["inferred"] for m in mailboxes)
     unnamed = sum(m["inferred_unnamed"] for m in mailboxes)
-    affected = [m["mailbox"] for m in mailboxes if m["confirmed"] or m["inferred"] or m["inferred_unnamed"]]
     unknown = [m for m in mailboxes if m["unknown"]]
     in_scope = [m for m in mailboxes if m["in_scope"]]
     first, last = _fmt(a.first_activity), _fmt(a.last_activity)
-    if a.attributed:
-        headline = (f"The attacker's activity was recorded between {_plain(a.first_activity)} and "
-                    f"{_plain(a.last_activity)}: "
-                    f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
-                    f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
-    else:
-        headline = (f"No activity matching the case's indicators was found between "
-                    f"{_plain(case.window_start)} and {_plain(case.window_end)}.")
+    window = (case.window_start, case.window_end)
+    cards = mailbox_cards(mailboxes, known)
+    groups = unknown_groups(mailboxes, (format_utc(window[0]), format_utc(window[1])))
+    headline = answer(cards=cards, confirmed=confirmed, inferred=inferred, unnamed=unnamed, groups=groups,
+                      attributed=bool(a.attributed), first=a.first_activity, last=a.last_activity,
+                      window=window)
     points = [f"{confirmed} item(s) were opened, sent, moved or deleted by the attacker "
               "(confirmed by audit records that name them)."]
     if inferred or unnamed:
         points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
                       f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
     for m in unknown:
-        reasons = sorted({u["reason"] for u in m["unknown"]})
         where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
-        points.append(f"{m['mailbox']} cannot be fully assessed{where}: {'; '.join(reasons)}.")
+        periods = "; ".join(f"{g.reason}, from {_plain(g.start)} to {_plain(g.end)}"
+                            for g in a.unknown.get(m["mailbox"], []))
+        points.append(f"{m['mailbox']} cannot be fully assessed{where}: {periods}.")
     if a.throttled:
         points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
     if a.searches:
         points.append(f"The attacker ran {len(a.searches)} mailbox search(es); the query text is listed.")
     if a.sends:
         points.append(f"The attacker sent {len(a.sends)} message(s) from the mailbox(es) in scope.")
-    return {"mailboxes_in_scope": len(in_scope), "mailboxes_affected": len(affected),
+    return {"mailboxes_in_scope": len(in_scope), **cards,
             "confirmed_items": confirmed, "inferred_items": inferred, "inferred_unnamed_items": unnamed,
-            "mailboxes_unknown": len(unknown), "first_activity_utc": first, "last_activity_utc": last,
+            "presumed_items": inferred + unnamed,
+            "mailboxes_unknown": len(unknown), "unknown_groups": groups,
+            "first_activity_utc": first, "last_activity_utc": last,
             "attributed_records": len(a.attributed), "headline": headline, "points": points}
 
 
@@ -174,7 +178,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "case": case.to_json(),
         "bundles": listed,
         "signers": signer_groups(listed),
-        "summary": summary(case, analysis, mailboxes),
+        "summary": summary(case, analysis, mailboxes, known=len(set(types) | {m["mailbox"] for m in mailboxes})),
         "mailboxes": mailboxes,
         "items": {c.value: sum(1 for v in items if v.classification is c) for c in Classification},
         "timeline": analysis.timeline,

@@ -25,11 +25,13 @@ Use: build a list of flowables with `rich` (evkit's own markup, untrusted parts 
 from __future__ import annotations
 
 import hashlib
+import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape as _xml_escape
 
 from reportlab.lib import colors
@@ -148,8 +150,8 @@ def _style(name: str, **kw: Any) -> ParagraphStyle:
 
 
 STYLES: dict[str, ParagraphStyle] = {
-    "title": _style("title", fontName=FONT_BOLD, fontSize=20, leading=24, textColor=ACCENT,
-                    spaceAfter=4),
+    "title": _style("title", fontName=FONT_BOLD, fontSize=18, leading=22, textColor=ACCENT,
+                    spaceAfter=2),
     "subtitle": _style("subtitle", fontSize=10, leading=13, textColor=MUTED, spaceAfter=10),
     "h1": _style("h1", fontName=FONT_BOLD, fontSize=14, leading=18, textColor=ACCENT,
                  spaceBefore=10, spaceAfter=6),
@@ -157,7 +159,7 @@ STYLES: dict[str, ParagraphStyle] = {
                  spaceAfter=3),
     "h3": _style("h3", fontName=FONT_BOLD, fontSize=8.5, leading=11, textColor=INK,
                  spaceBefore=5, spaceAfter=2),
-    "headline": _style("headline", fontName=FONT_BOLD, fontSize=13, leading=17, spaceAfter=8),
+    "headline": _style("headline", fontName=FONT_BOLD, fontSize=12, leading=15.5, spaceAfter=6),
     "body": _style("body", fontSize=9.5, leading=13, spaceAfter=5),
     "bullet": _style("bullet", fontSize=9.5, leading=13, leftIndent=12, bulletIndent=2,
                      spaceAfter=2),
@@ -171,8 +173,9 @@ STYLES: dict[str, ParagraphStyle] = {
                         textColor=colors.white),
     "cell_head_num": _style("cell_head_num", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
                             textColor=colors.white, alignment=TA_RIGHT),
-    "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=22, leading=26, textColor=ACCENT),
+    "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=18, leading=21, textColor=ACCENT),
     "stat_label": _style("stat_label", fontSize=8.5, leading=10.5, textColor=MUTED),
+    "contents": _style("contents", fontSize=8.5, leading=11, textColor=INK, spaceBefore=6),
     "alert": _style("alert", fontName=FONT_BOLD, fontSize=10, leading=13, textColor=ALERT),
 }
 
@@ -188,8 +191,24 @@ def rich(markup: str, style: str = "body") -> Paragraph:
 
 
 def section(title: str) -> Paragraph:
-    """A numbered-free section heading (evkit's own words, not evidence)."""
-    return Paragraph(_xml_escape(title), STYLES["h1"])
+    """A numbered-free section heading (evkit's own words, not evidence). `build_document`
+    records the page each heading lands on, so page 1 can point to it."""
+    heading = Paragraph(_xml_escape(title), STYLES["h1"])
+    heading.evkit_section = title                  # type: ignore[attr-defined]
+    return heading
+
+
+def fits_one_page(story: Sequence[Flowable], *, banner: bool = True) -> bool:
+    """True when `story` fits in one page's frame (measured as laid out, worst case with the
+    evidence banner), so page 1 can choose the most detailed version that fits."""
+    height = PAGE_SIZE[1] - 2 * MARGIN - (3 * mm if banner else 0) - 2 * _FRAME_PAD - 4
+    used = 0.0
+    canvas = Canvas(io.BytesIO(), pagesize=PAGE_SIZE, invariant=1, initialFontName=FONT)
+    width = FRAME_WIDTH - 2 * _FRAME_PAD
+    for flowable in story:
+        _, h = flowable.wrapOn(canvas, width, height)
+        used += h + flowable.getSpaceBefore() + flowable.getSpaceAfter()
+    return used <= height
 
 
 def none_found(what: str = "None found.") -> Paragraph:
@@ -256,7 +275,45 @@ def _cell(value: Any, column: Column, width: float) -> Flowable | str:
     text = clean(value, column.limit)
     if one_font(text) and stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
         return text
-    return para(value, _style_name(column), column.limit)
+    return wrapped(text, _style_name(column), width - 2 * _PAD - 1)
+
+
+MIN_TEXT = 7.0                    # no text on a page is smaller than this (points)
+_BREAKS = re.compile(r"(?<=[@.\-_/\\:;,=&])")   # an over-long token may wrap after these
+
+
+def wrapped(text: str, style_name: str, width: float) -> Paragraph:
+    """A Paragraph of clean text that wraps between words, never inside one: a word wider than
+    `width` (an address, a path, an id) is first set smaller, down to MIN_TEXT, then broken
+    after '@', '.', '-', '/' and similar, so "alice@contoso.com" wraps as "alice@" / "contoso.com".
+    Only a run with no such character at all is cut where it must be."""
+    style = STYLES[style_name]
+    tokens = text.split(" ")
+    longest = max(stringWidth(t, style.fontName, style.fontSize) for t in tokens)
+    if longest > width:
+        size = max(MIN_TEXT, round(style.fontSize * width / longest, 1))
+        if size < style.fontSize:
+            style = ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size,
+                                   leading=max(size * 1.2, 8.4))
+
+    def fits(piece: str) -> bool:
+        return stringWidth(piece, style.fontName, style.fontSize) <= width
+
+    parts = []
+    for token in tokens:
+        if fits(token):
+            parts.append(_markup(token))
+            continue
+        lines, line = [], ""
+        for piece in _BREAKS.split(token):
+            if line and not fits(line + piece):
+                lines.append(line)
+                line = piece
+            else:
+                line += piece
+        lines.append(line)
+        parts.append("<br/>".join(_markup(x) for x in lines))
+    return Paragraph(" ".join(parts), style)
 
 
 def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
@@ -302,8 +359,8 @@ def stat_block(stats: Sequence[tuple[str, str]], width: float = FRAME_WIDTH) -> 
         ("LINEBEFORE", (1, 0), (-1, -1), 0.6, RULE),
         ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
         ("LEFTPADDING", (0, 0), (-1, -1), 8),
     ]))
     return table
@@ -416,16 +473,34 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.restoreState()
 
 
-def build_document(out_path: Path, info: DocumentInfo, story: list[Flowable]) -> None:
-    """Lay out `story` into `out_path`: deterministic bytes for the same story and info."""
+_FRAME_PAD = 6.0                   # reportlab's default frame padding
+
+
+class _Document(SimpleDocTemplate):
+    """Records the page of every section heading into `pages` (first occurrence wins)."""
+
+    pages: dict[str, int] | None = None
+
+    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab API)
+        title = getattr(flowable, "evkit_section", None)
+        if title and self.pages is not None:
+            self.pages.setdefault(title, self.page)
+
+
+def build_document(out_path: Path | BinaryIO, info: DocumentInfo, story: list[Flowable], *,
+                   pages: dict[str, int] | None = None) -> None:
+    """Lay out `story` into `out_path` (a path or a binary file): deterministic bytes for the
+    same story and info. `pages`, when given, receives each section heading's page number."""
     top = MARGIN + (3 * mm if _banner(info) is not None else 0)
-    doc = SimpleDocTemplate(
-        str(out_path), pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN,
+    doc = _Document(
+        out_path if not isinstance(out_path, Path) else str(out_path), pagesize=PAGE_SIZE,
+        leftMargin=MARGIN, rightMargin=MARGIN,
         topMargin=top, bottomMargin=MARGIN, invariant=1,
         title=f"{info.title} - {clean(info.case_id, 60)}", author=info.creator,
         subject=clean(info.subject, 200), creator=info.creator, producer=info.creator,
         keywords=[],
     )
+    doc.pages = pages
     doc.build(story, canvasmaker=_canvas_class(info))
 
 

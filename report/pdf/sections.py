@@ -83,8 +83,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
             for r in as_rows(findings.get("mailboxes"))]
     items = as_dict(findings.get("items"))
     totals = ", ".join(f"{esc(k)} {count_text(v)}" for k, v in items.items())
-    return [section("Mailboxes"),
-            rich("Per mailbox: items confirmed opened by the attacker, items that must be "
+    return [rich("Per mailbox: items confirmed opened by the attacker, items that must be "
                  "presumed read, and the periods for which nothing can be known."
                  + (f" Items by classification, all mailboxes: {totals}." if totals else ""),
                  "body"),
@@ -100,8 +99,7 @@ def _syncs(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), _plain(r.get("folder")), show_time(r.get("time_utc")),
              _plain(r.get("items_named")), _plain(r.get("items_unnamed")), _records(r)]
             for r in as_rows(findings.get("syncs"))]
-    return [section("Folder synchronisation"),
-            rich("Outlook for desktop downloads whole folders (Sync). Microsoft logs one record "
+    return [rich("Outlook for desktop downloads whole folders (Sync). Microsoft logs one record "
                  "per folder, not per item, so every item in a synced folder must be presumed "
                  "read.", "body"), *data_table(cols, rows, what="folder syncs")]
 
@@ -112,8 +110,7 @@ def _throttled(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("start")), show_time(r.get("end")),
              _count(r.get("attributed_activity")), _records(r)]
             for r in as_rows(findings.get("throttled"))]
-    return [section("Throttled windows"),
-            rich("After more than 1,000 access records in under 24 hours Microsoft stops logging "
+    return [rich("After more than 1,000 access records in under 24 hours Microsoft stops logging "
                  "individual opens for 24 hours. Where the attacker was active in such a window, "
                  "the mailbox's items are presumed read for that window.", "body"),
             *data_table(cols, rows, what="throttled windows")]
@@ -126,8 +123,7 @@ def _searches(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("query")),
              _count(r.get("matching_items")), _records(r)]
             for r in as_rows(findings.get("searches"))]
-    return [section("Searches"),
-            rich("What the attacker searched for. Results are not claimed as read; items whose "
+    return [rich("What the attacker searched for. Results are not claimed as read; items whose "
                  "subject matches are flagged in the item list.", "body"),
             *data_table(cols, rows, what="searches")]
 
@@ -138,7 +134,7 @@ def _sends(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("subject")),
              _plain(r.get("internet_message_id")), _records(r)]
             for r in as_rows(findings.get("sends"))]
-    return [section("Messages sent by the attacker"), *data_table(cols, rows, what="sends")]
+    return [*data_table(cols, rows, what="sends")]
 
 
 def _tampering(findings: dict[str, Any]) -> list:
@@ -149,8 +145,7 @@ def _tampering(findings: dict[str, Any]) -> list:
              rich(f"{esc(_plain(r.get('description')))}<br/><font name='EvkitMono' size='7'>"
                   f"{esc(_ids(r))}</font>", "cell")]
             for r in as_rows(findings.get("tampering"))]
-    return [section("Audit tampering"),
-            rich("Changes that switch auditing off, exempt an account from it or remove the "
+    return [rich("Changes that switch auditing off, exempt an account from it or remove the "
                  "licence that records mail access, during the incident window.", "body"),
             *data_table(cols, rows, what="tampering findings")]
 
@@ -163,8 +158,7 @@ def _indicators(findings: dict[str, Any]) -> list:
             for r in as_rows(findings.get("suggested_indicators"))]
     used = [[_plain(r.get("indicator")), _count(r.get("records")), _count(r.get("sessions")),
              _count(r.get("session_records"))] for r in as_rows(findings.get("attribution"))]
-    return [section("Indicators"),
-            rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
+    return [rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
                  "one attributed to the attacker (sessions expand attribution).", "body"),
             *data_table([Column("Indicator", 0.52), Column("Records matched", 0.16, True),
                          Column("Sessions", 0.14, True),
@@ -185,8 +179,7 @@ def _coverage(findings: dict[str, Any]) -> list:
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),
              reason_words(r.get("reason")) if r.get("reason") else "-"]
             for r in as_rows(findings.get("coverage"))]
-    return [section("Audit coverage"),
-            rich("Whether each mailbox's mail access could be logged at all, from the tenant's "
+    return [rich("Whether each mailbox's mail access could be logged at all, from the tenant's "
                  "audit configuration and licences.", "body"),
             *data_table(cols, rows, what="mailboxes")]
 
@@ -194,7 +187,7 @@ def _coverage(findings: dict[str, Any]) -> list:
 def _completeness(findings: dict[str, Any]) -> list:
     units = as_rows(findings.get("completeness"))
     gaps = [u for u in units if u.get("status") != "complete"]
-    out = [section("Completeness of the collection")]
+    out: list = []
     done = len(units) - len(gaps)
     out.append(rich(f"{plural(len(gaps), 'collection unit is', 'collection units are')} not "
                     f"complete{f' ({done:,} recorded as complete)' if done else ''}. Each "
@@ -211,16 +204,27 @@ def _completeness(findings: dict[str, Any]) -> list:
     return out
 
 
-SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
-    _mailboxes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
-    _completeness,
+# The detail sections in report order: (heading, builder of the section's body). Another section
+# slots in by adding its pair here; page 1's pointers and the contents follow automatically.
+SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list]], ...] = (
+    ("Mailboxes", _mailboxes),
+    ("Folder synchronisation", _syncs),
+    ("Throttled windows", _throttled),
+    ("Searches", _searches),
+    ("Messages sent by the attacker", _sends),
+    ("Audit tampering", _tampering),
+    ("Indicators", _indicators),
+    ("Audit coverage", _coverage),
+    ("Completeness of the collection", _completeness),
 )
+SECTION_TITLES = tuple(title for title, _ in SECTIONS)
 
 
 def detail_flowables(findings: dict[str, Any]) -> list:
     """Every detail section in report order (the appendices follow from evkit.report.pdf.appendix)."""
     out: list = []
-    for build in SECTIONS:
+    for title, build in SECTIONS:
         out.append(CondPageBreak(120))
+        out.append(section(title))
         out += build(findings)
     return out
