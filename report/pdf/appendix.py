@@ -31,6 +31,36 @@ METHOD = (
      "that was capped or failed. Unknown never means \"no access\"."),
 )
 
+# The words the report uses, as an executive or a lawyer would put them.
+GLOSSARY = (
+    ("Confirmed", "an item a Microsoft access record names as opened, sent, moved or deleted by "
+     "the attacker."),
+    ("Presumed read", "an item the attacker could read although no record names it opening it: it "
+     "was in a folder the attacker downloaded (Sync), in a throttled window, or matched a search. "
+     "Named items are listed; the rest are counted from folder sizes."),
+    ("Cannot be assessed", "no attacker access was found, but the records that would show it were "
+     "not kept or not collected, so access can be neither confirmed nor ruled out."),
+    ("No evidence of access", "the mailbox's whole incident window is covered by readable records "
+     "with auditing working, and none shows the attacker."),
+    ("Bind", "Microsoft's record that a message was opened (read) through a mail client or "
+     "application; it lists the messages opened."),
+    ("Sync", "Microsoft's record that a whole folder was downloaded by a desktop mail client; it "
+     "names the folder, not the messages."),
+    ("Throttling", "when a mailbox generates more than 1,000 access records in a day, Microsoft "
+     "stops recording individual opens for the next 24 hours."),
+    ("Audit set", "the list of actions a mailbox records (for example MailItemsAccessed, the "
+     "record of mail reading). An action missing from it is simply not recorded."),
+    ("Audit bypass", "a setting that exempts an account from mailbox auditing: nothing it does "
+     "is recorded while the setting is in force."),
+    ("Audit (Premium) / Audit (Standard)", "Microsoft's audit licence tiers. Mail-reading "
+     "records came only with Audit (Premium) (E5 and similar) until Microsoft extended them to "
+     "Audit (Standard) in 2023-2024."),
+    ("Logon type", "who opened the mailbox: its owner, a delegate (another user with access) or "
+     "an administrator or application. Each is audited separately."),
+    ("Evidence bundle", "a sealed folder of collected records with a manifest of every file's "
+     "hash and the examiner's signature; any change to a byte is detected."),
+)
+
 LIMITS = (
     "Throttling: after more than 1,000 MailItemsAccessed records in under 24 hours, Exchange "
     "stops logging individual opens (Bind) for the next 24 hours. Only the first record says so "
@@ -49,6 +79,13 @@ LIMITS = (
     "(copies, forwarding outside Exchange, screenshots), reading by other means (for example "
     "a synced device's local copy), and access before the audit log's retention period.",
 )
+
+
+def glossary_flowables() -> list:
+    """The terms of the report in plain words."""
+    out: list = [CondPageBreak(200), section("Glossary")]
+    out += [rich(f"<b>{esc(term)}:</b> {esc(text, None)}", "bullet") for term, text in GLOSSARY]
+    return out
 
 
 def methodology_flowables(findings: dict[str, Any]) -> list:
@@ -102,8 +139,8 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
 
 
 def appendix_flowables(findings: dict[str, Any]) -> list:
-    """Methodology first, then the evidence appendix (the last pages of the report)."""
-    return methodology_flowables(findings) + evidence_flowables(findings)
+    """The glossary, the methodology, then the evidence appendix (the last pages of the report)."""
+    return glossary_flowables() + methodology_flowables(findings) + evidence_flowables(findings)
 
 
 def _signer_words(bundle: dict) -> str:

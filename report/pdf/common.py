@@ -333,8 +333,8 @@ def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
                          for v, c in zip(row, columns, strict=False)])
     if not body:
         return [none_found()]
-    head = [Paragraph(_xml_escape(c.title), STYLES["cell_head_num" if c.numeric else "cell_head"])
-            for c in columns]
+    head = [wrapped(c.title, "cell_head_num" if c.numeric else "cell_head",
+                    c.width * width - 2 * _PAD - 1) for c in columns]
     widths = [c.width * width for c in columns]
     out: list[Flowable] = []
     for start in range(0, len(body), _CHUNK_ROWS):

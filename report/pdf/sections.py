@@ -169,18 +169,35 @@ def _indicators(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="suggested indicators")]
 
 
+def _logged_for(row: dict[str, Any]) -> str:
+    """Mail reading logged for which logon types: "all", "owner, admin; NOT delegate", "NO"."""
+    logons = as_dict(row.get("mail_items_accessed_logons"))
+    if not logons:
+        audited = row.get("mail_items_accessed_audited")
+        return {True: "yes", False: "NO"}.get(audited, "not stated") if isinstance(audited, bool) else "not stated"
+    yes = [k for k, v in logons.items() if v is True]
+    no = [k for k, v in logons.items() if v is False]
+    if not no:
+        return "yes, every logon type"
+    if not yes:
+        return "NO"
+    return f"{', '.join(yes)}; NOT {', '.join(no)}"
+
+
 def _coverage(findings: dict[str, Any]) -> list:
-    cols = [Column("Mailbox", 0.22), Column("Type", 0.09), Column("Mail access audited", 0.1),
-            Column("Licence", 0.13), Column("Bypass", 0.07), Column("Verdict", 0.12),
-            Column("Reason", 0.27)]
-    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")),
-             _plain(r.get("mail_items_accessed_audited")),
+    cols = [Column("Mailbox", 0.22), Column("Type", 0.08), Column("Mail reading logged", 0.14),
+            Column("Licence", 0.1), Column("Bypass", 0.07), Column("Verdict", 0.12),
+            Column("Reason (audit settings as collected)", 0.27)]
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _logged_for(r),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),
              reason_words(r.get("reason")) if r.get("reason") else "-"]
             for r in as_rows(findings.get("coverage"))]
-    return [rich("Whether each mailbox's mail access could be logged at all, from the tenant's "
-                 "audit configuration and licences.", "body"),
+    return [rich("Whether each mailbox's mail reading (MailItemsAccessed) could be logged at all, "
+                 "from the tenant's audit configuration and licences as collected, for every "
+                 "mailbox in scope or with a period that cannot be known. How this changed "
+                 "during the incident window (an audit bypass added later, for example) is in "
+                 "the periods of the Mailboxes table.", "body"),
             *data_table(cols, rows, what="mailboxes")]
 
 
