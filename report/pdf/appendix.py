@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.platypus import CondPageBreak
+from reportlab.platypus import CondPageBreak, KeepTogether
 
 from evkit.report.pdf.common import (
     Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
@@ -118,23 +118,24 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
     if not bundles:
         return [*out, none_found("None found: the findings list no evidence bundle.")]
     for b in bundles:
-        out.append(rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2"))
-        out += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
-                          [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
-                           ["Verification verdict", b.get("verdict")],
-                           ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
-                           ["Signer", _signer_words(b)],
-                           ["Signer fingerprint", b.get("signer_fingerprint")]])
+        block: list = [rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2")]
+        block += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
+                            [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
+                             ["Verification verdict", b.get("verdict")],
+                             ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
+                             ["Signer", _signer_words(b)],
+                             ["Signer fingerprint", b.get("signer_fingerprint")]])
         checks = as_list(b.get("verification_findings"))
         if checks:
-            out.append(rich("Verification findings", "h3"))
-            out += [bullet(esc(c, 400)) for c in checks]
+            block.append(rich("Verification findings", "h3"))
+            block += [bullet(esc(c, 400)) for c in checks]
         custody = [[c.get("seq"), c.get("event"), show_time(c.get("time_utc")), c.get("actor"),
                     c.get("to") or "-"] for c in as_rows(b.get("custody"))]
-        out.append(rich("Custody chain", "h3"))
-        out += data_table([Column("#", 0.05, True), Column("Event", 0.14),
-                           Column("Time (UTC)", 0.15), Column("By", 0.4), Column("To", 0.26)],
-                          custody, what="custody records")
+        block.append(rich("Custody chain", "h3"))
+        block += data_table([Column("#", 0.05, True), Column("Event", 0.14),
+                             Column("Time (UTC)", 0.15), Column("By", 0.4), Column("To", 0.26)],
+                            custody, what="custody records")
+        out.append(KeepTogether(block))         # a bundle's identity and custody on one page
     return out
 
 

@@ -279,7 +279,9 @@ def _cell(value: Any, column: Column, width: float) -> Flowable | str:
 
 
 MIN_TEXT = 7.0                    # no text on a page is smaller than this (points)
-_BREAKS = re.compile(r"(?<=[@.\-_/\\:;,=&])")   # an over-long token may wrap after these
+# an over-long token may wrap after these characters, or between a lower-case letter and a capital
+# ("Set-Mailbox" / "Audit" / "Bypass"), never elsewhere
+_BREAKS = re.compile(r"(?<=[@.\-_/\\:;,=&])|(?<=[a-z])(?=[A-Z])")
 
 
 def wrapped(text: str, style_name: str, width: float) -> Paragraph:

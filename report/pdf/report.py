@@ -122,6 +122,7 @@ def summary_flowables(findings: Mapping[str, Any], pages: Mapping[str, int] | No
     out.append(_evidence_line(findings))
     out += signer_flowables(findings, limit=signers)
     out += _unknowable(summary, pages, groups)
+    out.append(spacer(4))
     out += _who_when(case, summary)
     problems = as_list(findings.get("problems"))
     if problems:

@@ -138,8 +138,8 @@ def _sends(findings: dict[str, Any]) -> list:
 
 
 def _tampering(findings: dict[str, Any]) -> list:
-    cols = [Column("Time (UTC)", 0.13), Column("Operation", 0.17), Column("Actor", 0.15),
-            Column("Target", 0.15), Column("What it means / records", 0.4)]
+    cols = [Column("Time (UTC)", 0.12), Column("Operation", 0.22), Column("Actor", 0.18),
+            Column("Target", 0.13), Column("What it means / records", 0.35)]
     rows = [[show_time(r.get("time_utc")), _plain(r.get("operation")), _plain(r.get("actor")),
              _plain(r.get("target")),
              rich(f"{esc(_plain(r.get('description')))}<br/><font name='EvkitMono' size='7'>"

@@ -165,3 +165,13 @@ def test_no_text_is_smaller_than_7_points(name, rendered):
     sizes = text_sizes(rendered[name])
     assert sizes, "no text found in the content streams"
     assert min(sizes) >= MIN_POINTS, sorted(sizes)[:5]
+
+
+@pytest.mark.parametrize("name", ["bec", "large", "empty"])
+def test_no_orphan_pages(name, rendered):
+    """No page carries only a line or two (a heading, a table's tail) under its header."""
+    pages = subprocess.run(["pdftotext", "-layout", str(rendered[name]), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")[:-1]
+    for number, page in enumerate(pages, start=1):
+        body = [ln for ln in page.splitlines() if ln.strip()][1:-1]     # without header and footer
+        assert len(body) >= 8, (number, body)
