@@ -79,3 +79,27 @@ def test_throttled_and_unknown_periods_are_shaded():
     fills = [r.fillColor for r in shapes(timeline_flowables(findings), Rect)]
     assert fills.count(THROTTLED_FILL) == 2       # the window and its legend swatch
     assert fills.count(UNKNOWN_FILL) == 2
+
+
+def axis_labels(findings: dict) -> list[str]:
+    return [s.text for s in shapes(timeline_flowables(findings), String) if s.textAnchor == "middle"]
+
+
+def test_one_time_format_per_axis_and_no_label_under_7_points():
+    findings = {"timeline": [entry("a@x", 0), entry("a@x", 50)]}     # two days and more: mixed hours
+    labels = axis_labels(findings)
+    assert labels
+    formats = {"date" if len(t) == 10 else "day-time" for t in labels}
+    assert len(formats) == 1, labels
+    sizes = [s.fontSize for s in shapes(timeline_flowables(findings), String)]
+    assert min(sizes) >= 7
+
+
+def test_day_boundaries_are_marked():
+    from reportlab.graphics.shapes import Line
+
+    from evkit.report.pdf.common import MUTED
+    findings = {"timeline": [entry("a@x", 5), entry("a@x", 30)]}
+    solid = [ln for ln in shapes(timeline_flowables(findings), Line)
+             if ln.strokeColor == MUTED and not getattr(ln, "strokeDashArray", None) and ln.x1 == ln.x2]
+    assert len(solid) >= 1                       # midnight of 2 June at least
