@@ -136,8 +136,9 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]], *, kno
     points = [f"{confirmed} item(s) were opened, sent, moved or deleted by the attacker "
               "(confirmed by audit records that name them)."]
     if inferred or unnamed:
+        counted = f", plus {unnamed} item(s) counted in synced folders but never named" if unnamed else ""
         points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
-                      f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
+                      f"or matching searches){counted}.")
     for m in unknown:
         where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
         periods = "; ".join(f"{g.reason}, from {_plain(g.start)} to {_plain(g.end)}"

@@ -5,7 +5,8 @@ Everything that makes a PDF trustworthy lives here once:
 - `clean`, `esc`, `para`: the only way an untrusted string (subject, folder name, query, user
   agent...) reaches a page. Markup is escaped, control and invisible formatting characters
   (bidi overrides, zero-width) and characters no embedded font has are shown as their code
-  point ("[U+3042]"; fonts: `evkit.report.pdf.typefaces`), and very long values are cut with a marker. The exact value always stays in
+  point ("[U+3042]"; fonts: `evkit.report.pdf.typefaces`), and very long values are cut with a
+  marker. The exact value always stays in
   findings.json; the PDF is a view of it.
 - `build_document`: A4 document in reportlab invariant mode with metadata and the creation date
   taken from the caller (never from the clock or SOURCE_DATE_EPOCH), a header with the case id,

@@ -86,8 +86,8 @@ def _page_one(model: dict[str, Any], name: str) -> list[Flowable]:
     out.append(rich("Tenant switches", "h2"))
     out.append(bullet(f"Mailbox auditing for the organisation: "
                       f"<b>{_org_audit(switches.get('audit_disabled'))}</b>"))
-    out.append(bullet(f"Unified audit log recording: "
-                      f"<b>{_on_off(switches.get('unified_audit_log_ingestion_enabled'), 'UnifiedAuditLogIngestionEnabled')}</b>"))
+    ingestion = _on_off(switches.get("unified_audit_log_ingestion_enabled"), "UnifiedAuditLogIngestionEnabled")
+    out.append(bullet(f"Unified audit log recording: <b>{ingestion}</b>"))
     bypassed = as_list(switches.get("bypassed_accounts"))
     out.append(bullet("Accounts with an audit bypass association: <b>"
                       + (esc(", ".join(str(b) for b in bypassed)) if bypassed else "none") + "</b>"))

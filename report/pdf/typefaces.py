@@ -67,7 +67,7 @@ def _find_cjk() -> tuple[Path | None, frozenset[int]]:
         if path.is_file():
             try:
                 chars = _register(CJK, path)
-            except Exception:  # noqa: BLE001, S112 - an unreadable system font is skipped, never fatal
+            except Exception:  # noqa: BLE001 - an unreadable system font is skipped, never fatal
                 continue
             _family(CJK, CJK)
             return path, chars

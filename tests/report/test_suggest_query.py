@@ -41,7 +41,8 @@ def _records() -> list[dict]:
         recs.append(rec)
     # an app never seen before reads mail, more often than the ids listed per suggestion
     for n in range(MAX_IDS + 5):
-        recs.append(mia(f"app-{n:03d}", "2023-06-02T09:00:00", B, AppId=NEW_APP, session="a0000000-0000-4000-8000-000000000001"))
+        recs.append(mia(f"app-{n:03d}", "2023-06-02T09:00:00", B, AppId=NEW_APP,
+                        session="a0000000-0000-4000-8000-000000000001"))
     # the attacker's own address is an indicator: never suggested
     recs.append(mia("atk-1", "2023-06-02T10:00:00", A, ip=ATTACKER_IP, session="a7000000-0000-4000-8000-000000000001"))
     return recs
