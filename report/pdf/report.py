@@ -91,8 +91,8 @@ def page_one(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> li
     for groups, signers in PAGE_ONE_DETAIL:
         story = summary_flowables(findings, pages, groups=groups, signers=signers)
         if fits_one_page(story):
-            return summary_flowables(findings, pages, groups=groups, signers=signers)
-    return summary_flowables(findings, pages, groups=0, signers=1)
+            return story
+    return story                                    # the least detail: bounded, always fits
 
 
 def summary_flowables(findings: Mapping[str, Any], pages: Mapping[str, int] | None = None, *,
