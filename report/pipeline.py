@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -127,17 +127,23 @@ def tampering_findings(records: list[dict[str, Any]], case: CaseFile) -> list[di
     return sorted(out, key=lambda r: (r["time_utc"], r["record_ids"], r["description"]))
 
 
-def coverage_rows(cfg: Any, in_scope: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def coverage_rows(cfg: Any, listed: Collection[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The audit coverage table for the `listed` mailboxes (those in scope and those with a period
+    that cannot be known, so it agrees with page 1), and every collected mailbox's type.
+    `mail_items_accessed_audited` is true only when mail reading is logged for every logon type;
+    `mail_items_accessed_logons` says for which ones it is."""
     if cfg is None:
         return [], {}
     from evkit.report.coverage.assess import assess_mailboxes, explain  # noqa: PLC0415
     rows, types = [], {}
     for m in assess_mailboxes(cfg):
         types[m.mailbox] = m.type
-        if m.mailbox not in in_scope:
+        if m.mailbox not in listed:
             continue
+        logons = {logon: m.audited(logon, "MailItemsAccessed") for logon in LOGONS}
         rows.append({"mailbox": m.mailbox, "type": m.type,
-                     "mail_items_accessed_audited": m.audited("owner", "MailItemsAccessed"),
+                     "mail_items_accessed_audited": all(v is not False for v in logons.values()),
+                     "mail_items_accessed_logons": logons,
                      "licence": getattr(m.licence, "tier", str(m.licence)), "bypass": m.bypass,
                      "verdict": m.verdict, "reason": "; ".join(explain(r) for r in m.reasons)})
     return rows, types
@@ -292,7 +298,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         if any(s["items_unnamed"] is None for s in analysis.syncs):
             limitations.append("Folder statistics were not collected for some synced folders: items in them "
                                "that no record names cannot be counted.")
-        cov, types = coverage_rows(cfg, analysis.in_scope)
+        cov, types = coverage_rows(cfg, set(analysis.in_scope) | set(analysis.unknown))
         findings = build_findings(case=case, analysis=analysis, bundles=infos, evidence_valid=intake.valid,
                                   evidence_state=intake.state,
                                   warnings=intake.warnings,

@@ -145,10 +145,20 @@ KEY_COLUMNS = {
 }
 
 
+# A session id that can expand attribution: a GUID (values are lower-cased), never the all-zero
+# GUID. Anonymised exports put placeholders ("-", "n/a", "<redacted>", counters) where session ids
+# were; treating those as one session would attribute every record carrying them
+# (docs/methodology.md 1.2).
+SESSION_GUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
 def key_filter(kind: str, value: str = "v") -> str:
-    """SQL: `value` counts as a correlation value of this kind (not empty; no all-zero session)."""
+    """SQL: `value` counts as a correlation value of this kind (not empty; a session id only
+    when it is a GUID other than the all-zero one)."""
     usable = f"{value} IS NOT NULL AND {value} <> ''"
-    return f"{usable} AND {value} <> '{NULL_GUID}'" if kind == "session" else usable
+    if kind == "session":
+        return f"{usable} AND {value} <> '{NULL_GUID}' AND regexp_matches({value}, '{SESSION_GUID}')"
+    return usable
 
 
 def key_values(kind: str, source: str = "events") -> str:

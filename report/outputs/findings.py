@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile
+from evkit.report.outputs.overview import answer, mailbox_cards, unknown_groups
 from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
 from evkit.report.rules.suggest import Suggestion
@@ -74,7 +75,6 @@ def _plain(value: datetime | None) -> str:
     return format_plain(value) if value is not None else "an unknown time"
 
 
-AFFECTED = ("accessed", "presumed accessed", "changed by the attacker")
 
 
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -129,38 +129,40 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]], *, known: int = 0) -> dict[str, Any]:
+    """Page 1 as data (report.outputs.overview): the answer, the cards, the unknown mailboxes
+    grouped by reason. `known` is how many mailboxes the evidence holds (configuration and
+    records); the mailbox cards partition them."""
     confirmed = sum(m["confirmed"] for m in mailboxes)
     inferred = sum(m["inferred"] for m in mailboxes)
     unnamed = sum(m["inferred_unnamed"] for m in mailboxes)
-    affected = [m["mailbox"] for m in mailboxes if m["verdict"] in AFFECTED]
     items_unknown = sum(m["accessed_items_unknown"] for m in mailboxes)
     unknown = [m for m in mailboxes if m["unknown"]]
     in_scope = [m for m in mailboxes if m["in_scope"]]
     first, last = _fmt(a.first_activity), _fmt(a.last_activity)
-    if a.attributed:
-        headline = (f"The attacker's activity was recorded between {_plain(a.first_activity)} and "
-                    f"{_plain(a.last_activity)}: "
-                    f"{confirmed} item(s) were confirmed accessed and {inferred + unnamed} must be "
-                    f"presumed accessed, in {len(affected)} of {len(in_scope)} mailbox(es) in scope.")
-    elif a.evidence_gaps:
+    window = (case.window_start, case.window_end)
+    cards = mailbox_cards(mailboxes, known)
+    groups = unknown_groups(mailboxes, (format_utc(window[0]), format_utc(window[1])))
+    headline = answer(cards=cards, confirmed=confirmed, inferred=inferred, unnamed=unnamed, groups=groups,
+                      attributed=bool(a.attributed), first=a.first_activity, last=a.last_activity,
+                      window=window)
+    if a.evidence_gaps and not a.attributed:  # never "no activity" over evidence that was not all there
         headline = (f"The evidence that could be read holds no activity matching the case's indicators "
                     f"between {_plain(case.window_start)} and {_plain(case.window_end)}, but it does not "
                     "cover all of that period or could not all be read, so activity cannot be ruled out.")
-    else:
-        headline = (f"No activity matching the case's indicators was found between "
-                    f"{_plain(case.window_start)} and {_plain(case.window_end)}.")
     points = [f"{confirmed} item(s) were opened, sent, moved or deleted by the attacker "
               "(confirmed by audit records that name them)."]
     if inferred or unnamed:
+        counted = f", plus {unnamed} item(s) counted in synced folders but never named" if unnamed else ""
         points.append(f"{inferred} further item(s) are presumed read (folder syncs, throttled logging "
-                      f"or matching searches){f', plus {unnamed} item(s) counted in synced folders but never named' if unnamed else ''}.")
+                      f"or matching searches){counted}.")
     for g in a.evidence_gaps:
         points.append(f"From {_plain(g.start)} to {_plain(g.end)} no mailbox can be assessed: {g.reason}.")
     for m in unknown:
-        reasons = sorted({u["reason"] for u in m["unknown"]})
         where = "" if m["in_scope"] else " (no recorded attacker activity, but access would not have been logged)"
-        points.append(f"{m['mailbox']} cannot be fully assessed{where}: {'; '.join(reasons)}.")
+        periods = "; ".join(f"{g.reason}, from {_plain(g.start)} to {_plain(g.end)}"
+                            for g in a.unknown.get(m["mailbox"], []))
+        points.append(f"{m['mailbox']} cannot be fully assessed{where}: {periods}.")
     if items_unknown:
         which = sorted({u["mailbox"] for u in a.unreadable_accesses})
         points.append(f"The attacker opened about {items_unknown} item(s) in {', '.join(which)} that cannot be "
@@ -177,10 +179,11 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]]) -> dic
         points.append(f"The attacker ran {len(a.searches)} mailbox search(es); the query text is listed.")
     if a.sends:
         points.append(f"The attacker sent {len(a.sends)} message(s) from the mailbox(es) in scope.")
-    return {"mailboxes_in_scope": len(in_scope), "mailboxes_affected": len(affected),
+    return {"mailboxes_in_scope": len(in_scope), **cards,
             "confirmed_items": confirmed, "inferred_items": inferred, "inferred_unnamed_items": unnamed,
-            "accessed_items_unknown": items_unknown,
-            "mailboxes_unknown": len(unknown), "first_activity_utc": first, "last_activity_utc": last,
+            "accessed_items_unknown": items_unknown, "presumed_items": inferred + unnamed,
+            "mailboxes_unknown": len(unknown), "unknown_groups": groups,
+            "first_activity_utc": first, "last_activity_utc": last,
             "attributed_records": len(a.attributed), "headline": headline, "points": points}
 
 
@@ -205,7 +208,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "case": case.to_json(),
         "bundles": listed,
         "signers": signer_groups(listed),
-        "summary": summary(case, analysis, mailboxes),
+        "summary": summary(case, analysis, mailboxes, known=len(set(types) | {m["mailbox"] for m in mailboxes})),
         "mailboxes": mailboxes,
         "items": {c.value: sum(1 for v in items if v.classification is c) for c in Classification},
         "timeline": analysis.timeline,

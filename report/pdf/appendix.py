@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.platypus import CondPageBreak
+from reportlab.platypus import CondPageBreak, KeepTogether
 
 from evkit.report.pdf.common import (
     Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
@@ -29,6 +29,36 @@ METHOD = (
      "access cannot exist or were not collected: auditing off, audit bypass, MailItemsAccessed "
      "not in the audit set, no qualifying licence, audit ingestion off, or a collection window "
      "that was capped or failed. Unknown never means \"no access\"."),
+)
+
+# The words the report uses, as an executive or a lawyer would put them.
+GLOSSARY = (
+    ("Confirmed", "an item a Microsoft access record names as opened, sent, moved or deleted by "
+     "the attacker."),
+    ("Presumed read", "an item the attacker could read although no record names it opening it: it "
+     "was in a folder the attacker downloaded (Sync), in a throttled window, or matched a search. "
+     "Named items are listed; the rest are counted from folder sizes."),
+    ("Cannot be assessed", "no attacker access was found, but the records that would show it were "
+     "not kept or not collected, so access can be neither confirmed nor ruled out."),
+    ("No evidence of access", "the mailbox's whole incident window is covered by readable records "
+     "with auditing working, and none shows the attacker."),
+    ("Bind", "Microsoft's record that a message was opened (read) through a mail client or "
+     "application; it lists the messages opened."),
+    ("Sync", "Microsoft's record that a whole folder was downloaded by a desktop mail client; it "
+     "names the folder, not the messages."),
+    ("Throttling", "when a mailbox generates more than 1,000 access records in a day, Microsoft "
+     "stops recording individual opens for the next 24 hours."),
+    ("Audit set", "the list of actions a mailbox records (for example MailItemsAccessed, the "
+     "record of mail reading). An action missing from it is simply not recorded."),
+    ("Audit bypass", "a setting that exempts an account from mailbox auditing: nothing it does "
+     "is recorded while the setting is in force."),
+    ("Audit (Premium) / Audit (Standard)", "Microsoft's audit licence tiers. Mail-reading "
+     "records came only with Audit (Premium) (E5 and similar) until Microsoft extended them to "
+     "Audit (Standard) in 2023-2024."),
+    ("Logon type", "who opened the mailbox: its owner, a delegate (another user with access) or "
+     "an administrator or application. Each is audited separately."),
+    ("Evidence bundle", "a sealed folder of collected records with a manifest of every file's "
+     "hash and the examiner's signature; any change to a byte is detected."),
 )
 
 LIMITS = (
@@ -51,6 +81,13 @@ LIMITS = (
 )
 
 
+def glossary_flowables() -> list:
+    """The terms of the report in plain words."""
+    out: list = [CondPageBreak(200), section("Glossary")]
+    out += [rich(f"<b>{esc(term)}:</b> {esc(text, None)}", "bullet") for term, text in GLOSSARY]
+    return out
+
+
 def methodology_flowables(findings: dict[str, Any]) -> list:
     """How items were classified, the logs' general limits and this case's own limitations."""
     out: list = [CondPageBreak(150), section("Methodology and limitations")]
@@ -63,10 +100,10 @@ def methodology_flowables(findings: dict[str, Any]) -> list:
     out += [bullet(esc(text, 800)) for text in stated] or [none_found(
         "None stated beyond the general limits above.")]
     out.append(rich("Text from the evidence (subjects, folder names, queries) is shown exactly "
-                    "as recorded, with markup shown as text. Characters the report's font "
-                    "cannot draw (for example non-Latin scripts and emoji) appear as '?', and "
-                    "very long values are cut with a marker; findings.json holds every value "
-                    "in full.", "note"))
+                    "as recorded, with markup shown as text, in fonts embedded in this file. A "
+                    "character none of them can draw, and any invisible control character, is "
+                    "shown as its code point in brackets, for example [U+202E]; very long values "
+                    "are cut with a marker; findings.json holds every value in full.", "note"))
     return out
 
 
@@ -81,29 +118,30 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
     if not bundles:
         return [*out, none_found("None found: the findings list no evidence bundle.")]
     for b in bundles:
-        out.append(rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2"))
-        out += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
-                          [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
-                           ["Verification verdict", b.get("verdict")],
-                           ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
-                           ["Signer", _signer_words(b)],
-                           ["Signer fingerprint", b.get("signer_fingerprint")]])
+        block: list = [rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2")]
+        block += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
+                            [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
+                             ["Verification verdict", b.get("verdict")],
+                             ["Tag-manifest SHA-256", b.get("tagmanifest_sha256")],
+                             ["Signer", _signer_words(b)],
+                             ["Signer fingerprint", b.get("signer_fingerprint")]])
         checks = as_list(b.get("verification_findings"))
         if checks:
-            out.append(rich("Verification findings", "h3"))
-            out += [bullet(esc(c, 400)) for c in checks]
+            block.append(rich("Verification findings", "h3"))
+            block += [bullet(esc(c, 400)) for c in checks]
         custody = [[c.get("seq"), c.get("event"), show_time(c.get("time_utc")), c.get("actor"),
                     c.get("to") or "-"] for c in as_rows(b.get("custody"))]
-        out.append(rich("Custody chain", "h3"))
-        out += data_table([Column("#", 0.05, True), Column("Event", 0.14),
-                           Column("Time (UTC)", 0.15), Column("By", 0.4), Column("To", 0.26)],
-                          custody, what="custody records")
+        block.append(rich("Custody chain", "h3"))
+        block += data_table([Column("#", 0.05, True), Column("Event", 0.14),
+                             Column("Time (UTC)", 0.15), Column("By", 0.4), Column("To", 0.26)],
+                            custody, what="custody records")
+        out.append(KeepTogether(block))         # a bundle's identity and custody on one page
     return out
 
 
 def appendix_flowables(findings: dict[str, Any]) -> list:
-    """Methodology first, then the evidence appendix (the last pages of the report)."""
-    return methodology_flowables(findings) + evidence_flowables(findings)
+    """The glossary, the methodology, then the evidence appendix (the last pages of the report)."""
+    return glossary_flowables() + methodology_flowables(findings) + evidence_flowables(findings)
 
 
 def _signer_words(bundle: dict) -> str:

@@ -4,8 +4,9 @@ Everything that makes a PDF trustworthy lives here once:
 
 - `clean`, `esc`, `para`: the only way an untrusted string (subject, folder name, query, user
   agent...) reaches a page. Markup is escaped, control and invisible formatting characters
-  (bidi overrides, zero-width) are shown as '?', characters the built-in Helvetica cannot draw
-  are shown as '?', and very long values are cut with a marker. The exact value always stays in
+  (bidi overrides, zero-width) and characters no embedded font has are shown as their code
+  point ("[U+3042]"; fonts: `evkit.report.pdf.typefaces`), and very long values are cut with a
+  marker. The exact value always stays in
   findings.json; the PDF is a view of it.
 - `build_document`: A4 document in reportlab invariant mode with metadata and the creation date
   taken from the caller (never from the clock or SOURCE_DATE_EPOCH), a header with the case id,
@@ -25,12 +26,13 @@ Use: build a list of flowables with `rich` (evkit's own markup, untrusted parts 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
+import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape as _xml_escape
 
 from reportlab.lib import colors
@@ -43,13 +45,15 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from evkit.times import as_utc, format_minutes, parse_iso_or_none
+from evkit.report.pdf.typefaces import (
+    CJK, MONO, SANS, SANS_BOLD, code_point, in_cjk_font, in_main_font, invisible,
+)
 
 PAGE_SIZE = A4
 MARGIN = 18 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 DEFAULT_LIMIT = 300            # characters of one untrusted value shown in the PDF
 TRUNCATION_MARKER = " [... {more} more characters; full value in findings.json]"
-UNSHOWABLE = "?"
 MAX_TABLE_ROWS = 1000          # beyond this a table says how many rows it left to the JSON/CSV
 _CHUNK_ROWS = 250              # reportlab splits huge tables slowly; feed it pieces
 
@@ -60,31 +64,28 @@ RULE = colors.HexColor("#b8c4d0")
 ZEBRA = colors.HexColor("#f2f5f8")
 ALERT = colors.HexColor("#b00020")
 
-FONT, FONT_BOLD, FONT_ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, FONT_BOLD, FONT_ITALIC, FONT_MONO = SANS, SANS_BOLD, SANS, MONO
 
 
 # -- untrusted text ---------------------------------------------------------------------------
 
-def _showable(ch: str) -> bool:
-    """True when Helvetica (WinAnsi encoding) can draw `ch` and it is not a control/format char."""
+def _shown(ch: str) -> str:
+    """`ch` as the page shows it: itself when a font draws it, else its code point."""
     if ch in "\t\n\r":
-        return True
-    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-        return False
-    try:
-        ch.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return " "
+    if invisible(ch) or not (in_main_font(ch) or in_cjk_font(ch)):
+        return code_point(ch)
+    return ch
 
 
 def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     """Plain, drawable text for any value from the evidence (no markup escaping yet).
 
-    None becomes "", other non-strings their `str()`. Whitespace controls become spaces,
-    anything Helvetica cannot draw (non-Latin scripts, emoji, bidi overrides, other control
-    characters) becomes '?', and text longer than `limit` is cut with a marker naming how
-    much was left out.
+    None becomes "", other non-strings their `str()`. Whitespace controls become spaces;
+    control and invisible formatting characters (bidi overrides, zero-width) and characters no
+    embedded font has are shown as their code point ("[U+202E]"); text longer than `limit` is
+    cut with a marker naming how much was left out. CJK characters stay when a CJK font was
+    found (`esc` switches to it); `plain_text` is for places that draw with one font only.
     """
     if value is None:
         return ""
@@ -93,42 +94,66 @@ def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     if limit is not None and len(text) > limit:
         more = len(text) - limit
         text = text[:limit]
-    out = []
-    for ch in text:
-        if ch in "\t\n\r":
-            out.append(" ")
-        elif _showable(ch):
-            out.append(ch)
-        else:
-            out.append(UNSHOWABLE)
-    shown = "".join(out)
+    shown = "".join(_shown(ch) for ch in text)
     if more:
         shown += TRUNCATION_MARKER.format(more=f"{more:,}")
     return shown
 
 
+def plain_text(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
+    """`clean`, for text drawn in the main font only (page headers, chart labels): characters
+    only the CJK font has are shown as code points too."""
+    return "".join(ch if in_main_font(ch) or ch == " " else code_point(ch)
+                   for ch in clean(value, limit))
+
+
 def esc(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
-    """`clean` then escape &, <, > and quotes so the text is inert inside Paragraph markup."""
-    return _xml_escape(clean(value, limit), {'"': "&quot;", "'": "&#39;"})
+    """`clean` then escape &, <, > and quotes so the text is inert inside Paragraph markup;
+    runs of CJK characters are set in the CJK font."""
+    return _markup(clean(value, limit))
+
+
+def _markup(text: str) -> str:
+    out, run, cjk = [], [], False
+    for ch in text:
+        is_cjk = in_cjk_font(ch)
+        if is_cjk != cjk and run:
+            out.append(_run("".join(run), cjk))
+            run = []
+        cjk = is_cjk
+        run.append(ch)
+    if run:
+        out.append(_run("".join(run), cjk))
+    return "".join(out)
+
+
+def _run(text: str, cjk: bool) -> str:
+    escaped = _xml_escape(text, {'"': "&quot;", "'": "&#39;"})
+    return f'<font name="{CJK}">{escaped}</font>' if cjk else escaped
+
+
+def one_font(text: str) -> bool:
+    """True when the main font draws every character of `text` (already through `clean`)."""
+    return all(in_main_font(ch) or ch == " " for ch in text)
 
 
 def was_altered(value: Any) -> bool:
     """True when `clean` would change a string's characters (used to print a footnote)."""
-    return isinstance(value, str) and any(not _showable(ch) for ch in value)
+    return isinstance(value, str) and any(_shown(ch) != ch for ch in value if ch not in "\t\n\r")
 
 
 # -- styles -----------------------------------------------------------------------------------
 
 def _style(name: str, **kw: Any) -> ParagraphStyle:
-    base = {"fontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK,
+    base = {"fontName": FONT, "bulletFontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK,
             "splitLongWords": 1, "wordWrap": None}
     base.update(kw)
     return ParagraphStyle(name, **base)
 
 
 STYLES: dict[str, ParagraphStyle] = {
-    "title": _style("title", fontName=FONT_BOLD, fontSize=20, leading=24, textColor=ACCENT,
-                    spaceAfter=4),
+    "title": _style("title", fontName=FONT_BOLD, fontSize=18, leading=22, textColor=ACCENT,
+                    spaceAfter=2),
     "subtitle": _style("subtitle", fontSize=10, leading=13, textColor=MUTED, spaceAfter=10),
     "h1": _style("h1", fontName=FONT_BOLD, fontSize=14, leading=18, textColor=ACCENT,
                  spaceBefore=10, spaceAfter=6),
@@ -136,7 +161,7 @@ STYLES: dict[str, ParagraphStyle] = {
                  spaceAfter=3),
     "h3": _style("h3", fontName=FONT_BOLD, fontSize=8.5, leading=11, textColor=INK,
                  spaceBefore=5, spaceAfter=2),
-    "headline": _style("headline", fontName=FONT_BOLD, fontSize=13, leading=17, spaceAfter=8),
+    "headline": _style("headline", fontName=FONT_BOLD, fontSize=12, leading=15.5, spaceAfter=6),
     "body": _style("body", fontSize=9.5, leading=13, spaceAfter=5),
     "bullet": _style("bullet", fontSize=9.5, leading=13, leftIndent=12, bulletIndent=2,
                      spaceAfter=2),
@@ -145,13 +170,14 @@ STYLES: dict[str, ParagraphStyle] = {
     "signer": _style("signer", fontSize=8.5, leading=11, leftIndent=12, bulletIndent=2, spaceAfter=1),
     "cell": _style("cell", fontSize=7.8, leading=9.6),
     "cell_num": _style("cell_num", fontSize=7.8, leading=9.6, alignment=TA_RIGHT),
-    "cell_mono": _style("cell_mono", fontName="Courier", fontSize=7.4, leading=9.6),
+    "cell_mono": _style("cell_mono", fontName=FONT_MONO, fontSize=7.4, leading=9.6),
     "cell_head": _style("cell_head", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
                         textColor=colors.white),
     "cell_head_num": _style("cell_head_num", fontName=FONT_BOLD, fontSize=7.8, leading=9.6,
                             textColor=colors.white, alignment=TA_RIGHT),
-    "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=22, leading=26, textColor=ACCENT),
+    "stat_num": _style("stat_num", fontName=FONT_BOLD, fontSize=18, leading=21, textColor=ACCENT),
     "stat_label": _style("stat_label", fontSize=8.5, leading=10.5, textColor=MUTED),
+    "contents": _style("contents", fontSize=8.5, leading=11, textColor=INK, spaceBefore=6),
     "alert": _style("alert", fontName=FONT_BOLD, fontSize=10, leading=13, textColor=ALERT),
 }
 
@@ -167,8 +193,24 @@ def rich(markup: str, style: str = "body") -> Paragraph:
 
 
 def section(title: str) -> Paragraph:
-    """A numbered-free section heading (evkit's own words, not evidence)."""
-    return Paragraph(_xml_escape(title), STYLES["h1"])
+    """A numbered-free section heading (evkit's own words, not evidence). `build_document`
+    records the page each heading lands on, so page 1 can point to it."""
+    heading = Paragraph(_xml_escape(title), STYLES["h1"])
+    heading.evkit_section = title                  # type: ignore[attr-defined]
+    return heading
+
+
+def fits_one_page(story: Sequence[Flowable], *, banner: bool = True) -> bool:
+    """True when `story` fits in one page's frame (measured as laid out, worst case with the
+    evidence banner), so page 1 can choose the most detailed version that fits."""
+    height = PAGE_SIZE[1] - 2 * MARGIN - (3 * mm if banner else 0) - 2 * _FRAME_PAD - 4
+    used = 0.0
+    canvas = Canvas(io.BytesIO(), pagesize=PAGE_SIZE, invariant=1, initialFontName=FONT)
+    width = FRAME_WIDTH - 2 * _FRAME_PAD
+    for flowable in story:
+        _, h = flowable.wrapOn(canvas, width, height)
+        used += h + flowable.getSpaceBefore() + flowable.getSpaceAfter()
+    return used <= height
 
 
 def none_found(what: str = "None found.") -> Paragraph:
@@ -199,6 +241,7 @@ _PAD = 3.0
 
 def _table_style(columns: Sequence[Column], rows: int) -> TableStyle:
     cmds: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), FONT, 7.8),
         ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
@@ -232,9 +275,49 @@ def _cell(value: Any, column: Column, width: float) -> Flowable | str:
         value = f"{value:,}"
     style = STYLES[_style_name(column)]
     text = clean(value, column.limit)
-    if stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
+    if one_font(text) and stringWidth(text, style.fontName, style.fontSize) <= width - 2 * _PAD - 1:
         return text
-    return para(value, _style_name(column), column.limit)
+    return wrapped(text, _style_name(column), width - 2 * _PAD - 1)
+
+
+MIN_TEXT = 7.0                    # no text on a page is smaller than this (points)
+# an over-long token may wrap after these characters, or between a lower-case letter and a capital
+# ("Set-Mailbox" / "Audit" / "Bypass"), never elsewhere
+_BREAKS = re.compile(r"(?<=[@.\-_/\\:;,=&])|(?<=[a-z])(?=[A-Z])")
+
+
+def wrapped(text: str, style_name: str, width: float) -> Paragraph:
+    """A Paragraph of clean text that wraps between words, never inside one: a word wider than
+    `width` (an address, a path, an id) is first set smaller, down to MIN_TEXT, then broken
+    after '@', '.', '-', '/' and similar, so "alice@contoso.com" wraps as "alice@" / "contoso.com".
+    Only a run with no such character at all is cut where it must be."""
+    style = STYLES[style_name]
+    tokens = text.split(" ")
+    longest = max(stringWidth(t, style.fontName, style.fontSize) for t in tokens)
+    if longest > width:
+        size = max(MIN_TEXT, round(style.fontSize * width / longest, 1))
+        if size < style.fontSize:
+            style = ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size,
+                                   leading=max(size * 1.2, 8.4))
+
+    def fits(piece: str) -> bool:
+        return stringWidth(piece, style.fontName, style.fontSize) <= width
+
+    parts = []
+    for token in tokens:
+        if fits(token):
+            parts.append(_markup(token))
+            continue
+        lines, line = [], ""
+        for piece in _BREAKS.split(token):
+            if line and not fits(line + piece):
+                lines.append(line)
+                line = piece
+            else:
+                line += piece
+        lines.append(line)
+        parts.append("<br/>".join(_markup(x) for x in lines))
+    return Paragraph(" ".join(parts), style)
 
 
 def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
@@ -254,8 +337,8 @@ def data_table(columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
                          for v, c in zip(row, columns, strict=False)])
     if not body:
         return [none_found()]
-    head = [Paragraph(_xml_escape(c.title), STYLES["cell_head_num" if c.numeric else "cell_head"])
-            for c in columns]
+    head = [wrapped(c.title, "cell_head_num" if c.numeric else "cell_head",
+                    c.width * width - 2 * _PAD - 1) for c in columns]
     widths = [c.width * width for c in columns]
     out: list[Flowable] = []
     for start in range(0, len(body), _CHUNK_ROWS):
@@ -275,12 +358,13 @@ def stat_block(stats: Sequence[tuple[str, str]], width: float = FRAME_WIDTH) -> 
              for num, label in stats]
     table = Table([cells], colWidths=[width / len(stats)] * len(stats), hAlign="LEFT")
     table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, 8.5),
         ("BOX", (0, 0), (-1, -1), 0.6, RULE),
         ("LINEBEFORE", (1, 0), (-1, -1), 0.6, RULE),
         ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
         ("LEFTPADDING", (0, 0), (-1, -1), 8),
     ]))
     return table
@@ -336,6 +420,7 @@ def _canvas_class(info: DocumentInfo) -> type[Canvas]:
     class _ReportCanvas(Canvas):
         def __init__(self, *args: Any, **kw: Any) -> None:
             kw["invariant"] = 1
+            kw["initialFontName"] = FONT             # never reference an unembedded Helvetica
             super().__init__(*args, **kw)
             stamp = _PinnedTimeStamp(info.created_utc)
             doc = self._doc
@@ -375,7 +460,7 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.setFont(FONT, 8)
     canvas.setFillColor(MUTED)
     canvas.drawString(MARGIN, top, f"evkit - {info.title}")
-    canvas.drawRightString(width - MARGIN, top, f"{info.id_label} {clean(info.case_id, 60)}")
+    canvas.drawRightString(width - MARGIN, top, f"{info.id_label} {plain_text(info.case_id, 60)}")
     canvas.setStrokeColor(RULE)
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN, top - 2.5 * mm, width - MARGIN, top - 2.5 * mm)
@@ -392,16 +477,34 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.restoreState()
 
 
-def build_document(out_path: Path, info: DocumentInfo, story: list[Flowable]) -> None:
-    """Lay out `story` into `out_path`: deterministic bytes for the same story and info."""
+_FRAME_PAD = 6.0                   # reportlab's default frame padding
+
+
+class _Document(SimpleDocTemplate):
+    """Records the page of every section heading into `pages` (first occurrence wins)."""
+
+    pages: dict[str, int] | None = None
+
+    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab API)
+        title = getattr(flowable, "evkit_section", None)
+        if title and self.pages is not None:
+            self.pages.setdefault(title, self.page)
+
+
+def build_document(out_path: Path | BinaryIO, info: DocumentInfo, story: list[Flowable], *,
+                   pages: dict[str, int] | None = None) -> None:
+    """Lay out `story` into `out_path` (a path or a binary file): deterministic bytes for the
+    same story and info. `pages`, when given, receives each section heading's page number."""
     top = MARGIN + (3 * mm if _banner(info) is not None else 0)
-    doc = SimpleDocTemplate(
-        str(out_path), pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN,
+    doc = _Document(
+        out_path if not isinstance(out_path, Path) else str(out_path), pagesize=PAGE_SIZE,
+        leftMargin=MARGIN, rightMargin=MARGIN,
         topMargin=top, bottomMargin=MARGIN, invariant=1,
         title=f"{info.title} - {clean(info.case_id, 60)}", author=info.creator,
         subject=clean(info.subject, 200), creator=info.creator, producer=info.creator,
         keywords=[],
     )
+    doc.pages = pages
     doc.build(story, canvasmaker=_canvas_class(info))
 
 

@@ -82,13 +82,13 @@ def _page_one(model: dict[str, Any], name: str) -> list[Flowable]:
         out.append(para("Nothing to fix."))
     for fix in fixes:
         out.append(bullet(f"<b>{esc(fix.get('severity'))}</b> &middot; {esc(fix.get('action'))}"
-                          f" ({esc(fix.get('target'))}): <font face='Courier'>{esc(fix.get('command'))}</font>"))
+                          f" ({esc(fix.get('target'))}): <font name='EvkitMono'>{esc(fix.get('command'))}</font>"))
     switches = as_dict(model.get("switches"))
     out.append(rich("Tenant switches", "h2"))
-    out.append(bullet(f"Mailbox auditing for the organisation (AuditDisabled): "
+    out.append(bullet(f"Mailbox auditing for the organisation: "
                       f"<b>{_org_audit(switches.get('audit_disabled'))}</b>"))
-    out.append(bullet(f"Unified audit log recording (UnifiedAuditLogIngestionEnabled): "
-                      f"<b>{_on_off(switches.get('unified_audit_log_ingestion_enabled'))}</b>"))
+    ingestion = _on_off(switches.get("unified_audit_log_ingestion_enabled"), "UnifiedAuditLogIngestionEnabled")
+    out.append(bullet(f"Unified audit log recording: <b>{ingestion}</b>"))
     bypassed = as_list(switches.get("bypassed_accounts"))
     out.append(bullet("Accounts with an audit bypass association: <b>"
                       + (esc(", ".join(str(b) for b in bypassed)) if bypassed else "none") + "</b>"))
@@ -169,8 +169,11 @@ def _cis(value: Any) -> str:
 
 
 def _org_audit(disabled: Any) -> str:
-    return {True: "OFF (AuditDisabled is True)", False: "on"}.get(disabled, "not collected")
+    """The organisation switch in words that cannot be misread: the setting is named with its
+    value, after the plain on/OFF."""
+    return {True: "OFF (AuditDisabled = True)", False: "on (AuditDisabled = False)"}.get(
+        disabled, "not collected")
 
 
-def _on_off(value: Any) -> str:
-    return {True: "on", False: "OFF"}.get(value, "not collected")
+def _on_off(value: Any, setting: str) -> str:
+    return {True: f"on ({setting} = True)", False: f"OFF ({setting} = False)"}.get(value, "not collected")

@@ -8,33 +8,33 @@ evidence goes through `evkit.report.pdf.common.esc`/`para`; every number is one 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Table, TableStyle
+from reportlab.platypus import CondPageBreak, PageBreak, Table, TableStyle
 
 from evkit.report.pdf.common import (
-    ALERT, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
-    clean, count_text, data_table, esc, none_found, plural, rich, section, show_period,
-    spacer, stat_block,
+    ALERT, FONT_BOLD, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
+    clean, count_text, data_table, esc, fits_one_page, none_found, plural, rich, section,
+    show_period, spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
-from evkit.report.pdf.sections import detail_flowables, reason_words
+from evkit.report.pdf.sections import SECTION_TITLES, detail_flowables
 from evkit.report.pdf.timeline import timeline_flowables
 from evkit.times import parse_iso_or_none
 
 TITLE = "Mailbox breach scope report"
-SUMMARY_UNKNOWN_ROWS = 5
-SUMMARY_POINTS = 8
 MAX_PROBLEMS = 200
 
 
 def render_report(findings: dict, out_path: Path) -> None:
     """Write the breach-scope PDF for `findings` (the findings.json model) to `out_path`.
 
+    Laid out twice: the first pass finds the page of every section so page 1 can point to it.
     Raises only OSError (cannot write `out_path`); malformed or hostile content is shown,
     escaped, with the problem named.
     """
@@ -46,15 +46,21 @@ def render_report(findings: dict, out_path: Path) -> None:
         evidence_trusted=evidence_state(findings) != STATE_UNTRUSTED,
         subject=f"Breach scope for {_text(_case(findings).get('client'))}",
     )
-    story: list = summary_flowables(findings)
-    story.append(PageBreak())
-    story += more_points(as_dict(findings.get("summary")))
+    pages: dict[str, int] = {}
+    build_document(io.BytesIO(), info, report_story(findings, None), pages=pages)
+    build_document(Path(out_path), info, report_story(findings, pages))
+
+
+def report_story(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> list:
+    """Every page in report order: page 1, the timeline, the detail sections (a list in
+    `evkit.report.pdf.sections.SECTIONS`), problems, glossary and appendices."""
+    story: list = [*page_one(findings, pages), PageBreak()]
     story.append(section("Timeline of attributed activity"))
     story += timeline_flowables(findings)
     story += detail_flowables(findings)
     story += problems_flowables(findings)
     story += appendix_flowables(findings)
-    build_document(Path(out_path), info, story)
+    return story
 
 
 def report_date(findings: Mapping[str, Any]) -> datetime | None:
@@ -75,8 +81,26 @@ def report_date(findings: Mapping[str, Any]) -> datetime | None:
 
 # -- page 1 -----------------------------------------------------------------------------------
 
-def summary_flowables(findings: Mapping[str, Any]) -> list:
-    """Page 1: who, what, when; the numbers; what is known, inferred and unknowable."""
+# (unknown-reason groups, signing keys) shown on page 1, most detailed first; the first that fits
+# on one page is used, so page 1 is one page whatever the evidence size.
+PAGE_ONE_DETAIL = ((8, 6), (6, 4), (4, 2), (2, 1), (1, 1), (0, 1))
+POINTER_SECTION = "Mailboxes"           # where every period without visibility is listed
+
+
+def page_one(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> list:
+    """Page 1, at the most detail that fits on one page."""
+    for groups, signers in PAGE_ONE_DETAIL:
+        story = summary_flowables(findings, pages, groups=groups, signers=signers)
+        if fits_one_page(story):
+            return story
+    return story                                    # the least detail: bounded, always fits
+
+
+def summary_flowables(findings: Mapping[str, Any], pages: Mapping[str, int] | None = None, *,
+                      groups: int = PAGE_ONE_DETAIL[0][0],
+                      signers: int = PAGE_ONE_DETAIL[0][1]) -> list:
+    """Page 1: the answer, cards that add up, why mailboxes cannot be assessed, who signed the
+    evidence, where to read more."""
     case, summary = _case(findings), as_dict(findings.get("summary"))
     window = as_list(case.get("window"))
     out: list = [rich(esc(TITLE), "title")]
@@ -88,46 +112,107 @@ def summary_flowables(findings: Mapping[str, Any]) -> list:
     out.append(rich(sub, "subtitle"))
     state = evidence_state(findings)
     if state == STATE_INVALID:
-        out.append(_invalid_box(findings))
+        out += _invalid_box(findings)
     elif state == STATE_UNTRUSTED:
-        out.append(_alert_box(_untrusted_text(findings)))
+        out += _alert_box(_untrusted_text(findings))
     headline = summary.get("headline")
     out.append(rich(esc(headline, 600) if headline else "No headline was stated in the findings.",
                     "headline"))
-    out.append(stat_block([
-        (count_text(summary.get("confirmed_items")), "items confirmed accessed by the attacker"),
-        (count_text(summary.get("inferred_items")), _inferred_label(summary)),
-        (count_text(summary.get("mailboxes_affected")),
-         f"mailboxes affected, of {count_text(summary.get('mailboxes_in_scope'))} in scope"),
-        (count_text(summary.get("mailboxes_unknown")), "mailboxes that cannot be fully assessed"),
-    ]))
-    out.append(spacer(6))
+    out += _cards(summary)
+    out.append(rich("<b>Can the evidence be relied on?</b>", "h2"))
     out.append(_evidence_line(findings))
-    out += signer_flowables(findings)
+    out += signer_flowables(findings, limit=signers)
+    out += _unknowable(summary, pages, groups)
     out.append(spacer(4))
     out += _who_when(case, summary)
-    out += _known_inferred(summary)
-    out += _unknowable(findings, summary)
-    out += _points(summary)
     problems = as_list(findings.get("problems"))
     if problems:
         out.append(rich(f"{plural(len(problems), 'problem was', 'problems were')} met reading "
-                        "the evidence; they are listed at the end of this report.", "note"))
+                        "the evidence; they are listed in the problems section.", "note"))
+    out.append(_contents(pages))
     return out
 
 
-def _inferred_label(summary: Mapping[str, Any]) -> str:
-    unnamed = summary.get("inferred_unnamed_items")
-    if isinstance(unnamed, int) and not isinstance(unnamed, bool) and unnamed:
-        return f"further items that must be presumed read, plus about {unnamed:,} unnamed"
-    return "further items that must be presumed read"
+def _cards(summary: Mapping[str, Any]) -> list:
+    """Six numbers: items (confirmed, presumed) and the mailboxes, which add up to the total."""
+    named, counted = summary.get("inferred_items"), summary.get("inferred_unnamed_items")
+    presumed = f"items presumed read: {count_text(named)} named"
+    if _is_count(counted) and counted:
+        presumed += f" + about {count_text(counted)} counted in synced folders"
+    items = stat_block([
+        (count_text(summary.get("confirmed_items")), "items confirmed read or handled by the attacker"),
+        (count_text(summary.get("presumed_items")), presumed),
+        (count_text(summary.get("attributed_records")), "audit records attributed to the attacker"),
+    ])
+    mailboxes = stat_block([
+        (count_text(summary.get("mailboxes_affected")), "mailboxes affected (accessed or presumed)"),
+        (count_text(summary.get("mailboxes_cannot_be_assessed")),
+         "mailboxes that cannot be assessed: access may not have been logged"),
+        (count_text(summary.get("mailboxes_no_evidence")), "mailboxes with no evidence of access"),
+        (count_text(summary.get("mailboxes_total")), "mailboxes in the evidence"),
+    ])
+    sums = [summary.get(k) for k in ("mailboxes_affected", "mailboxes_cannot_be_assessed",
+                                     "mailboxes_no_evidence", "mailboxes_total")]
+    line = ""
+    if all(_is_count(v) for v in sums):
+        line = (f"Mailboxes: {sums[0]:,} affected + {sums[1]:,} cannot be assessed + "
+                f"{sums[2]:,} no evidence of access = {sums[3]:,} in the evidence.")
+        gaps = summary.get("mailboxes_affected_with_gaps")
+        if _is_count(gaps) and gaps:
+            line += (f" {plural(gaps, 'affected mailbox also has', 'affected mailboxes also have')}"
+                     " periods when access could not be logged: more may have been read there.")
+    return [items, spacer(3), mailboxes, *([rich(esc(line, None), "note")] if line else [])]
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _page(pages: Mapping[str, int] | None, title: str) -> str:
+    if pages is None:
+        return "p. 00"                              # first pass: as wide as a real number
+    return f"p. {pages[title]}" if title in pages else "-"
+
+
+def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, shown: int) -> list:
+    groups = as_rows(summary.get("unknown_groups"))
+    count = summary.get("mailboxes_unknown")
+    out: list = [rich("<b>What cannot be known</b>", "h2")]
+    if not groups:
+        if _is_count(count) and count:
+            return [*out, rich(f"{count:,} mailboxes have periods when access could not be "
+                               f"logged; see Mailboxes ({_page(pages, POINTER_SECTION)}).")]
+        return [*out, rich("No mailbox in the evidence has a period when its access could not be "
+                           "logged.")]
+    out.append(rich(f"For {count_text(count)} mailboxes the records that would show whether mail "
+                    "was read were not kept, or are missing from the collection, for some or all "
+                    "of the incident window. There, access can be neither confirmed nor ruled "
+                    "out. By reason:"))
+    see = _page(pages, POINTER_SECTION)
+    rows = []
+    for g in groups[:shown]:
+        names = [n for n in as_list(g.get("mailboxes")) if isinstance(n, str)]
+        which = ", ".join(esc(n, 60) for n in names[:2]) + (
+            f" +{len(names) - 2:,} more" if len(names) > 2 else "")
+        period = ("the whole incident window" if g.get("whole_window") is True
+                  else ("from " if g.get("count") == 1 else "within ")
+                  + show_period(g.get("start"), g.get("end")))
+        rows.append([g.get("count"), rich(esc(g.get("plain") or g.get("reason"), 240), "cell"),
+                     period, rich(which, "cell"), see])
+    out += [] if not rows else data_table([Column("Mailboxes", 0.1, True), Column("Why access cannot be known", 0.37),
+                       Column("Period", 0.22), Column("Which mailboxes", 0.23),
+                       Column("See", 0.08)], rows, what="reasons")
+    if len(groups) > shown:
+        out.append(rich(f"... and {plural(len(groups) - shown, 'further reason', 'further reasons')}"
+                        f": every period is listed under Mailboxes ({see}).", "note"))
+    return out
 
 
 def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
     accounts = [a for a in as_list(as_dict(case.get("indicators")).get("accounts"))]
-    who = ", ".join(esc(a, 80) for a in accounts[:5]) or "none named in the case file"
-    if len(accounts) > 5:
-        who += f" and {len(accounts) - 5} more"
+    who = ", ".join(esc(a, 80) for a in accounts[:3]) or "none named in the case file"
+    if len(accounts) > 3:
+        who += f" and {len(accounts) - 3} more"
     first, last = summary.get("first_activity_utc"), summary.get("last_activity_utc")
     when = (f"from {esc(show_period(first, last))}" if first or last
             else "no attributed activity was found")
@@ -135,65 +220,11 @@ def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
                  f"{who}. Attacker activity seen in the evidence: {when}.")]
 
 
-def _known_inferred(summary: Mapping[str, Any]) -> list:
-    unnamed = summary.get("inferred_unnamed_items")
-    extra = ""
-    if isinstance(unnamed, int) and not isinstance(unnamed, bool) and unnamed:
-        extra = (f" In addition, about {unnamed:,} items in folders the attacker synchronised "
-                 "are presumed read; no record names them individually, so they are counted, "
-                 "not listed.")
-    return [
-        rich(f"<b>What is known.</b> Microsoft's access records show the attacker opened, sent "
-             f"or changed {count_text(summary.get('confirmed_items'))} items, each named by its "
-             "message id in the evidence."),
-        rich("<b>What is inferred.</b> A further "
-             f"{count_text(summary.get('inferred_items'))} items "
-             "must be presumed read: they sat in folders the attacker synchronised, in periods "
-             "when Microsoft stopped logging individual opens (throttling), or matched the "
-             f"attacker's searches.{extra}"),
-    ]
-
-
-def _unknowable(findings: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
-    rows = [(m.get("mailbox"), gap) for m in as_rows(findings.get("mailboxes"))
-            for gap in as_rows(m.get("unknown"))]
-    count = count_text(summary.get("mailboxes_unknown"))
-    if not rows:
-        return [rich(f"<b>What cannot be known.</b> {count} mailboxes lack the records needed "
-                     "to tell whether mail was read; no period without visibility is listed.")]
-    out: list = [rich(f"<b>What cannot be known.</b> For {count} mailboxes the records that "
-                      "would show whether mail was read were never kept, or are missing from "
-                      "the collection, for some or all of the period. Access there can be "
-                      "neither confirmed nor ruled out:")]
-    table_rows = [[mbx, show_period(g.get("start"), g.get("end")),
-                   reason_words(g.get("reason"))] for mbx, g in rows[:SUMMARY_UNKNOWN_ROWS]]
-    out += data_table([Column("Mailbox", 0.26), Column("Period", 0.36), Column("Why", 0.38)],
-                      table_rows)
-    if len(rows) > SUMMARY_UNKNOWN_ROWS:
-        out.append(rich(f"... and {len(rows) - SUMMARY_UNKNOWN_ROWS} more periods without "
-                        "visibility, listed under Mailboxes and Coverage.", "note"))
-    return out
-
-
-def _points(summary: Mapping[str, Any]) -> list:
-    points = as_list(summary.get("points"))
-    if not points:
-        return []
-    out: list = [rich("<b>Key points</b>", "h2")]
-    out += [bullet(esc(p, 500)) for p in points[:SUMMARY_POINTS]]
-    if len(points) > SUMMARY_POINTS:
-        more = plural(len(points) - SUMMARY_POINTS, "further point continues",
-                      "further points continue")
-        out.append(rich(f"{more} on the next page.", "note"))
-    return out
-
-
-def more_points(summary: Mapping[str, Any]) -> list:
-    """The summary points that did not fit on page 1, at the top of page 2."""
-    points = as_list(summary.get("points"))[SUMMARY_POINTS:]
-    if not points:
-        return []
-    return [section("Key points, continued"), *(bullet(esc(p, 500)) for p in points)]
+def _contents(pages: Mapping[str, int] | None) -> Any:
+    """Where to read more: every section with its page (first pass: placeholders)."""
+    titles = list(pages) if pages else ["Timeline of attributed activity", *SECTION_TITLES]
+    parts = [f"{esc(t)} {_page(pages, t)}" for t in titles]
+    return rich("<b>In this report:</b> " + " &middot; ".join(parts), "contents")
 
 
 VERDICT_WORDS = {
@@ -218,7 +249,7 @@ def _evidence_line(findings: Mapping[str, Any]) -> Any:
                 + "; ".join(parts) + " (details in the evidence appendix).", "note")
 
 
-def _invalid_box(findings: Mapping[str, Any]) -> KeepTogether:
+def _invalid_box(findings: Mapping[str, Any]) -> list:
     bad = [f"{esc(b.get('path_name') or b.get('collection_id'), 80)} ({esc(b.get('verdict'), 40)})"
            for b in as_rows(findings.get("bundles")) if b.get("verdict") == "invalid"]
     if bad or findings.get("evidence_valid") is False:
@@ -239,14 +270,15 @@ def _untrusted_text(findings: Mapping[str, Any]) -> str:
         "altered it; do not rely on this report until it is verified with the examiner's key."))
 
 
-def _alert_box(text: str) -> KeepTogether:
+def _alert_box(text: str) -> list:
     """A boxed alert on page 1 (evkit's own markup)."""
     box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
-    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 1.2, ALERT),
+    box.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT_BOLD, 10),
+                             ("BOX", (0, 0), (-1, -1), 1.2, ALERT),
                              ("LEFTPADDING", (0, 0), (-1, -1), 8),
                              ("TOPPADDING", (0, 0), (-1, -1), 6),
                              ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
-    return KeepTogether([box, spacer(8)])
+    return [box, spacer(8)]
 
 
 LIST_FIELDS = ("problems", "limitations", "bundles", "mailboxes", "timeline", "syncs", "throttled",

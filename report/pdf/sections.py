@@ -92,8 +92,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
             for r in as_rows(findings.get("mailboxes"))]
     items = as_dict(findings.get("items"))
     totals = ", ".join(f"{esc(k)} {count_text(v)}" for k, v in items.items())
-    return [section("Mailboxes"),
-            rich("Per mailbox: items confirmed opened by the attacker, items that must be "
+    return [rich("Per mailbox: items confirmed opened by the attacker, items that must be "
                  "presumed read, and the periods for which nothing can be known."
                  + (f" Items by classification, all mailboxes: {totals}." if totals else ""),
                  "body"),
@@ -109,8 +108,7 @@ def _syncs(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), _plain(r.get("folder")), show_time(r.get("time_utc")),
              _plain(r.get("items_named")), _plain(r.get("items_unnamed")), _records(r)]
             for r in as_rows(findings.get("syncs"))]
-    return [section("Folder synchronisation"),
-            rich("Outlook for desktop downloads whole folders (Sync). Microsoft logs one record "
+    return [rich("Outlook for desktop downloads whole folders (Sync). Microsoft logs one record "
                  "per folder, not per item, so every item in a synced folder must be presumed "
                  "read.", "body"), *data_table(cols, rows, what="folder syncs")]
 
@@ -121,8 +119,7 @@ def _throttled(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("start")), show_time(r.get("end")),
              _count(r.get("attributed_activity")), _records(r)]
             for r in as_rows(findings.get("throttled"))]
-    return [section("Throttled windows"),
-            rich("After more than 1,000 access records in under 24 hours Microsoft stops logging "
+    return [rich("After more than 1,000 access records in under 24 hours Microsoft stops logging "
                  "individual opens for 24 hours. Where the attacker was active in such a window, "
                  "the mailbox's items are presumed read for that window.", "body"),
             *data_table(cols, rows, what="throttled windows")]
@@ -134,8 +131,7 @@ def _mailbox_changes(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")),
              f"{_plain(r.get('kind'))}: {_plain(r.get('operation'))}", _plain(r.get("details")) or "-", _records(r)]
             for r in as_rows(findings.get("mailbox_changes"))]
-    return [section("Mailbox changes"),
-            rich("Inbox rules, forwarding, permissions, delegates and application consents set by the "
+    return [rich("Inbox rules, forwarding, permissions, delegates and application consents set by the "
                  "attacker. They can send mail out or keep access after a password reset, so each "
                  "mailbox changed is affected even where no item was opened.", "body"),
             *data_table(cols, rows, what="mailbox changes")]
@@ -148,8 +144,7 @@ def _searches(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("query")),
              _count(r.get("matching_items")), _records(r)]
             for r in as_rows(findings.get("searches"))]
-    return [section("Searches"),
-            rich("What the attacker searched for. Results are not claimed as read; items whose "
+    return [rich("What the attacker searched for. Results are not claimed as read; items whose "
                  "subject matches are flagged in the item list.", "body"),
             *data_table(cols, rows, what="searches")]
 
@@ -160,19 +155,18 @@ def _sends(findings: dict[str, Any]) -> list:
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("subject")),
              _plain(r.get("internet_message_id")), _records(r)]
             for r in as_rows(findings.get("sends"))]
-    return [section("Messages sent by the attacker"), *data_table(cols, rows, what="sends")]
+    return [*data_table(cols, rows, what="sends")]
 
 
 def _tampering(findings: dict[str, Any]) -> list:
-    cols = [Column("Time (UTC)", 0.13), Column("Operation", 0.17), Column("Actor", 0.15),
-            Column("Target", 0.15), Column("What it means / records", 0.4)]
+    cols = [Column("Time (UTC)", 0.12), Column("Operation", 0.22), Column("Actor", 0.18),
+            Column("Target", 0.13), Column("What it means / records", 0.35)]
     rows = [[show_time(r.get("time_utc")), _plain(r.get("operation")), _plain(r.get("actor")),
              _plain(r.get("target")),
-             rich(f"{esc(_plain(r.get('description')))}<br/><font name='Courier' size='7'>"
+             rich(f"{esc(_plain(r.get('description')))}<br/><font name='EvkitMono' size='7'>"
                   f"{esc(_ids(r))}</font>", "cell")]
             for r in as_rows(findings.get("tampering"))]
-    return [section("Audit tampering"),
-            rich("Changes that switch auditing off, exempt an account from it or remove the "
+    return [rich("Changes that switch auditing off, exempt an account from it or remove the "
                  "licence that records mail access, during the incident window.", "body"),
             *data_table(cols, rows, what="tampering findings")]
 
@@ -185,8 +179,7 @@ def _indicators(findings: dict[str, Any]) -> list:
             for r in as_rows(findings.get("suggested_indicators"))]
     used = [[_plain(r.get("indicator")), _count(r.get("records")), _count(r.get("sessions")),
              _count(r.get("session_records"))] for r in as_rows(findings.get("attribution"))]
-    return [section("Indicators"),
-            rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
+    return [rich("<b>Applied.</b> The case file's indicators and how much of the evidence each "
                  "one attributed to the attacker (sessions expand attribution).", "body"),
             *data_table([Column("Indicator", 0.52), Column("Records matched", 0.16, True),
                          Column("Sessions", 0.14, True),
@@ -197,26 +190,42 @@ def _indicators(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="suggested indicators")]
 
 
+def _logged_for(row: dict[str, Any]) -> str:
+    """Mail reading logged for which logon types: "all", "owner, admin; NOT delegate", "NO"."""
+    logons = as_dict(row.get("mail_items_accessed_logons"))
+    if not logons:
+        audited = row.get("mail_items_accessed_audited")
+        return {True: "yes", False: "NO"}.get(audited, "not stated") if isinstance(audited, bool) else "not stated"
+    yes = [k for k, v in logons.items() if v is True]
+    no = [k for k, v in logons.items() if v is False]
+    if not no:
+        return "yes, every logon type"
+    if not yes:
+        return "NO"
+    return f"{', '.join(yes)}; NOT {', '.join(no)}"
+
+
 def _coverage(findings: dict[str, Any]) -> list:
-    cols = [Column("Mailbox", 0.22), Column("Type", 0.09), Column("Mail access audited", 0.1),
-            Column("Licence", 0.13), Column("Bypass", 0.07), Column("Verdict", 0.12),
-            Column("Reason", 0.27)]
-    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")),
-             _plain(r.get("mail_items_accessed_audited")),
+    cols = [Column("Mailbox", 0.22), Column("Type", 0.08), Column("Mail reading logged", 0.14),
+            Column("Licence", 0.1), Column("Bypass", 0.07), Column("Verdict", 0.12),
+            Column("Reason (audit settings as collected)", 0.27)]
+    rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _logged_for(r),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),
              reason_words(r.get("reason")) if r.get("reason") else "-"]
             for r in as_rows(findings.get("coverage"))]
-    return [section("Audit coverage"),
-            rich("Whether each mailbox's mail access could be logged at all, from the tenant's "
-                 "audit configuration and licences.", "body"),
+    return [rich("Whether each mailbox's mail reading (MailItemsAccessed) could be logged at all, "
+                 "from the tenant's audit configuration and licences as collected, for every "
+                 "mailbox in scope or with a period that cannot be known. How this changed "
+                 "during the incident window (an audit bypass added later, for example) is in "
+                 "the periods of the Mailboxes table.", "body"),
             *data_table(cols, rows, what="mailboxes")]
 
 
 def _completeness(findings: dict[str, Any]) -> list:
     units = as_rows(findings.get("completeness"))
     gaps = [u for u in units if u.get("status") != "complete"]
-    out = [section("Completeness of the collection")]
+    out: list = []
     done = len(units) - len(gaps)
     out.append(rich(f"{plural(len(gaps), 'collection unit is', 'collection units are')} not "
                     f"complete{f' ({done:,} recorded as complete)' if done else ''}. Each "
@@ -242,16 +251,28 @@ def _completeness(findings: dict[str, Any]) -> list:
     return out
 
 
-SECTIONS: tuple[Callable[[dict[str, Any]], list], ...] = (
-    _mailboxes, _mailbox_changes, _syncs, _throttled, _searches, _sends, _tampering, _indicators, _coverage,
-    _completeness,
+# The detail sections in report order: (heading, builder of the section's body). Another section
+# slots in by adding its pair here; page 1's pointers and the contents follow automatically.
+SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list]], ...] = (
+    ("Mailboxes", _mailboxes),
+    ("Mailbox changes", _mailbox_changes),
+    ("Folder synchronisation", _syncs),
+    ("Throttled windows", _throttled),
+    ("Searches", _searches),
+    ("Messages sent by the attacker", _sends),
+    ("Audit tampering", _tampering),
+    ("Indicators", _indicators),
+    ("Audit coverage", _coverage),
+    ("Completeness of the collection", _completeness),
 )
+SECTION_TITLES = tuple(title for title, _ in SECTIONS)
 
 
 def detail_flowables(findings: dict[str, Any]) -> list:
     """Every detail section in report order (the appendices follow from evkit.report.pdf.appendix)."""
     out: list = []
-    for build in SECTIONS:
+    for title, build in SECTIONS:
         out.append(CondPageBreak(120))
+        out.append(section(title))
         out += build(findings)
     return out

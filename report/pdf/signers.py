@@ -38,14 +38,14 @@ def evidence_state(model: Mapping[str, Any]) -> str:
     return STATE_INVALID
 
 
-def signer_flowables(model: Mapping[str, Any]) -> list[Flowable]:
-    """The "who signed" block: one compact bullet per signing key, after a lead-in line when
-    the bundles were signed by different keys (or none is listed)."""
+def signer_flowables(model: Mapping[str, Any], limit: int = MAX_GROUPS) -> list[Flowable]:
+    """The "who signed" block: one compact bullet per signing key (at most `limit`, the rest
+    counted), after a lead-in line when the bundles were signed by different keys (or none)."""
     groups = signer_groups(as_rows(model.get("bundles")))
     lead = signer_summary(groups)
     out: list[Flowable] = [rich(esc(lead), "signer")] if lead else []
-    out += [rich("<bullet>&bull;</bullet>" + esc(g["text"], 700), "signer") for g in groups[:MAX_GROUPS]]
-    if len(groups) > MAX_GROUPS:
-        out.append(rich(f"... and {len(groups) - MAX_GROUPS} more signing keys, listed in the evidence "
+    out += [rich("<bullet>&bull;</bullet>" + esc(g["text"], 700), "signer") for g in groups[:limit]]
+    if len(groups) > limit:
+        out.append(rich(f"... and {len(groups) - limit} more signing keys, listed in the evidence "
                         "appendix.", "note"))
     return out

@@ -19,10 +19,10 @@ from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from evkit.report.pdf.common import (
-    FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, clean, data_table, none_found, note,
+    FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, data_table, none_found, note, plain_text,
     plural,
 )
-from evkit.times import format_minutes, format_tick, parse_iso_or_none
+from evkit.times import format_minutes, parse_iso_or_none
 
 KINDS = ("bind", "sync", "search", "send", "signin", "other")
 KIND_COLOURS = {
@@ -36,6 +36,7 @@ KIND_WORDS = {"bind": "item opened (Bind)", "sync": "folder synced (Sync)",
 THROTTLED_FILL = colors.HexColor("#fde8c8")
 UNKNOWN_FILL = colors.HexColor("#dcdcdc")
 LABEL_W = 128.0
+MIN_TEXT = 7.0                 # no text on a page is smaller than this
 LANE_H = 5.0
 ROW_GAP = 9.0
 AXIS_H = 22.0
@@ -120,6 +121,24 @@ def _ticks(axis: _Axis) -> list[datetime]:
     return ticks
 
 
+def _midnights(axis: _Axis) -> list[datetime]:
+    """Every day boundary (00:00 UTC) inside the axis."""
+    day = axis.start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    out = []
+    while day < axis.end:
+        out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def _tick_format(ticks: list[datetime]) -> str:
+    """One format for every label of an axis: dates when ticks fall on whole days, else
+    day and time (the day boundaries are drawn as solid lines)."""
+    if all(t.hour == 0 and t.minute == 0 for t in ticks):
+        return "%Y-%m-%d"
+    return "%d %b %H:%M"
+
+
 def _fit(text: str, font: str, size: float, width: float) -> str:
     """Cut `text` (already clean) so it fits `width` points, marking the cut with '...'."""
     if stringWidth(text, font, size) <= width:
@@ -130,7 +149,7 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 
 
 def _mailbox_label(drawing: Drawing, mailbox: str, top: float) -> None:
-    local, at, domain = clean(mailbox, 200).partition("@")
+    local, at, domain = plain_text(mailbox, 200).partition("@")
     lines = [local, at + domain] if at else [local]
     for i, line in enumerate(lines):
         drawing.add(String(0, top - 8 - i * 8.5, _fit(line, FONT_BOLD if i == 0 else FONT, 7.2,
@@ -174,22 +193,24 @@ def _chart(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]], 
                 drawing.add(Rect(x0, band_bottom, max(x1 - x0, 1.0), top - band_bottom,
                                  fillColor=fill, strokeColor=None))
         _mailbox_label(drawing, mailbox, top)
-        for lane, kind in enumerate(KINDS):
+        for lane in range(len(KINDS)):              # lanes are told apart by colour (legend)
             y = top - (lane + 1) * LANE_H
             drawing.add(Line(LABEL_W, y, LABEL_W + axis.width, y, strokeColor=RULE,
                              strokeWidth=0.25))
-            drawing.add(String(LABEL_W - 3, y + 1, kind, fontName=FONT, fontSize=4.3,
-                               fillColor=MUTED, textAnchor="end"))
         for kind, x0, x1 in _runs(by_mailbox.get(mailbox, []), axis, max(hour_w, 1.6)):
             lane = KINDS.index(kind)
             drawing.add(Rect(x0, top - (lane + 1) * LANE_H + 0.6, x1 - x0, LANE_H - 1.2,
                              fillColor=KIND_COLOURS[kind], strokeColor=None))
-    for tick in _ticks(axis):
+    for day in _midnights(axis):                    # day boundaries: solid lines
+        x = axis.x(day)
+        drawing.add(Line(x, AXIS_H - 6, x, height, strokeColor=MUTED, strokeWidth=0.5))
+    ticks = _ticks(axis)
+    fmt = _tick_format(ticks)
+    for tick in ticks:
         x = axis.x(tick)
         drawing.add(Line(x, AXIS_H - 6, x, height, strokeColor=RULE, strokeWidth=0.3,
                          strokeDashArray=[1, 2]))
-        label = format_tick(tick)
-        drawing.add(String(x, AXIS_H - 14, label, fontName=FONT, fontSize=6.5,
+        drawing.add(String(x, AXIS_H - 15, tick.strftime(fmt), fontName=FONT, fontSize=MIN_TEXT,
                            fillColor=MUTED, textAnchor="middle"))
     drawing.add(Line(LABEL_W, AXIS_H - 6, LABEL_W + axis.width, AXIS_H - 6,
                      strokeColor=MUTED, strokeWidth=0.6))
@@ -206,7 +227,7 @@ def _legend() -> Drawing:
         if x + width > FRAME_WIDTH:
             x, y = 0.0, y - 11
         drawing.add(Rect(x, y, 8, 6, fillColor=fill, strokeColor=None))
-        drawing.add(String(x + 11, y + 0.5, label, fontName=FONT, fontSize=7))
+        drawing.add(String(x + 11, y + 0.5, label, fontName=FONT, fontSize=MIN_TEXT))
         x += width
     return drawing
 
@@ -241,7 +262,8 @@ def timeline_flowables(findings: Mapping[str, Any]) -> list:
         out.append(_legend())
         for start in range(0, len(mailboxes), ROWS_PER_CHART):
             out.append(_chart(mailboxes[start:start + ROWS_PER_CHART], entries, axis, spans))
-        out.append(note("Each tick is one hour (UTC) with attributed activity of that kind. "
+        out.append(note("Each mark is one hour (UTC) with attributed activity, one lane per kind "
+                        "in the legend's order and colour; solid vertical lines are midnight UTC. "
                         "Shaded periods are times the logs cannot show: throttled windows and "
                         "periods without audit coverage."))
         out += _counts_table(mailboxes, entries)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from evkit.report.rules.first_party import is_first_party
+
 RARE_BEFORE = 2  # an app seen this many times or fewer before the window counts as new
 MAX_IDS = 50  # evidence ids listed per suggestion (the count says how many there are)
 
@@ -80,10 +82,12 @@ def used_by_attributed_session(s: ValueStats, *, has_baseline: bool = True) -> s
 
 
 def suggest(stats: Iterable[ValueStats], *, known: set[tuple[str, str]], has_baseline: bool) -> list[Suggestion]:
-    """Every rule over every value not already an indicator hit; sorted for stable output."""
+    """Every rule over every value not already an indicator hit; sorted for stable output.
+    Microsoft's first-party application ids (report.rules.first_party) are never suggested:
+    the calling application (ClientAppId) is weighed instead."""
     out = []
     for s in stats:
-        if (s.kind, s.value) in known:
+        if (s.kind, s.value) in known or (s.kind == "app" and is_first_party(s.value)):
             continue
         reasons = [r for r in (used_by_attributed_session(s, has_baseline=has_baseline), new_mail_app(s, has_baseline=has_baseline),
                                many_mailboxes(s), changing_session(s)) if r]

@@ -10,6 +10,9 @@ Precision and recall per class are printed (pytest -s shows them).
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,3 +57,24 @@ def test_report_scores_against_ground_truth(name, key, signing_key, tmp_path, ca
         for line in result.lines:
             print("  " + line)
     assert result.failures == [], "\n".join(result.failures[:20])
+    check_pdf_as_read(out)
+
+
+def check_pdf_as_read(out: Path) -> None:
+    """What page 1 and the coverage table say agree with findings.json and with each other."""
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    summary = findings["summary"]
+    assert (summary["mailboxes_affected"] + summary["mailboxes_cannot_be_assessed"]
+            + summary["mailboxes_no_evidence"]) == summary["mailboxes_total"]
+    unknown = {m["mailbox"] for m in findings["mailboxes"] if m["unknown"]}
+    assert unknown <= {c["mailbox"] for c in findings["coverage"]}
+    if shutil.which("pdftotext") is None:
+        return
+    pages = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    first = " ".join(pages[0].split())
+    assert "In this report:" in first and "In this report:" not in pages[1]     # one page
+    assert " ".join(summary["headline"].split()) in first
+    for key in ("confirmed_items", "presumed_items", "mailboxes_affected", "mailboxes_cannot_be_assessed",
+                "mailboxes_no_evidence", "mailboxes_total"):
+        assert f"{summary[key]:,}" in first, key

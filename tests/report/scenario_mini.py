@@ -1,7 +1,7 @@
 """A small hand-made breach, in the collector's raw layout, whose right answers are known.
 
 alice: the owner reads <o1> and <o2> from the office; the attacker signs in from the indicator
-IP (Entra session aad-1), then reads <o2> through an app whose records carry only that
+IP (Entra session aad10000-...), then reads <o2> through an app whose records carry only that
 session (attributed by session expansion), syncs \\Archive from the indicator IP, searches for
 "invoice" and sends a message. bob: Bind logging throttled, and the attacker signs in to bob's
 account inside the throttled window. One UAL window was capped by the collector.
@@ -41,19 +41,20 @@ EXPECTED = {
 
 
 def records() -> list[dict]:
-    owner = dict(ip="192.0.2.10", session="owner-s")
+    owner = dict(ip="192.0.2.10", session="0e0e0000-0000-4000-8000-000000000001")
     return [
         mia("m-own-1", "2023-05-25T09:00:00", A, folders={"\\Inbox": ["<o1>", "<o2>", "<o4>"]},
             subjects={"<o4>": "Invoice 7 from supplier"}, **owner),
         mia("m-own-2", "2023-05-26T09:00:00", A, folders={"\\Archive": ["<a1>"]}, **owner),
         record("s-in", "2023-06-02T08:00:00", "UserLoggedIn", A, RecordType=15, ActorIpAddress=ATTACKER_IP,
-               DeviceProperties=[{"Name": "SessionId", "Value": "AAD-1"}],
+               DeviceProperties=[{"Name": "SessionId", "Value": "AAD10000-0000-4000-8000-000000000001"}],
                ExtendedProperties=[{"Name": "UserAgent", "Value": "python-requests/2.31"}]),
         mia("m-att-bind", "2023-06-02T08:05:00", A, folders={"\\Inbox": ["<o2>"]}, ip="198.51.100.50",
-            session="exo-9", client="Client=REST;Client=RESTSystem;;",
-            AppAccessContext={"AADSessionId": "aad-1", "ClientAppId": "4f2c9d8e-1111-2222-3333-444455556666"}),
+            session="e0000000-0000-4000-8000-000000000009", client="Client=REST;Client=RESTSystem;;",
+            AppAccessContext={"AADSessionId": "aad10000-0000-4000-8000-000000000001",
+                              "ClientAppId": "4f2c9d8e-1111-2222-3333-444455556666"}),
         mia("m-att-sync", "2023-06-02T08:10:00", A, access="Sync", folders={"\\Archive": []}, ip=ATTACKER_IP,
-            session="exo-10", client="Client=MSExchangeRPC"),
+            session="e0000000-0000-4000-8000-000000000010", client="Client=MSExchangeRPC"),
         record("q-1", "2023-06-02T08:12:00", "SearchQueryInitiatedExchange", A, RecordType=101,
                QueryText="invoice", ClientIPAddress=ATTACKER_IP, MailboxOwnerUPN=A),
         record("send-1", "2023-06-02T08:15:00", "Send", A, ClientIPAddress=ATTACKER_IP, MailboxOwnerUPN=A,
@@ -61,7 +62,7 @@ def records() -> list[dict]:
                      "ParentFolder": {"Path": "\\Drafts"}}),
         mia("m-own-3", "2023-06-03T09:00:00", A, folders={"\\Archive": ["<late>"]}, **owner),
         mia("m-bob-t", "2023-06-04T10:00:00", B, throttled=True, folders={"\\Inbox": ["<b1>"]},
-            ip="192.0.2.20", session="bob-s"),
+            ip="192.0.2.20", session="b0b00000-0000-4000-8000-000000000001"),
         record("s-bob", "2023-06-04T12:00:00", "UserLoggedIn", B, RecordType=15, ActorIpAddress=f"{ATTACKER_IP}:5555"),
     ]
 

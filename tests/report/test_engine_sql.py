@@ -32,14 +32,18 @@ def test_property_is_the_first_pair_with_the_name_at_any_position():
     assert got == [("0", "6", None), (None, None, None), (None, None, None)]
 
 
+SID = "51000000-0000-4000-8000-000000000001"          # session ids count only as GUIDs
+
+
 def test_distinct_keys_reads_only_the_kinds_asked_for():
     with Engine() as e:
         e.execute("CREATE TABLE events AS SELECT * FROM (VALUES ('203.0.113.7', NULL, NULL, 'a1', NULL, NULL, "
-                  "'s1', NULL, NULL, 'ua', NULL)) t(client_ip, client_ip_address, actor_ip, app_id, client_app_id, "
+                  f"'{SID}', NULL, NULL, 'ua', NULL)) t(client_ip, client_ip_address, actor_ip, app_id, "
+                  "client_app_id, "
                   "aac_client_app_id, session_id, aad_session_id, device_session_id, client_info, user_agent)")
         assert e.rows(distinct_keys([])) == []
         assert e.rows(f"{distinct_keys(['ip'])} ORDER BY ALL") == [("ip", "203.0.113.7")]
-        assert e.rows(f"{distinct_keys(['session', 'app'])} ORDER BY ALL") == [("app", "a1"), ("session", "s1")]
+        assert e.rows(f"{distinct_keys(['session', 'app'])} ORDER BY ALL") == [("app", "a1"), ("session", SID)]
 
 
 def test_item_mentions_and_sightings_list_every_named_item(tmp_path):

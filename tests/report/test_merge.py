@@ -9,7 +9,6 @@ import json
 import random
 from pathlib import Path
 
-import pytest
 
 import scenario_mini as mini
 from bundlekit import mgmt_blob, mia, permissive_report_options, write_bundle, write_import_bundle

@@ -82,31 +82,7 @@ def test_render_is_a_pdf_and_byte_identical_twice(name, rendered, tmp_path):
     assert again.read_bytes() == first
 
 
-def test_page_one_states_the_summary_numbers_and_headline(rendered):
-    findings = load("bec")
-    summary = findings["summary"]
-    page1 = flat(pdftotext(rendered["bec"], 1))
-    assert flat(summary["headline"]) in page1
-    stats = [f"{summary[k]:,}" for k in ("confirmed_items", "inferred_items",
-                                         "mailboxes_affected", "mailboxes_unknown")]
-    layout = pdftotext(rendered["bec"], 1, layout=True).splitlines()
-    assert stats in [line.split() for line in layout]          # the stat block, in order
-    for label in ("items confirmed accessed by the attacker",
-                  "further items that must be presumed read",
-                  f"mailboxes affected, of {summary['mailboxes_in_scope']:,} in scope",
-                  "mailboxes that cannot be fully assessed"):
-        assert label in page1
-    assert f"opened, sent or changed {summary['confirmed_items']:,} items" in page1
-    assert f"A further {summary['inferred_items']:,} items must be presumed read" in page1
-    assert f"For {summary['mailboxes_unknown']:,} mailboxes" in page1
-    assert f"In addition, about {summary['inferred_unnamed_items']:,} items in folders" in page1
-    assert f"plus about {summary['inferred_unnamed_items']:,} unnamed" in page1
-    for mailbox in findings["mailboxes"]:
-        if mailbox["unknown"]:
-            assert mailbox["mailbox"] in page1
-    assert "no licence with Audit (Premium) or Audit (Standard)" in page1
-    assert "audit bypass association" in page1
-    assert "Page 1 of" in page1
+# Page 1's numbers, groups and one-page rule: tests/report/test_pdf_page_one.py.
 
 
 def test_page_one_of_a_quiet_case_says_so(rendered):
@@ -150,12 +126,10 @@ def test_hostile_strings_render_literally(rendered):
     text = flat(pdftotext(rendered["hostile"]))
     for literal in ("<b>Invoice</b> & <font color=red>overdue</font>",
                     "Headline with <i>markup</i> & an unclosed <para tag",
-                    "Point with </para><img src='x.png'/> injection",
                     'subject:"wire" AND <script>alert(1)</script>',
                     "Contoso <font size=40>Ltd</font> & Sons",
-                    "Tab here, newline there, NUL?, ESC?[31m, bell?.",
-                    "???? ???? RTL subject ?gnp.exe",
-                    "Payment due ?? today ??",
+                    "RTL subject [U+202E]gnp.exe",
+                    "Payment due [U+1F4B8][U+1F525]",
                     "<b>evil</b>@contoso.com",
                     "IR-<b>9</b>&amp;"):
         assert literal in text, literal

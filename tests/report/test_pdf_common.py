@@ -17,12 +17,13 @@ from evkit.report.pdf.common import (
     ("plain text", "plain text"),
     ("<b>bold</b> & co", "<b>bold</b> & co"),            # clean keeps markup literal
     ("tab\there\nnewline\r", "tab here newline "),
-    ("nul\x00 esc\x1b bell\x07 del\x7f", "nul? esc? bell? del?"),
-    ("\u05e9\u05dc\u05d5\u05dd", "????"),                 # right-to-left script
-    ("pay \U0001F4B8 now", "pay ? now"),                  # emoji
-    ("\u202egnp.exe", "?gnp.exe"),                        # bidi override cannot reorder the page
-    ("zero\u200bwidth\ufeff", "zero?width?"),
-    ("lone \ud800 surrogate", "lone ? surrogate"),
+    ("nul\x00 esc\x1b bell\x07 del\x7f", "nul[U+0000] esc[U+001B] bell[U+0007] del[U+007F]"),
+    ("\u0412\u0445\u043e\u0434\u044f\u0449\u0438\u0435 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1",
+     "\u0412\u0445\u043e\u0434\u044f\u0449\u0438\u0435 \u0395\u03bb\u03bb\u03ac\u03b4\u03b1"),  # Cyrillic, Greek kept
+    ("pay \U0001F4B8 now", "pay [U+1F4B8] now"),            # beyond the fonts: its code point, never '?'
+    ("\u202egnp.exe", "[U+202E]gnp.exe"),                   # bidi override cannot reorder the page
+    ("zero\u200bwidth\ufeff", "zero[U+200B]width[U+FEFF]"),
+    ("lone \ud800 surrogate", "lone [U+D800] surrogate"),
     ("caf\u00e9 \u20ac5 \u2018q\u2019", "caf\u00e9 \u20ac5 \u2018q\u2019"),  # WinAnsi is kept
     (None, ""),
     (42, "42"),

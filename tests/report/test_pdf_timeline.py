@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.platypus import Paragraph
 
+from evkit.report.pdf.common import FONT_BOLD
 from evkit.report.pdf.timeline import (
     KIND_COLOURS, THROTTLED_FILL, UNKNOWN_FILL, _Axis, _runs, timeline_flowables,
 )
@@ -54,7 +55,7 @@ def test_mailboxes_follow_the_findings_order_then_the_rest_sorted():
     findings = {"mailboxes": [{"mailbox": "z@x"}, {"mailbox": "a@x"}],
                 "timeline": [entry("a@x", 1), entry("m@x", 2), entry("z@x", 3), entry("b@x", 4)]}
     labels = [s.text for s in shapes(timeline_flowables(findings), String)
-              if s.fontName == "Helvetica-Bold"]
+              if s.fontName == FONT_BOLD]
     assert labels == ["z", "a", "b", "m"]
 
 
@@ -78,3 +79,27 @@ def test_throttled_and_unknown_periods_are_shaded():
     fills = [r.fillColor for r in shapes(timeline_flowables(findings), Rect)]
     assert fills.count(THROTTLED_FILL) == 2       # the window and its legend swatch
     assert fills.count(UNKNOWN_FILL) == 2
+
+
+def axis_labels(findings: dict) -> list[str]:
+    return [s.text for s in shapes(timeline_flowables(findings), String) if s.textAnchor == "middle"]
+
+
+def test_one_time_format_per_axis_and_no_label_under_7_points():
+    findings = {"timeline": [entry("a@x", 0), entry("a@x", 50)]}     # two days and more: mixed hours
+    labels = axis_labels(findings)
+    assert labels
+    formats = {"date" if len(t) == 10 else "day-time" for t in labels}
+    assert len(formats) == 1, labels
+    sizes = [s.fontSize for s in shapes(timeline_flowables(findings), String)]
+    assert min(sizes) >= 7
+
+
+def test_day_boundaries_are_marked():
+    from reportlab.graphics.shapes import Line
+
+    from evkit.report.pdf.common import MUTED
+    findings = {"timeline": [entry("a@x", 5), entry("a@x", 30)]}
+    solid = [ln for ln in shapes(timeline_flowables(findings), Line)
+             if ln.strokeColor == MUTED and not getattr(ln, "strokeDashArray", None) and ln.x1 == ln.x2]
+    assert len(solid) >= 1                       # midnight of 2 June at least

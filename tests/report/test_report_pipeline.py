@@ -56,7 +56,7 @@ def test_session_expansion_says_which_indicator_led_there(report):
     _, findings, items = report
     assert "m-att-bind" in items[(mini.A, "<o2>")]["record_ids"].split()
     [row] = findings["attribution"]
-    assert row["indicator"] == "ip 203.0.113.7" and "aad-1" in row["sessions"]
+    assert row["indicator"] == "ip 203.0.113.7" and "aad10000-0000-4000-8000-000000000001" in row["sessions"]
     assert row["session_records"] >= 1
 
 

@@ -55,3 +55,16 @@ def test_known_values_are_never_suggested_and_ids_are_capped():
 ])
 def test_used_by_attributed_session(stats, fires):
     assert bool(used_by_attributed_session(stats)) is fires
+
+
+GRAPH, EXO, CALLER = "00000003-0000-0000-c000-000000000000", "00000002-0000-0FF1-CE00-000000000000", \
+    "4f2c9d8e-1111-4222-9333-444455556666"
+
+
+def test_microsoft_first_party_apps_are_never_suggested_the_calling_app_is():
+    """A new app reading mail through Graph: its records carry Graph's AppId and the caller's
+    ClientAppId, both new to the tenant. Only the caller is a lead."""
+    stats = [ValueStats("app", GRAPH, 40, 0, 0), ValueStats("app", EXO, 40, 0, 0, in_attributed_sessions=3),
+             ValueStats("app", CALLER, 40, 0, 0)]
+    found = suggest(stats, known=set(), has_baseline=True)
+    assert [(s.kind, s.value) for s in found] == [("app", CALLER)]

@@ -1,0 +1,177 @@
+"""Page 1 as an executive reads it, and the rules every page keeps, checked on rendered PDFs.
+
+- page 1 is one page whatever the evidence size: the hand-written case, and a synthetic one with
+  300 mailboxes, 50 reasons why access cannot be known, many signing keys and untrusted evidence
+  (the `large` emulator scenario takes minutes; this model is what it stresses on page 1);
+- the numbers on page 1 are the findings' own, and the mailbox cards add up;
+- no text on any page is smaller than 7 pt (read from the PDF's content streams).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from evkit.report.outputs.overview import mailbox_cards, unknown_groups
+from evkit.report.pdf.report import render_report
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MIN_POINTS = 7.0
+
+pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"findings_{name}.json").read_text(encoding="utf-8"))
+
+
+def page_text(pdf: Path, page: int, layout: bool = False) -> str:
+    args = ["pdftotext", "-f", str(page), "-l", str(page), *(["-layout"] if layout else []), str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def large_findings() -> dict:
+    """300 mailboxes, 50 distinct reasons, 8 signing keys, untrusted: the worst page 1."""
+    findings = load("bec")
+    window = findings["case"]["window"]
+    base = findings["mailboxes"][0]
+    mailboxes = []
+    for i in range(300):
+        gaps = [{"start": window[0], "end": window[1],
+                 "reason": f"collection window capped (ual): service limit reached on shard {i % 50:02d} "
+                           "while the records of this period were being collected"}]
+        mailboxes.append(dict(copy.deepcopy(base), mailbox=f"user{i:03d}@contoso.com",
+                              verdict="accessed" if i < 40 else "cannot be assessed", unknown=gaps,
+                              confirmed=3 if i < 40 else 0, inferred=0, inferred_unnamed=0))
+    findings["mailboxes"] = mailboxes
+    findings["bundles"] = [dict(findings["bundles"][0], path_name=f"bundle-{i}", verdict="cannot verify",
+                                signer=f"examiner{i}@firm.example", signer_fingerprint=f"SHA256:{i:043d}")
+                           for i in range(8)]
+    findings["evidence_state"] = "untrusted"
+    findings["evidence_warnings"] = ["UNTRUSTED EVIDENCE: " + "not verified against a key you trust. " * 12]
+    findings["case"]["indicators"]["accounts"] = [m["mailbox"] for m in mailboxes]
+    findings["problems"] = [f"row {i}: unreadable" for i in range(500)]
+    summary = findings["summary"]
+    summary.update(mailbox_cards(mailboxes, 5000))
+    summary["unknown_groups"] = unknown_groups(mailboxes, (window[0], window[1]))
+    summary["mailboxes_unknown"] = 300
+    summary["headline"] = "Whether mail was read cannot be known for most mailboxes " * 8
+    summary["points"] = [f"point {i}" for i in range(300)]
+    return findings
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("page1")
+    paths = {}
+    for name, findings in (("bec", load("bec")), ("large", large_findings()), ("empty", load("empty"))):
+        paths[name] = out / f"{name}.pdf"
+        render_report(findings, paths[name])
+    return paths
+
+
+def test_large_model_has_many_reasons():
+    assert len(large_findings()["summary"]["unknown_groups"]) == 50
+
+
+@pytest.mark.parametrize("name", ["bec", "large", "empty"])
+def test_page_one_is_one_page(name, rendered):
+    first, second = page_text(rendered[name], 1), page_text(rendered[name], 2)
+    assert "In this report:" in first              # the last thing on page 1 is on page 1
+    assert flat(second).split("Page 2 of")[0].find("Timeline of attributed activity") >= 0
+    assert "In this report:" not in second
+
+
+def test_page_one_points_to_sections_with_their_pages(rendered):
+    first = flat(page_text(rendered["bec"], 1))
+    pointer = re.search(r"Mailboxes p\. (\d+)", first)
+    assert pointer, first
+    assert "Mailboxes" in page_text(rendered["bec"], int(pointer.group(1)))
+
+
+def test_page_one_numbers_are_the_findings_and_add_up(rendered):
+    summary = load("bec")["summary"]
+    first = flat(page_text(rendered["bec"], 1))
+    for key in ("confirmed_items", "presumed_items", "mailboxes_affected", "mailboxes_cannot_be_assessed",
+                "mailboxes_no_evidence", "mailboxes_total"):
+        assert f"{summary[key]:,}" in first, key
+    assert (f"Mailboxes: {summary['mailboxes_affected']:,} affected + "
+            f"{summary['mailboxes_cannot_be_assessed']:,} cannot be assessed + "
+            f"{summary['mailboxes_no_evidence']:,} no evidence of access = "
+            f"{summary['mailboxes_total']:,} in the evidence.") in first
+    assert (summary["mailboxes_affected"] + summary["mailboxes_cannot_be_assessed"]
+            + summary["mailboxes_no_evidence"]) == summary["mailboxes_total"]
+    assert f"{summary['inferred_items']:,} named + about {summary['inferred_unnamed_items']:,} counted" in first
+    assert flat(summary["headline"]) in first
+
+
+def test_unknown_mailboxes_are_grouped_by_reason_with_their_period(rendered):
+    summary = load("bec")["summary"]
+    layout = page_text(rendered["bec"], 1, layout=True)
+    for group in summary["unknown_groups"]:
+        assert group["mailboxes"][0] in layout
+    first = flat(page_text(rendered["bec"], 1))
+    assert "the whole incident window" in first or "2023-" in first.split("What cannot be known")[1]
+
+
+def test_large_page_one_names_what_it_left_for_later_pages(rendered):
+    first = flat(page_text(rendered["large"], 1))
+    assert re.search(r"\.\.\. and \d+ further reasons: every period is listed under Mailboxes \(p\. \d+\)",
+                     first), first
+    assert "UNTRUSTED EVIDENCE" in first
+    assert "more signing keys, listed in the evidence appendix" in first
+
+
+def test_no_key_points_repeat_the_unknown_table(rendered):
+    assert "Key points" not in flat(page_text(rendered["bec"], 1))
+    assert "point 299" not in subprocess.run(["pdftotext", str(rendered["large"]), "-"], capture_output=True,
+                                             text=True, check=True).stdout
+
+
+def content_streams(pdf: Path) -> list[bytes]:
+    """Every stream of the PDF, decoded (reportlab writes Flate, or ASCII85 then Flate)."""
+    data = pdf.read_bytes()
+    out = []
+    for m in re.finditer(rb"<<([^<>]*)>>\s*stream\r?\n", data):
+        length = int(re.search(rb"/Length (\d+)", m.group(1)).group(1))
+        body = data[m.end():m.end() + length]
+        if b"/ASCII85Decode" in m.group(1):
+            body = base64.a85decode(body.strip().removesuffix(b"~>").removeprefix(b"<~"))
+        if b"/FlateDecode" in m.group(1):
+            body = zlib.decompress(body)
+        out.append(body)
+    return out
+
+
+def text_sizes(pdf: Path) -> set[float]:
+    """Every font size set in the PDF's content streams (Tf operators)."""
+    return {float(s) for body in content_streams(pdf) for s in re.findall(rb"/F[0-9+]+ ([0-9.]+) Tf", body)}
+
+
+@pytest.mark.parametrize("name", ["bec", "large"])
+def test_no_text_is_smaller_than_7_points(name, rendered):
+    sizes = text_sizes(rendered[name])
+    assert sizes, "no text found in the content streams"
+    assert min(sizes) >= MIN_POINTS, sorted(sizes)[:5]
+
+
+@pytest.mark.parametrize("name", ["bec", "large", "empty"])
+def test_no_orphan_pages(name, rendered):
+    """No page carries only a line or two (a heading, a table's tail) under its header."""
+    pages = subprocess.run(["pdftotext", "-layout", str(rendered[name]), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")[:-1]
+    for number, page in enumerate(pages, start=1):
+        body = [ln for ln in page.splitlines() if ln.strip()][1:-1]     # without header and footer
+        assert len(body) >= 8, (number, body)

@@ -1,0 +1,63 @@
+"""Plain words and legible tables, read back from rendered PDFs: the glossary, coverage per
+logon type, readiness switches that cannot be misread, addresses never broken mid-word."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from evkit.report.pdf.common import Column, DocumentInfo, build_document, data_table
+from evkit.report.pdf.readiness import _org_audit
+from evkit.report.pdf.report import render_report
+
+FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")
+
+
+def text(pdf: Path, layout: bool = False) -> str:
+    return subprocess.run(["pdftotext", *(["-layout"] if layout else []), str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def bec(tmp_path_factory) -> Path:
+    findings = json.loads((FIXTURES / "findings_bec.json").read_text(encoding="utf-8"))
+    findings["coverage"][0]["mail_items_accessed_logons"] = {"owner": True, "delegate": False, "admin": True}
+    findings["coverage"][0]["mail_items_accessed_audited"] = False
+    out = tmp_path_factory.mktemp("words") / "r.pdf"
+    render_report(findings, out)
+    return out
+
+
+def test_the_glossary_explains_the_report_s_terms(bec):
+    shown = " ".join(text(bec).split())
+    for term in ("Glossary", "Bind:", "Sync:", "Throttling:", "Audit set:", "Audit bypass:",
+                 "Audit (Premium) / Audit (Standard):"):
+        assert term in shown, term
+
+
+def test_coverage_says_for_which_logon_types_mail_reading_is_logged(bec):
+    shown = " ".join(text(bec).split("Audit coverage")[-1].split())
+    assert "owner, admin; NOT delegate" in shown
+
+
+def test_org_audit_switch_cannot_be_misread():
+    assert _org_audit(False) == "on (AuditDisabled = False)"
+    assert _org_audit(True) == "OFF (AuditDisabled = True)"
+    assert _org_audit(None) == "not collected"
+
+
+def test_addresses_in_narrow_columns_wrap_after_separators_not_mid_word(tmp_path):
+    address = "alice.longname-example@subsidiary.contoso-holdings.com"
+    out = tmp_path / "t.pdf"
+    build_document(out, DocumentInfo(title="t", case_id="c", created_utc=None),
+                   data_table([Column("Mailbox", 0.16), Column("Other", 0.84)], [[address, "x"]]))
+    body = text(out, layout=True).split("Other", 1)[1]
+    pieces = [ln.split()[0] for ln in body.splitlines() if ln.strip() and not ln.strip().startswith("Page")]
+    assert len(pieces) > 1 and "".join(pieces) == address, pieces
+    assert all(re.search(r"[@.\-]$", piece) for piece in pieces[:-1]), pieces
