@@ -54,20 +54,7 @@ SENTINEL_RENAMES = {"Id": "OfficeId", "Workload": "OfficeWorkload", "ObjectId": 
                     "SendOnBehalfOfUserMailboxGuid": "SendonBehalfOfUserMailboxGuid",
                     "Site": "Site_", "SiteUrl": "Site_Url"}
 # The published OfficeActivity columns (Azure Monitor Logs reference), in export order.
-SENTINEL_COLUMNS = ("""TenantId TimeGenerated RecordType Operation UserType UserKey OfficeWorkload
-ResultStatus OfficeObjectId UserId ClientIP ExternalAccess OfficeTenantId OrganizationId
-OrganizationName OriginatingServer Parameters ModifiedObjectResolvedName MailboxGuid
-MailboxOwnerUPN MailboxOwnerSid MailboxOwnerMasterAccountSid LogonUserSid LogonUserDisplayName
-Logon_Type InternalLogonType Client_IPAddress ClientInfoString ClientMachineName ClientProcessName
-ClientVersion ClientAppId AppId Folder Folders Item ItemName ItemType AffectedItems
-CrossMailboxOperations DestFolder DestMailboxId DestMailboxOwnerUPN DestMailboxOwnerSid
-DestMailboxOwnerMasterAccountSid SendAsUserSmtp SendAsUserMailboxGuid SendOnBehalfOfUserSmtp
-SendonBehalfOfUserMailboxGuid OperationProperties ModifiedProperties ExtendedProperties Actor
-ActorContextId ActorIpAddress InterSystemsId IntraSystemId SupportTicketId TargetContextId
-AzureActiveDirectory_EventType AADTarget UserAgent UserDomain Client LoginStatus Application
-ApplicationId EventSource Site_ Site_Url SourceRelativeUrl SourceFileName SourceFileExtension
-DestinationRelativeUrl DestinationFileName DestinationFileExtension UserSharedWith SharingType
-OfficeId SourceRecordId SourceSystem Type""").split()
+SENTINEL_COLUMNS = ["TenantId", "TimeGenerated", "RecordType", "Operation", "UserType", "UserKey", "OfficeWorkload", "ResultStatus", "OfficeObjectId", "UserId", "ClientIP", "ExternalAccess", "OfficeTenantId", "OrganizationId", "OrganizationName", "OriginatingServer", "Parameters", "ModifiedObjectResolvedName", "MailboxGuid", "MailboxOwnerUPN", "MailboxOwnerSid", "MailboxOwnerMasterAccountSid", "LogonUserSid", "LogonUserDisplayName", "Logon_Type", "InternalLogonType", "Client_IPAddress", "ClientInfoString", "ClientMachineName", "ClientProcessName", "ClientVersion", "ClientAppId", "AppId", "Folder", "Folders", "Item", "ItemName", "ItemType", "AffectedItems", "CrossMailboxOperations", "DestFolder", "DestMailboxId", "DestMailboxOwnerUPN", "DestMailboxOwnerSid", "DestMailboxOwnerMasterAccountSid", "SendAsUserSmtp", "SendAsUserMailboxGuid", "SendOnBehalfOfUserSmtp", "SendonBehalfOfUserMailboxGuid", "OperationProperties", "ModifiedProperties", "ExtendedProperties", "Actor", "ActorContextId", "ActorIpAddress", "InterSystemsId", "IntraSystemId", "SupportTicketId", "TargetContextId", "AzureActiveDirectory_EventType", "AADTarget", "UserAgent", "UserDomain", "Client", "LoginStatus", "Application", "ApplicationId", "EventSource", "Site_", "Site_Url", "SourceRelativeUrl", "SourceFileName", "SourceFileExtension", "DestinationRelativeUrl", "DestinationFileName", "DestinationFileExtension", "UserSharedWith", "SharingType", "OfficeId", "SourceRecordId", "SourceSystem", "Type"]
 SENTINEL_BOOLS = {"ExternalAccess", "CrossMailboxOperations", "IsManagedDevice"}
 
 PURVIEW_HEADER = ["RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData",

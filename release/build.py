@@ -51,7 +51,7 @@ def source_date_epoch() -> int:
 
 def version() -> str:
     namespace: dict[str, str] = {}
-    exec((REPO / "evkit" / "__init__.py").read_text(encoding="utf-8"), namespace)  # noqa: S102 - our own file
+    exec((REPO / "evkit" / "__init__.py").read_text(encoding="utf-8"), namespace)
     return namespace["__version__"]
 
 

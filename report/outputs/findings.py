@@ -75,8 +75,6 @@ def _plain(value: datetime | None) -> str:
     return format_plain(value) if value is not None else "an unknown time"
 
 
-
-
 def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     by: dict[str, list[ItemVerdict]] = defaultdict(list)
     for v in a.verdicts:
