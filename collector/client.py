@@ -1,7 +1,7 @@
 """The one HTTP client of the collector, and the only module that imports `requests`.
 
 Every call carries a timeout and `verify=<CA bundle>` (the environment's REQUESTS_CA_BUNDLE
-would otherwise override a session setting; DESIGN 6). Retries (429/5xx/resets/truncated or
+would otherwise override a session setting; docs/internals.md, emulator). Retries (429/5xx/resets/truncated or
 unreadable bodies, 401 after a token refresh) follow `evkit.collector.retry.RetryPolicy`. Every
 response that arrives, accepted or not, is handed to the caller's `record` hook byte for byte,
 so the evidence store keeps the failed attempts too. Errors leave this module as

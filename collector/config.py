@@ -58,7 +58,7 @@ CLOUDS: dict[str, Cloud] = {
 SOURCES = ("ual", "graph", "mgmt", "config", "licences")
 AUTH_METHODS = ("certificate", "secret", "device-code")
 
-# DESIGN 4.1: what a mailbox-breach examination needs by default.
+# docs/collection.md §1: what a mailbox-breach examination needs by default.
 DEFAULT_OPERATIONS: tuple[str, ...] = (
     "MailItemsAccessed", "Send", "SendAs", "SendOnBehalf",
     "SearchQueryInitiatedExchange", "SearchQueryInitiatedSharePoint", "MailboxLogin",

@@ -1,4 +1,4 @@
-"""The completeness ledger (DESIGN 4.3): one entry per (source, unit), stated as data.
+"""The completeness ledger (docs/collection.md §3): one entry per (source, unit), stated as data.
 
 The report turns every entry that is not `complete` into a visibility gap, so an entry is
 never dropped and never says `complete` unless the API's own count was met.

@@ -15,7 +15,7 @@ from evkit.times import parse_http_date
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 509})
 # Management Activity API error codes that mean "try again" whatever the HTTP status
-# (AF429 comes back as 403 in Microsoft's own example; m365-apis.md 1.7).
+# (AF429 comes back as 403 in Microsoft's own example; docs/microsoft-365.md §1.5).
 RETRYABLE_CODES = frozenset({"AF429", "AF50000"})
 
 

@@ -1,4 +1,4 @@
-"""Exchange Online adminapi `InvokeCommand` (reference 6.5) and the cmdlets the collector uses:
+"""Exchange Online adminapi `InvokeCommand` (docs/microsoft-365.md §6.5) and the cmdlets the collector uses:
 Search-UnifiedAuditLog (3.1), Get-Mailbox, Get-OrganizationConfig, Get-AdminAuditLogConfig,
 Get-MailboxAuditBypassAssociation and Get-MailboxFolderStatistics."""
 

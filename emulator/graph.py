@@ -1,4 +1,4 @@
-"""Microsoft Graph (reference 2 and 5): subscribedSkus, users with licences, licenseDetails, and
+"""Microsoft Graph (docs/microsoft-365.md §2 and §5): subscribedSkus, users with licences, licenseDetails, and
 the audit log query API (beta, and v1.0 under --service current; legacy answers 404 on v1.0
 unless configured) with Microsoft's live wire
 quirks: PascalCase enums, crossed userId/userPrincipalName, clientIp null, `[""]` admin units
@@ -21,7 +21,7 @@ from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_resp
 USER_DEFAULT_TOP = 100
 USER_MAX_TOP = 999
 RECORDS_MAX_TOP = 1000
-RECORD_COUNT_LIMIT = 1_000_000  # per query (reference 2.7, TL-QUOTE)
+RECORD_COUNT_LIMIT = 1_000_000  # per query (docs/microsoft-365.md §2.4)
 _QUERY_FIELDS = ("displayName", "filterStartDateTime", "filterEndDateTime", "recordTypeFilters", "keywordFilter",
                  "serviceFilters", "operationFilters", "userPrincipalNameFilters", "ipAddressFilters",
                  "objectIdFilters", "administrativeUnitIdFilters")
@@ -38,7 +38,7 @@ def handle(state: State, req: Request) -> Response:
         return _need(req, ("User.Read.All", "Directory.Read.All")) or _users(state, req, version, rest[1:])
     if rest[:3] == ["security", "auditLog", "queries"]:
         if version == "v1.0" and not (state.options.current or state.options.graph_v1):
-            # live: POST /v1.0/... -> 404 UnknownError with an empty message (reference 2.1)
+            # live: POST /v1.0/... -> 404 UnknownError with an empty message (docs/microsoft-365.md §2.1)
             return graph_error(404, "UnknownError", "")
         denied = _need(req, ("AuditLogsQuery.Read.All", "AuditLogsQuery-Exchange.Read.All"),
                        code="Forbidden", message="Missing role permissions on the request. API requires one "
@@ -230,7 +230,7 @@ def _create_query(state: State, req: Request, version: str, base: str) -> Respon
         if value.lower() not in rec.RECORD_TYPE_BY_NAME:
             return graph_error(400, "BadRequest", f"Cannot convert the literal '{value}' to the expected type "
                                f"'microsoft.graph.security.auditLogRecordType'.")
-    single = body.get("serviceFilter")  # the request doc's singular form (reference 2.3, 10)
+    single = body.get("serviceFilter")  # the request doc's singular form (docs/microsoft-365.md §2.1, §2.1)
     query["serviceFilter"] = single if isinstance(single, str) else None
     query["keywordFilter"] = body.get("keywordFilter") or None
     query["status"] = "notStarted"
@@ -248,7 +248,7 @@ def _create_query(state: State, req: Request, version: str, base: str) -> Respon
 
 
 def _advance(state: State, query: dict[str, Any]) -> None:
-    """notStarted -> running -> succeeded over successive GETs (reference 2.4)."""
+    """notStarted -> running -> succeeded over successive GETs (docs/microsoft-365.md §2.1)."""
     with state.lock:
         query["polls"] += 1
         polls = query["polls"]
@@ -352,7 +352,7 @@ _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")
 
 
 def graph_record(r: dict[str, Any]) -> dict[str, Any]:
-    """A classic AuditData record as the Graph records endpoint sends it (reference 2.6)."""
+    """A classic AuditData record as the Graph records endpoint sends it (docs/microsoft-365.md §2.3)."""
     created = str(r.get("CreationTime", ""))
     created_z = created + "Z" if _TIME.match(created) else created
     audit = dict(r)

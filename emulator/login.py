@@ -1,4 +1,4 @@
-"""The login authority (reference 7): OIDC discovery, instance discovery, the v2.0 token
+"""The login authority (docs/microsoft-365.md §7.1): OIDC discovery, instance discovery, the v2.0 token
 endpoint (client credentials with secret or certificate assertion, device code, refresh token)
 and the device-authorization endpoint. Error answers use Entra's AADSTS JSON."""
 

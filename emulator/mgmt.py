@@ -1,4 +1,4 @@
-"""Office 365 Management Activity API (reference 1): subscriptions, content listing with the
+"""Office 365 Management Activity API (docs/microsoft-365.md §1): subscriptions, content listing with the
 NextPageUri header and the 24-hour / 7-day rules against the virtual now, content blobs, and
 the AF error codes.
 

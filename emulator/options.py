@@ -9,7 +9,7 @@ from typing import Any
 from evkit.emulator.errors import UsageError
 from evkit.emulator.faults import parse_faults
 
-# Application permissions the default app holds, per resource (reference 1.2, 2.2, 5.1, 6.5).
+# Application permissions the default app holds, per resource (docs/microsoft-365.md §1.1, §2.2, §5.1, §6.5).
 GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All")
 MANAGE_ROLES = ("ActivityFeed.Read", "ActivityFeed.ReadDlp", "ServiceHealth.Read")
 EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
@@ -47,7 +47,7 @@ class Options:
     graph_v1: bool = False              # legacy only: serve v1.0 audit queries (current always does)
     graph_query_polls: int = 2          # GETs a query spends in notStarted/running
     graph_page_size: int = 150          # records per page without $top
-    graph_max_open_queries: int = 50    # queued/running audit queries before 429 (reference 2.7)
+    graph_max_open_queries: int = 50    # queued/running audit queries before 429 (docs/microsoft-365.md §2.4)
     mgmt_subscriptions: str = ""        # enabled: already on (start -> AF20024) | none; "": per service
                                         # (current: none, as in a tenant nobody subscribed; legacy: enabled)
     mgmt_page_size: int = 20            # content listing entries per page before NextPageUri

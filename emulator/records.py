@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
-# AuditLogRecordType (reference 4.1); the Graph wire uses these PascalCase names.
+# AuditLogRecordType (docs/microsoft-365.md §4.1); the Graph wire uses these PascalCase names.
 RECORD_TYPE_NAMES = {
     1: "ExchangeAdmin", 2: "ExchangeItem", 3: "ExchangeItemGroup", 4: "SharePoint",
     6: "SharePointFileOperation", 7: "OneDrive", 8: "AzureActiveDirectory",
@@ -30,7 +30,7 @@ _DLP = {11, 13, 33}
 
 
 def content_type_of(record: dict[str, Any]) -> str:
-    """Management API content type a record is published under (reference 1.1)."""
+    """Management API content type a record is published under (docs/microsoft-365.md §1.1)."""
     rt = record.get("RecordType")
     if rt in _EXCHANGE:
         return "Audit.Exchange"

@@ -154,7 +154,7 @@ def unauthorized(state: State, req: Request, exc: tokens.TokenRejected) -> Respo
 
 
 def fault_response(state: State, req: Request, fault: str) -> Response:
-    """The error answer for a response fault, in the style of the service (reference 1.7, 6.5, 8)."""
+    """The error answer for a response fault, in the style of the service (docs/microsoft-365.md §1.5, §6.5, §7.3)."""
     retry = {"Retry-After": str(state.plan.retry_after)}
     if req.service == "manage":
         if fault in ("429", "429-no-retry-after", "af429-403"):

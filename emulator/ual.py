@@ -1,4 +1,4 @@
-"""Search-UnifiedAuditLog (reference 3.1) over InvokeCommand: ResultSize default 100 / max 5,000,
+"""Search-UnifiedAuditLog (docs/microsoft-365.md §3.1) over InvokeCommand: ResultSize default 100 / max 5,000,
 SessionId + ReturnLargeSet paging of an unsorted set of at most 50,000 with ResultIndex /
 ResultCount, ReturnNextPreviewPage (sorted, at most 5,000), the ResultIndex -1 restart fault and
 cap windows. Sessions hold only a permutation of at most 50,000 integers and per-hour match

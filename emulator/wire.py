@@ -82,19 +82,19 @@ def parse_utc(text: str) -> dt.datetime:
 
 
 def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    """Graph error body (reference section 8): error.code, error.message, error.innerError."""
+    """Graph error body (docs/microsoft-365.md section §7.3): error.code, error.message, error.innerError."""
     inner = {"date": utc_now().strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
              "client-request-id": str(uuid.uuid4())}
     return json_response(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
 
 
 def af_error(status: int, code: str, message: str) -> Response:
-    """Management Activity API error body (reference 1.7)."""
+    """Management Activity API error body (docs/microsoft-365.md §1.5)."""
     return json_response(status, {"error": {"code": code, "message": message}})
 
 
 def adminapi_error(exception_type: str, message: str, status: int = 400) -> Response:
-    """Exchange adminapi 400 envelope (reference 6.5): the useful text sits in
+    """Exchange adminapi 400 envelope (docs/microsoft-365.md §6.5): the useful text sits in
     innererror.internalexception.message and details[0].message (with a |Type| prefix)."""
     body = {"error": {
         "code": "BadRequest", "message": "Invalid Operation",

@@ -1,4 +1,4 @@
-"""Exit codes of the CLI contract (DESIGN section 7), in one place."""
+"""Exit codes of the CLI contract (docs/design.md, Errors and exit codes), in one place."""
 
 from enum import IntEnum
 

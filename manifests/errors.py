@@ -44,7 +44,7 @@ class BundleExistsError(ManifestsError):
 
 
 class UnsafeNameError(ManifestsError):
-    """A payload path breaks the safe-name policy (DESIGN section 3)."""
+    """A payload path breaks the safe-name policy (docs/bundle.md)."""
 
     exit_status = ExitCode.USAGE
 

@@ -1,4 +1,4 @@
-"""The safe-name policy for payload paths (DESIGN section 3), and sanitising untrusted names.
+"""The safe-name policy for payload paths (docs/bundle.md), and sanitising untrusted names.
 
 Safe paths survive every verifier unchanged: coreutils `sha256sum -c`, macOS `shasum`,
 PowerShell, `cut -c67-` in VERIFY.md, and case-insensitive file systems. A path is a

@@ -1,4 +1,4 @@
-"""The case file (DESIGN 5.2): a hand-written TOML naming the incident window and indicators.
+"""The case file (docs/methodology.md §1-2): a hand-written TOML naming the incident window and indicators.
 
 Users write these by hand, so the shape is a contract: unknown keys are errors (a typo such as
 `ip = [...]` must not silently drop an indicator), and every error names the key at fault.

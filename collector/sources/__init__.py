@@ -1,4 +1,4 @@
-"""One module per evidence source (DESIGN 4.1); each exposes `collect(ctx) -> None`.
+"""One module per evidence source (docs/collection.md §1); each exposes `collect(ctx) -> None`.
 
 A source records every unit it handles in the run's ledger through `ctx.finish(entry)`, stores
 every response through `ctx.evidence`, and never counts a record twice (ids are de-duplicated

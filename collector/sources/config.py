@@ -1,4 +1,4 @@
-"""`config`: the tenant's audit configuration through InvokeCommand (DESIGN 4.1).
+"""`config`: the tenant's audit configuration through InvokeCommand (docs/collection.md §1).
 
 Get-OrganizationConfig, Get-AdminAuditLogConfig, Get-Mailbox (its full object carries the audit
 properties; Get-Mailbox has no -PropertySets, docs/emulator-fidelity.md) for every recipient type

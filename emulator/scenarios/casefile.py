@@ -1,4 +1,4 @@
-"""The day-one case file (DESIGN 5.2 shape) a responder would write for the scenario."""
+"""The day-one case file (docs/methodology.md §1-2 shape) a responder would write for the scenario."""
 
 from __future__ import annotations
 

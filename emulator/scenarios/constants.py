@@ -1,6 +1,6 @@
 """Fixed Microsoft identifiers and the emulator's chosen logging-rule constants.
 
-The identifiers are the real ones from the reference (m365-apis.md 4.2, 5.3) so that evidence
+The identifiers are the real ones from the reference (docs/microsoft-365.md §4.2, §5.2) so that evidence
 from the emulator looks like evidence from a tenant. The rule constants are written down here
 once so that the pipeline, the ground truth and the tests agree.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-# --- logging rules (m365-apis.md 4.3) -------------------------------------------------------
+# --- logging rules (docs/microsoft-365.md §4.3) -------------------------------------------------------
 AGGREGATION_SECONDS = 120          # Bind records aggregate all binds of one context in 2 minutes
 DEDUP_SECONDS = 3600               # the same item in the same context is logged once an hour
 THROTTLE_LIMIT = 1000              # more than this many records in 24 h throttles the mailbox
 THROTTLE_SECONDS = 86400           # Bind records are not generated for 24 h after throttling
 
-# Licence rule (m365-apis.md 5.3/5.4), our documented choice: before EXPANSION_DATE the premium
+# Licence rule (docs/microsoft-365.md §5.2/§5.3), our documented choice: before EXPANSION_DATE the premium
 # mailbox actions are generated only for a mailbox whose licence has an enabled
 # M365_ADVANCED_AUDITING plan at that moment (removal takes effect at once); from EXPANSION_DATE
 # also for any mailbox with an Audit (Standard) licence (E3 and above). Unlicensed mailboxes
@@ -44,7 +44,7 @@ SKUS = {
                      ("EXCHANGE_S_ENTERPRISE", EXCHANGE_PLAN)]},
 }
 
-# --- default audited actions (m365-apis.md 6.3) ---------------------------------------------
+# --- default audited actions (docs/microsoft-365.md §6.3) ---------------------------------------------
 # Microsoft-managed sets for a mailbox with Audit (Premium); the Audit (Standard) sets of a
 # pre-expansion tenant lack the premium actions (ICEWOLF capture in 6.3).
 OWNER_DEFAULT = ("Update", "MoveToDeletedItems", "SoftDelete", "HardDelete",
@@ -63,7 +63,7 @@ def standard_set(actions: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(a for a in actions if a not in PREMIUM_ACTIONS)
 
 
-# --- DESIGN 4.1 default operation set (what the collector asks for) ------------------------
+# --- docs/collection.md §1 default operation set (what the collector asks for) ------------------------
 DEFAULT_OPERATIONS = frozenset({
     "MailItemsAccessed", "Send", "SendAs", "SendOnBehalf",
     "SearchQueryInitiatedExchange", "SearchQueryInitiatedSharePoint", "MailboxLogin",

@@ -1,6 +1,6 @@
 """The audit pipeline: Microsoft's logging rules applied to raw activity, in time order.
 
-Rules (m365-apis.md 4.3, 5.3-5.4, 6.1-6.4; constants in constants.py):
+Rules (docs/microsoft-365.md §4.3, §5.2-§5.3, §6.1-§6.4; constants in constants.py):
 - gating, checked in this order, first failure wins (the reason goes to the ground truth):
   ingestion off (nothing is recorded) -> org AuditDisabled (no mailbox action) -> audit bypass
   of the acting account (no mailbox action by it) -> licence (premium actions need the

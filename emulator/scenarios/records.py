@@ -1,4 +1,4 @@
-"""Builders for classic-schema AuditData records (m365-apis.md 4.1-4.6), field for field.
+"""Builders for classic-schema AuditData records (docs/microsoft-365.md §4.1-§4.5), field for field.
 
 Key order follows the reference examples (CreationTime, Id, Operation, ...). Records are plain
 dicts serialised compactly, so the documented filters such as

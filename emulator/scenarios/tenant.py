@@ -3,7 +3,7 @@
 Exchange cmdlet objects (Get-Mailbox, Get-MailboxAuditBypassAssociation,
 Get-MailboxFolderStatistics, Get-OrganizationConfig, Get-AdminAuditLogConfig) and Graph
 objects (users with assignedLicenses/assignedPlans, subscribedSkus, licenseDetails), shaped
-after m365-apis.md 5.2 and 6.1-6.4. Built from the mailboxes after the pipeline has applied
+after docs/microsoft-365.md §5.1 and §6.1-§6.4. Built from the mailboxes after the pipeline has applied
 every tampering event, so configuration and audit log agree.
 """
 

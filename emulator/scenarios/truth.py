@@ -1,7 +1,7 @@
 """Ground truth: what the attacker really touched, and what the logs can show of it.
 
 Listens to the pipeline (every record emitted, every attacker event with its outcome) and
-classifies, per mailbox, each item as the report is asked to (DESIGN 5.3):
+classifies, per mailbox, each item as the report is asked to (docs/methodology.md §3):
 - confirmable: named by a logged attacker record reachable from the day-one case file
   (Bind MailItemsAccessed, Send/SendAs, MoveToDeletedItems);
 - inferable: in a folder of a logged attacker Sync (named if any record at or before the sync

@@ -1,8 +1,8 @@
 """The one answer to "was this mailbox's access logged?", for readiness and for the breach report.
 
 Inputs are the collected configuration (`evkit.report.coverage.config_evidence.TenantConfig`) and, for the
-breach report, audit-tampering records that move the answer in time. Facts used (shared
-reference m365-apis.md):
+breach report, audit-tampering records that move the answer in time. Facts used
+(docs/microsoft-365.md):
 
 * org switches (6.1): `AuditDisabled` True audits no mailbox at all; `UnifiedAuditLogIngestionEnabled`
   False keeps every record out of the unified audit log, which is what evkit reads.
@@ -46,7 +46,7 @@ APPLICABLE: Mapping[str, tuple[str, ...]] = {
     "admin": ("MailItemsAccessed", "Send"),
 }
 AUDIT_PROPERTY = {"owner": "AuditOwner", "delegate": "AuditDelegate", "admin": "AuditAdmin"}
-#: Microsoft-managed defaults after the 2023-2024 expansion (m365-apis 6.3, starred rows)
+#: Microsoft-managed defaults after the 2023-2024 expansion (docs/microsoft-365.md §6.3, starred rows)
 DEFAULT_ACTIONS: Mapping[str, frozenset[str]] = {
     "owner": frozenset({"ApplyRecord", "HardDelete", "MailItemsAccessed", "MoveToDeletedItems",
                         "Send", "SoftDelete", "Update", "UpdateCalendarDelegation",
@@ -295,7 +295,7 @@ def assess_mailbox(cfg: TenantConfig, mailbox: Mapping[str, Any], *, at: datetim
     unseen). partly: that is logged but something else needed to say what was read or sent is
     not (reads by delegate or admin logons, Send, retention). investigable: all of that is.
     SearchQueryInitiated is reported (reason and fix) but does not lower the verdict: it is off
-    by default in every tenant (m365-apis 5.4) and shows what was searched, not what was read.
+    by default in every tenant (docs/microsoft-365.md §5.3) and shows what was searched, not what was read.
     """
     kind = mailbox_type(mailbox)
     state = state_now(cfg, mailbox)

@@ -52,7 +52,7 @@ class ConfigChange:
 
 
 def is_tampering_record(record: Mapping[str, Any]) -> bool:
-    """True for records that can change what is audited (DESIGN 5.3 tampering findings)."""
+    """True for records that can change what is audited (docs/methodology.md §3 tampering findings)."""
     return bool(parse_changes([record]))
 
 

@@ -1,6 +1,6 @@
 """Which audit tier a licence gives: Audit (Premium), Audit (Standard) or none.
 
-Facts from the shared reference m365-apis.md section 5.3: Audit (Premium) is the service plan
+Facts from docs/microsoft-365.md §5.2: Audit (Premium) is the service plan
 `M365_ADVANCED_AUDITING`; Audit (Standard) rests on `M365_AUDIT_PLATFORM`. A plan switched off
 in the user's licence (`provisioningStatus` other than Success, `capabilityStatus` other than
 Enabled) does not count: Microsoft generates Premium events only while the "Microsoft 365
@@ -19,7 +19,7 @@ PREMIUM_PLAN_NAME = "M365_ADVANCED_AUDITING"
 STANDARD_PLAN_ID = "f6de4823-28fa-440b-b886-4783fa86ddba"
 STANDARD_PLAN_NAME = "M365_AUDIT_PLATFORM"
 
-#: SKUs that carry M365_ADVANCED_AUDITING (m365-apis 5.3, Oct-2024 licensing CSV); used only
+#: SKUs that carry M365_ADVANCED_AUDITING (docs/microsoft-365.md §5.2, Oct-2024 licensing CSV); used only
 #: when a licence lists no service plans
 PREMIUM_SKUS: Mapping[str, str] = {
     "SPE_E5": "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
@@ -45,7 +45,7 @@ PREMIUM_SKUS: Mapping[str, str] = {
     "SPE_F5_COMP_AR_D_USGOV_DOD": "9cfd6bc3-84cd-4274-8a21-8c7c41d6c350",
     "SPE_F5_SECCOMP": "32b47245-eb31-44fc-b945-a8b1576c439f",
 }
-#: E3-class SKUs without Advanced Auditing: Audit (Standard) (m365-apis 5.3)
+#: E3-class SKUs without Advanced Auditing: Audit (Standard) (docs/microsoft-365.md §5.2)
 STANDARD_SKUS: Mapping[str, str] = {
     "SPE_E3": "05e9a617-0261-4cee-bb44-138d3ef5d965",
     "ENTERPRISEPACK": "6fd2c87f-b296-42f0-b197-1e91e994b900",

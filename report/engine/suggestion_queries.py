@@ -65,7 +65,7 @@ def _ids_in_window(engine: Engine, kind: str, values: list[str], ws: datetime,
 
 
 def suggestions(engine: Engine, case: CaseFile) -> list[Suggestion]:
-    """Candidate indicators with their evidence (DESIGN 5.2), never applied by themselves."""
+    """Candidate indicators with their evidence (docs/methodology.md §1-2), never applied by themselves."""
     ws, we = (case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None))
     baseline = engine.rows("SELECT count(*) FROM events WHERE ts < ?", [ws])[0][0] > 0
     known = {(k, v) for k, v, _ in engine.rows("SELECT kind, value, indicator FROM indicator_hits")}

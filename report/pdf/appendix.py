@@ -1,7 +1,7 @@
 """Methodology, limitations and the evidence appendix of the breach-scope PDF.
 
 The methodology text is evkit's own (what Microsoft's logs can and cannot show, from
-DESIGN 5.3 and the MailItemsAccessed documentation); the limitations the analysis states for
+docs/methodology.md §3 and the MailItemsAccessed documentation); the limitations the analysis states for
 this case follow it. The appendix names every bundle by id, tag-manifest SHA-256 and signer
 fingerprint, and lists its custody chain, so a reader can check the report against the evidence.
 """

@@ -1,4 +1,4 @@
-"""Attribution rules (DESIGN 5.2): which indicator, if any, a recorded value matches.
+"""Attribution rules (docs/methodology.md §1-2): which indicator, if any, a recorded value matches.
 
 Pure functions over single values. The engine applies them to the distinct values present in
 the evidence (a few thousand addresses, apps, sessions and client strings, however many records

@@ -1,4 +1,4 @@
-"""Classification rules (DESIGN 5.3), each a small pure function over typed records.
+"""Classification rules (docs/methodology.md §3), each a small pure function over typed records.
 
 The analysis layer fetches the few records that matter (attributed ones, throttling markers,
 item sightings in in-scope mailboxes) and calls these rules; nothing here touches files or the

@@ -1,4 +1,4 @@
-"""Candidate indicators (DESIGN 5.2): listed with their evidence, never applied by themselves.
+"""Candidate indicators (docs/methodology.md §1-2): listed with their evidence, never applied by themselves.
 
 The engine aggregates per value (records in and before the window, mailboxes, addresses and
 client strings per session); these pure rules decide what is worth a responder's look.

@@ -1,4 +1,4 @@
-"""Exchange adminapi InvokeCommand contract (reference 6.2-6.5, checklist 9) for the
+"""Exchange adminapi InvokeCommand contract (docs/microsoft-365.md §6.2-§6.5) for the
 configuration cmdlets; Search-UnifiedAuditLog is in test_emulator_ual.py."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Fault injection (issue item 4): strict spec parsing, seed-determinism, and each fault as the
-client sees it on the wire (reference 1.7, 1.8, 3.1, 6.5, 8)."""
+client sees it on the wire (docs/microsoft-365.md §1.5, §1.5, §3.1, §6.5, §7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Microsoft Graph contract: licences (reference 5.1-5.2) and the audit log query API (2.1-2.6, 9)."""
+"""Microsoft Graph contract: licences (docs/microsoft-365.md §5.1-§5.1) and the audit log query API (2.1-2.6, 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Login authority contract (reference 7.1-7.3, checklist 9 "Token endpoint fake")."""
+"""Login authority contract (docs/microsoft-365.md §7.1-§7.1)."""
 
 from __future__ import annotations
 

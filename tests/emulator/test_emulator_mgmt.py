@@ -1,4 +1,4 @@
-"""Management Activity API contract (reference 1.4-1.7, checklist 9). The virtual now is the
+"""Management Activity API contract (docs/microsoft-365.md §1.2-§1.5). The virtual now is the
 scenario end, 2026-06-30T00:00Z; blobs become available 30 minutes after their hour ends.
 Most tests run `--service legacy` (subscriptions already on, a fixed 30-minute lag); the
 current service's differences (docs/emulator-fidelity.md) are tested at the end."""

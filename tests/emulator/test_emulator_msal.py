@@ -1,4 +1,4 @@
-"""MSAL's own clients get tokens from the emulator over HTTPS (reference 7.1-7.3)."""
+"""MSAL's own clients get tokens from the emulator over HTTPS (docs/microsoft-365.md §7.1-§7.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The app permission model: a withheld permission produces Microsoft's answer
-(reference 1.2 / 1.7 AF10001, 2.2, 5.1, 6.5 "neither -> 401; app role only -> 403")."""
+(docs/microsoft-365.md §1.1 / §1.5 AF10001, §2.2, §5.1, §6.5 "neither -> §401; app role only -> §403")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every API checks the bearer token: presence, signature, audience, tenant, expiry
-(reference 1.2, 2.2, 6.5 "a Graph token is rejected", 8)."""
+(docs/microsoft-365.md §1.1, §2.2, §6.5 "a Graph token is rejected", §7.3)."""
 
 from __future__ import annotations
 

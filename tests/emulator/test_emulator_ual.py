@@ -1,4 +1,4 @@
-"""Search-UnifiedAuditLog over InvokeCommand (reference 3.1, 6.5, checklist 9): ResultSize
+"""Search-UnifiedAuditLog over InvokeCommand (docs/microsoft-365.md §3.1, §6.5): ResultSize
 default 100 / max 5,000, SessionId + ReturnLargeSet paging of an unsorted set capped at 50,000
 with ResultIndex / ResultCount, AuditData as a compact JSON string."""
 

@@ -1,6 +1,6 @@
 """Ground truth agrees with what was logged, and with the day-one attribution rules.
 
-Attribution as the report applies it (DESIGN 5.2): a record in the incident window is
+Attribution as the report applies it (docs/methodology.md §1-2): a record in the incident window is
 attributed when it matches an indicator (IP/CIDR, app id, session id, user agent); every record
 sharing a session (SessionId, AppAccessContext.AADSessionId, sign-in SessionId) with an
 attributed record is attributed too (one step here: the scenarios promise one step suffices).

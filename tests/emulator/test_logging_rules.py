@@ -1,4 +1,4 @@
-"""Microsoft's MailItemsAccessed logging rules (m365-apis.md 4.3, 5.3, 6.1-6.4), one by one.
+"""Microsoft's MailItemsAccessed logging rules (docs/microsoft-365.md §4.3, §5.2, §6.1-§6.4), one by one.
 
 Each test feeds a few hand-made events through the audit pipeline and checks exactly which
 records come out: aggregation, de-duplication, throttling, Sync per folder, and licence,

@@ -1,5 +1,5 @@
 """The scenario object the server consumes: API, errors, streaming ranges, determinism and
-record/config shapes matching the reference examples (m365-apis.md 4.4, 5.2, 6.1-6.4)."""
+record/config shapes matching the reference examples (docs/microsoft-365.md §4.2, §5.1, §6.1-§6.4)."""
 
 from __future__ import annotations
 

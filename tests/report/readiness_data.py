@@ -1,4 +1,4 @@
-"""Synthetic tenant objects shaped like the Exchange Online and Graph answers (m365-apis 5.2, 6.2).
+"""Synthetic tenant objects shaped like the Exchange Online and Graph answers (docs/microsoft-365.md §5.1, §6.2).
 
 Shared by the coverage, readiness and config-evidence tests; no real tenant data.
 """

@@ -1,4 +1,4 @@
-"""Case file parsing (DESIGN 5.2): the documented shape, and errors that name the key."""
+"""Case file parsing (docs/methodology.md §1-2): the documented shape, and errors that name the key."""
 
 from __future__ import annotations
 

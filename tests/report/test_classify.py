@@ -1,4 +1,4 @@
-"""Classification rules (DESIGN 5.3), each tested on literal records."""
+"""Classification rules (docs/methodology.md §3), each tested on literal records."""
 
 from __future__ import annotations
 
