@@ -36,7 +36,7 @@ def collect_toml(state: State) -> str:
 #   EVKIT_CERT_PASSPHRASE = certificate.key_passphrase from connection.json
 #   EVKIT_CLIENT_SECRET   = client_secret from connection.json (method = "secret")
 [case]
-id = {_toml_str(f"EMU-{sc.name}-{sc.seed}")}
+id = {_toml_str(f"EMU-{sc.name.upper()}-{sc.seed}")}  # the case file's id (scenarios/build.py)
 examiner = "examiner@firm.example"
 
 [tenant]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tomllib
 
 from emulator_helpers import Api
 
@@ -23,4 +24,9 @@ def test_running_emulator_with_bec_basic(tmp_path):
         end = dt.datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
         assert rows[0]["ResultCount"] == emu.state.scenario.count(start, end) > 0
         assert (tmp_path / "connection.json").exists()
+        # the collection config and the case file name the same case, so a report over what the
+        # emulator's config collects never warns that the case id matches no bundle
+        collect = tomllib.loads((tmp_path / "collect.toml").read_text())
+        case = tomllib.loads((tmp_path / "case.toml").read_text())
+        assert collect["case"]["id"] == case["case"]["id"]
     assert not (tmp_path / "connection.json").exists()
