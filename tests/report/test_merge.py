@@ -13,6 +13,7 @@ from pathlib import Path
 import scenario_mini as mini
 from bundlekit import mgmt_blob, mia, permissive_report_options, write_bundle, write_import_bundle
 from evkit.report import pipeline
+from evkit.report.outputs import write
 
 OTHER_IP = "192.0.2.99"
 
@@ -45,7 +46,7 @@ def _pool(root: Path) -> dict[str, callable]:
 
 def _report(tmp: Path, bundles: list[tuple[str, str]], monkeypatch) -> tuple[bytes, dict]:
     """Report over (role, folder name) bundles in the given order: (items.csv, findings)."""
-    monkeypatch.setattr(pipeline, "_pdf_renderer", lambda: None)
+    monkeypatch.setattr(write, "pdf_renderer", lambda: None)
     pool = _pool(tmp)
     paths = []
     for role, name in bundles:

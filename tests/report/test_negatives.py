@@ -12,6 +12,8 @@ import pytest
 
 from bundlekit import mia, permissive_report_flags, permissive_report_options, record, write_bundle
 from evkit.report import pipeline
+from evkit.report.coverage import incident
+from evkit.report.outputs import write
 
 A, B = "alice@contoso.com", "bob@contoso.com"
 ATTACKER = "203.0.113.7"
@@ -28,7 +30,7 @@ def report(tmp: Path, bundles: list[Path], monkeypatch, *, toml: str | None = No
            **options) -> tuple[dict, dict]:
     """Run the report; (findings, items by (mailbox, imid))."""
     if not pdf:
-        monkeypatch.setattr(pipeline, "_pdf_renderer", lambda: None)
+        monkeypatch.setattr(write, "pdf_renderer", lambda: None)
     case = tmp / "case.toml"
     case.write_text(toml or case_toml(), encoding="utf-8")
     out = tmp / "out"
@@ -149,11 +151,11 @@ def test_configuration_captured_outside_the_window_is_a_stated_problem():
     case = parse_case({"case": {"id": "X", "window": ["2024-06-08T00:00:00Z", "2024-06-15T00:00:00Z"]}})
     cfg = SimpleNamespace(mailboxes=[{"UserPrincipalName": A}],
                           snapshot_utc=datetime(2023, 6, 15, tzinfo=timezone.utc))
-    [problem] = pipeline.coverage_problems([], cfg, case)
+    [problem] = incident.window_coverage_problems([], cfg, case)
     assert "2023-06-15T00:00:00Z, before the incident window" in problem
     for later in (datetime(2024, 6, 9, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)):
         cfg_later = SimpleNamespace(mailboxes=cfg.mailboxes, snapshot_utc=later)
-        assert pipeline.coverage_problems([], cfg_later, case) == []
+        assert incident.window_coverage_problems([], cfg_later, case) == []
 
 
 # ---- item 9: a lone surrogate neither crashes the report nor `evkit sql` -------------------
@@ -212,7 +214,7 @@ def test_a_case_id_matching_no_bundle_is_warned_about(tmp_path, monkeypatch, cap
     bundle = write_bundle(tmp_path / "B", [owner_read()], window=("2023-05-20T00:00:00Z", WINDOW[1]),
                           case_id="IR-OTHER")
     (tmp_path / "case.toml").write_text(case_toml(case_id="IR-MINE"), encoding="utf-8")
-    monkeypatch.setattr(pipeline, "_pdf_renderer", lambda: None)
+    monkeypatch.setattr(write, "pdf_renderer", lambda: None)
     assert main(["report", str(bundle), "--case", str(tmp_path / "case.toml"), "--out", str(tmp_path / "o"),
                  *permissive_report_flags()]) == 0
     err = capsys.readouterr().err
