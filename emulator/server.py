@@ -329,7 +329,7 @@ def _tls_context(workdir: Path) -> ssl.SSLContext:
 def load_scenario(name: str, seed: int, workdir: Path, params: dict[str, Any] | None = None) -> Any:
     """Build a named scenario (writes case.toml and ground-truth.json into the workdir)."""
     try:
-        from evkit.emulator.scenarios import build_scenario
+        from evkit.emulator.scenarios import build_scenario  # noqa: PLC0415 - scenarios may be absent from a build
     except ImportError as exc:
         raise StartupError(f"scenarios are not available in this build ({exc})") from None
     try:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 # Only light modules at import time: payload hashing starts before the cryptography stack is
 # loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
-from evkit.manifests.errors import KeyFileError, TrustOptionError, UnsafeNameError
+from evkit.manifests.errors import KeyFileError, SignatureError, TrustOptionError, UnsafeNameError
 from evkit.manifests.hashing import ParallelHasher
 from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
@@ -151,7 +151,7 @@ class VerificationResult:
 def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustStore:
     """The verifier's trusted keys; empty when neither option is given. Raises TrustOptionError
     (a usage error) for both options at once or a key file that cannot be used."""
-    from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key
+    from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key  # noqa: PLC0415 - cryptography loads after hashing starts
 
     if signer_key is not None and allowed_signers is not None:
         raise TrustOptionError("give either a signer key or an allowed signers file, not both")
@@ -279,8 +279,8 @@ def _check_key_copies(root: Path, result: VerificationResult, signer_key, claime
     """keys/signer.pub, keys/signer.pub.pem and keys/allowed_signers must all hold the key that
     made the signature (under the name bag-info gives): a bundle whose convenience copies name
     someone else is telling the recipient two different stories."""
-    from evkit.manifests.keys import fingerprint, load_public_key_bytes, public_blob
-    from evkit.manifests.trust import match_pattern_list, parse_allowed_signers
+    from evkit.manifests.keys import fingerprint, load_public_key_bytes, public_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import match_pattern_list, parse_allowed_signers  # noqa: PLC0415 - cryptography loads after hashing starts
 
     blob = public_blob(signer_key)
     for rel in (SIGNER_PUB, SIGNER_PEM):
@@ -317,10 +317,9 @@ def _check_key_copies(root: Path, result: VerificationResult, signer_key, claime
 def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore,
                       bag_info: dict[str, str]) -> bytes | None:
     """Check both signatures and who made them; return the signing key's SSH blob."""
-    from evkit.manifests.errors import SignatureError
-    from evkit.manifests.keys import fingerprint, public_blob, public_key_from_blob
-    from evkit.manifests.signing import sshsig_verify, verify_raw
-    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED
+    from evkit.manifests.keys import fingerprint, public_blob, public_key_from_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.signing import sshsig_verify, verify_raw  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED  # noqa: PLC0415 - cryptography loads after hashing starts
 
     tagmanifest = _read(root, TAGMANIFESTS[0], CAP_TEXT, result, "tag-missing")
     if tagmanifest is None:
@@ -666,10 +665,9 @@ def _check_custody_signature(root: Path, rel: str, data: bytes, actor: dict, ent
     """The record's signature, and whom it is attributed to: the principal the verifier's trust
     file gives the signing key. A record claiming another actor than that principal states
     something false about the chain of custody, so it makes the bundle invalid."""
-    from evkit.manifests.errors import SignatureError
-    from evkit.manifests.keys import parse_public_line, public_blob
-    from evkit.manifests.signing import sshsig_verify
-    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED
+    from evkit.manifests.keys import parse_public_line, public_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.signing import sshsig_verify  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED  # noqa: PLC0415 - cryptography loads after hashing starts
 
     armored = _read(root, f"{rel}.sshsig", CAP_SMALL, result, "custody-signature",
                     "its .sshsig signature is missing")
