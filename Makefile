@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test tools bench clean dist
+.PHONY: demo test tools lint typecheck bench clean dist
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,21 @@ $(STAMP): setup.cfg pyproject.toml
 tools:
 	bash .ci/install-tools
 
-test: $(STAMP) tools
+test: $(STAMP) tools lint typecheck
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# mypy cannot follow setup.cfg's package_dir through the editable install, so it checks a tree of
+# symlinks laid out the way the package installs: build/typecheck/evkit/{*, collector, manifests, ...}.
+TYPECHECK := build/typecheck
+typecheck: $(STAMP)
+	rm -rf $(TYPECHECK)
+	mkdir -p $(TYPECHECK)/evkit
+	for f in evkit/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/evkit/; done
+	for d in collector manifests report emulator; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/evkit/$$d; done
+	cd $(TYPECHECK) && "$(CURDIR)/$(BIN)/mypy" --config-file ../../pyproject.toml --strict -p evkit.manifests
 
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output

@@ -30,8 +30,8 @@ class Progress:
         bar = self._bars.get(source)
         if bar is None:
             bar = self._bars[source] = tqdm(total=0, desc=f"{source:9s}", unit=" units", file=self._stream,
-                                            disable=self._quiet or not self._interactive, position=len(self._bars), leave=True,
-                                            mininterval=0.5, dynamic_ncols=True)
+                                            disable=self._quiet or not self._interactive, position=len(self._bars),
+                                            leave=True, mininterval=0.5, dynamic_ncols=True)
             self._counts[source] = [0, 0]
         return bar
 

@@ -127,7 +127,8 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
     ctx = SourceContext(cfg, client, evidence, state, progress, log_event, now=now, sleep=sleep,
                         poll_interval=cfg.tuning.poll_seconds)
     writer.log_event("collect.resumed" if resume else "collect.started", run=run_no, tool_version=__version__,
-                     sources=list(cfg.sources), window={"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)})
+                     sources=list(cfg.sources),
+                     window={"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)})
     logger.info("run %d of collection %s into %s", run_no, writer.collection_id, out)
     try:
         for source in cfg.sources:

@@ -86,7 +86,8 @@ def _options(argv: Sequence[str]) -> tuple[Options, str]:
             raise UsageError(f"--now {args.now!r}: not an ISO 8601 time like 2026-06-30T00:00:00Z") from None
         now = (now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
     options = Options.from_kwargs(
-        scenario=args.scenario, service=args.service, seed=args.seed, port=args.port, faults=args.faults, latency_ms=args.latency_ms,
+        scenario=args.scenario, service=args.service, seed=args.seed, port=args.port, faults=args.faults,
+        latency_ms=args.latency_ms,
         token_lifetime=args.token_lifetime, max_concurrency=args.max_concurrency, now=now,
         withhold=tuple(args.withhold), deny_cmdlets=tuple(args.deny_cmdlet), graph_v1=args.graph_v1,
         mgmt_subscriptions=args.mgmt_subscriptions, device_interval=args.device_interval,

@@ -54,7 +54,24 @@ SENTINEL_RENAMES = {"Id": "OfficeId", "Workload": "OfficeWorkload", "ObjectId": 
                     "SendOnBehalfOfUserMailboxGuid": "SendonBehalfOfUserMailboxGuid",
                     "Site": "Site_", "SiteUrl": "Site_Url"}
 # The published OfficeActivity columns (Azure Monitor Logs reference), in export order.
-SENTINEL_COLUMNS = ["TenantId", "TimeGenerated", "RecordType", "Operation", "UserType", "UserKey", "OfficeWorkload", "ResultStatus", "OfficeObjectId", "UserId", "ClientIP", "ExternalAccess", "OfficeTenantId", "OrganizationId", "OrganizationName", "OriginatingServer", "Parameters", "ModifiedObjectResolvedName", "MailboxGuid", "MailboxOwnerUPN", "MailboxOwnerSid", "MailboxOwnerMasterAccountSid", "LogonUserSid", "LogonUserDisplayName", "Logon_Type", "InternalLogonType", "Client_IPAddress", "ClientInfoString", "ClientMachineName", "ClientProcessName", "ClientVersion", "ClientAppId", "AppId", "Folder", "Folders", "Item", "ItemName", "ItemType", "AffectedItems", "CrossMailboxOperations", "DestFolder", "DestMailboxId", "DestMailboxOwnerUPN", "DestMailboxOwnerSid", "DestMailboxOwnerMasterAccountSid", "SendAsUserSmtp", "SendAsUserMailboxGuid", "SendOnBehalfOfUserSmtp", "SendonBehalfOfUserMailboxGuid", "OperationProperties", "ModifiedProperties", "ExtendedProperties", "Actor", "ActorContextId", "ActorIpAddress", "InterSystemsId", "IntraSystemId", "SupportTicketId", "TargetContextId", "AzureActiveDirectory_EventType", "AADTarget", "UserAgent", "UserDomain", "Client", "LoginStatus", "Application", "ApplicationId", "EventSource", "Site_", "Site_Url", "SourceRelativeUrl", "SourceFileName", "SourceFileExtension", "DestinationRelativeUrl", "DestinationFileName", "DestinationFileExtension", "UserSharedWith", "SharingType", "OfficeId", "SourceRecordId", "SourceSystem", "Type"]
+SENTINEL_COLUMNS = [
+    "TenantId", "TimeGenerated", "RecordType", "Operation", "UserType", "UserKey", "OfficeWorkload",
+    "ResultStatus", "OfficeObjectId", "UserId", "ClientIP", "ExternalAccess", "OfficeTenantId",
+    "OrganizationId", "OrganizationName", "OriginatingServer", "Parameters", "ModifiedObjectResolvedName",
+    "MailboxGuid", "MailboxOwnerUPN", "MailboxOwnerSid", "MailboxOwnerMasterAccountSid", "LogonUserSid",
+    "LogonUserDisplayName", "Logon_Type", "InternalLogonType", "Client_IPAddress", "ClientInfoString",
+    "ClientMachineName", "ClientProcessName", "ClientVersion", "ClientAppId", "AppId", "Folder", "Folders",
+    "Item", "ItemName", "ItemType", "AffectedItems", "CrossMailboxOperations", "DestFolder", "DestMailboxId",
+    "DestMailboxOwnerUPN", "DestMailboxOwnerSid", "DestMailboxOwnerMasterAccountSid", "SendAsUserSmtp",
+    "SendAsUserMailboxGuid", "SendOnBehalfOfUserSmtp", "SendonBehalfOfUserMailboxGuid",
+    "OperationProperties", "ModifiedProperties", "ExtendedProperties", "Actor", "ActorContextId",
+    "ActorIpAddress", "InterSystemsId", "IntraSystemId", "SupportTicketId", "TargetContextId",
+    "AzureActiveDirectory_EventType", "AADTarget", "UserAgent", "UserDomain", "Client", "LoginStatus",
+    "Application", "ApplicationId", "EventSource", "Site_", "Site_Url", "SourceRelativeUrl",
+    "SourceFileName", "SourceFileExtension", "DestinationRelativeUrl", "DestinationFileName",
+    "DestinationFileExtension", "UserSharedWith", "SharingType", "OfficeId", "SourceRecordId",
+    "SourceSystem", "Type",
+]
 SENTINEL_BOOLS = {"ExternalAccess", "CrossMailboxOperations", "IsManagedDevice"}
 
 PURVIEW_HEADER = ["RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData",
@@ -158,7 +175,7 @@ class _Plan:
 def _open(path: Path, encoding: str) -> TextIO:
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}")
-    raw = open(path, "wb")
+    raw = open(path, "wb")  # noqa: SIM115 - the returned writer owns and closes it
     bom = {"utf-16": codecs.BOM_UTF16_LE, "utf-16-le": codecs.BOM_UTF16_LE,
            "utf-16-be": codecs.BOM_UTF16_BE}.get(encoding)
     codec = {"utf-16": "utf-16-le"}.get(encoding, encoding)
@@ -547,7 +564,7 @@ def sample_records() -> list[dict]:
 def scenario_records(name: str, seed: int, window: str = "all") -> Iterator[dict]:
     """Records of an emulator scenario, oldest first: its whole window ("all") or only the
     incident window ("incident")."""
-    from evkit.emulator.scenarios import build_scenario   # the scenario engine, same package
+    from evkit.emulator.scenarios import build_scenario  # noqa: PLC0415 - this module stays stdlib-only unless scenarios are asked for
     with tempfile.TemporaryDirectory() as workdir:
         scenario = build_scenario(name, seed, Path(workdir))
         start, end = scenario.incident_window if window == "incident" else (scenario.start, scenario.end)

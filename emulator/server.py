@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             req.claims["_fault_key"] = key
             req.claims["_fault_attempt"] = attempt
             response = SERVICES[req.service](state, req)
-        except Exception as exc:  # an emulator bug must answer 500, not kill the connection silently
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must answer 500, not kill the connection silently
             self.server.log_error_line(f"{req.method} /{req.service}{req.path}: {type(exc).__name__}: {exc}")
             response = graph_error(500, "InternalServerError", f"emulator error: {type(exc).__name__}")
         finally:
@@ -329,7 +329,7 @@ def _tls_context(workdir: Path) -> ssl.SSLContext:
 def load_scenario(name: str, seed: int, workdir: Path, params: dict[str, Any] | None = None) -> Any:
     """Build a named scenario (writes case.toml and ground-truth.json into the workdir)."""
     try:
-        from evkit.emulator.scenarios import build_scenario
+        from evkit.emulator.scenarios import build_scenario  # noqa: PLC0415 - scenarios may be absent from a build
     except ImportError as exc:
         raise StartupError(f"scenarios are not available in this build ({exc})") from None
     try:

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evkit import __version__
 from evkit.manifests import custody
@@ -74,7 +75,7 @@ def _as_chunks(data: bytes | bytearray | memoryview | Iterable[bytes]) -> Iterab
 class BundleWriter:
     """Writes one bundle; see the module docstring. Create with create() or resume()."""
 
-    def __init__(self, root: Path, meta: dict) -> None:
+    def __init__(self, root: Path, meta: dict[str, Any]) -> None:
         self.root = Path(root)
         self.case_id: str = meta["case_id"]
         self.collection_id: str = meta["collection_id"]
@@ -254,20 +255,21 @@ class BundleWriter:
         """True when data/<relpath> has been written (and renamed into place)."""
         return (self._data / relpath).is_file()
 
-    def read_state(self) -> dict:
+    def read_state(self) -> dict[str, Any]:
         """The caller's resume state (empty dict when none was written)."""
         self._require_open()
         try:
-            return json.loads((self._open / OPEN_STATE).read_bytes())
+            state: dict[str, Any] = json.loads((self._open / OPEN_STATE).read_bytes())
+            return state
         except FileNotFoundError:
             return {}
 
-    def write_state(self, state: dict) -> None:
+    def write_state(self, state: dict[str, Any]) -> None:
         """Replace the resume state atomically (outside data/)."""
         self._require_open()
         self._atomic(self._open / OPEN_STATE, canonical(state))
 
-    def log_event(self, event: str, **fields) -> None:
+    def log_event(self, event: str, **fields: Any) -> None:
         """Append one hash-chained line to data/events.log and fsync it."""
         self._require_open()
         clash = {"prev", "seq", "time_utc", "event"} & fields.keys()
@@ -287,7 +289,7 @@ class BundleWriter:
             self._head = hashlib.sha256(line).hexdigest()
 
     # ---------------------------------------------------------------- sealing
-    def seal(self, key: SigningKey, *, bag_info: Mapping[str, str], collection: Mapping) -> Path:
+    def seal(self, key: SigningKey, *, bag_info: Mapping[str, str], collection: Mapping[str, Any]) -> Path:
         """Write the envelope, sign, write keys/ VERIFY.md custody/0001, commit; close the bundle.
 
         Everything is written and fsynced first; the one rename of `bagit.txt` into the root is

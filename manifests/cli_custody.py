@@ -16,6 +16,7 @@ Writes custody/NNNN.json and NNNN.json.sshsig, chained to the previous record.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from evkit.clitools import UsageError, read_secret, run_cli
 from evkit.exitcodes import ExitCode
@@ -25,7 +26,7 @@ from evkit.manifests.keys import load_signing_key
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 
-def _body(args: dict) -> int:
+def _body(args: dict[str, Any]) -> int:
     event = args["--event"]
     if event not in EVENTS or event == "sealed":
         allowed = ", ".join(e for e in EVENTS if e != "sealed")

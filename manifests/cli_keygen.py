@@ -14,6 +14,7 @@ Existing files are never overwritten. Prints the fingerprint to publish out of b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
@@ -22,7 +23,7 @@ from evkit.manifests.keys import generate_key
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 
-def _body(args: dict) -> int:
+def _body(args: dict[str, Any]) -> int:
     out = Path(args["--out"])
     passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {out}: ", confirm=True)
     fp = generate_key(out, args["--signer"], passphrase)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from evkit.clitools import run_cli
 from evkit.manifests.errors import TrustOptionError
@@ -24,7 +25,7 @@ from evkit.manifests.verify import verify_bundle
 from evkit.terminal import safe_text
 
 
-def _body(args: dict) -> int:
+def _body(args: dict[str, Any]) -> int:
     signer_key = Path(args["--signer-key"]) if args["--signer-key"] else None
     allowed = Path(args["--allowed-signers"]) if args["--allowed-signers"] else None
     try:

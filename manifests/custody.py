@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from evkit.manifests.errors import CustodyError
 from evkit.manifests.jsonio import canonical
@@ -46,7 +47,7 @@ def record_files(root: Path) -> list[tuple[int, Path]]:
 
 def build_record(*, seq: int, event: str, key: SigningKey, prev_sha256: str, tagmanifest_sha256: str,
                  to: str | None = None, from_: str | None = None, note: str | None = None,
-                 details: Mapping | None = None) -> dict:
+                 details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The record dict (see module docstring); validates the event name."""
     if event not in EVENTS:
         raise CustodyError(f"unknown custody event {event!r}; use one of: {', '.join(EVENTS)}")
@@ -60,7 +61,7 @@ def build_record(*, seq: int, event: str, key: SigningKey, prev_sha256: str, tag
     }
 
 
-def write_record(root: Path, record: dict, key: SigningKey) -> Path:
+def write_record(root: Path, record: dict[str, Any], key: SigningKey) -> Path:
     """Write custody/NNNN.json (never overwriting) and its .sshsig; return the record path."""
     folder = Path(root) / CUSTODY_DIR
     folder.mkdir(exist_ok=True)
@@ -91,7 +92,7 @@ def write_record(root: Path, record: dict, key: SigningKey) -> Path:
 
 
 def append_custody(root: Path, *, event: str, key: SigningKey, to: str | None = None,
-                   note: str | None = None, details: Mapping | None = None,
+                   note: str | None = None, details: Mapping[str, Any] | None = None,
                    from_: str | None = None) -> Path:
     """Append the next custody record to a sealed bundle; return its path.
 
@@ -122,7 +123,7 @@ def append_custody(root: Path, *, event: str, key: SigningKey, to: str | None = 
     return write_record(root, record, key)
 
 
-def first_record(root: Path, key: SigningKey, tagmanifest_sha256: str, details: Mapping) -> Path:
+def first_record(root: Path, key: SigningKey, tagmanifest_sha256: str, details: Mapping[str, Any]) -> Path:
     """custody/0001.json, event "sealed"; called by BundleWriter.seal only."""
     record = build_record(seq=1, event="sealed", key=key, prev_sha256=ZERO_SHA256,
                           tagmanifest_sha256=tagmanifest_sha256, details=details)

@@ -108,7 +108,7 @@ class ParallelHasher:
                     return
                 key, path = item
                 mine.append(hash_file(path, self._algorithms, key))
-        except BaseException as exc:  # raised again in the caller's thread by results()
+        except BaseException as exc:  # noqa: BLE001 - any failure is raised again in the caller's thread by results()
             self._failures.append(exc)
             self._halt.set()
 

@@ -24,7 +24,7 @@ def loads_untrusted(data: bytes | str) -> Any:
         raise JsonShapeError(f"not valid JSON ({str(exc).splitlines()[0][:120]})") from None
 
 
-def loads_object(data: bytes | str) -> dict:
+def loads_object(data: bytes | str) -> dict[str, Any]:
     """loads_untrusted, and the value must be a JSON object."""
     value = loads_untrusted(data)
     if not isinstance(value, dict):

@@ -55,7 +55,7 @@ def openssh_line(public_key: Ed25519PublicKey, comment: str = "") -> str:
 
 def public_pem(public_key: Ed25519PublicKey) -> bytes:
     """SubjectPublicKeyInfo PEM, the form `openssl pkeyutl -pubin -inkey` reads."""
-    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - PEM only: see the note at the top
     return public_key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -113,9 +113,9 @@ def check_passphrase(passphrase: str) -> str:
 
 def generate_key(path: Path, signer: str, passphrase: str) -> str:
     """Create PATH, PATH.pub and PATH.pub.pem; return the fingerprint. Refuses to overwrite."""
-    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - PEM only: see the note at the top
 
-    from evkit.manifests.pkcs8 import encrypt_pkcs8
+    from evkit.manifests.pkcs8 import encrypt_pkcs8  # noqa: PLC0415 - loads the PEM stack: see the note at the top
     path = Path(path)
     check_signer(signer)
     check_passphrase(passphrase)
@@ -179,7 +179,7 @@ def load_public_key(path: Path) -> tuple[Ed25519PublicKey, str]:
 
 def load_public_key_bytes(data: bytes, source: str) -> tuple[Ed25519PublicKey, str]:
     """A public key file's bytes (OpenSSH line or PEM) as (key, comment); KeyFileError naming source."""
-    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - PEM only: see the note at the top
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_public_key(data)
@@ -193,7 +193,7 @@ def load_public_key_bytes(data: bytes, source: str) -> tuple[Ed25519PublicKey, s
 
 def load_signing_key(path: Path, passphrase: str) -> SigningKey:
     """Decrypt PATH with the passphrase; the signer name comes from PATH.pub (must match)."""
-    from cryptography.hazmat.primitives import serialization  # PEM only: see the note at the top
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - PEM only: see the note at the top
     path = Path(path)
     data = _read_key_file(path, "key file", " (create one with `evkit keygen`)")
     if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):

@@ -33,10 +33,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evkit.manifests.errors import KeyFileError
 from evkit.manifests.keys import KEY_TYPE, fingerprint, load_public_key, public_blob, public_key_from_blob
 from evkit.manifests.layout import NAMESPACE
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 TRUSTED, UNTRUSTED, MISMATCH, UNSUPPORTED = "trusted", "untrusted", "principal-mismatch", "unsupported"
 _KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ssh-dss", "ecdsa-sha2-", "sk-ssh-ed25519@openssh.com",
@@ -120,17 +124,17 @@ class TrustStore:
                 out.setdefault(line.blob, set()).update((line.principals or "").split(",") if line.principals else ())
         return out
 
-    def trusts(self, public_key) -> bool:
+    def trusts(self, public_key: Ed25519PublicKey) -> bool:
         """The key is in the file on a plain line allowed for evkit's namespace (any name)."""
         return self.check(public_key, None).trusted
 
-    def principals(self, public_key) -> set[str]:
+    def principals(self, public_key: Ed25519PublicKey) -> set[str]:
         return self.keys.get(public_blob(public_key), set())
 
     def fingerprints(self) -> list[str]:
         return sorted(fingerprint(public_key_from_blob(b)) for b in self.keys)
 
-    def check(self, public_key, claimed: str | None, *, namespace: str = NAMESPACE,
+    def check(self, public_key: Ed25519PublicKey, claimed: str | None, *, namespace: str = NAMESPACE,
               when: float | None = None) -> TrustDecision:
         """Judge (key, claimed name) as `ssh-keygen -Y verify -I claimed` would (module docstring).
 

@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Only light modules at import time: payload hashing starts before the cryptography stack is
 # loaded (signature checks import it lazily), which hides interpreter start-up on big bundles.
-from evkit.manifests.errors import KeyFileError, TrustOptionError, UnsafeNameError
+from evkit.manifests.errors import KeyFileError, SignatureError, TrustOptionError, UnsafeNameError
 from evkit.manifests.hashing import ParallelHasher
 from evkit.manifests.layout import (ALGORITHMS, ALLOWED_SIGNERS, BAG_INFO, BAGIT_CONTENT, BAGIT_TXT,
                               COLLECTION, CUSTODY_DIR, CUSTODY_RECORD_RE, DATA, EVENTS_LOG, KEYS_DIR,
@@ -49,6 +49,8 @@ from evkit.manifests.sealstate import SealState, seal_state
 from evkit.terminal import safe_text
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from evkit.manifests.trust import TrustStore
 
 
@@ -70,7 +72,7 @@ class Finding:
     message: str
     severity: str = INVALID
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "path": self.path, "message": self.message,
                 "severity": self.severity}
 
@@ -93,7 +95,7 @@ class VerificationResult:
     payload_files: int = 0
     payload_bytes: int = 0
     algorithms: tuple[str, ...] = ("sha256",)
-    custody: list[dict] = field(default_factory=list)
+    custody: list[dict[str, Any]] = field(default_factory=list)
     unsealed: bool = False
     _seen: set[Finding] = field(default_factory=set, repr=False, compare=False)
 
@@ -137,7 +139,7 @@ class VerificationResult:
                   else first.message if first else "unknown reason")
         return safe_text(f"cannot verify: {root}: {reason}")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"schema": "evkit.verify/1", "bundle": self.root, "verdict": str(self.verdict),
                 "exit_status": self.exit_status,
                 "findings": [f.to_json() for f in self.findings],
@@ -151,7 +153,7 @@ class VerificationResult:
 def load_trust(signer_key: Path | None, allowed_signers: Path | None) -> TrustStore:
     """The verifier's trusted keys; empty when neither option is given. Raises TrustOptionError
     (a usage error) for both options at once or a key file that cannot be used."""
-    from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key
+    from evkit.manifests.trust import TrustStore, from_allowed_signers, from_signer_key  # noqa: PLC0415 - cryptography loads after hashing starts
 
     if signer_key is not None and allowed_signers is not None:
         raise TrustOptionError("give either a signer key or an allowed signers file, not both")
@@ -275,12 +277,13 @@ def _read_bag_info(root: Path, result: VerificationResult) -> dict[str, str]:
     return fields
 
 
-def _check_key_copies(root: Path, result: VerificationResult, signer_key, claimed: str | None) -> None:
+def _check_key_copies(root: Path, result: VerificationResult, signer_key: Ed25519PublicKey,
+                      claimed: str | None) -> None:
     """keys/signer.pub, keys/signer.pub.pem and keys/allowed_signers must all hold the key that
     made the signature (under the name bag-info gives): a bundle whose convenience copies name
     someone else is telling the recipient two different stories."""
-    from evkit.manifests.keys import fingerprint, load_public_key_bytes, public_blob
-    from evkit.manifests.trust import match_pattern_list, parse_allowed_signers
+    from evkit.manifests.keys import fingerprint, load_public_key_bytes, public_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import match_pattern_list, parse_allowed_signers  # noqa: PLC0415 - cryptography loads after hashing starts
 
     blob = public_blob(signer_key)
     for rel in (SIGNER_PUB, SIGNER_PEM):
@@ -317,10 +320,9 @@ def _check_key_copies(root: Path, result: VerificationResult, signer_key, claime
 def _check_signatures(root: Path, result: VerificationResult, trust: TrustStore,
                       bag_info: dict[str, str]) -> bytes | None:
     """Check both signatures and who made them; return the signing key's SSH blob."""
-    from evkit.manifests.errors import SignatureError
-    from evkit.manifests.keys import fingerprint, public_blob, public_key_from_blob
-    from evkit.manifests.signing import sshsig_verify, verify_raw
-    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED
+    from evkit.manifests.keys import fingerprint, public_blob, public_key_from_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.signing import sshsig_verify, verify_raw  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED  # noqa: PLC0415 - cryptography loads after hashing starts
 
     tagmanifest = _read(root, TAGMANIFESTS[0], CAP_TEXT, result, "tag-missing")
     if tagmanifest is None:
@@ -661,15 +663,15 @@ def _check_custody(root: Path, result: VerificationResult, trust: TrustStore, si
         _check_custody_signature(root, rel, data, actor, entry, position, result, trust, signer_blob)
 
 
-def _check_custody_signature(root: Path, rel: str, data: bytes, actor: dict, entry: dict, position: int,
-                             result: VerificationResult, trust: TrustStore, signer_blob: bytes | None) -> None:
+def _check_custody_signature(root: Path, rel: str, data: bytes, actor: dict[str, Any], entry: dict[str, Any],
+                             position: int, result: VerificationResult, trust: TrustStore,
+                             signer_blob: bytes | None) -> None:
     """The record's signature, and whom it is attributed to: the principal the verifier's trust
     file gives the signing key. A record claiming another actor than that principal states
     something false about the chain of custody, so it makes the bundle invalid."""
-    from evkit.manifests.errors import SignatureError
-    from evkit.manifests.keys import parse_public_line, public_blob
-    from evkit.manifests.signing import sshsig_verify
-    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED
+    from evkit.manifests.keys import parse_public_line, public_blob  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.signing import sshsig_verify  # noqa: PLC0415 - cryptography loads after hashing starts
+    from evkit.manifests.trust import MISMATCH, TRUSTED, UNTRUSTED  # noqa: PLC0415 - cryptography loads after hashing starts
 
     armored = _read(root, f"{rel}.sshsig", CAP_SMALL, result, "custody-signature",
                     "its .sshsig signature is missing")

@@ -153,7 +153,7 @@ Use the same commands with the key you kept. If `ssh-keygen` is unavailable,
 `signatures/tagmanifest-sha256.txt.sig` is a plain RFC 8032 Ed25519 signature over the bytes of
 `tagmanifest-sha256.txt`: any Ed25519 implementation can check it against the 32-byte public key
 (the last 32 bytes of the base64-decoded second field of the examiner's `.pub` file).
-"""
+"""  # noqa: E501 - three command lines of the template are copied and run as they are: not wrapped
 
 
 def render_verify_md(*, case_id: str, collection_id: str, signer: str, fingerprint: str) -> bytes:

@@ -177,7 +177,8 @@ def build_pyz(wheel: Path, out: Path, tmp: Path, epoch: int, name: str) -> tuple
         record.unlink()  # lists files removed above; pip never reads it from a zipapp
     (site / "evkit" / "artefact.json").write_text(
         json.dumps({"kind": "portable-collector", "name": name,
-                    "python": f"{sys.version_info.major}.{sys.version_info.minor}"}, sort_keys=True) + "\n", encoding="utf-8")
+                    "python": f"{sys.version_info.major}.{sys.version_info.minor}"}, sort_keys=True) + "\n",
+        encoding="utf-8")
     components = sbom_components(site)
     pyz = out / name
     _run([sys.executable, "-m", "shiv", "--site-packages", str(site), "-e", "evkit.cli:main",

@@ -71,7 +71,7 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     return tampering, analysis, suggested, completeness
 
 
-def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust = Trust(),
+def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
                force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None,
                allow_mixed_tenants: bool = False) -> ReportResult:
     """Verify every bundle against `trust` (report.intake), analyse them together and write the
@@ -82,6 +82,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     but only when every bundle verified valid against the trusted key: a signed record must
     never vouch for a report on evidence nobody trusted.
     """
+    trust = Trust() if trust is None else trust
     check_output_folder(out, force=force)
     case = load_case(case_path)
     inventories = scan_bundles(Path(b) for b in bundles)

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def evkit_cli():
     """Run the real `evkit` console entry in a subprocess; returns CompletedProcess."""
 
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,  # noqa: A002 - the same name as subprocess.run's input=
             cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "evkit", *args], capture_output=True, text=True,

@@ -67,7 +67,10 @@ class SourceContext:
                 headers=routing_headers(cmdlet, self.config.tenant_id),
                 record=self.evidence.recorder(source, unit, name, kind, context), parse=parse, timeout=timeout)
         except AuthError as exc:  # a refusal names the permission or role group and its fix
-            raise missing(exc, self.config, cmdlet) or exc
+            refusal = missing(exc, self.config, cmdlet)
+            if refusal is None:
+                raise
+            raise refusal from exc
 
 
 # The arbitration mailbox Exchange Online routes app-only administration calls to.

@@ -3,9 +3,10 @@
 Optional cross-check of `ual`. The query is created on v1.0, and on beta only when v1.0 answers
 404; the ledger entry says which answered (`api_version`, docs/emulator-fidelity.md). No user
 filter is sent: `userPrincipalNameFilters` matches the actor, not the mailbox, and would drop
-delegate, admin and application access; `users` scopes by mailbox owner after collection. The query id is kept in the resume state as soon as it is
-known, and the next-page link after every committed page, so a resumed run polls the same
-query and continues paging where it stopped instead of asking Microsoft for a new query.
+delegate, admin and application access; `users` scopes by mailbox owner after collection.
+The query id is kept in the resume state as soon as it is known, and the next-page link after
+every committed page, so a resumed run polls the same query and continues paging where it
+stopped instead of asking Microsoft for a new query.
 """
 
 from __future__ import annotations

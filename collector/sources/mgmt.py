@@ -160,7 +160,8 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
 
 def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
     url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
-                         f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}", ctx.config.publisher_id)
+                         f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}",
+                         ctx.config.publisher_id)
     blobs: list[dict[str, Any]] = []
     retries = 0
     context = {"content_type": content_type, "window": window.to_json()}

@@ -260,7 +260,7 @@ def collect(ctx: SourceContext) -> None:
                         sizing["size"] = next_size(sizing["size"], window, result.rows, result.split is not None,
                                                    min_seconds, max_seconds)
                         size = sizing["size"]
-                        ctx.state.update(lambda s: s[SOURCE].__setitem__("size", size))
+                        ctx.state.update(lambda s, size=size: s[SOURCE].__setitem__("size", size))
         except BaseException:
             for future in running:
                 future.cancel()

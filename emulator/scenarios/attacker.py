@@ -116,6 +116,10 @@ class Script:
         chosen = set(hits)
         return hits + [k for k in ks if k not in chosen][:n - len(hits)]
 
+    def bind(self, t: int, mailbox: str, ctx: Context, folder: str, k: int) -> None:
+        """Bind one pre-existing item at time t."""
+        self._add(Event(t, "bind", mailbox, ctx, folder=folder, k=k))
+
     def reads(self, t0: int, t1: int, mailbox: str, ctx: Context, folder: str,
               ks: list[int]) -> int:
         """Bind the given items at even, jittered times in [t0, t1); returns the last time."""

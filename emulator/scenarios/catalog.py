@@ -65,7 +65,7 @@ class ScenarioSpec:
 
 
 # ----------------------------------------------------------------------------------------
-def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:
+def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  # noqa: N803 - D is day zero, read as D + 3 * DAY
     """Business e-mail compromise: OWA reads, searches, a rule, a hidden send, a malicious
     app across mailboxes, a desktop Sync, a suggested-only session, then audit tampering."""
     alice, bob, carol, erin, finance = u["alice"], u["bob"], u["carol"], u["erin"], u["finance"]
@@ -142,7 +142,7 @@ def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:
             "\\Deleted Items", s.pick(alice, "\\Deleted Items", 15))
 
 
-def plan_throttled(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:
+def plan_throttled(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  # noqa: N803 - D is day zero, read as D + 3 * DAY
     """The malicious app reads alice's mailbox hard enough to be throttled, keeps reading in
     the unlogged 24 hours, signs in and syncs during them, and reads again afterwards."""
     alice = u["alice"]
@@ -165,7 +165,7 @@ def plan_throttled(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> N
         start = D + 14 * HOUR + 17 * w
         for i in range(per_worker):
             folder, k = pool[(w * per_worker + i) % len(pool)]
-            s._add(_bind(start + i * 50 + s.rng.randrange(20), alice, ctx, folder, k))
+            s.bind(start + i * 50 + s.rng.randrange(20), alice, ctx, folder, k)
     # in the throttled day: a sign-in and a desktop sync from the day-one address
     desk = s.context("desk1", alice, IP1, "desktop")
     s.signin(D + DAY + 15 * HOUR, desk)
@@ -180,7 +180,7 @@ def plan_throttled(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> N
     s.delete(D + 3 * DAY + 10 * HOUR + 1960, alice, owa1, sent)
 
 
-def plan_misconfigured(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:
+def plan_misconfigured(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  # noqa: N803 - D is day zero, read as D + 3 * DAY
     """The attacker walks into every planted gap: customised set (dave), E3 (carol),
     unlicensed shared (finance), bypassed account (svc-backup), search not audited (alice);
     optionally org auditing off or ingestion turned off."""
@@ -208,11 +208,6 @@ def plan_misconfigured(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) 
                 tampering=True, mailbox="")
         s.reads(D + DAY + 10 * HOUR, D + DAY + 11 * HOUR, alice, owa1, "\\Archive",
                 s.pick(alice, "\\Archive", 12))
-
-
-def _bind(t: int, mailbox: str, ctx, folder: str, k: int):
-    from evkit.emulator.scenarios.activity import Event
-    return Event(t, "bind", mailbox, ctx, folder=folder, k=k)
 
 
 _BASE = dict(start=_epoch(2023, 6, 1), end=_epoch(2023, 6, 15), incident_start=_epoch(2023, 6, 8))

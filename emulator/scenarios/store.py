@@ -79,7 +79,7 @@ class HourlyWriter:
             raise RuntimeError("records must be flushed in time order")
         self._hour = hour
         self._ops, self._count = Counter(), 0
-        self._fh = open(self.root / f"{hour_name(hour)}.jsonl", "x", encoding="utf-8",
+        self._fh = open(self.root / f"{hour_name(hour)}.jsonl", "x", encoding="utf-8",  # noqa: SIM115 - held open across writes; _finish_hour closes it
                         newline="\n")
 
     def write_index(self, start: int, end: int) -> None:

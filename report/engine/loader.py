@@ -68,10 +68,11 @@ _TIME_BATCH = 10_000
 # (The recorded time text is compared as the parsed `ts`: exports write the same instant in
 # other forms.)
 _NOT_CONTENT = frozenset({"readable", "id_missing", "imported", "bundle", "src", "pos", "creation_time"})
-_CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are in `conflicts`  # distinct time strings fetched at once for the Python parser
+_CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are in `conflicts`
 
-TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies", "accessed_items", "synced_folders",
-          "item_mentions", "searches", "sends", "event_keys", "sessions", "gaps", "bundles", "problems")
+TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies",
+          "accessed_items", "synced_folders", "item_mentions", "searches", "sends", "event_keys", "sessions", "gaps",
+          "bundles", "problems")
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,8 @@ def suggest(stats: Iterable[ValueStats], *, known: set[tuple[str, str]], has_bas
     for s in stats:
         if (s.kind, s.value) in known or (s.kind == "app" and is_first_party(s.value)):
             continue
-        reasons = [r for r in (used_by_attributed_session(s, has_baseline=has_baseline), new_mail_app(s, has_baseline=has_baseline),
+        reasons = [r for r in (used_by_attributed_session(s, has_baseline=has_baseline),
+                               new_mail_app(s, has_baseline=has_baseline),
                                many_mailboxes(s), changing_session(s)) if r]
         if reasons:
             ids = tuple(sorted(s.record_ids)[:MAX_IDS])

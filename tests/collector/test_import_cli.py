@@ -29,7 +29,8 @@ def _run(*args, env):
 
 
 def _one_line(proc):
-    return proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and proc.stderr.startswith("evkit import: error: ")
+    return (proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+            and proc.stderr.startswith("evkit import: error: "))
 
 
 def test_plan_names_sanitises_and_deduplicates(tmp_path):

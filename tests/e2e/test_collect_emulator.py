@@ -215,7 +215,7 @@ def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signi
     with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1,
                           faults="reset=0.03,truncate=0.03,restart=0.05,503=0.03") as emu:
         config = make_config(emu)
-        for n, point in enumerate(KILL_POINTS):
+        for point in KILL_POINTS:
             # a run killed before its bundle appeared left nothing to resume: it starts again
             proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
                                env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})

@@ -90,7 +90,7 @@ def test_sigkill_at_several_points_then_resume_keeps_it_complete(tmp_path, signi
         config = dense_config(emu)
         want = truth(emu, config)
         proc = None
-        for n, point in enumerate(KILL_POINTS):
+        for point in KILL_POINTS:
             # a run killed before its bundle appeared left nothing to resume: it starts again
             proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
                                env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})

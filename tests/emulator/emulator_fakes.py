@@ -78,7 +78,7 @@ class FakeScenario:
             "Name": "Admin Audit Log Settings", "Identity": "Admin Audit Log Settings"}
         audit = ["Update", "MoveToDeletedItems", "SoftDelete", "HardDelete", "MailItemsAccessed", "Send"]
         self.mailboxes: list[dict[str, Any]] = []
-        for n, upn in enumerate(USERS):
+        for upn in USERS:
             self.mailboxes.append({
                 "Identity": str(uuid.uuid5(uuid.NAMESPACE_URL, upn)), "Name": upn.split("@")[0],
                 "UserPrincipalName": upn, "PrimarySmtpAddress": upn, "Alias": upn.split("@")[0],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import msal
 import pytest
 
@@ -36,7 +38,7 @@ def test_confidential_client_with_secret(emu, scope, aud):
 def test_confidential_client_with_certificate_sha1_thumbprint(emu):
     c = emu.connection
     cert = c["certificate"]
-    credential = {"private_key": open(cert["key_path"]).read(), "thumbprint": cert["thumbprint"],
+    credential = {"private_key": pathlib.Path(cert["key_path"]).read_text(), "thumbprint": cert["thumbprint"],
                   "passphrase": cert["key_passphrase"]}
     app = msal.ConfidentialClientApplication(c["client_id"], client_credential=credential, authority=_authority(c),
                                              http_client=CaSession(c["ca_bundle"]), instance_discovery=False)
@@ -49,7 +51,8 @@ def test_confidential_client_with_certificate_sha256_ps256(emu):
     """With public_certificate and no thumbprint MSAL signs PS256 with x5t#S256 (7.1)."""
     c = emu.connection
     cert = c["certificate"]
-    credential = {"private_key": open(cert["key_path"]).read(), "public_certificate": open(cert["cert_path"]).read(),
+    credential = {"private_key": pathlib.Path(cert["key_path"]).read_text(),
+                  "public_certificate": pathlib.Path(cert["cert_path"]).read_text(),
                   "passphrase": cert["key_passphrase"]}
     app = msal.ConfidentialClientApplication(c["client_id"], client_credential=credential, authority=_authority(c),
                                              http_client=CaSession(c["ca_bundle"]), instance_discovery=False)

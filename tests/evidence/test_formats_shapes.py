@@ -39,7 +39,8 @@ def test_classic_four_column_export_and_powershell_variant(tmp_path):
     path.write_text(f'CreationDate,UserIds,Operations,AuditData\n2023-09-20T04:05:03.0000000Z,bob@contoso.com,UserLoggedIn,"{data}"\n')
     assert detect_format(path) == "purview-csv-classic"
     assert [r.record for r in read_records(path)] == [AUDIT]
-    path.write_text(f'CreationDate,UserIds,RecordType,AuditData\n9/20/2023 4:05:03 AM,bob@contoso.com,AzureActiveDirectoryStsLogon,"{data}"\n')
+    path.write_text('CreationDate,UserIds,RecordType,AuditData\n'
+                    f'9/20/2023 4:05:03 AM,bob@contoso.com,AzureActiveDirectoryStsLogon,"{data}"\n')
     assert detect_format(path) == "purview-csv-classic"
 
 
@@ -48,8 +49,10 @@ def test_search_unifiedauditlog_export_csv_with_type_line(tmp_path):
     path = tmp_path / "ual.csv"
     path.write_text(
         "#TYPE Deserialized.Microsoft.Exchange.Management.SystemConfigurationTasks.AuditRecord\n"
-        '"RunspaceId","RecordType","CreationDate","UserIds","Operations","AuditData","ResultIndex","ResultCount","Identity","IsValid","ObjectState"\n'
-        f'"x","AzureActiveDirectoryStsLogon","9/20/2023 4:05:03 AM","bob@contoso.com","UserLoggedIn","{data}","1","1","{AUDIT["Id"]}","True","Unchanged"\n',
+        '"RunspaceId","RecordType","CreationDate","UserIds","Operations","AuditData",'
+        '"ResultIndex","ResultCount","Identity","IsValid","ObjectState"\n'
+        f'"x","AzureActiveDirectoryStsLogon","9/20/2023 4:05:03 AM","bob@contoso.com","UserLoggedIn","{data}",'
+        f'"1","1","{AUDIT["Id"]}","True","Unchanged"\n',
         encoding="utf-16")
     assert detect_format(path) == "ual-csv"
     [row] = read_records(path)

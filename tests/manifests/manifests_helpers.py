@@ -162,9 +162,9 @@ def resign(bundle: Path, key: SigningKey, *, replace_keys: bool = False, signer_
         (bundle / "keys" / "allowed_signers").write_text(allowed_signers_line(name, key.openssh_line) + "\n")
     if bag_info_fingerprint and (bundle / "bag-info.txt").is_file():
         info = (bundle / "bag-info.txt").read_text().splitlines()
-        info = [f"Evkit-Signer-Fingerprint: {key.fingerprint}" if l.startswith("Evkit-Signer-Fingerprint:")
-                else f"Evkit-Signer: {signer_name or key.signer}" if l.startswith("Evkit-Signer:") else l
-                for l in info]
+        info = [f"Evkit-Signer-Fingerprint: {key.fingerprint}" if line.startswith("Evkit-Signer-Fingerprint:")
+                else f"Evkit-Signer: {signer_name or key.signer}" if line.startswith("Evkit-Signer:") else line
+                for line in info]
         (bundle / "bag-info.txt").write_text("\n".join(info) + "\n")
     names = [n for n in ("VERIFY.md", "bag-info.txt", "bagit.txt", "keys/allowed_signers", "keys/signer.pub",
                          "keys/signer.pub.pem", "manifest-sha256.txt", "manifest-sha512.txt")

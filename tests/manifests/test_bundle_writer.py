@@ -109,8 +109,8 @@ def test_seal_closes_the_bundle(tmp_path, examiner_key):
                                         "head_sha256": hashlib.sha256(raw.splitlines()[-1]).hexdigest()}
     for name in ("manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt"):
         lines = (root / name).read_bytes().decode().splitlines(keepends=True)
-        assert lines == sorted(lines, key=lambda l: l.split("  ", 1)[1])
-        assert all(l.endswith("\n") and "\r" not in l and len(l.split("  ")) == 2 for l in lines)
+        assert lines == sorted(lines, key=lambda line: line.split("  ", 1)[1])
+        assert all(line.endswith("\n") and "\r" not in line and len(line.split("  ")) == 2 for line in lines)
     info = (root / "bag-info.txt").read_text()
     assert "External-Identifier: IR-TEST\n" in info and f"Evkit-Signer-Fingerprint: {examiner_key.fingerprint}\n" in info
     verify_md = (root / "VERIFY.md").read_text()

@@ -126,7 +126,8 @@ def test_examiner_key_only_leaves_lawyer_record_unverifiable(pristine):
 
 
 def test_wrong_key_is_invalid(pristine, evkit_cli_module):
-    proc = evkit_cli_module("verify", str(pristine["bundle"]), "--allowed-signers", str(pristine["lawyer_allowed"]), "--json")
+    proc = evkit_cli_module("verify", str(pristine["bundle"]), "--allowed-signers", str(pristine["lawyer_allowed"]),
+                            "--json")
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert out["verdict"] == "invalid" and "wrong-signer" in {f["code"] for f in out["findings"]}
@@ -167,7 +168,7 @@ def _regenerate_manifests(b: Path) -> None:
                  for p in sorted((b / "data").rglob("*")) if p.is_file()]
         (b / f"manifest-{alg}.txt").write_text("".join(lines))
     for alg in ("sha256", "sha512"):
-        names = [l.split("  ", 1)[1].strip() for l in (b / "tagmanifest-sha256.txt").read_text().splitlines()]
+        names = [line.split("  ", 1)[1].strip() for line in (b / "tagmanifest-sha256.txt").read_text().splitlines()]
         (b / f"tagmanifest-{alg}.txt").write_text(
             "".join(f"{hashlib.new(alg, (b / n).read_bytes()).hexdigest()}  {n}\n" for n in names))
 
@@ -210,7 +211,7 @@ def _resign_with_foreign_key(b: Path, other_key) -> None:
 
 
 def _regenerate_tags_only(b: Path) -> None:
-    names = [l.split("  ", 1)[1].strip() for l in (b / "tagmanifest-sha256.txt").read_text().splitlines()]
+    names = [line.split("  ", 1)[1].strip() for line in (b / "tagmanifest-sha256.txt").read_text().splitlines()]
     for alg in ("sha256", "sha512"):
         (b / f"tagmanifest-{alg}.txt").write_text(
             "".join(f"{hashlib.new(alg, (b / n).read_bytes()).hexdigest()}  {n}\n" for n in names))

@@ -82,7 +82,8 @@ def score(truth: dict[str, Any], out: Path) -> Score:
         verdict = mailboxes.get(c["mailbox"].lower(), {}).get("verdict")
         s.check(verdict not in (None, "no evidence of access"),
                 f"{c['mailbox']} changed by the attacker reads {verdict}")
-    s.lines.append(f"mailbox changes reported: {_ratio(len([c for c in changes if c['record_id'] in reported]), len(changes))}")
+    changes_reported = len([c for c in changes if c["record_id"] in reported])
+    s.lines.append(f"mailbox changes reported: {_ratio(changes_reported, len(changes))}")
     suggested = {s_["value"].lower() for s_ in findings["suggested_indicators"]}
     given = {v.lower() for vs in findings["case"]["indicators"].values() for v in vs}
     truth_ind = {v.lower() for key in ("ips", "app_ids", "session_ids")

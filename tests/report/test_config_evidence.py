@@ -93,5 +93,6 @@ def test_damaged_compressed_body_names_the_file(tmp_path):
         path = tmp_path / "b" / "data" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob[:12] + b"\xff" * 8 + blob[20:] if rel.endswith(".gz") else blob)
-    with pytest.raises(ConfigEvidenceError, match=r"data/raw/config/Get-Mailbox/p000001.json.gz: compressed body is damaged"):
+    with pytest.raises(ConfigEvidenceError,
+                       match=r"data/raw/config/Get-Mailbox/p000001.json.gz: compressed body is damaged"):
         load_tenant_config([tmp_path / "b"])

@@ -85,7 +85,8 @@ def test_trusted_bundle_without_a_key_is_refused_too(case, tmp_path):
 
 
 @pdftotext_missing
-def test_allow_untrusted_marks_every_page_and_signs_no_custody(analyst_passphrase, case, tmp_path, capsys, key_path, monkeypatch):
+def test_allow_untrusted_marks_every_page_and_signs_no_custody(analyst_passphrase, case, tmp_path, capsys, key_path,
+                                                                monkeypatch):
     bundle = fresh_copy(case, "IR-MINI_FORGED", tmp_path)
     before = sorted(p.name for p in (bundle / "custody").iterdir())
     monkeypatch.setenv("EVKIT_PASSPHRASE", analyst_passphrase)

@@ -43,7 +43,7 @@ def file_encoding(path: Path) -> str:
 def open_text(path: Path, encoding: str | None = None, *, newline: str | None = "",
               errors: str = "strict") -> TextIO:
     """Open `path` as a decoded text stream with any BOM skipped; strict, so bad bytes surface."""
-    raw: BinaryIO = open(path, "rb")
+    raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - the returned stream owns it; closed here on error
     try:
         enc = encoding or sniff_encoding(raw.read(4))
         bom = _BOMS.get(enc, b"")

@@ -61,7 +61,32 @@ _INTS = frozenset({"InternalLogonType", "AzureActiveDirectoryEventType", "LoginS
 _BOOLS = frozenset({"ExternalAccess", "CrossMailboxOperations", "IsManagedDevice"})
 # Every column of the published OfficeActivity schema; anything else was added by an export
 # tool or a custom table, and is read as JSON text when it looks like JSON.
-DOCUMENTED = frozenset(["AADGroupId", "AADTarget", "Activity", "Actor", "ActorContextId", "ActorIpAddress", "AddOnGuid", "AddonName", "AddOnType", "AffectedItems", "AppDistributionMode", "AppId", "Application", "ApplicationId", "AzureActiveDirectory_EventType", "AzureADAppId", "ChannelGuid", "ChannelName", "ChannelType", "ChatName", "ChatThreadId", "Client", "Client_IPAddress", "ClientAppId", "ClientInfoString", "ClientIP", "ClientMachineName", "ClientProcessName", "ClientVersion", "CommunicationType", "CrossMailboxOperations", "CustomEvent", "DataCenterSecurityEventType", "DestFolder", "DestinationFileExtension", "DestinationFileName", "DestinationRelativeUrl", "DestMailboxId", "DestMailboxOwnerMasterAccountSid", "DestMailboxOwnerSid", "DestMailboxOwnerUPN", "EffectiveOrganization", "ElevationApprovedTime", "ElevationApprover", "ElevationDuration", "ElevationRequestId", "ElevationRole", "ElevationTime", "Event_Data", "EventSource", "ExtendedProperties", "ExternalAccess", "ExtraProperties", "Folder", "Folders", "GenericInfo", "InternalLogonType", "InterSystemsId", "IntraSystemId", "IsManagedDevice", "Item", "ItemName", "ItemType", "LoginStatus", "Logon_Type", "LogonUserDisplayName", "LogonUserSid", "MachineDomainInfo", "MachineId", "MailboxGuid", "MailboxOwnerMasterAccountSid", "MailboxOwnerSid", "MailboxOwnerUPN", "Members", "MessageId", "ModifiedObjectResolvedName", "ModifiedProperties", "Name", "NewValue", "OfficeId", "OfficeObjectId", "OfficeTenantId", "OfficeWorkload", "OldValue", "Operation", "OperationProperties", "OperationScope", "OrganizationId", "OrganizationName", "OriginatingServer", "Parameters", "RecordType", "ResultReasonType", "ResultStatus", "SendAsUserMailboxGuid", "SendAsUserSmtp", "SendonBehalfOfUserMailboxGuid", "SendOnBehalfOfUserSmtp", "SharingType", "Site_", "Site_Url", "Source_Name", "SourceFileExtension", "SourceFileName", "SourceRecordId", "SourceRelativeUrl", "SourceSystem", "SRPolicyId", "SRPolicyName", "SRRuleMatchDetails", "Start_Time", "SupportTicketId", "TabType", "TargetContextId", "TargetUserId", "TargetUserOrGroupName", "TargetUserOrGroupType", "TeamGuid", "TeamName", "TenantId", "TimeGenerated", "Type", "UserAgent", "UserDomain", "UserId", "UserKey", "UserSharedWith", "UserType"])
+DOCUMENTED = frozenset([
+    "AADGroupId", "AADTarget", "Activity", "Actor", "ActorContextId", "ActorIpAddress", "AddOnGuid",
+    "AddonName", "AddOnType", "AffectedItems", "AppDistributionMode", "AppId", "Application",
+    "ApplicationId", "AzureActiveDirectory_EventType", "AzureADAppId", "ChannelGuid", "ChannelName",
+    "ChannelType", "ChatName", "ChatThreadId", "Client", "Client_IPAddress", "ClientAppId",
+    "ClientInfoString", "ClientIP", "ClientMachineName", "ClientProcessName", "ClientVersion",
+    "CommunicationType", "CrossMailboxOperations", "CustomEvent", "DataCenterSecurityEventType",
+    "DestFolder", "DestinationFileExtension", "DestinationFileName", "DestinationRelativeUrl",
+    "DestMailboxId", "DestMailboxOwnerMasterAccountSid", "DestMailboxOwnerSid", "DestMailboxOwnerUPN",
+    "EffectiveOrganization", "ElevationApprovedTime", "ElevationApprover", "ElevationDuration",
+    "ElevationRequestId", "ElevationRole", "ElevationTime", "Event_Data", "EventSource",
+    "ExtendedProperties", "ExternalAccess", "ExtraProperties", "Folder", "Folders", "GenericInfo",
+    "InternalLogonType", "InterSystemsId", "IntraSystemId", "IsManagedDevice", "Item", "ItemName",
+    "ItemType", "LoginStatus", "Logon_Type", "LogonUserDisplayName", "LogonUserSid", "MachineDomainInfo",
+    "MachineId", "MailboxGuid", "MailboxOwnerMasterAccountSid", "MailboxOwnerSid", "MailboxOwnerUPN",
+    "Members", "MessageId", "ModifiedObjectResolvedName", "ModifiedProperties", "Name", "NewValue",
+    "OfficeId", "OfficeObjectId", "OfficeTenantId", "OfficeWorkload", "OldValue", "Operation",
+    "OperationProperties", "OperationScope", "OrganizationId", "OrganizationName", "OriginatingServer",
+    "Parameters", "RecordType", "ResultReasonType", "ResultStatus", "SendAsUserMailboxGuid",
+    "SendAsUserSmtp", "SendonBehalfOfUserMailboxGuid", "SendOnBehalfOfUserSmtp", "SharingType", "Site_",
+    "Site_Url", "Source_Name", "SourceFileExtension", "SourceFileName", "SourceRecordId",
+    "SourceRelativeUrl", "SourceSystem", "SRPolicyId", "SRPolicyName", "SRRuleMatchDetails", "Start_Time",
+    "SupportTicketId", "TabType", "TargetContextId", "TargetUserId", "TargetUserOrGroupName",
+    "TargetUserOrGroupType", "TeamGuid", "TeamName", "TenantId", "TimeGenerated", "Type", "UserAgent",
+    "UserDomain", "UserId", "UserKey", "UserSharedWith", "UserType",
+])
 
 
 def column_name(header: str) -> tuple[str, str | None]:
