@@ -187,3 +187,13 @@ def collected_ids(bundle: MemoryBundle) -> set[str]:
             if meta.get("status") == 200:
                 ids.update(row["Identity"] for row in json.loads(data)["value"])
     return ids
+
+
+def ledger(bundle: MemoryBundle) -> list[dict[str, Any]]:
+    """The bundle's ledger entries, by unit."""
+    return sorted(bundle.state["ledger"].values(), key=lambda e: e["unit"])
+
+
+def truth(records: list[tuple[datetime, str]]) -> set[str]:
+    """The ids a `spread` of records holds: what a complete collection must end with."""
+    return {rid for _, rid in records}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from collector_fakes import T0, FakeUal, MemoryBundle, collected_ids, make_ctx, spread
+from collector_fakes import ledger, truth, T0, FakeUal, MemoryBundle, collected_ids, make_ctx, spread
 
 from evkit.collector.sources import ual
 from evkit.collector.sources.ualpage import Page
@@ -20,14 +20,6 @@ SERVICES = ("current", "legacy")
 def small_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ual, "PAGE_SIZE", 10)
     monkeypatch.setattr(ual, "SESSION_CAP", 50, raising=False)  # the session reader this replaced
-
-
-def ledger(bundle: MemoryBundle) -> list[dict]:
-    return sorted(bundle.state["ledger"].values(), key=lambda e: e["unit"])
-
-
-def truth(records: list) -> set[str]:
-    return {rid for _, rid in records}
 
 
 @pytest.mark.parametrize("service", SERVICES)
