@@ -50,7 +50,9 @@ def decoded_record(rec: str) -> str:
             f"AND left(ltrim({value}), 1) IN ('[', '{{') "
             f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
     text = f"({rec})::VARCHAR"
-    opens = " OR ".join(f"contains({text}, '{sep}')" for sep in (':"[', ':"{', ': "[', ': "{'))
+    # a quote followed by [ or { (with or without a space after the colon): two scans of the text,
+    # a superset of the JSON-text openings; the step above decides exactly
+    opens = " OR ".join(f"contains({text}, '{sep}')" for sep in ('"[', '"{'))
     return (f"CASE WHEN {opens} "
             f"THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END")
 
