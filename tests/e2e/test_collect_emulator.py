@@ -76,6 +76,27 @@ def run_collect(config: Path, out: Path, signing_key: tuple, emu: Any, *, resume
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
+def kill_then_resume(config: Path, out: Path, signing_key: tuple, emu: Any, points: tuple[int, ...],
+                     hook: Path) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """`evkit collect` SIGKILLed at each of `points` (KILLER, counted afresh in every run), resumed
+    each time, then finished: (kills, the finishing run). A run killed before its bundle appeared
+    left nothing to resume, so the next one starts again."""
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILLER, encoding="utf-8")
+    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    kills = 0
+    proc = None
+    for point in points:
+        proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
+                           env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
+        if proc.returncode != -signal.SIGKILL:
+            break
+        kills += 1
+    if proc is None or not (out / "bagit.txt").exists():
+        proc = run_collect(config, out, signing_key, emu, resume=True)
+    return kills, proc
+
+
 def raw_records(bundle: Path) -> dict[str, dict[str, str]]:
     """source -> {record id: operation} from every stored 2xx page (duplicates collapse)."""
     found: dict[str, dict[str, str]] = {"ual": {}, "mgmt": {}, "graph": {}}
@@ -205,24 +226,11 @@ KILL_POINTS = (2, 4, 6, 9, 12, 16, 20, 25, 30, 36, 43, 50)
 
 
 def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signing_key) -> None:
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KILLER, encoding="utf-8")
-    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     out = tmp_path / "bundle"
-    kills = 0
     # some faults too, so kills also land inside retries and session restarts
     with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1,
                           faults="reset=0.03,truncate=0.03,restart=0.05,503=0.03") as emu:
-        config = make_config(emu)
-        for point in KILL_POINTS:
-            # a run killed before its bundle appeared left nothing to resume: it starts again
-            proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
-                               env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
-            if proc.returncode != -signal.SIGKILL:
-                break
-            kills += 1
-        final = run_collect(config, out, signing_key, emu, resume=True) if not (out / "bagit.txt").exists() else proc
+        kills, final = kill_then_resume(make_config(emu), out, signing_key, emu, KILL_POINTS, tmp_path / "hook")
     assert kills >= 10, f"only {kills} kills before the run finished"
     assert final.returncode == 0, final.stderr
     assert_verifies(out, signing_key)

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_collect_emulator import KILLER, assert_verifies, make_config, raw_records, run_collect
+from test_collect_emulator import assert_verifies, kill_then_resume, make_config, raw_records, run_collect
 
 from evkit.collector.config import load_config
 from evkit.emulator import records as rec
@@ -79,27 +77,14 @@ KILL_POINTS = (2, 5, 9, 14, 20)
 
 
 def test_sigkill_at_several_points_then_resume_keeps_it_complete(tmp_path, signing_key) -> None:
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KILLER, encoding="utf-8")
-    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     out = tmp_path / "bundle"
-    kills = 0
     with running_emulator(tmp_path / "emu", scenario="large", seed=2, faults="reset=0.03,503=0.03",
                           scenario_params={"records": RECORDS}) as emu:
         config = dense_config(emu)
         want = truth(emu, config)
-        proc = None
-        for point in KILL_POINTS:
-            # a run killed before its bundle appeared left nothing to resume: it starts again
-            proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
-                               env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
-            if proc.returncode != -signal.SIGKILL:
-                break
-            kills += 1
-        final = run_collect(config, out, signing_key, emu, resume=True) if not (out / "bagit.txt").exists() else proc
+        kills, final = kill_then_resume(config, out, signing_key, emu, KILL_POINTS, tmp_path / "hook")
     assert kills >= 3, f"only {kills} kills before the run finished"
-    assert final is not None and final.returncode == 0, final.stderr
+    assert final.returncode == 0, final.stderr
     assert_verifies(out, signing_key)
     assert raw_records(out)["ual"] == want
     assert all(e["status"] == "complete" for e in ual_ledger(out))
