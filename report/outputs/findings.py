@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile
+from evkit.report.outputs.model import MailboxRow, Period, Summary
 from evkit.report.outputs.overview import answer, mailbox_cards, unknown_groups
 from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
@@ -75,7 +76,7 @@ def _plain(value: datetime | None) -> str:
     return format_plain(value) if value is not None else "an unknown time"
 
 
-def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
+def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[MailboxRow]:
     by: dict[str, list[ItemVerdict]] = defaultdict(list)
     for v in a.verdicts:
         by[v.mailbox].append(v)
@@ -100,12 +101,12 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     for u in a.unreadable_accesses:
         items_unknown[u["mailbox"]] += u["items_unknown"]
         attributed_ids[u["mailbox"]].update(u["record_ids"])
-    rows = []
+    rows: list[MailboxRow] = []
     for mb in sorted(set(a.in_scope) | set(a.unknown)):
         items = by.get(mb, [])
         confirmed = sum(1 for v in items if v.classification is Classification.CONFIRMED)
         inferred = sum(1 for v in items if v.classification is Classification.INFERRED)
-        unknown = [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
+        unknown: list[Period] = [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
                    for g in a.unknown.get(mb, [])]
         if confirmed or items_unknown[mb]:
             verdict = "accessed"
@@ -127,7 +128,7 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-def summary(case: CaseFile, a: Analysis, mailboxes: list[dict[str, Any]], *, known: int = 0) -> dict[str, Any]:
+def summary(case: CaseFile, a: Analysis, mailboxes: list[MailboxRow], *, known: int = 0) -> Summary:
     """Page 1 as data (report.outputs.overview): the answer, the cards, the unknown mailboxes
     grouped by reason. `known` is how many mailboxes the evidence holds (configuration and
     records); the mailbox cards partition them."""

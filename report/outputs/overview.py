@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from evkit.report.coverage.assess import explain
+from evkit.report.outputs.model import Cards, MailboxRow, UnknownGroup
 
 AFFECTED = ("accessed", "presumed accessed", "changed by the attacker")
 CANNOT_ASSESS = "cannot be assessed"
@@ -54,7 +55,7 @@ def plain_reason(reason: str) -> str:
     return base
 
 
-def mailbox_cards(mailboxes: Sequence[Mapping[str, Any]], known: int) -> dict[str, int]:
+def mailbox_cards(mailboxes: Sequence[MailboxRow], known: int) -> Cards:
     """The mailbox counts of page 1, a partition of the `known` mailboxes in the evidence (at
     least those listed)."""
     affected = sum(1 for m in mailboxes if m.get("verdict") in AFFECTED)
@@ -67,7 +68,7 @@ def mailbox_cards(mailboxes: Sequence[Mapping[str, Any]], known: int) -> dict[st
             "mailboxes_affected_with_gaps": affected_gaps}
 
 
-def unknown_groups(mailboxes: Sequence[Mapping[str, Any]], window: tuple[str, str]) -> list[dict[str, Any]]:
+def unknown_groups(mailboxes: Sequence[MailboxRow], window: tuple[str, str]) -> list[UnknownGroup]:
     """Mailboxes with periods that cannot be known, grouped by reason, most mailboxes first:
     {reason, plain, mailboxes, count, start, end, whole_window}. `start`/`end` span the group's
     periods; `whole_window` is true when every period is the whole incident window."""
@@ -77,7 +78,7 @@ def unknown_groups(mailboxes: Sequence[Mapping[str, Any]], window: tuple[str, st
             reason = str(gap.get("reason") or "reason not stated")
             groups[reason]["mailboxes"].add(str(m.get("mailbox")))
             groups[reason]["periods"].add((str(gap.get("start")), str(gap.get("end"))))
-    out = []
+    out: list[UnknownGroup] = []
     for reason, g in groups.items():
         periods = sorted(g["periods"])
         out.append({"reason": reason, "plain": plain_reason(reason),
@@ -93,8 +94,8 @@ def _plain_time(value: datetime | None) -> str:
     return f"{value.day} {value.strftime('%B %Y, %H:%M')} UTC"
 
 
-def answer(*, cards: Mapping[str, int], confirmed: int, inferred: int, unnamed: int,
-           groups: Sequence[Mapping[str, Any]], attributed: bool,
+def answer(*, cards: Cards, confirmed: int, inferred: int, unnamed: int,
+           groups: Sequence[UnknownGroup], attributed: bool,
            first: datetime | None, last: datetime | None,
            window: tuple[datetime, datetime]) -> str:
     """The one-sentence answer. It leads with what cannot be known when that dominates: no
