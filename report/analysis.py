@@ -21,6 +21,8 @@ from evkit.report.rules.classify import Attributed, Evidence, ItemRef, ItemVerdi
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
 from evkit.report.rules.mailbox_changes import CHANGE_KINDS, describe, mailbox_change
+from evkit.report.rows import (ChangeRow, IndicatorRow, SearchRow, SendRow, SyncRow, ThrottledRow, TimelineRow,
+                               UnreadableRow)
 from evkit.report.rules.visibility import Gap, clip, evidence_gaps, ledger_gaps
 from evkit.times import format_utc
 
@@ -33,17 +35,17 @@ class Analysis:
 
     in_scope: list[str]
     attributed: list[Attributed]
-    attribution_summary: list[dict[str, Any]]
+    attribution_summary: list[IndicatorRow]
     verdicts: list[ItemVerdict]
-    syncs: list[dict[str, Any]]
-    throttled: list[dict[str, Any]]
-    searches: list[dict[str, Any]]
-    sends: list[dict[str, Any]]
+    syncs: list[SyncRow]
+    throttled: list[ThrottledRow]
+    searches: list[SearchRow]
+    sends: list[SendRow]
     unknown: dict[str, list[Gap]]
-    unreadable_accesses: list[dict[str, Any]]  # attributed Binds whose item list cannot be read
+    unreadable_accesses: list[UnreadableRow]  # attributed Binds whose item list cannot be read
     evidence_gaps: list[Gap]  # stretches every mailbox in scope is blind in (coverage, unreadable input)
-    mailbox_changes: list[dict[str, Any]]  # inbox rules, forwarding, permissions... by the attacker
-    timeline: list[dict[str, Any]]
+    mailbox_changes: list[ChangeRow]  # inbox rules, forwarding, permissions... by the attacker
+    timeline: list[TimelineRow]
     first_activity: datetime | None
     last_activity: datetime | None
     problems: list[str] = field(default_factory=list)
@@ -144,14 +146,14 @@ def load_conflicting_copies(engine: Engine) -> list[Attributed]:
     return _attributed_from(engine, "conflict_copies", "e.id, e.ts NULLS LAST, e.operation")
 
 
-def attribution_summary(engine: Engine) -> list[dict[str, Any]]:
+def attribution_summary(engine: Engine) -> list[IndicatorRow]:
     """Per indicator: how many records it attributed directly and which sessions it opened."""
     direct = engine.rows("SELECT indicator, count(*) FROM attributed_direct GROUP BY indicator")
     sessions = engine.rows("SELECT indicator, session_id FROM attributed_sessions ORDER BY session_id")
     expanded = engine.rows("""SELECT s.indicator, count(*) FROM attributed_expanded x
         JOIN attributed_sessions s ON x.indicator LIKE 'session ' || s.session_id || ' %'
         GROUP BY s.indicator""")
-    by: dict[str, dict[str, Any]] = {}
+    by: dict[str, IndicatorRow] = {}
     for ind, n in direct:
         by.setdefault(ind, {"indicator": ind, "records": 0, "sessions": [], "session_records": 0})["records"] = n
     for ind, sid in sessions:
@@ -188,7 +190,7 @@ def throttle_markers(engine: Engine) -> list[tuple[str, datetime, str]]:
 
 # ---- the analysis -----------------------------------------------------------------------------
 
-def load_mailbox_changes(engine: Engine) -> list[dict[str, Any]]:
+def load_mailbox_changes(engine: Engine) -> list[ChangeRow]:
     """Attributed records that change a mailbox (rules.mailbox_changes), one row each."""
     operations = sorted(CHANGE_KINDS)
     rows = engine.dicts(f"""
@@ -197,7 +199,7 @@ def load_mailbox_changes(engine: Engine) -> list[dict[str, Any]]:
         FROM attributed a JOIN events e ON e.id = a.id
         WHERE e.operation IN ({', '.join('?' for _ in operations)})
         ORDER BY e.ts NULLS LAST, e.id""", operations)
-    out = []
+    out: list[ChangeRow] = []
     for r in rows:
         change = mailbox_change(r["operation"], r["parameters"], r["operation_properties"])
         if change is None:
@@ -251,12 +253,52 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     for s in sightings:
         by_mailbox[s.mailbox].append(s)
 
-    evidence: list[Evidence] = []
-    syncs, searches, sends, unreadable = [], [], [], []
+    acts = activity_rows(attributed, by_mailbox, folder_items)
+    evidence = acts.evidence
+    for copy in load_conflicting_copies(engine):
+        evidence += rules.confirmed_by_bind(copy) + rules.confirmed_by_action(copy)
+    throttle = throttled_windows(engine, case, attributed, by_mailbox, folder_items)
+    evidence += throttle.evidence
+
+    window = (case.window_start, case.window_end)
+    blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
+    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
+    unknown = unknown_periods(case, in_scope, gaps, config_unknown, throttle.gaps,
+                              attacker_gaps(case, changes, acts.unreadable))
+    verdicts = item_verdicts(evidence, sightings, unknown)
+
+    times = [a.ts for a in attributed if a.ts is not None]
+    return Analysis(
+        in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
+        verdicts=verdicts, syncs=sorted(acts.syncs, key=_row_key), throttled=throttle.rows,
+        searches=sorted(acts.searches, key=_row_key), sends=sorted(acts.sends, key=_row_key), unknown=unknown,
+        unreadable_accesses=sorted(acts.unreadable, key=_row_key), evidence_gaps=blind,
+        mailbox_changes=sorted(changes, key=_row_key),
+        timeline=timeline(attributed), first_activity=min(times) if times else None,
+        last_activity=max(times) if times else None)
+
+
+@dataclass(slots=True)
+class _Activity:
+    """What the attributed records show, record by record (activity_rows)."""
+
+    evidence: list[Evidence] = field(default_factory=list)
+    syncs: list[SyncRow] = field(default_factory=list)
+    searches: list[SearchRow] = field(default_factory=list)
+    sends: list[SendRow] = field(default_factory=list)
+    unreadable: list[UnreadableRow] = field(default_factory=list)
+
+
+def activity_rows(attributed: Sequence[Attributed], by_mailbox: Mapping[str, list[Sighting]],
+                  folder_items: Mapping[tuple[str, str], int]) -> _Activity:
+    """The item evidence of each attributed record (binds, actions, syncs, searches) and the
+    rows the report lists: syncs, searches, sends, accesses whose item list cannot be read."""
+    out = _Activity()
+    evidence = out.evidence
     for rec in attributed:
         if rules.unreadable_item_list(rec):
-            unreadable.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts),
-                               "items_unknown": rules.unknown_item_count(rec), "record_ids": [rec.record_id]})
+            out.unreadable.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts),
+                                   "items_unknown": rules.unknown_item_count(rec), "record_ids": [rec.record_id]})
         evidence += rules.confirmed_by_bind(rec)
         evidence += rules.confirmed_by_action(rec)
         mine = by_mailbox.get(rec.mailbox or "", [])
@@ -266,61 +308,91 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
             for folder in rec.folders or ("",):
                 named = [e for e in synced if rules.folder_key(e.folder) == rules.folder_key(folder)]
                 stat = folder_items.get((rec.mailbox or "", rules.folder_key(folder)))
-                syncs.append({"mailbox": rec.mailbox, "folder": folder, "time_utc": _fmt(rec.ts),
-                              "items_named": len(named),
-                              "items_unnamed": rules.unnamed_sync_count(stat, len(named)),
-                              "folder_items_collected": stat,
-                              "record_ids": sorted({rec.record_id} | {e.record_ids[-1] for e in named})})
+                out.syncs.append({"mailbox": rec.mailbox, "folder": folder, "time_utc": _fmt(rec.ts),
+                                  "items_named": len(named),
+                                  "items_unnamed": rules.unnamed_sync_count(stat, len(named)),
+                                  "folder_items_collected": stat,
+                                  "record_ids": sorted({rec.record_id} | {e.record_ids[-1] for e in named})})
         if rec.operation.startswith("SearchQueryInitiated"):
             matched = rules.inferred_by_search(rec, mine)
             evidence += matched
-            searches.append({"mailbox": rec.mailbox or rec.account, "time_utc": _fmt(rec.ts),
-                             "query": rec.query, "matching_items": sorted({e.imid for e in matched}),
-                             "record_ids": sorted({rid for e in matched for rid in e.record_ids} | {rec.record_id})})
+            out.searches.append({"mailbox": rec.mailbox or rec.account, "time_utc": _fmt(rec.ts),
+                                 "query": rec.query, "matching_items": sorted({e.imid for e in matched}),
+                                 "record_ids": sorted({rid for e in matched for rid in e.record_ids}
+                                                      | {rec.record_id})})
         if rec.operation in ("Send", "SendAs", "SendOnBehalf"):
             for item in rec.items or (ItemRef(""),):
-                sends.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts), "subject": item.subject,
-                              "internet_message_id": item.imid or None, "record_ids": [rec.record_id]})
+                out.sends.append({"mailbox": rec.mailbox, "time_utc": _fmt(rec.ts), "subject": item.subject,
+                                  "internet_message_id": item.imid or None, "record_ids": [rec.record_id]})
+    return out
 
-    for copy in load_conflicting_copies(engine):
-        evidence += rules.confirmed_by_bind(copy) + rules.confirmed_by_action(copy)
 
-    throttled, throttle_gaps = [], defaultdict(set)
+@dataclass(slots=True)
+class _Throttled:
+    """Throttled windows: their rows, the items they make presumed read, the gaps they leave."""
+
+    rows: list[ThrottledRow] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    gaps: dict[str, set[Gap]] = field(default_factory=lambda: defaultdict(set))
+
+
+def throttled_windows(engine: Engine, case: CaseFile, attributed: Sequence[Attributed],
+                      by_mailbox: Mapping[str, list[Sighting]],
+                      folder_items: Mapping[tuple[str, str], int]) -> _Throttled:
+    """Every throttled window: a gap in its mailbox (in scope or not) and, where the attacker
+    was active in it, the mailbox's items presumed read."""
+    out = _Throttled()
     for window in rules.throttle_windows(throttle_markers(engine)):
         span = clip(window.start, window.end, (case.window_start, case.window_end))
         if span is not None:
-            throttle_gaps[window.mailbox].add(Gap(span[0], span[1], THROTTLED))
+            out.gaps[window.mailbox].add(Gap(span[0], span[1], THROTTLED))
         window = rules.attacker_activity_in(window, attributed)
         inferred = rules.inferred_by_throttle(window, by_mailbox.get(window.mailbox, []))
-        evidence += inferred
+        out.evidence += inferred
         total = mailbox_items(folder_items, window.mailbox)
         named = len({e.imid for e in inferred})
-        throttled.append({"mailbox": window.mailbox, "start": _fmt(window.start), "end": _fmt(window.end),
-                          "attributed_activity": len(window.activity_ids), "items_named": named,
-                          "items_unnamed": rules.unnamed_sync_count(total, named) if window.activity_ids else 0,
-                          "mailbox_items_collected": total,
-                          "record_ids": sorted(window.record_ids + window.activity_ids)})
+        out.rows.append({"mailbox": window.mailbox, "start": _fmt(window.start), "end": _fmt(window.end),
+                         "attributed_activity": len(window.activity_ids), "items_named": named,
+                         "items_unnamed": rules.unnamed_sync_count(total, named) if window.activity_ids else 0,
+                         "mailbox_items_collected": total,
+                         "record_ids": sorted(window.record_ids + window.activity_ids)})
+    return out
 
-    # Collection gaps blind every mailbox in scope; audit-configuration gaps are reported for
-    # every mailbox that has one, in scope or not: unlogged access leaves no record to bring a
-    # mailbox into scope, so "cannot be assessed" must not depend on it.
-    window = (case.window_start, case.window_end)
-    blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
-    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
-    unreadable_gaps: dict[str, set[Gap]] = defaultdict(set)
+
+def attacker_gaps(case: CaseFile, changes: Sequence[ChangeRow],
+                  unreadable: Sequence[UnreadableRow]) -> dict[str, set[Gap]]:
+    """Per mailbox, what the attacker's own records leave unknowable: everything after a change
+    to the mailbox, and the moment of an access whose item list cannot be read."""
+    out: dict[str, set[Gap]] = defaultdict(set)
     for change in changes:
         when = _stated(change["time_utc"]) or case.window_start
         if change["mailbox"] and when < case.window_end:
-            unreadable_gaps[change["mailbox"]].add(Gap(when, case.window_end, CHANGED.format(kind=change["kind"])))
+            out[change["mailbox"]].add(Gap(when, case.window_end, CHANGED.format(kind=change["kind"])))
     for row in unreadable:
         when = _stated(row["time_utc"]) or case.window_start
-        unreadable_gaps[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
+        if row["mailbox"] is not None:
+            out[row["mailbox"]].add(Gap(when, when, UNREADABLE_ITEMS))
+    return out
+
+
+def unknown_periods(case: CaseFile, in_scope: Sequence[str], gaps: Sequence[Gap],
+                    config_unknown: Mapping[str, list[Gap]], throttle_gaps: Mapping[str, set[Gap]],
+                    attacker: Mapping[str, set[Gap]]) -> dict[str, list[Gap]]:
+    """Per mailbox, the periods that cannot be assessed, in time order. Collection gaps blind
+    every mailbox in scope; audit-configuration gaps are reported for every mailbox that has
+    one, in scope or not: unlogged access leaves no record to bring a mailbox into scope, so
+    "cannot be assessed" must not depend on it."""
     unknown = {m: sorted(set(config_unknown.get(m, [])) | (set(gaps) if m in in_scope else set())
-                         | unreadable_gaps.get(m, set()) | throttle_gaps.get(m, set()),
+                         | attacker.get(m, set()) | throttle_gaps.get(m, set()),
                          key=lambda g: (g.start, g.end, g.reason))
                for m in sorted(set(in_scope) | set(config_unknown) | set(throttle_gaps))}
-    unknown = {m: g for m, g in unknown.items() if g}
+    return {m: g for m, g in unknown.items() if g}
 
+
+def item_verdicts(evidence: list[Evidence], sightings: Sequence[Sighting],
+                  unknown: Mapping[str, list[Gap]]) -> list[ItemVerdict]:
+    """One verdict per item: its evidence combined, or for an item no rule touched, unknown or
+    no evidence depending on the mailbox's unknown periods."""
     touched = {(e.mailbox, e.imid) for e in evidence}
     for s in sightings:
         if (s.mailbox, s.imid) not in touched:
@@ -328,17 +400,7 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
     grouped: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     for e in evidence:
         grouped[(e.mailbox, e.imid)].append(e)
-    verdicts = [rules.combine(grouped[k]) for k in sorted(grouped)]
-
-    times = [a.ts for a in attributed if a.ts is not None]
-    return Analysis(
-        in_scope=in_scope, attributed=attributed, attribution_summary=attribution_summary(engine),
-        verdicts=verdicts, syncs=sorted(syncs, key=_row_key), throttled=throttled,
-        searches=sorted(searches, key=_row_key), sends=sorted(sends, key=_row_key), unknown=unknown,
-        unreadable_accesses=sorted(unreadable, key=_row_key), evidence_gaps=blind,
-        mailbox_changes=sorted(changes, key=_row_key),
-        timeline=timeline(attributed), first_activity=min(times) if times else None,
-        last_activity=max(times) if times else None)
+    return [rules.combine(grouped[k]) for k in sorted(grouped)]
 
 
 CHANGED = ("the attacker changed this mailbox ({kind}): mail after the change may have left or been "
@@ -377,7 +439,7 @@ def timeline_kind(rec: Attributed) -> str:
     return "other"
 
 
-def timeline(attributed: Sequence[Attributed]) -> list[dict[str, Any]]:
+def timeline(attributed: Sequence[Attributed]) -> list[TimelineRow]:
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     for rec in attributed:
         if rec.ts is None:
