@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	mkdir -p $(TYPECHECK)/evkit
 	for f in evkit/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/evkit/; done
 	for d in collector manifests report emulator; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/evkit/$$d; done
-	cd $(TYPECHECK) && "$(CURDIR)/$(BIN)/mypy" --config-file ../../pyproject.toml --strict -p evkit.manifests
+	cd $(TYPECHECK) && "$(CURDIR)/$(BIN)/mypy" --config-file ../../pyproject.toml --strict -p evkit.manifests -m evkit.report.rows -m evkit.report.outputs.model
 
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output
