@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from evkit.evidence.errors import RawPageError
+from evkit.evidence.formats.depth import loads
 from evkit.evidence.formats.graph import graph_to_classic
 from evkit.evidence.formats.jsonformats import mgmt_element, ual_row
 from evkit.evidence.formats.rows import ParsedRow, check_record
@@ -79,7 +79,7 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
     try:
         if body[:2] == b"\x1f\x8b":
             body = _inflate(io.BytesIO(body))
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = loads(body.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
         yield ParsedRow(0, None, f"{kind} body is not valid JSON: {exc}", [])
         return
