@@ -29,6 +29,7 @@ import duckdb
 from evkit.evidence.formats import ParsedRow
 from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
+from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
 from evkit.report.errors import QueryError
@@ -127,7 +128,8 @@ class Engine:
                 by_kind.setdefault(page.kind, []).append(page)
             jobs += [(inv, kind, chunk) for kind in sorted(by_kind)
                      for chunk in _chunks(by_kind[kind], self._threads)]
-        failed = self._bulk_load(jobs)
+        jobs, oversized = _without_oversized(jobs)
+        failed = oversized + self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
             self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
         for inv in inventories:
@@ -494,3 +496,23 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _without_oversized(jobs: list[tuple[Inventory, str, list[Page]]]
+                       ) -> tuple[list[tuple[Inventory, str, list[Page]]], list[tuple[Inventory, Page]]]:
+    """(jobs without the compressed pages whose gzip trailer claims more than a bulk read takes,
+    those pages): they go to the Python reader, which refuses them by their trailer or its cap
+    without inflating them whole (a gzip bomb must not take the report's memory)."""
+    kept: list[tuple[Inventory, str, list[Page]]] = []
+    oversized: list[tuple[Inventory, Page]] = []
+    for inv, kind, pages in jobs:
+        fits = []
+        for page in pages:
+            stated = gzip_stated_size(page.body) if page.body.name.endswith(".gz") else None
+            if stated is not None and stated > _MAX_OBJECT:
+                oversized.append((inv, page))
+            else:
+                fits.append(page)
+        if fits:
+            kept.append((inv, kind, fits))
+    return kept, oversized
