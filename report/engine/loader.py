@@ -63,6 +63,7 @@ _PAGE_READS = {kind: _page_read(layout) for kind, layout in RECORD_LAYOUTS.items
 _CHUNK_BYTES = 256 << 20
 _CHUNK_FILES = 256
 _MIN_SPLIT_BYTES = 16 << 20  # below this per worker, one statement is cheaper than several
+_NAMED_ROWS = 100       # unreadable rows named one by one per file; beyond them, one line with the total
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
 _TIME_BATCH = 10_000
 # Columns that say where a copy came from, not what it records: never compared between copies.
@@ -243,16 +244,21 @@ class Engine:
         """Queue the readable rows for loading, name the unreadable ones; the count queued."""
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
-        queued = 0
+        queued = unreadable = 0
         for row in rows:
             if row.record is None:
-                where = f"row {row.row}: " if row.row else ""
-                self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
+                unreadable += 1
+                if unreadable <= _NAMED_ROWS:   # the first ones by row; the total below
+                    where = f"row {row.row}: " if row.row else ""
+                    self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
                 continue
             line = {"bundle": inv.name, "src": src, "pos": row.row, "imported": imported,
                     "rec": escape_surrogates(json.dumps(row.record, ensure_ascii=False))}
             self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             queued += 1
+        if unreadable > _NAMED_ROWS:
+            self._problem(inv.name, src, f"{unreadable} rows in all could not be read (the first "
+                          f"{_NAMED_ROWS} are named above)")
         return queued
 
     def _flush_python_rows(self) -> None:
