@@ -10,10 +10,14 @@ Options:
   --provided-by TEXT  who handed the files over (free text, recorded in every sidecar)
 
 Every FILE is copied byte for byte under data/imports/ with a sidecar, then the bundle is sealed.
+One line per file says its format, records, rejected rows and lossy cells. A file in no format
+evkit knows is sealed all the same (it is evidence) but named in a warning, and the run exits 4:
+no record was read from it, and every report over the bundle lists it as a problem.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from evkit.collector.importer import import_files
@@ -34,11 +38,51 @@ def _body(args: dict) -> int:
         raise UsageError("--case must be a one-line case id")
     passphrase = read_secret(PASSPHRASE_ENV, f"Passphrase for {args['--key']}: ")
     key = load_signing_key(Path(args["--key"]), passphrase)
+    unknown: list[str] = []
+
+    def summary(source: Path, sidecar: dict) -> None:
+        print(safe_text(file_line(source, sidecar)))
+        if sidecar["format"] == "unknown":
+            unknown.append(source.name)
+            print(safe_text(f"evkit import: warning: {source}: {unknown_reason(source)}; sealed byte for "
+                            "byte, but no record was read from it and reports over this bundle will "
+                            "list it as a problem"), file=sys.stderr)
+
     bundle = import_files(out, case_id=case_id, key=key, files=[Path(f) for f in args["FILE"]],
-                          provided_by=args["--provided-by"])
+                          provided_by=args["--provided-by"], on_file=summary)
     print(safe_text(f"sealed {bundle}: {len(args['FILE'])} file(s), signed by {key.signer} {key.fingerprint}"))
     print(safe_text(f"check it with: evkit verify {bundle} --signer-key {args['--key']}.pub"))
+    if unknown:
+        print(safe_text(f"evkit import: {len(unknown)} file(s) in no known format: {', '.join(unknown)}"),
+              file=sys.stderr)
+        return ExitCode.INCOMPLETE
     return ExitCode.OK
+
+
+def file_line(source: Path, sidecar: dict) -> str:
+    """`NAME: FORMAT, N record(s), N rejected row(s), N lossy cell(s)`."""
+    return (f"{source.name}: {sidecar['format']}, {sidecar['record_count']} record(s), "
+            f"{sidecar['error_count']} rejected row(s), {sidecar['lossy_count']} lossy cell(s)")
+
+
+_MAGIC = ((b"PK\x03\x04", "a zip archive (extract it and import the files inside)"),
+          (b"\x1f\x8b", "gzip-compressed (decompress it and import the result)"))
+
+
+def unknown_reason(source: Path) -> str:
+    """What evkit can say about a file in no format it knows."""
+    try:
+        with open(source, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        head = b"?"
+    if not head:
+        return "the file is empty"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"in no format evkit knows: {what}"
+    return ("in no format evkit knows (not an audit-log export from Purview, Search-UnifiedAuditLog, "
+            "the Management API, Graph or Sentinel)")
 
 
 def main(argv: list[str]) -> int:

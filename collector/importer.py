@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -83,12 +83,37 @@ def plan_names(files: Sequence[Path]) -> list[str]:
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes; ImportInputError when it changes while it is read (it grows, shrinks,
+    is truncated, rewritten or replaced): what was read is then not the file as handed over."""
     try:
         with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            read = 0
             while chunk := handle.read(CHUNK):
+                read += len(chunk)
                 yield chunk
+            after = os.fstat(handle.fileno())
+            named = os.stat(path)
     except OSError as exc:
         raise ImportInputError(f"{path}: read failed while copying: {exc.strerror or exc}") from None
+    change = _change(before, after, named, read)
+    if change:
+        raise ImportInputError(f"{path}: the file changed while it was read ({change}); import it "
+                               "again once whatever writes it has finished")
+
+
+def _change(before: os.stat_result, after: os.stat_result, named: os.stat_result, read: int) -> str:
+    """Why the file read is not one stable file ("" when it is)."""
+    if (named.st_dev, named.st_ino) != (before.st_dev, before.st_ino):
+        return "another file now has its name"
+    for label, stat in (("", after), (" (by name)", named)):
+        if stat.st_size != before.st_size:
+            return f"its size went from {before.st_size} to {stat.st_size} bytes{label}"
+        if stat.st_mtime_ns != before.st_mtime_ns:
+            return f"it was written to{label}"
+    if read != before.st_size:
+        return f"{read} bytes were read from a file of {before.st_size}"
+    return ""
 
 
 def _describe_format(path: Path) -> dict:
@@ -101,8 +126,12 @@ def _mtime_utc(path: Path) -> str:
 
 
 def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Path],
-                 provided_by: str | None = None, collection_id: str | None = None) -> Path:
-    """Create the bundle `out` (must not exist) holding `files`, sealed with `key`; return out."""
+                 provided_by: str | None = None, collection_id: str | None = None,
+                 on_file: Callable[[Path, dict], None] | None = None) -> Path:
+    """Create the bundle `out` (must not exist) holding `files`, sealed with `key`; return out.
+
+    `on_file(source, sidecar)` is called as each file is stored (the CLI prints a line per file).
+    """
     out = Path(out)
     files = [Path(f) for f in files]
     check_inputs(files)
@@ -134,9 +163,12 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
                 "received_utc": received, "source_mtime_utc": _mtime_utc(source),
                 "format": summary.get("format", "unknown"), "encoding": summary.get("encoding"),
                 "record_count": summary.get("record_count", 0),
-                "errors": summary.get("errors", []), "lossy": summary.get("lossy", []),
+                "error_count": summary.get("error_count", 0), "errors": summary.get("errors", []),
+                "lossy_count": summary.get("lossy_count", 0), "lossy": summary.get("lossy", []),
             }
             writer.write(f"{IMPORTS_DIR}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
+            if on_file is not None:
+                on_file(source, sidecar)
             writer.log_event("imported", file=f"{IMPORTS_DIR}/{name}", original_name=source.name,
                              size=record.size, sha256=record.sha256, format=sidecar["format"])
             ledger.append({"source": "import", "unit": name, "window": None, "expected": 1,

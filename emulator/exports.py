@@ -448,11 +448,45 @@ def _write_json(fmt: str, records: Iterable[dict], out: TextIO, plan: _Plan, inf
         out.write("}")
 
 
+def stringly_record(record: dict) -> dict:
+    """The record with each nested field (a list or object) replaced by its compact JSON text."""
+    return {k: compact(v) if k in NESTED_FIELDS and isinstance(v, (list, dict)) else v
+            for k, v in record.items()}
+
+
+# Defender XDR advanced hunting CloudAppEvents, as exported from the portal's results grid
+# (column names from the table's published schema): audit activity evkit does not read as
+# audit records. Tests use it as a client export in no format evkit knows.
+CLOUDAPPEVENTS_HEADER = ["Timestamp", "ActionType", "Application", "ApplicationId", "AccountObjectId",
+                         "AccountDisplayName", "IPAddress", "UserAgent", "ActivityType",
+                         "ObjectName", "ReportId", "RawEventData"]
+
+
+def write_cloudappevents(records: Iterable[dict], path: Path) -> ExportInfo:
+    """Write `records` as a Defender CloudAppEvents CSV export (Exchange Online activity)."""
+    info = ExportInfo(path=Path(path), fmt="cloudappevents", encoding="utf-8")
+    with _open(Path(path), "utf-8") as out:
+        writer = _csv_writer(out)
+        writer.writerow(CLOUDAPPEVENTS_HEADER)
+        for row, record in enumerate(records, start=1):
+            writer.writerow([_created(record).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), record.get("Operation", ""),
+                             "Microsoft Exchange Online", "20893", record.get("UserKey", ""),
+                             record.get("UserId", ""), record.get("ClientIPAddress", ""),
+                             record.get("ClientInfoString", ""), "Read", "", record.get("Id", ""),
+                             compact(record)])
+            _count(info, row, record, None)
+    return info
+
+
 def write_export(records: Iterable[dict], path: Path, fmt: str, *, encoding: str = "utf-8",
                  malformed: Iterable[int] = (), mangle: Iterable[int] = (),
-                 extra_columns: bool = False, la_tables: bool = False) -> ExportInfo:
+                 extra_columns: bool = False, la_tables: bool = False,
+                 stringly: bool = False) -> ExportInfo:
     """Write `records` to `path` as export `fmt`; rows in `malformed` are damaged (the kind
     rotates per format), rows in `mangle` get one nested field PowerShell-mangled.
+
+    `stringly` writes every nested field (Folders, OperationProperties, ...) as JSON text, as
+    SIEM pipelines that flatten records to strings hand them back.
 
     `extra_columns` (Sentinel only) adds columns for record fields the published
     OfficeActivity schema lacks; without it those fields are dropped, as the connector does.
@@ -463,6 +497,8 @@ def write_export(records: Iterable[dict], path: Path, fmt: str, *, encoding: str
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}")
     path = Path(path)
     total = len(records) if hasattr(records, "__len__") else None  # type: ignore[arg-type]
+    if stringly:
+        records = (stringly_record(r) for r in records)
     kinds_key = {"purview-csv": "auditdata-csv", "purview-csv-classic": "auditdata-csv",
                  "ual-csv": "auditdata-csv", "sentinel-csv": "sentinel-csv",
                  "ual-json": "ual-json"}.get(fmt, "json")

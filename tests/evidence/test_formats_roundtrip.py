@@ -47,7 +47,8 @@ def test_round_trip(tmp_path, fmt, encoding):
         assert_same(fmt, parsed.record, original)
     summary = summarise_file(path)
     assert summary == {"format": fmt, "encoding": DETECTED_ENCODING[encoding],
-                       "record_count": len(records), "errors": [], "lossy": []}
+                       "record_count": len(records), "error_count": 0, "errors": [],
+                       "lossy_count": 0, "lossy": []}
 
 
 def test_records_keep_the_original_creation_time_string(tmp_path):

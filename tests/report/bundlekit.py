@@ -127,7 +127,7 @@ def write_import_bundle(root: Path, files: dict[str, tuple[str, bytes]], *, case
         (imports / name).write_bytes(blob)
         sidecar = {"kind": "import", "original_name": name, "stored_name": name, "size": len(blob),
                    "sha256": hashlib.sha256(blob).hexdigest(), "format": fmt, "record_count": 0,
-                   "errors": [], "lossy": []}
+                   "error_count": 0, "errors": [], "lossy_count": 0, "lossy": []}
         (imports / f"{name}.meta.json").write_text(json.dumps(sidecar, sort_keys=True) + "\n", encoding="utf-8")
         ledger.append({"source": "import", "unit": name, "window": None, "expected": 1, "received": 1,
                        "unique_ids": 0, "retries": 0, "status": "complete", "reason": ""})

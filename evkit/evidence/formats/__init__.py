@@ -48,26 +48,38 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
         raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 
 
+# Rows and cells listed by name in a sidecar; beyond these only the counts grow, so a file of
+# millions of bad lines gives a small sidecar and bounded memory.
+MAX_LISTED = 100
+
+
 def summarise_file(path: Path) -> dict:
-    """Format, encoding, record count, unparseable rows and lossy cells of one import file."""
+    """Format, encoding, record count, unparseable rows and lossy cells of one import file.
+
+    `errors` and `lossy` list the first MAX_LISTED of each; `error_count` and `lossy_count`
+    count them all.
+    """
     path = Path(path)
     try:
         encoding = file_encoding(path)
         fmt = detect_format(path)
     except OSError as exc:
         raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    count = 0
+    count = error_count = lossy_count = 0
     errors: list[dict] = []
     lossy: list[dict] = []
     for parsed in read_records(path, fmt):
         if parsed.record is not None:
             count += 1
         if parsed.error is not None:
-            errors.append({"row": parsed.row, "reason": parsed.error})
-        for cell in parsed.lossy:
+            error_count += 1
+            if len(errors) < MAX_LISTED:
+                errors.append({"row": parsed.row, "reason": parsed.error})
+        lossy_count += len(parsed.lossy)
+        for cell in parsed.lossy[:MAX_LISTED - len(lossy)]:
             lossy.append({"row": parsed.row, "column": cell.column, "reason": cell.reason})
     return {"format": fmt, "encoding": encoding, "record_count": count,
-            "errors": errors, "lossy": lossy}
+            "error_count": error_count, "errors": errors, "lossy_count": lossy_count, "lossy": lossy}
 
 
-__all__ = ["FORMATS", "LossyCell", "ParsedRow", "detect_format", "read_records", "summarise_file"]
+__all__ = ["FORMATS", "MAX_LISTED", "LossyCell", "ParsedRow", "detect_format", "read_records", "summarise_file"]

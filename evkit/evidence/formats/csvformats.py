@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Iterator
 
+from evkit.evidence.formats.depth import TOO_DEEP, loads
 from evkit.evidence.formats.encoding import open_text
 from evkit.evidence.formats.mangled import SUSPECT, mangled_reason
 from evkit.evidence.formats.rows import LossyCell, ParsedRow, check_record
@@ -18,6 +20,7 @@ csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 12
 HEAD_CHARS = 1 << 16
 DELIMITERS = (",", "\t", ";")
 EXCEL_CELL_LIMIT = 32767         # Excel cuts longer cells when it re-saves a CSV
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _UAL_EXTRA = {"ResultIndex", "ResultCount", "Identity", "RunspaceId"}
 
 
@@ -38,6 +41,8 @@ def read_header(rows: Iterator[list[str]]) -> list[str] | None:
 
 def classify_header(header: list[str]) -> str:
     """Format id for a CSV whose header row is `header` ("unknown" when it is none of ours)."""
+    if any(_CONTROL.search(h) for h in header):
+        return "unknown"          # binary data (an archive, say) that happens to hold a header
     names = {column_name(h)[0] for h in header}
     if names & MARKERS:
         return "sentinel-csv"
@@ -56,7 +61,7 @@ def sniff_csv(head: str) -> tuple[str, str]:
     """(format id, delimiter) from the start of a file; Excel re-saves use tabs or semicolons."""
     for delimiter in DELIMITERS:
         try:
-            header = read_header(csv.reader(io.StringIO(head), delimiter=delimiter, strict=False))
+            header = read_header(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, strict=False))
         except csv.Error:
             continue
         if header:
@@ -125,8 +130,11 @@ def read_auditdata_csv(path: Path) -> Iterator[ParsedRow]:
             yield ParsedRow(number, None, "AuditData is empty", lossy)
             continue
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except json.JSONDecodeError as exc:
+            if exc.msg == TOO_DEEP:
+                yield ParsedRow(number, None, f"AuditData is {TOO_DEEP}", lossy)
+                continue
             reason = mangled_reason(raw)
             if reason:
                 lossy.append(LossyCell(header[index], reason))

@@ -13,13 +13,17 @@ FORMATS = ("purview-csv", "purview-csv-classic", "ual-json", "ual-csv", "mgmt-bl
            "graph-records", "sentinel-csv", "sentinel-json", "unknown")
 CSV_FORMATS = frozenset({"purview-csv", "purview-csv-classic", "ual-csv", "sentinel-csv"})
 PROBE_ELEMENTS = 50
+# archives are in no format: their members are what a client exported (zip, gzip, 7z, xz)
+BINARY_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"\xfd7zX")
 
 
 def _classify_json(path: Path) -> str:
     """The first of the leading elements that says what it is (a damaged first row is allowed)."""
     for number, element, _ in iter_json_file(path):
-        if isinstance(element, JsonStreamError) or number > PROBE_ELEMENTS:
+        if number > PROBE_ELEMENTS:
             break
+        if isinstance(element, JsonStreamError):
+            continue            # a damaged element; a syntax error also ends the stream itself
         fmt = classify_element(element)
         if fmt != "unknown":
             return fmt
@@ -29,13 +33,16 @@ def _classify_json(path: Path) -> str:
 def detect_format(path: Path) -> str:
     """One of FORMATS; "unknown" for anything not recognised (empty, binary, other CSV/JSON)."""
     path = Path(path)
+    with open(path, "rb") as raw:
+        if raw.read(4).startswith(BINARY_MAGIC):
+            return "unknown"
     try:
         with open_text(path, errors="replace") as text:
             head = text.read(HEAD_CHARS)
     except UnicodeError:
         return "unknown"
     stripped = head.lstrip()
-    if not stripped or "\x00" in head:
+    if not stripped:
         return "unknown"
     if stripped[0] in "[{":
         return _classify_json(path)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterator
 
+from evkit.evidence.formats.depth import loads
 from evkit.evidence.formats.encoding import open_text
 from evkit.evidence.formats.graph import graph_to_classic
 from evkit.evidence.formats.jsonstream import (JsonStreamError, iter_lines, iter_marked,
@@ -47,7 +48,7 @@ def ual_row(element: object) -> object:
     if not isinstance(data, str) or not data.strip():
         return "row has no AuditData"
     try:
-        return json.loads(data)
+        return loads(data)
     except json.JSONDecodeError as exc:
         reason = mangled_reason(data)
         extra = f" ({reason})" if reason else ""

@@ -12,6 +12,8 @@ import json
 import re
 from typing import Iterator, TextIO
 
+from evkit.evidence.formats.depth import TOO_DEEP, loads, value_end
+
 CHUNK = 1 << 18                 # characters read at a time
 MAX_ELEMENT = 64 << 20          # one element larger than this is treated as unreadable
 _WS = re.compile(r"[ \t\n\r]*")
@@ -66,6 +68,8 @@ class _Buffer:
         while True:
             try:
                 obj, end = self.decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                return self._skip_deep()
             except json.JSONDecodeError as exc:
                 if self.eof:
                     raise JsonStreamError(exc.msg + f" (character {exc.pos - self.pos} of the element)") from None
@@ -77,6 +81,17 @@ class _Buffer:
             self.span = (self.pos, end)
             self.pos = end
             return obj
+
+    def _skip_deep(self) -> "JsonStreamError":
+        """Step over a value nested too deeply for Python's reader; it becomes that element's
+        error (an instance, not raised: the elements after it are still read)."""
+        while (end := value_end(self.buf, self.pos)) == -1:
+            if self.eof:
+                raise JsonStreamError(f"an element {TOO_DEEP} never ends")
+            self.more()
+        self.span = None
+        self.pos = end
+        return JsonStreamError(f"element is {TOO_DEEP}")
 
 
 def _array(b: _Buffer) -> Iterator[object]:
@@ -98,6 +113,7 @@ def _object(b: _Buffer, container_key: str) -> Iterator[object]:
     b.take("{")
     other: dict = {}
     found = False
+    damaged: JsonStreamError | None = None      # a member too deep to read makes the whole element so
     if b.peek() == "}":
         b.pos += 1
     else:
@@ -111,6 +127,8 @@ def _object(b: _Buffer, container_key: str) -> Iterator[object]:
                 yield from _array(b)
             else:
                 other[key] = b.value()
+                if isinstance(other[key], JsonStreamError):
+                    damaged = other[key]
             sep = b.peek()
             if sep == "}":
                 b.pos += 1
@@ -118,7 +136,7 @@ def _object(b: _Buffer, container_key: str) -> Iterator[object]:
             b.take(",")
     if not found:
         b.span = None
-        yield other
+        yield damaged if damaged is not None else other
 
 
 def _top(b: _Buffer, container_key: str) -> Iterator[object]:
@@ -185,7 +203,10 @@ def _table_rows(b: _Buffer) -> Iterator[object]:
             for row in _array(b):
                 yield _zip(columns, row)
         elif key == "rows":
-            early_rows = b.value() or []         # rows before columns: rare, held in memory
+            early = b.value()                    # rows before columns: rare, held in memory
+            if isinstance(early, JsonStreamError):
+                yield early
+            early_rows = early if isinstance(early, list) else []
             b.span = None
         else:
             b.value()
@@ -235,9 +256,11 @@ def iter_lines(stream: TextIO, marks: tuple[str, ...] = ()
             continue
         marked = any(m in line for m in marks)
         try:
-            yield number, json.loads(line), marked
+            yield number, loads(line), marked
         except json.JSONDecodeError as exc:
-            yield number, JsonStreamError(f"line is not valid JSON: {exc.msg} at column {exc.colno}"), marked
+            reason = f"line is {TOO_DEEP}" if exc.msg == TOO_DEEP else \
+                f"line is not valid JSON: {exc.msg} at column {exc.colno}"
+            yield number, JsonStreamError(reason), marked
 
 
 def looks_like_json_lines(head: str) -> bool:
@@ -246,6 +269,6 @@ def looks_like_json_lines(head: str) -> bool:
     if len(lines) < 2 or not lines[0].lstrip().startswith("{") or not lines[1].lstrip().startswith("{"):
         return False
     try:
-        return isinstance(json.loads(lines[0]), dict)
+        return isinstance(loads(lines[0]), dict)
     except json.JSONDecodeError:
         return False

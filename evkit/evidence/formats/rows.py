@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from evkit.evidence.formats.depth import TOO_DEEP, too_deep
 from evkit.evidence.formats.mangled import find_mangled
 from evkit.times import parse_creation_time
 
@@ -50,6 +51,8 @@ def check_record(row: int, record: object, lossy: list[LossyCell], *,
         parse_creation_time(created)
     except ValueError as exc:
         return ParsedRow(row, None, f"record {rid} has a bad {time_label}: {exc}", lossy)
+    if too_deep(record):
+        return ParsedRow(row, None, f"record {rid} is {TOO_DEEP}", lossy)
     if scan_values:
         for path, reason in find_mangled(record):
             lossy.append(LossyCell(path, reason))

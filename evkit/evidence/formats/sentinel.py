@@ -14,6 +14,8 @@ import json
 from functools import lru_cache
 from typing import Callable
 
+from evkit.evidence.formats.depth import loads
+
 # Column (as exported) -> classic AuditData field.
 RENAMED = {
     "OfficeId": "Id",
@@ -102,7 +104,7 @@ def _json_text(value: str) -> object:
     text = value.strip()
     if text[:1] in "[{":
         try:
-            return json.loads(text)
+            return loads(text)
         except json.JSONDecodeError:
             return value
     return value
@@ -113,7 +115,7 @@ def _extra_value(value: str) -> object:
     text = value.strip()
     if text[:1] in '[{"-0123456789tfn':
         try:
-            return json.loads(text)
+            return loads(text)
         except json.JSONDecodeError:
             return value
     return value
