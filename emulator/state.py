@@ -7,8 +7,10 @@ import datetime as dt
 import hashlib
 import secrets
 import threading
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,8 @@ class State:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     mgmt_index: Any = None
     ual_index: Any = None             # emulator.ualindex.LineIndex, made on first search
+    clock: Callable[[], float] = time.time  # token issue and expiry; tests set a clock they advance
+    token_issued: dict[str, float] = field(default_factory=dict)  # uti -> exact issue time (token-expiry)
 
     @classmethod
     def create(cls, scenario: Any, options: Options) -> "State":

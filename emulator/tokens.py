@@ -3,7 +3,6 @@ expiry and the permissions the app holds."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -40,7 +39,8 @@ def issue(state: State, *, resource: str, appid: str, delegated_user: str | None
     """Sign an access token for `resource` (a v1-style token, as Graph/EXO/Management issue)."""
     assert state.signing_key is not None
     service = RESOURCES[resource]
-    now = int(time.time())
+    issued = state.clock()
+    now = int(issued)
     lifetime = state.options.token_lifetime
     claims: dict[str, Any] = {
         "aud": resource, "iss": f"https://sts.windows.net/{state.tenant_id}/", "iat": now, "nbf": now,
@@ -57,6 +57,9 @@ def issue(state: State, *, resource: str, appid: str, delegated_user: str | None
     # Exchange role groups only (emulator/exchange.py), so the token carries no directory role
     if service == "exchange" and not state.options.current and DIRECTORY_ROLE not in state.options.withhold:
         claims["wids"] = [EXCHANGE_ADMIN_ROLE_ID]
+    if state.plan.token_expiry is not None:
+        with state.lock:
+            state.token_issued[claims["uti"]] = issued
     return jwt.sign_rs256(claims, state.signing_key, state.kid), lifetime
 
 
@@ -75,11 +78,14 @@ def check(state: State, authorization: str | None, service: str) -> dict[str, An
                             "invalid") from None
     if claims.get("aud") != AUDIENCE_OF[service]:
         raise TokenRejected("Access token validation failure. Invalid audience.", "audience")
-    now = time.time()
+    now = state.clock()
     if now >= float(claims.get("exp", 0)):
         raise TokenRejected("Lifetime validation failed, the token is expired.", "expired")
     expiry = state.plan.token_expiry
-    if expiry is not None and now >= float(claims.get("iat", 0)) + expiry:
+    # measured from the exact issue time: `iat` is whole seconds, so against it a token could
+    # expire up to a second early (at once, for token-expiry=1)
+    issued = state.token_issued.get(str(claims.get("uti")), float(claims.get("iat", 0)))
+    if expiry is not None and now >= issued + expiry:
         raise TokenRejected("Lifetime validation failed, the token is expired.", "expired")
     return claims
 

@@ -134,11 +134,25 @@ def test_slow_and_latency(faulty):
         assert time.monotonic() - t >= 0.5
 
 
+class SteppedClock:
+    """A wall clock the test moves by hand, so token expiry never races the machine's load."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_token_expiry_mid_run(faulty):
+    clock = SteppedClock(1_800_000_000.9)  # late in a second: `iat` (whole seconds) lies 0.9 s back
     with faulty("token-expiry=1") as emu:
+        emu.state.clock = clock
         api = Api(emu)
         assert api.get("graph", "/v1.0/subscribedSkus").status_code == 200
-        time.sleep(1.1)
+        clock.now += 0.5  # past iat + 1, not past the issue time + 1: still valid
+        assert api.get("graph", "/v1.0/subscribedSkus").status_code == 200
+        clock.now += 0.5
         r = api.get("graph", "/v1.0/subscribedSkus")
         assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
 
