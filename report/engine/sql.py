@@ -41,8 +41,8 @@ NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "Device
 
 def decoded_record(rec: str) -> str:
     """SQL: the record text `rec` with each of NESTED_FIELDS that holds JSON text replaced by
-    the value that text encodes. Only a record holding a string that opens with `[` or `{` is
-    examined field by field (a substring test, no parse), so records as the API writes them
+    the value that text encodes. Only a record holding an escaped quote is examined field by
+    field (a substring test, no parse), so records as the API writes them
     cost next to nothing; a string that is not JSON (`System.Object[]`) is left as recorded."""
     keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
     value = "json_extract_string(acc, '$.' || k)"
