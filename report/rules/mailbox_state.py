@@ -55,3 +55,35 @@ def external_targets(addresses: Iterable[str], accepted_domains: Iterable[str]) 
     """Addresses outside the tenant's accepted domains (addresses without a domain are not judged)."""
     accepted = {d.strip().lower() for d in accepted_domains}
     return tuple(a for a in addresses if _domain(a) and _domain(a) not in accepted)
+
+
+_RULE_OPERATIONS = frozenset({"New-InboxRule", "Set-InboxRule", "Enable-InboxRule"})
+
+
+def creating_record(rule_name: str, mailbox: str,
+                    records: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The latest audit record that created or changed this rule in this mailbox, if any.
+
+    Each record: Operation, CreationTime (ISO text, compared as text), and `params` (name ->
+    value, as mailbox_changes.pairs gives them). A record naming no mailbox is not matched:
+    guessing would tie a rule to the wrong record.
+    """
+    best: Mapping[str, Any] | None = None
+    for rec in records:
+        if rec.get("Operation") not in _RULE_OPERATIONS:
+            continue
+        params = rec.get("params") or {}
+        name = params.get("Name") or params.get("Identity", "").rsplit("\\", 1)[-1]
+        owner = (params.get("Mailbox") or params.get("Identity", "").rsplit("\\", 1)[0]).lower()
+        if name != rule_name or owner != mailbox.lower():
+            continue
+        if best is None or str(rec.get("CreationTime", "")) > str(best.get("CreationTime", "")):
+            best = rec
+    return best
+
+
+def unexplained_reason(log_complete: bool) -> str:
+    """Why no record explains a state finding: never 'no activity'."""
+    if log_complete:
+        return "no record in the window explains it: it predates the window"
+    return "no record explains it and the audit log for this mailbox is incomplete"
