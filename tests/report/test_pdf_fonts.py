@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pdfrules import check_fonts_embedded, check_shown_as_text
 
 from evkit.report.pdf.report import render_report
 from evkit.report.pdf.typefaces import CJK_FONT_PATH
@@ -44,13 +45,7 @@ def text(pdf: Path) -> str:
 
 
 def test_every_font_is_embedded(pdf):
-    rows = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True,
-                          check=True).stdout.splitlines()[2:]
-    assert rows, "no font listed"
-    for row in rows:
-        name, emb = row.split()[0], row.split()[-5]
-        assert emb == "yes", row
-        assert "Helvetica" not in name and "Courier" not in name, row
+    check_fonts_embedded(pdf)
 
 
 def test_cyrillic_and_greek_come_out_as_text(pdf):
@@ -61,11 +56,9 @@ def test_cyrillic_and_greek_come_out_as_text(pdf):
 
 
 def test_japanese_is_text_with_a_cjk_font_and_code_points_without(pdf):
-    shown = text(pdf)
-    if CJK_FONT_PATH is not None:
-        assert JAPANESE in shown
-    else:
-        assert "\\[U+53D7][U+4FE1][U+30C8][U+30EC][U+30A4]" in shown
+    check_shown_as_text(pdf, [JAPANESE])
+    if CJK_FONT_PATH is None:
+        assert "\\[U+53D7][U+4FE1][U+30C8][U+30EC][U+30A4]" in text(pdf)
 
 
 def test_a_character_no_font_has_is_its_code_point(pdf):

@@ -5,41 +5,34 @@
   (the `large` emulator scenario takes minutes; this model is what it stresses on page 1);
 - the numbers on page 1 are the findings' own, and the mailbox cards add up;
 - no text on any page is smaller than 7 pt (read from the PDF's content streams).
+
+The rules themselves live in tests/report/pdfrules.py, which the emulator scenarios share.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
 import shutil
-import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
+from pdfrules import (
+    check_no_orphan_pages, check_page_one_is_one_page, check_page_one_numbers, check_text_sizes, flat,
+    page_text,
+)
 
 from evkit.report.outputs.overview import mailbox_cards, unknown_groups
 from evkit.report.pdf.report import render_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MIN_POINTS = 7.0
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")
 
 
 def load(name: str) -> dict:
     return json.loads((FIXTURES / f"findings_{name}.json").read_text(encoding="utf-8"))
-
-
-def page_text(pdf: Path, page: int, layout: bool = False) -> str:
-    args = ["pdftotext", "-f", str(page), "-l", str(page), *(["-layout"] if layout else []), str(pdf), "-"]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
-
-
-def flat(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def large_findings() -> dict:
@@ -88,10 +81,8 @@ def test_large_model_has_many_reasons():
 
 @pytest.mark.parametrize("name", ["bec", "large", "empty"])
 def test_page_one_is_one_page(name, rendered):
-    first, second = page_text(rendered[name], 1), page_text(rendered[name], 2)
-    assert "In this report:" in first              # the last thing on page 1 is on page 1
-    assert flat(second).split("Page 2 of")[0].find("Timeline of attributed activity") >= 0
-    assert "In this report:" not in second
+    check_page_one_is_one_page(rendered[name])
+    assert flat(page_text(rendered[name], 2)).split("Page 2 of")[0].find("Timeline of attributed activity") >= 0
 
 
 def test_page_one_points_to_sections_with_their_pages(rendered):
@@ -102,19 +93,7 @@ def test_page_one_points_to_sections_with_their_pages(rendered):
 
 
 def test_page_one_numbers_are_the_findings_and_add_up(rendered):
-    summary = load("bec")["summary"]
-    first = flat(page_text(rendered["bec"], 1))
-    for key in ("confirmed_items", "presumed_items", "mailboxes_affected", "mailboxes_cannot_be_assessed",
-                "mailboxes_no_evidence", "mailboxes_total"):
-        assert f"{summary[key]:,}" in first, key
-    assert (f"Mailboxes: {summary['mailboxes_affected']:,} affected + "
-            f"{summary['mailboxes_cannot_be_assessed']:,} cannot be assessed + "
-            f"{summary['mailboxes_no_evidence']:,} no evidence of access = "
-            f"{summary['mailboxes_total']:,} in the evidence.") in first
-    assert (summary["mailboxes_affected"] + summary["mailboxes_cannot_be_assessed"]
-            + summary["mailboxes_no_evidence"]) == summary["mailboxes_total"]
-    assert f"{summary['inferred_items']:,} named + about {summary['inferred_unnamed_items']:,} counted" in first
-    assert flat(summary["headline"]) in first
+    check_page_one_numbers(rendered["bec"], load("bec"))
 
 
 def test_unknown_mailboxes_are_grouped_by_reason_with_their_period(rendered):
@@ -136,42 +115,14 @@ def test_large_page_one_names_what_it_left_for_later_pages(rendered):
 
 def test_no_key_points_repeat_the_unknown_table(rendered):
     assert "Key points" not in flat(page_text(rendered["bec"], 1))
-    assert "point 299" not in subprocess.run(["pdftotext", str(rendered["large"]), "-"], capture_output=True,
-                                             text=True, check=True).stdout
-
-
-def content_streams(pdf: Path) -> list[bytes]:
-    """Every stream of the PDF, decoded (reportlab writes Flate, or ASCII85 then Flate)."""
-    data = pdf.read_bytes()
-    out = []
-    for m in re.finditer(rb"<<([^<>]*)>>\s*stream\r?\n", data):
-        length = int(re.search(rb"/Length (\d+)", m.group(1)).group(1))
-        body = data[m.end():m.end() + length]
-        if b"/ASCII85Decode" in m.group(1):
-            body = base64.a85decode(body.strip().removesuffix(b"~>").removeprefix(b"<~"))
-        if b"/FlateDecode" in m.group(1):
-            body = zlib.decompress(body)
-        out.append(body)
-    return out
-
-
-def text_sizes(pdf: Path) -> set[float]:
-    """Every font size set in the PDF's content streams (Tf operators)."""
-    return {float(s) for body in content_streams(pdf) for s in re.findall(rb"/F[0-9+]+ ([0-9.]+) Tf", body)}
+    assert "point 299" not in page_text(rendered["large"])
 
 
 @pytest.mark.parametrize("name", ["bec", "large"])
 def test_no_text_is_smaller_than_7_points(name, rendered):
-    sizes = text_sizes(rendered[name])
-    assert sizes, "no text found in the content streams"
-    assert min(sizes) >= MIN_POINTS, sorted(sizes)[:5]
+    check_text_sizes(rendered[name])
 
 
 @pytest.mark.parametrize("name", ["bec", "large", "empty"])
 def test_no_orphan_pages(name, rendered):
-    """No page carries only a line or two (a heading, a table's tail) under its header."""
-    pages = subprocess.run(["pdftotext", "-layout", str(rendered[name]), "-"], capture_output=True, text=True,
-                           check=True).stdout.split("\f")[:-1]
-    for number, page in enumerate(pages, start=1):
-        body = [ln for ln in page.splitlines() if ln.strip()][1:-1]     # without header and footer
-        assert len(body) >= 8, (number, body)
+    check_no_orphan_pages(rendered[name])

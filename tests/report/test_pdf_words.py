@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pdfrules import broken_tokens, check_glossary_and_wording
 
 from evkit.report.pdf.common import Column, DocumentInfo, build_document, data_table
 from evkit.report.pdf.readiness import _org_audit
@@ -35,10 +36,7 @@ def bec(tmp_path_factory) -> Path:
 
 
 def test_the_glossary_explains_the_report_s_terms(bec):
-    shown = " ".join(text(bec).split())
-    for term in ("Glossary", "Bind:", "Sync:", "Throttling:", "Audit set:", "Audit bypass:",
-                 "Audit (Premium) / Audit (Standard):"):
-        assert term in shown, term
+    check_glossary_and_wording(bec)
 
 
 def test_coverage_says_for_which_logon_types_mail_reading_is_logged(bec):
@@ -61,3 +59,9 @@ def test_addresses_in_narrow_columns_wrap_after_separators_not_mid_word(tmp_path
     pieces = [ln.split()[0] for ln in body.splitlines() if ln.strip() and not ln.strip().startswith("Page")]
     assert len(pieces) > 1 and "".join(pieces) == address, pieces
     assert all(re.search(r"[@.\-]$", piece) for piece in pieces[:-1]), pieces
+    assert broken_tokens(text(out), [address]) == []
+
+
+def test_the_broken_token_rule_sees_a_mid_word_break():
+    assert broken_tokens("Mailbox alice@contoso.co\nm Other", ["alice@contoso.com"]) == ["alice@contoso.co | m"]
+    assert broken_tokens("alice@contoso.\ncom", ["alice@contoso.com"]) == []
