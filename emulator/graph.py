@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from evkit.emulator import mail
 from evkit.emulator import records as rec
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
@@ -32,6 +33,13 @@ def handle(state: State, req: Request) -> Response:
     if not parts or parts[0] not in ("v1.0", "beta"):
         return _not_found(req)
     version, rest = parts[0], parts[1:]
+    if rest == ["$batch"] and req.method == "POST":
+        return mail.handle_batch(state, req, version, handle)
+    if len(rest) == 3 and rest[0] == "users" and rest[2] == "messages" and req.method == "GET":
+        user = _find_user(state, rest[1])
+        if user is None:
+            return graph_error(404, "ErrorInvalidUser", f"The requested user '{rest[1]}' is invalid.")
+        return mail.handle_messages(state, req, version, user)
     if rest == ["subscribedSkus"] and req.method == "GET":
         return _need(req, ("Organization.Read.All", "Directory.Read.All")) or _skus(state, req, version)
     if rest and rest[0] == "users" and req.method == "GET":

@@ -10,7 +10,7 @@ from evkit.emulator.errors import UsageError
 from evkit.emulator.faults import parse_faults
 
 # Application permissions the default app holds, per resource (docs/microsoft-365.md §1.1, §2.2, §5.1, §6.5).
-GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All")
+GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All", "Mail.ReadBasic.All")
 MANAGE_ROLES = ("ActivityFeed.Read", "ActivityFeed.ReadDlp", "ServiceHealth.Read")
 EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
 # The Entra directory role app-only Exchange access also needs; shows in the token's `wids`.
@@ -57,6 +57,8 @@ class Options:
     device_approve_after: int = 2       # pending polls before the emulator "approves"
     device_expires_in: int = 900
     exchange_page_size: int = 1000      # Get-Mailbox page before @odata.nextLink (Prefer overrides)
+    purged_items: tuple[str, ...] = ()  # InternetMessageIds no longer in any mailbox (hard-deleted or
+                                        # purged after the scenario): Graph finds no message for them
 
     def validate(self) -> None:
         parse_faults(self.faults)  # strict: raises FaultSpecError naming the bad item
@@ -98,5 +100,6 @@ class Options:
         opts = cls(**kwargs)  # type: ignore[arg-type]
         opts.withhold = tuple(opts.withhold)
         opts.deny_cmdlets = tuple(opts.deny_cmdlets)
+        opts.purged_items = tuple(opts.purged_items)
         opts.validate()
         return opts

@@ -63,6 +63,7 @@ class State:
     ual_index: Any = None             # emulator.ualindex.LineIndex, made on first search
     clock: Callable[[], float] = time.time  # token issue and expiry; tests set a clock they advance
     token_issued: dict[str, float] = field(default_factory=dict)  # uti -> exact issue time (token-expiry)
+    mail_index: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # upn -> imid -> message
 
     @classmethod
     def create(cls, scenario: Any, options: Options) -> "State":

@@ -23,6 +23,7 @@ from evkit.emulator.scenarios.casefile import case_toml
 from evkit.emulator.scenarios.catalog import SCENARIOS as SPECS, ScenarioSpec, base_mailboxes
 from evkit.emulator.scenarios.errors import ScenarioParamError, UnknownScenarioError
 from evkit.emulator.scenarios.ids import guid_from
+from evkit.emulator.scenarios.messages import mail_store_rows
 from evkit.emulator.scenarios.model import MailboxSpec, make_mailbox
 from evkit.emulator.scenarios.pipeline import OrgState, Pipeline
 from evkit.emulator.scenarios.records import RecordFactory
@@ -128,6 +129,7 @@ class Scenario:
         self.subscribed_skus: list[dict[str, Any]] = tenant["subscribed_skus"]
         self._folders = _RowsFile(workdir / "folders.jsonl")
         self._licences = _RowsFile(workdir / "licences.jsonl")
+        self._mail = _RowsFile(workdir / "mailstore.jsonl")
         self._keys: dict[str, str] = {}
         for m in self.mailboxes:
             for k in (m["UserPrincipalName"], m["Alias"], m["Identity"], m["Guid"],
@@ -146,6 +148,10 @@ class Scenario:
     def folder_statistics(self, upn: str) -> list[dict[str, Any]]:
         """Get-MailboxFolderStatistics rows for a mailbox (UPN, alias, GUID or object id)."""
         return self._folders.get(self._upn(upn))
+
+    def mail_store(self, upn: str) -> list[dict[str, Any]]:
+        """Each folder of a mailbox at the scenario's end: path, id, item counter, moves."""
+        return self._mail.get(self._upn(upn))
 
     def license_details(self, user_id_or_upn: str) -> list[dict[str, Any]]:
         """Graph /users/{id}/licenseDetails values for a user (object id or UPN)."""
@@ -277,8 +283,9 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
 
 def _write_tenant(workdir: Path, view: TenantView) -> None:
     """Configuration snapshots, streamed item by item (a large tenant has 10,000+ mailboxes):
-    tenant.json for the lists the APIs page through, folders.jsonl and licences.jsonl with
-    one line per mailbox for the per-mailbox calls."""
+    tenant.json for the lists the APIs page through, folders.jsonl, licences.jsonl and
+    mailstore.jsonl (each folder's item counter and moves, from which emulator/mail.py derives
+    the messages) with one line per mailbox for the per-mailbox calls."""
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     tmp = workdir / "tenant.json.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -302,6 +309,11 @@ def _write_tenant(workdir: Path, view: TenantView) -> None:
             for m in view.ordered():
                 fh.write(dumps({"upn": m.upn, "rows": rows(m.upn)}) + "\n")
         os.replace(tmp, workdir / name)
+    tmp = workdir / "mailstore.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for m in view.ordered():
+            fh.write(dumps({"upn": m.upn, "rows": mail_store_rows(m)}) + "\n")
+    os.replace(tmp, workdir / "mailstore.jsonl")
 
 
 class _RowsFile:
