@@ -105,6 +105,12 @@ class EvidenceStore:
         self._on_bytes = on_bytes
         self.clock = clock or ClockSampler()
 
+    def put_file(self, relpath: str, data: bytes) -> None:
+        """A file of the run's own (not an API answer) under data/, written once: a resumed run
+        finds it there and leaves it as it was."""
+        if not self._sink.exists(relpath):
+            self._sink.write(relpath, data)
+
     def recorder(self, source: str, unit: str, name: str, kind: str,
                  context: dict[str, Any] | None = None) -> Callable[[Exchange], None]:
         """A hook for ApiClient.request that stores each response under this name."""

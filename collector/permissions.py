@@ -52,6 +52,7 @@ ACTIVITY_FEED = Requirement("ActivityFeed.Read", "app-permission", MANAGE_API)
 AUDIT_QUERY = Requirement("AuditLogsQuery.Read.All", "app-permission", GRAPH_API)
 ORGANIZATION = Requirement("Organization.Read.All", "app-permission", GRAPH_API)
 USERS = Requirement("User.Read.All", "app-permission", GRAPH_API)
+MAIL_BASIC = Requirement("Mail.ReadBasic.All", "app-permission", GRAPH_API)  # evkit resolve only
 ALL = (EXCHANGE_APP, AUDIT_LOGS_GROUP, ORG_VIEW_GROUP, ACTIVITY_FEED, AUDIT_QUERY, ORGANIZATION, USERS)
 
 
@@ -78,6 +79,8 @@ def requirement_for(url: str, status: int | None, cmdlet: str | None = None) -> 
         return AUDIT_QUERY
     if path.endswith("/subscribedSkus"):
         return ORGANIZATION
+    if path.endswith("/messages") or path.endswith("/$batch"):
+        return MAIL_BASIC
     if "/users" in path:
         return USERS
     return None

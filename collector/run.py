@@ -46,6 +46,18 @@ logger = logging.getLogger("collector")
 LOG_DIR = "logs"
 
 
+@dataclass(frozen=True)
+class RunKind:
+    """What makes a run other than a collection: its kind in data/collection.json, what its
+    sources read from `ctx.extra`, what a resume must find unchanged, and what it adds to the
+    collection record."""
+
+    kind: str = "collect"
+    extra: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class RunOutcome:
     bundle: Path
@@ -58,10 +70,11 @@ class RunOutcome:
         return not self.incomplete
 
 
-def config_fingerprint(cfg: CollectConfig) -> str:
-    """What must not change between a run and its resume: tenant, window, sources, filters."""
+def config_fingerprint(cfg: CollectConfig, extra: str = "") -> str:
+    """What must not change between a run and its resume: tenant, window, sources, filters (and
+    for `evkit resolve`, the digest of the item list in `extra`)."""
     basis = "\n".join([cfg.tenant_id, format_iso(cfg.window_start), format_iso(cfg.window_end), ",".join(cfg.sources),
-                       ",".join(cfg.operations), ",".join(cfg.users), cfg.case_id])
+                       ",".join(cfg.operations), ",".join(cfg.users), cfg.case_id] + ([extra] if extra else []))
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
@@ -90,8 +103,9 @@ class _MemoryLog(logging.Handler):
 
 def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProvider, resume: bool = False,
             quiet: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-            sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
-    """Run (or continue) a collection into `out` and seal it with `key`.
+            sleep: Callable[[float], None] = time.sleep, run: RunKind | None = None) -> RunOutcome:
+    """Run (or continue) a collection into `out` and seal it with `key`. `run` makes it another
+    kind of run over the same machinery (`evkit resolve`); a collection by default.
 
     Resuming a bundle whose seal an earlier run committed (a crash may have cut only the
     clean-up after it) finishes that clean-up and reports the sealed collection as it stands.
@@ -101,7 +115,8 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
         return already_sealed(Path(out))
     writer = open_bundle(cfg, out, resume=resume, now=started)
     state = RunState(writer.read_state(), writer.write_state)
-    fingerprint = config_fingerprint(cfg)
+    run = run or RunKind()
+    fingerprint = config_fingerprint(cfg, run.fingerprint)
     if state.data.get("config_fingerprint", fingerprint) != fingerprint:
         raise ConfigError(f"{cfg.path}: tenant, window, sources, operations or users differ from the run "
                           f"being resumed in {out}; resume with the same config")
@@ -125,7 +140,7 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
         with log_lock:
             writer.log_event(event, **fields)
     ctx = SourceContext(cfg, client, evidence, state, progress, log_event, now=now, sleep=sleep,
-                        poll_interval=cfg.tuning.poll_seconds)
+                        poll_interval=cfg.tuning.poll_seconds, extra=dict(run.extra))
     writer.log_event("collect.resumed" if resume else "collect.started", run=run_no, tool_version=__version__,
                      sources=list(cfg.sources),
                      window={"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)})
@@ -141,6 +156,11 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
         _store_log(writer, run_no, handler.buffer.getvalue())
     ledger = sorted(state.entries(), key=lambda e: (e.source, e.unit))
     record = collection_record(cfg, writer, state, ledger, clock, key, finished=now())
+    record.update(run.record)
+    if run.kind != "collect":  # not a collection: no window of audit evidence to claim
+        record.update(kind=run.kind)
+        for name in ("window", "operations", "users"):
+            record.pop(name, None)
     writer.log_event("collect.finished", units=len(ledger),
                      incomplete=sum(1 for e in ledger if e.status != COMPLETE),
                      cpu_seconds=round(time.process_time(), 3))

@@ -9,6 +9,7 @@ Usage:
   evkit custody  BUNDLE --event EVENT --key KEY [--to TEXT] [--note TEXT]
   evkit report   BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--key KEY] [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
+  evkit resolve  REPORT_DIR --config FILE --out DIR [--key KEY] [--resume] [--quiet]
   evkit sql      BUNDLE... [QUERY]
   evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--allow-untrusted] [--allow-invalid] [--force]
@@ -43,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "import": "evkit.collector.cli_import",
     "verify": "evkit.manifests.cli_verify",
     "custody": "evkit.manifests.cli_custody",
+    "resolve": "evkit.collector.cli_resolve",
     "report": "evkit.report.cli.report",
     "sql": "evkit.report.cli.sql",
     "readiness": "evkit.report.cli.readiness",

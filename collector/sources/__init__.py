@@ -11,4 +11,6 @@ SOURCE_MODULES = {
     "mgmt": "evkit.collector.sources.mgmt",
     "config": "evkit.collector.sources.config",
     "licences": "evkit.collector.sources.licences",
+    # run by `evkit resolve` only (collector/cli_resolve.py); not a source a collect.toml can name
+    "items": "evkit.collector.sources.items",
 }

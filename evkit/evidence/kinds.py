@@ -13,6 +13,7 @@ GRAPH_RECORDS = "graph.records"  # one page of a Graph audit log query's records
 MGMT_BLOB = "mgmt.blob"  # one Management Activity API content blob
 CONFIG_PREFIX = "config."  # config.<cmdlet>: one page of an Exchange configuration cmdlet
 LICENCES_PREFIX = "licences."  # licences.<what>: one Graph page about licences
+ITEMS_BATCH = "items.batch"  # one Graph JSON batch of message lookups by InternetMessageId (evkit resolve)
 
 
 @dataclass(frozen=True, slots=True)

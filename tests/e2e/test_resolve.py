@@ -1,0 +1,124 @@
+"""`evkit resolve` end to end: emulator -> `evkit collect` -> `evkit report` -> `evkit resolve`
+(real MSAL, requests and HTTPS), the metadata scored against the scenario's own messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evkit.cli import main
+from evkit.emulator.scenarios.build import Scenario
+from evkit.emulator.scenarios.messages import messages
+
+pytestmark = pytest.mark.slow
+testing = pytest.importorskip("evkit.emulator.testing")
+
+GONE = 3  # confirmed items the mailbox no longer holds (hard-deleted after the scenario)
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "evkit", *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+def _named(report: Path) -> list[tuple[str, str, str]]:
+    with (report / "items.csv").open(encoding="utf-8", newline="") as fh:
+        return [(r["mailbox"], r["internet_message_id"], r["classification"]) for r in csv.DictReader(fh)
+                if r["classification"] in ("confirmed", "inferred")]
+
+
+def _answers(bundle: Path) -> dict[tuple[str, str], dict]:
+    """What the bundle's stored batch answers say of each item: the message, or None when gone."""
+    from evkit.collector.sources.items import batch_answers  # noqa: PLC0415
+
+    out: dict[tuple[str, str], dict] = {}
+    for meta in sorted((bundle / "data" / "raw" / "items").rglob("*.meta.json")):
+        sidecar = json.loads(meta.read_text(encoding="utf-8"))
+        if sidecar["kind"] != "items.batch" or sidecar["status"] != 200:
+            continue
+        body = (meta.parent / meta.name.replace(".meta.json", ".json")).read_bytes()
+        mailbox = sidecar["context"]["mailbox"]
+        for imid, status, answer, _ in batch_answers(sidecar["request_body"], body):
+            if status == 200:
+                value = answer["value"]
+                out[(mailbox, imid)] = value[0] if value else None
+    return out
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory, signing_key):
+    key, passphrase, _ = signing_key
+    tmp = tmp_path_factory.mktemp("resolve")
+    # a first emulator run only to learn which items the report will confirm; then the tenant
+    # "loses" three of them (purged) before resolve looks them up
+    with testing.running_emulator(tmp / "emu", scenario="bec-basic", seed=1) as emu:
+        conn = emu.connection
+        env = dict(os.environ, EVKIT_PASSPHRASE=passphrase, EVKIT_CLIENT_SECRET=conn["client_secret"],
+                   EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
+        bundle, report = tmp / "bundle", tmp / "report"
+        proc = _run("collect", "--config", str(emu.workdir / "collect.toml"), "--out", str(bundle),
+                    "--key", str(key), "--quiet", env=env)
+        assert proc.returncode in (0, 4), proc.stderr
+        assert main(["report", str(bundle), "--case", str(emu.workdir / "case.toml"), "--out", str(report),
+                     "--signer-key", f"{key}.pub"]) == 0
+        workdir = emu.workdir
+    named = _named(report)
+    gone = {imid for _, imid, c in named if c == "confirmed"}
+    gone = set(sorted(gone)[:GONE])
+    with testing.running_emulator(workdir, scenario="bec-basic", seed=1, purged_items=tuple(sorted(gone)),
+                                  faults="429=0.2") as emu:
+        conn = emu.connection
+        env = dict(env, EVKIT_CLIENT_SECRET=conn["client_secret"],
+                   EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
+        items = tmp / "items"
+        proc = _run("resolve", str(report), "--config", str(emu.workdir / "collect.toml"), "--out", str(items),
+                    "--key", str(key), "--quiet", env=env)
+    return {"proc": proc, "items": items, "report": report, "bundle": bundle, "named": named, "gone": gone,
+            "workdir": workdir, "key": key, "env": env}
+
+
+def test_every_named_item_is_answered_and_the_bundle_verifies(resolved):
+    proc = resolved["proc"]
+    assert proc.returncode == 0, proc.stderr
+    assert main(["verify", str(resolved["items"]), "--signer-key", f"{resolved['key']}.pub"]) == 0
+    answers = _answers(resolved["items"])
+    assert {(m, i) for m, i, _ in resolved["named"]} == set(answers)
+    assert sum(1 for a in answers.values() if a is None) == GONE
+    record = json.loads((resolved["items"] / "data" / "collection.json").read_text(encoding="utf-8"))
+    assert {e["status"] for e in record["ledger"]} == {"complete"}
+    assert sum(e["retries"] for e in record["ledger"]) > 0  # throttled requests inside batches were sent again
+
+
+def test_metadata_matches_the_mailbox_and_purged_items_are_gone(resolved):
+    scenario = Scenario(resolved["workdir"])
+    answers = _answers(resolved["items"])
+    truth: dict[tuple[str, str], dict] = {}
+    for mailbox in {m for m, _ in answers}:
+        for message in messages(scenario.seed, mailbox, scenario.mail_store(mailbox), start=scenario.start):
+            truth[(mailbox, message["internetMessageId"])] = message
+    for (mailbox, imid), got in answers.items():
+        if imid in resolved["gone"]:
+            assert got is None, imid
+            continue
+        assert got is not None, imid
+        want = truth[(mailbox, imid)]
+        for field in ("subject", "from", "toRecipients", "receivedDateTime", "importance", "hasAttachments"):
+            assert got[field] == want[field], (imid, field)
+        assert "body" not in got and "bodyPreview" not in got
+
+
+def test_the_request_names_the_report_it_came_from(resolved):
+    request = json.loads((resolved["items"] / "data" / "resolve" / "request.json").read_text(encoding="utf-8"))
+    import hashlib  # noqa: PLC0415
+
+    want = hashlib.sha256((resolved["report"] / "items.csv").read_bytes()).hexdigest()
+    assert request["report_files"]["items.csv"] == want
+    assert len(request["items"]) == len(set((m, i) for m, i, _ in resolved["named"]))
+    record = json.loads((resolved["items"] / "data" / "collection.json").read_text(encoding="utf-8"))
+    assert record["kind"] == "resolve" and "window" not in record
