@@ -35,7 +35,7 @@ def _named(report: Path) -> list[tuple[str, str, str]]:
 
 def _answers(bundle: Path) -> dict[tuple[str, str], dict]:
     """What the bundle's stored batch answers say of each item: the message, or None when gone."""
-    from evkit.collector.sources.items import batch_answers  # noqa: PLC0415
+    from evkit.collector.sources.items import batch_answers
 
     out: dict[tuple[str, str], dict] = {}
     for meta in sorted((bundle / "data" / "raw" / "items").rglob("*.meta.json")):
@@ -115,7 +115,7 @@ def test_metadata_matches_the_mailbox_and_purged_items_are_gone(resolved):
 
 def test_the_request_names_the_report_it_came_from(resolved):
     request = json.loads((resolved["items"] / "data" / "resolve" / "request.json").read_text(encoding="utf-8"))
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     want = hashlib.sha256((resolved["report"] / "items.csv").read_bytes()).hexdigest()
     assert request["report_files"]["items.csv"] == want
