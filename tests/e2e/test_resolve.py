@@ -122,3 +122,44 @@ def test_the_request_names_the_report_it_came_from(resolved):
     assert len(request["items"]) == len(set((m, i) for m, i, _ in resolved["named"]))
     record = json.loads((resolved["items"] / "data" / "collection.json").read_text(encoding="utf-8"))
     assert record["kind"] == "resolve" and "window" not in record
+
+
+def test_without_mail_read_basic_each_mailbox_fails_with_the_fix_and_the_bundle_seals(resolved, tmp_path):
+    with testing.running_emulator(resolved["workdir"], scenario="bec-basic", seed=1,
+                                  withhold=("Mail.ReadBasic.All",)) as emu:
+        env = dict(resolved["env"], EVKIT_CLIENT_SECRET=emu.connection["client_secret"],
+                   EVKIT_CERT_PASSPHRASE=emu.connection["certificate"]["key_passphrase"])
+        proc = _run("resolve", str(resolved["report"]), "--config", str(emu.workdir / "collect.toml"),
+                    "--out", str(tmp_path / "items"), "--key", str(resolved["key"]), "--quiet", env=env)
+    assert proc.returncode == 4, proc.stderr
+    assert "Mail.ReadBasic.All" in proc.stderr and "grant admin consent" in proc.stderr
+    record = json.loads((tmp_path / "items" / "data" / "collection.json").read_text(encoding="utf-8"))
+    assert {e["status"] for e in record["ledger"]} == {"failed"}
+
+
+def test_a_resolve_killed_mid_run_resumes_without_asking_twice(resolved, tmp_path):
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    out = tmp_path / "items"
+    with testing.running_emulator(resolved["workdir"], scenario="bec-basic", seed=1, latency_ms=400) as emu:
+        env = dict(resolved["env"], EVKIT_CLIENT_SECRET=emu.connection["client_secret"],
+                   EVKIT_CERT_PASSPHRASE=emu.connection["certificate"]["key_passphrase"])
+        args = ["resolve", str(resolved["report"]), "--config", str(emu.workdir / "collect.toml"),
+                "--out", str(out), "--key", str(resolved["key"]), "--quiet"]
+        proc = subprocess.Popen([sys.executable, "-m", "evkit", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(out.glob("data/raw/items/*/batch*.meta.json")):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        asked_before = len(list(out.glob("data/raw/items/*/batch*.meta.json")))
+        assert asked_before >= 1 and not (out / "data" / "collection.json").exists()
+        again = _run(*args, "--resume", env=env)
+    assert again.returncode == 0, again.stderr
+    answers = _answers(out)
+    assert {(m, i) for m, i, _ in resolved["named"]} == set(answers)
+    asked = [r["imid"] for meta in out.glob("data/raw/items/*/batch*.meta.json")
+             for r in json.loads(meta.read_text(encoding="utf-8"))["request_body"]["requests"]]
+    assert sorted(asked) == sorted(i for _, i in answers)  # every stored answer is asked once, none twice
