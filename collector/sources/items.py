@@ -11,7 +11,6 @@ the unit with the permission named; the other mailboxes go on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from evkit.collector.itemlist import ResolveRequest, WantedItem
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.permissions import MAIL_BASIC
 from evkit.collector.sources.base import SourceContext
+from evkit.evidence.itemmeta import batch_answers
 from evkit.evidence.kinds import ITEMS_BATCH
 
 SOURCE = "items"
@@ -58,21 +58,6 @@ def answered(ctx: SourceContext, unit: str) -> dict[str, int]:
             if status in (200, 404):
                 done[imid] = status
     return done
-
-
-def batch_answers(request_body: Any, body: bytes) -> Iterator[tuple[str, int, Any, Any]]:
-    """(InternetMessageId, status, response body, response headers) for each request of a batch."""
-    try:
-        answer = json.loads(body)
-        asked = {str(r["id"]): str(r["imid"]) for r in request_body["requests"]}
-    except (ValueError, TypeError, KeyError):
-        return
-    for response in answer.get("responses", []) if isinstance(answer, dict) else []:
-        if not isinstance(response, dict) or str(response.get("id")) not in asked:
-            continue
-        status = response.get("status")
-        yield (asked[str(response["id"])], status if isinstance(status, int) else 0, response.get("body"),
-               response.get("headers"))
 
 
 def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:

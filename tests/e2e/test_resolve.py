@@ -35,7 +35,7 @@ def _named(report: Path) -> list[tuple[str, str, str]]:
 
 def _answers(bundle: Path) -> dict[tuple[str, str], dict]:
     """What the bundle's stored batch answers say of each item: the message, or None when gone."""
-    from evkit.collector.sources.items import batch_answers
+    from evkit.evidence.itemmeta import batch_answers
 
     out: dict[tuple[str, str], dict] = {}
     for meta in sorted((bundle / "data" / "raw" / "items").rglob("*.meta.json")):
@@ -138,8 +138,8 @@ def test_without_mail_read_basic_each_mailbox_fails_with_the_fix_and_the_bundle_
 
 
 def test_a_resolve_killed_mid_run_resumes_without_asking_twice(resolved, tmp_path):
-    import signal  # noqa: PLC0415
-    import time  # noqa: PLC0415
+    import signal
+    import time
 
     out = tmp_path / "items"
     with testing.running_emulator(resolved["workdir"], scenario="bec-basic", seed=1, latency_ms=400) as emu:
@@ -163,3 +163,14 @@ def test_a_resolve_killed_mid_run_resumes_without_asking_twice(resolved, tmp_pat
     asked = [r["imid"] for meta in out.glob("data/raw/items/*/batch*.meta.json")
              for r in json.loads(meta.read_text(encoding="utf-8"))["request_body"]["requests"]]
     assert sorted(asked) == sorted(i for _, i in answers)  # every stored answer is asked once, none twice
+
+
+def test_debug_report_with_resolve_bundle(resolved, tmp_path):
+    out = tmp_path / "out"
+    code = main(["report", str(resolved["bundle"]), str(resolved["items"]), "--case",
+                 str(resolved["workdir"] / "case.toml"), "--out", str(out), "--signer-key", f"{resolved['key']}.pub"])
+    print("CODE", code)
+    f = json.loads((out / "findings.json").read_text())
+    print(f["problems"], f["summary"]["headline"], [b["path_name"] for b in f["bundles"]])
+    print(f["completeness"][:3])
+    assert 0
