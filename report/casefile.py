@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from evkit.tomlfile import read_toml
@@ -105,7 +106,7 @@ def parse_case(data: dict[str, Any]) -> CaseFile:
     )
 
 
-def _unique(values) -> tuple[str, ...]:
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(values)))
 
 

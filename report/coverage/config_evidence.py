@@ -217,13 +217,15 @@ def _subject(page: RawPage) -> str:
     context = page.sidecar.get("context") or {}
     if isinstance(context, dict):
         for key in ("mailbox", "user", "upn", "identity", "subject"):
-            if isinstance(context.get(key), str) and context[key]:
-                return context[key].lower()
+            value = context.get(key)
+            if isinstance(value, str) and value:
+                return value.lower()
     request = page.sidecar.get("request_body") or {}
     if isinstance(request, dict):
         params = (request.get("CmdletInput") or {}).get("Parameters") or {}
-        if isinstance(params, dict) and isinstance(params.get("Identity"), str):
-            return params["Identity"].lower()
+        identity = params.get("Identity") if isinstance(params, dict) else None
+        if isinstance(identity, str):
+            return identity.lower()
     match = _LICENSE_URL.search(str(page.sidecar.get("url", "")))
     if match:
         return unquote(match.group(1)).lower()

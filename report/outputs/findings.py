@@ -14,7 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile
-from evkit.report.outputs.model import MailboxRow, Period, Summary
+from evkit.report.outputs.model import Findings, MailboxRow, Period, Summary
 from evkit.report.outputs.overview import answer, mailbox_cards, unknown_groups
 from evkit.report.outputs.signers import signer_groups
 from evkit.report.rules.classify import Classification, ItemVerdict
@@ -80,8 +80,9 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[MailboxRow]:
     by: dict[str, list[ItemVerdict]] = defaultdict(list)
     for v in a.verdicts:
         by[v.mailbox].append(v)
-    unnamed: dict[str, int] = defaultdict(int)
-    seen_folders: dict[tuple[str, str], int] = {}
+    # Keyed by the rows' mailbox, which a record without an owner leaves None.
+    unnamed: dict[str | None, int] = defaultdict(int)
+    seen_folders: dict[tuple[str | None, str], int] = {}
     for s in a.syncs:
         key = (s["mailbox"], s["folder"].lower() if s["folder"] else "")
         seen_folders[key] = max(seen_folders.get(key, 0), s["items_unnamed"] or 0)
@@ -89,15 +90,15 @@ def mailbox_rows(a: Analysis, types: Mapping[str, str]) -> list[MailboxRow]:
         unnamed[mb] += n
     for t in a.throttled:  # a throttled window exposes the whole mailbox: it subsumes syncs
         unnamed[t["mailbox"]] = max(unnamed[t["mailbox"]], t["items_unnamed"] or 0)
-    attributed_ids: dict[str, set[str]] = defaultdict(set)
+    attributed_ids: dict[str | None, set[str]] = defaultdict(set)
     for rec in a.attributed:
         for who in {rec.mailbox, rec.account} & set(a.in_scope):
             attributed_ids[who].add(rec.record_id)
-    changed: dict[str, list[str]] = defaultdict(list)
+    changed: dict[str | None, list[str]] = defaultdict(list)
     for c in a.mailbox_changes:
         changed[c["mailbox"]].append(c["kind"])
         attributed_ids[c["mailbox"]].update(c["record_ids"])
-    items_unknown: dict[str, int] = defaultdict(int)
+    items_unknown: dict[str | None, int] = defaultdict(int)
     for u in a.unreadable_accesses:
         items_unknown[u["mailbox"]] += u["items_unknown"]
         attributed_ids[u["mailbox"]].update(u["record_ids"])
@@ -163,15 +164,15 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[MailboxRow], *, known: 
                             for g in a.unknown.get(m["mailbox"], []))
         points.append(f"{m['mailbox']} cannot be fully assessed{where}: {periods}.")
     if items_unknown:
-        which = sorted({u["mailbox"] for u in a.unreadable_accesses})
+        which = sorted({u["mailbox"] for u in a.unreadable_accesses if u["mailbox"]})
         points.append(f"The attacker opened about {items_unknown} item(s) in {', '.join(which)} that cannot be "
                       "named: the access records' item lists are missing or were mangled by an export "
                       "(counted from their OperationCount).")
     if a.mailbox_changes:
         kinds = sorted({c["kind"] for c in a.mailbox_changes})
-        where = sorted({c["mailbox"] for c in a.mailbox_changes if c["mailbox"]})
-        points.append(f"The attacker changed {len(where)} mailbox(es) ({', '.join(kinds)}): "
-                      f"{', '.join(where)}; see mailbox changes.")
+        changed = sorted({c["mailbox"] for c in a.mailbox_changes if c["mailbox"]})
+        points.append(f"The attacker changed {len(changed)} mailbox(es) ({', '.join(kinds)}): "
+                      f"{', '.join(changed)}; see mailbox changes.")
     if a.throttled:
         points.append(f"Audit logging was throttled {len(a.throttled)} time(s); see throttled windows.")
     if a.searches:
@@ -190,7 +191,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
                    evidence_state: str, warnings: Sequence[str],
                    tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
                    coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
-                   problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> dict[str, Any]:
+                   problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> Findings:
     """The findings model. `evidence_valid`, `evidence_state` and `warnings` are report.intake's:
     valid only when every bundle verified against a trusted key; the state "valid", "untrusted"
     (let through with --allow-untrusted) or "invalid" (with --allow-invalid); plain sentences

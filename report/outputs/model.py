@@ -7,7 +7,10 @@ added here first.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
+
+from evkit.report.rows import (ChangeRow, IndicatorRow, SearchRow, SendRow, SyncRow, ThrottledRow, TimelineRow,
+                              UnreadableRow)
 
 
 class Period(TypedDict):
@@ -68,3 +71,37 @@ class Summary(Cards):
     attributed_records: int
     headline: str
     points: list[str]
+
+
+class Findings(TypedDict):
+    """findings.json as a whole (report.outputs.findings.build_findings): what every writer reads.
+
+    Rows the report takes from verification, coverage and suggestions keep their own modules'
+    shapes (plain JSON objects); the rows of the analysis are typed in report/rows.py.
+    """
+    schema: str
+    evidence_valid: bool
+    evidence_state: str
+    evidence_warnings: list[str]
+    generated_utc: str | None
+    case: dict[str, Any]
+    bundles: list[dict[str, Any]]
+    signers: list[dict[str, Any]]
+    summary: Summary
+    mailboxes: list[MailboxRow]
+    items: dict[str, int]
+    timeline: list[TimelineRow]
+    syncs: list[SyncRow]
+    throttled: list[ThrottledRow]
+    searches: list[SearchRow]
+    sends: list[SendRow]
+    evidence_gaps: list[Period]
+    unreadable_accesses: list[UnreadableRow]
+    mailbox_changes: list[ChangeRow]
+    tampering: list[dict[str, Any]]
+    suggested_indicators: list[dict[str, Any]]
+    attribution: list[IndicatorRow]
+    coverage: list[dict[str, Any]]
+    completeness: list[dict[str, Any]]
+    problems: list[str]
+    limitations: list[str]

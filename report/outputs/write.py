@@ -12,13 +12,14 @@ from typing import Any
 from evkit.report.analysis import Analysis
 from evkit.report.errors import RenderError
 from evkit.report.outputs.csvcells import csv_bytes
+from evkit.report.outputs.model import Findings
 from evkit.times import format_utc
 
 ITEM_COLUMNS = ("mailbox", "internet_message_id", "folder", "classification", "reason",
                 "first_access_utc", "last_access_utc", "record_ids")
 OUTPUTS = ("findings.json", "items.csv", "report.pdf")
 
-PdfRenderer = Callable[[dict, Path], None]
+PdfRenderer = Callable[[Findings, Path], None]
 
 
 def items_csv(analysis: Analysis) -> bytes:
@@ -40,7 +41,7 @@ def pdf_renderer() -> PdfRenderer | None:
     return render_report
 
 
-def write_outputs(out: Path, findings: dict[str, Any], analysis: Analysis,
+def write_outputs(out: Path, findings: Findings, analysis: Analysis,
                   render: PdfRenderer | None) -> tuple[dict[str, str], str | None]:
     """Write the three outputs; `render` is the PDF renderer (pdf_renderer), None without one."""
     try:

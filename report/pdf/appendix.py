@@ -8,10 +8,12 @@ fingerprint, and lists its custody chain, so a reader can check the report again
 
 from __future__ import annotations
 
+
 from typing import Any
 
-from reportlab.platypus import CondPageBreak, KeepTogether
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether
 
+from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import (
     Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
 )
@@ -81,16 +83,16 @@ LIMITS = (
 )
 
 
-def glossary_flowables() -> list:
+def glossary_flowables() -> list[Flowable]:
     """The terms of the report in plain words."""
-    out: list = [CondPageBreak(200), section("Glossary")]
+    out: list[Flowable] = [CondPageBreak(200), section("Glossary")]
     out += [rich(f"<b>{esc(term)}:</b> {esc(text, None)}", "bullet") for term, text in GLOSSARY]
     return out
 
 
-def methodology_flowables(findings: dict[str, Any]) -> list:
+def methodology_flowables(findings: Findings) -> list[Flowable]:
     """How items were classified, the logs' general limits and this case's own limitations."""
-    out: list = [CondPageBreak(150), section("Methodology and limitations")]
+    out: list[Flowable] = [CondPageBreak(150), section("Methodology and limitations")]
     for term, text in METHOD:
         out.append(rich(f"<b>{esc(term)}.</b> {esc(text, None)}"))
     out.append(rich("<b>Limits of Microsoft's records</b>", "h2"))
@@ -107,9 +109,9 @@ def methodology_flowables(findings: dict[str, Any]) -> list:
     return out
 
 
-def evidence_flowables(findings: dict[str, Any]) -> list:
+def evidence_flowables(findings: Findings) -> list[Flowable]:
     """Bundle identities and their custody chains."""
-    out: list = [CondPageBreak(150), section("Evidence appendix"),
+    out: list[Flowable] = [CondPageBreak(150), section("Evidence appendix"),
                  rich("Each evidence bundle the report was built from, as identified by its "
                       "sealed tag manifest and signature, and every custody record in it. "
                       "The bundle's own VERIFY.md explains how to check these values with "
@@ -118,7 +120,7 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
     if not bundles:
         return [*out, none_found("None found: the findings list no evidence bundle.")]
     for b in bundles:
-        block: list = [rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2")]
+        block: list[Flowable] = [rich(f"Bundle {esc(b.get('path_name') or b.get('collection_id'), 120)}", "h2")]
         block += data_table([Column("Field", 0.24), Column("Value", 0.76, mono=True, limit=200)],
                             [["Case id", b.get("case_id")], ["Collection id", b.get("collection_id")],
                              ["Verification verdict", b.get("verdict")],
@@ -139,12 +141,12 @@ def evidence_flowables(findings: dict[str, Any]) -> list:
     return out
 
 
-def appendix_flowables(findings: dict[str, Any]) -> list:
+def appendix_flowables(findings: Findings) -> list[Flowable]:
     """The glossary, the methodology, then the evidence appendix (the last pages of the report)."""
     return glossary_flowables() + methodology_flowables(findings) + evidence_flowables(findings)
 
 
-def _signer_words(bundle: dict) -> str:
+def _signer_words(bundle: dict[str, Any]) -> str:
     """The signer, and whether a key the reader trusts confirmed it."""
     who = bundle.get("signer") if isinstance(bundle.get("signer"), str) else "not stated"
     if bundle.get("verdict") == "valid":

@@ -114,7 +114,9 @@ def esc(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
 
 
 def _markup(text: str) -> str:
-    out, run, cjk = [], [], False
+    out: list[str] = []
+    run: list[str] = []
+    cjk = False
     for ch in text:
         is_cjk = in_cjk_font(ch)
         if is_cjk != cjk and run:
@@ -196,7 +198,7 @@ def section(title: str) -> Paragraph:
     """A numbered-free section heading (evkit's own words, not evidence). `build_document`
     records the page each heading lands on, so page 1 can point to it."""
     heading = Paragraph(_xml_escape(title), STYLES["h1"])
-    heading.evkit_section = title                  # type: ignore[attr-defined]
+    heading.evkit_section = title
     return heading
 
 
@@ -210,7 +212,7 @@ def fits_one_page(story: Sequence[Flowable], *, banner: bool = True) -> bool:
     for flowable in story:
         _, h = flowable.wrapOn(canvas, width, height)
         used += h + flowable.getSpaceBefore() + flowable.getSpaceAfter()
-    return used <= height
+    return bool(used <= height)
 
 
 def none_found(what: str = "None found.") -> Paragraph:
@@ -301,7 +303,7 @@ def wrapped(text: str, style_name: str, width: float) -> Paragraph:
                                    leading=max(size * 1.2, 8.4))
 
     def fits(piece: str) -> bool:
-        return stringWidth(piece, style.fontName, style.fontSize) <= width
+        return bool(stringWidth(piece, style.fontName, style.fontSize) <= width)
 
     parts = []
     for token in tokens:

@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reportlab.platypus import CondPageBreak, PageBreak, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Table, TableStyle
 
+from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import (
     ALERT, FONT_BOLD, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
     clean, count_text, data_table, esc, fits_one_page, none_found, plural, rich, section,
@@ -31,7 +32,7 @@ TITLE = "Mailbox breach scope report"
 MAX_PROBLEMS = 200
 
 
-def render_report(findings: dict, out_path: Path) -> None:
+def render_report(findings: Findings, out_path: Path) -> None:
     """Write the breach-scope PDF for `findings` (the findings.json model) to `out_path`.
 
     Laid out twice: the first pass finds the page of every section so page 1 can point to it.
@@ -51,10 +52,10 @@ def render_report(findings: dict, out_path: Path) -> None:
     build_document(Path(out_path), info, report_story(findings, pages))
 
 
-def report_story(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> list:
+def report_story(findings: Findings, pages: Mapping[str, int] | None) -> list[Flowable]:
     """Every page in report order: page 1, the timeline, the detail sections (a list in
     `evkit.report.pdf.sections.SECTIONS`), problems, glossary and appendices."""
-    story: list = [*page_one(findings, pages), PageBreak()]
+    story: list[Flowable] = [*page_one(findings, pages), PageBreak()]
     story.append(section("Timeline of attributed activity"))
     story += timeline_flowables(findings)
     story += detail_flowables(findings)
@@ -63,7 +64,7 @@ def report_story(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -
     return story
 
 
-def report_date(findings: Mapping[str, Any]) -> datetime | None:
+def report_date(findings: Findings) -> datetime | None:
     """The document's date: `generated_utc` if the model has it, else the latest custody event.
 
     Taken from the model so the same findings give the same bytes; None (reportlab's fixed
@@ -87,7 +88,7 @@ PAGE_ONE_DETAIL = ((8, 6), (6, 4), (4, 2), (2, 1), (1, 1), (0, 1))
 POINTER_SECTION = "Mailboxes"           # where every period without visibility is listed
 
 
-def page_one(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> list:
+def page_one(findings: Findings, pages: Mapping[str, int] | None) -> list[Flowable]:
     """Page 1, at the most detail that fits on one page."""
     for groups, signers in PAGE_ONE_DETAIL:
         story = summary_flowables(findings, pages, groups=groups, signers=signers)
@@ -96,14 +97,14 @@ def page_one(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> li
     return story                                    # the least detail: bounded, always fits
 
 
-def summary_flowables(findings: Mapping[str, Any], pages: Mapping[str, int] | None = None, *,
+def summary_flowables(findings: Findings, pages: Mapping[str, int] | None = None, *,
                       groups: int = PAGE_ONE_DETAIL[0][0],
-                      signers: int = PAGE_ONE_DETAIL[0][1]) -> list:
+                      signers: int = PAGE_ONE_DETAIL[0][1]) -> list[Flowable]:
     """Page 1: the answer, cards that add up, why mailboxes cannot be assessed, who signed the
     evidence, where to read more."""
     case, summary = _case(findings), as_dict(findings.get("summary"))
     window = as_list(case.get("window"))
-    out: list = [rich(esc(TITLE), "title")]
+    out: list[Flowable] = [rich(esc(TITLE), "title")]
     sub = f"Case {esc(case.get('id'), 80)}"
     if case.get("client"):
         sub += f" &middot; {esc(case.get('client'), 120)}"
@@ -133,7 +134,7 @@ def summary_flowables(findings: Mapping[str, Any], pages: Mapping[str, int] | No
     return out
 
 
-def _cards(summary: Mapping[str, Any]) -> list:
+def _cards(summary: Mapping[str, Any]) -> list[Flowable]:
     """Six numbers: items (confirmed, presumed) and the mailboxes, which add up to the total."""
     named, counted = summary.get("inferred_items"), summary.get("inferred_unnamed_items")
     presumed = f"items presumed read: {count_text(named)} named"
@@ -174,10 +175,10 @@ def _page(pages: Mapping[str, int] | None, title: str) -> str:
     return f"p. {pages[title]}" if title in pages else "-"
 
 
-def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, shown: int) -> list:
+def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, shown: int) -> list[Flowable]:
     groups = as_rows(summary.get("unknown_groups"))
     count = summary.get("mailboxes_unknown")
-    out: list = [rich("<b>What cannot be known</b>", "h2")]
+    out: list[Flowable] = [rich("<b>What cannot be known</b>", "h2")]
     if not groups:
         if _is_count(count) and count:
             return [*out, rich(f"{count:,} mailboxes have periods when access could not be "
@@ -208,7 +209,7 @@ def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, sho
     return out
 
 
-def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
+def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list[Flowable]:
     accounts = [a for a in as_list(as_dict(case.get("indicators")).get("accounts"))]
     who = ", ".join(esc(a, 80) for a in accounts[:3]) or "none named in the case file"
     if len(accounts) > 3:
@@ -234,14 +235,15 @@ VERDICT_WORDS = {
 }
 
 
-def _evidence_line(findings: Mapping[str, Any]) -> Any:
+def _evidence_line(findings: Findings) -> Any:
     """One line on what the evidence is and how far it verified, by verdict."""
     bundles = as_rows(findings.get("bundles"))
     if not bundles:
         return rich("No evidence bundle is listed in the findings.", "note")
     verdicts: dict[str, int] = {}
     for b in bundles:
-        verdict = b.get("verdict") if isinstance(b.get("verdict"), str) else "not stated"
+        stated = b.get("verdict")
+        verdict = stated if isinstance(stated, str) else "not stated"
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
     parts = [f"{n:,} {esc(VERDICT_WORDS.get(v, 'verdict: ' + clean(v, 40)))}"
              for v, n in sorted(verdicts.items())]
@@ -249,7 +251,7 @@ def _evidence_line(findings: Mapping[str, Any]) -> Any:
                 + "; ".join(parts) + " (details in the evidence appendix).", "note")
 
 
-def _invalid_box(findings: Mapping[str, Any]) -> list:
+def _invalid_box(findings: Findings) -> list[Flowable]:
     bad = [f"{esc(b.get('path_name') or b.get('collection_id'), 80)} ({esc(b.get('verdict'), 40)})"
            for b in as_rows(findings.get("bundles")) if b.get("verdict") == "invalid"]
     if bad or findings.get("evidence_valid") is False:
@@ -262,7 +264,7 @@ def _invalid_box(findings: Mapping[str, Any]) -> list:
     return _alert_box(text)
 
 
-def _untrusted_text(findings: Mapping[str, Any]) -> str:
+def _untrusted_text(findings: Findings) -> str:
     stated = [esc(w, 600) for w in as_list(findings.get("evidence_warnings"))
               if isinstance(w, str) and w.startswith("UNTRUSTED")]
     return "<b>UNTRUSTED EVIDENCE.</b> " + (stated[0].removeprefix("UNTRUSTED EVIDENCE: ") if stated else (
@@ -270,7 +272,7 @@ def _untrusted_text(findings: Mapping[str, Any]) -> str:
         "altered it; do not rely on this report until it is verified with the examiner's key."))
 
 
-def _alert_box(text: str) -> list:
+def _alert_box(text: str) -> list[Flowable]:
     """A boxed alert on page 1 (evkit's own markup)."""
     box = Table([[rich(text, "alert")]], colWidths=[FRAME_WIDTH])
     box.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT_BOLD, 10),
@@ -286,7 +288,7 @@ LIST_FIELDS = ("problems", "limitations", "bundles", "mailboxes", "timeline", "s
                "tampering", "suggested_indicators", "attribution", "coverage", "completeness")
 
 
-def model_problems(findings: Mapping[str, Any]) -> list[str]:
+def model_problems(findings: Findings) -> list[str]:
     """Where the findings do not have the documented shape, in one sentence each.
 
     The renderer shows what it can and names the rest, so a malformed model gives a report
@@ -316,11 +318,11 @@ def model_problems(findings: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def problems_flowables(findings: Mapping[str, Any]) -> list:
+def problems_flowables(findings: Findings) -> list[Flowable]:
     """The problems the analysis met in the evidence, then any shape problems of the findings."""
     stated = as_list(findings.get("problems"))
     shape = model_problems(findings)
-    out: list = [CondPageBreak(120), section("Problems found while reading the evidence")]
+    out: list[Flowable] = [CondPageBreak(120), section("Problems found while reading the evidence")]
     if stated:
         out.append(rich("Records or files that could not be read as expected. They remain in the "
                         "sealed bundles; what they would have shown is not in this report."))
@@ -338,7 +340,7 @@ def problems_flowables(findings: Mapping[str, Any]) -> list:
     return out
 
 
-def _case(findings: Mapping[str, Any]) -> dict[str, Any]:
+def _case(findings: Findings) -> dict[str, Any]:
     return as_dict(findings.get("case"))
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reportlab.platypus import CondPageBreak
+from reportlab.platypus import CondPageBreak, Flowable
 
+from evkit.report.outputs.model import Findings
 from evkit.report.coverage.assess import explain
 from evkit.report.pdf.common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
@@ -78,7 +79,7 @@ def _verdict(row: dict[str, Any]) -> Any:
     return _plain(row.get("verdict"))
 
 
-def _mailboxes(findings: dict[str, Any]) -> list:
+def _mailboxes(findings: Findings) -> list[Flowable]:
     def gaps(row: dict[str, Any]) -> str:
         parts = [f"{show_period(g.get('start'), g.get('end'))}: {reason_words(g.get('reason'))}"
                  for g in as_rows(row.get("unknown"))]
@@ -101,7 +102,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="mailboxes")]
 
 
-def _syncs(findings: dict[str, Any]) -> list:
+def _syncs(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.23), Column("Folder", 0.3), Column("Synced (UTC)", 0.15),
             Column("Named items", 0.11, True), Column("Unnamed items", 0.12, True),
             Column("Records", 0.09, True)]
@@ -113,7 +114,7 @@ def _syncs(findings: dict[str, Any]) -> list:
                  "read.", "body"), *data_table(cols, rows, what="folder syncs")]
 
 
-def _throttled(findings: dict[str, Any]) -> list:
+def _throttled(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.3), Column("From (UTC)", 0.17), Column("To (UTC)", 0.17),
             Column("Attacker records in window", 0.26, True), Column("Records", 0.1, True)]
     rows = [[_plain(r.get("mailbox")), show_time(r.get("start")), show_time(r.get("end")),
@@ -125,7 +126,7 @@ def _throttled(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="throttled windows")]
 
 
-def _mailbox_changes(findings: dict[str, Any]) -> list:
+def _mailbox_changes(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.2), Column("When (UTC)", 0.13), Column("Change", 0.15),
             Column("Parameters (conditions, actions, addresses)", 0.42, limit=900), Column("Records", 0.1, True)]
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")),
@@ -137,7 +138,7 @@ def _mailbox_changes(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="mailbox changes")]
 
 
-def _searches(findings: dict[str, Any]) -> list:
+def _searches(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.23), Column("Time (UTC)", 0.15), Column("Query text", 0.42,
                                                                       limit=500),
             Column("Matching items", 0.11, True), Column("Records", 0.09, True)]
@@ -149,7 +150,7 @@ def _searches(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="searches")]
 
 
-def _sends(findings: dict[str, Any]) -> list:
+def _sends(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.2), Column("Time (UTC)", 0.15), Column("Subject", 0.3),
             Column("Message id", 0.26, mono=True), Column("Records", 0.09, True)]
     rows = [[_plain(r.get("mailbox")), show_time(r.get("time_utc")), _plain(r.get("subject")),
@@ -158,7 +159,7 @@ def _sends(findings: dict[str, Any]) -> list:
     return [*data_table(cols, rows, what="sends")]
 
 
-def _tampering(findings: dict[str, Any]) -> list:
+def _tampering(findings: Findings) -> list[Flowable]:
     cols = [Column("Time (UTC)", 0.12), Column("Operation", 0.22), Column("Actor", 0.18),
             Column("Target", 0.13), Column("What it means / records", 0.35)]
     rows = [[show_time(r.get("time_utc")), _plain(r.get("operation")), _plain(r.get("actor")),
@@ -171,7 +172,7 @@ def _tampering(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="tampering findings")]
 
 
-def _indicators(findings: dict[str, Any]) -> list:
+def _indicators(findings: Findings) -> list[Flowable]:
     cols = [Column("Kind", 0.11), Column("Value", 0.33, mono=True),
             Column("Why it is suggested", 0.47), Column("Records", 0.09, True)]
     rows = [[_plain(r.get("kind")), _plain(r.get("value")), _plain(r.get("why")),
@@ -205,7 +206,7 @@ def _logged_for(row: dict[str, Any]) -> str:
     return f"{', '.join(yes)}; NOT {', '.join(no)}"
 
 
-def _coverage(findings: dict[str, Any]) -> list:
+def _coverage(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.22), Column("Type", 0.08), Column("Mail reading logged", 0.14),
             Column("Licence", 0.1), Column("Bypass", 0.07), Column("Verdict", 0.12),
             Column("Reason (audit settings as collected)", 0.27)]
@@ -222,10 +223,10 @@ def _coverage(findings: dict[str, Any]) -> list:
             *data_table(cols, rows, what="mailboxes")]
 
 
-def _completeness(findings: dict[str, Any]) -> list:
+def _completeness(findings: Findings) -> list[Flowable]:
     units = as_rows(findings.get("completeness"))
     gaps = [u for u in units if u.get("status") != "complete"]
-    out: list = []
+    out: list[Flowable] = []
     done = len(units) - len(gaps)
     out.append(rich(f"{plural(len(gaps), 'collection unit is', 'collection units are')} not "
                     f"complete{f' ({done:,} recorded as complete)' if done else ''}. Each "
@@ -253,7 +254,7 @@ def _completeness(findings: dict[str, Any]) -> list:
 
 # The detail sections in report order: (heading, builder of the section's body). Another section
 # slots in by adding its pair here; page 1's pointers and the contents follow automatically.
-SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list]], ...] = (
+SECTIONS: tuple[tuple[str, Callable[[Findings], list[Flowable]]], ...] = (
     ("Mailboxes", _mailboxes),
     ("Mailbox changes", _mailbox_changes),
     ("Folder synchronisation", _syncs),
@@ -268,9 +269,9 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list]], ...] = (
 SECTION_TITLES = tuple(title for title, _ in SECTIONS)
 
 
-def detail_flowables(findings: dict[str, Any]) -> list:
+def detail_flowables(findings: Findings) -> list[Flowable]:
     """Every detail section in report order (the appendices follow from evkit.report.pdf.appendix)."""
-    out: list = []
+    out: list[Flowable] = []
     for title, build in SECTIONS:
         out.append(CondPageBreak(120))
         out.append(section(title))

@@ -17,7 +17,9 @@ from typing import Any
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable
 
+from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import (
     FONT, FONT_BOLD, FRAME_WIDTH, MUTED, RULE, Column, data_table, none_found, note, plain_text,
     plural,
@@ -56,7 +58,7 @@ class _Axis:
         return LABEL_W + max(0.0, min(1.0, offset / span)) * self.width
 
 
-def _entries(findings: Mapping[str, Any]) -> tuple[list[tuple[str, datetime, str, int]], int]:
+def _entries(findings: Findings) -> tuple[list[tuple[str, datetime, str, int]], int]:
     """Readable timeline entries, and how many were unreadable (reported, never silent)."""
     good, bad = [], 0
     for item in findings.get("timeline") or []:
@@ -70,14 +72,14 @@ def _entries(findings: Mapping[str, Any]) -> tuple[list[tuple[str, datetime, str
     return good, bad
 
 
-def _mailbox_order(findings: Mapping[str, Any], seen: list[str]) -> list[str]:
+def _mailbox_order(findings: Findings, seen: list[str]) -> list[str]:
     listed = [m.get("mailbox") for m in findings.get("mailboxes") or [] if isinstance(m, Mapping)]
     present = set(seen)
     order = [m for m in listed if m in present]
     return list(dict.fromkeys(order + sorted(present - set(order))))
 
 
-def _windows(findings: Mapping[str, Any]) -> dict[str, list[tuple[datetime, datetime, Any]]]:
+def _windows(findings: Findings) -> dict[str, list[tuple[datetime, datetime, Any]]]:
     """Shaded spans per mailbox: (start, end, fill)."""
     spans: dict[str, list[tuple[datetime, datetime, Any]]] = defaultdict(list)
     for mbx in findings.get("mailboxes") or []:
@@ -232,7 +234,7 @@ def _legend() -> Drawing:
     return drawing
 
 
-def _counts_table(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]]) -> list:
+def _counts_table(mailboxes: list[str], entries: list[tuple[str, datetime, str, int]]) -> list[Flowable]:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
@@ -247,10 +249,10 @@ def _counts_table(mailboxes: list[str], entries: list[tuple[str, datetime, str, 
     return data_table(columns, rows, what="mailboxes")
 
 
-def timeline_flowables(findings: Mapping[str, Any]) -> list:
+def timeline_flowables(findings: Findings) -> list[Flowable]:
     """The chart (split every ROWS_PER_CHART mailboxes), its legend and the counts table."""
     entries, unreadable = _entries(findings)
-    out: list = []
+    out: list[Flowable] = []
     if not entries:
         out.append(none_found("None found: no attributed activity to draw."))
     else:

@@ -7,6 +7,7 @@ client strings per session); these pure rules decide what is worth a responder's
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 
 from evkit.report.rules.first_party import is_first_party
@@ -38,7 +39,7 @@ class Suggestion:
     record_count: int
     record_ids: tuple[str, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "value": self.value, "why": self.why,
                 "record_count": self.record_count, "record_ids": list(self.record_ids)}
 

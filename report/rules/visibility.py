@@ -7,7 +7,7 @@ the (start, end, reason) rows of the report, clipped to the incident window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,7 +82,8 @@ def evidence_gaps(window: tuple[datetime, datetime], covered: Sequence[tuple[dat
     return sorted(out, key=lambda g: (g.start, g.end, g.reason))
 
 
-def _uncovered(start: datetime, end: datetime, covered: Sequence[tuple[datetime, datetime]]):
+def _uncovered(start: datetime, end: datetime,
+               covered: Sequence[tuple[datetime, datetime]]) -> Iterator[tuple[datetime, datetime]]:
     cursor = start
     for lo, hi in sorted(covered):
         if hi <= cursor or lo >= end:
