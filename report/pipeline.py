@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evkit.evidence.inventory import Inventory, scan_bundles
+from evkit.evidence.itemmeta import is_resolve_bundle, read_item_metadata
+from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
@@ -73,14 +75,15 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
                force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None,
-               allow_mixed_tenants: bool = False) -> ReportResult:
+               allow_mixed_tenants: bool = False, redact_subjects: bool = False) -> ReportResult:
     """Verify every bundle against `trust` (report.intake), analyse them together and write the
     outputs into `out`, which must be new or empty unless `force`.
 
     Raises InvalidEvidenceError for evidence intake refuses, OutputExistsError for an occupied
     `out`. `sign(bundle, hashes)` (given with --key) appends the report-generated custody record,
     but only when every bundle verified valid against the trusted key: a signed record must
-    never vouch for a report on evidence nobody trusted.
+    never vouch for a report on evidence nobody trusted. Resolve bundles among `bundles` add
+    the items' metadata (report.outputs.itemmeta); `redact_subjects` keeps subjects out of it.
     """
     trust = Trust() if trust is None else trust
     check_output_folder(out, force=force)
@@ -94,6 +97,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     warnings = mixed + case_id_warnings(case.case_id, named)
     problems: list[str] = list(warnings)
     cfg = incident.read_tenant_config(roots, problems)
+    meta = item_metadata(inventories, problems, redact_subjects)
     limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
     # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
@@ -117,11 +121,22 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   warnings=intake.warnings,
                                   tampering=incident.config_changes_in_window(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
-                                  limitations=limitations, types=types)
-        hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result())
+                                  limitations=limitations, types=types,
+                                  item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta))
+        hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)
     return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings))
+
+
+def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact: bool) -> ItemMetadata | None:
+    """The item metadata of the resolve bundles among the evidence, or None when there are none."""
+    bundles = tuple(inv.name for inv in inventories if is_resolve_bundle(inv))
+    if not bundles:
+        return None
+    by_item, unreadable = read_item_metadata(inventories)
+    problems += unreadable
+    return ItemMetadata(by_item, bundles, redact)
 
 
 def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,

@@ -3,6 +3,7 @@
 Usage:
   evkit report BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE] [--key KEY]
                [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
+               [--redact-subjects]
   evkit report (-h | --help)
 
 Options:
@@ -19,6 +20,8 @@ Options:
   --allow-invalid          report on bundles that fail verification; every page says INVALID EVIDENCE
   --allow-mixed-tenants    report on bundles from more than one tenant together (refused otherwise)
   --force                  overwrite the outputs in a folder that already holds files
+  --redact-subjects        with a bundle from `evkit resolve`: leave the items' subjects out of
+                           items.csv, findings.json and the PDF (senders and counts stay)
 
 Every bundle is verified first against the key you trust: a bundle that fails is refused
 (exit 1), one not signed by a trusted key (or given no key) is refused (exit 3), unless
@@ -58,12 +61,17 @@ def _body(args: dict[str, Any]) -> int:
     sign = _signer(Path(args["--key"])) if args["--key"] else None
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
                         trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
-                        allow_mixed_tenants=bool(args["--allow-mixed-tenants"]))
+                        allow_mixed_tenants=bool(args["--allow-mixed-tenants"]),
+                        redact_subjects=bool(args["--redact-subjects"]))
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(safe_text(s["headline"]))
     print(f"confirmed {s['confirmed_items']}, inferred {s['inferred_items']} "
           f"(+{s['inferred_unnamed_items']} unnamed), mailboxes unknown {s['mailboxes_unknown']}")
+    meta = result.findings.get("item_metadata")
+    if meta:
+        print(f"item metadata: {meta['found']} found, {meta['gone']} gone, {meta['not_looked_up']} not looked up "
+              f"of {meta['named_items']} named item(s)")
     for name in sorted(result.outputs):
         print(f"  {out / name}  sha256 {result.outputs[name]}")
     if result.pdf_skipped:

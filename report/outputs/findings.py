@@ -191,7 +191,8 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
                    evidence_state: str, warnings: Sequence[str],
                    tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
                    coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
-                   problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str]) -> Findings:
+                   problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str],
+                   item_metadata: Mapping[str, Any] | None = None) -> Findings:
     """The findings model. `evidence_valid`, `evidence_state` and `warnings` are report.intake's:
     valid only when every bundle verified against a trusted key; the state "valid", "untrusted"
     (let through with --allow-untrusted) or "invalid" (with --allow-invalid); plain sentences
@@ -199,7 +200,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
     mailboxes = mailbox_rows(analysis, types)
     items = analysis.verdicts
     listed = [b.to_json() for b in bundles]
-    return {
+    findings: Findings = {
         "schema": SCHEMA,
         "evidence_valid": evidence_valid,
         "evidence_state": evidence_state,
@@ -228,3 +229,6 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "problems": sorted(problems),
         "limitations": list(LIMITATIONS) + list(limitations),
     }
+    if item_metadata is not None:
+        findings["item_metadata"] = dict(item_metadata)
+    return findings

@@ -7,7 +7,7 @@ added here first.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from evkit.report.rows import (ChangeRow, IndicatorRow, SearchRow, SendRow, SyncRow, ThrottledRow, TimelineRow,
                               UnreadableRow)
@@ -105,3 +105,4 @@ class Findings(TypedDict):
     completeness: list[dict[str, Any]]
     problems: list[str]
     limitations: list[str]
+    item_metadata: NotRequired[dict[str, Any]]  # only with a resolve bundle (report.outputs.itemmeta)

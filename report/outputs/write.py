@@ -12,6 +12,7 @@ from typing import Any
 from evkit.report.analysis import Analysis
 from evkit.report.errors import RenderError
 from evkit.report.outputs.csvcells import csv_bytes
+from evkit.report.outputs.itemmeta import META_COLUMNS, ItemMetadata, meta_cells
 from evkit.report.outputs.model import Findings
 from evkit.times import format_utc
 
@@ -22,12 +23,15 @@ OUTPUTS = ("findings.json", "items.csv", "report.pdf")
 PdfRenderer = Callable[[Findings, Path], None]
 
 
-def items_csv(analysis: Analysis) -> bytes:
-    """items.csv; cells a spreadsheet would evaluate are neutralised (report.outputs.csvcells)."""
-    return csv_bytes(ITEM_COLUMNS, ([v.mailbox, v.imid, v.folder, v.classification.value, v.reason,
-                                     format_utc(v.first_access) if v.first_access else "",
-                                     format_utc(v.last_access) if v.last_access else "",
-                                     " ".join(v.record_ids)] for v in analysis.verdicts))
+def items_csv(analysis: Analysis, meta: ItemMetadata | None = None) -> bytes:
+    """items.csv; cells a spreadsheet would evaluate are neutralised (report.outputs.csvcells).
+    With item metadata (a resolve bundle among the evidence) each row gains its META_COLUMNS."""
+    columns = ITEM_COLUMNS + (META_COLUMNS if meta is not None else ())
+    return csv_bytes(columns, ([v.mailbox, v.imid, v.folder, v.classification.value, v.reason,
+                                format_utc(v.first_access) if v.first_access else "",
+                                format_utc(v.last_access) if v.last_access else "",
+                                " ".join(v.record_ids), *(meta_cells(meta, v) if meta is not None else ())]
+                               for v in analysis.verdicts))
 
 
 def findings_json(findings: Mapping[str, Any]) -> bytes:
@@ -42,11 +46,11 @@ def pdf_renderer() -> PdfRenderer | None:
 
 
 def write_outputs(out: Path, findings: Findings, analysis: Analysis,
-                  render: PdfRenderer | None) -> tuple[dict[str, str], str | None]:
+                  render: PdfRenderer | None, meta: ItemMetadata | None = None) -> tuple[dict[str, str], str | None]:
     """Write the three outputs; `render` is the PDF renderer (pdf_renderer), None without one."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        written = {"items.csv": items_csv(analysis), "findings.json": findings_json(findings)}
+        written = {"items.csv": items_csv(analysis, meta), "findings.json": findings_json(findings)}
         for name, blob in written.items():
             (out / name).write_bytes(blob)
         hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in written.items()}
