@@ -16,7 +16,7 @@ from typing import Any
 
 from evkit.evidence.inventory import Inventory, scan_bundles
 from evkit.evidence.itemmeta import is_resolve_bundle, read_item_metadata
-from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block
+from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block, redact_sends
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
@@ -123,6 +123,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   coverage=cov, completeness=completeness, problems=problems,
                                   limitations=limitations, types=types,
                                   item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta))
+        if redact_subjects:
+            findings["sends"] = redact_sends(findings["sends"])
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)

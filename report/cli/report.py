@@ -20,8 +20,9 @@ Options:
   --allow-invalid          report on bundles that fail verification; every page says INVALID EVIDENCE
   --allow-mixed-tenants    report on bundles from more than one tenant together (refused otherwise)
   --force                  overwrite the outputs in a folder that already holds files
-  --redact-subjects        with a bundle from `evkit resolve`: leave the items' subjects out of
-                           items.csv, findings.json and the PDF (senders and counts stay)
+  --redact-subjects        leave message subjects (of the items looked up by `evkit resolve` and
+                           of the attacker's sent messages) out of items.csv, findings.json and
+                           the PDF, for distribution; senders and counts stay
 
 Every bundle is verified first against the key you trust: a bundle that fails is refused
 (exit 1), one not signed by a trusted key (or given no key) is refused (exit 3), unless

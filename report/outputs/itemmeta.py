@@ -4,8 +4,9 @@
 Every named confirmed or inferred item has a lookup state: found (with its metadata), gone (the
 mailbox no longer holds it), no such mailbox, or not looked up (no resolve bundle answers for
 it). "Not looked up" is stated and counted, never left blank, so a reader can tell a missing
-lookup from a message without a subject. `redact` replaces subjects for distribution; counts,
-senders and sender domains stay, as they are what notification is decided on.
+lookup from a message without a subject. `redact` replaces subjects for distribution (the items'
+and those of the attacker's sent messages); counts, senders and sender domains stay, as they are
+what notification is decided on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evkit.evidence.itemmeta import FOUND, GONE, NO_MAILBOX, ItemMeta
+from evkit.report.rows import SendRow
 from evkit.report.rules.classify import Classification, ItemVerdict
 
 META_COLUMNS = ("lookup", "subject", "sender", "recipients", "received_utc", "importance", "has_attachments")
@@ -48,6 +50,12 @@ def meta_cells(meta: ItemMetadata, verdict: ItemVerdict) -> list[str]:
     attachments = "" if found.has_attachments is None else ("yes" if found.has_attachments else "no")
     return [found.state, subject, found.sender or "", " ".join(found.recipients), found.received_utc or "",
             found.importance or "", attachments]
+
+
+def redact_sends(sends: Sequence[SendRow]) -> list[SendRow]:
+    """The attacker's sent messages with their subjects replaced (--redact-subjects): a subject
+    from the audit log is as sensitive as one from the mailbox."""
+    return [{**s, "subject": REDACTED if s["subject"] else s["subject"]} for s in sends]
 
 
 def _entry(v: ItemVerdict) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether
 
 from evkit.report.outputs.model import Findings
+from evkit.report.pdf.itemmeta import item_metadata_flowables
 from evkit.report.pdf.common import (
     Column, as_list, as_rows, bullet, data_table, esc, none_found, rich, section, show_time,
 )
@@ -142,8 +143,10 @@ def evidence_flowables(findings: Findings) -> list[Flowable]:
 
 
 def appendix_flowables(findings: Findings) -> list[Flowable]:
-    """The glossary, the methodology, then the evidence appendix (the last pages of the report)."""
-    return glossary_flowables() + methodology_flowables(findings) + evidence_flowables(findings)
+    """The items' metadata when looked up, the glossary, the methodology, then the evidence
+    appendix (the last pages of the report)."""
+    return (item_metadata_flowables(findings) + glossary_flowables() + methodology_flowables(findings)
+            + evidence_flowables(findings))
 
 
 def _signer_words(bundle: dict[str, Any]) -> str:

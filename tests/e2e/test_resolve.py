@@ -205,6 +205,28 @@ def test_subjects_can_be_redacted_for_distribution(resolved, tmp_path):
     text = (tmp_path / "out" / "items.csv").read_text(encoding="utf-8")
     subjects = {a["subject"] for a in _answers(resolved["items"]).values() if a and a["subject"]}
     assert subjects and not any(s in text for s in subjects) and "[redacted]" in text
+    pdf = _pdf_text(tmp_path / "out" / "report.pdf")
+    assert "Subjects are left out of this report" in pdf
+    assert not any(s in pdf for s in subjects) and not any(s in json.dumps(findings) for s in subjects)
+
+
+def _pdf_text(path: Path) -> str:
+    import shutil  # noqa: PLC0415
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed; `make tools` installs it")
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_the_pdf_has_the_sender_domain_appendix(resolved, tmp_path):
+    findings = _report_with(resolved, tmp_path / "out")
+    pdf = " ".join(_pdf_text(tmp_path / "out" / "report.pdf").split())
+    meta = findings["item_metadata"]
+    assert "Accessed items by sender domain" in pdf
+    top = meta["by_sender_domain"][0]
+    assert top["domain"] in pdf
+    assert f"{meta['gone']:,} no longer in the mailbox" in pdf
 
 
 def test_items_a_resolve_did_not_answer_are_not_looked_up_not_blank(resolved, tmp_path):
