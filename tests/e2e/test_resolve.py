@@ -211,7 +211,7 @@ def test_subjects_can_be_redacted_for_distribution(resolved, tmp_path):
 
 
 def _pdf_text(path: Path) -> str:
-    import shutil  # noqa: PLC0415
+    import shutil
 
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed; `make tools` installs it")
