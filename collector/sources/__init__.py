@@ -11,4 +11,5 @@ SOURCE_MODULES = {
     "mgmt": "evkit.collector.sources.mgmt",
     "config": "evkit.collector.sources.config",
     "licences": "evkit.collector.sources.licences",
+    "mailbox": "evkit.collector.sources.mailbox",
 }
