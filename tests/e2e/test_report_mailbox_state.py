@@ -1,0 +1,106 @@
+"""The "Mailbox state at collection" section end to end: emulator (bec-basic) -> the real
+collector over HTTPS -> `evkit report`, scored against the scenario's ground truth and read
+back from the rendered PDF with pdftotext. A refused cmdlet and a collection without the
+`mailbox` source are stated, never shown as "nothing found"."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
+
+from scoring import Score, score_mailbox_state  # noqa: E402
+
+from evkit.cli import main  # noqa: E402
+from evkit.collector import cli_collect  # noqa: E402
+from evkit.emulator.testing import running_emulator  # noqa: E402
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext missing (bash .ci/install-tools)")
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    with running_emulator(tmp_path_factory.mktemp("mbxreport"), scenario="bec-basic", seed=1) as running:
+        yield running
+
+
+@pytest.fixture
+def env(emu, monkeypatch, signing_key):
+    monkeypatch.setenv("EVKIT_CERT_PASSPHRASE", emu.connection["certificate"]["key_passphrase"])
+    monkeypatch.setenv("EVKIT_PASSPHRASE", signing_key[1])
+    yield
+    emu.emulator.options.withhold = ()
+
+
+def collect_and_report(emu, tmp_path: Path, key: Path, sources: list[str]) -> tuple[int, dict, str]:
+    text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^sources = .*$", "sources = " + json.dumps(sources), text)
+    for name in ("ca.pem", "app-cert.pem", "app-key.pem"):
+        text = text.replace(f'"{name}"', json.dumps(str(emu.workdir / name)))
+    config = tmp_path / "collect.toml"
+    config.write_text(text + "\n[tuning]\nretry_base_seconds = 0.01\n", encoding="utf-8")
+    bundle, out = tmp_path / "bundle", tmp_path / "out"
+    code = cli_collect.main(["collect", "--config", str(config), "--out", str(bundle), "--key", str(key), "--quiet"])
+    assert main(["report", str(bundle), "--case", str(emu.workdir / "case.toml"), "--out", str(out),
+                 "--signer-key", f"{key}.pub"]) == 0
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    pdf = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    return code, findings, pdf
+
+
+def section_text(pdf: str) -> str:
+    """The section's text (cells in reading order), from its heading to the next section's,
+    squeezed to single spaces."""
+    start = pdf.index("\nMailbox state at collection\n")
+    end = pdf.index("\nFolder synchronisation\n", start)
+    return " ".join(pdf[start:end].split())
+
+
+def test_the_section_names_each_planted_item_with_its_record_or_why_none(emu, env, tmp_path, signing_key) -> None:
+    code, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual", "config", "mailbox"])
+    assert code == 0
+    truth = json.loads((emu.workdir / "ground-truth.json").read_text(encoding="utf-8"))
+    s = Score()
+    score_mailbox_state(truth, findings, s)
+    assert s.failures == [], "\n".join(s.failures)
+    assert findings["mailbox_state"]["status"] == "collected"
+    text = section_text(pdf)
+    [hidden] = [t for t in truth["mailbox_state"]["findings"] if t.get("hidden")]
+    # the hidden forwarding rule with its parameters and the record that created it
+    assert f"inbox rule (external): {hidden['name']}" in text
+    assert f"actions: forward, delete; to: {hidden['external'][0]}" in text
+    row = text[text.index(f"inbox rule (external): {hidden['name']}"):][:400].replace("- ", "-")
+    assert "New-InboxRule at 2023-06-08 09:33 UTC" in row and hidden["record_id"] in row
+    # the rule no record explains, flagged with the reason
+    assert "Copy to home" in text
+    assert text.count("No record explains it") == sum(1 for t in truth["mailbox_state"]["findings"]
+                                                      if t["record_id"] is None)
+    assert "predates the window" in text and "Newsletters" not in text
+
+
+def test_a_refused_cmdlet_is_stated_as_not_read(emu, env, tmp_path, signing_key) -> None:
+    emu.emulator.options.withhold = ("Recipient Management",)
+    code, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual", "mailbox"])
+    assert code == 4
+    block = findings["mailbox_state"]
+    assert block["status"] == "partial"
+    assert {g["unit"].split("/")[0] for g in block["gaps"]} == {"Get-InboxRule", "Get-RecipientPermission"}
+    assert not [f for f in block["findings"] if f["kind"] in ("inbox rule", "send as")]
+    text = section_text(pdf)
+    assert "could not be read" in text and "Not read" in text and "Recipient Management" in text
+    assert "forwarding" in text   # what could be read is still shown
+
+
+def test_a_collection_without_the_source_says_it_was_not_collected(emu, env, tmp_path, signing_key) -> None:
+    _, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual"])
+    assert findings["mailbox_state"]["status"] == "not collected"
+    text = section_text(pdf)
+    assert "was not collected" in text and "None found" not in text
