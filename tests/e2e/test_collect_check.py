@@ -93,7 +93,8 @@ def test_collection_fails_only_the_refused_source_with_the_same_message_and_exit
         emu, env, capsys, monkeypatch, signing_key, tmp_path) -> None:
     config = tmp_path / "collect.toml"
     text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]', 'sources = ["graph", "licences"]')
+    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]',
+                        'sources = ["graph", "licences"]')
     text = text.replace('ca_bundle = "ca.pem"', f'ca_bundle = {json.dumps(str(emu.workdir / "ca.pem"))}')
     text = text.replace('"app-cert.pem"', json.dumps(str(emu.workdir / "app-cert.pem")))
     text = text.replace('"app-key.pem"', json.dumps(str(emu.workdir / "app-key.pem")))

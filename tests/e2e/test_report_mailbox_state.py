@@ -16,11 +16,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 
-from scoring import Score, score_mailbox_state  # noqa: E402
+from scoring import Score, score_mailbox_state
 
-from evkit.cli import main  # noqa: E402
-from evkit.collector import cli_collect  # noqa: E402
-from evkit.emulator.testing import running_emulator  # noqa: E402
+from evkit.cli import main
+from evkit.collector import cli_collect
+from evkit.emulator.testing import running_emulator
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext missing (bash .ci/install-tools)")
 
