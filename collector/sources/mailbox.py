@@ -32,7 +32,7 @@ LIST = "Get-Mailbox"
 TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (
     (LIST, {"ResultSize": "Unlimited"}),
     ("Get-TransportRule", {"ResultSize": "Unlimited"}),
-    ("Get-AcceptedDomain", {}),
+    ("Get-AcceptedDomain", {"ResultSize": "Unlimited"}),
 )
 FOLDER_PERMISSION = "Get-MailboxFolderPermission"
 TOP_FOLDERS = ("", "Inbox", "Calendar")  # "" = the mailbox's root (Top of Information Store)
@@ -43,7 +43,7 @@ def mailbox_calls(mailbox: str) -> tuple[tuple[str, list[tuple[dict[str, Any], s
     folders = [({"Identity": f"{mailbox}:\\{f}" if f else mailbox}, f"{f.lower() or 'root'}-", {"folder": f or "\\"})
                for f in TOP_FOLDERS]
     return (
-        ("Get-InboxRule", [({"Mailbox": mailbox, "IncludeHidden": True}, "", {})]),
+        ("Get-InboxRule", [({"Mailbox": mailbox, "IncludeHidden": True, "ResultSize": "Unlimited"}, "", {})]),
         ("Get-MailboxPermission", [({"Identity": mailbox, "ResultSize": "Unlimited"}, "", {})]),
         ("Get-RecipientPermission", [({"Identity": mailbox, "ResultSize": "Unlimited"}, "", {})]),
         (FOLDER_PERMISSION, folders),

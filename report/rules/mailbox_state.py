@@ -150,9 +150,11 @@ _SELF = ("nt authority\\self",)
 def is_grant_to_other(grantee: str, rights: Iterable[str], right: str, owner_ids: Iterable[str],
                       inherited: bool = False, deny: bool = False) -> bool:
     """Whether a permission row gives `right` (FullAccess, SendAs) to someone other than the
-    owner: not SELF, not the owner's own names, not a deny, not inherited from the organisation."""
+    owner: not SELF or another system account (the filters peers' collectors apply), not the
+    owner's own names, not a deny, not inherited from the organisation."""
     who = grantee.strip().lower()
-    if deny or inherited or not who or who in _SELF or who.startswith(("nt authority\\", "s-1-5-")):
+    if deny or inherited or not who or who in _SELF or who.startswith(("nt authority\\", "s-1-5-",
+                                                                       "discoverysearchmailbox")):
         return False
     if who in {o.lower() for o in owner_ids if o}:
         return False
