@@ -9,38 +9,12 @@ import hashlib
 import json
 from pathlib import Path
 
-import pytest
+from bec_helpers import bec_config
 
 from evkit.collector import cli_collect
-from evkit.emulator.testing import running_emulator
 from evkit.manifests.verify import verify_bundle
 
 PER_MAILBOX = ("Get-InboxRule", "Get-MailboxPermission", "Get-RecipientPermission", "Get-MailboxFolderPermission")
-
-
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    with running_emulator(tmp_path_factory.mktemp("mbx"), scenario="bec-basic", seed=1) as running:
-        yield running
-
-
-@pytest.fixture
-def env(emu, monkeypatch, signing_key):
-    monkeypatch.setenv("EVKIT_CERT_PASSPHRASE", emu.connection["certificate"]["key_passphrase"])
-    monkeypatch.setenv("EVKIT_PASSPHRASE", signing_key[1])
-    yield
-    emu.emulator.options.withhold = ()
-
-
-def config(emu, tmp_path: Path, users: list[str]) -> Path:
-    text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]', 'sources = ["mailbox"]')
-    text = text.replace("users = []", "users = " + json.dumps(users))
-    for name in ("ca.pem", "app-cert.pem", "app-key.pem"):
-        text = text.replace(f'"{name}"', json.dumps(str(emu.workdir / name)))
-    path = tmp_path / "collect.toml"
-    path.write_text(text + "\n[tuning]\nretry_base_seconds = 0.01\n", encoding="utf-8")
-    return path
 
 
 def collect(cfg: Path, out: Path, key: Path, capsys) -> tuple[int, list[dict], str]:
@@ -49,11 +23,11 @@ def collect(cfg: Path, out: Path, key: Path, capsys) -> tuple[int, list[dict], s
     return code, json.loads((out / "data" / "collection.json").read_bytes())["ledger"], err
 
 
-def test_clean_run_seals_every_answer_with_a_unit_per_mailbox_and_cmdlet(emu, env, tmp_path, signing_key,
+def test_clean_run_seals_every_answer_with_a_unit_per_mailbox_and_cmdlet(bec_emu, bec_env, tmp_path, signing_key,
                                                                        capsys) -> None:
     users = ["alice@contoso.com", "finance@contoso.com"]
     out = tmp_path / "bundle"
-    code, ledger, err = collect(config(emu, tmp_path, users), out, signing_key[0], capsys)
+    code, ledger, err = collect(bec_config(bec_emu, tmp_path, ["mailbox"], users), out, signing_key[0], capsys)
     assert code == 0, err
     units = {e["unit"]: e for e in ledger if e["source"] == "mailbox"}
     assert {"Get-Mailbox", "Get-TransportRule", "Get-AcceptedDomain"} <= set(units)
@@ -78,13 +52,13 @@ def test_clean_run_seals_every_answer_with_a_unit_per_mailbox_and_cmdlet(emu, en
     assert pages == 3 + len(users) * 6
 
 
-def test_refused_cmdlet_fails_only_its_units_with_the_fix_and_exits_4(emu, env, tmp_path, signing_key,
+def test_refused_cmdlet_fails_only_its_units_with_the_fix_and_exits_4(bec_emu, bec_env, tmp_path, signing_key,
                                                                     capsys) -> None:
-    emu.emulator.options.withhold = ("Recipient Management",)
+    bec_emu.emulator.options.withhold = ("Recipient Management",)
     users = ["alice@contoso.com", "bob@contoso.com", "finance@contoso.com"]
-    asked_before = sum(1 for r in emu.requests if r[1] == "exchange")
+    asked_before = sum(1 for r in bec_emu.requests if r[1] == "exchange")
     out = tmp_path / "bundle"
-    code, ledger, err = collect(config(emu, tmp_path, users), out, signing_key[0], capsys)
+    code, ledger, err = collect(bec_config(bec_emu, tmp_path, ["mailbox"], users), out, signing_key[0], capsys)
     assert code == 4 and "finished INCOMPLETE" in err
     assert (out / "bagit.txt").is_file()
     by_cmdlet: dict[str, list[dict]] = {}
@@ -99,6 +73,6 @@ def test_refused_cmdlet_fails_only_its_units_with_the_fix_and_exits_4(emu, env, 
         assert all(e["status"] == "complete" for e in by_cmdlet[cmdlet]), cmdlet
     # a refused cmdlet is asked once per run (then its other units fail with the same fix, unasked);
     # two threads may both have asked before the first refusal came back
-    asked = emu.requests[asked_before:]
+    asked = bec_emu.requests[asked_before:]
     refused = [r for r in asked if r[1] == "exchange" and r[3] == 403]
     assert 2 <= len(refused) <= 2 * 4

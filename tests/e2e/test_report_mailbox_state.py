@@ -6,7 +6,6 @@ back from the rendered PDF with pdftotext. A refused cmdlet and a collection wit
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -16,36 +15,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 
+from bec_helpers import bec_config
 from scoring import Score, score_mailbox_state
 
 from evkit.cli import main
 from evkit.collector import cli_collect
-from evkit.emulator.testing import running_emulator
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext missing (bash .ci/install-tools)")
 
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    with running_emulator(tmp_path_factory.mktemp("mbxreport"), scenario="bec-basic", seed=1) as running:
-        yield running
-
-
-@pytest.fixture
-def env(emu, monkeypatch, signing_key):
-    monkeypatch.setenv("EVKIT_CERT_PASSPHRASE", emu.connection["certificate"]["key_passphrase"])
-    monkeypatch.setenv("EVKIT_PASSPHRASE", signing_key[1])
-    yield
-    emu.emulator.options.withhold = ()
-
-
 def collect_and_report(emu, tmp_path: Path, key: Path, sources: list[str]) -> tuple[int, dict, str]:
-    text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^sources = .*$", "sources = " + json.dumps(sources), text)
-    for name in ("ca.pem", "app-cert.pem", "app-key.pem"):
-        text = text.replace(f'"{name}"', json.dumps(str(emu.workdir / name)))
-    config = tmp_path / "collect.toml"
-    config.write_text(text + "\n[tuning]\nretry_base_seconds = 0.01\n", encoding="utf-8")
+    config = bec_config(emu, tmp_path, sources)
     bundle, out = tmp_path / "bundle", tmp_path / "out"
     code = cli_collect.main(["collect", "--config", str(config), "--out", str(bundle), "--key", str(key), "--quiet"])
     assert main(["report", str(bundle), "--case", str(emu.workdir / "case.toml"), "--out", str(out),
@@ -64,10 +44,10 @@ def section_text(pdf: str) -> str:
     return " ".join(pdf[start:end].split())
 
 
-def test_the_section_names_each_planted_item_with_its_record_or_why_none(emu, env, tmp_path, signing_key) -> None:
-    code, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual", "config", "mailbox"])
+def test_the_section_names_each_planted_item_with_its_record_or_why_none(bec_emu, bec_env, tmp_path, signing_key) -> None:
+    code, findings, pdf = collect_and_report(bec_emu, tmp_path, signing_key[0], ["ual", "config", "mailbox"])
     assert code == 0
-    truth = json.loads((emu.workdir / "ground-truth.json").read_text(encoding="utf-8"))
+    truth = json.loads((bec_emu.workdir / "ground-truth.json").read_text(encoding="utf-8"))
     s = Score()
     score_mailbox_state(truth, findings, s)
     assert s.failures == [], "\n".join(s.failures)
@@ -86,9 +66,9 @@ def test_the_section_names_each_planted_item_with_its_record_or_why_none(emu, en
     assert "predates the window" in text and "Newsletters" not in text
 
 
-def test_a_refused_cmdlet_is_stated_as_not_read(emu, env, tmp_path, signing_key) -> None:
-    emu.emulator.options.withhold = ("Recipient Management",)
-    code, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual", "mailbox"])
+def test_a_refused_cmdlet_is_stated_as_not_read(bec_emu, bec_env, tmp_path, signing_key) -> None:
+    bec_emu.emulator.options.withhold = ("Recipient Management",)
+    code, findings, pdf = collect_and_report(bec_emu, tmp_path, signing_key[0], ["ual", "mailbox"])
     assert code == 4
     block = findings["mailbox_state"]
     assert block["status"] == "partial"
@@ -99,8 +79,8 @@ def test_a_refused_cmdlet_is_stated_as_not_read(emu, env, tmp_path, signing_key)
     assert "forwarding" in text   # what could be read is still shown
 
 
-def test_a_collection_without_the_source_says_it_was_not_collected(emu, env, tmp_path, signing_key) -> None:
-    _, findings, pdf = collect_and_report(emu, tmp_path, signing_key[0], ["ual"])
+def test_a_collection_without_the_source_says_it_was_not_collected(bec_emu, bec_env, tmp_path, signing_key) -> None:
+    _, findings, pdf = collect_and_report(bec_emu, tmp_path, signing_key[0], ["ual"])
     assert findings["mailbox_state"]["status"] == "not collected"
     text = section_text(pdf)
     assert "was not collected" in text and "None found" not in text
