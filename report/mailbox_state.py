@@ -50,8 +50,8 @@ def _utc(value: datetime | None) -> str | None:
 
 def _objects(engine: Engine) -> list[dict[str, Any]]:
     """Distinct objects per (cmdlet, mailbox, folder): a page fetched again holds the same ones."""
-    rows = engine.dicts("""SELECT cmdlet, mailbox, folder, object, max(received_utc) AS received_utc
-                           FROM mailbox_state GROUP BY ALL ORDER BY cmdlet, mailbox, folder, object""")
+    rows = engine.dicts("""SELECT cmdlet, mailbox, part, object, max(received_utc) AS received_utc
+                           FROM mailbox_state GROUP BY ALL ORDER BY cmdlet, mailbox, part, object""")
     for r in rows:
         r["obj"] = json.loads(r["object"])
     return rows
@@ -123,8 +123,25 @@ def _finding(mailbox: str, kind: str, name: str, details: str, record: Mapping[s
     return found
 
 
+def _visible_rules(engine: Engine, objects: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Per mailbox whose Get-InboxRule without -IncludeHidden was read: the rules it listed."""
+    read = {m for (m,) in engine.rows("SELECT DISTINCT mailbox FROM mailbox_state_pages "
+                                      "WHERE cmdlet = 'Get-InboxRule' AND part = 'visible' AND mailbox IS NOT NULL")}
+    shown: dict[str, set[str]] = {m: set() for m in read}
+    for row in objects:
+        if row["cmdlet"] == "Get-InboxRule" and row["part"] == "visible" and row["mailbox"] in shown:
+            shown[row["mailbox"]].add(_rule_key(row["obj"]))
+    return shown
+
+
+def _rule_key(rule: Mapping[str, Any]) -> str:
+    return str(rule.get("RuleIdentity") or rule.get("Identity") or rule.get("Name") or "")
+
+
 def _rules(row: Mapping[str, Any], tenant: _Tenant, records: list[dict[str, Any]],
-           log: tuple[bool, str | None]) -> dict[str, Any] | None:
+           log: tuple[bool, str | None], visible: Mapping[str, set[str]]) -> dict[str, Any] | None:
+    if row["part"] == "visible":
+        return None  # the same rules again, as Outlook shows them: only tells which are hidden
     rule, mailbox = row["obj"], row["mailbox"] or ""
     actions = rule_actions(rule)
     if not actions:
@@ -145,8 +162,10 @@ def _rules(row: Mapping[str, Any], tenant: _Tenant, records: list[dict[str, Any]
         parts.append("disabled")
     name = str(rule.get("Name") or "")
     record = creating_record(name, mailbox, records, tenant.ids(mailbox))
+    # hidden: listed with -IncludeHidden only (None when the plain answer was not read)
+    hidden = _rule_key(rule) not in visible[mailbox] if mailbox in visible else None
     return _finding(mailbox, "inbox rule", name, "; ".join(parts), record, log, actions=list(actions),
-                    targets=shown, external=external, enabled=rule.get("Enabled"),
+                    targets=shown, external=external, enabled=rule.get("Enabled"), hidden=hidden,
                     rule_identity=str(rule.get("RuleIdentity") or rule.get("Identity") or ""))
 
 
@@ -212,10 +231,11 @@ def state_block(engine: Engine, analysis: Analysis, unread: Sequence[str]) -> di
     tenant = _Tenant(objects)
     records = _records(engine)
     log = _log_state(engine, analysis)
+    visible = _visible_rules(engine, objects)
     findings: list[dict[str, Any]] = []
     for row in objects:
         cmdlet, obj = row["cmdlet"], row["obj"]
-        found = (_rules(row, tenant, records, log) if cmdlet == "Get-InboxRule" else
+        found = (_rules(row, tenant, records, log, visible) if cmdlet == "Get-InboxRule" else
                  _forwarding(obj, tenant, records, log) if cmdlet == "Get-Mailbox" else
                  _grant(row, tenant, records, log) if cmdlet in ("Get-MailboxPermission", "Get-RecipientPermission")
                  else _transport(obj, tenant, records, log) if cmdlet == "Get-TransportRule" else None)

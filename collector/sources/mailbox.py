@@ -4,7 +4,8 @@
 Tenant units: `Get-Mailbox -ResultSize Unlimited` (forwarding settings and send-on-behalf
 delegates of every mailbox, and the mailbox list), `Get-TransportRule`, `Get-AcceptedDomain`
 (which forwarding targets are external). Per mailbox, one unit per cmdlet:
-`Get-InboxRule -Mailbox X -IncludeHidden` (hidden rules are how forwarding is concealed),
+`Get-InboxRule -Mailbox X -IncludeHidden` (hidden rules are how forwarding is concealed) and
+again without the switch (what Outlook shows: the rules missing from it are the hidden ones),
 `Get-MailboxPermission`, `Get-RecipientPermission` (SendAs), and `Get-MailboxFolderPermission`
 of the top folders (the root, Inbox and Calendar, whose Delegate flag marks delegates).
 
@@ -40,10 +41,12 @@ TOP_FOLDERS = ("", "Inbox", "Calendar")  # "" = the mailbox's root (Top of Infor
 
 def mailbox_calls(mailbox: str) -> tuple[tuple[str, list[tuple[dict[str, Any], str, dict[str, Any]]]], ...]:
     """Per-mailbox cmdlets: (cmdlet, [(parameters, page-name prefix, sidecar context extra)...])."""
-    folders = [({"Identity": f"{mailbox}:\\{f}" if f else mailbox}, f"{f.lower() or 'root'}-", {"folder": f or "\\"})
+    folders = [({"Identity": f"{mailbox}:\\{f}" if f else mailbox}, f"{f.lower() or 'root'}-", {"part": f or "\\"})
                for f in TOP_FOLDERS]
     return (
-        ("Get-InboxRule", [({"Mailbox": mailbox, "IncludeHidden": True, "ResultSize": "Unlimited"}, "", {})]),
+        # with -IncludeHidden every rule; without it, the ones Outlook shows: the difference is hidden
+        ("Get-InboxRule", [({"Mailbox": mailbox, "IncludeHidden": True, "ResultSize": "Unlimited"}, "", {}),
+                           ({"Mailbox": mailbox, "ResultSize": "Unlimited"}, "visible-", {"part": "visible"})]),
         ("Get-MailboxPermission", [({"Identity": mailbox, "ResultSize": "Unlimited"}, "", {})]),
         ("Get-RecipientPermission", [({"Identity": mailbox, "ResultSize": "Unlimited"}, "", {})]),
         (FOLDER_PERMISSION, folders),

@@ -1,6 +1,9 @@
 """The `mailbox` source's pages as one engine table, `mailbox_state` (docs/internals.md, report
 tables): one row per object a mailbox-state cmdlet returned, with the cmdlet, the mailbox it was
-asked about (from the sidecar's context; tenant cmdlets have none) and the object as JSON text.
+asked about (from the sidecar's context; tenant cmdlets have none), the part of the answer (the
+folder of a folder permission; `visible` for Get-InboxRule without -IncludeHidden) and the
+object as JSON text; and `mailbox_state_pages`, one row per page read, so that an answer with no
+objects still shows it was read.
 
 Only 2xx pages are read (an error answer is the record of a failure, which the ledger states);
 a page that cannot be read becomes a row of `problems` and is named in `unread`, so the
@@ -20,8 +23,11 @@ from evkit.evidence.sidecars import is_success, read_page_sidecar
 from evkit.report.engine.loader import Engine
 
 TABLE = "mailbox_state"
-COLUMNS = {"bundle": "VARCHAR", "src": "VARCHAR", "received_utc": "VARCHAR", "cmdlet": "VARCHAR",
-           "mailbox": "VARCHAR", "folder": "VARCHAR", "object": "VARCHAR"}
+PAGES = "mailbox_state_pages"
+_KEYS = {"bundle": "VARCHAR", "src": "VARCHAR", "received_utc": "VARCHAR", "cmdlet": "VARCHAR",
+         "mailbox": "VARCHAR", "part": "VARCHAR"}
+COLUMNS = _KEYS | {"object": "VARCHAR"}
+PAGE_COLUMNS = _KEYS | {"objects": "BIGINT"}
 SOURCE_DIR = "mailbox"
 
 
@@ -29,6 +35,7 @@ def load_mailbox_state(engine: Engine, inventories: Sequence[Inventory]) -> list
     """Create `mailbox_state` from every bundle's mailbox pages; returns the pages not read
     (each also a row of `problems`)."""
     rows: list[tuple[str, str, str | None, str, str | None, str | None, str]] = []
+    pages: list[tuple[str, str, str | None, str, str | None, str | None, int]] = []
     unread: list[str] = []
     for inv in inventories:
         base = inv.root / DATA / RAW_DIR / SOURCE_DIR
@@ -50,12 +57,13 @@ def load_mailbox_state(engine: Engine, inventories: Sequence[Inventory]) -> list
                 continue
             context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
             values = body.get("value") if isinstance(body, dict) else None
-            for obj in values if isinstance(values, list) else []:
-                if isinstance(obj, dict):
-                    rows.append((inv.name, source_name(inv, body_path), _text(meta.get("received_utc")),
-                                 kind[len(MAILBOX_PREFIX):], _lower(context.get("mailbox")),
-                                 _text(context.get("folder")), json.dumps(obj, ensure_ascii=False, sort_keys=True)))
+            objects = [o for o in values if isinstance(o, dict)] if isinstance(values, list) else []
+            keys = (inv.name, source_name(inv, body_path), _text(meta.get("received_utc")), kind[len(MAILBOX_PREFIX):],
+                    _lower(context.get("mailbox")), _text(context.get("part")))
+            pages.append((*keys, len(objects)))
+            rows += [(*keys, json.dumps(obj, ensure_ascii=False, sort_keys=True)) for obj in objects]
     engine.put_table(TABLE, COLUMNS, rows)
+    engine.put_table(PAGES, PAGE_COLUMNS, pages)
     return unread
 
 

@@ -29,10 +29,10 @@ def _set_by(row: dict[str, Any]) -> str:
 
 
 def _what(row: dict[str, Any]) -> str:
-    kind = str(row.get("kind") or "-")
+    kind = str(row.get("kind") or "-") + (", hidden" if row.get("hidden") is True else "")
     name = row.get("name")
     external = " (external)" if row.get("external") else ""
-    named = bool(name) and kind in ("inbox rule", "transport rule")
+    named = bool(name) and kind.startswith(("inbox rule", "transport rule"))
     return f"{kind}{external}: {name}" if named else kind + external
 
 

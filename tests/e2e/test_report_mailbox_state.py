@@ -55,9 +55,9 @@ def test_the_section_names_each_planted_item_with_its_record_or_why_none(bec_emu
     text = section_text(pdf)
     [hidden] = [t for t in truth["mailbox_state"]["findings"] if t.get("hidden")]
     # the hidden forwarding rule with its parameters and the record that created it
-    assert f"inbox rule (external): {hidden['name']}" in text
+    assert f"inbox rule, hidden (external): {hidden['name']}" in text
     assert f"actions: forward, delete; to: {hidden['external'][0]}" in text
-    row = text[text.index(f"inbox rule (external): {hidden['name']}"):][:400].replace("- ", "-")
+    row = text[text.index(f"inbox rule, hidden (external): {hidden['name']}"):][:400].replace("- ", "-")
     assert "New-InboxRule at 2023-06-08 09:33 UTC" in row and hidden["record_id"] in row
     # the rule no record explains, flagged with the reason
     assert "Copy to home" in text

@@ -137,6 +137,9 @@ def score_mailbox_state(truth: dict[str, Any], findings: dict[str, Any], s: Scor
             words = _UNEXPLAINED_WORDS[t["unexplained"]]
             good &= words in (f.get("unexplained") or "")
             s.check(words in (f.get("unexplained") or ""), f"mailbox state {key}: {f.get('unexplained')!r}")
+        if "hidden" in t:
+            good &= f.get("hidden") is t["hidden"]
+            s.check(f.get("hidden") is t["hidden"], f"mailbox state {key}: hidden {f.get('hidden')}, truth {t['hidden']}")
         for address in t.get("external", []):
             good &= address in f.get("external", [])
             s.check(address in f.get("external", []), f"mailbox state {key}: {address} not external")
