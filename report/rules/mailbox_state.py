@@ -173,8 +173,10 @@ def transport_actions(rule: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ..
 
 def unexplained_reason(log_complete: bool, since: str | None = None) -> str:
     """Why no record explains a state finding: never 'no activity'. `since`: where the collected
-    audit log starts (a date), when known."""
+    audit log starts (a date); None when no audit log was collected at all."""
     if log_complete:
         start = f" (from {since})" if since else ""
         return f"no record in the collected audit log{start} explains it: it predates the window"
+    if since is None:
+        return "no record explains it: no audit log was collected, so the log that would is missing"
     return "no record explains it and the audit log for this mailbox is incomplete"

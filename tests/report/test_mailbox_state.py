@@ -36,7 +36,8 @@ def test_creating_record_picks_latest_matching_and_ignores_unnamed() -> None:
     assert got is not None and got["Id"] == "2"
     assert creating_record("old rule", "ceo@contoso.com", recs) is None
     assert "predates" in unexplained_reason(True)
-    assert "incomplete" in unexplained_reason(False)
+    assert "incomplete" in unexplained_reason(False, "2026-11-01")
+    assert "no audit log was collected" in unexplained_reason(False)
 
 
 def test_recipient_values_as_the_admin_api_shows_them() -> None:
