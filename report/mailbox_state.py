@@ -104,8 +104,12 @@ class _Tenant:
                              for a in [str(m.get("PrimarySmtpAddress") or "")] if "@" in a}
 
     def ids(self, mailbox: str | None) -> set[str]:
+        """Every name a mailbox goes by; `mailbox` as the config named it (an alias, another case)."""
         key = (mailbox or "").lower()
-        return {key} | self.names.get(key, set()) if key else set()
+        if not key:
+            return set()
+        known = self.names.get(key) or next((n for n in self.names.values() if key in n), set())
+        return {key} | known
 
 
 def _finding(mailbox: str, kind: str, name: str, details: str, record: Mapping[str, Any] | None,

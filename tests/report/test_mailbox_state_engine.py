@@ -45,3 +45,13 @@ def test_hostile_pages_become_problems_or_nothing(tmp_path: Path) -> None:
     assert [(p["part"], p["objects"]) for p in pages] == [(None, 1), ("visible", 0)]
     assert len(unread) == 2 and {u.split("/")[-2] for u in unread} == {"bob", "erin"}
     assert len(problems) == 2 and all("that part of the mailbox state is unknown" in p for p in problems)
+
+
+def test_a_mailbox_named_by_its_alias_gets_all_its_names_and_domains_fall_back_to_addresses() -> None:
+    from evkit.report.mailbox_state import _Tenant
+    rows = [{"cmdlet": "Get-Mailbox", "obj": {"PrimarySmtpAddress": "Alice@contoso.com", "Alias": "alice",
+                                              "ExternalDirectoryObjectId": "0e5c"}}]
+    tenant = _Tenant(rows)
+    assert {"alice", "0e5c", "alice@contoso.com"} <= tenant.ids("ALICE") == tenant.ids("alice@contoso.com")
+    assert tenant.accepted == {"contoso.com"} and not tenant.domains_known
+    assert tenant.ids("nobody") == {"nobody"} and tenant.ids(None) == set()
