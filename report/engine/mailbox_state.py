@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from evkit.evidence.inventory import Inventory, source_name
 from evkit.evidence.kinds import MAILBOX_PREFIX
@@ -55,7 +56,8 @@ def load_mailbox_state(engine: Engine, inventories: Sequence[Inventory]) -> list
                                [inv.name, src, f"mailbox-state page not read ({exc}): that part of the "
                                               f"mailbox state is unknown", False])
                 continue
-            context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
+            stated = meta.get("context")
+            context: dict[str, Any] = stated if isinstance(stated, dict) else {}
             values = body.get("value") if isinstance(body, dict) else None
             objects = [o for o in values if isinstance(o, dict)] if isinstance(values, list) else []
             keys = (inv.name, source_name(inv, body_path), _text(meta.get("received_utc")), kind[len(MAILBOX_PREFIX):],

@@ -36,7 +36,7 @@ def _what(row: dict[str, Any]) -> str:
     return f"{kind}{external}: {name}" if named else kind + external
 
 
-def mailbox_state_section(findings: dict[str, Any]) -> list:
+def mailbox_state_section(findings: dict[str, Any]) -> list[Any]:
     block = as_dict(findings.get("mailbox_state"))
     statement = block.get("statement") or ("The mailbox state was not collected: whether inbox rules, "
                                             "forwarding or permissions set by the attacker are still in place "
@@ -44,7 +44,7 @@ def mailbox_state_section(findings: dict[str, Any]) -> list:
     if block.get("status") in (None, "not collected"):
         return [rich(f"<b>{esc(statement)}</b>", "body")]
     when = show_time(block.get("collected_utc"), " UTC")
-    out = [rich(f"What the mailboxes held when they were collected ({esc(when)}): {esc(statement)}", "body")]
+    out: list[Any] = [rich(f"What the mailboxes held when they were collected ({esc(when)}): {esc(statement)}", "body")]
     gaps = as_rows(block.get("gaps"))
     if gaps:
         out.append(rich("<b>Not read</b>, so rules, forwarding or permissions there are unknown:", "body"))
