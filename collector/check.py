@@ -57,10 +57,10 @@ class _Probe:
         self.report.lines.append((source, what, None))
         return result
 
-    def invoke(self, source: str, cmdlet: str, parameters: dict[str, object]) -> None:
+    def invoke(self, source: str, cmdlet: str, parameters: dict[str, object]) -> object | None:
         url = f"{self.cfg.endpoints.exchange}/adminapi/beta/{self.cfg.tenant_id}/InvokeCommand"
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
-        self.ask(source, cmdlet, lambda: self.client.request(
+        return self.ask(source, cmdlet, lambda: self.client.request(
             "POST", url, scope=self.cfg.endpoints.exchange_scope, json_body=body,
             headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"}), cmdlet)
 
@@ -90,7 +90,28 @@ def check(cfg: CollectConfig, tokens: TokenProvider, *,
             _graph(probe, cfg)
         elif source == "mgmt":
             _mgmt(probe, cfg)
+        elif source == "mailbox":
+            _mailbox(probe, cfg)
     return report
+
+
+def _mailbox(probe: _Probe, cfg: CollectConfig) -> None:
+    """Each mailbox-state cmdlet once, on one mailbox: the first of `users`, else the first listed."""
+    listed = probe.invoke("mailbox", "Get-Mailbox", {"ResultSize": 1})
+    rows = getattr(listed, "data", None)
+    rows = rows.get("value") if isinstance(rows, dict) else None
+    first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+    mailbox = cfg.users[0] if cfg.users else str(first.get("PrimarySmtpAddress") or first.get("UserPrincipalName") or "")
+    probe.invoke("mailbox", "Get-TransportRule", {"ResultSize": 1})
+    probe.invoke("mailbox", "Get-RecipientPermission", {"ResultSize": 1})
+    if not mailbox:
+        if listed is None:
+            return  # Get-Mailbox's refusal is named already
+        probe.report.lines.append(("mailbox", "Get-InboxRule", "no mailbox to try it on: Get-Mailbox listed none"))
+        return
+    probe.invoke("mailbox", "Get-InboxRule", {"Mailbox": mailbox, "IncludeHidden": True})
+    probe.invoke("mailbox", "Get-MailboxPermission", {"Identity": mailbox, "ResultSize": 1})
+    probe.invoke("mailbox", "Get-MailboxFolderPermission", {"Identity": f"{mailbox}:\\Inbox"})
 
 
 def _graph(probe: _Probe, cfg: CollectConfig) -> None:

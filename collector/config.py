@@ -55,7 +55,9 @@ CLOUDS: dict[str, Cloud] = {
                   "https://manage.protection.apps.mil", "https://outlook-dod.office365.us"),
 }
 
-SOURCES = ("ual", "graph", "mgmt", "config", "licences")
+SOURCES = ("ual", "graph", "mgmt", "config", "licences", "mailbox")
+# `mailbox` source scope: the mailboxes in `users` (every mailbox when it is empty), or every mailbox.
+MAILBOX_SCOPES = ("users", "all")
 AUTH_METHODS = ("certificate", "secret", "device-code")
 
 # docs/collection.md §1: what a mailbox-breach examination needs by default.
@@ -161,6 +163,7 @@ class CollectConfig:
     # Starting a Management API subscription writes to the client's tenant: only when asked.
     mgmt_start_subscriptions: bool = False
     publisher_id: str = ""            # PublisherIdentifier on Management API calls ("" = tenant id)
+    mailbox_scope: str = "users"      # MAILBOX_SCOPES
 
     @property
     def authority(self) -> str:
@@ -299,7 +302,7 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
         "method", "client_id", "certificate", "private_key", "pfx", "thumbprint",
         "private_key_passphrase_env", "client_secret_env", "public_client_id", "client_secret", "passphrase"})
     coll = _Table(data.get("collection"), "collection", {"window", "sources", "operations", "users",
-                                                         "mgmt_start_subscriptions"})
+                                                         "mgmt_start_subscriptions", "mailbox_scope"})
     signing = _Table(data.get("signing", {}), "signing", {"key"})
     del top  # built for its unknown-key check
     tenant_id = tenant.str("id")
@@ -312,6 +315,10 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
     start_subs = coll.data.get("mgmt_start_subscriptions", False)
     if not isinstance(start_subs, bool):
         raise ConfigError(f"collection.mgmt_start_subscriptions: expected true or false, got {start_subs!r}")
+    mailbox_scope = coll.data.get("mailbox_scope", "users")
+    if mailbox_scope not in MAILBOX_SCOPES:
+        raise ConfigError(f"collection.mailbox_scope: expected one of {', '.join(MAILBOX_SCOPES)}, "
+                          f"got {mailbox_scope!r}")
     window = coll.data.get("window")
     if not isinstance(window, list) or len(window) != 2:
         raise ConfigError("collection.window: expected [\"start\", \"end\"] as two ISO 8601 UTC times")
@@ -332,6 +339,7 @@ def parse_config(data: dict[str, Any], path: Path) -> CollectConfig:
         operations=coll.str_list("operations") or DEFAULT_OPERATIONS, users=coll.str_list("users"),
         signing_key=_path(base, signing.str("key", required=False), "signing.key", must_exist=False),
         tuning=_tuning(data.get("tuning", {})), mgmt_start_subscriptions=start_subs, publisher_id=publisher,
+        mailbox_scope=mailbox_scope,
     )
 
 

@@ -48,12 +48,17 @@ class Requirement:
 EXCHANGE_APP = Requirement("Exchange.ManageAsApp", "app-permission", EXCHANGE_API)
 AUDIT_LOGS_GROUP = Requirement("View-Only Audit Logs", "role-group")
 ORG_VIEW_GROUP = Requirement("View-Only Organization Management", "role-group")
+# Get-InboxRule and Get-RecipientPermission are in the Mail Recipients role only: no view-only role
+# group or Global Reader runs them (docs/microsoft-365.md §8.1).
+RECIPIENT_GROUP = Requirement("Recipient Management", "role-group")
+MAIL_RECIPIENTS_CMDLETS = frozenset({"get-inboxrule", "get-recipientpermission"})
 ACTIVITY_FEED = Requirement("ActivityFeed.Read", "app-permission", MANAGE_API)
 AUDIT_QUERY = Requirement("AuditLogsQuery.Read.All", "app-permission", GRAPH_API)
 ORGANIZATION = Requirement("Organization.Read.All", "app-permission", GRAPH_API)
 USERS = Requirement("User.Read.All", "app-permission", GRAPH_API)
 MAIL_BASIC = Requirement("Mail.ReadBasic.All", "app-permission", GRAPH_API)  # evkit resolve only
-ALL = (EXCHANGE_APP, AUDIT_LOGS_GROUP, ORG_VIEW_GROUP, ACTIVITY_FEED, AUDIT_QUERY, ORGANIZATION, USERS)
+ALL = (EXCHANGE_APP, AUDIT_LOGS_GROUP, ORG_VIEW_GROUP, ACTIVITY_FEED, AUDIT_QUERY, ORGANIZATION, USERS,
+       RECIPIENT_GROUP)
 
 
 class PermissionMissing(AuthError):
@@ -72,6 +77,8 @@ def requirement_for(url: str, status: int | None, cmdlet: str | None = None) -> 
     if path.endswith("/InvokeCommand"):
         if status == 401:
             return EXCHANGE_APP
+        if (cmdlet or "").lower() in MAIL_RECIPIENTS_CMDLETS:
+            return RECIPIENT_GROUP
         return AUDIT_LOGS_GROUP if (cmdlet or "").lower() == "search-unifiedauditlog" else ORG_VIEW_GROUP
     if "/activity/feed/" in path:
         return ACTIVITY_FEED

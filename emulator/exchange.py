@@ -10,8 +10,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from evkit.emulator import ual
-from evkit.emulator.options import AUDIT_LOG_GROUP, EXCHANGE_ADMIN_ROLE_ID, EXCHANGE_ROLE_GROUPS, ORG_VIEW_GROUP
+from evkit.emulator import mailbox_cmdlets, ual
+from evkit.emulator.options import (AUDIT_LOG_GROUP, EXCHANGE_ADMIN_ROLE_ID, EXCHANGE_ROLE_GROUPS, ORG_VIEW_GROUP,
+                                    RECIPIENT_GROUP)
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
 from evkit.emulator.wire import Request, Response, adminapi_error, json_response, nul_forbidden
@@ -32,16 +33,19 @@ CMDLETS: dict[str, tuple[str, ...]] = {
     "Get-AdminAuditLogConfig": (),
     "Get-MailboxAuditBypassAssociation": ("Identity", "ResultSize"),
     "Get-MailboxFolderStatistics": ("Identity", "FolderScope", "ResultSize", "IncludeOldestAndNewestItems"),
+    **mailbox_cmdlets.PARAMETERS,
 }
 # Get-EXOMailbox's parameters, which Get-Mailbox over InvokeCommand does not have (current only;
 # legacy accepts them as the older emulator did). docs/emulator-fidelity.md.
 EXO_ONLY = {"Get-Mailbox": ("PropertySets", "Properties")}
 # The Exchange role group that opens each cmdlet to a service principal (current).
-ROLE_GROUP_OF = {"Search-UnifiedAuditLog": AUDIT_LOG_GROUP}
+ROLE_GROUP_OF = {"Search-UnifiedAuditLog": AUDIT_LOG_GROUP,
+                 **{c: RECIPIENT_GROUP for c in mailbox_cmdlets.MAIL_RECIPIENTS_CMDLETS}}
+GLOBAL_READER_ROLE_ID = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 # Entra directory roles that open every cmdlet the collector runs (app-only Exchange access).
 FULL_ACCESS_ROLE_IDS = {EXCHANGE_ADMIN_ROLE_ID,
                         "62e90394-69f5-4237-9190-012177145e10",   # Global Administrator
-                        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",   # Global Reader
+                        GLOBAL_READER_ROLE_ID,
                         "17315797-102d-40b4-93e0-432062caca18"}   # Compliance Administrator
 
 
@@ -53,7 +57,9 @@ def role_groups(state: State) -> set[str]:
 def allowed(state: State, claims: dict[str, Any], cmdlet: str) -> bool:
     """Whether the app may run `cmdlet`: a directory role opening everything, or (current only)
     membership of the role group that holds the cmdlet's role."""
-    if FULL_ACCESS_ROLE_IDS & set(claims.get("wids") or []):
+    roles = FULL_ACCESS_ROLE_IDS - ({GLOBAL_READER_ROLE_ID} if cmdlet in mailbox_cmdlets.MAIL_RECIPIENTS_CMDLETS
+                                    else set())
+    if roles & set(claims.get("wids") or []):
         return True
     if not state.options.current:
         return False
@@ -107,6 +113,8 @@ def handle(state: State, req: Request) -> Response:
         return ctx.envelope([annotate(state.scenario.admin_audit_log_config)], [])
     if cmdlet == "Get-Mailbox":
         return _get_mailbox(ctx, bound)
+    if cmdlet in mailbox_cmdlets.PARAMETERS:
+        return mailbox_cmdlets.handle(cmdlet, ctx, bound, lambda i: _mailbox_of(state, i), _not_found)
     if cmdlet == "Get-MailboxAuditBypassAssociation":
         items = list(state.scenario.bypass_associations)
         if "Identity" in bound:
@@ -254,8 +262,14 @@ def _as_list(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
+def _mailbox_of(state: State, identity: str) -> dict[str, Any] | None:
+    return next((m for m in state.scenario.mailboxes if _matches(m, identity)), None)
+
+
 def _get_mailbox(ctx: Context, bound: dict[str, Any]) -> Response:
-    mailboxes = list(ctx.state.scenario.mailboxes)
+    # forwarding settings and send-on-behalf delegates from the mailbox state (docs/microsoft-365.md §8.3)
+    settings = mailbox_cmdlets.state_of(ctx.state.scenario)["settings"]
+    mailboxes = [m | settings.get(m["UserPrincipalName"], {}) for m in ctx.state.scenario.mailboxes]
     if "Identity" in bound:
         mailboxes = [m for m in mailboxes if _matches(m, str(bound["Identity"]))]
         if not mailboxes:

@@ -22,7 +22,8 @@ SERVICES = ("current", "legacy")
 # which cmdlets each one opens is in emulator/exchange.py (docs/emulator-fidelity.md).
 ORG_VIEW_GROUP = "View-Only Organization Management"
 AUDIT_LOG_GROUP = "View-Only Audit Logs"
-EXCHANGE_ROLE_GROUPS = (ORG_VIEW_GROUP, AUDIT_LOG_GROUP)
+RECIPIENT_GROUP = "Recipient Management"   # Mail Recipients role: Get-InboxRule, Get-RecipientPermission
+EXCHANGE_ROLE_GROUPS = (ORG_VIEW_GROUP, AUDIT_LOG_GROUP, RECIPIENT_GROUP)
 WITHHOLDABLE = GRAPH_ROLES + MANAGE_ROLES + EXCHANGE_ROLES + (DIRECTORY_ROLE,) + EXCHANGE_ROLE_GROUPS
 
 

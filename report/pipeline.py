@@ -23,6 +23,8 @@ from evkit.report.coverage import incident
 from evkit.report.coverage.config_evidence import TenantConfig
 from evkit.report.engine import queries
 from evkit.report.engine.loader import Engine, needs_disk
+from evkit.report.engine.mailbox_state import load_mailbox_state
+from evkit.report.mailbox_state import state_block
 from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
 from evkit.report.outputs.findings import BundleInfo, build_findings
@@ -107,6 +109,10 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         engine = Engine(on_disk=needs_disk(inventories))
         try:
             tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems)
+            unread = load_mailbox_state(engine, inventories)
+            mailbox_state = state_block(engine, analysis, unread)
+            known = set(problems)
+            problems += [p for p in queries.load_problems(engine) if p not in known]
         finally:
             closed = background.submit(engine.close)
         if cfg is None or not getattr(cfg, "mailboxes", ()):
@@ -123,6 +129,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   coverage=cov, completeness=completeness, problems=problems,
                                   limitations=limitations, types=types,
                                   item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta))
+        findings["mailbox_state"] = mailbox_state
         if redact_subjects:
             findings["sends"] = redact_sends(findings["sends"])
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)

@@ -13,4 +13,5 @@ SOURCE_MODULES = {
     "licences": "evkit.collector.sources.licences",
     # run by `evkit resolve` only (collector/cli_resolve.py); not a source a collect.toml can name
     "items": "evkit.collector.sources.items",
+    "mailbox": "evkit.collector.sources.mailbox",
 }

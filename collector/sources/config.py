@@ -42,16 +42,26 @@ def warnings_of(data: Any) -> list[str]:
     return [str(w) for w in found if isinstance(w, str) and w.strip()] if isinstance(found, list) else []
 
 
+def warned_status(warnings: list[str]) -> tuple[str, str]:
+    """(status, reason) of a unit from its answers' warnings: a "more results" warning caps it."""
+    truncated = [w for w in warnings if MORE_RESULTS in w.lower()]
+    if truncated:
+        return CAPPED, f"the service warned that it returned only part of the result: {truncated[0]}"
+    return COMPLETE, ""
+
+
 def run_cmdlet(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
-               context: dict[str, Any], warnings: list[str] | None = None) -> tuple[list[Any], int]:
+               context: dict[str, Any], warnings: list[str] | None = None, *, source: str = SOURCE,
+               kind: str | None = None, prefix: str = "") -> tuple[list[Any], int]:
     """All rows of one cmdlet, following @odata.nextLink; returns (rows, retries). Every page's
-    `@adminapi.warnings` texts are appended to `warnings` when given."""
+    `@adminapi.warnings` texts are appended to `warnings` when given. Pages are stored under
+    `source`/`unit` as `<prefix>p000001`... with `kind` (default: the config kind)."""
     rows: list[Any] = []
     retries, url = 0, None
     number = 1  # a unit not finished is asked again whole; stored pages get `.r2` names
     while True:
-        resp = ctx.invoke(cmdlet, params, source=SOURCE, unit=unit, name=f"p{number:06d}",
-                          kind=config_kind(cmdlet), context=context, url=url)
+        resp = ctx.invoke(cmdlet, params, source=source, unit=unit, name=f"{prefix}p{number:06d}",
+                          kind=kind or config_kind(cmdlet), context=context, url=url)
         retries += resp.retries
         rows.extend(values(resp.data))
         if warnings is not None:
@@ -76,9 +86,7 @@ def _unit(ctx: SourceContext, cmdlet: str, params: dict[str, Any], unit: str,
         return None
     ctx.progress.records(SOURCE, len(rows))
     kept = keep(rows) if keep is not None else None
-    truncated = [w for w in warnings if MORE_RESULTS in w.lower()]
-    status, reason = (CAPPED, f"the service warned that it returned only part of the result: {truncated[0]}") \
-        if truncated else (COMPLETE, "")
+    status, reason = warned_status(warnings)
     extra = {"warnings": warnings} if warnings else {}
     ctx.finish(LedgerEntry(SOURCE, unit, None, None, len(rows), len(rows), retries, status, reason, extra),
                update=(lambda s: s.setdefault(SOURCE, {}).__setitem__("mailboxes", kept)) if keep is not None else None,

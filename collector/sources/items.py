@@ -1,5 +1,5 @@
 """`items` (run by `evkit resolve`, never by `evkit collect`): the metadata of the items a report
-named, looked up by InternetMessageId with Graph `Mail.ReadBasic.All` (docs/microsoft-365.md §8).
+named, looked up by InternetMessageId with Graph `Mail.ReadBasic.All` (docs/microsoft-365.md §9).
 
 One unit per mailbox. Its lookups go out 20 to a JSON batch; every batch answer is stored byte for
 byte (the sidecar keeps the request, so each answer can be matched to its item). A request the

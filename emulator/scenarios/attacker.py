@@ -39,6 +39,7 @@ class Attack:
     accounts: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    hidden_rules: list[tuple[str, str]] = field(default_factory=list)  # (mailbox, rule name): -IncludeHidden only
 
 
 class Script:

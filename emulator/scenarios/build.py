@@ -21,6 +21,7 @@ from evkit.emulator.scenarios.attacker import Script
 from evkit.emulator.scenarios.baseline import OwnerBaseline, make_profile
 from evkit.emulator.scenarios.casefile import case_toml
 from evkit.emulator.scenarios.catalog import SCENARIOS as SPECS, ScenarioSpec, base_mailboxes
+from evkit.emulator.scenarios import mailbox_state
 from evkit.emulator.scenarios.errors import ScenarioParamError, UnknownScenarioError
 from evkit.emulator.scenarios.ids import guid_from
 from evkit.emulator.scenarios.messages import mail_store_rows
@@ -127,6 +128,7 @@ class Scenario:
         self.bypass_associations: list[dict[str, Any]] = tenant["bypass_associations"]
         self.users: list[dict[str, Any]] = tenant["users"]
         self.subscribed_skus: list[dict[str, Any]] = tenant["subscribed_skus"]
+        self.mailbox_state: dict[str, Any] = json.loads((workdir / mailbox_state.FILE).read_text(encoding="utf-8"))
         self._folders = _RowsFile(workdir / "folders.jsonl")
         self._licences = _RowsFile(workdir / "licences.jsonl")
         self._mail = _RowsFile(workdir / "mailstore.jsonl")
@@ -268,6 +270,9 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
     doc = truth.result(scenario=spec.name, seed=seed, params=params, window=window,
                        scenario_window=(spec.start, spec.end), attack=attack,
                        changed_at=pipe.changed_at, day_one=day_one)
+    state, doc["mailbox_state"] = mailbox_state.build_state(key, DOMAIN, mailboxes, planned, attack.hidden_rules,
+                                                            records_dir)
+    _write_json(workdir / mailbox_state.FILE, state)
     write_truth(workdir / "ground-truth.json", doc)
     (workdir / "case.toml").write_text(
         case_toml(f"EMU-{spec.name.upper()}-{seed}", ORG_DISPLAY, window, day_one),

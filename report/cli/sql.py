@@ -79,6 +79,7 @@ def _interactive(engine) -> int:
 def _body(args: dict[str, Any]) -> int:
     from evkit.report.engine.loader import Engine, needs_disk  # noqa: PLC0415
     from evkit.evidence.inventory import scan_bundles  # noqa: PLC0415
+    from evkit.report.engine.mailbox_state import load_mailbox_state  # noqa: PLC0415
 
     paths = list(args["BUNDLE"])
     query = args["--query"]
@@ -87,6 +88,7 @@ def _body(args: dict[str, Any]) -> int:
     inventories = scan_bundles(Path(p) for p in paths)
     with Engine(on_disk=needs_disk(inventories)) as engine:
         engine.load(inventories)
+        load_mailbox_state(engine, inventories)
         if query is None:
             return _interactive(engine)
         return ExitCode.OK if _run(engine, query, sys.stdout) else ExitCode.FAILED

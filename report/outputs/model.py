@@ -106,3 +106,4 @@ class Findings(TypedDict):
     problems: list[str]
     limitations: list[str]
     item_metadata: NotRequired[dict[str, Any]]  # only with a resolve bundle (report.outputs.itemmeta)
+    mailbox_state: NotRequired[dict[str, Any]]  # the mailbox source's findings (report.mailbox_state)

@@ -1,8 +1,9 @@
 """Mailbox state at collection: which inbox rules and forwarding settings read as BEC.
 
-Pure rules over one Get-InboxRule or Get-Mailbox object as the Exchange Online admin API returns
-it (property names as in docs/microsoft-365.md); the collector and engine that feed them are
-not built yet.
+Pure rules over one Get-InboxRule, Get-Mailbox, Get-MailboxPermission, Get-RecipientPermission
+or Get-TransportRule object as the Exchange Online admin API returns it (property names and value
+shapes in docs/microsoft-365.md §8); `evkit.report.mailbox_state` feeds them from the engine's
+`mailbox_state` table.
 """
 
 from __future__ import annotations
@@ -44,10 +45,22 @@ def rule_actions(rule: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _domain(address: str) -> str:
-    text = address.strip().lower()
-    if text.startswith("smtp:"):
+def address_of(value: str) -> str:
+    """The SMTP address a recipient value names, or "" when it names none: Get-InboxRule shows
+    `"Name" [SMTP:x@y]` for an address and `"Name" [EX:/o=...]` (a legacy DN, no address) for a
+    tenant mailbox; Get-Mailbox shows `smtp:x@y`."""
+    text = str(value).strip()
+    if text.endswith("]") and "[" in text:
+        inner = text[text.rindex("[") + 1:-1]
+        kind, _, rest = inner.partition(":")
+        return rest.strip() if kind.upper() == "SMTP" else ""
+    if text.lower().startswith("smtp:"):
         text = text[5:]
+    return text if "@" in text else ""
+
+
+def _domain(address: str) -> str:
+    text = address_of(address).lower()
     return text.rsplit("@", 1)[-1] if "@" in text else ""
 
 
@@ -60,30 +73,110 @@ def external_targets(addresses: Iterable[str], accepted_domains: Iterable[str]) 
 _RULE_OPERATIONS = frozenset({"New-InboxRule", "Set-InboxRule", "Enable-InboxRule"})
 
 
-def creating_record(rule_name: str, mailbox: str,
-                    records: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The latest audit record that created or changed this rule in this mailbox, if any.
+def _split_identity(text: str) -> tuple[str, str]:
+    """'alice@contoso.com\\rule' or 'alice\\rule' -> (owner, rule); no backslash -> ("", text)."""
+    owner, sep, name = str(text or "").rpartition("\\")
+    return (owner, name) if sep else ("", str(text or ""))
 
-    Each record: Operation, CreationTime (ISO text, compared as text), and `params` (name ->
-    value, as mailbox_changes.pairs gives them). A record naming no mailbox is not matched:
-    guessing would tie a rule to the wrong record.
-    """
+
+def _latest(records: Iterable[Mapping[str, Any]], match: Any) -> Mapping[str, Any] | None:
     best: Mapping[str, Any] | None = None
     for rec in records:
-        if rec.get("Operation") not in _RULE_OPERATIONS:
-            continue
-        params = rec.get("params") or {}
-        name = params.get("Name") or params.get("Identity", "").rsplit("\\", 1)[-1]
-        owner = (params.get("Mailbox") or params.get("Identity", "").rsplit("\\", 1)[0]).lower()
-        if name != rule_name or owner != mailbox.lower():
-            continue
-        if best is None or str(rec.get("CreationTime", "")) > str(best.get("CreationTime", "")):
+        if match(rec) and (best is None or str(rec.get("CreationTime", "")) > str(best.get("CreationTime", ""))):
             best = rec
     return best
 
 
-def unexplained_reason(log_complete: bool) -> str:
-    """Why no record explains a state finding: never 'no activity'."""
+def creating_record(rule_name: str, mailbox: str, records: Iterable[Mapping[str, Any]],
+                    aliases: Iterable[str] = ()) -> Mapping[str, Any] | None:
+    """The latest audit record that created or changed this rule in this mailbox, if any.
+
+    Each record: Operation, CreationTime (ISO text, compared as text), `params` (name -> value,
+    as mailbox_changes.pairs gives them) and, optionally, ObjectId (`alice\\rule name`, what a
+    rule made in Outlook on the web is logged with). The mailbox is matched by `mailbox` or any
+    of `aliases` (its alias, object id...). A record naming no mailbox is not matched: guessing
+    would tie a rule to the wrong record.
+    """
+    names = {mailbox.lower()} | {a.lower() for a in aliases if a}
+
+    def match(rec: Mapping[str, Any]) -> bool:
+        if rec.get("Operation") not in _RULE_OPERATIONS:
+            return False
+        params = rec.get("params") or {}
+        id_owner, id_name = _split_identity(params.get("Identity", ""))
+        ob_owner, ob_name = _split_identity(str(rec.get("ObjectId") or ""))
+        name = params.get("Name") or (id_name if id_owner else "") or (ob_name if ob_owner else "")
+        owner = params.get("Mailbox") or id_owner or ob_owner
+        return name == rule_name and owner.lower() in names
+    return _latest(records, match)
+
+
+# kind -> (operations that set it, parameter naming the mailbox, parameter naming the grantee or target)
+_CHANGES = {
+    "forwarding": (frozenset({"Set-Mailbox"}), "Identity", ("ForwardingSmtpAddress", "ForwardingAddress")),
+    "mailbox_permission": (frozenset({"Add-MailboxPermission"}), "Identity", ("User",)),
+    "recipient_permission": (frozenset({"Add-RecipientPermission"}), "Identity", ("Trustee",)),
+    "folder_permission": (frozenset({"Add-MailboxFolderPermission", "Set-MailboxFolderPermission"}), "Identity",
+                          ("User",)),
+}
+
+
+def change_record(kind: str, identities: Iterable[str], grantee: str,
+                  records: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The latest record that set this forwarding (`grantee` = target address) or granted this
+    permission (`grantee` = user or trustee) on a mailbox known by `identities`, if any.
+    A transport rule is matched by name (`grantee`), `identities` unused."""
+    ids = {i.lower() for i in identities if i}
+    wanted = address_of(grantee).lower() or grantee.strip().lower()
+    if kind == "transport_rule":
+        return _latest(records, lambda r: r.get("Operation") in ("New-TransportRule", "Set-TransportRule")
+                       and wanted in {str((r.get("params") or {}).get(k, "")).lower() for k in ("Name", "Identity")})
+    operations, where, what = _CHANGES[kind]
+
+    def match(rec: Mapping[str, Any]) -> bool:
+        params = rec.get("params") or {}
+        if rec.get("Operation") not in operations:
+            return False
+        target = str(params.get(where, "")).split(":", 1)[0].lower()  # folder identities: mailbox:\\folder
+        values = [str(params[k]) for k in what if k in params]
+        given = {address_of(v).lower() or v.strip().lower() for v in values}
+        return target in ids and bool(values) and wanted in given
+    return _latest(records, match)
+
+
+_SELF = ("nt authority\\self",)
+
+
+def is_grant_to_other(grantee: str, rights: Iterable[str], right: str, owner_ids: Iterable[str],
+                      inherited: bool = False, deny: bool = False) -> bool:
+    """Whether a permission row gives `right` (FullAccess, SendAs) to someone other than the
+    owner: not SELF or another system account (the filters peers' collectors apply), not the
+    owner's own names, not a deny, not inherited from the organisation."""
+    who = grantee.strip().lower()
+    if deny or inherited or not who or who in _SELF or who.startswith(("nt authority\\", "s-1-5-",
+                                                                       "discoverysearchmailbox")):
+        return False
+    if who in {o.lower() for o in owner_ids if o}:
+        return False
+    return any(str(r).strip().lower() == right.lower() for r in rights)
+
+
+_TRANSPORT_ACTIONS = (("BlindCopyTo", "blind copy"), ("CopyTo", "copy"), ("RedirectMessageTo", "redirect"),
+                      ("AddToRecipients", "add recipient"))
+
+
+def transport_actions(rule: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A transport rule's actions that send mail to other recipients, with their targets."""
+    return tuple((label, tuple(_listed(rule.get(key)))) for key, label in _TRANSPORT_ACTIONS
+                 if _listed(rule.get(key)))
+
+
+def unexplained_reason(log_complete: bool, since: str | None = None) -> str:
+    """Why no record explains a state finding: never 'no activity'. `since`: where the collected
+    audit log starts (a date); None when no audit log was collected at all."""
     if log_complete:
-        return "no record in the window explains it: it predates the window"
+        start = f" (from {since})" if since else ""
+        return f"no record in the collected audit log{start} explains it: it predates the window"
+    if since is None:
+        return "no record explains it: no audit log was collected, so the log that would is missing"
     return "no record explains it and the audit log for this mailbox is incomplete"

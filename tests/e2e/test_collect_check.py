@@ -21,13 +21,16 @@ CASES = {
     "Organization.Read.All": ({"licences"}, ("application permission Organization.Read.All",)),
     "User.Read.All": ({"licences"}, ("application permission User.Read.All",)),
     "ActivityFeed.Read": ({"mgmt"}, ("application permission ActivityFeed.Read", "Office 365 Management APIs")),
-    "Exchange.ManageAsApp": ({"ual", "config"}, ("application permission Exchange.ManageAsApp",
+    "Exchange.ManageAsApp": ({"ual", "config", "mailbox"}, ("application permission Exchange.ManageAsApp",
                                                  "Office 365 Exchange Online")),
-    "View-Only Organization Management": ({"config"}, (
+    "View-Only Organization Management": ({"config", "mailbox"}, (
         "Exchange role group View-Only Organization Management", "New-ServicePrincipal -AppId",
         'Add-RoleGroupMember -Identity "View-Only Organization Management"')),
     "View-Only Audit Logs": ({"ual"}, ("Exchange role group View-Only Audit Logs",
                                        'Add-RoleGroupMember -Identity "View-Only Audit Logs"')),
+    # Get-InboxRule and Get-RecipientPermission: the Mail Recipients role, in no view-only group
+    "Recipient Management": ({"mailbox"}, ("Exchange role group Recipient Management",
+                                           'Add-RoleGroupMember -Identity "Recipient Management"')),
 }
 
 
@@ -56,7 +59,7 @@ def test_everything_in_place_exits_0(emu, env, capsys) -> None:
     code, lines = run_check(emu, capsys)
     assert code == 0, lines
     assert lines and all(line.startswith("ok  ") for line in lines)
-    assert {line.split()[1].rstrip(":") for line in lines} == {"ual", "mgmt", "graph", "config", "licences"}
+    assert {line.split()[1].rstrip(":") for line in lines} == {"ual", "mgmt", "graph", "config", "licences", "mailbox"}
 
 
 @pytest.mark.parametrize("permission", sorted(CASES))
@@ -90,7 +93,8 @@ def test_collection_fails_only_the_refused_source_with_the_same_message_and_exit
         emu, env, capsys, monkeypatch, signing_key, tmp_path) -> None:
     config = tmp_path / "collect.toml"
     text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences"]', 'sources = ["graph", "licences"]')
+    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]',
+                        'sources = ["graph", "licences"]')
     text = text.replace('ca_bundle = "ca.pem"', f'ca_bundle = {json.dumps(str(emu.workdir / "ca.pem"))}')
     text = text.replace('"app-cert.pem"', json.dumps(str(emu.workdir / "app-cert.pem")))
     text = text.replace('"app-key.pem"', json.dumps(str(emu.workdir / "app-key.pem")))

@@ -240,3 +240,6 @@ def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signi
     record = json.loads((out / "data" / "collection.json").read_bytes())
     assert 2 <= record["runs"] <= kills + 1  # a process killed before its first state write is not counted
     assert all(e["status"] == "complete" for e in record["ledger"])
+    # the mailbox state too: every mailbox x cmdlet unit once, each finished unit not asked again
+    units = [e["unit"] for e in record["ledger"] if e["source"] == "mailbox"]
+    assert len(units) == len(set(units)) > 3 * 13

@@ -102,4 +102,49 @@ def score(truth: dict[str, Any], out: Path) -> Score:
         f"unknown:   recall {_ratio(unknown_ok, unknown_total)} (mailbox periods)",
         f"owner-only confirmed: {len(confirmed & owner_only)} of {len(owner_only)}",
     ]
+    score_mailbox_state(truth, findings, s)
     return s
+
+
+_STATE_KINDS = {"inbox_rule": "inbox rule", "forwarding": "forwarding", "mailbox_permission": "full access",
+                "recipient_permission": "send as", "transport_rule": "transport rule"}
+_UNEXPLAINED_WORDS = {"predates-window": ("predates the window",), "log-missing": ("incomplete", "missing")}
+
+
+def score_mailbox_state(truth: dict[str, Any], findings: dict[str, Any], s: Score) -> None:
+    """The mailbox-state section against the scenario's `mailbox_state` truth: every planted item
+    named with its record (or flagged with the right reason), nothing benign named. A report
+    whose bundles hold no mailbox state must say it was not collected."""
+    block = findings.get("mailbox_state") or {}
+    expected = (truth.get("mailbox_state") or {}).get("findings", [])
+    if block.get("status") in (None, "not collected"):
+        s.check(block.get("status") == "not collected" and "not collected" in block.get("statement", ""),
+                f"mailbox state neither collected nor stated as not collected: {block.get('status')}")
+        s.lines.append("mailbox state: not collected (stated)")
+        return
+    got = {(f["mailbox"], f["kind"], f["name"].lower()): f for f in block["findings"]}
+    ok = 0
+    for t in expected:
+        key = (t["mailbox"], _STATE_KINDS[t["kind"]], t["name"].lower())
+        f = got.get(key)
+        if f is None:
+            s.check(False, f"mailbox state {key} not reported")
+            continue
+        record = (f.get("record") or {}).get("id")
+        good = record == t["record_id"]
+        s.check(good, f"mailbox state {key}: record {record}, truth {t['record_id']}")
+        if t.get("unexplained"):
+            said = any(w in (f.get("unexplained") or "") for w in _UNEXPLAINED_WORDS[t["unexplained"]])
+            good &= said
+            s.check(said, f"mailbox state {key}: {f.get('unexplained')!r}")
+        if "hidden" in t:
+            good &= f.get("hidden") is t["hidden"]
+            s.check(f.get("hidden") is t["hidden"], f"mailbox state {key}: hidden {f.get('hidden')}, truth {t['hidden']}")
+        for address in t.get("external", []):
+            good &= address in f.get("external", [])
+            s.check(address in f.get("external", []), f"mailbox state {key}: {address} not external")
+        ok += good
+    for t in (truth.get("mailbox_state") or {}).get("not_findings", []):
+        named = {k for k in got if k[0] == t["mailbox"] and k[2] == t["name"].lower()}
+        s.check(not named, f"benign mailbox state named as a finding: {named}")
+    s.lines.append(f"mailbox state items named with their record or reason: {_ratio(ok, len(expected))}")

@@ -36,4 +36,43 @@ def test_creating_record_picks_latest_matching_and_ignores_unnamed() -> None:
     assert got is not None and got["Id"] == "2"
     assert creating_record("old rule", "ceo@contoso.com", recs) is None
     assert "predates" in unexplained_reason(True)
-    assert "incomplete" in unexplained_reason(False)
+    assert "incomplete" in unexplained_reason(False, "2026-11-01")
+    assert "no audit log was collected" in unexplained_reason(False)
+
+
+def test_recipient_values_as_the_admin_api_shows_them() -> None:
+    from evkit.report.rules.mailbox_state import address_of
+    assert address_of('"Box" [SMTP:drop@evil.example]') == "drop@evil.example"
+    assert address_of('"Rob" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn=ab-rob]') == ""
+    assert address_of("smtp:x@y.example") == "x@y.example" and address_of("Legacy DN") == ""
+    got = external_targets(['"a" [SMTP:a@contoso.com]', '"b" [SMTP:b@evil.example]', '"c" [EX:/o=x]'],
+                           ["contoso.com"])
+    assert got == ('"b" [SMTP:b@evil.example]',)
+
+
+def test_rule_made_in_outlook_on_the_web_is_matched_by_its_object_id() -> None:
+    from evkit.report.rules.mailbox_state import creating_record
+    rec = {"Id": "9", "Operation": "New-InboxRule", "CreationTime": "2026-11-02T10:00:00Z",
+           "ObjectId": "alice\\.", "params": {"Name": "."}}
+    assert creating_record(".", "alice@contoso.com", [rec]) is None          # alias unknown: no guess
+    assert creating_record(".", "alice@contoso.com", [rec], aliases=["alice"])["Id"] == "9"
+
+
+def test_change_records_and_grants() -> None:
+    from evkit.report.rules.mailbox_state import change_record, is_grant_to_other, transport_actions
+    recs = [{"Id": "f", "Operation": "Set-Mailbox", "CreationTime": "2026-11-02T10:00:00Z",
+             "params": {"Identity": "alice@contoso.com", "ForwardingSmtpAddress": "smtp:x@evil.example"}},
+            {"Id": "p", "Operation": "Add-MailboxPermission", "CreationTime": "2026-11-02T11:00:00Z",
+             "params": {"Identity": "finance@contoso.com", "User": "alice@contoso.com", "AccessRights": "FullAccess"}},
+            {"Id": "t", "Operation": "New-TransportRule", "CreationTime": "2026-11-02T12:00:00Z",
+             "params": {"Name": "Bcc out"}}]
+    assert change_record("forwarding", ["alice@contoso.com"], "smtp:X@evil.example", recs)["Id"] == "f"
+    assert change_record("forwarding", ["bob@contoso.com"], "smtp:x@evil.example", recs) is None
+    assert change_record("mailbox_permission", ["finance", "finance@contoso.com"], "alice@contoso.com", recs)["Id"] == "p"
+    assert change_record("recipient_permission", ["finance@contoso.com"], "alice@contoso.com", recs) is None
+    assert change_record("transport_rule", [], "bcc out", recs)["Id"] == "t"
+    assert is_grant_to_other("bob@contoso.com", ["FullAccess"], "FullAccess", ["finance@contoso.com"])
+    assert not is_grant_to_other("NT AUTHORITY\\SELF", ["FullAccess"], "FullAccess", [])
+    assert not is_grant_to_other("bob@contoso.com", ["FullAccess"], "FullAccess", [], inherited=True)
+    assert not is_grant_to_other("bob@contoso.com", ["ReadPermission"], "FullAccess", [])
+    assert transport_actions({"BlindCopyTo": ["j@v.example"], "PrependSubject": "x"}) == (("blind copy", ("j@v.example",)),)
