@@ -112,8 +112,11 @@ def answer(*, cards: Cards, confirmed: int, inferred: int, unnamed: int,
         why = groups[0]["plain"] if groups else "the records were not kept or not collected"
         lead = (f"Whether mail was read cannot be known for {blind:,} of the {total:,} mailboxes "
                 f"in the evidence (chiefly because {why})")
-        if attributed:
+        if attributed and (confirmed or presumed):
             return f"{lead}; where it can be known, {found.replace(' in the evidence', '')}."
+        if attributed:                  # sign-ins or changes, but no item named: never "0 items"
+            return (f"{lead}; the evidence holds activity matching the case's indicators, but no "
+                    "record of it names an item read.")
         return (f"{lead}; no activity matching the case's indicators was found between "
                 f"{_plain_time(window[0])} and {_plain_time(window[1])}.")
     if not attributed:

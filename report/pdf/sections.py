@@ -40,7 +40,7 @@ def reason_words(code: Any) -> str:
         return "reason not stated"
     text = code.strip()
     words = LEDGER_WORDS.get(text.lower()) or explain(text)
-    return clean(words)
+    return clean(words, None)                   # whole: the cell it goes into cuts it once
 
 
 def _records(row: dict[str, Any]) -> str:
@@ -208,7 +208,7 @@ def _logged_for(row: dict[str, Any]) -> str:
 def _coverage(findings: dict[str, Any]) -> list:
     cols = [Column("Mailbox", 0.22), Column("Type", 0.08), Column("Mail reading logged", 0.14),
             Column("Licence", 0.1), Column("Bypass", 0.07), Column("Verdict", 0.12),
-            Column("Reason (audit settings as collected)", 0.27)]
+            Column("Reason (audit settings as collected)", 0.27, limit=600)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _logged_for(r),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),

@@ -52,6 +52,16 @@ def test_auditing_off_for_the_whole_tenant_leads_with_what_cannot_be_known():
     assert "0 item" not in text
 
 
+def test_auditing_off_with_attacker_sign_ins_never_leads_with_zero_items():
+    rows = [mailbox(n, "cannot be assessed", (*WINDOW, ORG_OFF)) for n in "abc"]
+    text = answer(cards=mailbox_cards(rows, 3), confirmed=0, inferred=0, unnamed=0,
+                  groups=unknown_groups(rows, WINDOW), attributed=True, first=WINDOW_DT[0],
+                  last=WINDOW_DT[1], window=WINDOW_DT)
+    assert text.startswith("Whether mail was read cannot be known for 3 of the 3 mailboxes")
+    assert "0 item" not in text and "0 of the" not in text
+    assert text.endswith("matching the case's indicators, but no record of it names an item read.")
+
+
 def test_found_access_leads_with_the_numbers_and_names_the_rest():
     rows = [mailbox("a", "accessed"), mailbox("b", "cannot be assessed", (*WINDOW, ORG_OFF)),
             mailbox("c", "no evidence of access")]

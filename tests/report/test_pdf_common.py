@@ -120,3 +120,13 @@ def test_document_date_changes_the_bytes(tmp_path):
                         created_utc=datetime(2024, 1, 1, tzinfo=UTC))
     build_document(tmp_path / "b.pdf", info, [para("hello <world>")])
     assert (tmp_path / "b.pdf").read_bytes() != first
+
+
+def test_clean_cuts_between_words_not_mid_word():
+    value = "the mailbox's account has an audit bypass association: owner access not logged at all"
+    shown = clean(value, limit=70)
+    kept = shown.split(" [... ")[0]
+    assert kept == "the mailbox's account has an audit bypass association: owner access"
+    assert shown.endswith(f"[... {len(value) - len(kept)} more characters; full value in findings.json]")
+    assert value.startswith(kept) and value[len(kept)] == " "
+    assert clean("x" * 100 + " tail", limit=90).startswith("x" * 90 + " [... 15 more")   # no space near: cut
