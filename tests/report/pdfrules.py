@@ -19,7 +19,8 @@ all of them to one report directory (report.pdf and findings.json side by side).
    CJK font is installed;
 10. no "?" stands in for a character (no U+FFFD, no "?" inside or glued to a word);
 11. the headline leads with what cannot be known when that dominates (most mailboxes cannot be
-    assessed, or nothing was found while some could not have shown it).
+    assessed, or nothing was found while some could not have shown it), never with "0 items";
+12. rendered (pdftoppm), the PDF has as many pages as its text says, and none is blank.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import base64
 import json
 import re
 import subprocess
+import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -180,6 +182,33 @@ def check_headline_leads_with_unknown(findings: dict[str, Any]) -> None:
     found = s["confirmed_items"] or s["presumed_items"]
     if 2 * blind > s["mailboxes_total"] or (blind and not found):
         assert s["headline"].startswith(UNKNOWN_LEADS), f"headline does not lead with the unknown: {s['headline']}"
+    if not found:
+        assert not re.search(r"\b0 items? (was|were)", s["headline"]), f"headline leads with zero: {s['headline']}"
+
+
+MIN_INK = {1: 0.02}                   # share of dark pixels: page 1 is dense; any page has some
+PAGE_INK = 0.005
+
+
+def ink(pgm: Path) -> float:
+    """Share of dark pixels (< 160 of 255) on a binary PGM page image."""
+    data = pgm.read_bytes()
+    magic, width, height, depth, pixels = data.split(maxsplit=4)
+    assert magic == b"P5" and depth == b"255", data[:20]
+    body = pixels[:int(width) * int(height)]
+    return sum(body.count(bytes([v])) for v in range(160)) / len(body)
+
+
+def check_rendered(pdf: Path, dpi: int = 30) -> None:
+    """Every page renders; as many pages as the text has; page 1 (and every page) not blank."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["pdftoppm", "-gray", "-r", str(dpi), str(pdf), f"{tmp}/p"], check=True,
+                       capture_output=True)
+        images = sorted(Path(tmp).glob("p-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        assert len(images) == len(pages(pdf)), f"{len(images)} pages rendered, {len(pages(pdf))} in the text"
+        for number, image in enumerate(images, start=1):
+            share = ink(image)
+            assert share >= MIN_INK.get(number, PAGE_INK), f"page {number} is (nearly) blank: {share:.4f}"
 
 
 def check_no_orphan_pages(pdf: Path) -> None:
@@ -251,3 +280,4 @@ def check_report(out: Path, *, strings: Iterable[str] = ()) -> None:
     check_shown_as_text(pdf, strings)
     check_no_replacement_marks(pdf)
     check_headline_leads_with_unknown(findings)
+    check_rendered(pdf)
