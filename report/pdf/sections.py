@@ -85,7 +85,7 @@ def _mailboxes(findings: dict[str, Any]) -> list:
         return "; ".join(parts) or "none"
     cols = [Column("Mailbox", 0.2), Column("Type", 0.09), Column("Verdict", 0.11),
             Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
-            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=900)]
+            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=2000)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _verdict(r),
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
