@@ -69,7 +69,7 @@ def test_the_broken_token_rule_sees_a_mid_word_break():
 
 def test_a_long_reason_is_cut_once_between_words(tmp_path):
     findings = json.loads((FIXTURES / "findings_bec.json").read_text(encoding="utf-8"))
-    reason = "; ".join(f"action{i} is missing from the mailbox's audit set" for i in range(12))
+    reason = "; ".join(f"action{i} is missing from the mailbox's audit set" for i in range(30))
     findings["coverage"][0]["reason"] = reason
     findings["mailboxes"][0]["unknown"] = [{"start": "2023-06-08T00:00:00Z", "end": "2023-06-15T00:00:00Z",
                                             "reason": reason + "; " + reason}]
