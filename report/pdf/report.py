@@ -19,7 +19,7 @@ from reportlab.platypus import CondPageBreak, PageBreak, Table, TableStyle
 from evkit.report.pdf.common import (
     ALERT, FONT_BOLD, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
     clean, count_text, data_table, esc, fits_one_page, none_found, plural, rich, section,
-    show_period, spacer, stat_block,
+    show_period, show_time, spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
@@ -192,7 +192,7 @@ def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, sho
     rows = []
     for g in groups[:shown]:
         names = [n for n in as_list(g.get("mailboxes")) if isinstance(n, str)]
-        which = ", ".join(esc(n, 60) for n in names[:2]) + (
+        which = ", ".join(_since(n, g) for n in names[:2]) + (
             f" +{len(names) - 2:,} more" if len(names) > 2 else "")
         period = ("the whole incident window" if g.get("whole_window") is True
                   else ("from " if g.get("count") == 1 else "within ")
@@ -206,6 +206,16 @@ def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, sho
         out.append(rich(f"... and {plural(len(groups) - shown, 'further reason', 'further reasons')}"
                         f": every period is listed under Mailboxes ({see}).", "note"))
     return out
+
+
+def _since(mailbox: str, group: Mapping[str, Any]) -> str:
+    """A mailbox of an unknown-reason group, with when its period began where that was later
+    than the group's first ("alice@contoso.com (from 2023-06-11 10:00)": a bypass added during
+    the incident, beside one that was always there)."""
+    starts = as_dict(group.get("mailbox_start"))
+    if starts.get(mailbox) in (None, group.get("start")):
+        return esc(mailbox, 60)
+    return f"{esc(mailbox, 60)} (from {esc(show_time(starts[mailbox]))})"
 
 
 def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list:
