@@ -391,6 +391,7 @@ class DocumentInfo:
     subject: str = ""
     creator: str = "evkit"
     id_label: str = "Case"         # header prefix for case_id (e.g. "Tenant" for readiness)
+    content_digest: str = ""       # of the model drawn: the file ID differs when the content does
 
 
 INVALID_BANNER = "INVALID EVIDENCE - not verified; do not rely on this report"
@@ -432,7 +433,7 @@ def _canvas_class(info: DocumentInfo) -> type[Canvas]:
             stamp = _PinnedTimeStamp(info.created_utc)
             doc = self._doc
             doc._timeStamp = stamp               # noqa: SLF001 (no public hook for the date)
-            doc.signature = hashlib.md5(b"evkit " + str(stamp.t).encode(),
+            doc.signature = hashlib.md5(f"evkit {stamp.t} {info.content_digest}".encode(),
                                         usedforsecurity=False)
             self._pages: list[dict[str, Any]] = []
 

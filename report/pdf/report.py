@@ -8,7 +8,9 @@ evidence goes through `evkit.report.pdf.common.esc`/`para`; every number is one 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -45,10 +47,18 @@ def render_report(findings: dict, out_path: Path) -> None:
         evidence_valid=evidence_state(findings) != STATE_INVALID,
         evidence_trusted=evidence_state(findings) != STATE_UNTRUSTED,
         subject=f"Breach scope for {_text(_case(findings).get('client'))}",
+        content_digest=model_digest(findings),
     )
     pages: dict[str, int] = {}
     build_document(io.BytesIO(), info, report_story(findings, None), pages=pages)
     build_document(Path(out_path), info, report_story(findings, pages))
+
+
+def model_digest(findings: Mapping[str, Any]) -> str:
+    """SHA-256 of the findings as canonical JSON: the PDF's file ID, like its date, comes from
+    what it shows, never from the clock, so two reports differ in ID exactly when they differ."""
+    text = json.dumps(findings, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def report_story(findings: Mapping[str, Any], pages: Mapping[str, int] | None) -> list:
