@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "report"))
 
 from bundlekit import write_bundle  # noqa: E402
-from pdfrules import check_report  # noqa: E402
+from pdfrules import check_any_pdf, check_report  # noqa: E402
 from readiness_data import scenario_pages  # noqa: E402
 from scoring import score  # noqa: E402
 
@@ -104,6 +104,22 @@ def shown_strings(variant: str, out: Path) -> list[str]:
     assert subjects and all(any("\u0400" <= ch <= "\u04ff" for ch in s) for s in subjects), subjects
     assert {CYRILLIC_INBOX, JAPANESE_INBOX} <= {s["folder"] for s in findings["syncs"]}
     return [CYRILLIC_INBOX, JAPANESE_INBOX, *subjects]
+
+
+def test_readiness_of_a_russian_and_japanese_tenant_keeps_the_pdf_rules(key, signing_key, tmp_path):
+    """`evkit readiness` over the same kind of bundle: every mailbox address whole, fonts
+    embedded, nothing shown as "?", the organisation's audit switch in words that cannot be
+    misread."""
+    _, bundle = sealed_scenario("bec-basic-non-latin", key, tmp_path)
+    out = tmp_path / "ready"
+    assert main(["readiness", str(bundle), "--out", str(out), "--signer-key", f"{signing_key[0]}.pub"]) == 0
+    model = json.loads((out / "readiness.json").read_text(encoding="utf-8"))
+    mailboxes = sorted({m["mailbox"] for m in model["mailboxes"]})
+    assert "alice@contoso.com" in mailboxes
+    check_any_pdf(out / "readiness.pdf", mailboxes, model=model)
+    shown = " ".join(subprocess.run(["pdftotext", str(out / "readiness.pdf"), "-"], capture_output=True, text=True,
+                                    check=True).stdout.split())
+    assert "on (AuditDisabled = False)" in shown and "(AuditDisabled): on" not in shown
 
 
 @pytest.fixture
