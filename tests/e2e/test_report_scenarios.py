@@ -61,6 +61,18 @@ VARIANTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def sealed(key, tmp_path_factory):
+    """sealed(variant) -> (scenario, bundle), each variant built and sealed once per module."""
+    made: dict[str, tuple] = {}
+
+    def get(variant: str):
+        if variant not in made:
+            made[variant] = sealed_scenario(variant, key, tmp_path_factory.mktemp(variant))
+        return made[variant]
+    return get
+
+
 def sealed_scenario(variant: str, key, where: Path):
     """The variant's scenario and its records sealed as one bundle (the examiner's key)."""
     name, params = VARIANTS[variant]
@@ -79,8 +91,8 @@ def report(sc, bundle: Path, out: Path, signing_key) -> Path:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_report_scores_against_ground_truth(variant, key, signing_key, tmp_path, capsys):
-    sc, bundle = sealed_scenario(variant, key, tmp_path)
+def test_report_scores_against_ground_truth(variant, sealed, signing_key, tmp_path, capsys):
+    sc, bundle = sealed(variant)
     out = report(sc, bundle, tmp_path / "out", signing_key)
     result = score(sc.ground_truth, out)
     with capsys.disabled():
@@ -106,11 +118,11 @@ def shown_strings(variant: str, out: Path) -> list[str]:
     return [CYRILLIC_INBOX, JAPANESE_INBOX, *subjects]
 
 
-def test_readiness_of_a_russian_and_japanese_tenant_keeps_the_pdf_rules(key, signing_key, tmp_path):
+def test_readiness_of_a_russian_and_japanese_tenant_keeps_the_pdf_rules(sealed, signing_key, tmp_path):
     """`evkit readiness` over the same kind of bundle: every mailbox address whole, fonts
     embedded, nothing shown as "?", the organisation's audit switch in words that cannot be
     misread."""
-    _, bundle = sealed_scenario("bec-basic-non-latin", key, tmp_path)
+    _, bundle = sealed("bec-basic-non-latin")
     out = tmp_path / "ready"
     assert main(["readiness", str(bundle), "--out", str(out), "--signer-key", f"{signing_key[0]}.pub"]) == 0
     model = json.loads((out / "readiness.json").read_text(encoding="utf-8"))
@@ -134,10 +146,10 @@ def local_clock(monkeypatch):
 
 
 def test_the_same_bundles_and_case_give_byte_identical_outputs_whatever_the_clock(
-        key, signing_key, tmp_path, local_clock):
+        sealed, signing_key, tmp_path, local_clock):
     """Two runs of `evkit report` over the same bundle and case file, the second years later in
     another time zone, write the same bytes; the PDF's date is the evidence's, not the clock's."""
-    sc, bundle = sealed_scenario("bec-basic-non-latin", key, tmp_path)
+    sc, bundle = sealed("bec-basic-non-latin")
     first = report(sc, bundle, tmp_path / "first", signing_key)
     with freeze_time("2031-02-03 04:05:06"):
         again = report(sc, bundle, tmp_path / "again", signing_key)
