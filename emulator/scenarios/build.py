@@ -92,7 +92,7 @@ def _check_params(spec: ScenarioSpec, params: dict[str, Any] | None) -> dict[str
 
 
 def _specs(spec: ScenarioSpec, params: dict[str, Any], rng: random.Random) -> list[MailboxSpec]:
-    specs = base_mailboxes(spec.search_audited, spec.clean_search_audited)
+    specs = base_mailboxes(spec.search_audited, spec.clean_search_audited, bool(params.get("non_latin")))
     extra = params.get("extra_mailboxes", 0)
     if spec.name == "large":
         days = (spec.end - spec.start) / 86400

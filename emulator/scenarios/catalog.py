@@ -34,13 +34,17 @@ _CUSTOM_OWNER = tuple(a for a in C.OWNER_DEFAULT if a != "MailItemsAccessed")
 _CUSTOM_DELEGATE = tuple(a for a in C.DELEGATE_DEFAULT if a != "MailItemsAccessed")
 
 
-def base_mailboxes(search_audited: bool = True, clean_search_audited: bool = False) -> list[MailboxSpec]:
+def base_mailboxes(search_audited: bool = True, clean_search_audited: bool = False,
+                   non_latin: bool = False) -> list[MailboxSpec]:
     """The shared tenant; `clean_search_audited` adds SearchQueryInitiated to the clean E5
-    mailboxes' owner sets (bob, erin), so alice's is the only planted search gap among them."""
+    mailboxes' owner sets (bob, erin), so alice's is the only planted search gap among them;
+    `non_latin` gives alice a Russian mailbox and bob a Japanese one (folder names, subjects,
+    display names)."""
     return [
-        MailboxSpec("alice", "Alice Wilson", licence="E5", search_audited=search_audited,
-                    is_admin=True),
-        MailboxSpec("bob", "Bob Chen", licence="E5", search_audited=clean_search_audited),
+        MailboxSpec("alice", "Алиса Уилсон" if non_latin else "Alice Wilson", licence="E5",
+                    search_audited=search_audited, is_admin=True, language="ru" if non_latin else "en"),
+        MailboxSpec("bob", "陳 ボブ" if non_latin else "Bob Chen", licence="E5",
+                    search_audited=clean_search_audited, language="ja" if non_latin else "en"),
         MailboxSpec("carol", "Carol Diaz", licence="E3"),
         MailboxSpec("dave", "Dave Kim", licence="E5", owner_set=_CUSTOM_OWNER,
                     delegate_set=_CUSTOM_DELEGATE),
@@ -130,6 +134,10 @@ def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  
     desk = s.context("desk1", alice, IP1, "desktop")
     s.signin(D + DAY + 3 * HOUR + 600, desk)
     s.sync(D + DAY + 3 * HOUR + 640, alice, desk, ("\\Inbox", "\\Archive", "\\Sent Items"))
+    if p.get("non_latin"):       # bob's Japanese Inbox, opened as alice's delegate, synced too
+        desk_bob = s.context("desk1", alice, IP1, "desktop", logon=C.LOGON_DELEGATE,
+                             session=desk.session_id, aad=desk.aad_session_id)
+        s.sync(D + DAY + 3 * HOUR + 900, bob, desk_bob, ("\\Inbox",))
     # a session only from IP2: found only by adopting the suggested address
     owa2 = s.context("owa2", alice, IP2, "owa", reach=f"suggested:ip:{IP2}")
     s.signin(D + 2 * DAY + 11 * HOUR, owa2)
@@ -266,7 +274,7 @@ _BASE = dict(start=_epoch(2023, 6, 1), end=_epoch(2023, 6, 15), incident_start=_
 SCENARIOS: dict[str, ScenarioSpec] = {
     "bec-basic": ScenarioSpec(
         "bec-basic", "small business e-mail compromise for the demo and tests", **_BASE,
-        params={"extra_mailboxes": 6}, plan=plan_bec),
+        params={"extra_mailboxes": 6, "non_latin": False}, plan=plan_bec),
     "throttled": ScenarioSpec(
         "throttled", "a malicious app reads enough to throttle MailItemsAccessed for 24 h",
         **_BASE, params={"extra_mailboxes": 6, "workers": 3, "read_hours": 20},

@@ -22,6 +22,15 @@ FOLDERS: tuple[tuple[str, str, tuple[int, int]], ...] = (
     ("\\Archive", "Archive", (1200, 5000)),
 )
 FOLDER_PATHS = tuple(f[0] for f in FOLDERS)
+# Exchange names a mailbox's default folders in the mailbox's language when it is created, and
+# audit records and Get-MailboxFolderStatistics carry those names (FolderType stays English).
+# The English paths above stay the scenarios' keys; a mailbox in another language shows these.
+LOCAL_FOLDERS: dict[str, dict[str, str]] = {
+    "ru": {"\\Inbox": "\\Входящие", "\\Sent Items": "\\Отправленные", "\\Drafts": "\\Черновики",
+           "\\Deleted Items": "\\Удаленные", "\\Archive": "\\Архив"},
+    "ja": {"\\Inbox": "\\受信トレイ", "\\Sent Items": "\\送信済みアイテム", "\\Drafts": "\\下書き",
+           "\\Deleted Items": "\\削除済みアイテム", "\\Archive": "\\アーカイブ"},
+}
 
 _EXTERNAL = ("mail.fabrikam.com", "northwindtraders.com", "adatum.com", "mail.tailspintoys.com",
              "litwareinc.com", "wingtiptoys.com", "contoso-partners.com", "bank.woodgrove.com")
@@ -31,6 +40,19 @@ _TOPICS = ("Invoice INV-{n} for payment", "RE: Q{q} forecast", "Wire transfer co
            "Password reset notice {n}", "Travel itinerary {n}", "Quarterly budget review {n}",
            "RE: purchase order PO-{n}", "Customer escalation {n}", "HR policy update {n}",
            "Merger due diligence {n}")
+_LOCAL_TOPICS: dict[str, tuple[str, ...]] = {
+    "ru": ("Счёт INV-{n} на оплату", "RE: прогноз на Q{q}", "Подтверждение перевода {n}",
+           "Протокол заседания совета {n}", "Расчёт зарплаты {n}", "RE: продление договора {n}",
+           "Новые банковские реквизиты {n}", "Обед с командой {n}", "FW: счёт поставщика {n}",
+           "Сброс пароля {n}", "Маршрут поездки {n}", "Квартальный бюджет {n}",
+           "RE: заказ на закупку PO-{n}", "Жалоба клиента {n}", "Кадровая политика {n}",
+           "Проверка перед слиянием {n}"),
+    "ja": ("請求書 INV-{n} のお支払い", "RE: 第{q}四半期の見通し", "送金確認 {n}", "取締役会議事録 {n}",
+           "給与計算 {n}", "RE: 契約更新 {n}", "振込先口座の変更 {n}", "チームランチ {n}",
+           "FW: 仕入先の請求書 {n}", "パスワードリセットのお知らせ {n}", "出張旅程 {n}",
+           "四半期予算レビュー {n}", "RE: 発注書 PO-{n}", "顧客エスカレーション {n}", "人事規程の改定 {n}",
+           "合併デューデリジェンス {n}"),
+}
 
 
 @dataclass(slots=True)
@@ -44,6 +66,12 @@ class Folder:
     moved_out: set[int] = field(default_factory=set)
     moved_in: list[tuple[str, int]] = field(default_factory=list)   # (source folder, k)
     prefix: bytes = b""                   # seeded hash prefix: item k = hash(prefix + str(k))
+    shown: str = ""                       # the path records show (the mailbox's language); "" = path
+
+    @property
+    def record_path(self) -> str:
+        """The path as audit records and folder statistics write it."""
+        return self.shown or self.path
 
     @property
     def present(self) -> int:
@@ -73,6 +101,7 @@ class Mailbox:
     licence_assigned: str = "2022-09-01T10:00:00Z"
     folders: dict[str, Folder] = field(default_factory=dict)
     is_admin: bool = False
+    language: str = "en"             # default folder names and subjects: en, or a LOCAL_FOLDERS key
 
     @property
     def alias(self) -> str:
@@ -92,6 +121,7 @@ class MailboxSpec:
     search_audited: bool = False                  # SearchQueryInitiated added to AuditOwner
     bypass: bool = False
     is_admin: bool = False
+    language: str = "en"                          # "ru", "ja": localised folder names and subjects
 
 
 def make_mailbox(seed: object, domain: str, spec: MailboxSpec, rng) -> Mailbox:
@@ -116,11 +146,12 @@ def make_mailbox(seed: object, domain: str, spec: MailboxSpec, rng) -> Mailbox:
         sid=sid_from(seed, upn), puid=puid_from(seed, upn),
         audit_owner=owner, audit_delegate=delegate, audit_admin=admin,
         default_audit_set=default_set, bypass=spec.bypass, advanced_auditing=premium,
-        is_admin=spec.is_admin,
+        is_admin=spec.is_admin, language=spec.language,
     )
+    local = LOCAL_FOLDERS.get(spec.language, {})
     for path, ftype, (lo, hi) in FOLDERS:
         mbx.folders[path] = Folder(path, ftype, folder_id(upn, path), rng.randint(lo, hi),
-                                   prefix=f"{seed}|{upn}|{path}|".encode())
+                                   prefix=f"{seed}|{upn}|{path}|".encode(), shown=local.get(path, ""))
     return mbx
 
 
@@ -135,7 +166,8 @@ def item_identity(seed: object, mailbox: Mailbox, folder: str, k: int) -> tuple[
         imid = f"<{h.upper()}@{server}.namprd05.prod.outlook.com>"
     else:
         imid = f"<{h}@{_EXTERNAL[d[2] % len(_EXTERNAL)]}>"
-    subject = _TOPICS[d[3] % len(_TOPICS)].format(n=1000 + k, q=1 + d[4] % 4)
+    topics = _LOCAL_TOPICS.get(mailbox.language, _TOPICS)
+    subject = topics[d[3] % len(topics)].format(n=1000 + k, q=1 + d[4] % 4)
     size = 4000 + int.from_bytes(d[5:8], "big") % 250000
     return imid, subject, size
 

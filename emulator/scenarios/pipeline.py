@@ -200,7 +200,7 @@ class Pipeline:
         shaped = []
         named: list[tuple[str, int]] = []
         for path, ks in folders.items():
-            shaped.append((path, mbx.folders[path].folder_id,
+            shaped.append((mbx.folders[path].record_path, mbx.folders[path].folder_id,
                            [item_identity(self.seed, mbx, path, k) for k in ks]))
             named.extend((path, k) for k in ks)
         self.sink.add(t0, "MailItemsAccessed", self.f.mail_items_accessed_line(
@@ -225,7 +225,7 @@ class Pipeline:
         folder = mbx.folders[ev.folder]
         rid = self.ids.next()
         self.sink.add(t, "MailItemsAccessed", self.f.mail_items_accessed_line(
-            t, rid, mbx, ctx, "Sync", [(ev.folder, folder.folder_id, [])], 1, False))
+            t, rid, mbx, ctx, "Sync", [(folder.record_path, folder.folder_id, [])], 1, False))
         self.obs.on_event(ev, "logged")
         self.obs.on_record(t, rid, "MailItemsAccessed", mbx.upn, ctx, "Sync", [],
                            {"folder": ev.folder, "present": folder.count,

@@ -155,7 +155,7 @@ class RecordFactory:
         """Exactly the compact JSON of send(...), from cached fragments (a test pins them)."""
         who = self.users.get(ctx.user)
         imid, subject, size = item
-        sent = mbx.folders["\\Sent Items"].folder_id
+        sent = mbx.folders["\\Sent Items"]
         tail = (f',"SendAsUserSmtp":{_q(mbx.upn)},"SendAsUserMailboxGuid":{_q(mbx.mailbox_guid)}'
                 if op == "SendAs" else "")
         return (f'{{"CreationTime":"{creation_time(t)}","Id":"{rid}","Operation":{_q(op)},'
@@ -163,7 +163,7 @@ class RecordFactory:
                 f'"UserKey":{_q(who.puid if who else ctx.user)},"UserType":0,"Version":1,'
                 f'"Workload":"Exchange",{self._fragment(mbx, ctx, True)},'
                 f'"Item":{{"Id":{_q(item_store_id)},"InternetMessageId":{_q(imid)},'
-                f'"ParentFolder":{{"Id":{_q(sent)},"Path":"\\\\Sent Items"}},'
+                f'"ParentFolder":{{"Id":{_q(sent.folder_id)},"Path":{_q(sent.record_path)}}},'
                 f'"SizeInBytes":{size},"Subject":{_q(subject)}}},"SaveToSentItems":true{tail}}}')
 
     def send(self, t: int, rid: str, op: str, mbx: Mailbox, ctx: Context,
@@ -174,7 +174,7 @@ class RecordFactory:
         imid, subject, size = item
         rec["Item"] = {"Id": item_store_id, "InternetMessageId": imid,
                        "ParentFolder": {"Id": mbx.folders["\\Sent Items"].folder_id,
-                                        "Path": "\\Sent Items"},
+                                        "Path": mbx.folders["\\Sent Items"].record_path},
                        "SizeInBytes": size, "Subject": subject}
         rec["SaveToSentItems"] = True
         if op == "SendAs":
@@ -190,12 +190,12 @@ class RecordFactory:
         imid, subject, size = item
         src = mbx.folders[folder]
         rec["AffectedItems"] = [{"Id": item_store_id, "InternetMessageId": imid,
-                                 "ParentFolder": {"Id": src.folder_id, "Path": folder},
+                                 "ParentFolder": {"Id": src.folder_id, "Path": src.record_path},
                                  "SizeInBytes": size, "Subject": subject}]
         rec["CrossMailboxOperation"] = False
         rec["DestFolder"] = {"Id": mbx.folders["\\Deleted Items"].folder_id,
-                             "Path": "\\Deleted Items"}
-        rec["Folder"] = {"Id": src.folder_id, "Path": folder}
+                             "Path": mbx.folders["\\Deleted Items"].record_path}
+        rec["Folder"] = {"Id": src.folder_id, "Path": src.record_path}
         return rec
 
     def search(self, t: int, rid: str, mbx: Mailbox, ctx: Context, query: str) -> dict[str, Any]:

@@ -118,11 +118,11 @@ class TenantView:
                  "Identity": f"{m.alias}\\Top of Information Store"}]
         for f in m.folders.values():
             size = f.present * 61234
-            rows.append({"Name": f.path.strip("\\").split("\\")[-1],
-                         "FolderPath": f.path.replace("\\", "/"), "FolderType": f.folder_type,
+            rows.append({"Name": f.record_path.strip("\\").split("\\")[-1],
+                         "FolderPath": f.record_path.replace("\\", "/"), "FolderType": f.folder_type,
                          "ItemsInFolder": f.present, "ItemsInFolderAndSubfolders": f.present,
                          "FolderSize": _bytes_text(size), "FolderId": f.folder_id,
-                         "Identity": f"{m.alias}{f.path}"})
+                         "Identity": f"{m.alias}{f.record_path}"})
         return rows
 
     def find(self, key: str) -> Mailbox | None:

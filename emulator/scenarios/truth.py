@@ -213,11 +213,11 @@ class TruthRecorder:
             for r in named:
                 if r not in confirmed and r not in inferred:
                     inferred.add(r)
-                    inferable.append({"reason": "sync", "folder": folder,
+                    inferable.append({"reason": "sync", "folder": mbx.folders[folder].record_path,
                                       "imid": self._imid(mbx, r), "record_id": s["rid"],
                                       "time": _z(s["t"])})
             now_items = mbx.folders[folder].present
-            inferable.append({"reason": "sync", "folder": folder, "imid": None,
+            inferable.append({"reason": "sync", "folder": mbx.folders[folder].record_path, "imid": None,
                               "count": len(present) - len(named),
                               "count_from_folder_statistics": max(0, now_items - len(named)),
                               "items_in_folder_at_sync": len(present),
@@ -252,7 +252,8 @@ class TruthRecorder:
                            if r not in confirmed and r not in inferred})
             entry["unknowable"].append({
                 "reason": reason, "start": _z(start), "end": _z(window[1]), "imids": refs,
-                "folders": [{"folder": f, "count": n} for f, n in sorted(g["folders"].items())],
+                "folders": [{"folder": mbx.folders[f].record_path, "count": n}
+                            for f, n in sorted(g["folders"].items())],
                 "first_unlogged_access": _z(g["first"]), "last_unlogged_access": _z(g["last"])})
         for (start, end, _), refs in sorted(blind.items()):
             entry["unknowable"].append({

@@ -45,6 +45,7 @@ class UnknownGroup(TypedDict):
     start: str
     end: str
     whole_window: bool
+    mailbox_start: dict[str, str]        # each mailbox's first period start in this group
 
 
 class Cards(TypedDict):

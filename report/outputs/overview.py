@@ -70,21 +70,27 @@ def mailbox_cards(mailboxes: Sequence[MailboxRow], known: int) -> Cards:
 
 def unknown_groups(mailboxes: Sequence[MailboxRow], window: tuple[str, str]) -> list[UnknownGroup]:
     """Mailboxes with periods that cannot be known, grouped by reason, most mailboxes first:
-    {reason, plain, mailboxes, count, start, end, whole_window}. `start`/`end` span the group's
-    periods; `whole_window` is true when every period is the whole incident window."""
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"mailboxes": set(), "periods": set()})
+    {reason, plain, mailboxes, count, start, end, whole_window, mailbox_start}. `start`/`end`
+    span the group's periods; `whole_window` is true when every period is the whole incident
+    window; `mailbox_start` says when each mailbox's first period for the reason begins (an
+    audit bypass added during the incident starts later than one that was always there)."""
+    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"mailboxes": set(), "periods": set(), "starts": {}})
     for m in mailboxes:
         for gap in m.get("unknown") or []:
             reason = str(gap.get("reason") or "reason not stated")
-            groups[reason]["mailboxes"].add(str(m.get("mailbox")))
-            groups[reason]["periods"].add((str(gap.get("start")), str(gap.get("end"))))
+            name, start = str(m.get("mailbox")), str(gap.get("start"))
+            groups[reason]["mailboxes"].add(name)
+            groups[reason]["periods"].add((start, str(gap.get("end"))))
+            starts = groups[reason]["starts"]
+            starts[name] = min(starts.get(name, start), start)
     out: list[UnknownGroup] = []
     for reason, g in groups.items():
         periods = sorted(g["periods"])
         out.append({"reason": reason, "plain": plain_reason(reason),
                     "mailboxes": sorted(g["mailboxes"]), "count": len(g["mailboxes"]),
                     "start": min(p[0] for p in periods), "end": max(p[1] for p in periods),
-                    "whole_window": periods == [window]})
+                    "whole_window": periods == [window],
+                    "mailbox_start": dict(sorted(g["starts"].items()))})
     return sorted(out, key=lambda g: (-g["count"], g["plain"], g["reason"]))
 
 
@@ -112,8 +118,11 @@ def answer(*, cards: Cards, confirmed: int, inferred: int, unnamed: int,
         why = groups[0]["plain"] if groups else "the records were not kept or not collected"
         lead = (f"Whether mail was read cannot be known for {blind:,} of the {total:,} mailboxes "
                 f"in the evidence (chiefly because {why})")
-        if attributed:
+        if attributed and (confirmed or presumed):
             return f"{lead}; where it can be known, {found.replace(' in the evidence', '')}."
+        if attributed:                  # sign-ins or changes, but no item named: never "0 items"
+            return (f"{lead}; the evidence holds activity matching the case's indicators, but no "
+                    "record of it names an item read.")
         return (f"{lead}; no activity matching the case's indicators was found between "
                 f"{_plain_time(window[0])} and {_plain_time(window[1])}.")
     if not attributed:

@@ -42,13 +42,15 @@ def signer_summary(groups: Sequence[Mapping[str, Any]]) -> str:
 
 def _sentence(signer: str, fp: str, verdict: str, names: list[str]) -> str:
     which = ", ".join(names[:MAX_NAMES]) + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
+    # the bundles under a label: "the key you trust: bundle" read as if the key were named so
+    which = ("(bundle: " if len(names) == 1 else "(bundles: ") + which + ")"
     key = f"key {fp}" if fp else "an unknown key"
     claimed = f"Claims to be signed by {signer}" if signer else "Names no signer"
     if verdict == "valid":
-        return f"Signed by {signer or 'an unnamed signer'} ({key}), verified against the key you trust: {which}."
+        return f"Signed by {signer or 'an unnamed signer'} ({key}), verified against the key you trust {which}."
     if verdict == "invalid":
-        return f"{claimed} ({key}) but FAILED verification: {which}."
-    return f"{claimed} ({key}), NOT verified against a key you trust: {which}."
+        return f"{claimed} ({key}) but FAILED verification {which}."
+    return f"{claimed} ({key}), NOT verified against a key you trust {which}."
 
 
 def _s(value: Any) -> str:

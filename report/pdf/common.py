@@ -54,6 +54,7 @@ MARGIN = 18 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 DEFAULT_LIMIT = 300            # characters of one untrusted value shown in the PDF
 TRUNCATION_MARKER = " [... {more} more characters; full value in findings.json]"
+WORD_BACKOFF = 40              # a cut moves back this far at most to fall between words
 MAX_TABLE_ROWS = 1000          # beyond this a table says how many rows it left to the JSON/CSV
 _CHUNK_ROWS = 250              # reportlab splits huge tables slowly; feed it pieces
 
@@ -84,7 +85,8 @@ def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     None becomes "", other non-strings their `str()`. Whitespace controls become spaces;
     control and invisible formatting characters (bidi overrides, zero-width) and characters no
     embedded font has are shown as their code point ("[U+202E]"); text longer than `limit` is
-    cut with a marker naming how much was left out. CJK characters stay when a CJK font was
+    cut with a marker naming how much was left out, between words when a space falls in the
+    last WORD_BACKOFF characters (never "not l [... more]"). CJK characters stay when a CJK font was
     found (`esc` switches to it); `plain_text` is for places that draw with one font only.
     """
     if value is None:
@@ -92,8 +94,13 @@ def clean(value: Any, limit: int | None = DEFAULT_LIMIT) -> str:
     text = value if isinstance(value, str) else str(value)
     more = 0
     if limit is not None and len(text) > limit:
-        more = len(text) - limit
-        text = text[:limit]
+        cut = limit
+        if not text[limit].isspace():
+            space = text.rfind(" ", max(0, limit - WORD_BACKOFF), limit)
+            cut = space if space > 0 else limit
+        kept = text[:cut].rstrip()
+        more = len(text) - len(kept)
+        text = kept
     shown = "".join(_shown(ch) for ch in text)
     if more:
         shown += TRUNCATION_MARKER.format(more=f"{more:,}")
@@ -386,6 +393,7 @@ class DocumentInfo:
     subject: str = ""
     creator: str = "evkit"
     id_label: str = "Case"         # header prefix for case_id (e.g. "Tenant" for readiness)
+    content_digest: str = ""       # of the model drawn: the file ID differs when the content does
 
 
 INVALID_BANNER = "INVALID EVIDENCE - not verified; do not rely on this report"
@@ -427,7 +435,7 @@ def _canvas_class(info: DocumentInfo) -> type[Canvas]:
             stamp = _PinnedTimeStamp(info.created_utc)
             doc = self._doc
             doc._timeStamp = stamp               # noqa: SLF001 (no public hook for the date)
-            doc.signature = hashlib.md5(b"evkit " + str(stamp.t).encode(),
+            doc.signature = hashlib.md5(f"evkit {stamp.t} {info.content_digest}".encode(),
                                         usedforsecurity=False)
             self._pages: list[dict[str, Any]] = []
 

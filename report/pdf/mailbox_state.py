@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import Column, as_dict, as_rows, data_table, esc, none_found, rich, show_time
 
 _COLUMNS = [Column("Mailbox", 0.2), Column("What", 0.14), Column("Details (actions, addresses, conditions)", 0.36,
@@ -36,7 +37,7 @@ def _what(row: dict[str, Any]) -> str:
     return f"{kind}{external}: {name}" if named else kind + external
 
 
-def mailbox_state_section(findings: dict[str, Any]) -> list[Any]:
+def mailbox_state_section(findings: Findings) -> list[Any]:
     block = as_dict(findings.get("mailbox_state"))
     statement = block.get("statement") or ("The mailbox state was not collected: whether inbox rules, "
                                             "forwarding or permissions set by the attacker are still in place "

@@ -8,7 +8,9 @@ evidence goes through `evkit.report.pdf.common.esc`/`para`; every number is one 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import (
     ALERT, FONT_BOLD, FRAME_WIDTH, Column, DocumentInfo, as_dict, as_list, as_rows, build_document, bullet,
     clean, count_text, data_table, esc, fits_one_page, none_found, plural, rich, section,
-    show_period, spacer, stat_block,
+    show_period, show_time, spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
@@ -46,10 +48,18 @@ def render_report(findings: Findings, out_path: Path) -> None:
         evidence_valid=evidence_state(findings) != STATE_INVALID,
         evidence_trusted=evidence_state(findings) != STATE_UNTRUSTED,
         subject=f"Breach scope for {_text(_case(findings).get('client'))}",
+        content_digest=model_digest(findings),
     )
     pages: dict[str, int] = {}
     build_document(io.BytesIO(), info, report_story(findings, None), pages=pages)
     build_document(Path(out_path), info, report_story(findings, pages))
+
+
+def model_digest(findings: Mapping[str, Any]) -> str:
+    """SHA-256 of the findings as canonical JSON: the PDF's file ID, like its date, comes from
+    what it shows, never from the clock, so two reports differ in ID exactly when they differ."""
+    text = json.dumps(findings, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def report_story(findings: Findings, pages: Mapping[str, int] | None) -> list[Flowable]:
@@ -193,7 +203,7 @@ def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, sho
     rows = []
     for g in groups[:shown]:
         names = [n for n in as_list(g.get("mailboxes")) if isinstance(n, str)]
-        which = ", ".join(esc(n, 60) for n in names[:2]) + (
+        which = ", ".join(_since(n, g) for n in names[:2]) + (
             f" +{len(names) - 2:,} more" if len(names) > 2 else "")
         period = ("the whole incident window" if g.get("whole_window") is True
                   else ("from " if g.get("count") == 1 else "within ")
@@ -207,6 +217,16 @@ def _unknowable(summary: Mapping[str, Any], pages: Mapping[str, int] | None, sho
         out.append(rich(f"... and {plural(len(groups) - shown, 'further reason', 'further reasons')}"
                         f": every period is listed under Mailboxes ({see}).", "note"))
     return out
+
+
+def _since(mailbox: str, group: Mapping[str, Any]) -> str:
+    """A mailbox of an unknown-reason group, with when its period began where that was later
+    than the group's first ("alice@contoso.com (from 2023-06-11 10:00)": a bypass added during
+    the incident, beside one that was always there)."""
+    starts = as_dict(group.get("mailbox_start"))
+    if starts.get(mailbox) in (None, group.get("start")):
+        return esc(mailbox, 60)
+    return f"{esc(mailbox, 60)} (from {esc(show_time(starts[mailbox]))})"
 
 
 def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list[Flowable]:

@@ -42,7 +42,7 @@ def reason_words(code: Any) -> str:
         return "reason not stated"
     text = code.strip()
     words = LEDGER_WORDS.get(text.lower()) or explain(text)
-    return clean(words)
+    return clean(words, None)                   # whole: the cell it goes into cuts it once
 
 
 def _records(row: dict[str, Any]) -> str:
@@ -87,7 +87,7 @@ def _mailboxes(findings: Findings) -> list[Flowable]:
         return "; ".join(parts) or "none"
     cols = [Column("Mailbox", 0.2), Column("Type", 0.09), Column("Verdict", 0.11),
             Column("Confirmed", 0.1, True), Column("Inferred", 0.09, True),
-            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=900)]
+            Column("Unnamed", 0.09, True), Column("Periods without visibility", 0.32, limit=2000)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _verdict(r),
              _plain(r.get("confirmed")), _plain(r.get("inferred")),
              _plain(r.get("inferred_unnamed")), gaps(r)]
@@ -210,7 +210,7 @@ def _logged_for(row: dict[str, Any]) -> str:
 def _coverage(findings: Findings) -> list[Flowable]:
     cols = [Column("Mailbox", 0.22), Column("Type", 0.08), Column("Mail reading logged", 0.14),
             Column("Licence", 0.1), Column("Bypass", 0.07), Column("Verdict", 0.12),
-            Column("Reason (audit settings as collected)", 0.27)]
+            Column("Reason (audit settings as collected)", 0.27, limit=600)]
     rows = [[_plain(r.get("mailbox")), _plain(r.get("type")), _logged_for(r),
              _plain(r.get("licence")), _plain(r.get("bypass")),
              _plain(COVERAGE_WORDS.get(str(r.get("verdict")), r.get("verdict"))),

@@ -152,7 +152,7 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 
 def _mailbox_label(drawing: Drawing, mailbox: str, top: float) -> None:
     local, at, domain = plain_text(mailbox, 200).partition("@")
-    lines = [local, at + domain] if at else [local]
+    lines = [local + at, domain] if at else [local]      # "alice@" / "contoso.com": after the separator
     for i, line in enumerate(lines):
         drawing.add(String(0, top - 8 - i * 8.5, _fit(line, FONT_BOLD if i == 0 else FONT, 7.2,
                                                        LABEL_W - 26),

@@ -16,6 +16,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "report"))
 
+from pdfrules import check_report  # noqa: E402
 from scoring import score  # noqa: E402
 
 from evkit.cli import main  # noqa: E402
@@ -47,3 +48,4 @@ def test_report_on_a_collected_bundle(tmp_path, signing_key, capsys):
         for line in result.lines:
             print("  " + line)
     assert result.failures == [], "\n".join(result.failures[:20])
+    check_report(out)                    # its PDF, read as a reader does (tests/report/pdfrules.py)

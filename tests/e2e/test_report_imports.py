@@ -15,6 +15,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "report"))
 
+from pdfrules import check_report  # noqa: E402
 from scoring import score  # noqa: E402
 
 from evkit.cli import main  # noqa: E402
@@ -39,6 +40,7 @@ def _import_and_report(sc, files: list[Path], signing_key, tmp: Path) -> tuple[d
     out = tmp / "out"
     assert main(["report", str(bundle), "--case", str(sc.case_path), "--out", str(out),
                  "--signer-key", f"{signing_key[0]}.pub"]) == 0
+    check_report(out)                    # its PDF, read as a reader does (tests/report/pdfrules.py)
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     with (out / "items.csv").open(encoding="utf-8", newline="") as fh:
         items = {(r["mailbox"], r["internet_message_id"]): r["classification"] for r in csv.DictReader(fh)}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,27 @@ def collection_doc(case_id: str, window: tuple[str, str], ledger: list[dict[str,
             "ledger": ledger}
 
 
-def write_bundle(root: Path, records: Sequence[dict[str, Any]], *, window: tuple[str, str],
+def write_bundle(root: Path, records: Iterable[dict[str, Any]], *, window: tuple[str, str],
                  page_size: int = 500, ledger: list[dict[str, Any]] | None = None,
                  extra_files: dict[str, bytes] | None = None, case_id: str = "IR-TEST",
                  key=None) -> Path:
     """A bundle holding `records` as ual.page responses, plus optional extra files; sealed
-    with manifests.bundle.BundleWriter when a SigningKey is given, else a bare payload."""
+    with manifests.bundle.BundleWriter when a SigningKey is given, else a bare payload. `records`
+    may be a stream (a large scenario's): only one page of records is held at a time."""
     unit = window[0].replace("-", "").replace(":", "") + "_" + window[1].replace("-", "").replace(":", "")
     files: dict[str, bytes] = {}
-    for n, i in enumerate(range(0, max(len(records), 1), page_size), 1):
-        files.update(page_files(unit, f"p{n:06d}", _page_body(records[i:i + page_size])))
+    stream, total = iter(records), 0
+    for n in itertools.count(1):
+        page = list(itertools.islice(stream, page_size))
+        if page or n == 1:
+            files.update(page_files(unit, f"p{n:06d}", _page_body(page)))
+        total += len(page)
+        if len(page) < page_size:
+            break
     files.update(extra_files or {})
     if ledger is None:
         ledger = [{"source": "ual", "unit": unit, "window": {"start": window[0], "end": window[1]},
-                   "expected": len(records), "received": len(records), "unique_ids": len(records),
+                   "expected": total, "received": total, "unique_ids": total,
                    "retries": 0, "status": "complete", "reason": ""}]
     collection = collection_doc(case_id, window, ledger)
     if key is not None:

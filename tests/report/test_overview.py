@@ -52,6 +52,16 @@ def test_auditing_off_for_the_whole_tenant_leads_with_what_cannot_be_known():
     assert "0 item" not in text
 
 
+def test_auditing_off_with_attacker_sign_ins_never_leads_with_zero_items():
+    rows = [mailbox(n, "cannot be assessed", (*WINDOW, ORG_OFF)) for n in "abc"]
+    text = answer(cards=mailbox_cards(rows, 3), confirmed=0, inferred=0, unnamed=0,
+                  groups=unknown_groups(rows, WINDOW), attributed=True, first=WINDOW_DT[0],
+                  last=WINDOW_DT[1], window=WINDOW_DT)
+    assert text.startswith("Whether mail was read cannot be known for 3 of the 3 mailboxes")
+    assert "0 item" not in text and "0 of the" not in text
+    assert text.endswith("matching the case's indicators, but no record of it names an item read.")
+
+
 def test_found_access_leads_with_the_numbers_and_names_the_rest():
     rows = [mailbox("a", "accessed"), mailbox("b", "cannot be assessed", (*WINDOW, ORG_OFF)),
             mailbox("c", "no evidence of access")]
@@ -60,3 +70,14 @@ def test_found_access_leads_with_the_numbers_and_names_the_rest():
     assert text == ("Between 8 June 2023, 00:00 UTC and 15 June 2023, 00:00 UTC, 89 items were confirmed "
                     "read or handled by the attacker and 5,345 more must be presumed read, in 1 of the 10 "
                     "mailboxes in the evidence; for 1 more mailboxes access cannot be assessed.")
+
+
+def test_a_group_says_when_each_mailbox_s_period_began():
+    """An audit bypass added during the incident (alice) beside one always there (svc): the
+    group spans the window, and says alice's began later."""
+    bypass = f"{explain('bypass')} (owner access not logged)"
+    rows = [mailbox("alice", "accessed", ("2023-06-11T10:00:00Z", WINDOW[1], bypass)),
+            mailbox("svc", "cannot be assessed", (*WINDOW, bypass))]
+    [group] = unknown_groups(rows, WINDOW)
+    assert (group["start"], group["whole_window"]) == (WINDOW[0], False)
+    assert group["mailbox_start"] == {"alice": "2023-06-11T10:00:00Z", "svc": WINDOW[0]}

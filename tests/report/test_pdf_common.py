@@ -120,3 +120,28 @@ def test_document_date_changes_the_bytes(tmp_path):
                         created_utc=datetime(2024, 1, 1, tzinfo=UTC))
     build_document(tmp_path / "b.pdf", info, [para("hello <world>")])
     assert (tmp_path / "b.pdf").read_bytes() != first
+
+
+def test_clean_cuts_between_words_not_mid_word():
+    value = "the mailbox's account has an audit bypass association: owner access not logged at all"
+    shown = clean(value, limit=70)
+    kept = shown.split(" [... ")[0]
+    assert kept == "the mailbox's account has an audit bypass association: owner access"
+    assert shown.endswith(f"[... {len(value) - len(kept)} more characters; full value in findings.json]")
+    assert value.startswith(kept) and value[len(kept)] == " "
+    assert clean("x" * 100 + " tail", limit=90).startswith("x" * 90 + " [... 15 more")   # no space near: cut
+
+
+def test_the_file_id_follows_the_content_not_the_clock(tmp_path):
+    import re as _re
+
+    from evkit.report.pdf.common import DocumentInfo, build_document, rich
+
+    def file_id(name: str, digest: str) -> bytes:
+        out = tmp_path / name
+        build_document(out, DocumentInfo(title="t", case_id="c", created_utc=None, content_digest=digest),
+                       [rich("x")])
+        return _re.search(rb"/ID\s*\[\s*<([0-9a-fA-F]+)>", out.read_bytes()).group(1)
+
+    assert file_id("a.pdf", "one") == file_id("b.pdf", "one")
+    assert file_id("c.pdf", "one") != file_id("d.pdf", "two")

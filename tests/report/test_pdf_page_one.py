@@ -126,3 +126,16 @@ def test_no_text_is_smaller_than_7_points(name, rendered):
 @pytest.mark.parametrize("name", ["bec", "large", "empty"])
 def test_no_orphan_pages(name, rendered):
     check_no_orphan_pages(rendered[name])
+
+
+def test_a_mailbox_whose_period_began_later_says_when(tmp_path):
+    findings = load("bec")
+    findings["summary"]["unknown_groups"] = [{
+        "reason": "bypass", "plain": "the account was exempted from auditing (audit bypass)",
+        "mailboxes": ["alice@contoso.com", "svc-backup@contoso.com"], "count": 2,
+        "start": "2023-06-08T00:00:00Z", "end": "2023-06-15T00:00:00Z", "whole_window": False,
+        "mailbox_start": {"alice@contoso.com": "2023-06-11T10:00:00Z", "svc-backup@contoso.com": "2023-06-08T00:00:00Z"}}]
+    render_report(findings, tmp_path / "r.pdf")
+    first = flat(page_text(tmp_path / "r.pdf", 1))
+    assert "alice@contoso.com (from 2023-06-11 10:00)" in first
+    assert "svc-backup@contoso.com (from" not in first

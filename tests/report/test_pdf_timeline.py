@@ -56,7 +56,7 @@ def test_mailboxes_follow_the_findings_order_then_the_rest_sorted():
                 "timeline": [entry("a@x", 1), entry("m@x", 2), entry("z@x", 3), entry("b@x", 4)]}
     labels = [s.text for s in shapes(timeline_flowables(findings), String)
               if s.fontName == FONT_BOLD]
-    assert labels == ["z", "a", "b", "m"]
+    assert labels == ["z@", "a@", "b@", "m@"]        # the local part, broken after the "@"
 
 
 def test_unknown_kinds_count_as_other_and_unreadable_entries_are_named():

@@ -65,3 +65,18 @@ def test_addresses_in_narrow_columns_wrap_after_separators_not_mid_word(tmp_path
 def test_the_broken_token_rule_sees_a_mid_word_break():
     assert broken_tokens("Mailbox alice@contoso.co\nm Other", ["alice@contoso.com"]) == ["alice@contoso.co | m"]
     assert broken_tokens("alice@contoso.\ncom", ["alice@contoso.com"]) == []
+
+
+def test_a_long_reason_is_cut_once_between_words(tmp_path):
+    findings = json.loads((FIXTURES / "findings_bec.json").read_text(encoding="utf-8"))
+    reason = "; ".join(f"action{i} is missing from the mailbox's audit set" for i in range(30))
+    findings["coverage"][0]["reason"] = reason
+    findings["mailboxes"][0]["unknown"] = [{"start": "2023-06-08T00:00:00Z", "end": "2023-06-15T00:00:00Z",
+                                            "reason": reason + "; " + reason}]
+    out = tmp_path / "r.pdf"
+    render_report(findings, out)
+    shown = " ".join(text(out).split())
+    assert "[... [..." not in shown
+    cuts = re.findall(r"(\S+) \[\.\.\. [\d,]+ more characters", shown)
+    assert cuts and all(c in ("audit", "set;", "mailbox's", "the", "from", "missing", "is") or
+                        re.fullmatch(r"action\d+", c) for c in cuts), cuts

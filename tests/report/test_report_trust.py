@@ -140,8 +140,8 @@ def test_bundles_with_different_signers_are_listed_as_such(analyst_passphrase, c
     assert code == 0
     first = pages(tmp_path / "out" / "report.pdf")[0]
     assert "The bundles were signed by 2 different keys" in first
-    assert f"(key {signing_key.fingerprint}), verified against the key you trust: IR-MINI_C1" in first
-    assert f"(key {analyst.fingerprint}), verified against the key you trust: IR-MINI_C2" in first
+    assert f"(key {signing_key.fingerprint}), verified against the key you trust (bundle: IR-MINI_C1)" in first
+    assert f"(key {analyst.fingerprint}), verified against the key you trust (bundle: IR-MINI_C2)" in first
 
 
 def test_a_missing_trusted_key_file_is_a_usage_error(case, tmp_path, capsys):
