@@ -69,7 +69,7 @@ DEFAULT_OPERATIONS: tuple[str, ...] = (
     "Create", "Update", "Move", "MoveToDeletedItems", "SoftDelete", "HardDelete",
     "UserLoggedIn", "UserLoginFailed",
     "Set-Mailbox", "Set-MailboxAuditBypassAssociation", "Set-AdminAuditLogConfig",
-    "Set-OrganizationConfig", "Change user license.", "Update user.",
+    "Set-OrganizationConfig", "Change user license.", "Update user.", "Consent to application.",
 )
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

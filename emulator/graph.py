@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from evkit.emulator import entra
 from evkit.emulator import records as rec
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
@@ -44,7 +45,7 @@ def handle(state: State, req: Request) -> Response:
                        code="Forbidden", message="Missing role permissions on the request. API requires one "
                        "of 'AuditLogsQuery.Read.All, AuditLogsQuery-Exchange.Read.All'.")
         return denied or _audit(state, req, version, rest[3:])
-    return _not_found(req)
+    return entra.handle(state, req, version, rest) or _not_found(req)
 
 
 def _not_found(req: Request) -> Response:

@@ -125,7 +125,7 @@ class TruthRecorder:
             box.unlogged_searches.append({"time": _z(ev.t), "query": ev.data["query"],
                                           "reason": outcome})
             return
-        if ev.kind == "signin" or ev.kind == "admin" or ev.kind == "licence":
+        if ev.kind in ("signin", "admin", "licence", "consent"):
             return
         reason = outcome if not outcome.startswith("audit-set-lacks-") else \
             "audit-set-lacks-MailItemsAccessed" if ev.kind in ("bind", "sync") else outcome
