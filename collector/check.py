@@ -90,6 +90,11 @@ def check(cfg: CollectConfig, tokens: TokenProvider, *,
             _graph(probe, cfg)
         elif source == "mgmt":
             _mgmt(probe, cfg)
+        elif source == "signins":
+            probe.get("signins", "sign-in log", f"{graph}/beta/auditLogs/signIns?$top=1", cfg.endpoints.graph_scope)
+        elif source == "apps":
+            for what in ("servicePrincipals", "oauth2PermissionGrants"):
+                probe.get("apps", what, f"{graph}/v1.0/{what}?$top=1", cfg.endpoints.graph_scope)
     return report
 
 

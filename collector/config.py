@@ -55,7 +55,7 @@ CLOUDS: dict[str, Cloud] = {
                   "https://manage.protection.apps.mil", "https://outlook-dod.office365.us"),
 }
 
-SOURCES = ("ual", "graph", "mgmt", "config", "licences")
+SOURCES = ("ual", "graph", "mgmt", "config", "licences", "signins", "apps")
 AUTH_METHODS = ("certificate", "secret", "device-code")
 
 # docs/collection.md §1: what a mailbox-breach examination needs by default.

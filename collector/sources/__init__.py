@@ -11,4 +11,6 @@ SOURCE_MODULES = {
     "mgmt": "evkit.collector.sources.mgmt",
     "config": "evkit.collector.sources.config",
     "licences": "evkit.collector.sources.licences",
+    "signins": "evkit.collector.sources.signins",
+    "apps": "evkit.collector.sources.apps",
 }

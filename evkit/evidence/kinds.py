@@ -13,6 +13,8 @@ GRAPH_RECORDS = "graph.records"  # one page of a Graph audit log query's records
 MGMT_BLOB = "mgmt.blob"  # one Management Activity API content blob
 CONFIG_PREFIX = "config."  # config.<cmdlet>: one page of an Exchange configuration cmdlet
 LICENCES_PREFIX = "licences."  # licences.<what>: one Graph page about licences
+SIGNINS_PAGE = "signins.page"  # one page of the Entra sign-in log (Graph auditLogs/signIns)
+APPS_PREFIX = "apps."  # apps.<collection>: one Graph page of service principals, grants or assignments
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,11 @@ def config_kind(cmdlet: str) -> str:
 def licences_kind(what: str) -> str:
     """The kind of a licence page: `licences.subscribedSkus`."""
     return LICENCES_PREFIX + what
+
+
+def apps_kind(what: str) -> str:
+    """The kind of an applications page: `apps.servicePrincipals`."""
+    return APPS_PREFIX + what
 
 
 def is_config_kind(kind: str) -> bool:
