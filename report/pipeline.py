@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.evidence.inventory import Inventory, scan_bundles
+from evkit.report import entra_analysis
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
@@ -25,6 +26,7 @@ from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
 from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
+from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.tenancy import case_id_warnings, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
@@ -56,7 +58,8 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 # ---- the whole run ------------------------------------------------------------------------------
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
-           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]]]:
+           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
+                                         entra_analysis.EntraAnalysis]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
     analysis, suggested indicators, completeness rows); what could not be read joins `problems`."""
     engine.load(inventories)
@@ -65,10 +68,11 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     analysis = analyse(engine, case, folder_items=incident.folder_item_counts(cfg), config_unknown=unknown,
                        unreadable_inputs=queries.blind_problem_count(engine))
     problems += incident.window_coverage_problems(analysis.evidence_gaps, cfg, case)
-    suggested = suggestions(engine, case)
+    entra = entra_analysis.analyse(engine, case)
+    suggested = merge(suggestions(engine, case), entra.suggestions)
     problems += queries.load_problems(engine)
     completeness = queries.completeness_rows(engine)
-    return tampering, analysis, suggested, completeness
+    return tampering, analysis, suggested, completeness, entra
 
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
@@ -102,7 +106,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(inventories))
         try:
-            tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems)
+            tampering, analysis, suggested, completeness, entra = _query(engine, inventories, case, cfg, problems)
         finally:
             closed = background.submit(engine.close)
         if cfg is None or not getattr(cfg, "mailboxes", ()):
@@ -117,7 +121,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   warnings=intake.warnings,
                                   tampering=incident.config_changes_in_window(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
-                                  limitations=limitations, types=types)
+                                  limitations=limitations + entra.limitations, types=types)
+        findings.update(entra.sections)  # sign-ins and mail-reading apps (report.entra_analysis)
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result())
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)

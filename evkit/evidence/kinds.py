@@ -49,6 +49,11 @@ def apps_kind(what: str) -> str:
     return APPS_PREFIX + what
 
 
+def is_entra_kind(kind: str) -> bool:
+    """Whether a page is Entra evidence the report reads apart from audit records (sign-ins, apps)."""
+    return kind == SIGNINS_PAGE or kind.startswith(APPS_PREFIX)
+
+
 def is_config_kind(kind: str) -> bool:
     """Whether a page is tenant configuration evidence (configuration cmdlets or licences)."""
     return kind.startswith((CONFIG_PREFIX, LICENCES_PREFIX))

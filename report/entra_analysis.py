@@ -1,0 +1,89 @@
+"""Sign-ins and mail-reading applications for the report (docs/methodology.md §6, §7).
+
+Wires the engine's Entra queries to the pure rules: which source of sign-ins to trust (the Entra
+sign-in log when the `signins` source collected it, else the audit log's UserLoggedIn records,
+with the gap stated), the sign-ins behind the attacker's sessions joined to the mail they
+opened, new addresses and apps of compromised accounts, and the applications that hold mail
+permissions consented in or shortly before the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evkit.report.casefile import CaseFile
+from evkit.report.engine import entra_queries as q
+from evkit.report.engine.loader import Engine
+from evkit.report.rules import apps as app_rules
+from evkit.report.rules import signins as rules
+from evkit.report.rules.suggest import Suggestion
+
+SIGNIN_LOG, AUDIT_LOG = "Entra sign-in log", "audit log (UserLoggedIn and UserLoginFailed records)"
+
+
+@dataclass(slots=True)
+class EntraAnalysis:
+    sections: dict[str, Any]
+    suggestions: list[Suggestion] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+
+
+def _failed(entries: list[dict[str, Any]]) -> list[str]:
+    return sorted({f"{e['unit']}: {e['reason'] or e['status']}" for e in entries if e["status"] != "complete"})
+
+
+def signin_source(entries: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(which source to read, the gap to state or None)."""
+    if not entries:
+        return AUDIT_LOG, ("The Entra sign-in log was not collected (source `signins`), so the sign-ins shown "
+                           "come from the audit log's UserLoggedIn and UserLoginFailed records: interactive "
+                           "sign-ins only, without non-interactive or application sign-ins, application names, "
+                           "client apps or failure reasons.")
+    failed = _failed(entries)
+    if all(e["status"] != "complete" for e in entries):
+        return AUDIT_LOG, ("Collecting the Entra sign-in log failed (" + "; ".join(failed) + "), so the sign-ins "
+                           "shown come from the audit log's UserLoggedIn and UserLoginFailed records: interactive "
+                           "sign-ins only, without non-interactive or application sign-ins, application names, "
+                           "client apps or failure reasons.")
+    if failed:
+        return SIGNIN_LOG, "Part of the Entra sign-in log was not collected: " + "; ".join(failed) + "."
+    return SIGNIN_LOG, None
+
+
+def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
+    ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
+    source, gap = signin_source(q.ledger(engine, "signins"))
+    relation = q.SIGNIN_LOG if source == SIGNIN_LOG else q.AUDIT_LOG
+    attacker = q.attacker_logons(engine, relation, ws, we)
+    accounts = rules.compromised_accounts(case.indicators.accounts, attacker)
+    history = q.account_logons(engine, relation, accounts, we)
+    found = rules.new_values(history, accounts, case.window_start, q.known_values(engine),
+                             "Entra sign-in log" if source == SIGNIN_LOG else "audit log")
+    sessions = rules.sessions(attacker, q.mail_access_by_session(engine), q.mail_access_by_address(engine))
+    out = EntraAnalysis({"sign_ins": {"source": source, "gap": gap, "compromised_accounts": accounts,
+                                      "sessions": sessions}}, found)
+    if gap:
+        out.limitations.append(gap)
+    out.sections["applications"] = _apps(engine, case)
+    app_gap = out.sections["applications"]["gap"]
+    if app_gap:
+        out.limitations.append(app_gap)
+    return out
+
+
+def _apps(engine: Engine, case: CaseFile) -> dict[str, Any]:
+    entries = q.ledger(engine, "apps")
+    failed = _failed(entries)
+    if not entries:
+        gap: str | None = ("Applications were not collected (source `apps`): applications granted access to mail "
+                           "cannot be listed.")
+    elif failed:
+        gap = "Part of the application evidence was not collected: " + "; ".join(failed) + "."
+    else:
+        gap = None
+    ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
+    rows = app_rules.mail_apps(q.grants(engine), q.assignments(engine), q.consent_records(engine),
+                               q.user_names(engine), q.mail_reads_by_app(engine, ws, we),
+                               (case.window_start, case.window_end))
+    return {"gap": gap, "lead_days": app_rules.LEAD.days, "apps": rows}
