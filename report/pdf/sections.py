@@ -13,6 +13,7 @@ from typing import Any
 from reportlab.platypus import CondPageBreak
 
 from evkit.report.coverage.assess import explain
+from evkit.report.pdf import entra
 from evkit.report.pdf.common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
     section,
@@ -264,7 +265,7 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], list]], ...] = (
     ("Indicators", _indicators),
     ("Audit coverage", _coverage),
     ("Completeness of the collection", _completeness),
-)
+) + entra.SECTIONS
 SECTION_TITLES = tuple(title for title, _ in SECTIONS)
 
 
