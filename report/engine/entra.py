@@ -105,9 +105,13 @@ def _lower(value: Any) -> str | None:
     return text.strip().lower() if text else None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _signin(item: dict[str, Any], bundle: str, src: str) -> dict[str, Any]:
-    device = item.get("deviceDetail") if isinstance(item.get("deviceDetail"), dict) else {}
-    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    device = _object(item.get("deviceDetail"))
+    status = _object(item.get("status"))
     types = item.get("signInEventTypes")
     if isinstance(types, list) and types and isinstance(types[0], str):
         event_type = types[0]

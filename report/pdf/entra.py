@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evkit.report.pdf.common import Column, as_dict, as_list, as_rows, clean, data_table, esc, none_found, note, rich, show_time
+from evkit.report.pdf.common import (Column, as_dict, as_list, as_rows, clean, data_table, esc, none_found, note, rich,
+                                     show_time)
 
 
 def _join(values: Any, limit: int = 120) -> str:

@@ -106,16 +106,16 @@ def new_values(history: Sequence[Logon], accounts: Sequence[str], window_start: 
     nothing is 'new'); first-party Microsoft apps and values already matched are skipped."""
     out = []
     for account in accounts:
-        mine = [r for r in history if r.account == account and r.ts is not None]
-        before = [r for r in mine if r.ts < window_start]
-        during = [r for r in mine if r.ts >= window_start and r.succeeded]
+        mine = [(r.ts, r) for r in history if r.account == account and r.ts is not None]
+        before = [r for ts, r in mine if ts < window_start]
+        during = [r for ts, r in mine if ts >= window_start and r.succeeded]
         if not before:
             continue
-        for kind, get in (("ip", lambda r: r.ip), ("app", lambda r: r.app_id)):
-            seen = {get(r) for r in before}
+        for kind in ("ip", "app"):
+            seen = {_value(r, kind) for r in before}
             fresh: dict[str, list[str]] = defaultdict(list)
             for r in during:
-                value = get(r)
+                value = _value(r, kind)
                 if value and value not in seen and (kind, value) not in known \
                         and not (kind == "app" and is_first_party(value)):
                     fresh[value].append(r.id)
@@ -125,6 +125,10 @@ def new_values(history: Sequence[Logon], accounts: Sequence[str], window_start: 
                                       f"{len(ids)} sign-in(s) in the window, none among its {len(before)} "
                                       f"earlier sign-in(s) in the {source}", len(ids), tuple(sorted(ids)[:MAX_IDS])))
     return sorted(out, key=lambda s: (s.kind, s.value, s.why))
+
+
+def _value(logon: Logon, kind: str) -> str | None:
+    return logon.ip if kind == "ip" else logon.app_id
 
 
 def merge(existing: Sequence[Suggestion], more: Sequence[Suggestion]) -> list[Suggestion]:

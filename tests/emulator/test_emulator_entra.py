@@ -110,7 +110,8 @@ def test_apps_grants_and_role_assignments(bec):
 
 
 def test_apps_need_application_read_all(tmp_path):
-    with running_emulator(tmp_path, "bec-basic", withhold=("Application.Read.All", "DelegatedPermissionGrant.Read.All")) as emu:
+    withheld = ("Application.Read.All", "DelegatedPermissionGrant.Read.All")
+    with running_emulator(tmp_path, "bec-basic", withhold=withheld) as emu:
         api = Api(emu)
         for path in ("/v1.0/servicePrincipals", "/v1.0/oauth2PermissionGrants"):
             r = api.get("graph", path)

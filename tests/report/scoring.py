@@ -141,4 +141,5 @@ def score_entra(truth: dict[str, Any], findings: dict[str, Any], s: Score) -> No
         if got is not None and t["attacker"]:
             read = set((got.get("mail_in_window") or {}).get("mailboxes") or [])
             s.check(bool(read - {t["consented_by"]}), f"{t['display_name']} read no other mailbox in the report")
-    s.lines.append(f"mail apps reported: {_ratio(sum(1 for t in truth.get('apps', []) if t['app_id'] in by_app), len(truth.get('apps', [])))}")
+    reported = sum(1 for t in truth.get("apps", []) if t["app_id"] in by_app)
+    s.lines.append(f"mail apps reported: {_ratio(reported, len(truth.get('apps', [])))}")
