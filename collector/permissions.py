@@ -56,7 +56,7 @@ AUDIT_QUERY = Requirement("AuditLogsQuery.Read.All", "app-permission", GRAPH_API
 ORGANIZATION = Requirement("Organization.Read.All", "app-permission", GRAPH_API)
 USERS = Requirement("User.Read.All", "app-permission", GRAPH_API)
 # the sign-in log's documentation asks for AuditLog.Read.All and Directory.Read.All together
-# (docs/microsoft-365.md §7); the refusal names both
+# (docs/microsoft-365.md §8); the refusal names both
 SIGNIN_LOG = Requirement("AuditLog.Read.All and Directory.Read.All", "app-permission", GRAPH_API)
 ENTRA_P1 = Requirement("Microsoft Entra ID P1", "licence")
 APPLICATIONS = Requirement("Application.Read.All", "app-permission", GRAPH_API)

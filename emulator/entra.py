@@ -1,4 +1,4 @@
-"""Microsoft Graph's Entra endpoints (docs/microsoft-365.md §7, §8): the sign-in log and the
+"""Microsoft Graph's Entra endpoints (docs/microsoft-365.md §8, §9): the sign-in log and the
 enterprise applications that can read mail.
 
 `auditLogs/signIns` is served from the scenario's own STS logon records (UserLoggedIn /

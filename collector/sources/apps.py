@@ -7,7 +7,7 @@ application permissions granted on the two resources that hold mail permissions,
 and Office 365 Exchange Online (`servicePrincipals/{id}/appRoleAssignedTo`, with the grant's
 `createdDateTime`). Which grants carry Mail.*, EWS or Exchange access, and when a delegated grant
 was consented (the audit log's "Consent to application." record), is the report's reading
-(docs/microsoft-365.md §8). Needs Application.Read.All and DelegatedPermissionGrant.Read.All
+(docs/microsoft-365.md §9). Needs Application.Read.All and DelegatedPermissionGrant.Read.All
 (or Directory.Read.All); each unit fails on its own with the fix named.
 """
 

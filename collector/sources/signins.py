@@ -2,7 +2,7 @@
 
 Graph's beta `auditLogs/signIns` is asked once per sign-in event type (interactive users,
 non-interactive users, service principals): v1.0 returns interactive sign-ins only and carries no
-`sessionId`, the handle that joins a sign-in to the mail it opened (docs/microsoft-365.md §7).
+`sessionId`, the handle that joins a sign-in to the mail it opened (docs/microsoft-365.md §8).
 Each type is a unit filtered on `createdDateTime` (ge start, lt end), paged through
 `@odata.nextLink` and resumable. The API gives no total, so `expected` stays empty.
 

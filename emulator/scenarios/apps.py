@@ -1,5 +1,5 @@
 """The tenant's enterprise applications: service principals, delegated permission grants and
-app role assignments, as Microsoft Graph v1.0 serves them (docs/microsoft-365.md §8).
+app role assignments, as Microsoft Graph v1.0 serves them (docs/microsoft-365.md §9).
 
 Two resource service principals carry the permission catalogues (Microsoft Graph and Office 365
 Exchange Online, with real permission ids); a benign line-of-business app was granted the

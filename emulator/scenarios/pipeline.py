@@ -313,7 +313,7 @@ class Pipeline:
 
     def _consent(self, ev: Event) -> None:
         """'Consent to application.' (AzureActiveDirectory): a directory event with no client
-        address or session, so no indicator reaches it (docs/microsoft-365.md §8)."""
+        address or session, so no indicator reaches it (docs/microsoft-365.md §9)."""
         if not self.org.ingestion:
             self.obs.on_event(ev, "ingestion-off")
             return

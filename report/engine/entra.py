@@ -1,10 +1,10 @@
 """Entra evidence in DuckDB tables: the sign-in log and the applications that can read mail.
 
 `signins` holds one row per sign-in id (the first copy by bundle and file wins; copies are the
-same sign-in asked twice), normalised from Graph's `signIn` objects (docs/microsoft-365.md §7).
+same sign-in asked twice), normalised from Graph's `signIn` objects (docs/microsoft-365.md §8).
 `app_principals`, `app_permissions` (every resource's permission catalogue: delegated scopes and
 application roles), `app_grants` (delegated grants) and `app_assignments` (application
-permissions granted, with their creation time) come from the `apps` source (§8). A page that
+permissions granted, with their creation time) come from the `apps` source (§9). A page that
 cannot be read is a problem row naming it; it hides no audit record, so it is not `blind`.
 Sign-in times go through `evkit.times`, the one parser of evidence times.
 """
