@@ -26,7 +26,7 @@ from urllib.parse import quote
 from evkit.emulator import records as rec
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
-from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, parse_utc
+from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, odata_top, parse_utc
 
 SIGNIN_MAX_TOP = 1000
 DIRECTORY_DEFAULT_TOP, DIRECTORY_MAX_TOP = 100, 999
@@ -98,24 +98,10 @@ def _offset(req: Request) -> int | Response:
                            "can no longer be included in your request.")
 
 
-def _top(req: Request, default: int, maximum: int) -> int | Response:
-    raw = req.query.get("$top")
-    if raw is None:
-        return default
-    try:
-        top = int(raw)
-    except ValueError:
-        return graph_error(400, "BadRequest", f"Invalid value '{raw}' for query option $top.")
-    if not 1 <= top <= maximum:
-        return graph_error(400, "Request_UnsupportedQuery", f"Invalid page size specified: '{top}'. Must be "
-                           f"between 1 and {maximum} inclusive.")
-    return top
-
-
 def _page(req: Request, version: str, path: str, items: list[dict[str, Any]], *,
           default: int = DIRECTORY_DEFAULT_TOP, maximum: int = DIRECTORY_MAX_TOP,
           keep: tuple[tuple[str, str], ...] = ()) -> Response:
-    top = _top(req, default, maximum)
+    top = odata_top(req, default, maximum)
     offset = _offset(req)
     if isinstance(top, Response):
         return top

@@ -25,31 +25,6 @@ pytestmark = pytest.mark.slow
 testing = pytest.importorskip("evkit.emulator.testing")
 
 
-def test_report_on_a_collected_bundle(tmp_path, signing_key, capsys):
-    key, passphrase, _ = signing_key
-    with testing.running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1) as emu:
-        conn = emu.connection
-        env = dict(os.environ, EVKIT_PASSPHRASE=passphrase, EVKIT_CLIENT_SECRET=conn["client_secret"],
-                   EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
-        bundle = tmp_path / "bundle"
-        proc = subprocess.run([sys.executable, "-m", "evkit", "collect", "--config", str(emu.workdir / "collect.toml"),
-                               "--out", str(bundle), "--key", str(key), "--quiet"],
-                              capture_output=True, text=True, env=env, timeout=300, check=False)
-        assert proc.returncode in (0, 4), proc.stderr
-        truth_path, case = emu.workdir / "ground-truth.json", emu.workdir / "case.toml"
-        out = tmp_path / "out"
-        assert main(["report", str(bundle), "--case", str(case), "--out", str(out),
-                     "--signer-key", f"{key}.pub"]) == 0
-    import json
-
-    result = score(json.loads(truth_path.read_text(encoding="utf-8")), out)
-    with capsys.disabled():
-        print("\n[bec-basic, collected]")
-        for line in result.lines:
-            print("  " + line)
-    assert result.failures == [], "\n".join(result.failures[:20])
-
-
 def _pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
@@ -72,10 +47,16 @@ def _collect_and_report(tmp_path, signing_key, **options):
     return proc, out, truth
 
 
-def test_sign_ins_and_mail_apps_in_the_pdf(tmp_path, signing_key):
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory, signing_key):
+    """One collection of bec-basic with every source, and its report."""
+    return _collect_and_report(tmp_path_factory.mktemp("collected"), signing_key)
+
+
+def test_sign_ins_and_mail_apps_in_the_pdf(collected):
     """The attacker's sign-ins (address, app, user agent, the mailboxes their sessions read) and
     the app consented in the window are on the page, from the Entra sign-in log."""
-    proc, out, truth = _collect_and_report(tmp_path, signing_key)
+    proc, out, truth = collected
     findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
     assert findings["sign_ins"]["source"] == "Entra sign-in log" and findings["sign_ins"]["gap"] is None
     text = " ".join(_pdf_text(out / "report.pdf").split())
@@ -98,3 +79,14 @@ def test_without_entra_p1_the_report_falls_back_to_the_audit_log_and_says_so(tmp
     assert result.failures == [], "\n".join(result.failures[:20])
     text = " ".join(_pdf_text(out / "report.pdf").split())
     assert "Collecting the Entra sign-in log failed" in text and "UserLoggedIn" in text
+
+
+def test_report_on_a_collected_bundle(collected, capsys):
+    proc, out, truth = collected
+    assert proc.returncode in (0, 4), proc.stderr
+    result = score(truth, out)
+    with capsys.disabled():
+        print("\n[bec-basic, collected]")
+        for line in result.lines:
+            print("  " + line)
+    assert result.failures == [], "\n".join(result.failures[:20])
