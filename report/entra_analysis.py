@@ -27,6 +27,7 @@ class EntraAnalysis:
     sections: dict[str, Any]
     suggestions: list[Suggestion] = field(default_factory=list)
     limitations: list[str] = field(default_factory=list)
+    points: list[str] = field(default_factory=list)  # plain sentences for findings.json's summary
 
 
 def _failed(entries: list[dict[str, Any]]) -> list[str]:
@@ -66,6 +67,13 @@ def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     if gap:
         out.limitations.append(gap)
     out.sections["applications"] = _apps(engine, case)
+    for app in out.sections["applications"]["apps"]:
+        if app["recent"]:
+            read = (app.get("mail_in_window") or {}).get("mailboxes") or []
+            used = f"; in the window it read or sent mail of {', '.join(read)}" if read else ""
+            out.points.append(f"The application {app['name'] or app['app_id']} was granted {', '.join(app['permissions'])} "
+                              f"by {app['consented_by']} at {app['consented_utc']}, in or shortly before the incident "
+                              f"window{used}; see applications that can read mail.")
     app_gap = out.sections["applications"]["gap"]
     if app_gap:
         out.limitations.append(app_gap)

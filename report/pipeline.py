@@ -123,6 +123,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   coverage=cov, completeness=completeness, problems=problems,
                                   limitations=limitations + entra.limitations, types=types)
         findings.update(entra.sections)  # sign-ins and mail-reading apps (report.entra_analysis)
+        findings["summary"]["points"] += entra.points
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result())
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)
