@@ -50,6 +50,9 @@ def _bundle(tmp_path, signins_status: str):
                       {"id": "s-bad", "createdDateTime": "yesterday", "ipAddress": 7}, {"no": "id"}]}
     files = page_files("interactiveUser", "p000001", json.dumps(page).encode(), kind="signins.page", source="signins")
     files.update(page_files("nonInteractiveUser", "p000001", b"{not json", kind="signins.page", source="signins"))
+    again = {"value": [_signin("s-1", "2023-06-06T09:59:00.1234567Z", IP, UA)]}  # fetched again after a crash
+    files.update(page_files("interactiveUser", "p000001.r2", json.dumps(again).encode(), kind="signins.page",
+                            source="signins"))
     ledger = [{"source": "ual", "unit": "u", "window": {"start": WINDOW[0], "end": WINDOW[1]}, "expected": 3,
                "received": 3, "unique_ids": 3, "retries": 0, "status": "complete", "reason": ""},
               {"source": "signins", "unit": "interactiveUser", "window": {"start": WINDOW[0], "end": WINDOW[1]},
@@ -68,7 +71,8 @@ def test_sign_in_log_joined_to_mail_access_and_escaped(tmp_path):
     (session,) = section["sessions"]
     assert session["session_id"] == SID and session["joined_by"] == "session"
     assert session["mail_access"]["record_ids"] == ["r-read"] and session["user_agents"] == [UA]
-    assert [s["id"] for s in session["sign_ins"]] == ["s-1"]
+    assert [s["id"] for s in session["sign_ins"]] == ["s-1"]   # one row though stored twice
+    assert session["sign_ins"][0]["time_utc"] == "2023-06-06T09:59:00Z"
     new = {(s["kind"], s["value"]) for s in result.findings["suggested_indicators"]}
     assert ("app", "app-x") not in new          # seen before the window: not new
     problems = " ".join(result.findings["problems"])
