@@ -20,6 +20,7 @@ import base64
 import datetime as dt
 import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -52,13 +53,13 @@ def handle(state: State, req: Request, version: str, rest: list[str]) -> Respons
                 or _signins(state, req, version))
     apps = ("Application.Read.All", "Directory.Read.All")
     if rest == ["servicePrincipals"]:
-        return _need(req, apps) or _page(req, version, "servicePrincipals", state.scenario.apps["servicePrincipals"])
+        return _need(req, apps) or _page(req, version, "servicePrincipals", directory(state)["servicePrincipals"])
     if len(rest) == 3 and rest[0] == "servicePrincipals" and rest[2] == "appRoleAssignedTo":
         denied = _need(req, apps)
         if denied:
             return denied
-        assigned = state.scenario.apps["appRoleAssignedTo"]
-        known = {sp["id"] for sp in state.scenario.apps["servicePrincipals"]}
+        assigned = directory(state)["appRoleAssignedTo"]
+        known = {sp["id"] for sp in directory(state)["servicePrincipals"]}
         if rest[1] not in known:
             return graph_error(404, "Request_ResourceNotFound", f"Resource '{rest[1]}' does not exist or one of "
                                f"its queried reference-property objects are not present.")
@@ -67,6 +68,33 @@ def handle(state: State, req: Request, version: str, rest: list[str]) -> Respons
         return (_need(req, ("DelegatedPermissionGrant.Read.All", "Directory.Read.All"))
                 or _page(req, version, "oauth2PermissionGrants", state.scenario.apps["oauth2PermissionGrants"]))
     return None
+
+
+EXCHANGE_APP = "00000002-0000-0ff1-ce00-000000000000"
+MANAGE_AS_APP = "dc50a0fb-09a3-484d-be87-e023b12c6440"   # Exchange.ManageAsApp's app role id
+
+
+def directory(state: State) -> dict[str, Any]:
+    """The scenario's applications plus the app the emulator issues tokens to (the collector's
+    own registration, granted Exchange.ManageAsApp two hours before the virtual now), as a real
+    tenant lists the investigator's app beside everyone else's."""
+    apps = state.scenario.apps
+    sp_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"evkit-emulator-sp:{state.client_id}"))
+    granted = iso_z(state.now - dt.timedelta(hours=2))
+    collector = {"id": sp_id, "appId": state.client_id, "displayName": "evkit collector",
+                 "appDisplayName": "evkit collector", "accountEnabled": True, "appOwnerOrganizationId": state.tenant_id,
+                 "servicePrincipalType": "Application", "createdDateTime": granted, "appRoles": [],
+                 "oauth2PermissionScopes": [], "tags": []}
+    exchange = next((sp["id"] for sp in apps["servicePrincipals"] if sp["appId"] == EXCHANGE_APP), None)
+    assigned = {k: list(v) for k, v in apps["appRoleAssignedTo"].items()}
+    if exchange:
+        assigned.setdefault(exchange, []).append({
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"evkit-emulator-assignment:{state.client_id}")),
+            "deletedDateTime": None, "appRoleId": MANAGE_AS_APP, "createdDateTime": granted,
+            "principalDisplayName": "evkit collector", "principalId": sp_id, "principalType": "ServicePrincipal",
+            "resourceDisplayName": "Office 365 Exchange Online", "resourceId": exchange})
+    return {"servicePrincipals": [*apps["servicePrincipals"], collector], "appRoleAssignedTo": assigned,
+            "oauth2PermissionGrants": apps["oauth2PermissionGrants"]}
 
 
 def _need(req: Request, any_of: tuple[str, ...]) -> Response | None:

@@ -93,5 +93,5 @@ def _apps(engine: Engine, case: CaseFile) -> dict[str, Any]:
     ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
     rows = app_rules.mail_apps(q.grants(engine), q.assignments(engine), q.consent_records(engine),
                                q.user_names(engine), q.mail_reads_by_app(engine, ws, we),
-                               (case.window_start, case.window_end))
+                               (case.window_start, case.window_end), collectors=q.collecting_apps(engine))
     return {"gap": gap, "lead_days": app_rules.LEAD.days, "apps": rows}

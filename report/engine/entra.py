@@ -38,7 +38,7 @@ _TABLES = {
     "app_assignments": {"id": "VARCHAR", "principal_id": "VARCHAR", "principal_name": "VARCHAR",
                         "resource_id": "VARCHAR", "app_role_id": "VARCHAR", "created": "VARCHAR", "src": "VARCHAR"},
 }
-TABLES = ("signins", *_TABLES)
+TABLES = ("signins", *_TABLES, "collecting_apps")
 
 
 # The fields of a signIn read from each page, in one parse (DuckDB's read_json, or the Python
@@ -88,6 +88,10 @@ def load(con: duckdb.DuckDBPyConnection, inventories: Sequence[Inventory], probl
             columns = {{bundle: 'VARCHAR', src: 'VARCHAR', s: '{_SIGNIN_STRUCT}'}}, maximum_object_size = {_MAX_OBJECT})""",
                     [jsonl.as_posix()])
     _finish_signins(con, problem)
+    con.execute("CREATE TABLE collecting_apps (bundle VARCHAR, app_id VARCHAR)")
+    for inv in inventories:  # the app each collection ran as (data/collection.json `client_id`)
+        if _lower(inv.collection.get("client_id")):
+            con.execute("INSERT INTO collecting_apps VALUES (?, ?)", [inv.name, _lower(inv.collection["client_id"])])
     for name, columns in _TABLES.items():
         con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
         unique = sorted(set(rows[name]))

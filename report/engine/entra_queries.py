@@ -136,3 +136,8 @@ def mail_reads_by_app(engine: Engine, ws: datetime, we: datetime) -> dict[str, d
                   WHERE operation IN ('MailItemsAccessed', 'Send', 'SendAs', 'SendOnBehalf')))
         WHERE v IS NOT NULL AND v <> '' AND ts >= ? AND ts < ?
         GROUP BY v""", [ws, we])}
+
+
+def collecting_apps(engine: Engine) -> set[str]:
+    """The app ids the bundles were collected with."""
+    return {app for (app,) in engine.rows("SELECT DISTINCT app_id FROM collecting_apps")}

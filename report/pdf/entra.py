@@ -60,7 +60,8 @@ def _apps(findings: dict[str, Any]) -> list:
         rows.append([f"{clean(a.get('name') or '-', 80)}\n{clean(a.get('app_id'), 40)}",
                      f"{_join(a.get('permissions'))} ({clean(a.get('type'))})", clean(a.get("consented_by") or "-"),
                      f"{when}: {clean(a.get('consent_time_basis'), 200)}",
-                     "yes" if a.get("recent") else ("unknown" if not a.get("consent_time_known") else "no"),
+                     "evkit" if a.get("collecting_app") else "yes" if a.get("recent")
+                     else ("unknown" if not a.get("consent_time_known") else "no"),
                      f"{used.get('records', 0):,} records: {_join(used.get('mailboxes'))}" if used else "-"])
     if rows:
         out += data_table(cols, rows, what="applications")

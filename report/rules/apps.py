@@ -56,9 +56,12 @@ def _consent_for(grant: Mapping[str, Any], consents: Sequence[Mapping[str, Any]]
 
 def mail_apps(grants: Sequence[Mapping[str, Any]], assignments: Sequence[Mapping[str, Any]],
               consents: Sequence[Mapping[str, Any]], users: Mapping[str, str],
-              used: Mapping[str, Mapping[str, Any]], window: tuple[datetime, datetime]) -> list[dict[str, Any]]:
+              used: Mapping[str, Mapping[str, Any]], window: tuple[datetime, datetime], *,
+              collectors: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Every grant that reaches mail, with who consented, when (or that it is unknown), whether it
-    falls in or shortly before the window, and the mail its app read or sent in the window."""
+    falls in or shortly before the window, and the mail its app read or sent in the window. The
+    app the evidence was collected with (`collectors`) is listed as such and never `recent`: its
+    Exchange.ManageAsApp grant is the investigation's own."""
     start, end = window
     rows = []
     for g in grants:
@@ -83,6 +86,12 @@ def mail_apps(grants: Sequence[Mapping[str, Any]], assignments: Sequence[Mapping
         rows.append(_row(a, "application", perms, "an administrator (admin consent)", when,
                          "the grant's createdDateTime" if when else "unknown: the grant states no time", [],
                          used, start, end))
+    own = {c.lower() for c in collectors}
+    for row in rows:
+        row["collecting_app"] = (row["app_id"] or "") in own
+        if row["collecting_app"]:
+            row["recent"] = False
+            row["consent_time_basis"] += "; the app this evidence was collected with"
     return sorted(rows, key=lambda r: (not r["recent"], r["consented_utc"] or "", r["app_id"] or "", r["type"]))
 
 

@@ -66,6 +66,9 @@ def test_sign_ins_and_mail_apps_in_the_pdf(collected):
         assert words in text, words
     bad = next(a for a in truth["apps"] if a["attacker"])
     assert f"{bad['consented_at'][:10]} {bad['consented_at'][11:16]}" in text
+    # the app the evidence was collected with holds Exchange.ManageAsApp since just before: listed, never a lead
+    own = [a for a in findings["applications"]["apps"] if a["collecting_app"]]
+    assert [(a["permissions"], a["recent"]) for a in own] == [(["Exchange.ManageAsApp"], False)]
 
 
 def test_without_entra_p1_the_report_falls_back_to_the_audit_log_and_says_so(tmp_path, signing_key):

@@ -91,6 +91,7 @@ def test_apps_grants_and_role_assignments(bec):
     sps, _ = _all(api, "/v1.0/servicePrincipals?$top=2")
     by_app = {sp["appId"]: sp for sp in sps}
     graph = by_app["00000003-0000-0000-c000-000000000000"]
+    assert bec.connection["client_id"] in by_app      # the investigator's own app is listed too
     assert {"Mail.Read", "Mail.Send"} <= {r["value"] for r in graph["appRoles"]}
     grants, _ = _all(api, "/v1.0/oauth2PermissionGrants?$top=1")
     assigned, _ = _all(api, f"/v1.0/servicePrincipals/{graph['id']}/appRoleAssignedTo")

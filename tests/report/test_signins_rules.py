@@ -64,3 +64,10 @@ def test_a_grant_without_a_consent_record_has_an_unknown_time():
     assert row["recent"] and row["consented_utc"] == "2023-05-20T00:00:00Z" and row["record_ids"] == ["c1"]
     old = {**consent, "ts": datetime(2022, 1, 1)}
     assert not apps.mail_apps([grant], [], [old], {}, {}, window)[0]["recent"]
+
+
+def test_the_collecting_app_is_listed_but_never_recent():
+    assignment = {"id": "a", "app_id": "collector", "name": "evkit", "resource_app_id": apps.EXCHANGE,
+                  "permission": "Exchange.ManageAsApp", "created": "2023-06-09T00:00:00Z"}
+    (row,) = apps.mail_apps([], [assignment], [], {}, {}, (W, W + timedelta(days=7)), collectors={"collector"})
+    assert row["collecting_app"] and not row["recent"] and "collected with" in row["consent_time_basis"]
