@@ -10,6 +10,7 @@ permissions consented in or shortly before the window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from evkit.report.casefile import CaseFile
@@ -18,6 +19,9 @@ from evkit.report.engine.loader import Engine
 from evkit.report.rules import apps as app_rules
 from evkit.report.rules import signins as rules
 from evkit.report.rules.suggest import Suggestion
+from evkit.times import format_plain, utc_or_none
+
+RETENTION = timedelta(days=30)  # Entra keeps sign-ins 30 days with P1/P2 (docs/microsoft-365.md §8.4)
 
 SIGNIN_LOG, AUDIT_LOG = "Entra sign-in log", "audit log (UserLoggedIn and UserLoginFailed records)"
 
@@ -62,10 +66,10 @@ def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     found = rules.new_values(history, accounts, case.window_start, q.known_values(engine),
                              "Entra sign-in log" if source == SIGNIN_LOG else "audit log")
     sessions = rules.sessions(attacker, q.mail_access_by_session(engine), q.mail_access_by_address(engine))
-    out = EntraAnalysis({"sign_ins": {"source": source, "gap": gap, "compromised_accounts": accounts,
-                                      "sessions": sessions}}, found)
-    if gap:
-        out.limitations.append(gap)
+    retention = _retention_note(q.signins_collected_from(engine), case) if source == SIGNIN_LOG else None
+    out = EntraAnalysis({"sign_ins": {"source": source, "gap": gap, "retention_note": retention,
+                                      "compromised_accounts": accounts, "sessions": sessions}}, found)
+    out.limitations += [text for text in (gap, retention) if text]
     out.sections["applications"] = _apps(engine, case)
     for app in out.sections["applications"]["apps"]:
         if app["recent"]:
@@ -78,6 +82,18 @@ def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     if app_gap:
         out.limitations.append(app_gap)
     return out
+
+
+def _retention_note(started: list[str], case: CaseFile) -> str | None:
+    """A sentence when the incident window starts before what the sign-in log still held when the
+    earliest collection of it began."""
+    times = [t for t in (utc_or_none(s) for s in started) if t is not None]
+    if not times or case.window_start >= min(times) - RETENTION:
+        return None
+    kept = min(times) - RETENTION
+    return (f"The Entra sign-in log keeps sign-ins for 30 days: it was collected from {format_plain(min(times))}, "
+            f"so sign-ins before {format_plain(kept)} may be missing from it (the audit log's UserLoggedIn "
+            "records, kept longer, still show interactive sign-ins).")
 
 
 def _apps(engine: Engine, case: CaseFile) -> dict[str, Any]:

@@ -141,3 +141,10 @@ def mail_reads_by_app(engine: Engine, ws: datetime, we: datetime) -> dict[str, d
 def collecting_apps(engine: Engine) -> set[str]:
     """The app ids the bundles were collected with."""
     return {app for (app,) in engine.rows("SELECT DISTINCT app_id FROM collecting_apps")}
+
+
+def signins_collected_from(engine: Engine) -> list[str]:
+    """When each collection holding `signins` ledger entries began (data/collection.json)."""
+    return [t for (t,) in engine.rows("""SELECT DISTINCT b.started_utc FROM bundles b
+        WHERE b.started_utc IS NOT NULL AND b.bundle IN (SELECT bundle FROM gaps WHERE source = 'signins')
+        ORDER BY 1""")]

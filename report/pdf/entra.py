@@ -23,8 +23,9 @@ def _signins(findings: dict[str, Any]) -> list:
     out: list = [rich(f"The sign-ins of the attacker's sessions (those attributed through the case's "
                       f"indicators), from the {esc(sec.get('source') or 'unknown source')}, each with the mail "
                       "access the same session (or, failing that, the same address) went on to.", "body")]
-    if sec.get("gap"):
-        out.append(note(clean(sec["gap"], 600)))
+    for key in ("gap", "retention_note"):
+        if sec.get(key):
+            out.append(note(clean(sec[key], 600)))
     cols = [Column("Session / time (UTC)", 0.2, mono=True), Column("Sign-ins", 0.08, True),
             Column("Address", 0.13), Column("App / device", 0.17), Column("User agent", 0.22, limit=240),
             Column("Mail access (records, mailboxes)", 0.2)]

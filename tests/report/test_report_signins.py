@@ -68,6 +68,8 @@ def test_sign_in_log_joined_to_mail_access_and_escaped(tmp_path):
     result = run_report([root], tmp_path / "case.toml", tmp_path / "out", **permissive_report_options())
     section = result.findings["sign_ins"]
     assert section["source"] == "Entra sign-in log" and section["gap"] is None
+    # collected in November 2026 for a window in June 2023: far past the log's 30 days
+    assert "keeps sign-ins for 30 days" in section["retention_note"] and "30 October 2026" in section["retention_note"]
     (session,) = section["sessions"]
     assert session["session_id"] == SID and session["joined_by"] == "session"
     assert session["mail_access"]["record_ids"] == ["r-read"] and session["user_agents"] == [UA]
@@ -87,7 +89,21 @@ def test_failed_sign_in_log_falls_back_to_the_audit_log_and_says_why(tmp_path):
     result = run_report([root], tmp_path / "case.toml", tmp_path / "out", **permissive_report_options())
     section = result.findings["sign_ins"]
     assert section["source"].startswith("audit log") and "Entra ID P1" in section["gap"]
+    assert section["retention_note"] is None
     (session,) = section["sessions"]
     assert [s["id"] for s in session["sign_ins"]] == ["r-logon"] and session["user_agents"] == ["Mozilla/5.0"]
     assert session["mail_access"]["record_ids"] == ["r-read"]
     assert any("Entra ID P1" in line for line in result.findings["limitations"])
+
+
+def test_no_retention_note_when_collected_within_30_days():
+    from datetime import datetime, timezone
+
+    from evkit.report.casefile import CaseFile, Indicators
+    from evkit.report.entra_analysis import _retention_note
+
+    case = CaseFile("IR", "C", datetime(2023, 6, 5, tzinfo=timezone.utc), datetime(2023, 6, 10, tzinfo=timezone.utc),
+                    Indicators())
+    assert _retention_note(["2023-06-20T00:00:00Z"], case) is None
+    assert _retention_note(["2023-07-20T00:00:00Z"], case) is not None
+    assert _retention_note([], case) is None
