@@ -92,6 +92,11 @@ def check(cfg: CollectConfig, tokens: TokenProvider, *,
             _mgmt(probe, cfg)
         elif source == "mailbox":
             _mailbox(probe, cfg)
+        elif source == "signins":
+            probe.get("signins", "sign-in log", f"{graph}/beta/auditLogs/signIns?$top=1", cfg.endpoints.graph_scope)
+        elif source == "apps":
+            for what in ("servicePrincipals", "oauth2PermissionGrants"):
+                probe.get("apps", what, f"{graph}/v1.0/{what}?$top=1", cfg.endpoints.graph_scope)
     return report
 
 

@@ -400,7 +400,8 @@ def _final_error(method: str, url: str, reply: RawReply) -> Exception:
     request_id = header(reply.headers, "request-id") or header(reply.headers, "client-request-id")
     text = f"{method} {url}: HTTP {reply.status} {error_message(reply.body)}".rstrip()
     if reply.status in (401, 403):
-        return AuthError(text + " (check the app's permissions and directory role)", status=reply.status, url=url)
+        return AuthError(text + " (check the app's permissions and directory role)", status=reply.status, url=url,
+                         code=error_code(reply.body))
     return ApiError(text, status=reply.status, url=url, request_id=request_id, code=error_code(reply.body))
 
 

@@ -55,7 +55,7 @@ CLOUDS: dict[str, Cloud] = {
                   "https://manage.protection.apps.mil", "https://outlook-dod.office365.us"),
 }
 
-SOURCES = ("ual", "graph", "mgmt", "config", "licences", "mailbox")
+SOURCES = ("ual", "graph", "mgmt", "config", "licences", "mailbox", "signins", "apps")
 # `mailbox` source scope: the mailboxes in `users` (every mailbox when it is empty), or every mailbox.
 MAILBOX_SCOPES = ("users", "all")
 AUTH_METHODS = ("certificate", "secret", "device-code")
@@ -71,7 +71,7 @@ DEFAULT_OPERATIONS: tuple[str, ...] = (
     "Create", "Update", "Move", "MoveToDeletedItems", "SoftDelete", "HardDelete",
     "UserLoggedIn", "UserLoginFailed",
     "Set-Mailbox", "Set-MailboxAuditBypassAssociation", "Set-AdminAuditLogConfig",
-    "Set-OrganizationConfig", "Change user license.", "Update user.",
+    "Set-OrganizationConfig", "Change user license.", "Update user.", "Consent to application.",
 )
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -20,10 +20,11 @@ class ConfigError(CollectorError):
 class AuthError(CollectorError):
     """A token could not be obtained, or the API refused it (401/403: `status` and `url` say which)."""
 
-    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None, url: str = "", code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.url = url
+        self.code = code  # the service's error code, when the body names one
 
 
 class NetworkError(CollectorError):

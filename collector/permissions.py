@@ -27,11 +27,14 @@ class Requirement:
     """One thing the app needs: an Entra application permission or an Exchange role group."""
 
     name: str
-    kind: str   # "app-permission" | "role-group"
+    kind: str   # "app-permission" | "role-group" | "licence"
     api: str = ""
 
     def fix(self, cfg: CollectConfig) -> str:
         app = cfg.auth.client_id
+        if self.kind == "licence":
+            return (f"the tenant needs {self.name} (or P2) for the sign-in log API: without it the report "
+                    f"falls back to the audit log's UserLoggedIn records and states the gap")
         if self.kind == "role-group":
             return (f"in Exchange Online PowerShell register the app's service principal once with "
                     f"New-ServicePrincipal -AppId {app} -ObjectId <its Enterprise application object id> "
@@ -41,7 +44,7 @@ class Requirement:
                 f"{self.name} ({self.api}) and grant admin consent")
 
     def describe(self, cfg: CollectConfig) -> str:
-        what = "Exchange role group" if self.kind == "role-group" else "application permission"
+        what = {"role-group": "Exchange role group", "licence": "licence"}.get(self.kind, "application permission")
         return f"missing {what} {self.name}: {self.fix(cfg)}"
 
 
@@ -57,8 +60,15 @@ AUDIT_QUERY = Requirement("AuditLogsQuery.Read.All", "app-permission", GRAPH_API
 ORGANIZATION = Requirement("Organization.Read.All", "app-permission", GRAPH_API)
 USERS = Requirement("User.Read.All", "app-permission", GRAPH_API)
 MAIL_BASIC = Requirement("Mail.ReadBasic.All", "app-permission", GRAPH_API)  # evkit resolve only
+# the sign-in log's documentation asks for AuditLog.Read.All and Directory.Read.All together
+# (docs/microsoft-365.md §10); the refusal names both
+SIGNIN_LOG = Requirement("AuditLog.Read.All and Directory.Read.All", "app-permission", GRAPH_API)
+ENTRA_P1 = Requirement("Microsoft Entra ID P1", "licence")
+APPLICATIONS = Requirement("Application.Read.All", "app-permission", GRAPH_API)
+GRANTS = Requirement("DelegatedPermissionGrant.Read.All", "app-permission", GRAPH_API)
+NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 ALL = (EXCHANGE_APP, AUDIT_LOGS_GROUP, ORG_VIEW_GROUP, ACTIVITY_FEED, AUDIT_QUERY, ORGANIZATION, USERS,
-       RECIPIENT_GROUP)
+       RECIPIENT_GROUP, SIGNIN_LOG, APPLICATIONS, GRANTS)
 
 
 class PermissionMissing(AuthError):
@@ -69,11 +79,21 @@ class PermissionMissing(AuthError):
         self.requirement = requirement
 
 
-def requirement_for(url: str, status: int | None, cmdlet: str | None = None) -> Requirement | None:
-    """What a refusal (`status` 401/403) of a call to `url` means the app is missing."""
+def requirement_for(url: str, status: int | None, cmdlet: str | None = None,
+                    code: str | None = None) -> Requirement | None:
+    """What a refusal (`status` 401/403, with the service's error `code`) of a call to `url` means
+    the app (or the tenant) is missing."""
     path = url.split("?", 1)[0]
     if status not in (401, 403):
         return None
+    if code == NON_PREMIUM:
+        return ENTRA_P1
+    if path.endswith("/auditLogs/signIns"):
+        return SIGNIN_LOG
+    if "/servicePrincipals" in path:
+        return APPLICATIONS
+    if path.endswith("/oauth2PermissionGrants"):
+        return GRANTS
     if path.endswith("/InvokeCommand"):
         if status == 401:
             return EXCHANGE_APP
@@ -98,7 +118,7 @@ def missing(exc: AuthError, cfg: CollectConfig, cmdlet: str | None = None) -> Pe
     if isinstance(exc, PermissionMissing):
         return exc
     url, status = getattr(exc, "url", "") or "", getattr(exc, "status", None)
-    need = requirement_for(url, status, cmdlet)
+    need = requirement_for(url, status, cmdlet, getattr(exc, "code", None))
     if need is None:
         return None
     host = url.split("/")[2] if "://" in url else url

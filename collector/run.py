@@ -232,6 +232,7 @@ def collection_record(cfg: CollectConfig, writer: BundleWriter, state: RunState,
         "case_id": cfg.case_id, "collection_id": writer.collection_id,
         "examiner": cfg.examiner, "signer_fingerprint": key.fingerprint,
         "tenant": {"id": cfg.tenant_id, "domain": cfg.tenant_domain, "cloud": cfg.cloud},
+        "client_id": cfg.auth.client_id,   # the app that collected: the report never takes it for a lead
         "window": {"start": format_iso(cfg.window_start), "end": format_iso(cfg.window_end)},
         "sources": list(cfg.sources), "operations": list(cfg.operations), "users": list(cfg.users),
         "started_utc": state.data.get("started_utc"), "finished_utc": format_iso(finished.replace(microsecond=0)),

@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 from evkit.emulator import mail
+from evkit.emulator import entra
 from evkit.emulator import records as rec
 from evkit.emulator.state import State
 from evkit.emulator.tokens import permissions
-from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, parse_utc
+from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, odata_top, parse_utc
 
 USER_DEFAULT_TOP = 100
 USER_MAX_TOP = 999
@@ -52,7 +53,7 @@ def handle(state: State, req: Request) -> Response:
                        code="Forbidden", message="Missing role permissions on the request. API requires one "
                        "of 'AuditLogsQuery.Read.All, AuditLogsQuery-Exchange.Read.All'.")
         return denied or _audit(state, req, version, rest[3:])
-    return _not_found(req)
+    return entra.handle(state, req, version, rest) or _not_found(req)
 
 
 def _not_found(req: Request) -> Response:
@@ -88,20 +89,6 @@ def _read_skiptoken(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _top(req: Request, default: int, maximum: int) -> int | Response:
-    raw = req.query.get("$top")
-    if raw is None:
-        return default
-    try:
-        top = int(raw)
-    except ValueError:
-        return graph_error(400, "BadRequest", f"Invalid value '{raw}' for query option $top.")
-    if top < 1 or top > maximum:
-        return graph_error(400, "Request_UnsupportedQuery", f"Invalid page size specified: '{top}'. Must be "
-                           f"between 1 and {maximum} inclusive.")
-    return top
-
-
 def _skus(state: State, req: Request, version: str) -> Response:
     select = req.query.get("$select")
     skus = [_select(s, select) for s in state.scenario.subscribed_skus]
@@ -120,7 +107,7 @@ def _find_user(state: State, key: str) -> dict[str, Any] | None:
 def _users(state: State, req: Request, version: str, rest: list[str]) -> Response:
     select = req.query.get("$select")
     if not rest:
-        top = _top(req, USER_DEFAULT_TOP, USER_MAX_TOP)
+        top = odata_top(req, USER_DEFAULT_TOP, USER_MAX_TOP)
         if isinstance(top, Response):
             return top
         offset = 0
@@ -309,7 +296,7 @@ def _records(state: State, req: Request, version: str, query: dict[str, Any], ur
     if query["status"] != "succeeded":
         return graph_error(400, "BadRequest", f"The audit log query '{query['id']}' has not completed; its status "
                            f"is '{query['status']}'.")
-    top = _top(req, state.options.graph_page_size, RECORDS_MAX_TOP)
+    top = odata_top(req, state.options.graph_page_size, RECORDS_MAX_TOP)
     if isinstance(top, Response):
         return top
     cursor = None

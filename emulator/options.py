@@ -10,7 +10,8 @@ from evkit.emulator.errors import UsageError
 from evkit.emulator.faults import parse_faults
 
 # Application permissions the default app holds, per resource (docs/microsoft-365.md §1.1, §2.2, §5.1, §6.5).
-GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All", "Mail.ReadBasic.All")
+GRAPH_ROLES = ("AuditLogsQuery.Read.All", "Organization.Read.All", "User.Read.All", "AuditLog.Read.All",
+               "Application.Read.All", "DelegatedPermissionGrant.Read.All", "Mail.ReadBasic.All")
 MANAGE_ROLES = ("ActivityFeed.Read", "ActivityFeed.ReadDlp", "ServiceHealth.Read")
 EXCHANGE_ROLES = ("Exchange.ManageAsApp",)
 # The Entra directory role app-only Exchange access also needs; shows in the token's `wids`.
@@ -60,6 +61,8 @@ class Options:
     exchange_page_size: int = 1000      # Get-Mailbox page before @odata.nextLink (Prefer overrides)
     purged_items: tuple[str, ...] = ()  # InternetMessageIds no longer in any mailbox (hard-deleted or
                                         # purged after the scenario): Graph finds no message for them
+    entra_p1: bool = True               # the tenant has Entra ID P1 (else the sign-in log API refuses)
+    signin_page_size: int = 1000        # sign-ins per page without $top (Microsoft's default)
 
     def validate(self) -> None:
         parse_faults(self.faults)  # strict: raises FaultSpecError naming the bad item
@@ -71,7 +74,7 @@ class Options:
         if self.mgmt_subscriptions not in ("", "enabled", "none"):
             raise UsageError("mgmt_subscriptions must be 'enabled' or 'none'")
         for name in ("token_lifetime", "graph_page_size", "mgmt_page_size", "mgmt_blob_records",
-                     "exchange_page_size"):
+                     "exchange_page_size", "signin_page_size"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name.replace('_', '-')} must be positive")
         for name in ("latency_ms", "max_concurrency", "device_interval", "device_approve_after",

@@ -122,3 +122,18 @@ def aad_error(status: int, error: str, code: int, description: str) -> Response:
             "error_codes": [code], "timestamp": now.strftime("%Y-%m-%d %H:%M:%SZ"),
             "trace_id": trace, "correlation_id": corr}
     return json_response(status, body)
+
+
+def odata_top(req: Request, default: int, maximum: int) -> int | Response:
+    """A Graph collection's `$top` (default when absent), or Graph's 400 for a bad one."""
+    raw = req.query.get("$top")
+    if raw is None:
+        return default
+    try:
+        top = int(raw)
+    except ValueError:
+        return graph_error(400, "BadRequest", f"Invalid value '{raw}' for query option $top.")
+    if top < 1 or top > maximum:
+        return graph_error(400, "Request_UnsupportedQuery", f"Invalid page size specified: '{top}'. Must be "
+                           f"between 1 and {maximum} inclusive.")
+    return top

@@ -63,7 +63,7 @@ public_client_id = {_toml_str(state.public_client_id)}
 
 [collection]
 window = {window}
-sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]
+sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox", "signins", "apps"]
 operations = []
 users = []
 

@@ -17,6 +17,7 @@ from typing import Any
 from evkit.evidence.inventory import Inventory, scan_bundles
 from evkit.evidence.itemmeta import is_resolve_bundle, read_item_metadata
 from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block, redact_sends
+from evkit.report import entra_analysis
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
@@ -29,6 +30,7 @@ from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
 from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
+from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.tenancy import case_id_warnings, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
@@ -60,7 +62,8 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 # ---- the whole run ------------------------------------------------------------------------------
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
-           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]]]:
+           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
+                                         entra_analysis.EntraAnalysis]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
     analysis, suggested indicators, completeness rows); what could not be read joins `problems`."""
     engine.load(inventories)
@@ -69,10 +72,11 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     analysis = analyse(engine, case, folder_items=incident.folder_item_counts(cfg), config_unknown=unknown,
                        unreadable_inputs=queries.blind_problem_count(engine))
     problems += incident.window_coverage_problems(analysis.evidence_gaps, cfg, case)
-    suggested = suggestions(engine, case)
+    entra = entra_analysis.analyse(engine, case)
+    suggested = merge(suggestions(engine, case), entra.suggestions)
     problems += queries.load_problems(engine)
     completeness = queries.completeness_rows(engine)
-    return tampering, analysis, suggested, completeness
+    return tampering, analysis, suggested, completeness, entra
 
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
@@ -108,7 +112,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(inventories))
         try:
-            tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems)
+            tampering, analysis, suggested, completeness, entra = _query(engine, inventories, case, cfg, problems)
             unread = load_mailbox_state(engine, inventories)
             mailbox_state = state_block(engine, analysis, unread)
             known = set(problems)
@@ -127,8 +131,10 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   warnings=intake.warnings,
                                   tampering=incident.config_changes_in_window(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
-                                  limitations=limitations, types=types,
+                                  limitations=limitations + entra.limitations, types=types,
                                   item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta))
+        findings.update(entra.sections)  # sign-ins and mail-reading apps (report.entra_analysis)
+        findings["summary"]["points"] += entra.points
         findings["mailbox_state"] = mailbox_state
         if redact_subjects:
             findings["sends"] = redact_sends(findings["sends"])

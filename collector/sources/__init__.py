@@ -14,4 +14,6 @@ SOURCE_MODULES = {
     # run by `evkit resolve` only (collector/cli_resolve.py); not a source a collect.toml can name
     "items": "evkit.collector.sources.items",
     "mailbox": "evkit.collector.sources.mailbox",
+    "signins": "evkit.collector.sources.signins",
+    "apps": "evkit.collector.sources.apps",
 }

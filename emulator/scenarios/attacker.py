@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from evkit.emulator.scenarios import constants as C
 from evkit.emulator.scenarios.activity import Context, Event
+from evkit.emulator.scenarios.apps import Consent, sp_id
 from evkit.emulator.scenarios.baseline import CI_DESKTOP, CI_OWA, UA_OUTLOOK
 from evkit.emulator.scenarios.ids import guid_from
 from evkit.emulator.scenarios.model import Mailbox, item_identity
@@ -40,6 +41,7 @@ class Attack:
     targets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hidden_rules: list[tuple[str, str]] = field(default_factory=list)  # (mailbox, rule name): -IncludeHidden only
+    consents: list[Consent] = field(default_factory=list)
 
 
 class Script:
@@ -152,6 +154,13 @@ class Script:
         self._add(Event(t, "admin", mailbox, ctx, data={
             "cmdlet": cmdlet, "object": object_id, "params": params, "effect": effect,
             "tampering": tampering}))
+
+    def consent(self, t: int, ctx: Context, app_id: str, app_name: str, scopes: tuple[str, ...]) -> None:
+        """The compromised user consents to an app (delegated permissions on Microsoft Graph)."""
+        c = Consent(t, app_id, app_name, ctx.user, self.mbx[ctx.user].object_id, scopes)
+        self.attack.consents.append(c)
+        self._add(Event(t, "consent", ctx.user, ctx, data={
+            "consent": c, "sp": sp_id(self.seed, app_id), "resource_sp": sp_id(self.seed, C.GRAPH_APP)}))
 
     def remove_audit_plan(self, t: int, ctx: Context, target: str) -> None:
         self._add(Event(t, "licence", target, ctx, data={"tampering": True}))

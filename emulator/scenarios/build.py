@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from evkit.emulator.scenarios import apps as A
 from evkit.emulator.scenarios import constants as C
 from evkit.emulator.scenarios.attacker import Script
 from evkit.emulator.scenarios.baseline import OwnerBaseline, make_profile
@@ -176,6 +177,13 @@ class Scenario:
         return self.store.count(start, end, operations)
 
     @property
+    def apps(self) -> dict[str, Any]:
+        """servicePrincipals, oauth2PermissionGrants and appRoleAssignedTo (emulator/scenarios/apps.py)."""
+        if not hasattr(self, "_apps"):
+            self._apps: dict[str, Any] = json.loads((self.workdir / "apps.json").read_text(encoding="utf-8"))
+        return self._apps
+
+    @property
     def ground_truth(self) -> dict[str, Any]:
         return json.loads(self.ground_truth_path.read_text(encoding="utf-8"))
 
@@ -273,6 +281,9 @@ def _generate(spec: ScenarioSpec, seed: int, params: dict[str, Any], workdir: Pa
     state, doc["mailbox_state"] = mailbox_state.build_state(key, DOMAIN, mailboxes, planned, attack.hidden_rules,
                                                             records_dir)
     _write_json(workdir / mailbox_state.FILE, state)
+    doc["apps"] = A.truth(attack.consents, spec.incident_start)
+    admin = next((m.object_id for m in mailboxes.values() if m.is_admin), "")
+    _write_json(workdir / "apps.json", A.directory(key, tenant_id, attack.consents, admin))
     write_truth(workdir / "ground-truth.json", doc)
     (workdir / "case.toml").write_text(
         case_toml(f"EMU-{spec.name.upper()}-{seed}", ORG_DISPLAY, window, day_one),

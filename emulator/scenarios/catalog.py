@@ -121,6 +121,8 @@ def plan_bec(s: Script, u: dict[str, str], D: int, p: dict[str, Any]) -> None:  
     # the malicious app: first used from the day-one address, later from IP2 in the same
     # Entra session (AADSessionId), reading other mailboxes as alice's delegate
     app1 = s.context("app1", alice, IP1, "app", app_id=APP_ID)
+    # alice (the attacker, in her browser session) consents to the app's delegated Mail.Read
+    s.consent(D + 14 * HOUR + 120, owa1, APP_ID, "Mail Sync Tool", ("Mail.Read", "offline_access", "User.Read"))
     s.signin(D + 14 * HOUR + 300, app1, resource=C.GRAPH_APP)
     s.reads(D + 14 * HOUR + 360, D + 14 * HOUR + 2400, alice, app1, "\\Inbox",
             s.pick(alice, "\\Inbox", 30))

@@ -74,7 +74,7 @@ DEFAULT_OPERATIONS = frozenset({
     "Create", "Update", "Move", "MoveToDeletedItems", "SoftDelete", "HardDelete",
     "UserLoggedIn", "UserLoginFailed",
     "Set-Mailbox", "Set-MailboxAuditBypassAssociation", "Set-AdminAuditLogConfig",
-    "Set-OrganizationConfig", "Change user license.", "Update user.",
+    "Set-OrganizationConfig", "Change user license.", "Update user.", "Consent to application.",
 })
 
 # Operations that change a mailbox's rules, forwarding or permissions: the attacker's are

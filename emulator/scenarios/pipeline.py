@@ -85,7 +85,7 @@ class Pipeline:
         self._handlers: dict[str, Callable[[Event], None]] = {
             "arrive": self._arrive, "bind": self._bind, "sync": self._sync, "send": self._send,
             "delete": self._delete, "search": self._search, "signin": self._signin,
-            "admin": self._admin, "licence": self._licence,
+            "admin": self._admin, "licence": self._licence, "consent": self._consent,
         }
 
     # ---- gating ------------------------------------------------------------------------
@@ -310,6 +310,19 @@ class Pipeline:
         effect = d.get("effect")
         if effect:
             self._apply(effect, ev.t)
+
+    def _consent(self, ev: Event) -> None:
+        """'Consent to application.' (AzureActiveDirectory): a directory event with no client
+        address or session, so no indicator reaches it (docs/microsoft-365.md §11)."""
+        if not self.org.ingestion:
+            self.obs.on_event(ev, "ingestion-off")
+            return
+        rid = self.ids.next()
+        rec = self.f.consent(ev.t, rid, self.mbx[ev.ctx.user], ev.data["consent"], ev.data["sp"],
+                             ev.data["resource_sp"])
+        self._emit(ev.t, rec["Operation"], rec)
+        self.obs.on_event(ev, "logged")
+        self.obs.on_record(ev.t, rid, rec["Operation"], ev.ctx.user, ev.ctx, "", [], {"unattributable": True})
 
     def _apply(self, effect: tuple, t: int) -> None:
         what = effect[0]

@@ -219,7 +219,8 @@ class RecordFactory:
             {"Name": "ResultStatusDetail", "Value": "Failed" if failed else "Success"},
             {"Name": "UserAgent", "Value": ctx.user_agent},
             {"Name": "UserAuthenticationMethod", "Value": "1"},
-            {"Name": "RequestType", "Value": "OAuth2:Authorize"}]
+            {"Name": "RequestType", "Value": "OAuth2:Token" if ctx.client_info.startswith("Client=REST")
+             else "OAuth2:Authorize"}]
         rec["ModifiedProperties"] = []
         rec["Actor"] = [{"ID": user.object_id, "Type": 0}, {"ID": user.upn, "Type": 5}]
         rec["ActorContextId"] = self.tenant_id
@@ -239,6 +240,36 @@ class RecordFactory:
         rec["ErrorNumber"] = "50126" if failed else "0"
         if failed:
             rec["LogonError"] = "InvalidUserNameOrPassword"
+        return rec
+
+    def consent(self, t: int, rid: str, user: Mailbox, consent: Any, sp: str, resource_sp: str) -> dict[str, Any]:
+        """'Consent to application.' (RecordType 8, AzureActiveDirectory): ObjectId is the app's
+        service principal; ConsentAction.Permissions carries the grant as Entra writes it."""
+        rec = self._head(t, rid, "Consent to application.", 8, user.upn, workload="AzureActiveDirectory",
+                         status="Success")
+        rec["ObjectId"] = sp
+        rec["UserId"] = user.upn
+        rec["AzureActiveDirectoryEventType"] = 1
+        grant = (f"[[Id: {guid_from('grant-id', rid)}, ClientId: {sp}, PrincipalId: {user.object_id}, "
+                 f"ResourceId: {resource_sp}, ConsentType: Principal, Scope: {' '.join(consent.scopes)}, "
+                 f"CreatedDateTime: , LastModifiedDateTime: ]]")
+        rec["ModifiedProperties"] = [
+            {"Name": "ConsentContext.IsAdminConsent", "NewValue": "False", "OldValue": ""},
+            {"Name": "ConsentContext.OnBehalfOfAll", "NewValue": "False", "OldValue": ""},
+            {"Name": "ConsentAction.Permissions", "NewValue": grant, "OldValue": ""},
+            {"Name": "TargetId.ServicePrincipalNames", "NewValue": consent.app_id, "OldValue": ""}]
+        rec["ExtendedProperties"] = [{"Name": "additionalDetails", "Value": "{}"},
+                                     {"Name": "extendedAuditEventCategory", "Value": "ServicePrincipal"}]
+        rec["Actor"] = [{"ID": "Microsoft_Azure_Portal", "Type": 1}, {"ID": user.upn, "Type": 5},
+                        {"ID": user.object_id, "Type": 2}, {"ID": f"User_{user.object_id}", "Type": 2}]
+        rec["ActorContextId"] = self.tenant_id
+        rec["InterSystemsId"] = guid_from("isid", rid)
+        rec["IntraSystemId"] = guid_from("intra", rid)
+        rec["SupportTicketId"] = ""
+        rec["Target"] = [{"ID": f"ServicePrincipal_{sp}", "Type": 2}, {"ID": sp, "Type": 2},
+                         {"ID": "ServicePrincipal", "Type": 2}, {"ID": consent.app_name, "Type": 1},
+                         {"ID": consent.app_id, "Type": 2}]
+        rec["TargetContextId"] = self.tenant_id
         return rec
 
     def admin_cmdlet(self, t: int, rid: str, ctx: Context, cmdlet: str, object_id: str,

@@ -66,6 +66,7 @@ class TruthRecorder:
         self.attacker_records: dict[str, list[str]] = defaultdict(list)
         self.tampering: list[dict[str, Any]] = []
         self.mailbox_changes: list[dict[str, Any]] = []
+        self.sign_ins: list[dict[str, Any]] = []   # the attacker's, as the sign-in log shows them
 
     # ---- observer protocol -------------------------------------------------------------
     def on_record(self, t: int, rid: str, op: str, mailbox: str, ctx: Context | None,
@@ -81,6 +82,11 @@ class TruthRecorder:
             self.tampering.append({"time": _z(t), "operation": op, "actor": ctx.user if ctx else "",
                                    "target": mailbox, "record_id": rid,
                                    "reach": ctx.reach if attacker else ""})
+        if attacker and op in ("UserLoggedIn", "UserLoginFailed"):
+            self.sign_ins.append({"id": rid, "time": _z(t), "account": ctx.user, "ip": ctx.ip,
+                                  "session_id": ctx.aad_session_id, "app_id": ctx.client_app_id or ctx.app_id,
+                                  "user_agent": ctx.user_agent, "failed": op == "UserLoginFailed",
+                                  "reach": ctx.reach})
         if attacker and op in C.MAILBOX_CHANGE_OPERATIONS:
             self.mailbox_changes.append({"time": _z(t), "operation": op, "mailbox": mailbox,
                                          "record_id": rid, "reach": ctx.reach})
@@ -125,7 +131,7 @@ class TruthRecorder:
             box.unlogged_searches.append({"time": _z(ev.t), "query": ev.data["query"],
                                           "reason": outcome})
             return
-        if ev.kind == "signin" or ev.kind == "admin" or ev.kind == "licence":
+        if ev.kind in ("signin", "admin", "licence", "consent"):
             return
         reason = outcome if not outcome.startswith("audit-set-lacks-") else \
             "audit-set-lacks-MailItemsAccessed" if ev.kind in ("bind", "sync") else outcome
@@ -180,6 +186,7 @@ class TruthRecorder:
             "attacker_record_ids": {k: v for k, v in sorted(self.attacker_records.items())},
             "tampering": self.tampering,
             "mailbox_changes": self.mailbox_changes,
+            "sign_ins": self.sign_ins,
             "requires_suggested": requires_suggested,
             "notes": list(attack.notes),
             "mailboxes": mailboxes,

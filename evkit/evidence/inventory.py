@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.evidence.errors import EvidenceError
-from evkit.evidence.kinds import ITEMS_BATCH, RECORD_KINDS, is_config_kind
+from evkit.evidence.kinds import ITEMS_BATCH, RECORD_KINDS, is_config_kind, is_entra_kind
 from evkit.evidence.layout import COLLECTION, DATA, IMPORTS_DIR, RAW_DIR
 from evkit.evidence.sidecars import (SIDECAR_SUFFIX, imported_body, is_success, page_status, read_json_file,
                                     read_page_sidecar)
@@ -51,6 +51,7 @@ class Inventory:
     collection: dict[str, Any]
     record_pages: list[Page] = field(default_factory=list)
     config_pages: list[Page] = field(default_factory=list)
+    entra_pages: list[Page] = field(default_factory=list)  # sign-ins and applications (kinds.is_entra_kind)
     imports: list[ImportFile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     item_pages: list[Page] = field(default_factory=list)  # item metadata (evkit.evidence.itemmeta)
@@ -138,6 +139,8 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
         inv.config_pages.append(page)
     elif kind == ITEMS_BATCH:
         inv.item_pages.append(page)
+    elif is_entra_kind(kind):
+        inv.entra_pages.append(page)
 
 
 def _add_import(inv: Inventory, sidecar: Path) -> None:

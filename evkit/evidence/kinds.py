@@ -15,6 +15,8 @@ CONFIG_PREFIX = "config."  # config.<cmdlet>: one page of an Exchange configurat
 LICENCES_PREFIX = "licences."  # licences.<what>: one Graph page about licences
 ITEMS_BATCH = "items.batch"  # one Graph JSON batch of message lookups by InternetMessageId (evkit resolve)
 MAILBOX_PREFIX = "mailbox."  # mailbox.<cmdlet>: one page of a mailbox-state cmdlet (rules, permissions...)
+SIGNINS_PAGE = "signins.page"  # one page of the Entra sign-in log (Graph auditLogs/signIns)
+APPS_PREFIX = "apps."  # apps.<collection>: one Graph page of service principals, grants or assignments
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,16 @@ def config_kind(cmdlet: str) -> str:
 def licences_kind(what: str) -> str:
     """The kind of a licence page: `licences.subscribedSkus`."""
     return LICENCES_PREFIX + what
+
+
+def apps_kind(what: str) -> str:
+    """The kind of an applications page: `apps.servicePrincipals`."""
+    return APPS_PREFIX + what
+
+
+def is_entra_kind(kind: str) -> bool:
+    """Whether a page is Entra evidence the report reads apart from audit records (sign-ins, apps)."""
+    return kind == SIGNINS_PAGE or kind.startswith(APPS_PREFIX)
 
 
 def is_config_kind(kind: str) -> bool:

@@ -31,6 +31,7 @@ from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
 from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
+from evkit.report.engine import entra
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
 from evkit.report.errors import QueryError
 from evkit.times import iso_utc
@@ -74,7 +75,7 @@ _CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are i
 
 TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies",
           "accessed_items", "synced_folders", "item_mentions", "searches", "sends", "event_keys", "sessions", "gaps",
-          "bundles", "problems")
+          "bundles", "problems", *entra.TABLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class Engine:
         self._finish_events()
         for name, sql in DERIVED.items():
             self.con.execute(f"CREATE VIEW {name} AS {sql}")
+        entra.load(self.con, inventories, self._problem)
 
     def _bulk_load(self, jobs: list[tuple[Inventory, str, list[Page]]]) -> list[tuple[Inventory, Page]]:
         """Bulk-read every chunk of pages; return the pages DuckDB could not read, in job order.

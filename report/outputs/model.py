@@ -108,3 +108,5 @@ class Findings(TypedDict):
     limitations: list[str]
     item_metadata: NotRequired[dict[str, Any]]  # only with a resolve bundle (report.outputs.itemmeta)
     mailbox_state: NotRequired[dict[str, Any]]  # the mailbox source's findings (report.mailbox_state)
+    sign_ins: NotRequired[dict[str, Any]]  # the attacker's sign-ins (report.entra_analysis)
+    applications: NotRequired[dict[str, Any]]  # apps that can read mail (report.entra_analysis)

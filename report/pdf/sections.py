@@ -14,6 +14,7 @@ from reportlab.platypus import CondPageBreak, Flowable
 
 from evkit.report.outputs.model import Findings
 from evkit.report.coverage.assess import explain
+from evkit.report.pdf import entra
 from evkit.report.pdf.common import (
     Column, as_dict, as_list, as_rows, clean, count_text, data_table, esc, none_found, plural, rich,
     section,
@@ -267,7 +268,7 @@ SECTIONS: tuple[tuple[str, Callable[[Findings], list[Flowable]]], ...] = (
     ("Indicators", _indicators),
     ("Audit coverage", _coverage),
     ("Completeness of the collection", _completeness),
-)
+) + entra.SECTIONS
 SECTION_TITLES = tuple(title for title, _ in SECTIONS)
 
 

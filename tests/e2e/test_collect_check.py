@@ -31,6 +31,10 @@ CASES = {
     # Get-InboxRule and Get-RecipientPermission: the Mail Recipients role, in no view-only group
     "Recipient Management": ({"mailbox"}, ("Exchange role group Recipient Management",
                                            'Add-RoleGroupMember -Identity "Recipient Management"')),
+    "AuditLog.Read.All": ({"signins"}, ("application permission AuditLog.Read.All and Directory.Read.All",
+                                        "Microsoft Graph")),
+    "Application.Read.All": ({"apps"}, ("application permission Application.Read.All",)),
+    "DelegatedPermissionGrant.Read.All": ({"apps"}, ("application permission DelegatedPermissionGrant.Read.All",)),
 }
 
 
@@ -59,7 +63,8 @@ def test_everything_in_place_exits_0(emu, env, capsys) -> None:
     code, lines = run_check(emu, capsys)
     assert code == 0, lines
     assert lines and all(line.startswith("ok  ") for line in lines)
-    assert {line.split()[1].rstrip(":") for line in lines} == {"ual", "mgmt", "graph", "config", "licences", "mailbox"}
+    assert {line.split()[1].rstrip(":") for line in lines} == {"ual", "mgmt", "graph", "config", "licences",
+                                                                  "mailbox", "signins", "apps"}
 
 
 @pytest.mark.parametrize("permission", sorted(CASES))
@@ -93,7 +98,7 @@ def test_collection_fails_only_the_refused_source_with_the_same_message_and_exit
         emu, env, capsys, monkeypatch, signing_key, tmp_path) -> None:
     config = tmp_path / "collect.toml"
     text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox"]',
+    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "mailbox", "signins", "apps"]',
                         'sources = ["graph", "licences"]')
     text = text.replace('ca_bundle = "ca.pem"', f'ca_bundle = {json.dumps(str(emu.workdir / "ca.pem"))}')
     text = text.replace('"app-cert.pem"', json.dumps(str(emu.workdir / "app-cert.pem")))
@@ -115,3 +120,15 @@ def test_collection_fails_only_the_refused_source_with_the_same_message_and_exit
     licences = [e for e in ledger if e["source"] == "licences"]
     assert licences and all(e["status"] == "complete" for e in licences)
     assert "AuditLogsQuery.Read.All" in err and "finished INCOMPLETE" in err
+
+
+def test_a_tenant_without_entra_p1_is_named_as_a_licence(emu, env, capsys) -> None:
+    emu.emulator.options.entra_p1 = False
+    try:
+        code, lines = run_check(emu, capsys)
+    finally:
+        emu.emulator.options.entra_p1 = True
+    assert code == 1
+    (line,) = [line for line in lines if line.startswith("MISSING")]
+    assert line.startswith("MISSING  signins:") and "licence Microsoft Entra ID P1" in line
+    assert "UserLoggedIn" in line   # says what the report falls back to

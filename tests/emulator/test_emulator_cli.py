@@ -84,7 +84,8 @@ def test_foreground_run_writes_workdir_and_stops_on_sigterm(tmp_path):
         assert cfg["auth"]["thumbprint"] == conn["certificate"]["thumbprint"]
         assert cfg["tenant"]["endpoints"]["graph"] == conn["graph"] and cfg["tenant"]["endpoints"]["ca_bundle"] == "ca.pem"
         assert cfg["collection"]["window"] == [conn["window"]["start"], conn["window"]["end"]]
-        assert sorted(cfg["collection"]["sources"]) == ["config", "graph", "licences", "mailbox", "mgmt", "ual"]
+        assert sorted(cfg["collection"]["sources"]) == ["apps", "config", "graph", "licences", "mailbox", "mgmt",
+                                                        "signins", "ual"]
         assert "signing" not in cfg and conn["client_secret"] not in (workdir / "collect.toml").read_text()
         r = requests.get(f"{conn['authority_host']}/{conn['tenant_id']}/v2.0/.well-known/openid-configuration",
                          verify=conn["ca_bundle"], timeout=30)

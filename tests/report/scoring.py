@@ -103,6 +103,7 @@ def score(truth: dict[str, Any], out: Path) -> Score:
         f"owner-only confirmed: {len(confirmed & owner_only)} of {len(owner_only)}",
     ]
     score_mailbox_state(truth, findings, s)
+    score_entra(truth, findings, s)
     return s
 
 
@@ -148,3 +149,42 @@ def score_mailbox_state(truth: dict[str, Any], findings: dict[str, Any], s: Scor
         named = {k for k in got if k[0] == t["mailbox"] and k[2] == t["name"].lower()}
         s.check(not named, f"benign mailbox state named as a finding: {named}")
     s.lines.append(f"mailbox state items named with their record or reason: {_ratio(ok, len(expected))}")
+
+
+def score_entra(truth: dict[str, Any], findings: dict[str, Any], s: Score) -> None:
+    """Sign-ins behind the attacker's sessions and the apps that read mail, against the ground
+    truth: every day-one-reachable attacker sign-in listed with its address, app and user agent
+    (from the sign-in log, or from the audit log with the gap stated), nothing else listed, and
+    every mail app with its consent time and whether it falls in the window."""
+    section = findings["sign_ins"]
+    listed = {r["id"]: r for sess in section["sessions"] for r in sess["sign_ins"]}
+    if section["source"] != "Entra sign-in log":
+        s.check(bool(section["gap"]), "sign-ins read from the audit log without the gap stated")
+    want = [t for t in truth.get("sign_ins", []) if t["reach"] == "day1"]
+    found = 0
+    for t in want:
+        got = listed.get(t["id"])
+        ok = got is not None and (got["ip"], got["app_id"], got["user_agent"]) == (t["ip"], t["app_id"], t["user_agent"])
+        found += ok
+        s.check(ok, f"attacker sign-in {t['id']} at {t['time']} from {t['ip']} not listed as it happened: {got}")
+    every = {t["id"] for t in truth.get("sign_ins", [])}
+    s.check(set(listed) <= every, f"sign-ins listed for the attacker that are not the attacker's: "
+            f"{sorted(set(listed) - every)[:5]}")
+    s.lines.append(f"attacker sign-ins ({section['source']}): recall {_ratio(found, len(want))}, "
+                   f"precision {_ratio(len(set(listed) & every), len(listed))}")
+    apps = findings["applications"]
+    if apps["gap"] and not apps["apps"]:
+        s.lines.append("applications: not collected (gap stated)")
+        return
+    by_app = {a["app_id"]: a for a in apps["apps"]}
+    for t in truth.get("apps", []):
+        got = by_app.get(t["app_id"])
+        s.check(got is not None and got["permissions"] == t["permissions"]
+                and got["recent"] == (t["attacker"] and t["in_window"])
+                and (got["consented_utc"] or "")[:16] == t["consented_at"][:16],
+                f"mail app {t['display_name']} not reported as consented at {t['consented_at']}: {got}")
+        if got is not None and t["attacker"]:
+            read = set((got.get("mail_in_window") or {}).get("mailboxes") or [])
+            s.check(bool(read - {t["consented_by"]}), f"{t['display_name']} read no other mailbox in the report")
+    reported = sum(1 for t in truth.get("apps", []) if t["app_id"] in by_app)
+    s.lines.append(f"mail apps reported: {_ratio(reported, len(truth.get('apps', [])))}")

@@ -1,0 +1,113 @@
+"""Sign-ins and mail-reading applications for the report (docs/methodology.md §6, §7).
+
+Wires the engine's Entra queries to the pure rules: which source of sign-ins to trust (the Entra
+sign-in log when the `signins` source collected it, else the audit log's UserLoggedIn records,
+with the gap stated), the sign-ins behind the attacker's sessions joined to the mail they
+opened, new addresses and apps of compromised accounts, and the applications that hold mail
+permissions consented in or shortly before the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from evkit.report.casefile import CaseFile
+from evkit.report.engine import entra_queries as q
+from evkit.report.engine.loader import Engine
+from evkit.report.rules import apps as app_rules
+from evkit.report.rules import signins as rules
+from evkit.report.rules.suggest import Suggestion
+from evkit.times import format_plain, utc_or_none
+
+RETENTION = timedelta(days=30)  # Entra keeps sign-ins 30 days with P1/P2 (docs/microsoft-365.md §10.4)
+
+SIGNIN_LOG, AUDIT_LOG = "Entra sign-in log", "audit log (UserLoggedIn and UserLoginFailed records)"
+
+
+@dataclass(slots=True)
+class EntraAnalysis:
+    sections: dict[str, Any]
+    suggestions: list[Suggestion] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+    points: list[str] = field(default_factory=list)  # plain sentences for findings.json's summary
+
+
+def _failed(entries: list[dict[str, Any]]) -> list[str]:
+    return sorted({f"{e['unit']}: {e['reason'] or e['status']}" for e in entries if e["status"] != "complete"})
+
+
+def signin_source(entries: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(which source to read, the gap to state or None)."""
+    if not entries:
+        return AUDIT_LOG, ("The Entra sign-in log was not collected (source `signins`), so the sign-ins shown "
+                           "come from the audit log's UserLoggedIn and UserLoginFailed records: interactive "
+                           "sign-ins only, without non-interactive or application sign-ins, application names, "
+                           "client apps or failure reasons.")
+    failed = _failed(entries)
+    if all(e["status"] != "complete" for e in entries):
+        return AUDIT_LOG, ("Collecting the Entra sign-in log failed (" + "; ".join(failed) + "), so the sign-ins "
+                           "shown come from the audit log's UserLoggedIn and UserLoginFailed records: interactive "
+                           "sign-ins only, without non-interactive or application sign-ins, application names, "
+                           "client apps or failure reasons.")
+    if failed:
+        return SIGNIN_LOG, "Part of the Entra sign-in log was not collected: " + "; ".join(failed) + "."
+    return SIGNIN_LOG, None
+
+
+def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
+    ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
+    source, gap = signin_source(q.ledger(engine, "signins"))
+    relation = q.SIGNIN_LOG if source == SIGNIN_LOG else q.AUDIT_LOG
+    attacker = q.attacker_logons(engine, relation, ws, we)
+    accounts = rules.compromised_accounts(case.indicators.accounts, attacker)
+    history = q.account_logons(engine, relation, accounts, we)
+    found = rules.new_values(history, accounts, case.window_start, q.known_values(engine),
+                             "Entra sign-in log" if source == SIGNIN_LOG else "audit log")
+    sessions = rules.sessions(attacker, q.mail_access_by_session(engine), q.mail_access_by_address(engine))
+    retention = _retention_note(q.signins_collected_from(engine), case) if source == SIGNIN_LOG else None
+    out = EntraAnalysis({"sign_ins": {"source": source, "gap": gap, "retention_note": retention,
+                                      "compromised_accounts": accounts, "sessions": sessions}}, found)
+    out.limitations += [text for text in (gap, retention) if text]
+    out.sections["applications"] = _apps(engine, case)
+    for app in out.sections["applications"]["apps"]:
+        if app["recent"]:
+            read = (app.get("mail_in_window") or {}).get("mailboxes") or []
+            used = f"; in the window it read or sent mail of {', '.join(read)}" if read else ""
+            out.points.append(f"The application {app['name'] or app['app_id']} was granted {', '.join(app['permissions'])} "
+                              f"by {app['consented_by']} at {app['consented_utc']}, in or shortly before the incident "
+                              f"window{used}; see applications that can read mail.")
+    app_gap = out.sections["applications"]["gap"]
+    if app_gap:
+        out.limitations.append(app_gap)
+    return out
+
+
+def _retention_note(started: list[str], case: CaseFile) -> str | None:
+    """A sentence when the incident window starts before what the sign-in log still held when the
+    earliest collection of it began."""
+    times = [t for t in (utc_or_none(s) for s in started) if t is not None]
+    if not times or case.window_start >= min(times) - RETENTION:
+        return None
+    kept = min(times) - RETENTION
+    return (f"The Entra sign-in log keeps sign-ins for 30 days: it was collected from {format_plain(min(times))}, "
+            f"so sign-ins before {format_plain(kept)} may be missing from it (the audit log's UserLoggedIn "
+            "records, kept longer, still show interactive sign-ins).")
+
+
+def _apps(engine: Engine, case: CaseFile) -> dict[str, Any]:
+    entries = q.ledger(engine, "apps")
+    failed = _failed(entries)
+    if not entries:
+        gap: str | None = ("Applications were not collected (source `apps`): applications granted access to mail "
+                           "cannot be listed.")
+    elif failed:
+        gap = "Part of the application evidence was not collected: " + "; ".join(failed) + "."
+    else:
+        gap = None
+    ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
+    rows = app_rules.mail_apps(q.grants(engine), q.assignments(engine), q.consent_records(engine),
+                               q.user_names(engine), q.mail_reads_by_app(engine, ws, we),
+                               (case.window_start, case.window_end), collectors=q.collecting_apps(engine))
+    return {"gap": gap, "lead_days": app_rules.LEAD.days, "apps": rows}
