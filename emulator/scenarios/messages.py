@@ -24,7 +24,8 @@ _URGENT = ("Wire", "bank", "Payroll", "Merger")
 
 def mail_store_rows(mbx: Mailbox) -> list[dict[str, Any]]:
     """What mailstore.jsonl keeps of a mailbox: each folder's item hash prefix, counter and moves."""
-    return [{"path": f.path, "id": f.folder_id, "prefix": f.prefix.decode("utf-8"), "count": f.count,
+    return [{"path": f.path, "id": f.folder_id, "prefix": f.prefix.decode("utf-8"), "language": mbx.language,
+             "count": f.count,
              "moved_out": sorted(f.moved_out),
              "moved_in": [list(m) for m in f.moved_in]} for f in mbx.folders.values()]
 
@@ -36,15 +37,17 @@ class _Prefix:
 
 @dataclass(slots=True)
 class _Box:
-    """The two things item_identity reads of a Mailbox: its alias and each folder's hash prefix."""
+    """What item_identity reads of a Mailbox: its alias, its language and each folder's hash prefix."""
     alias: str
     folders: dict[str, _Prefix] = field(default_factory=dict)
+    language: str = "en"
 
 
 def messages(seed: object, upn: str, rows: list[dict[str, Any]], *,
              start: datetime) -> Iterator[dict[str, Any]]:
     """Every message in the mailbox now (Graph `message` fields), from its mailstore rows."""
-    box = _Box(upn.split("@", 1)[0], {r["path"]: _Prefix(r["prefix"].encode("utf-8")) for r in rows})
+    box = _Box(upn.split("@", 1)[0], {r["path"]: _Prefix(r["prefix"].encode("utf-8")) for r in rows},
+               next((r["language"] for r in rows if "language" in r), "en"))
     for row in rows:
         moved_out = set(row["moved_out"])
         for k in range(int(row["count"])):
