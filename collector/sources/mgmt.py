@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -33,7 +33,7 @@ from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEnt
 from evkit.collector.sources.base import SourceContext, record_id
 from evkit.collector.windows import TimeWindow, chunk
 from evkit.evidence.kinds import MGMT_BLOB
-from evkit.times import format_iso, format_utc_zoneless
+from evkit.times import format_iso, format_utc_zoneless, parse_iso_utc
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")
@@ -60,21 +60,28 @@ class Plan:
     listing: list[TimeWindow]        # availability (contentCreated) windows to list, 24 h each
     older: TimeWindow | None         # events older than the API's 7 days
     pending: TimeWindow | None       # events whose content may not be available yet
+    at: datetime                     # the moment the plan was made (kept across resumes)
 
 
 def plan(ctx: SourceContext) -> Plan:
-    now = ctx.now()
+    """The listing windows, fixed at the first run: a resumed run keeps the moment it was planned
+    at (`planned_at` in the resume state), so its units are the same windows and a finished one is
+    never listed again; a later collection is a new run."""
+    planned = ctx.state.section(SOURCE).get("planned_at")
+    now = parse_iso_utc(planned) if isinstance(planned, str) else ctx.now().replace(microsecond=0)
+    if planned is None:
+        ctx.state.update(lambda s: s[SOURCE].__setitem__("planned_at", format_iso(now)))
     settle = timedelta(hours=ctx.config.tuning.mgmt_settle_hours)
     start, end = ctx.config.window_start, ctx.config.window_end
     floor = max(start, now - RETENTION + timedelta(minutes=5))
     older = TimeWindow(start, min(floor, end)) if floor > start else None
     if floor >= end:
-        return Plan([], older, None)
+        return Plan([], older, None, now)
     list_end = min(now, end + settle)
     listing = chunk(TimeWindow(floor, list_end), timedelta(hours=24)) if list_end > floor else []
     pending_from = max(floor, now - settle)
     pending = TimeWindow(pending_from, end) if pending_from < end else None
-    return Plan(listing, older, pending)
+    return Plan(listing, older, pending, now)
 
 
 def collect(ctx: SourceContext) -> None:
@@ -127,7 +134,7 @@ def collect(ctx: SourceContext) -> None:
             ctx.finish(LedgerEntry(
                 SOURCE, f"{content_type}/pending-{p.pending.unit}", p.pending.to_json(), None, 0, 0, 0, PENDING,
                 f"content for these events may not be available yet (it can appear up to "
-                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {format_iso(ctx.now())}); "
+                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {format_iso(p.at)}); "
                 f"collect again later for this part"))
 
 

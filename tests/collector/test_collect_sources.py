@@ -214,6 +214,23 @@ def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
     assert len(skipped) == 3 and all("7 days" in e["reason"] for e in skipped)
 
 
+def test_mgmt_resumed_later_keeps_the_planned_windows_and_lists_no_finished_one_again() -> None:
+    fake = FakeManage()
+    bundle = MemoryBundle()
+    window = ["2023-06-01T00:00:00Z", "2023-06-03T00:00:00Z"]
+    ctx, _ = mgmt_ctx(fake, bundle=bundle, now=datetime(2023, 6, 3, 10, 0, 7, tzinfo=timezone.utc), window=window)
+    mgmt.collect(ctx)
+    first = entries(bundle, "mgmt")
+    assert sum(e["status"] == "complete" for e in first.values()) == 6  # Exchange and AAD, 3 windows each
+    fake.calls.clear()
+    # resumed an hour later: the units are the windows planned at first, finished ones are not listed again
+    ctx2, _ = mgmt_ctx(fake, bundle=bundle, now=datetime(2023, 6, 3, 11, 0, 41, tzinfo=timezone.utc), window=window)
+    mgmt.collect(ctx2)
+    assert set(entries(bundle, "mgmt")) == set(first)
+    listings = [u for u in fake.calls if "/subscriptions/content" in u]
+    assert listings and all("contentType=Audit.General" in u for u in listings)  # only the failed ones
+
+
 class FakeExchange:
     def __call__(self, method, url, headers, data, timeout) -> RawReply:
         cmd = json.loads(data)["CmdletInput"]
