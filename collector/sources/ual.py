@@ -18,6 +18,11 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   (`outside_window`) and named in the entry's reason, never silently kept or dropped. Repeated
   ids are counted (`duplicates`); completeness never rests on a count of ids.
 
+Records become searchable some time after their events (Microsoft: typically 60-90 minutes,
+up to 24 hours; docs/microsoft-365.md §3.5): a window ending less than `tuning.ual_settle_hours`
+before the collection started is read like any other but is `pending`, never `complete`, and no
+window straddles that moment (`settled_before` in the resume state, fixed at the first run).
+
 Window sizes: the most recent hour is read first (the density probe); its density sizes the
 next windows so each is expected to hold about TARGET_FILL of the cap; after every window the
 size follows the density seen, growing at most GROWTH times per window after sparse ones.
@@ -31,11 +36,11 @@ import logging
 import math
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from evkit.collector.errors import AuthError, CollectorError
-from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, LedgerEntry
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.ualpage import Page, scan_page
 from evkit.collector.windows import TimeWindow
@@ -168,6 +173,12 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
                 f"{len(page.rows)} read, more exist"))
         ctx.progress.records(SOURCE, len(page.rows))
+        settled = settled_before(ctx)
+        if window.end > settled:
+            return WindowResult(window, rows=len(page.rows), entry=_entry(
+                window, page, verdict, retries, tries, seen_warnings, PENDING,
+                f"events after {format_iso(settled)} may not be searchable yet (records can appear up to "
+                f"{ctx.config.tuning.ual_settle_hours:g} hours after their events); collect again later for this part"))
         return WindowResult(window, rows=len(page.rows), entry=_entry(
             window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
 
@@ -193,7 +204,7 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
     if verdict.duplicates:
         notes.append(f"{verdict.duplicates} repeated id(s)")
     full_reason = "; ".join([r for r in [reason] + notes if r])
-    established = verdict.reason if status == COMPLETE else ""
+    established = verdict.reason if status in (COMPLETE, PENDING) else ""
     return LedgerEntry(SOURCE, window.unit, window.to_json(), None, len(page.rows), len(verdict.ids),
                        retries + tries - 1, status, full_reason,
                        extra={"established": established, "calls": tries, "warnings": warnings,
@@ -202,8 +213,21 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
 
 
 # -- scheduling ------------------------------------------------------------------------------
+def settled_before(ctx: SourceContext) -> datetime:
+    """Events before this moment have had `ual_settle_hours` to become searchable: fixed at the
+    first run (kept in the resume state), so a resumed run judges its windows alike."""
+    section = ctx.state.section(SOURCE)
+    value = section.get("settled_before")
+    if isinstance(value, str):
+        return parse_iso_utc(value)
+    moment = ctx.now().replace(microsecond=0) - timedelta(hours=ctx.config.tuning.ual_settle_hours)
+    ctx.state.update(lambda s: s[SOURCE].__setitem__("settled_before", format_iso(moment)))
+    return moment
+
+
 def _initial_state(ctx: SourceContext) -> None:
     section = ctx.state.section(SOURCE)
+    settled = settled_before(ctx)
     if "rest" in section:
         return
     whole = TimeWindow(ctx.config.window_start, ctx.config.window_end)
@@ -211,6 +235,8 @@ def _initial_state(ctx: SourceContext) -> None:
         ctx.state.update(lambda s: s[SOURCE].update(rest=None, size=None))
         return
     probe_start = max(whole.start, whole.end - timedelta(seconds=PROBE_SECONDS))
+    if whole.start < settled < whole.end:  # the probe does not straddle the settled moment
+        probe_start = max(probe_start, settled)
     probe = TimeWindow(probe_start, whole.end)
     rest = TimeWindow(whole.start, probe_start).to_json() if probe_start > whole.start else None
     ctx.state.update(lambda s: s[SOURCE].update(pending=[probe.to_json()], rest=rest, size=None))
@@ -279,6 +305,9 @@ def _cut(ctx: SourceContext, size: float | None, busy: bool) -> TimeWindow | Non
         size = ctx.config.tuning.ual_window_hours * 3600
     rest = TimeWindow.from_json(rest_json)
     end = min(rest.end, rest.start + timedelta(seconds=max(1, int(size))))
+    settled = settled_before(ctx)
+    if rest.start < settled < end:  # no window straddles the settled moment
+        end = settled
     window = TimeWindow(rest.start, end)
     remaining = TimeWindow(end, rest.end).to_json() if end < rest.end else None
 

@@ -4,7 +4,7 @@ window, completeness stated per window, resume after a kill at any point."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from collector_fakes import ledger, truth, T0, FakeUal, MemoryBundle, collected_ids, make_ctx, spread
@@ -148,3 +148,21 @@ def test_searches_wait_long_and_send_no_session_and_no_actor_filter() -> None:
     ual.collect(ctx)
     assert min(fake.timeouts) >= 600  # searches favour completeness over speed (emulator-fidelity UAL-5)
     assert all("SessionId" not in p and "UserIds" not in p for p in fake.params)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_windows_not_yet_settled_are_pending_never_complete(service: str) -> None:
+    # collected 10 h after the window's end: records of the last 14 h may not be searchable yet
+    # (Microsoft: up to 24 hours), so an answer without them proves nothing about those hours
+    records = spread(300, step=timedelta(seconds=500))
+    ctx, bundle = make_ctx(FakeUal(records, service=service))
+    ctx.now = lambda: datetime(2023, 6, 3, 10, tzinfo=timezone.utc)
+    ual.collect(ctx)
+    assert collected_ids(bundle) == truth(records)  # read all the same
+    settled = "2023-06-02T10:00:00Z"
+    entries = ledger(bundle)
+    pending = [e for e in entries if e["status"] == "pending"]
+    assert pending and all(e["window"]["start"] >= settled for e in pending)
+    assert all("may not be searchable yet" in e["reason"] and e["established"] for e in pending)
+    assert all(e["status"] == "complete" for e in entries if e["window"]["end"] <= settled)
+    assert any(e["window"]["end"] == settled for e in entries)  # no window straddles the moment

@@ -7,9 +7,9 @@ record set equals the scenario's ground truth, source by source.
 - `mgmt`: every record of the three content types from the API's 7 days, and nothing the scenario
   did not log (its listing runs by availability, so a little more than 7 days can come back).
 
-The Management API works against a clock: the emulator's is the scenario's (`now` 13 hours after
-the window's end, so every blob is available), and the collector is set to the same moment by a
-test-only sitecustomize (CLOCK, like the kill hook in test_collect_emulator.py; not in the
+The Management API works against a clock: the emulator's is the scenario's (`now` 25 hours after
+the window's end, so every record is searchable and every blob available), and the collector is
+set to the same moment by a test-only sitecustomize (CLOCK, like the kill hook in test_collect_emulator.py; not in the
 product). Without it the collector's own clock puts the scenario years outside the API's 7 days
 and `mgmt` is never asked. The tenant has its subscriptions enabled (as one feeding a SIEM has).
 """
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 SCENARIOS = ("bec-basic", "throttled", "misconfigured", "negatives")
 SERVICES = ("current", "legacy")
-SETTLED = dt.timedelta(hours=13)   # past the collector's 12 h settle time for Management API content
+SETTLED = dt.timedelta(hours=25)   # past the 24 h audit records may take to be searchable (and mgmt's 12 h)
 RETENTION = dt.timedelta(days=7)
 COLLECTED_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")  # collector/sources/mgmt.py
 KILL_POINTS = (3, 7, 12, 18, 25, 33, 42, 52, 63, 75)
