@@ -31,6 +31,7 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import safe_name
 from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
+from evkit.collector.sources.settle import cut
 from evkit.collector.windows import TimeWindow, chunk
 from evkit.evidence.kinds import MGMT_BLOB
 from evkit.times import format_iso, format_utc_zoneless, parse_iso_utc
@@ -116,7 +117,7 @@ def collect(ctx: SourceContext) -> None:
                 ctx.finish(LedgerEntry(SOURCE, unit, window.to_json(), None, 0, 0, 0, FAILED, failed_reason))
                 continue
             try:
-                entry = _chunk(ctx, content_type, window)
+                entry = _chunk(ctx, content_type, window, p.at - timedelta(hours=ctx.config.tuning.mgmt_settle_hours))
             except AuthError:
                 raise
             except CollectorError as exc:
@@ -165,7 +166,7 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
     return fresh
 
 
-def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
+def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow, settled_at: datetime) -> LedgerEntry:
     url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
                          f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}",
                          ctx.config.publisher_id)
@@ -193,12 +194,17 @@ def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerE
         received += count
         ids |= blob_ids
         retries += tries
-    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures), "listing": "contentCreated"}
+    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures), "listing": "contentCreated",
+             "listing_window": window.to_json()}
     unit = f"{content_type}/{window.unit}"
     if failures:
         return LedgerEntry(SOURCE, unit, window.to_json(), None, received, len(ids), retries, FAILED,
                            f"{len(failures)} of {len(blobs)} blobs not fetched; first: {failures[0]}", extra)
-    return LedgerEntry(SOURCE, unit, window.to_json(), None, received, len(ids), retries, COMPLETE, "", extra)
+    # `window` is the events this listing vouches for: content listed by availability up to a moment
+    # covers events only up to the settle time before it (the rest is the `pending` entry)
+    settled, _ = cut(window, settled_at)
+    return LedgerEntry(SOURCE, unit, settled.to_json() if settled else None, None, received, len(ids), retries,
+                       COMPLETE, "", extra)
 
 
 def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]) -> list[Any]:

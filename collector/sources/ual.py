@@ -42,6 +42,7 @@ from typing import Any
 from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, LedgerEntry
 from evkit.collector.sources.base import SourceContext
+from evkit.collector.sources.settle import settled_before, unsettled_reason
 from evkit.collector.sources.ualpage import Page, scan_page
 from evkit.collector.windows import TimeWindow
 from evkit.evidence.kinds import UAL_PAGE
@@ -173,12 +174,11 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
                 f"{len(page.rows)} read, more exist"))
         ctx.progress.records(SOURCE, len(page.rows))
-        settled = settled_before(ctx)
+        settled = _settled(ctx)
         if window.end > settled:
             return WindowResult(window, rows=len(page.rows), entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, PENDING,
-                f"events after {format_iso(settled)} may not be searchable yet (records can appear up to "
-                f"{ctx.config.tuning.ual_settle_hours:g} hours after their events); collect again later for this part"))
+                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)))
         return WindowResult(window, rows=len(page.rows), entry=_entry(
             window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
 
@@ -213,21 +213,13 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
 
 
 # -- scheduling ------------------------------------------------------------------------------
-def settled_before(ctx: SourceContext) -> datetime:
-    """Events before this moment have had `ual_settle_hours` to become searchable: fixed at the
-    first run (kept in the resume state), so a resumed run judges its windows alike."""
-    section = ctx.state.section(SOURCE)
-    value = section.get("settled_before")
-    if isinstance(value, str):
-        return parse_iso_utc(value)
-    moment = ctx.now().replace(microsecond=0) - timedelta(hours=ctx.config.tuning.ual_settle_hours)
-    ctx.state.update(lambda s: s[SOURCE].__setitem__("settled_before", format_iso(moment)))
-    return moment
+def _settled(ctx: SourceContext) -> datetime:
+    return settled_before(ctx, SOURCE, ctx.config.tuning.ual_settle_hours)
 
 
 def _initial_state(ctx: SourceContext) -> None:
     section = ctx.state.section(SOURCE)
-    settled = settled_before(ctx)
+    settled = _settled(ctx)
     if "rest" in section:
         return
     whole = TimeWindow(ctx.config.window_start, ctx.config.window_end)
@@ -305,7 +297,7 @@ def _cut(ctx: SourceContext, size: float | None, busy: bool) -> TimeWindow | Non
         size = ctx.config.tuning.ual_window_hours * 3600
     rest = TimeWindow.from_json(rest_json)
     end = min(rest.end, rest.start + timedelta(seconds=max(1, int(size))))
-    settled = settled_before(ctx)
+    settled = _settled(ctx)
     if rest.start < settled < end:  # no window straddles the settled moment
         end = settled
     window = TimeWindow(rest.start, end)

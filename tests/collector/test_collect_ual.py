@@ -152,7 +152,7 @@ def test_searches_wait_long_and_send_no_session_and_no_actor_filter() -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_windows_not_yet_settled_are_pending_never_complete(service: str) -> None:
-    # collected 10 h after the window's end: records of the last 14 h may not be searchable yet
+    # collected 10 h after the window's end: records of the last 14 h may not be in the audit log yet
     # (Microsoft: up to 24 hours), so an answer without them proves nothing about those hours
     records = spread(300, step=timedelta(seconds=500))
     ctx, bundle = make_ctx(FakeUal(records, service=service))
@@ -163,6 +163,6 @@ def test_windows_not_yet_settled_are_pending_never_complete(service: str) -> Non
     entries = ledger(bundle)
     pending = [e for e in entries if e["status"] == "pending"]
     assert pending and all(e["window"]["start"] >= settled for e in pending)
-    assert all("may not be searchable yet" in e["reason"] and e["established"] for e in pending)
+    assert all("may not be in the audit log yet" in e["reason"] and e["established"] for e in pending)
     assert all(e["status"] == "complete" for e in entries if e["window"]["end"] <= settled)
     assert any(e["window"]["end"] == settled for e in entries)  # no window straddles the moment
