@@ -274,7 +274,7 @@ def collect(ctx: SourceContext) -> None:
                     window = running.pop(future)
                     result = _settle(ctx, window, future, queue)
                     if result is not None and (result.split is not None or
-                                               (result.entry is not None and result.entry.status == COMPLETE)):
+                                               (result.entry is not None and result.entry.status in (COMPLETE, PENDING))):
                         sizing["size"] = next_size(sizing["size"], window, result.rows, result.split is not None,
                                                    min_seconds, max_seconds)
                         size = sizing["size"]

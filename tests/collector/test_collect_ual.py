@@ -166,3 +166,16 @@ def test_windows_not_yet_settled_are_pending_never_complete(service: str) -> Non
     assert all("may not be in the audit log yet" in e["reason"] and e["established"] for e in pending)
     assert all(e["status"] == "complete" for e in entries if e["window"]["end"] <= settled)
     assert any(e["window"]["end"] == settled for e in entries)  # no window straddles the moment
+
+
+def test_a_pending_window_still_sizes_the_next_ones() -> None:
+    # the density probe falls in the unsettled hours; its (whole) answer must size the windows as
+    # a settled probe does, or the next window is cut at a full day and read again in pieces
+    def calls(now: datetime | None) -> int:
+        fake = FakeUal(spread(300, step=timedelta(seconds=500)))
+        ctx, _ = make_ctx(fake, concurrency_one=True)
+        if now is not None:
+            ctx.now = lambda: now
+        ual.collect(ctx)
+        return fake.calls
+    assert calls(datetime(2023, 6, 3, 1, tzinfo=timezone.utc)) <= calls(None) + 1
