@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from evkit.collector.client import ApiClient, TokenProvider
+from evkit.collector.client import ApiClient, TokenProvider, Transport
 from evkit.collector.config import CollectConfig
 from evkit.collector.errors import ApiError, AuthError, CollectorError
 from evkit.collector.permissions import missing
 from evkit.collector.retry import RetryPolicy
+from evkit.collector.sources.base import routing_headers
 from evkit.collector.sources.mgmt import CONTENT_TYPES, START_KEY, with_publisher
+from evkit.collector.sources.ual import SEARCH_TIMEOUT
 from evkit.times import format_iso
 
 
@@ -57,22 +59,27 @@ class _Probe:
         self.report.lines.append((source, what, None))
         return result
 
-    def invoke(self, source: str, cmdlet: str, parameters: dict[str, object]) -> object | None:
+    def invoke(self, source: str, cmdlet: str, parameters: dict[str, object],
+               timeout: float | None = None) -> object | None:
+        """One InvokeCommand call sent as the collection sends it (routing headers, and a search's
+        long wait: a slow search is not a missing permission)."""
         url = f"{self.cfg.endpoints.exchange}/adminapi/beta/{self.cfg.tenant_id}/InvokeCommand"
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         return self.ask(source, cmdlet, lambda: self.client.request(
             "POST", url, scope=self.cfg.endpoints.exchange_scope, json_body=body,
-            headers={"X-CmdletName": cmdlet, "X-ResponseFormat": "json"}), cmdlet)
+            headers=routing_headers(cmdlet, self.cfg.tenant_id), timeout=timeout), cmdlet)
 
     def get(self, source: str, what: str, url: str, scope: str) -> object | None:
         return self.ask(source, what, lambda: self.client.request("GET", url, scope=scope))
 
 
 def check(cfg: CollectConfig, tokens: TokenProvider, *,
-          now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> CheckReport:
-    """Probe every source in `cfg.sources` once (reads only)."""
+          now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+          transport: Transport | None = None) -> CheckReport:
+    """Probe every source in `cfg.sources` once (reads only). `transport`: tests only."""
     client = ApiClient(tokens, ca_bundle=str(cfg.endpoints.ca_bundle) if cfg.endpoints.ca_bundle else None,
-                       timeout=cfg.tuning.timeout_seconds, policy=RetryPolicy(attempts=3, base=0.5), now=now)
+                       timeout=cfg.tuning.timeout_seconds, policy=RetryPolicy(attempts=3, base=0.5), now=now,
+                       transport=transport)
     report = CheckReport()
     probe = _Probe(cfg, client, report)
     moment = now().replace(microsecond=0)
@@ -80,7 +87,8 @@ def check(cfg: CollectConfig, tokens: TokenProvider, *,
     for source in cfg.sources:
         if source == "ual":
             probe.invoke("ual", "Search-UnifiedAuditLog", {
-                "StartDate": format_iso(moment - timedelta(hours=1)), "EndDate": format_iso(moment), "ResultSize": 1})
+                "StartDate": format_iso(moment - timedelta(hours=1)), "EndDate": format_iso(moment), "ResultSize": 1},
+                max(SEARCH_TIMEOUT, cfg.tuning.timeout_seconds))
         elif source == "config":
             probe.invoke("config", "Get-OrganizationConfig", {})
         elif source == "licences":

@@ -133,7 +133,7 @@ def _body(args: dict[str, Any]) -> int:
         print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
         return ExitCode.OK
     print(f"evkit collect: finished INCOMPLETE; sealed {out}. Not complete "
-          f"({len(outcome.incomplete)} of {len(outcome.ledger)} units):", file=sys.stderr)
+          f"({sum(e.status != 'complete' for e in outcome.ledger)} of {len(outcome.ledger)} units):", file=sys.stderr)
     for line in outcome.incomplete:
         print(f"  {safe_text(line)}", file=sys.stderr)
     return ExitCode.INCOMPLETE

@@ -117,12 +117,13 @@ class Tuning:
     retry_base_seconds: float = 0.5   # first backoff step (doubles per try, jittered, capped at 60 s)
     poll_seconds: float = 5.0         # between polls of a Graph audit log query
     mgmt_settle_hours: float = 12.0   # Management API content may appear this long after its events
+    ual_settle_hours: float = 24.0    # audit records may become searchable this long after their events
 
 
 TUNING_LIMITS = {"concurrency": (1, 64), "ual_window_hours": (0.01, 24 * 180),
                  "ual_min_split_seconds": (1, 86400), "retry_budget": (1, 50),
                  "timeout_seconds": (1, 3600), "retry_base_seconds": (0.001, 60), "poll_seconds": (0.01, 600),
-                 "mgmt_settle_hours": (0, 48)}
+                 "mgmt_settle_hours": (0, 48), "ual_settle_hours": (0, 48)}
 
 
 def _tuning(data: Any) -> Tuning:

@@ -53,11 +53,33 @@ class LedgerEntry:
 
 
 def summarise(entries: list[LedgerEntry]) -> list[str]:
-    """One plain line per entry that is not complete, for the exit-4 summary."""
-    lines = []
+    """One plain line per entry that is not complete, for the exit-4 summary; consecutive windows
+    of one source with the same status and reason (the last day's `pending` ual windows) share a
+    line that names the first and last and how many."""
+    lines: list[str] = []
+    run: list[LedgerEntry] = []
     for entry in sorted(entries, key=lambda e: (e.source, e.unit)):
         if entry.status == COMPLETE:
             continue
-        counts = f"received {entry.received}" + (f" of {entry.expected}" if entry.expected is not None else "")
-        lines.append(f"{entry.source} {entry.unit}: {entry.status} ({counts}){': ' + entry.reason if entry.reason else ''}")
+        if run and not _continues(run[-1], entry):
+            lines.append(_line(run))
+            run = []
+        run.append(entry)
+    if run:
+        lines.append(_line(run))
     return lines
+
+
+def _continues(last: LedgerEntry, entry: LedgerEntry) -> bool:
+    return (entry.source, entry.status, entry.reason) == (last.source, last.status, last.reason) \
+        and last.window is not None and entry.window is not None and last.window.get("end") == entry.window.get("start")
+
+
+def _line(run: list[LedgerEntry]) -> str:
+    first = run[0]
+    if len(run) == 1:
+        counts = f"received {first.received}" + (f" of {first.expected}" if first.expected is not None else "")
+        return f"{first.source} {first.unit}: {first.status} ({counts}){': ' + first.reason if first.reason else ''}"
+    received = sum(e.received for e in run)
+    return (f"{first.source} {first.unit} .. {run[-1].unit} ({len(run)} windows): {first.status} "
+            f"(received {received}){': ' + first.reason if first.reason else ''}")

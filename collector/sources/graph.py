@@ -6,7 +6,9 @@ filter is sent: `userPrincipalNameFilters` matches the actor, not the mailbox, a
 delegate, admin and application access; `users` scopes by mailbox owner after collection.
 The query id is kept in the resume state as soon as it is known, and the next-page link after
 every committed page, so a resumed run polls the same query and continues paging where it
-stopped instead of asking Microsoft for a new query.
+stopped instead of asking Microsoft for a new query. Events within `tuning.ual_settle_hours` of
+the collection may not have reached the audit log the query read: that part of the window is a
+`pending` ledger entry (collector/sources/settle.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 
 from evkit.collector.client import Exchange
 from evkit.collector.errors import ApiError, AuthError, CollectorError
-from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, SKIPPED, LedgerEntry
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id, values
+from evkit.collector.sources.settle import cut, settled_before, unsettled_reason
 from evkit.collector.windows import TimeWindow
 from evkit.evidence.kinds import GRAPH_RECORDS
 from evkit.times import format_iso
@@ -58,6 +61,7 @@ def collect(ctx: SourceContext) -> None:
                                "the Graph audit log query API exists in the commercial cloud only"),
                    update=lambda s: s[SOURCE].__setitem__("done", True))
         return
+    settled = settled_before(ctx, SOURCE, ctx.config.tuning.ual_settle_hours)
     try:
         entry = _run(ctx, window)
     except AuthError:
@@ -67,6 +71,16 @@ def collect(ctx: SourceContext) -> None:
                             None, 0, 0, 0, FAILED, str(exc))
         ctx.finish(entry)
         return
+    before, after = cut(window, settled)
+    if after is not None and entry.status != FAILED:
+        # the query read the audit log as it stood: events near its end may not have reached it yet
+        reason = unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)
+        if before is None:
+            entry.status, entry.reason = PENDING, "; ".join(r for r in (entry.reason, reason) if r)
+        else:
+            entry.window = before.to_json()
+            ctx.progress.add_units(SOURCE, 1)
+            ctx.finish(LedgerEntry(SOURCE, f"{entry.unit}/unsettled", after.to_json(), None, 0, 0, 0, PENDING, reason))
     ctx.finish(entry, update=lambda s: s[SOURCE].__setitem__("done", True))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -31,9 +31,10 @@ from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import safe_name
 from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
+from evkit.collector.sources.settle import cut
 from evkit.collector.windows import TimeWindow, chunk
 from evkit.evidence.kinds import MGMT_BLOB
-from evkit.times import format_iso, format_utc_zoneless
+from evkit.times import format_iso, format_utc_zoneless, parse_iso_utc
 
 SOURCE = "mgmt"
 CONTENT_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.General")
@@ -60,21 +61,28 @@ class Plan:
     listing: list[TimeWindow]        # availability (contentCreated) windows to list, 24 h each
     older: TimeWindow | None         # events older than the API's 7 days
     pending: TimeWindow | None       # events whose content may not be available yet
+    at: datetime                     # the moment the plan was made (kept across resumes)
 
 
 def plan(ctx: SourceContext) -> Plan:
-    now = ctx.now()
+    """The listing windows, fixed at the first run: a resumed run keeps the moment it was planned
+    at (`planned_at` in the resume state), so its units are the same windows and a finished one is
+    never listed again; a later collection is a new run."""
+    planned = ctx.state.section(SOURCE).get("planned_at")
+    now = parse_iso_utc(planned) if isinstance(planned, str) else ctx.now().replace(microsecond=0)
+    if planned is None:
+        ctx.state.update(lambda s: s[SOURCE].__setitem__("planned_at", format_iso(now)))
     settle = timedelta(hours=ctx.config.tuning.mgmt_settle_hours)
     start, end = ctx.config.window_start, ctx.config.window_end
     floor = max(start, now - RETENTION + timedelta(minutes=5))
     older = TimeWindow(start, min(floor, end)) if floor > start else None
     if floor >= end:
-        return Plan([], older, None)
+        return Plan([], older, None, now)
     list_end = min(now, end + settle)
     listing = chunk(TimeWindow(floor, list_end), timedelta(hours=24)) if list_end > floor else []
     pending_from = max(floor, now - settle)
     pending = TimeWindow(pending_from, end) if pending_from < end else None
-    return Plan(listing, older, pending)
+    return Plan(listing, older, pending, now)
 
 
 def collect(ctx: SourceContext) -> None:
@@ -109,7 +117,7 @@ def collect(ctx: SourceContext) -> None:
                 ctx.finish(LedgerEntry(SOURCE, unit, window.to_json(), None, 0, 0, 0, FAILED, failed_reason))
                 continue
             try:
-                entry = _chunk(ctx, content_type, window)
+                entry = _chunk(ctx, content_type, window, p.at - timedelta(hours=ctx.config.tuning.mgmt_settle_hours))
             except AuthError:
                 raise
             except CollectorError as exc:
@@ -127,7 +135,7 @@ def collect(ctx: SourceContext) -> None:
             ctx.finish(LedgerEntry(
                 SOURCE, f"{content_type}/pending-{p.pending.unit}", p.pending.to_json(), None, 0, 0, 0, PENDING,
                 f"content for these events may not be available yet (it can appear up to "
-                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {format_iso(ctx.now())}); "
+                f"{ctx.config.tuning.mgmt_settle_hours:g} hours after the events; listed until {format_iso(p.at)}); "
                 f"collect again later for this part"))
 
 
@@ -158,7 +166,7 @@ def _subscription(ctx: SourceContext, content_type: str) -> str | None:
     return fresh
 
 
-def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerEntry:
+def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow, settled_at: datetime) -> LedgerEntry:
     url = with_publisher(f"{_feed(ctx)}/subscriptions/content?contentType={content_type}"
                          f"&startTime={format_utc_zoneless(window.start)}&endTime={format_utc_zoneless(window.end)}",
                          ctx.config.publisher_id)
@@ -186,12 +194,17 @@ def _chunk(ctx: SourceContext, content_type: str, window: TimeWindow) -> LedgerE
         received += count
         ids |= blob_ids
         retries += tries
-    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures), "listing": "contentCreated"}
+    extra = {"blobs_listed": len(blobs), "blobs_fetched": len(blobs) - len(failures), "listing": "contentCreated",
+             "listing_window": window.to_json()}
     unit = f"{content_type}/{window.unit}"
     if failures:
         return LedgerEntry(SOURCE, unit, window.to_json(), None, received, len(ids), retries, FAILED,
                            f"{len(failures)} of {len(blobs)} blobs not fetched; first: {failures[0]}", extra)
-    return LedgerEntry(SOURCE, unit, window.to_json(), None, received, len(ids), retries, COMPLETE, "", extra)
+    # `window` is the events this listing vouches for: content listed by availability up to a moment
+    # covers events only up to the settle time before it (the rest is the `pending` entry)
+    settled, _ = cut(window, settled_at)
+    return LedgerEntry(SOURCE, unit, settled.to_json() if settled else None, None, received, len(ids), retries,
+                       COMPLETE, "", extra)
 
 
 def _download(ctx: SourceContext, content_type: str, blobs: list[dict[str, Any]]) -> list[Any]:

@@ -18,6 +18,11 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   (`outside_window`) and named in the entry's reason, never silently kept or dropped. Repeated
   ids are counted (`duplicates`); completeness never rests on a count of ids.
 
+Records become searchable some time after their events (Microsoft: typically 60-90 minutes,
+up to 24 hours; docs/microsoft-365.md §3.5): a window ending less than `tuning.ual_settle_hours`
+before the collection started is read like any other but is `pending`, never `complete`, and no
+window straddles that moment (`settled_before` in the resume state, fixed at the first run).
+
 Window sizes: the most recent hour is read first (the density probe); its density sizes the
 next windows so each is expected to hold about TARGET_FILL of the cap; after every window the
 size follows the density seen, growing at most GROWTH times per window after sparse ones.
@@ -31,12 +36,13 @@ import logging
 import math
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from evkit.collector.errors import AuthError, CollectorError
-from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, LedgerEntry
+from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, LedgerEntry
 from evkit.collector.sources.base import SourceContext
+from evkit.collector.sources.settle import settled_before, unsettled_reason
 from evkit.collector.sources.ualpage import Page, scan_page
 from evkit.collector.windows import TimeWindow
 from evkit.evidence.kinds import UAL_PAGE
@@ -168,6 +174,11 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
                 f"{len(page.rows)} read, more exist"))
         ctx.progress.records(SOURCE, len(page.rows))
+        settled = _settled(ctx)
+        if window.end > settled:
+            return WindowResult(window, rows=len(page.rows), entry=_entry(
+                window, page, verdict, retries, tries, seen_warnings, PENDING,
+                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)))
         return WindowResult(window, rows=len(page.rows), entry=_entry(
             window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
 
@@ -193,7 +204,7 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
     if verdict.duplicates:
         notes.append(f"{verdict.duplicates} repeated id(s)")
     full_reason = "; ".join([r for r in [reason] + notes if r])
-    established = verdict.reason if status == COMPLETE else ""
+    established = verdict.reason if status in (COMPLETE, PENDING) else ""
     return LedgerEntry(SOURCE, window.unit, window.to_json(), None, len(page.rows), len(verdict.ids),
                        retries + tries - 1, status, full_reason,
                        extra={"established": established, "calls": tries, "warnings": warnings,
@@ -202,8 +213,13 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
 
 
 # -- scheduling ------------------------------------------------------------------------------
+def _settled(ctx: SourceContext) -> datetime:
+    return settled_before(ctx, SOURCE, ctx.config.tuning.ual_settle_hours)
+
+
 def _initial_state(ctx: SourceContext) -> None:
     section = ctx.state.section(SOURCE)
+    settled = _settled(ctx)
     if "rest" in section:
         return
     whole = TimeWindow(ctx.config.window_start, ctx.config.window_end)
@@ -211,6 +227,8 @@ def _initial_state(ctx: SourceContext) -> None:
         ctx.state.update(lambda s: s[SOURCE].update(rest=None, size=None))
         return
     probe_start = max(whole.start, whole.end - timedelta(seconds=PROBE_SECONDS))
+    if whole.start < settled < whole.end:  # the probe does not straddle the settled moment
+        probe_start = max(probe_start, settled)
     probe = TimeWindow(probe_start, whole.end)
     rest = TimeWindow(whole.start, probe_start).to_json() if probe_start > whole.start else None
     ctx.state.update(lambda s: s[SOURCE].update(pending=[probe.to_json()], rest=rest, size=None))
@@ -256,7 +274,7 @@ def collect(ctx: SourceContext) -> None:
                     window = running.pop(future)
                     result = _settle(ctx, window, future, queue)
                     if result is not None and (result.split is not None or
-                                               (result.entry is not None and result.entry.status == COMPLETE)):
+                                               (result.entry is not None and result.entry.status in (COMPLETE, PENDING))):
                         sizing["size"] = next_size(sizing["size"], window, result.rows, result.split is not None,
                                                    min_seconds, max_seconds)
                         size = sizing["size"]
@@ -279,6 +297,9 @@ def _cut(ctx: SourceContext, size: float | None, busy: bool) -> TimeWindow | Non
         size = ctx.config.tuning.ual_window_hours * 3600
     rest = TimeWindow.from_json(rest_json)
     end = min(rest.end, rest.start + timedelta(seconds=max(1, int(size))))
+    settled = _settled(ctx)
+    if rest.start < settled < end:  # no window straddles the settled moment
+        end = settled
     window = TimeWindow(rest.start, end)
     remaining = TimeWindow(end, rest.end).to_json() if end < rest.end else None
 

@@ -24,6 +24,8 @@ _INDEX, _COUNT, _IDENTITY = b'"ResultIndex":', b'"ResultCount":', b'"Identity":'
 _CREATED = b'"CreationDate":"'
 _WARNINGS = b'"@adminapi.warnings":'
 _MORE_TRUE, _MORE_FALSE = b'"moreRecordsAvailable":true', b'"moreRecordsAvailable":false'
+_MORE_KEY = b"moreRecordsAvailable"
+_METADATA = b'"AuditSearchRequestMetadata":'  # unescaped: never inside AuditData text
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
@@ -52,6 +54,8 @@ def scan_page(body: bytes) -> Page:
     if warnings is None:
         return _slow(stripped)
     more = True if _MORE_TRUE in stripped else False if _MORE_FALSE in stripped else None
+    if more is None and _METADATA in stripped:
+        return _slow(stripped)  # the flag in another form (text, a nested JSON string): read it properly
     return Page(rows, warnings, more)
 
 
@@ -116,6 +120,23 @@ def _fast(body: bytes) -> list[Row] | None:
     return rows
 
 
+def more_flag(meta: Any) -> bool | None:
+    """`moreRecordsAvailable` of a row's AuditSearchRequestMetadata: an object, or that object as
+    JSON text; the flag a boolean or its text. Present but unreadable counts as True (more may
+    exist: the window is cut and read again rather than believed complete)."""
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return True if _MORE_KEY.decode() in meta else None
+    if not isinstance(meta, dict) or "moreRecordsAvailable" not in meta:
+        return None
+    flag = meta["moreRecordsAvailable"]
+    if isinstance(flag, bool):
+        return flag
+    return str(flag).strip().lower() != "false"
+
+
 def _slow(body: bytes) -> Page:
     try:
         data: Any = json.loads(body)
@@ -134,9 +155,9 @@ def _slow(body: bytes) -> Page:
                          second(row.get("CreationDate"))))
         except (TypeError, ValueError):
             raise UnreadablePage("a row lacks a numeric ResultIndex/ResultCount") from None
-        meta = row.get("AuditSearchRequestMetadata")
-        if isinstance(meta, dict) and isinstance(meta.get("moreRecordsAvailable"), bool):
-            more = bool(more) or meta["moreRecordsAvailable"]
+        flag = more_flag(row.get("AuditSearchRequestMetadata"))
+        if flag is not None:
+            more = bool(more) or flag
     raw_warnings = data.get("@adminapi.warnings") or []
     warnings = [str(w) for w in raw_warnings] if isinstance(raw_warnings, list) else [str(raw_warnings)]
     return Page(rows, warnings, more)

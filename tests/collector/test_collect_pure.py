@@ -59,6 +59,18 @@ def test_summary_lists_only_incomplete_units() -> None:
     assert LedgerEntry.from_json(entries[1].to_json()) == entries[1]
 
 
+def test_summary_gives_consecutive_windows_alike_one_line() -> None:
+    def w(a: int, b: int) -> dict[str, str]:
+        return {"start": f"2023-06-02T{a:02d}:00:00Z", "end": f"2023-06-02T{b:02d}:00:00Z"}
+    late = "events after 2023-06-02T10:00:00Z may not be in the audit log yet"
+    entries = [LedgerEntry("ual", f"w{h:02d}", w(h, h + 1), received=3, status="pending", reason=late)
+               for h in range(10, 20)]
+    entries += [LedgerEntry("ual", "w20", w(20, 21), received=5000, status="capped", reason="more exist"),
+                LedgerEntry("ual", "w09", w(9, 10), received=7, status="complete")]
+    assert summarise(entries) == [f"ual w10 .. w19 (10 windows): pending (received 30): {late}",
+                                  "ual w20: capped (received 5000): more exist"]
+
+
 def _exchange(status: int = 200, body: bytes = b"{}", rejected: str | None = None, attempt: int = 1) -> Exchange:
     return Exchange("POST", "https://h/x?code=abc&a=1", {"CmdletInput": {}}, status,
                     {"Date": "Thu, 01 Jun 2023 00:00:02 GMT", "request-id": "r1", "Set-Cookie": "s"},

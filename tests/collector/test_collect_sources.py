@@ -66,6 +66,19 @@ def test_graph_query_is_polled_and_paged() -> None:
     assert "raw/graph/q1/records-000003.json" in bundle.files
 
 
+def test_graph_query_read_soon_after_its_window_leaves_the_unsettled_part_pending() -> None:
+    # window 2023-06-01..03, read at 06-03 10:00: events after 06-02 10:00 may not be in the log yet
+    ctx, bundle = make_ctx(FakeGraph(), sources=["graph"])
+    ctx.now = lambda: datetime(2023, 6, 3, 10, tzinfo=timezone.utc)
+    graph.collect(ctx)
+    got = entries(bundle, "graph")
+    assert got["q1"]["status"] == "complete" and got["q1"]["unique_ids"] == 6
+    assert got["q1"]["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-02T10:00:00Z"}
+    pending = got["q1/unsettled"]
+    assert pending["status"] == "pending" and "may not be in the audit log yet" in pending["reason"]
+    assert pending["window"] == {"start": "2023-06-02T10:00:00Z", "end": "2023-06-03T00:00:00Z"}
+
+
 def test_graph_query_on_v1_without_user_filter_even_when_users_are_scoped() -> None:
     """userPrincipalNameFilters matches the actor, not the mailbox: it would drop delegate access."""
     fake = FakeGraph()
@@ -203,7 +216,10 @@ def test_mgmt_content_not_yet_available_is_a_pending_gap() -> None:
     got = entries(bundle, "mgmt")
     pending = got["Audit.Exchange/pending-20230601T020000Z_20230601T120000Z"]
     assert pending["status"] == "pending" and "may not be available yet" in pending["reason"]
-    assert got["Audit.Exchange/20230601T000000Z_20230601T140000Z"]["status"] == "complete"
+    listed = got["Audit.Exchange/20230601T000000Z_20230601T140000Z"]
+    assert listed["status"] == "complete" and listed["listing_window"]["end"] == "2023-06-01T14:00:00Z"
+    # the listing vouches only for events that had their settle time: it must not cover the pending part
+    assert listed["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-01T02:00:00Z"}
 
 
 def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
@@ -212,6 +228,23 @@ def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
     mgmt.collect(ctx)
     skipped = [e for e in entries(bundle, "mgmt").values() if e["status"] == "skipped"]
     assert len(skipped) == 3 and all("7 days" in e["reason"] for e in skipped)
+
+
+def test_mgmt_resumed_later_keeps_the_planned_windows_and_lists_no_finished_one_again() -> None:
+    fake = FakeManage()
+    bundle = MemoryBundle()
+    window = ["2023-06-01T00:00:00Z", "2023-06-03T00:00:00Z"]
+    ctx, _ = mgmt_ctx(fake, bundle=bundle, now=datetime(2023, 6, 3, 10, 0, 7, tzinfo=timezone.utc), window=window)
+    mgmt.collect(ctx)
+    first = entries(bundle, "mgmt")
+    assert sum(e["status"] == "complete" for e in first.values()) == 6  # Exchange and AAD, 3 windows each
+    fake.calls.clear()
+    # resumed an hour later: the units are the windows planned at first, finished ones are not listed again
+    ctx2, _ = mgmt_ctx(fake, bundle=bundle, now=datetime(2023, 6, 3, 11, 0, 41, tzinfo=timezone.utc), window=window)
+    mgmt.collect(ctx2)
+    assert set(entries(bundle, "mgmt")) == set(first)
+    listings = [u for u in fake.calls if "/subscriptions/content" in u]
+    assert listings and all("contentType=Audit.General" in u for u in listings)  # only the failed ones
 
 
 class FakeExchange:

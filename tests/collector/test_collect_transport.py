@@ -5,15 +5,19 @@ only in a 429's message text honoured, routing headers sent on every InvokeComma
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_fakes import StaticTokens
+from collector_fakes import StaticTokens, config_dict
 
+from evkit.collector.check import check
 from evkit.collector.client import ApiClient, RawReply, redirect_allowed
+from evkit.collector.config import parse_config
 from evkit.collector.errors import ApiError
 from evkit.collector.retry import RetryPolicy, wait_in_text
 from evkit.collector.sources.base import routing_headers
+from evkit.collector.sources.ual import SEARCH_TIMEOUT
 
 URL = "https://outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
 TENANT_HOST = "https://nam12b.outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
@@ -89,3 +93,20 @@ def test_invoke_command_sends_routing_headers() -> None:
                                           "@contoso.onmicrosoft.com")
     assert headers["X-CmdletName"] == "Search-UnifiedAuditLog" and headers["X-ResponseFormat"] == "json"
     assert headers["X-ClientApplication"] == "ExoManagementModule"
+
+
+def test_the_check_sends_its_probes_as_the_collection_does() -> None:
+    """`evkit collect --check` waits as long for its search as the collection does (a slow search
+    is not a missing permission: emulator-fidelity UAL-5) and sends the routing headers."""
+    sent: list[tuple[str, dict, float]] = []
+
+    def transport(method: str, url: str, headers: Any, data: Any, timeout: float) -> RawReply:
+        sent.append((json.loads(data)["CmdletInput"]["CmdletName"], dict(headers), timeout))
+        return ok()
+    cfg = parse_config(config_dict(sources=["ual", "config"]), Path("/nonexistent/collect.toml"))
+    report = check(cfg, StaticTokens(), transport=transport)
+    assert report.ok, report.render()
+    timeouts = {cmdlet: timeout for cmdlet, _, timeout in sent}
+    assert timeouts["Search-UnifiedAuditLog"] >= SEARCH_TIMEOUT
+    assert timeouts["Get-OrganizationConfig"] == cfg.tuning.timeout_seconds
+    assert all(h["X-AnchorMailbox"].startswith("APP:SystemMailbox{") and h["X-CmdletName"] == c for c, h, _ in sent)

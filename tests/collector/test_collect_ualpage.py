@@ -64,3 +64,14 @@ def test_cut_exactly_between_rows_still_refused() -> None:
     cut = body[: body.index(b',{"RecordType"', 10)]  # ends after row 1's closing brace
     with pytest.raises(UnreadablePage):
         scan_page(cut)
+
+
+@pytest.mark.parametrize("meta", [json.dumps({"moreRecordsAvailable": True}), {"moreRecordsAvailable": "True"},
+                                  {"moreRecordsAvailable": "yes?"}, '{"moreRecordsAvailable":tr'])
+def test_the_more_records_flag_in_another_form_is_still_read(meta) -> None:
+    # compact rows (the fast path's layout) whose metadata is JSON text or whose flag is text: the
+    # flag must not read as absent, or a truncated answer of fewer rows than the cap looks complete
+    r = row(1, 5000, "a")
+    r["AuditSearchRequestMetadata"] = meta
+    assert scan_page(page([r])).more is True
+    assert scan_page(page([dict(r, AuditSearchRequestMetadata={"moreRecordsAvailable": "False"})])).more is False

@@ -81,6 +81,14 @@ def test_each_withheld_permission_is_named_with_its_fix(emu, env, capsys, permis
     assert all(client_id in line for line in missing)  # the fix names the app to change
 
 
+@pytest.mark.parametrize("permission", ["ActivityFeed.ReadDlp", "ServiceHealth.Read", "directory-role"])
+def test_withholding_what_evkit_does_not_need_keeps_the_check_green(emu, env, capsys, permission) -> None:
+    # least privilege: under the current service the role groups stand in for an Entra directory role
+    code, lines = run_check(emu, capsys, permission)
+    assert code == 0, lines
+    assert all(line.startswith("ok  ") for line in lines)
+
+
 def test_a_content_type_without_subscription_is_named_with_the_config_key(emu, env, capsys) -> None:
     subs = emu.emulator.state.subscriptions
     saved = dict(subs)

@@ -1,9 +1,9 @@
 """`evkit collect` end to end, as a subprocess, over real HTTPS against the emulator.
 
 Clean runs with each auth method must end with exactly the ground truth's logged records;
-faults must not change the record set; a cap window must be `capped` with exit 4; SIGKILL at
-many points (the killer lives in a test-only sitecustomize, not in the product) must resume to
-the clean record set.
+faults must not change the record set; a cap window must be `capped` with exit 4. KILLER and
+kill_then_resume (SIGKILL from a test-only sitecustomize, not in the product) serve
+test_collect_scenarios.py and test_collect_ual_dense.py, which resume killed runs to the ground truth.
 """
 
 from __future__ import annotations
@@ -77,23 +77,27 @@ def run_collect(config: Path, out: Path, signing_key: tuple, emu: Any, *, resume
 
 
 def kill_then_resume(config: Path, out: Path, signing_key: tuple, emu: Any, points: tuple[int, ...],
-                     hook: Path) -> tuple[int, subprocess.CompletedProcess[str]]:
+                     hook: Path, *, prelude: str = "", env_extra: dict[str, str] | None = None,
+                     ) -> tuple[int, subprocess.CompletedProcess[str]]:
     """`evkit collect` SIGKILLed at each of `points` (KILLER, counted afresh in every run), resumed
     each time, then finished: (kills, the finishing run). A run killed before its bundle appeared
-    left nothing to resume, so the next one starts again."""
+    left nothing to resume, so the next one starts again. `prelude`: more test-only hook code
+    (run before KILLER) and `env_extra` its environment."""
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KILLER, encoding="utf-8")
+    (hook / "sitecustomize.py").write_text(prelude + KILLER, encoding="utf-8")
     pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     kills = 0
     proc = None
     for point in points:
         proc = run_collect(config, out, signing_key, emu, resume=out.exists(),
-                           env_extra={"PYTHONPATH": pythonpath, "EVKIT_TEST_KILL_AFTER": str(point)})
+                           env_extra={**(env_extra or {}), "PYTHONPATH": pythonpath,
+                                      "EVKIT_TEST_KILL_AFTER": str(point)})
         if proc.returncode != -signal.SIGKILL:
             break
         kills += 1
     if proc is None or not (out / "bagit.txt").exists():
-        proc = run_collect(config, out, signing_key, emu, resume=True)
+        proc = run_collect(config, out, signing_key, emu, resume=True,
+                           env_extra={**(env_extra or {}), "PYTHONPATH": pythonpath})
     return kills, proc
 
 
@@ -220,26 +224,3 @@ def test_cap_window_is_capped_and_exits_4(clean, tmp_path, signing_key) -> None:
         start_s, end_s = (datetime.fromisoformat(entry["window"][k].replace("Z", "+00:00")) for k in ("start", "end"))
         assert 60 <= (end_s - start_s).total_seconds() < 120
         assert "smallest split" in entry["reason"]
-
-
-KILL_POINTS = (2, 4, 6, 9, 12, 16, 20, 25, 30, 36, 43, 50)
-
-
-def test_sigkill_at_many_points_then_resume_loses_nothing(clean, tmp_path, signing_key) -> None:
-    out = tmp_path / "bundle"
-    # some faults too, so kills also land inside retries and session restarts
-    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1,
-                          faults="reset=0.03,truncate=0.03,restart=0.05,503=0.03") as emu:
-        kills, final = kill_then_resume(make_config(emu), out, signing_key, emu, KILL_POINTS, tmp_path / "hook")
-    assert kills >= 10, f"only {kills} kills before the run finished"
-    assert final.returncode == 0, final.stderr
-    assert_verifies(out, signing_key)
-    got, want = raw_records(out), raw_records(clean["bundle"])
-    for source in ("ual", "mgmt", "graph"):
-        assert got[source] == want[source], source
-    record = json.loads((out / "data" / "collection.json").read_bytes())
-    assert 2 <= record["runs"] <= kills + 1  # a process killed before its first state write is not counted
-    assert all(e["status"] == "complete" for e in record["ledger"])
-    # the mailbox state too: every mailbox x cmdlet unit once, each finished unit not asked again
-    units = [e["unit"] for e in record["ledger"] if e["source"] == "mailbox"]
-    assert len(units) == len(set(units)) > 3 * 13
