@@ -36,7 +36,7 @@ def blind_problem_count(engine: Engine) -> int:
 
 def load_problems(engine: Engine) -> list[str]:
     """Every problem the load recorded, as "<source or bundle>: <problem>" sentences, sorted."""
-    return [f"{src or bundle}: {p}" for bundle, src, p in
+    return [f"{src or bundle}: {p}" if src or bundle else p for bundle, src, p in
             engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
 
 

@@ -300,7 +300,8 @@ def test_a_file_that_changes_while_it_is_read_is_an_error_and_nothing_is_sealed(
 # ---- compressed files: sealed, never inflated whole --------------------------------------------
 
 def test_a_gzip_bomb_is_sealed_as_unknown_in_bounded_memory(tmp_path, evkit_cli, signing_key):
-    """1 MB that inflates to 1 GiB: import must not inflate it (it is in no known format)."""
+    """1 MB that inflates to 1 GiB: import stops inflating it at its cap (200 times its size) and
+    seals it as in no known format, naming why."""
     bomb = tmp_path / "page.json.gz"
     with gzip.open(bomb, "wb", compresslevel=9) as fh:
         fh.write(b'{"value": [')
