@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from evkit.evidence.formats.rows import NESTED_FIELDS  # decoded wherever the record came from
+
 # What json_transform extracts from each classic-schema record, in one parse. Non-strict: a
 # field of the wrong type (a PowerShell-mangled "System.Object[]" where a list belongs) becomes
 # NULL rather than failing the whole load.
@@ -33,11 +35,6 @@ _SHAPE: dict = {
 }
 RECORD_SHAPE = json.dumps(_SHAPE, sort_keys=True)
 
-# Fields that hold lists or objects, which SIEM pipelines and some exports store as JSON text
-# (`"Folders": "[{...}]"`): decoded before the record is read, wherever it came from.
-NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "DeviceProperties", "Parameters",
-                 "ModifiedProperties", "Target", "AppAccessContext", "Item", "AffectedItems", "Folder",
-                 "DestFolder")
 
 
 def json_text_gate(text: str) -> str:

@@ -337,3 +337,19 @@ def test_the_report_over_millions_of_bad_rows_names_the_first_and_counts_them_al
     rows = [p for p in findings["problems"] if "bad.csv: row " in p]
     assert len(rows) == 100
     assert any("20000 rows in all could not be read" in p for p in findings["problems"])
+
+
+def test_nested_json_text_that_cannot_be_read_is_a_lossy_cell_at_import(tmp_path):
+    """A SIEM export's JSON text cut short or nested 5,000 deep: the record is kept (its other
+    fields are read), the cell is named on the import's line and in the sidecar."""
+    folders = json.dumps([{"Path": "\\Inbox", "FolderItems": [{"InternetMessageId": "<a@x>"}]}])
+    records = [dict(RECORD, Id="r-cut", Folders=folders[:-5]),
+               dict(RECORD, Id="r-deep", OperationProperties="[" * 5000 + "]" * 5000),
+               dict(RECORD, Id="r-fine", Folders=folders, Item="{}")]
+    path = tmp_path / "blob.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    summary = summarise_file(path)
+    assert (summary["format"], summary["record_count"], summary["lossy_count"]) == ("mgmt-blob", 3, 2)
+    assert [(c["row"], c["column"]) for c in summary["lossy"]] == [(1, "Folders"), (2, "OperationProperties")]
+    assert "JSON text that cannot be read" in summary["lossy"][0]["reason"]
+    assert "nested more than 100 levels deep" in summary["lossy"][1]["reason"]
