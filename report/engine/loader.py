@@ -316,6 +316,12 @@ class Engine:
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
         con.execute("DELETE FROM events_all WHERE NOT readable")
+        # Which tenant each bundle's records name, every copy counted (tenancy.check_record_tenants);
+        # the column itself is not part of `events`.
+        con.execute("""CREATE TABLE record_tenants AS SELECT bundle, trim(organization_id) AS tenant,
+                       count(*) AS records FROM events_all WHERE trim(organization_id) <> ''
+                       GROUP BY ALL ORDER BY ALL""")
+        con.execute("ALTER TABLE events_all DROP COLUMN organization_id")
         self._deduplicate()
         # After de-duplication: a field another copy of the record holds readable is not lost.
         con.execute("""

@@ -31,7 +31,7 @@ _SHAPE: dict = {
     "Folder": {"Path": "VARCHAR"}, "DestFolder": {"Path": "VARCHAR"},
     "Item": _ITEM, "AffectedItems": [_ITEM],
     "QueryText": "VARCHAR", "SearchQueryText": "VARCHAR", "Query": "VARCHAR",
-    "OperationCount": "VARCHAR",
+    "OperationCount": "VARCHAR", "OrganizationId": "VARCHAR",
 }
 RECORD_SHAPE = json.dumps(_SHAPE, sort_keys=True)
 
@@ -173,6 +173,7 @@ EVENT_COLUMNS = f"""
     r.OperationProperties AS operation_properties,
     r.ModifiedProperties AS modified_properties,
     r.Target AS target,
+    lower(r.OrganizationId) AS organization_id,
     bundle, src, pos
 """
 
