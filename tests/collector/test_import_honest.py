@@ -353,3 +353,34 @@ def test_nested_json_text_that_cannot_be_read_is_a_lossy_cell_at_import(tmp_path
     assert [(c["row"], c["column"]) for c in summary["lossy"]] == [(1, "Folders"), (2, "OperationProperties")]
     assert "JSON text that cannot be read" in summary["lossy"][0]["reason"]
     assert "nested more than 100 levels deep" in summary["lossy"][1]["reason"]
+
+
+@pytest.mark.parametrize("shape", ["csv", "csv-quoted", "json-lines"])
+def test_one_huge_line_is_a_counted_row_in_bounded_memory_and_the_next_rows_are_read(tmp_path, shape):
+    """200 Mi characters on one line took 1.4 GB (CSV) and 0.9 GB (JSON lines) and put the whole
+    line into the sidecar's reason; a line beyond 16 Mi characters is now read past."""
+    good = dict(RECORD, Id="r-after")
+    path = tmp_path / ("huge.json" if shape == "json-lines" else "huge.csv")
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if shape == "json-lines":
+            fh.write(json.dumps(RECORD) + "\n" + '{"Id": "' + "x" * (200 << 20) + '"}\n' + json.dumps(good) + "\n")
+        else:
+            fh.write(purview_csv(RECORD))
+            fh.write(('a,b,c,d,e,"' if shape == "csv-quoted" else "") + "x" * (200 << 20) + "\r\n")
+            fh.write(purview_row(good))
+    proc = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True,
+                          check=True, timeout=300)
+    result = json.loads(proc.stdout)
+    assert result["peak_kib"] < 120 * 1024, result
+    assert result["sidecar"] < 2_000
+    summary = summarise_file(path)
+    assert summary["record_count"] == 2 and summary["error_count"] == 1, summary["errors"]
+    assert "longer than 16 Mi characters" in summary["errors"][0]["reason"]
+
+
+def test_an_overlong_record_id_is_a_counted_row_named_shortly(tmp_path):
+    path = tmp_path / "blob.json"
+    path.write_text(json.dumps([dict(RECORD, Id="y" * 5000), RECORD]), encoding="utf-8")
+    summary = summarise_file(path)
+    assert (summary["record_count"], summary["error_count"]) == (1, 1)
+    assert len(summary["errors"][0]["reason"]) < 120 and "longer than 256 characters" in summary["errors"][0]["reason"]

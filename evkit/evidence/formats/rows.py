@@ -18,6 +18,9 @@ NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "Device
                  "DestFolder")
 
 
+MAX_ID = 256
+
+
 def unreadable_json_text(record: dict) -> Iterator[tuple[str, str]]:
     """(field, reason) for each of NESTED_FIELDS holding JSON text that cannot be read: cut
     short, malformed, or nested deeper than a record may be."""
@@ -70,6 +73,9 @@ def check_record(row: int, record: object, lossy: list[LossyCell], *,
     rid = record.get("Id")
     if not isinstance(rid, str) or not rid.strip():
         return ParsedRow(row, None, f"record has no {id_label}", lossy)
+    if len(rid) > MAX_ID:       # record ids are GUIDs or 32 hex digits; named shortened
+        return ParsedRow(row, None, f"record {id_label} {rid[:40]!r}... is longer than {MAX_ID} "
+                         "characters", lossy)
     created = record.get("CreationTime")
     if created is None:
         return ParsedRow(row, None, f"record {rid} has no {time_label}", lossy)
