@@ -17,6 +17,7 @@ no record was read from it, and every report over the bundle lists it as a probl
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def file_line(source: Path, sidecar: dict) -> str:
             f"{sidecar['error_count']} rejected row(s), {sidecar['lossy_count']} lossy cell(s)")
 
 
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _ZIP = (b"PK\x03\x04", "a zip archive (extract it and import the files inside)")
 
 
@@ -79,6 +81,8 @@ def unknown_reason(source: Path, sidecar: dict | None = None) -> str:
         head = b"?"
     if not head:
         return "the file is empty"
+    if head in _BOMS:           # the whole file is one byte-order mark (head holds up to 4 bytes)
+        return "the file is empty (a byte-order mark and nothing else)"
     if head.startswith(_ZIP[0]):
         return f"in no format evkit knows: {_ZIP[1]}"
     if sidecar and sidecar.get("compression"):

@@ -50,6 +50,7 @@ UNKNOWN = {
                            "in no format evkit knows"),
     "export.zip": (_zip(), "a zip archive"),
     "empty.csv": (b"", "the file is empty"),
+    "bom-only.csv": (b"\xef\xbb\xbf", "the file is empty (a byte-order mark and nothing else)"),
 }
 
 
@@ -76,7 +77,7 @@ def test_one_line_per_file_and_an_unknown_format_is_sealed_named_and_exits_4(tmp
         [warning] = [w for w in proc.stderr.splitlines() if w.startswith(f"evkit import: warning: {tmp_path / name}:")]
         assert why in warning and "sealed byte for byte" in warning
         assert (tmp_path / "b" / "data" / "imports" / name).read_bytes() == blob
-    assert "3 file(s) in no known format: CloudAppEvents.csv, export.zip, empty.csv" in proc.stderr
+    assert "4 file(s) in no known format: CloudAppEvents.csv, export.zip, empty.csv, bom-only.csv" in proc.stderr
     assert "Traceback" not in proc.stderr
     pub = Path(f"{signing_key[0]}.pub")
     assert verify_bundle(tmp_path / "b", signer_key=pub).verdict == "valid"
