@@ -16,9 +16,9 @@ import pytest
 from evkit.evidence.formats import read_records, summarise_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from bundlekit import mia, permissive_report_options  # noqa: E402
+from bundlekit import mia, permissive_report_options
 
-from test_import_honest import purview_csv  # noqa: E402
+from test_import_honest import purview_csv
 
 A = "alice@contoso.com"
 ATTACKER = "203.0.113.7"

@@ -76,7 +76,7 @@ def open_binary(path: Path) -> BinaryIO:
     """The file's bytes as a reader would take them: inflated when the file is gzip-compressed."""
     if is_gzip(path):
         return io.BufferedReader(_Inflated(Path(path)), buffer_size=1 << 16)
-    return open(path, "rb")  # noqa: SIM115 - the caller owns it
+    return open(path, "rb")     # the caller owns (and closes) it
 
 
 def gzip_damage(path: Path) -> str | None:
