@@ -33,12 +33,16 @@ def check_tenants(bundles: Sequence[tuple[str, Mapping[str, Any]]], *, allow_mix
             by_tenant.setdefault(tenant, []).append(name)
     if len(by_tenant) < 2:
         return []
+    return _mixed("the bundles come from {n} tenants ({listing})", by_tenant, allow_mixed)
+
+
+def _mixed(what: str, by_tenant: Mapping[str, Sequence[str] | set[str]], allow_mixed: bool) -> list[str]:
+    """The problem stating several tenants (`what` with {n} and {listing}), or MixedTenantsError."""
     listing = "; ".join(f"{tenant}: {', '.join(sorted(names))}" for tenant, names in sorted(by_tenant.items()))
+    said = what.format(n=len(by_tenant), listing=listing)
     if not allow_mixed:
-        raise MixedTenantsError(f"the bundles come from {len(by_tenant)} tenants ({listing}); "
-                                "report on each tenant apart, or give --allow-mixed-tenants")
-    return [f"the bundles come from {len(by_tenant)} tenants ({listing}); reported together "
-            "(--allow-mixed-tenants)"]
+        raise MixedTenantsError(f"{said}; report on each tenant apart, or give --allow-mixed-tenants")
+    return [f"{said}; reported together (--allow-mixed-tenants)"]
 
 
 def case_id_warnings(case_id: str, bundles: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
@@ -68,9 +72,4 @@ def check_record_tenants(bundles: Sequence[tuple[str, Mapping[str, Any]]],
             by_tenant.setdefault(value, set()).add(name)
     if len(by_tenant) < 2 or set(by_tenant) == stated:     # none, or check_tenants said it already
         return []
-    listing = "; ".join(f"{tenant}: {', '.join(sorted(names))}" for tenant, names in sorted(by_tenant.items()))
-    if not allow_mixed:
-        raise MixedTenantsError(f"the records come from {len(by_tenant)} tenants (OrganizationId; {listing}); "
-                                "report on each tenant apart, or give --allow-mixed-tenants")
-    return [f"the records come from {len(by_tenant)} tenants (OrganizationId; {listing}); reported "
-            "together (--allow-mixed-tenants)"]
+    return _mixed("the records come from {n} tenants (OrganizationId; {listing})", by_tenant, allow_mixed)
