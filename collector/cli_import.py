@@ -17,6 +17,7 @@ no record was read from it, and every report over the bundle lists it as a probl
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def _body(args: dict) -> int:
         print(safe_text(file_line(source, sidecar)))
         if sidecar["format"] == "unknown":
             unknown.append(source.name)
-            print(safe_text(f"evkit import: warning: {source}: {unknown_reason(source)}; sealed byte for "
+            print(safe_text(f"evkit import: warning: {source}: {unknown_reason(source, sidecar)}; sealed byte for "
                             "byte, but no record was read from it and reports over this bundle will "
                             "list it as a problem"), file=sys.stderr)
 
@@ -60,16 +61,18 @@ def _body(args: dict) -> int:
 
 
 def file_line(source: Path, sidecar: dict) -> str:
-    """`NAME: FORMAT, N record(s), N rejected row(s), N lossy cell(s)`."""
-    return (f"{source.name}: {sidecar['format']}, {sidecar['record_count']} record(s), "
+    """`NAME: FORMAT, N record(s), N rejected row(s), N lossy cell(s)` (FORMAT followed by
+    `(gzip)` for a compressed file, which is stored as given and read inflated)."""
+    compressed = f" ({sidecar['compression']})" if sidecar.get("compression") else ""
+    return (f"{source.name}: {sidecar['format']}{compressed}, {sidecar['record_count']} record(s), "
             f"{sidecar['error_count']} rejected row(s), {sidecar['lossy_count']} lossy cell(s)")
 
 
-_MAGIC = ((b"PK\x03\x04", "a zip archive (extract it and import the files inside)"),
-          (b"\x1f\x8b", "gzip-compressed (decompress it and import the result)"))
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_ZIP = (b"PK\x03\x04", "a zip archive (extract it and import the files inside)")
 
 
-def unknown_reason(source: Path) -> str:
+def unknown_reason(source: Path, sidecar: dict | None = None) -> str:
     """What evkit can say about a file in no format it knows."""
     try:
         with open(source, "rb") as handle:
@@ -78,9 +81,15 @@ def unknown_reason(source: Path) -> str:
         head = b"?"
     if not head:
         return "the file is empty"
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            return f"in no format evkit knows: {what}"
+    if head in _BOMS:           # the whole file is one byte-order mark (head holds up to 4 bytes)
+        return "the file is empty (a byte-order mark and nothing else)"
+    if head.startswith(_ZIP[0]):
+        return f"in no format evkit knows: {_ZIP[1]}"
+    if sidecar and sidecar.get("compression"):
+        errors = sidecar.get("errors") or []
+        if errors:
+            return f"gzip-compressed and unreadable: {errors[0].get('reason')}"
+        return "gzip-compressed, and what it holds is in no format evkit knows"
     return ("in no format evkit knows (not an audit-log export from Purview, Search-UnifiedAuditLog, "
             "the Management API, Graph or Sentinel)")
 

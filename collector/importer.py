@@ -166,6 +166,8 @@ def import_files(out: Path, *, case_id: str, key: SigningKey, files: Sequence[Pa
                 "error_count": summary.get("error_count", 0), "errors": summary.get("errors", []),
                 "lossy_count": summary.get("lossy_count", 0), "lossy": summary.get("lossy", []),
             }
+            if summary.get("compression"):      # stored as handed over; read inflated
+                sidecar["compression"] = summary["compression"]
             writer.write(f"{IMPORTS_DIR}/{name}{SIDECAR_SUFFIX}", canonical(sidecar))
             if on_file is not None:
                 on_file(source, sidecar)

@@ -32,7 +32,7 @@ from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
 from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
-from evkit.report.tenancy import case_id_warnings, check_tenants
+from evkit.report.tenancy import case_id_warnings, check_record_tenants, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,15 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 # ---- the whole run ------------------------------------------------------------------------------
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
-           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
-                                         entra_analysis.EntraAnalysis]:
+           problems: list[str], *, allow_mixed_tenants: bool = False,
+           ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
+                      entra_analysis.EntraAnalysis]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
-    analysis, suggested indicators, completeness rows); what could not be read joins `problems`."""
+    analysis, suggested indicators, completeness rows); what could not be read joins `problems`.
+    MixedTenantsError when the records name several tenants and mixing was not allowed."""
     engine.load(inventories)
+    problems += check_record_tenants([(inv.name, inv.collection) for inv in inventories],
+                                     queries.record_tenants(engine), allow_mixed=allow_mixed_tenants)
     tampering = queries.tampering_records(engine)
     unknown = incident.unlogged_stretches(cfg, tampering, case, problems)
     analysis = analyse(engine, case, folder_items=incident.folder_item_counts(cfg), config_unknown=unknown,
@@ -112,7 +116,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(inventories))
         try:
-            tampering, analysis, suggested, completeness, entra = _query(engine, inventories, case, cfg, problems)
+            tampering, analysis, suggested, completeness, entra = _query(engine, inventories, case, cfg, problems,
+                                                                         allow_mixed_tenants=allow_mixed_tenants)
             unread = load_mailbox_state(engine, inventories)
             mailbox_state = state_block(engine, analysis, unread)
             known = set(problems)

@@ -3,8 +3,9 @@
 Evidence from two tenants merged into one report doubles confirmed items and widens unknown
 periods without a word, so it is refused unless the analyst says it is meant; a case id that no
 bundle carries is most often the wrong case file or the wrong bundles, so it is warned about.
-Import bundles state no tenant (a client export does not say reliably which tenant it came
-from) and are not counted either way.
+Import bundles state no tenant, but the records in them do (`OrganizationId`, Sentinel's
+`OfficeTenantId`): once the records are loaded, the tenants they name are checked with the
+bundles' own (check_record_tenants), so an export from another tenant is not merged silently.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ def check_tenants(bundles: Sequence[tuple[str, Mapping[str, Any]]], *, allow_mix
             by_tenant.setdefault(tenant, []).append(name)
     if len(by_tenant) < 2:
         return []
+    return _mixed("the bundles come from {n} tenants ({listing})", by_tenant, allow_mixed)
+
+
+def _mixed(what: str, by_tenant: Mapping[str, Sequence[str] | set[str]], allow_mixed: bool) -> list[str]:
+    """The problem stating several tenants (`what` with {n} and {listing}), or MixedTenantsError."""
     listing = "; ".join(f"{tenant}: {', '.join(sorted(names))}" for tenant, names in sorted(by_tenant.items()))
+    said = what.format(n=len(by_tenant), listing=listing)
     if not allow_mixed:
-        raise MixedTenantsError(f"the bundles come from {len(by_tenant)} tenants ({listing}); "
-                                "report on each tenant apart, or give --allow-mixed-tenants")
-    return [f"the bundles come from {len(by_tenant)} tenants ({listing}); reported together "
-            "(--allow-mixed-tenants)"]
+        raise MixedTenantsError(f"{said}; report on each tenant apart, or give --allow-mixed-tenants")
+    return [f"{said}; reported together (--allow-mixed-tenants)"]
 
 
 def case_id_warnings(case_id: str, bundles: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
@@ -47,3 +52,24 @@ def case_id_warnings(case_id: str, bundles: Sequence[tuple[str, Mapping[str, Any
         return []
     return [f"the case file's id {case_id!r} matches no bundle (their case ids: {', '.join(sorted(ids))}): "
             "check that these are the right bundles for this case"]
+
+
+def check_record_tenants(bundles: Sequence[tuple[str, Mapping[str, Any]]],
+                         record_tenants: Sequence[tuple[str, str, int]], *, allow_mixed: bool) -> list[str]:
+    """The same check over the tenants the records name: (bundle, tenant, records) rows; a
+    bundle whose records name none counts with the tenant its collection.json states. Problems
+    to state; MixedTenantsError when more than one tenant is named and mixing was not allowed."""
+    named: dict[str, set[str]] = {}
+    for name, tenant, _ in record_tenants:
+        named.setdefault(name, set()).add(tenant.strip().lower())
+    by_tenant: dict[str, set[str]] = {}
+    stated: set[str] = set()
+    for name, collection in bundles:
+        tenant = tenant_of(collection)
+        if tenant is not None:
+            stated.add(tenant)
+        for value in named.get(name) or ({tenant} if tenant is not None else set()):
+            by_tenant.setdefault(value, set()).add(name)
+    if len(by_tenant) < 2 or set(by_tenant) == stated:     # none, or check_tenants said it already
+        return []
+    return _mixed("the records come from {n} tenants (OrganizationId; {listing})", by_tenant, allow_mixed)

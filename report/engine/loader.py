@@ -32,7 +32,8 @@ from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
 from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
 from evkit.report.engine import entra
-from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record
+from evkit.report.engine.sql import (DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record, json_text_gate,
+                                     misshapen_nested, unreadable_nested)
 from evkit.report.errors import QueryError
 from evkit.times import iso_utc
 
@@ -70,7 +71,7 @@ _TIME_BATCH = 10_000
 # Columns that say where a copy came from, not what it records: never compared between copies.
 # (The recorded time text is compared as the parsed `ts`: exports write the same instant in
 # other forms.)
-_NOT_CONTENT = frozenset({"readable", "id_missing", "imported", "bundle", "src", "pos", "creation_time"})
+_NOT_CONTENT = frozenset({"readable", "id_missing", "imported", "unread", "bundle", "src", "pos", "creation_time"})
 _CONFLICTS_LISTED = 100  # conflicts named one by one in the problems; all are in `conflicts`
 
 TABLES = ("events", "record_sources", "duplicate_sources", "conflicts", "conflict_copies", "record_copies",
@@ -195,18 +196,24 @@ class Engine:
     def _create_events_all(self) -> None:
         self.con.execute(
             "CREATE TABLE events_all AS SELECT true AS readable, "
-            f"{EVENT_COLUMNS}, imported FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
-            f"0::BIGINT AS pos, false AS imported, json_transform('{{}}', '{RECORD_SHAPE}') AS r) LIMIT 0")
+            f"{EVENT_COLUMNS}, imported, unread FROM (SELECT NULL::VARCHAR AS bundle, NULL::VARCHAR AS src, "
+            f"0::BIGINT AS pos, false AS imported, json_transform('{{}}', '{RECORD_SHAPE}') AS r, "
+            "NULL::VARCHAR[] AS unread) LIMIT 0")
 
     def _insert_records(self, source_sql: str, params: list[Any],
                         con: duckdb.DuckDBPyConnection | None = None) -> None:
         """source_sql yields (bundle, src, pos, rec VARCHAR, imported BOOLEAN); normalise and
-        append. `imported` marks records from imported files (an API copy outranks them)."""
+        append. `imported` marks records from imported files (an API copy outranks them);
+        `unread` lists the nested fields whose text could not be decoded (sql.unreadable_nested)."""
         (con or self.con).execute(
             "INSERT INTO events_all SELECT r IS NOT NULL AND NOT (r.Id IS NULL AND r.CreationTime IS NULL "
-            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS}, imported FROM ("
-            f"SELECT bundle, src, pos, imported, json_transform({decoded_record('rec')}, '{RECORD_SHAPE}') AS r "
-            f"FROM ({source_sql}))", params)
+            f"AND r.Operation IS NULL) AS readable, {EVENT_COLUMNS}, imported, unread FROM ("
+            "SELECT bundle, src, pos, imported, r, CASE WHEN gated THEN list_concat("
+            f"{unreadable_nested('dec')}, {misshapen_nested('r', 'dec')}) END AS unread FROM ("
+            f"SELECT *, json_transform(dec, '{RECORD_SHAPE}') AS r FROM ("
+            f"SELECT bundle, src, pos, imported, gated, {decoded_record('text', 'gated')} AS dec FROM ("
+            f"SELECT *, {json_text_gate('text')} AS gated FROM ("
+            f"SELECT bundle, src, pos, imported, rec::VARCHAR AS text FROM ({source_sql}))))))", params)
 
     def _load_pages(self, con: duckdb.DuckDBPyConnection, inv: Inventory, kind: str,
                     pages: list[Page]) -> list[tuple[Inventory, Page]]:
@@ -311,7 +318,27 @@ class Engine:
             FROM events_all WHERE readable AND ts IS NULL GROUP BY bundle, src
         """)
         con.execute("DELETE FROM events_all WHERE NOT readable")
+        # Which tenant each bundle's records name, every copy counted (tenancy.check_record_tenants);
+        # the column itself is not part of `events`.
+        con.execute("""CREATE TABLE record_tenants AS SELECT bundle, trim(organization_id) AS tenant,
+                       count(*) AS records FROM events_all WHERE trim(organization_id) <> ''
+                       GROUP BY ALL ORDER BY ALL""")
+        con.execute("ALTER TABLE events_all DROP COLUMN organization_id")
         self._deduplicate()
+        # After de-duplication: a field another copy of the record holds readable is not lost.
+        con.execute("""
+            INSERT INTO problems
+            SELECT bundle, src, count(*)::VARCHAR || ' record(s) hold a nested field as text that is not '
+                   || 'the list or object it should be (first: record ' || arg_min(id || ': '
+                   || array_to_string(unread, ', '), pos) || '); what those fields held is not in this report',
+                   true
+            FROM events_all WHERE len(unread) > 0 GROUP BY bundle, src
+            UNION ALL
+            SELECT bundle, src, count(*)::VARCHAR || ' MailItemsAccessed record(s) have no readable '
+                   || 'MailAccessType (first: record ' || arg_min(id, pos) || '): whether they opened items '
+                   || 'and whether logging was throttled after them is unknown', true
+            FROM events_all WHERE operation = 'MailItemsAccessed' AND access_type IS NULL GROUP BY bundle, src""")
+        con.execute("ALTER TABLE events_all DROP COLUMN unread")
         con.execute("ALTER TABLE events_all DROP COLUMN readable")
         con.execute("ALTER TABLE events_all DROP COLUMN id_missing")
         con.execute("ALTER TABLE events_all DROP COLUMN imported")
@@ -364,7 +391,7 @@ class Engine:
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
             WHERE k.n = 1""")
-        con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported)
+        con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported, unread)
                        FROM events_all WHERE rowid IN (SELECT rid FROM conflict_rows WHERE differs_from_used)""")
         con.execute("DROP TABLE conflict_rows")
         con.execute("""CREATE TABLE duplicate_sources AS

@@ -34,9 +34,14 @@ def blind_problem_count(engine: Engine) -> int:
     return blind
 
 
+def record_tenants(engine: Engine) -> list[tuple[str, str, int]]:
+    """(bundle, tenant, records): the tenants (OrganizationId, lower-cased) each bundle's records name."""
+    return [(b, t, n) for b, t, n in engine.rows("SELECT bundle, tenant, records FROM record_tenants ORDER BY ALL")]
+
+
 def load_problems(engine: Engine) -> list[str]:
     """Every problem the load recorded, as "<source or bundle>: <problem>" sentences, sorted."""
-    return [f"{src or bundle}: {p}" for bundle, src, p in
+    return [f"{src or bundle}: {p}" if src or bundle else p for bundle, src, p in
             engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
 
 

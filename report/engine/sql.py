@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from evkit.evidence.formats.rows import NESTED_FIELDS  # decoded wherever the record came from
+
 # What json_transform extracts from each classic-schema record, in one parse. Non-strict: a
 # field of the wrong type (a PowerShell-mangled "System.Object[]" where a list belongs) becomes
 # NULL rather than failing the whole load.
 _PAIR = [{"Name": "VARCHAR", "Value": "VARCHAR"}]
 _ITEM = {"InternetMessageId": "VARCHAR", "Subject": "VARCHAR", "ParentFolder": {"Path": "VARCHAR"}}
-RECORD_SHAPE = json.dumps({
+_SHAPE: dict = {
     "Id": "VARCHAR", "CreationTime": "VARCHAR", "Operation": "VARCHAR", "RecordType": "VARCHAR",
     "Workload": "VARCHAR", "UserId": "VARCHAR", "MailboxOwnerUPN": "VARCHAR", "ObjectId": "VARCHAR",
     "ResultStatus": "VARCHAR", "ClientIP": "VARCHAR", "ClientIPAddress": "VARCHAR",
@@ -29,34 +31,70 @@ RECORD_SHAPE = json.dumps({
     "Folder": {"Path": "VARCHAR"}, "DestFolder": {"Path": "VARCHAR"},
     "Item": _ITEM, "AffectedItems": [_ITEM],
     "QueryText": "VARCHAR", "SearchQueryText": "VARCHAR", "Query": "VARCHAR",
-    "OperationCount": "VARCHAR",
-}, sort_keys=True)
-
-# Fields that hold lists or objects, which SIEM pipelines and some exports store as JSON text
-# (`"Folders": "[{...}]"`): decoded before the record is read, wherever it came from.
-NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "DeviceProperties", "Parameters",
-                 "ModifiedProperties", "Target", "AppAccessContext", "Item", "AffectedItems", "Folder",
-                 "DestFolder")
+    "OperationCount": "VARCHAR", "OrganizationId": "VARCHAR",
+}
+RECORD_SHAPE = json.dumps(_SHAPE, sort_keys=True)
 
 
-def decoded_record(rec: str) -> str:
-    """SQL: the record text `rec` with each of NESTED_FIELDS that holds JSON text replaced by
-    the value that text encodes. Only a record holding an escaped quote is examined field by
-    field (a substring test, no parse), so records as the API writes them
-    cost next to nothing; a string that is not JSON (`System.Object[]`) is left as recorded."""
+
+def json_text_gate(text: str) -> str:
+    """SQL: whether the record text `text` may hold a nested field as JSON text. A JSON text
+    holding a key or string shows an escaped quote (`\\"`); one holding none (`"[]"`, `"{}"`,
+    `"[1]"`) ends in `]` or `}` right before its closing quote. Records as the API writes them
+    hold neither, so they are not examined field by field. Each test starts at a character API
+    records rarely hold (a backslash, a closing bracket), where a test for a quote followed by
+    `[` or `{` walked every record from its first quote (1M records: about 2 s of the report)."""
+    return f"(contains({text}, '\\\"') OR contains({text}, ']\"') OR contains({text}, '}}\"'))"
+
+
+def decoded_record(text: str, gated: str) -> str:
+    """SQL: the record text `text` with each of NESTED_FIELDS that holds JSON text replaced by
+    the value that text encodes, examined only where `gated` (json_text_gate of the text) holds;
+    a string that is not JSON (`System.Object[]`, text cut short) is left as recorded."""
     keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
     value = "json_extract_string(acc, '$.' || k)"
     step = (f"CASE WHEN json_type(acc, '$.' || k) = 'VARCHAR' AND json_valid({value}) "
             f"AND left(ltrim({value}), 1) IN ('[', '{{') "
             f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
-    text = f"({rec})::VARCHAR"
-    # Only a record holding an escaped quote (`\\"`, the keys and strings inside a JSON text) is
-    # examined field by field; the step above decides exactly. The scan starts at the record's
-    # first backslash, which API records rarely hold, where a test for a quote followed by `[`
-    # or `{` walked every record from its first quote (1M records: about 2 s of the report).
-    # JSON texts holding no quoted value at all ("[]", "[1]") are left as recorded.
-    return (f"CASE WHEN contains({text}, '\\\"') "
-            f"THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END")
+    # JSON text with a space after its closing bracket and no quoted value ("[] ") is not
+    # gated and is left as recorded.
+    return f"CASE WHEN {gated} THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END"
+
+
+def unreadable_nested(decoded: str) -> str:
+    """SQL: the NESTED_FIELDS of the decoded record text `decoded` that still hold a string:
+    text that is not the list or object the field holds (mangled by an export, JSON text cut
+    short or malformed). json_transform would make them NULL without a word. Only the fields
+    the record has are examined (one parse for its keys)."""
+    keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
+    return (f"list_filter(list_intersect(json_keys({decoded}), [{keys}]), "
+            f"lambda k: json_type({decoded}, '$.' || k) = 'VARCHAR')")
+
+
+
+def _no_member(value: str, members: Iterable[str]) -> str:
+    return " AND ".join(f'{value}."{m}" IS NULL' for m in members)
+
+
+def misshapen_nested(r: str, decoded: str) -> str:
+    """SQL: the NESTED_FIELDS whose decoded JSON is not the shape the field holds: an object
+    field holding a list or a scalar, or a list holding an element that is not an object (a
+    JSON text nested thousands of levels deep is one). json_transform reads such a value as an
+    object with no member set, which this finds in the typed record `r`; the decoded text
+    `decoded` then tells it apart from an empty object `{}`."""
+    checks = []
+    for field in NESTED_FIELDS:
+        shape = _SHAPE[field]
+        value = f'{r}."{field}"'
+        if isinstance(shape, list):
+            bad = (f"list_bool_or(list_transform({value}, lambda e, i: e IS NOT NULL AND "
+                   f"{_no_member('e', shape[0])} AND json_type({decoded}, '$.{field}[' || (i - 1) || ']') "
+                   "<> 'OBJECT'))")
+        else:
+            bad = (f"({value} IS NOT NULL AND {_no_member(value, shape)} "
+                   f"AND json_type({decoded}, '$.{field}') <> 'OBJECT')")
+        checks.append(f"CASE WHEN {bad} THEN '{field}' END")
+    return f"list_filter([{', '.join(checks)}], lambda f: f IS NOT NULL)"
 
 
 # Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
@@ -138,6 +176,7 @@ EVENT_COLUMNS = f"""
     r.OperationProperties AS operation_properties,
     r.ModifiedProperties AS modified_properties,
     r.Target AS target,
+    lower(r.OrganizationId) AS organization_id,
     bundle, src, pos
 """
 

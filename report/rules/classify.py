@@ -132,9 +132,12 @@ def confirmed_by_action(rec: Attributed) -> list[Evidence]:
 
 def unreadable_item_list(rec: Attributed) -> bool:
     """An attributed Bind whose item list names no item (absent, or mangled by an export, e.g.
-    `System.Object[]`): the mailbox was accessed, but which items is unknown."""
-    return (rec.operation == "MailItemsAccessed" and (rec.access_type or "").lower() == "bind"
-            and bool(rec.mailbox) and not rec.items)
+    `System.Object[]`), or an attributed access whose MailAccessType cannot be read: the mailbox
+    was accessed, but which items is unknown."""
+    if rec.operation != "MailItemsAccessed" or not rec.mailbox:
+        return False
+    access = (rec.access_type or "").lower()
+    return not access or (access == "bind" and not rec.items)
 
 
 def unknown_item_count(rec: Attributed) -> int:

@@ -50,6 +50,7 @@ UNKNOWN = {
                            "in no format evkit knows"),
     "export.zip": (_zip(), "a zip archive"),
     "empty.csv": (b"", "the file is empty"),
+    "bom-only.csv": (b"\xef\xbb\xbf", "the file is empty (a byte-order mark and nothing else)"),
 }
 
 
@@ -76,7 +77,7 @@ def test_one_line_per_file_and_an_unknown_format_is_sealed_named_and_exits_4(tmp
         [warning] = [w for w in proc.stderr.splitlines() if w.startswith(f"evkit import: warning: {tmp_path / name}:")]
         assert why in warning and "sealed byte for byte" in warning
         assert (tmp_path / "b" / "data" / "imports" / name).read_bytes() == blob
-    assert "3 file(s) in no known format: CloudAppEvents.csv, export.zip, empty.csv" in proc.stderr
+    assert "4 file(s) in no known format: CloudAppEvents.csv, export.zip, empty.csv, bom-only.csv" in proc.stderr
     assert "Traceback" not in proc.stderr
     pub = Path(f"{signing_key[0]}.pub")
     assert verify_bundle(tmp_path / "b", signer_key=pub).verdict == "valid"
@@ -300,7 +301,8 @@ def test_a_file_that_changes_while_it_is_read_is_an_error_and_nothing_is_sealed(
 # ---- compressed files: sealed, never inflated whole --------------------------------------------
 
 def test_a_gzip_bomb_is_sealed_as_unknown_in_bounded_memory(tmp_path, evkit_cli, signing_key):
-    """1 MB that inflates to 1 GiB: import must not inflate it (it is in no known format)."""
+    """1 MB that inflates to 1 GiB: import stops inflating it at its cap (200 times its size) and
+    seals it as in no known format, naming why."""
     bomb = tmp_path / "page.json.gz"
     with gzip.open(bomb, "wb", compresslevel=9) as fh:
         fh.write(b'{"value": [')
@@ -336,3 +338,50 @@ def test_the_report_over_millions_of_bad_rows_names_the_first_and_counts_them_al
     rows = [p for p in findings["problems"] if "bad.csv: row " in p]
     assert len(rows) == 100
     assert any("20000 rows in all could not be read" in p for p in findings["problems"])
+
+
+def test_nested_json_text_that_cannot_be_read_is_a_lossy_cell_at_import(tmp_path):
+    """A SIEM export's JSON text cut short or nested 5,000 deep: the record is kept (its other
+    fields are read), the cell is named on the import's line and in the sidecar."""
+    folders = json.dumps([{"Path": "\\Inbox", "FolderItems": [{"InternetMessageId": "<a@x>"}]}])
+    records = [dict(RECORD, Id="r-cut", Folders=folders[:-5]),
+               dict(RECORD, Id="r-deep", OperationProperties="[" * 5000 + "]" * 5000),
+               dict(RECORD, Id="r-fine", Folders=folders, Item="{}")]
+    path = tmp_path / "blob.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    summary = summarise_file(path)
+    assert (summary["format"], summary["record_count"], summary["lossy_count"]) == ("mgmt-blob", 3, 2)
+    assert [(c["row"], c["column"]) for c in summary["lossy"]] == [(1, "Folders"), (2, "OperationProperties")]
+    assert "JSON text that cannot be read" in summary["lossy"][0]["reason"]
+    assert "nested more than 100 levels deep" in summary["lossy"][1]["reason"]
+
+
+@pytest.mark.parametrize("shape", ["csv", "csv-quoted", "json-lines"])
+def test_one_huge_line_is_a_counted_row_in_bounded_memory_and_the_next_rows_are_read(tmp_path, shape):
+    """200 Mi characters on one line took 1.4 GB (CSV) and 0.9 GB (JSON lines) and put the whole
+    line into the sidecar's reason; a line beyond 16 Mi characters is now read past."""
+    good = dict(RECORD, Id="r-after")
+    path = tmp_path / ("huge.json" if shape == "json-lines" else "huge.csv")
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if shape == "json-lines":
+            fh.write(json.dumps(RECORD) + "\n" + '{"Id": "' + "x" * (200 << 20) + '"}\n' + json.dumps(good) + "\n")
+        else:
+            fh.write(purview_csv(RECORD))
+            fh.write(('a,b,c,d,e,"' if shape == "csv-quoted" else "") + "x" * (200 << 20) + "\r\n")
+            fh.write(purview_row(good))
+    proc = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True,
+                          check=True, timeout=300)
+    result = json.loads(proc.stdout)
+    assert result["peak_kib"] < 120 * 1024, result
+    assert result["sidecar"] < 2_000
+    summary = summarise_file(path)
+    assert summary["record_count"] == 2 and summary["error_count"] == 1, summary["errors"]
+    assert "longer than 16 Mi characters" in summary["errors"][0]["reason"]
+
+
+def test_an_overlong_record_id_is_a_counted_row_named_shortly(tmp_path):
+    path = tmp_path / "blob.json"
+    path.write_text(json.dumps([dict(RECORD, Id="y" * 5000), RECORD]), encoding="utf-8")
+    summary = summarise_file(path)
+    assert (summary["record_count"], summary["error_count"]) == (1, 1)
+    assert len(summary["errors"][0]["reason"]) < 120 and "longer than 256 characters" in summary["errors"][0]["reason"]

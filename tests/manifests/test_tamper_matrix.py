@@ -38,6 +38,7 @@ def pristine(tmp_path_factory, signing_key, other_key_path, evkit_cli_module):
     # exits 4 (sealed, with problems) so the examiner is told; the seal is what this module tests.
     assert proc.returncode == 4, proc.stderr
     assert (bundle / "tagmanifest-sha256.txt").is_file()
+    assert "3 file(s) in no known format" in proc.stderr
     examiner = load_signing_key(key_path, passphrase)
     lawyer = load_signing_key(*other_key_path)
     append_custody(bundle, event="transferred", key=examiner, to="lawyer@counsel.example", note="courier")

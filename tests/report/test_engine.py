@@ -126,3 +126,18 @@ def test_bundles_whose_folders_share_a_name_stay_apart(tmp_path):
         problems = e.rows("SELECT bundle, src, problem FROM problems")
     assert [(b, src.rsplit("/", 1)[-1]) for b, src, _ in problems] == [("B (2)", "p900005.json.gz")]
     assert "has no list of records" in problems[0][2]
+
+
+def test_a_problem_naming_no_source_is_stated_without_a_leading_colon(tmp_path, monkeypatch):
+    """Beyond the conflicts named one by one, the total is one problem of the whole load."""
+    from evkit.report.engine import queries
+    monkeypatch.setattr(engine_mod, "_CONFLICTS_LISTED", 1)
+    recs = _records(3)
+    other = [dict(r, ClientIPAddress="192.0.2.99") for r in recs]
+    b1 = write_bundle(tmp_path / "B1", recs, window=WINDOW)
+    b2 = write_bundle(tmp_path / "B2", other, window=WINDOW)
+    with Engine() as e:
+        e.load([scan_bundle(b1), scan_bundle(b2)])
+        problems = queries.load_problems(e)
+    assert problems[0].startswith("3 further record Id(s) have copies with different content")
+    assert not any(p.startswith(":") for p in problems)

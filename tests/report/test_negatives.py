@@ -293,3 +293,27 @@ def test_nested_fields_stored_as_json_text_are_decoded(tmp_path, monkeypatch, im
     findings, items = report(tmp_path, [bundle], monkeypatch)
     assert items[(A, "<s1>")]["classification"] == "confirmed"
     assert mailbox(findings, A)["verdict"] == "accessed"
+
+
+def test_an_export_whose_records_name_another_tenant_is_refused_unless_allowed(tmp_path, monkeypatch, capsys):
+    """Import bundles state no tenant; their records do (OrganizationId)."""
+    from bundlekit import mgmt_blob, write_import_bundle
+    from evkit.cli import main
+    from evkit.report.errors import MixedTenantsError
+    ours, theirs = "8f4a1c62-77d3-4b0e-9a55-2c1de9f80b31", "93768CE7-5ED2-4EE5-9B5C-08C174C891EE"
+    collected = _retenant(write_bundle(tmp_path / "C", [dict(owner_read(), OrganizationId=ours)],
+                                       window=("2023-05-20T00:00:00Z", WINDOW[1])), ours)
+    same = write_import_bundle(tmp_path / "Same", {"a.json": mgmt_blob([
+        dict(owner_read("m-same", mailbox=B), OrganizationId=ours.upper())])})
+    other = write_import_bundle(tmp_path / "Other", {"b.json": mgmt_blob([
+        dict(mia("m-x", "2023-06-02T08:05:00", A, folders={"\\Inbox": ["<x1>"]}, ip=ATTACKER), OrganizationId=theirs)])})
+    findings, _ = report(tmp_path, [collected, same], monkeypatch)
+    assert not any("tenants" in p for p in findings["problems"])
+    with pytest.raises(MixedTenantsError, match=f"2 tenants.*{ours}: C, Same.*{theirs.lower()}: Other"):
+        report(tmp_path, [collected, same, other], monkeypatch, force=True)
+    (tmp_path / "case.toml").write_text(case_toml(), encoding="utf-8")
+    argv = ["report", str(collected), str(other), "--case", str(tmp_path / "case.toml"), *permissive_report_flags()]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    assert "--allow-mixed-tenants" in capsys.readouterr().err
+    findings, _ = report(tmp_path, [collected, other], monkeypatch, allow_mixed_tenants=True, force=True)
+    assert sum("2 tenants" in p for p in findings["problems"]) == 1

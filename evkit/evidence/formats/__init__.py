@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from evkit.evidence.errors import ImportInputError
+from evkit.evidence.formats.compressed import CompressedInputError, gzip_damage, is_gzip
 from evkit.evidence.formats.csvformats import read_auditdata_csv, read_sentinel_csv
 from evkit.evidence.formats.detect import FORMATS, detect_format
 from evkit.evidence.formats.encoding import file_encoding
@@ -44,6 +45,8 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
             labels = _SENTINEL_LABELS if fmt == "sentinel-json" else None
             yield from read_json_records(path, _JSON_CONVERTERS[fmt], labels=labels,
                                          prefix="AuditData." if fmt == "ual-json" else "")
+    except CompressedInputError as exc:     # rows before the damage or the cap were read
+        yield ParsedRow(0, None, f"{exc}; nothing from there on could be read", [])
     except OSError as exc:
         raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 
@@ -54,20 +57,26 @@ MAX_LISTED = 100
 
 
 def summarise_file(path: Path) -> dict:
-    """Format, encoding, record count, unparseable rows and lossy cells of one import file.
+    """Format, encoding, record count, unparseable rows and lossy cells of one import file,
+    and `compression` ("gzip") for a compressed one (read inflated, formats.compressed).
 
     `errors` and `lossy` list the first MAX_LISTED of each; `error_count` and `lossy_count`
     count them all.
     """
     path = Path(path)
-    try:
-        encoding = file_encoding(path)
-        fmt = detect_format(path)
-    except OSError as exc:
-        raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     count = error_count = lossy_count = 0
     errors: list[dict] = []
     lossy: list[dict] = []
+    try:
+        compression = "gzip" if is_gzip(path) else None
+        fmt = detect_format(path)
+        damage = gzip_damage(path) if compression and fmt == "unknown" else None
+        encoding = file_encoding(path) if damage is None else None
+    except OSError as exc:
+        raise ImportInputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if damage is not None:      # why a compressed file gave no format: one row 0 error
+        error_count = 1
+        errors.append({"row": 0, "reason": damage})
     for parsed in read_records(path, fmt):
         if parsed.record is not None:
             count += 1
@@ -78,8 +87,11 @@ def summarise_file(path: Path) -> dict:
         lossy_count += len(parsed.lossy)
         for cell in parsed.lossy[:MAX_LISTED - len(lossy)]:
             lossy.append({"row": parsed.row, "column": cell.column, "reason": cell.reason})
-    return {"format": fmt, "encoding": encoding, "record_count": count,
-            "error_count": error_count, "errors": errors, "lossy_count": lossy_count, "lossy": lossy}
+    summary = {"format": fmt, "encoding": encoding, "record_count": count,
+               "error_count": error_count, "errors": errors, "lossy_count": lossy_count, "lossy": lossy}
+    if compression:             # only compressed files say so (sidecars of plain files are unchanged)
+        summary["compression"] = compression
+    return summary
 
 
 __all__ = ["FORMATS", "MAX_LISTED", "LossyCell", "ParsedRow", "detect_format", "read_records", "summarise_file"]

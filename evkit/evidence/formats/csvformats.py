@@ -8,7 +8,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO
 
 from evkit.evidence.formats.depth import TOO_DEEP, loads
 from evkit.evidence.formats.encoding import open_text
@@ -16,7 +16,11 @@ from evkit.evidence.formats.mangled import SUSPECT, mangled_reason
 from evkit.evidence.formats.rows import LossyCell, ParsedRow, check_record
 from evkit.evidence.formats.sentinel import MARKERS, RowMapper, column_name
 
-csv.field_size_limit(1 << 28)   # AuditData cells of large records exceed the 128 KiB default
+# One physical line, and one cell, may hold this many characters (AuditData cells of large
+# records exceed csv's 128 KiB default; no audit record comes near this). A longer line is
+# skipped unread and counted as a rejected row, so one hostile line cannot take the memory.
+MAX_LINE = 16 << 20
+csv.field_size_limit(MAX_LINE)
 HEAD_CHARS = 1 << 16
 DELIMITERS = (",", "\t", ";")
 EXCEL_CELL_LIMIT = 32767         # Excel cuts longer cells when it re-saves a CSV
@@ -71,17 +75,44 @@ def sniff_csv(head: str) -> tuple[str, str]:
     return "unknown", ","
 
 
+class _Lines:
+    """The physical lines of a text stream for csv.reader, none longer than MAX_LINE: the rest
+    of a longer line is read past in chunks, never held, and the line counted in `overlong`."""
+
+    def __init__(self, text: TextIO) -> None:
+        self.text = text
+        self.overlong = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(MAX_LINE + 1)
+        if not line:
+            raise StopIteration
+        if len(line) <= MAX_LINE:
+            return line
+        self.overlong += 1
+        while not line.endswith(("\n", "\r")):
+            line = self.text.readline(1 << 20)
+            if not line:
+                break
+        return "\n"
+
+
 def _data_rows(path: Path) -> Iterator[tuple[list[str], int, list[str] | str]]:
     """(header, row number, cells or a CSV syntax error) for every non-blank data row."""
     with open_text(path, errors="replace") as text:
         _, delimiter = sniff_csv(text.read(HEAD_CHARS))
     with open_text(path, errors="replace") as text:
-        rows = csv.reader(text, delimiter=delimiter, strict=False)
+        lines = _Lines(text)
+        rows = csv.reader(lines, delimiter=delimiter, strict=False)
         header = read_header(rows)
         if header is None:
             return
         number = 0
         while True:
+            overlong = lines.overlong
             try:
                 cells = next(rows)
             except StopIteration:
@@ -89,6 +120,10 @@ def _data_rows(path: Path) -> Iterator[tuple[list[str], int, list[str] | str]]:
             except csv.Error as exc:
                 number += 1
                 yield header, number, f"CSV syntax error: {exc}"
+                continue
+            if lines.overlong != overlong:
+                number += 1
+                yield header, number, f"a line longer than {MAX_LINE >> 20} Mi characters; not read"
                 continue
             if not cells or cells == [""]:
                 continue

@@ -15,7 +15,7 @@ from typing import Iterator, TextIO
 from evkit.evidence.formats.depth import TOO_DEEP, loads, value_end
 
 CHUNK = 1 << 18                 # characters read at a time
-MAX_ELEMENT = 64 << 20          # one element larger than this is treated as unreadable
+MAX_ELEMENT = 16 << 20          # one element (or JSON line) larger than this is treated as unreadable
 _WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -251,7 +251,10 @@ def iter_lines(stream: TextIO, marks: tuple[str, ...] = ()
                ) -> Iterator[tuple[int, object | JsonStreamError, bool]]:
     """JSON lines: (line number, value or the error for that line, whether the line contains
     any of `marks`); blank lines are skipped."""
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(_bounded_lines(stream), start=1):
+        if line is None:
+            yield number, JsonStreamError(f"line is longer than {MAX_ELEMENT >> 20} Mi characters; not read"), False
+            continue
         if not line.strip():
             continue
         marked = any(m in line for m in marks)
@@ -261,6 +264,20 @@ def iter_lines(stream: TextIO, marks: tuple[str, ...] = ()
             reason = f"line is {TOO_DEEP}" if exc.msg == TOO_DEEP else \
                 f"line is not valid JSON: {exc.msg} at column {exc.colno}"
             yield number, JsonStreamError(reason), marked
+
+
+def _bounded_lines(stream: TextIO) -> Iterator[str | None]:
+    """The stream's lines, None for one longer than MAX_ELEMENT: its rest is read past in
+    chunks, never held, so one hostile line cannot take the memory."""
+    while line := stream.readline(MAX_ELEMENT + 1):
+        if len(line) <= MAX_ELEMENT:
+            yield line
+            continue
+        while not line.endswith(("\n", "\r")):
+            line = stream.readline(1 << 20)
+            if not line:
+                break
+        yield None
 
 
 def looks_like_json_lines(head: str) -> bool:
