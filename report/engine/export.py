@@ -3,6 +3,7 @@
 Each exported table is a SELECT over the tables and views the loader built (docs/internals.md,
 "report tables"), with the provenance every row carries (docs/export.md): the record id, the
 bundle, file and position of the copy used, and the bundle's tag-manifest SHA-256 and verdict
+(`bundle_verdict`)
 from `export_bundles`, a table the caller fills from intake. DuckDB streams each COPY from the
 tables to the files (hive partitions `day=YYYY-MM-DD/`), so memory stays bounded whatever the
 number of records.
@@ -17,7 +18,7 @@ from pathlib import Path
 from evkit.report.engine.loader import Engine
 
 PROVENANCE_TABLE = "export_bundles"
-PROVENANCE_COLUMNS = {"bundle": "VARCHAR", "tagmanifest_sha256": "VARCHAR", "verdict": "VARCHAR",
+PROVENANCE_COLUMNS = {"bundle": "VARCHAR", "tagmanifest_sha256": "VARCHAR", "bundle_verdict": "VARCHAR",
                       "signer": "VARCHAR", "signer_fingerprint": "VARCHAR", "signer_trusted": "BOOLEAN",
                       "tenant_id": "VARCHAR"}
 
@@ -62,7 +63,7 @@ _SIGN_INS = f"""
 _CONTEXT_TABLES = (
     Table("problems", "SELECT * FROM problems", ts=None),
     Table("gaps", "SELECT * FROM gaps", ts=None),
-    Table("bundles", f"SELECT b.* EXCLUDE (path), p.* EXCLUDE (bundle, tagmanifest_sha256, verdict) "
+    Table("bundles", f"SELECT b.* EXCLUDE (path), p.* EXCLUDE (bundle, tagmanifest_sha256, bundle_verdict) "
                      f"FROM bundles b LEFT JOIN {PROVENANCE_TABLE} p USING (bundle)", ts=None),
 )
 
@@ -81,7 +82,7 @@ TABLES = RECORD_TABLES + _CONTEXT_TABLES
 def with_provenance(table: Table) -> str:
     """SQL: the table's rows with the bundle's tag-manifest SHA-256 and verdict, and `day`."""
     day = f", {DAY.format(ts='x.' + table.ts)} AS day" if table.ts else ""
-    return (f"SELECT x.*, p.tagmanifest_sha256, p.verdict{day} "
+    return (f"SELECT x.*, p.tagmanifest_sha256, p.bundle_verdict{day} "
             f"FROM ({table.select}) x LEFT JOIN {PROVENANCE_TABLE} p ON p.bundle = x.bundle")
 
 

@@ -12,7 +12,7 @@ from evkit.report.coverage.incident import LOGONS, coverage_table
 
 COLUMNS = {"mailbox": "VARCHAR", "type": "VARCHAR", "mail_items_accessed_audited": "BOOLEAN",
            **{f"{logon}_logons_audited": "BOOLEAN" for logon in LOGONS},
-           "licence": "VARCHAR", "bypass": "BOOLEAN", "verdict": "VARCHAR", "reason": "VARCHAR",
+           "licence": "VARCHAR", "bypass": "BOOLEAN", "coverage_verdict": "VARCHAR", "reason": "VARCHAR",
            "snapshot_utc": "TIMESTAMP", "sources": "VARCHAR[]", "bundle": "VARCHAR",
            "tagmanifest_sha256": "VARCHAR"}
 

@@ -1,7 +1,7 @@
 """`evkit export` as a library call: verify, load, write every table, the timeline and a manifest.
 
 Verification is report.intake's, with the same trust and the same refusals as `evkit report`;
-what an --allow-* flag lets through says so in every row (`verdict`) and in export.json. The
+what an --allow-* flag lets through says so in every row (`bundle_verdict`) and in export.json. The
 files are written into a hidden folder beside --out and renamed into place at the end, so an
 interrupted export leaves no folder that looks complete; an --out that holds anything is refused
 (files derived from evidence are never overwritten). Every path written is evkit's own name

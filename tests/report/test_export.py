@@ -104,7 +104,7 @@ def test_every_row_carries_its_record_id_the_bundles_digest_and_day(scenario, ex
         assert rows, name
         for row in rows:
             assert row["record_id"] in event_ids, name
-            assert row["tagmanifest_sha256"] == digest and row["verdict"] == "valid", name
+            assert row["tagmanifest_sha256"] == digest and row["bundle_verdict"] == "valid", name
             ts = row["first_utc" if name == "sessions" else "ts"]
             assert str(row["day"]) == ts.strftime("%Y-%m-%d"), name
     days = {p.name for p in (exported / "events").iterdir()}
@@ -207,7 +207,7 @@ def test_untrusted_bundle_is_refused_and_allowed_only_with_the_reports_flag(scen
     assert manifest["evidence_state"] == "untrusted"
     assert any(w.startswith("UNTRUSTED EVIDENCE") for w in manifest["warnings"])
     for name in RECORD_TABLES:
-        assert {r["verdict"] for r in duck_rows(tmp_path / "out" / name)} == {"cannot verify"}, name
+        assert {r["bundle_verdict"] for r in duck_rows(tmp_path / "out" / name)} == {"cannot verify"}, name
 
 
 def test_tampered_bundle_is_refused(scenario, tmp_path, capsys):
