@@ -258,3 +258,10 @@ def test_key_signs_an_export_generated_record_naming_the_manifest(scenario, tmp_
     assert doc["event"] == "export-generated"
     assert doc["details"]["outputs"] == {
         "export.json": {"sha256": hashlib.sha256((out / "export.json").read_bytes()).hexdigest()}}
+
+
+def test_the_documented_duckdb_query_runs_on_an_export(exported):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text(encoding="utf-8")
+    query = doc.split("DuckDB:\n\n```sql\n", 1)[1].split("```", 1)[0]
+    rows = duckdb.connect().execute(query.replace("DIR", exported.as_posix())).fetchall()
+    assert rows and all(mailbox and day and items > 0 for mailbox, day, items in rows)
