@@ -33,6 +33,7 @@ from evkit.report.export import coverage, timeline
 from evkit.report.intake import Intake, Trust, verify_bundles
 from evkit.report.outputs.csvcells import neutralise_sql
 from evkit.report.outputs.folder import check_output_folder
+from evkit.report.pipeline import sign_custody
 from evkit.report.tenancy import case_id_warnings, check_tenants, tenant_of
 
 FORMATS = ("parquet", "csv")
@@ -77,7 +78,7 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    custody_skipped = _sign_custody(sign, intake, {MANIFEST: manifest})
+    custody_skipped = sign_custody(sign, intake, {MANIFEST: manifest}, event="export-generated")
     return ExportResult(tables, timeline_rows, manifest, tuple(intake.warnings) + tuple(warnings), problems,
                         custody_skipped)
 
@@ -175,16 +176,3 @@ def _manifest(root: Path, intake: Intake, inventories: Sequence[Inventory], case
 
 def _partitioned(name: str) -> bool:
     return any(t.name == name and t.ts is not None for t in TABLES)
-
-
-def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,
-                  hashes: dict[str, str]) -> str | None:
-    """Append the export-generated record to every bundle, or say why none was written."""
-    if sign is None:
-        return None
-    if not intake.valid:
-        return ("no export-generated custody record was written: the evidence was not verified as "
-                "valid against a key you trust, and a signed record must not vouch for it")
-    for seen in intake.bundles:
-        sign(seen.root, hashes)
-    return None
