@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evkit.clitools import run_cli
+from evkit.clitools import UsageError, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.report.cli.report import custody_signer
 from evkit.terminal import safe_text
@@ -44,6 +44,8 @@ def _body(args: dict[str, Any]) -> int:
     from evkit.report.export.run import MANIFEST, run_export  # noqa: PLC0415 - keeps --help fast
     from evkit.report.intake import Trust  # noqa: PLC0415
 
+    if args["--format"] not in ("parquet", "csv"):
+        raise UsageError(f"--format must be parquet or csv, not {args['--format']!r}")
     sign = custody_signer(Path(args["--key"]), "export-generated") if args["--key"] else None
     out = Path(args["--out"])
     result = run_export([Path(b) for b in args["BUNDLE"]], out, trust=Trust.from_args(args),

@@ -64,6 +64,7 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
     check_output_folder(out, force=False)
     case = load_case(case_path) if case_path is not None else None
     inventories = scan_bundles(Path(b) for b in bundles)
+    _outside_bundles(out, [inv.root for inv in inventories])
     intake = verify_bundles([inv.root for inv in inventories], trust)
     named = [(inv.name, inv.collection) for inv in inventories]
     warnings = check_tenants(named, allow_mixed=allow_mixed_tenants)
@@ -81,6 +82,14 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
     custody_skipped = sign_custody(sign, intake, {MANIFEST: manifest}, event="export-generated")
     return ExportResult(tables, timeline_rows, manifest, tuple(intake.warnings) + tuple(warnings), problems,
                         custody_skipped)
+
+
+def _outside_bundles(out: Path, roots: Sequence[Path]) -> None:
+    """Refuse an --out inside a bundle: writing there would alter the evidence."""
+    where = out.resolve()
+    for root in roots:
+        if where.is_relative_to(root.resolve()):
+            raise OutputExistsError(f"{out} is inside the bundle {root}; write the export outside the evidence")
 
 
 def _staging(out: Path) -> Path:

@@ -265,3 +265,14 @@ def test_the_documented_duckdb_query_runs_on_an_export(exported):
     query = doc.split("DuckDB:\n\n```sql\n", 1)[1].split("```", 1)[0]
     rows = duckdb.connect().execute(query.replace("DIR", exported.as_posix())).fetchall()
     assert rows and all(mailbox and day and items > 0 for mailbox, day, items in rows)
+
+
+def test_an_out_folder_inside_a_bundle_or_a_bad_format_is_refused(scenario, tmp_path, capsys):
+    bundle = tmp_path / "EMU_C1"
+    shutil.copytree(scenario / "EMU_C1", bundle)
+    key = ["--signer-key", str(scenario / "examiner.pub")]
+    assert main(["export", str(bundle), "--out", str(bundle / "data" / "export"), *key]) == 2
+    assert "inside the bundle" in capsys.readouterr().err
+    assert not (bundle / "data" / "export").exists()
+    assert main(["export", str(bundle), "--out", str(tmp_path / "out"), "--format", "xlsx", *key]) == 2
+    assert not (tmp_path / "out").exists()
