@@ -276,3 +276,25 @@ def test_an_out_folder_inside_a_bundle_or_a_bad_format_is_refused(scenario, tmp_
     assert not (bundle / "data" / "export").exists()
     assert main(["export", str(bundle), "--out", str(tmp_path / "out"), "--format", "xlsx", *key]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_timeline_classification_is_the_reports_for_the_same_case(scenario, exported, tmp_path):
+    """Each record's classification names exactly the classifications items.csv gives the items
+    whose record ids include it."""
+    out = tmp_path / "report"
+    assert main(["report", str(scenario / "EMU_C1"), "--case", str(scenario / "case.toml"), "--out", str(out),
+                 "--signer-key", str(scenario / "examiner.pub")]) == 0
+    expected: dict[str, set[str]] = {}
+    with (out / "items.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for rid in row["record_ids"].split():
+                expected.setdefault(rid, set()).add(row["classification"])
+    with (exported / "timeline.csv").open(encoding="utf-8", newline="") as fh:
+        got = {r["record_id"]: r["classification"] for r in csv.DictReader(fh)}
+    assert expected and "confirmed" in set().union(*expected.values())
+    for rid, classes in expected.items():
+        assert set(got[rid].split(";")) == classes, rid
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    assert findings["summary"]["confirmed_items"] > 0
+    others = {rid: c for rid, c in got.items() if rid not in expected and c}
+    assert set(others.values()) <= {"attributed"}
