@@ -26,7 +26,8 @@ from evkit.report.analysis import analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.engine import queries
-from evkit.report.engine.export import PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, copy_table, with_provenance
+from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, copy_by_day, copy_table,
+                                        events_in_time_order, with_provenance)
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import OutputExistsError, RenderError
 from evkit.report.export import coverage, timeline
@@ -129,7 +130,11 @@ def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, cas
             engine.execute("INSERT INTO problems VALUES ('', '', ?, false)", [problem])
         engine.put_table(_COVERAGE_TABLE, coverage.COLUMNS, coverage.coverage_rows(cfg, digests))
         counts: dict[str, int] = {}
+        by_day = events_in_time_order(engine)
         for table in TABLES:
+            if table.by_day_scan and by_day:
+                counts[table.name] = copy_by_day(engine, table, root / table.name, csv_neutralise=neutralise)
+                continue
             dest = root / table.name if table.ts else root / table.name / f"part-0{suffix}"
             counts[table.name] = copy_table(engine, with_provenance(table), dest, partition=table.ts is not None,
                                             csv_neutralise=neutralise)

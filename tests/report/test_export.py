@@ -298,3 +298,31 @@ def test_timeline_classification_is_the_reports_for_the_same_case(scenario, expo
     assert findings["summary"]["confirmed_items"] > 0
     others = {rid: c for rid, c in got.items() if rid not in expected and c}
     assert set(others.values()) <= {"attributed"}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_copy_per_day_writes_what_the_partitioned_writer_writes(scenario, tmp_path, monkeypatch, fmt):
+    """`events` is written a day at a time when its records are in time order (docs/export.md);
+    both ways give the same folders and rows, the NULL day included."""
+    import evkit.report.export.run as run
+    from evkit.report.intake import Trust
+
+    bundle = tmp_path / "TIMES_C1"
+    records = [record(f"r{n}", f"2023-06-0{1 + n % 3}T10:00:{n % 60:02d}Z", "Send", "bob@contoso.com")
+               for n in range(30)] + [record("late", "yesterday", "Send", "bob@contoso.com")]
+    write_bundle(bundle, records, window=("2023-06-01T00:00:00Z", "2023-06-04T00:00:00Z"), page_size=7)
+    seen = {}
+    for by_day in (True, False):
+        monkeypatch.setattr(run, "events_in_time_order", lambda engine, by_day=by_day: by_day)
+        out = tmp_path / f"out-{by_day}"
+        run.run_export([bundle], out, trust=Trust(allow_invalid=True, allow_untrusted=True), fmt=fmt)
+        folders = sorted(p.relative_to(out).as_posix() for p in (out / "events").rglob("*") if p.is_file())
+        con = duckdb.connect()
+        reader = "read_parquet" if fmt == "parquet" else "read_csv"
+        rows = con.execute(f"SELECT record_id, day, bundle_verdict FROM {reader}('{(out / 'events').as_posix()}/**/*.{fmt}',"
+                           " hive_partitioning = true) ORDER BY record_id").fetchall()
+        seen[by_day] = (folders, rows)
+    assert seen[True] == seen[False]
+    folders, rows = seen[True]
+    assert len(rows) == 31 and folders[-1].startswith("events/day=__HIVE_DEFAULT_PARTITION__/")
+    assert [d for rid, d, _ in rows if rid == "late"] == [None]
