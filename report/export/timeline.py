@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from evkit.report.engine.sql import item_mentions
 from evkit.report.rules.classify import Classification, ItemVerdict, rank
 
 CLASSES_TABLE = "export_record_classes"
@@ -40,6 +39,19 @@ def record_classes(verdicts: Sequence[ItemVerdict], attributed: Iterable[str]) -
     return sorted(out.items())
 
 
+# The InternetMessageIds a record names, as report.engine.sql.item_mentions lists them (the items
+# of a MailItemsAccessed record's folders, its Item, its AffectedItems), taken from the row itself:
+# aggregating item_mentions per record held every record's list in memory at once.
+_ITEMS = """array_to_string(list_sort(list_distinct(list_filter(
+        CASE WHEN e.operation = 'MailItemsAccessed'
+             THEN flatten(list_transform(coalesce(e.folders, []),
+                          lambda f: list_transform(coalesce(f.FolderItems, []), lambda i: i.InternetMessageId)))
+             ELSE [] END
+        || [e.item.InternetMessageId]
+        || list_transform(coalesce(e.affected_items, []), lambda a: a.InternetMessageId),
+        lambda m: m IS NOT NULL AND m <> ''))), ' ')"""
+
+
 def timeline_select(*, classified: bool) -> str:
     """SQL: the timeline's rows (before neutralising), with `ts` for ordering."""
     classification = "c.classification" if classified else "NULL::VARCHAR"
@@ -50,10 +62,7 @@ def timeline_select(*, classified: bool) -> str:
                       ' from ' || coalesce(e.client_ip_address, e.client_ip, e.actor_ip)) AS message,
                e.operation, e.account AS actor, e.mailbox,
                coalesce(e.client_ip_address, e.client_ip, e.actor_ip) AS ip,
-               coalesce(e.client_info, e.user_agent) AS client, i.items, {classification} AS classification,
-               e.id AS record_id, e.ts
+               coalesce(e.client_info, e.user_agent) AS client, nullif({_ITEMS}, '') AS items,
+               {classification} AS classification, e.id AS record_id, e.ts
         FROM events e
-        LEFT JOIN (SELECT record_id, string_agg(DISTINCT internet_message_id, ' ' ORDER BY internet_message_id)
-                          AS items
-                   FROM ({item_mentions('events')}) GROUP BY record_id) i ON i.record_id = e.id
         {join}"""

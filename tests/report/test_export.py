@@ -326,3 +326,18 @@ def test_a_copy_per_day_writes_what_the_partitioned_writer_writes(scenario, tmp_
     folders, rows = seen[True]
     assert len(rows) == 31 and folders[-1].startswith("events/day=__HIVE_DEFAULT_PARTITION__/")
     assert [d for rid, d, _ in rows if rid == "late"] == [None]
+
+
+def test_timeline_items_are_the_items_each_record_names(scenario, exported):
+    """The `items` cell lists what the engine's item_mentions view (behind `evkit sql`) lists."""
+    from evkit.evidence.inventory import scan_bundles
+    from evkit.report.engine.loader import Engine
+
+    with Engine() as engine:
+        engine.load(scan_bundles([scenario / "EMU_C1"]))
+        expected = dict(engine.rows("""SELECT record_id, string_agg(DISTINCT internet_message_id, ' '
+                                       ORDER BY internet_message_id) FROM item_mentions GROUP BY record_id"""))
+    with (exported / "timeline.csv").open(encoding="utf-8", newline="") as fh:
+        got = {r["record_id"]: r["items"] for r in csv.DictReader(fh) if r["items"]}
+    assert len(expected) > 1000
+    assert got == expected
