@@ -137,7 +137,7 @@ def events_in_time_order(engine: Engine) -> bool:
     beyond that day's rows."""
     [(pairs, vectors)] = engine.rows(f"""SELECT count(*), count(DISTINCT v) FROM (
         SELECT DISTINCT rowid // {_VECTOR} AS v, CAST(ts AS DATE) AS d FROM events)""")
-    return pairs <= 2 * max(vectors, 1)
+    return bool(pairs <= 2 * max(vectors, 1))
 
 
 def copy_by_day(engine: Engine, table: Table, dest: Path,
