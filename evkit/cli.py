@@ -14,6 +14,9 @@ Usage:
   evkit sql      BUNDLE... [QUERY]
   evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--allow-untrusted] [--allow-invalid] [--force]
+  evkit export   BUNDLE... --out DIR [--format parquet|csv] [--case FILE]
+                 [--signer-key PUB | --allowed-signers FILE] [--key KEY] [--allow-untrusted]
+                 [--allow-invalid] [--allow-mixed-tenants]
   evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC]
                  [--service current|legacy]
   evkit demo     [--out DIR]
@@ -51,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "readiness": "evkit.report.cli.readiness",
     "emulator": "evkit.emulator.cli",
     "demo": "evkit.demo",
+    "export": "evkit.report.cli.export",
 }
 
 

@@ -27,7 +27,7 @@ from evkit.manifests.layout import CUSTODY_DIR, CUSTODY_RECORD_RE, TAGMANIFESTS,
 from evkit.manifests.sealstate import SealState, seal_state
 from evkit.manifests.signing import sshsig_sign
 
-EVENTS = ("sealed", "transferred", "received", "verified", "report-generated", "note")
+EVENTS = ("sealed", "transferred", "received", "verified", "report-generated", "note", "export-generated")
 RECORD_RE = CUSTODY_RECORD_RE
 SCHEMA = "evkit.custody/1"
 

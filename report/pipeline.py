@@ -145,7 +145,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
             findings["sends"] = redact_sends(findings["sends"])
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)
         closed.result()
-    custody_skipped = _sign_custody(sign, intake, hashes)
+    custody_skipped = sign_custody(sign, intake, hashes)
     return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings))
 
 
@@ -159,13 +159,13 @@ def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact:
     return ItemMetadata(by_item, bundles, redact)
 
 
-def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,
-                  hashes: dict[str, str]) -> str | None:
-    """Append the report-generated record to every bundle, or say why none was written."""
+def sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,
+                 hashes: dict[str, str], event: str = "report-generated") -> str | None:
+    """Append the `event` custody record to every bundle, or say why none was written."""
     if sign is None:
         return None
     if not intake.valid:
-        return ("no report-generated custody record was written: the evidence was not verified as "
+        return (f"no {event} custody record was written: the evidence was not verified as "
                 "valid against a key you trust, and a signed record must not vouch for it")
     for seen in intake.bundles:
         sign(seen.root, hashes)

@@ -43,14 +43,15 @@ COMMAND = "report"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
 
 
-def _signer(key_path: Path):
+def custody_signer(key_path: Path, event: str = "report-generated"):
+    """sign(bundle, hashes): append a custody record of `event` naming the outputs' hashes."""
     from evkit.manifests.custody import append_custody  # noqa: PLC0415
     from evkit.manifests.keys import load_signing_key  # noqa: PLC0415
 
     key = load_signing_key(key_path, read_secret(PASSPHRASE_ENV, f"Passphrase for {key_path}: "))
 
     def sign(root: Path, hashes: dict[str, str]) -> None:
-        append_custody(root, event="report-generated", key=key,
+        append_custody(root, event=event, key=key,
                        details={"outputs": {name: {"sha256": h} for name, h in sorted(hashes.items())}})
     return sign
 
@@ -59,7 +60,7 @@ def _body(args: dict[str, Any]) -> int:
     from evkit.report.intake import Trust  # noqa: PLC0415 - keeps --help fast
     from evkit.report.pipeline import run_report  # noqa: PLC0415
 
-    sign = _signer(Path(args["--key"])) if args["--key"] else None
+    sign = custody_signer(Path(args["--key"])) if args["--key"] else None
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
                         trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
                         allow_mixed_tenants=bool(args["--allow-mixed-tenants"]),

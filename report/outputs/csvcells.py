@@ -40,3 +40,10 @@ def csv_line(cells: Sequence[object]) -> str:
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """UTF-8 CSV (LF line ends) with every cell neutralised and quoted where needed."""
     return "".join([csv_line(header), *(csv_line(row) for row in rows)]).encode("utf-8")
+
+
+def neutralise_sql(expr: str) -> str:
+    """SQL (DuckDB) giving what `neutralise` gives for the text `expr`: the same rule for CSV
+    files the engine writes itself (`evkit export`), where a row per record is too many for Python."""
+    starts = ", ".join(f"'{c}'" if c.isprintable() else f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return f"CASE WHEN left({expr}, 1) IN ({starts}) THEN '{QUOTE * 2}' || {expr} ELSE {expr} END"

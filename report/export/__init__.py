@@ -1,0 +1,1 @@
+"""`evkit export`: the verified evidence's normalised tables as Parquet or CSV for other engines."""

@@ -1,0 +1,192 @@
+"""`evkit export` as a library call: verify, load, write every table, the timeline and a manifest.
+
+Verification is report.intake's, with the same trust and the same refusals as `evkit report`;
+what an --allow-* flag lets through says so in every row (`bundle_verdict`) and in export.json. The
+files are written into a hidden folder beside --out and renamed into place at the end, so an
+interrupted export leaves no folder that looks complete; an --out that holds anything is refused
+(files derived from evidence are never overwritten). Every path written is evkit's own name
+(table names, `day=YYYY-MM-DD` partitions of parsed times), never a string from the evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evkit.evidence.inventory import Inventory, scan_bundles
+from evkit.provenance import file_sha256, tool_identity
+from evkit.report.analysis import analyse
+from evkit.report.casefile import CaseFile, load_case
+from evkit.report.coverage import incident
+from evkit.report.engine import queries
+from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, copy_by_day, copy_table,
+                                        events_in_time_order, with_provenance)
+from evkit.report.engine.loader import Engine, needs_disk
+from evkit.report.errors import OutputExistsError, RenderError
+from evkit.report.export import coverage, timeline
+from evkit.report.intake import Intake, Trust, verify_bundles
+from evkit.report.outputs.csvcells import neutralise_sql
+from evkit.report.outputs.folder import check_output_folder
+from evkit.report.pipeline import sign_custody
+from evkit.report.tenancy import case_id_warnings, check_tenants, tenant_of
+
+FORMATS = ("parquet", "csv")
+MANIFEST = "export.json"
+TIMELINE = "timeline.csv"
+SCHEMA = "evkit.export/1"
+_COVERAGE_TABLE = "export_mailbox_coverage"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    tables: dict[str, int]          # table -> rows written
+    timeline_rows: int
+    manifest_sha256: str
+    warnings: tuple[str, ...]       # evidence let through untrusted or invalid, mixed tenants
+    problems: int                   # rows of the `problems` table
+    custody_skipped: str | None = None
+
+
+def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None, fmt: str = "parquet",
+               case_path: Path | None = None, allow_mixed_tenants: bool = False,
+               sign: Callable[[Path, dict[str, str]], None] | None = None) -> ExportResult:
+    """Verify every bundle (report.intake), then write the tables into `out`, which must be new
+    or empty. Raises what `evkit report` raises for the same evidence and trust."""
+    trust = Trust() if trust is None else trust
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    check_output_folder(out, force=False)
+    case = load_case(case_path) if case_path is not None else None
+    inventories = scan_bundles(Path(b) for b in bundles)
+    _outside_bundles(out, [inv.root for inv in inventories])
+    intake = verify_bundles([inv.root for inv in inventories], trust)
+    named = [(inv.name, inv.collection) for inv in inventories]
+    warnings = check_tenants(named, allow_mixed=allow_mixed_tenants)
+    if case is not None:
+        warnings += case_id_warnings(case.case_id, named)
+    staging = _staging(out)
+    try:
+        tables, timeline_rows, problems = _write_all(staging, inventories, intake, case, fmt)
+        manifest = _manifest(staging, intake, inventories, case, fmt, tables, timeline_rows,
+                             tuple(intake.warnings) + tuple(warnings))
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    custody_skipped = sign_custody(sign, intake, {MANIFEST: manifest}, event="export-generated")
+    return ExportResult(tables, timeline_rows, manifest, tuple(intake.warnings) + tuple(warnings), problems,
+                        custody_skipped)
+
+
+def _outside_bundles(out: Path, roots: Sequence[Path]) -> None:
+    """Refuse an --out inside a bundle: writing there would alter the evidence."""
+    where = out.resolve()
+    for root in roots:
+        if where.is_relative_to(root.resolve()):
+            raise OutputExistsError(f"{out} is inside the bundle {root}; write the export outside the evidence")
+
+
+def _staging(out: Path) -> Path:
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=parent))
+    except OSError as exc:
+        raise RenderError(f"cannot write the export beside {out}: {exc.strerror or exc}") from exc
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Rename the finished export to `out` (new, or an empty folder checked again just before)."""
+    check_output_folder(out, force=False)
+    try:
+        if out.is_dir() and not out.is_symlink():
+            out.rmdir()
+        os.rename(staging, out)
+    except OSError as exc:
+        raise OutputExistsError(f"cannot put the export at {out}: {exc.strerror or exc}") from exc
+
+
+def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, case: CaseFile | None,
+               fmt: str) -> tuple[dict[str, int], int, int]:
+    """(rows per table, timeline rows, problem rows), every file written under `root`."""
+    digests = {seen.root.name: seen.tagmanifest_sha256 for seen in intake.bundles}
+    neutralise = neutralise_sql if fmt == "csv" else None
+    suffix = ".csv" if fmt == "csv" else ".parquet"
+    with Engine(on_disk=needs_disk(inventories)) as engine:
+        engine.load(inventories)
+        engine.put_table(PROVENANCE_TABLE, PROVENANCE_COLUMNS, [
+            (inv.name, seen.tagmanifest_sha256, seen.verdict, seen.signer, seen.signer_fingerprint, seen.trusted,
+             tenant_of(inv.collection)) for inv, seen in zip(inventories, intake.bundles, strict=True)])
+        problems: list[str] = []
+        cfg = incident.read_tenant_config([inv.root for inv in inventories], problems)
+        for problem in problems:  # an unreadable configuration is a problem row like any other
+            engine.execute("INSERT INTO problems VALUES ('', '', ?, false)", [problem])
+        engine.put_table(_COVERAGE_TABLE, coverage.COLUMNS, coverage.coverage_rows(cfg, digests))
+        counts: dict[str, int] = {}
+        by_day = events_in_time_order(engine)
+        for table in TABLES:
+            if table.by_day_scan and by_day:
+                counts[table.name] = copy_by_day(engine, table, root / table.name, csv_neutralise=neutralise)
+                continue
+            dest = root / table.name if table.ts else root / table.name / f"part-0{suffix}"
+            counts[table.name] = copy_table(engine, with_provenance(table), dest, partition=table.ts is not None,
+                                            csv_neutralise=neutralise)
+        counts["mailbox_coverage"] = copy_table(engine, f"SELECT * FROM {_COVERAGE_TABLE}",
+                                                root / "mailbox_coverage" / f"part-0{suffix}", partition=False,
+                                                csv_neutralise=neutralise)
+        if case is not None:
+            _classify(engine, case, cfg)
+        rows = copy_table(engine, timeline.timeline_select(classified=case is not None), root / TIMELINE,
+                          partition=False, csv_neutralise=neutralise_sql, order="ts NULLS LAST, record_id",
+                          drop=("ts",))
+    return dict(sorted(counts.items())), rows, counts["problems"]
+
+
+def _classify(engine: Engine, case: CaseFile, cfg: Any) -> None:
+    """The report's analysis for `case` (as report.pipeline runs it), as a classification per record."""
+    problems: list[str] = []
+    tampering = queries.tampering_records(engine)
+    unknown = incident.unlogged_stretches(cfg, tampering, case, problems)
+    analysis = analyse(engine, case, folder_items=incident.folder_item_counts(cfg), config_unknown=unknown,
+                       unreadable_inputs=queries.blind_problem_count(engine))
+    engine.put_table(timeline.CLASSES_TABLE, {"record_id": "VARCHAR", "classification": "VARCHAR"},
+                     timeline.record_classes(analysis.verdicts, (a.record_id for a in analysis.attributed)))
+
+
+def _manifest(root: Path, intake: Intake, inventories: Sequence[Inventory], case: CaseFile | None, fmt: str,
+              tables: dict[str, int], timeline_rows: int, warnings: tuple[str, ...]) -> str:
+    """Write export.json (what was exported from what, every file's SHA-256); its SHA-256."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise RenderError(f"unexpected entry in the export: {path.relative_to(root)}")
+        files[path.relative_to(root).as_posix()] = file_sha256(path)
+    doc = {
+        "schema": SCHEMA, "tool": tool_identity().describe(), "format": fmt,
+        "evidence_state": intake.state, "warnings": list(warnings),
+        "bundles": [{"bundle": inv.name, "case_id": inv.collection.get("case_id"),
+                     "collection_id": inv.collection.get("collection_id"), "tenant_id": tenant_of(inv.collection),
+                     "verdict": seen.verdict, "tagmanifest_sha256": seen.tagmanifest_sha256, **seen.signer_json()}
+                    for inv, seen in zip(inventories, intake.bundles, strict=True)],
+        "tables": {name: {"rows": n, "path": f"{name}/",
+                          "partitioned_by": "day" if _partitioned(name) else None} for name, n in tables.items()},
+        "timeline": {"path": TIMELINE, "rows": timeline_rows,
+                     "classified_for_case": case.case_id if case is not None else None},
+        "files": files,
+    }
+    blob = (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    (root / MANIFEST).write_bytes(blob)
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _partitioned(name: str) -> bool:
+    return any(t.name == name and t.ts is not None for t in TABLES)
