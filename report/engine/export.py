@@ -80,6 +80,9 @@ RECORD_TABLES = (
     Table("sends", _joined("sends")),
     Table("sessions", _SESSIONS, ts="first_utc"),
     Table("sign_ins", _SIGN_INS),
+    # the Entra sign-in log when the `signins` source was collected (docs/microsoft-365.md §10);
+    # `sign_ins` above are the audit log's own logon records
+    Table("entra_sign_ins", "SELECT id AS record_id, * EXCLUDE (id), NULL::BIGINT AS pos FROM signins"),
 )
 TABLES = RECORD_TABLES + _CONTEXT_TABLES
 

@@ -341,3 +341,19 @@ def test_timeline_items_are_the_items_each_record_names(scenario, exported):
         got = {r["record_id"]: r["items"] for r in csv.DictReader(fh) if r["items"]}
     assert len(expected) > 1000
     assert got == expected
+
+
+def test_the_entra_sign_in_log_is_exported_when_collected(tmp_path):
+    """A bundle holding the `signins` source: its sign-ins are a table of their own, one row per
+    distinct sign-in id, beside the audit log's logon records."""
+    from test_report_signins import _bundle  # noqa: PLC0415 - the sign-in bundle of the report's tests
+
+    root = _bundle(tmp_path, "complete")
+    out = tmp_path / "out"
+    assert main(["export", str(root), "--out", str(out), "--allow-untrusted"]) == 0
+    rows = duck_rows(out / "entra_sign_ins")
+    assert sorted(r["record_id"] for r in rows) == ["s-1", "s-bad", "s-old"]
+    assert {r["ip"] for r in rows if r["record_id"] == "s-1"} == {"203.0.113.7"}
+    assert all(r["tagmanifest_sha256"] == tag_digest(root) for r in rows)
+    manifest = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    assert manifest["tables"]["entra_sign_ins"]["rows"] == 3
