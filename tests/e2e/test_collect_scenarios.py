@@ -92,7 +92,7 @@ def check_against_truth(bundle: Path, want: dict[str, set[str]], signing_key: tu
     assert want["mgmt"] <= set(got["mgmt"]) <= want["logged"], (len(want["mgmt"]), len(got["mgmt"]))
     ledger = json.loads((bundle / "data" / "collection.json").read_bytes())["ledger"]
     assert all(e["status"] == "complete" for e in ledger), [e for e in ledger if e["status"] != "complete"][:3]
-    assert {e["source"] for e in ledger} == {"ual", "mgmt", "graph", "config", "licences"}
+    assert {e["source"] for e in ledger} == {"ual", "mgmt", "graph", "config", "licences", "mailbox", "signins", "apps"}
     listing = sorted((e["window"]["start"], e["window"]["end"]) for e in ledger
                      if e["source"] == "mgmt" and e["unit"].startswith("Audit.Exchange/"))
     assert len(listing) == 7 and all(a[1] == b[0] for a, b in zip(listing, listing[1:]))  # one plan, no overlap
