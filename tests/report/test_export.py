@@ -346,7 +346,7 @@ def test_timeline_items_are_the_items_each_record_names(scenario, exported):
 def test_the_entra_sign_in_log_is_exported_when_collected(tmp_path):
     """A bundle holding the `signins` source: its sign-ins are a table of their own, one row per
     distinct sign-in id, beside the audit log's logon records."""
-    from test_report_signins import _bundle  # noqa: PLC0415 - the sign-in bundle of the report's tests
+    from test_report_signins import _bundle
 
     root = _bundle(tmp_path, "complete")
     out = tmp_path / "out"
