@@ -94,15 +94,8 @@ def test_result_count_is_never_read_as_a_total() -> None:
     assert ual.judge(Page([(-1, 0, "a", "2023-06-01T00:00:00")]), window, 0, 10).kind == "again"
 
 
-def test_window_size_grows_after_sparse_windows_and_shrinks_after_full_ones() -> None:
-    hour = TimeWindow(T0, T0 + timedelta(hours=1))
-    assert ual.next_size(3600, hour, 0, False, 60, 86400) == 3600 * ual.GROWTH
-    assert ual.next_size(3600, hour, 1, False, 60, 86400) == 3600 * ual.GROWTH  # growth is bounded
-    assert ual.next_size(3600, hour, 10, True, 60, 86400) < 3600
-
-
 @pytest.mark.parametrize("service", SERVICES)
-@pytest.mark.parametrize("die_after", [1, 3, 8, 20, 45])
+@pytest.mark.parametrize("die_after", [1, 3, 8, 20, 30])  # a whole run takes about 38 calls
 def test_resume_after_a_kill_keeps_every_record_and_refetches_no_finished_window(service: str,
                                                                                   die_after: int) -> None:
     records = spread(300, step=timedelta(seconds=500))
