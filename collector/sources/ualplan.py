@@ -53,8 +53,22 @@ DAY = 86400
 DAY_BUCKET = 300      # the profile's resolution: five minutes of the day
 
 
-def _epoch(created: str) -> float:
-    return parse_iso_utc(created + "Z").timestamp()
+_HOURS: dict[str, float] = {}
+
+
+def _epoch(created: str) -> float | None:
+    """Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS` CreationDate (UTC), None when it is no
+    such date; hours are cached, since a window's thousands of rows share a few."""
+    hour = _HOURS.get(created[:13])
+    try:
+        if hour is None:
+            if len(_HOURS) > 100_000:
+                _HOURS.clear()
+            hour = _HOURS[created[:13]] = parse_iso_utc(created[:13] + ":00:00Z").timestamp()
+        minutes, seconds = int(created[14:16]), int(created[17:19])
+    except ValueError:
+        return None
+    return hour + minutes * 60 + seconds if minutes < 60 and seconds < 60 else None
 
 
 class Profile:
@@ -176,7 +190,8 @@ def size_after_full(window: TimeWindow, created: list[str | None], streak: int, 
     dated = [c for c in created if c is not None]
     if streak > 1 or not dated or any(a < b for a, b in zip(dated, dated[1:])):
         return half
-    cut = window.end.timestamp() - (_epoch(dated[-1]) + 1)
+    oldest = _epoch(dated[-1])
+    cut = window.end.timestamp() - (oldest + 1) if oldest is not None else 0.0
     if cut < min_seconds or cut >= window.seconds:
         return half
     return cut
@@ -257,7 +272,7 @@ class Planner:
         """`window` is finished (complete or capped) with rows dated `created`."""
         lane = self._lane(window)
         start, end = window.start.timestamp(), window.end.timestamp()
-        times = [t for t in (_epoch(c) for c in created if c is not None) if start <= t < end]
+        times = [t for t in (_epoch(c) for c in created if c is not None) if t is not None and start <= t < end]
         expected = self.profile.expected(window)
         self.profile.learn(window, times)
         rate = local_rate(window, times)

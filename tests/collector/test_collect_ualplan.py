@@ -107,3 +107,14 @@ def test_a_working_day_load_is_read_in_few_calls_over_more_than_the_minimum() ->
     minimum = math.ceil(len(times) / 5000) + 1
     assert calls <= 1.3 * minimum, (calls, minimum)
     assert ualplan.FILL < 1
+
+
+def test_rows_with_impossible_dates_size_nothing_and_break_nothing() -> None:
+    planner = Planner.split(TimeWindow(T0, T0 + DAY), 1, 5000, 60, 86400)
+    window = planner.cut()
+    assert window is not None
+    planner.full(window, ["2023-13-45T99:99:99", "2023-06-01T25:00:00"])
+    again = planner.cut()
+    assert again is not None and again.seconds == window.seconds / 2
+    planner.complete(again, ["2023-06-01T12:61:00", "not a date at all"])
+    assert planner.cut() is not None
