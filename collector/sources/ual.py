@@ -7,8 +7,8 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   SessionId is sent, so no session can be restarted, looped or cut short behind our back.
 * ResultCount is never read as a total: today's service reports the ResultSize given. An answer
   is *full* when it holds 5,000 rows, says `moreRecordsAvailable`, or warns that more results
-  exist; a full window is read again shorter (its answer is stored all the same). A window still full at `tuning.ual_min_split_seconds` is `capped`, never
-  silently truncated.
+  exist; a full window is read again shorter (its answer is stored all the same). A window
+  still full at `tuning.ual_min_split_seconds` is `capped`, never silently truncated.
 * An answer with fewer rows, no warning and no "more" flag is the whole window: `complete`,
   and the ledger entry says so (`established`). An empty answer is asked again once before it
   is believed (the service sometimes answers a first call empty). An answer carrying any other
