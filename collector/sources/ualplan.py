@@ -15,15 +15,18 @@ Completeness never rests on anything here: every window is judged on its own ans
   order, the window is read again from the second after its oldest row: that part held every
   row of the answer but those of the oldest second, so it should be just under the cap. When
   they are not in that order, or the shorter window is full again, the window is halved.
-* Every finished window adds its rows to a time-of-day profile (records per DAY_BUCKET of the
-  day, over the days read so far). A window is sized so that the profile, scaled by how the
-  lane's last window compared with it, expects FILL of the cap: audit volume follows the
-  working day, so this foresees the morning rise and the evening fall.
-* Where the profile has not seen that time of day yet, the density of the older half of the
-  lane's last answer sizes the window (at most GROWTH times longer than that window).
+* Every finished window adds its rows to a time-of-day profile (records per second in each
+  DAY_BUCKET of the UTC day; per bucket the busiest day read so far, so a quiet weekend does
+  not hide a busy weekday). A window is sized so that the profile, scaled by how the lane's
+  last windows compared with it, expects FILL of the cap: audit volume follows the working
+  day, so this foresees the hourly bursts, the morning rise and the evening fall. After a full
+  answer, or when the lane's scale is beyond UNDER..OVER, the profile sizes nothing for it.
+* Otherwise the lane's own density sizes the window (records per second from its last
+  window's start to its newest row, pooled with the window before when both were short and
+  alike), at most GROWTH times longer than that window.
 * After an empty window, or one whose oldest part held no row (a quiet stretch begins), the next
-  is as long as allowed (or the profile's scale drops EMPTY_GROWTH times): an empty window
-  takes two calls to prove, an oversized one costs one call more and then sizes the next exactly.
+  is as long as allowed (or the lane's scale drops EMPTY_GROWTH times): an empty window takes
+  two calls to prove, an oversized one costs one call more and then sizes the next exactly.
 * A lane that runs out takes over the older half of the lane with the most left, so every call
   slot stays busy until the end.
 
