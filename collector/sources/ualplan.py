@@ -230,6 +230,8 @@ class Planner:
             return None
         length = max(self.min_seconds, min(self._length(lane), self.max_seconds))
         start = max(lane.start, lane.end - timedelta(seconds=max(1, int(length))))
+        if (start - lane.start).total_seconds() < self.min_seconds:
+            start = lane.start  # leave no sliver shorter than the smallest split behind
         window = TimeWindow(start, lane.end)
         lane.end, lane.busy, lane.size = start, window, None
         return window

@@ -118,3 +118,9 @@ def test_rows_with_impossible_dates_size_nothing_and_break_nothing() -> None:
     assert again is not None and again.seconds == window.seconds / 2
     planner.complete(again, ["2023-06-01T12:61:00", "not a date at all"])
     assert planner.cut() is not None
+
+
+def test_no_sliver_shorter_than_the_smallest_split_is_left_in_a_lane() -> None:
+    planner = Planner([Lane(T0, T0 + timedelta(seconds=81), size=60.0)], 5000, 60, 86400)
+    window = planner.cut()
+    assert window is not None and window.start == T0 and window.seconds == 81  # not 60 + a 21 s rest
