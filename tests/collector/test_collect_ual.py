@@ -141,3 +141,18 @@ def test_searches_wait_long_and_send_no_session_and_no_actor_filter() -> None:
     ual.collect(ctx)
     assert min(fake.timeouts) >= 600  # searches favour completeness over speed (emulator-fidelity UAL-5)
     assert all("SessionId" not in p and "UserIds" not in p for p in fake.params)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_run_left_by_the_older_collector_resumes_from_its_rest_and_pending_windows(service: str) -> None:
+    records = spread(300, step=timedelta(seconds=500))  # within the window 2023-06-01 .. 06-03
+    fake = FakeUal(records, service=service)
+    bundle = MemoryBundle()
+    bundle.state = {"sources": {"ual": {  # what the probe-and-rest collector kept: a cut window and the rest
+        "pending": [{"start": "2023-06-02T23:00:00Z", "end": "2023-06-03T00:00:00Z"}],
+        "rest": {"start": "2023-06-01T00:00:00Z", "end": "2023-06-02T23:00:00Z"}, "size": 3600.0}}}
+    ctx, _ = make_ctx(fake, bundle=bundle)
+    ual.collect(ctx)
+    assert collected_ids(bundle) == truth(records)
+    assert all(e["status"] == "complete" for e in ledger(bundle))
+    assert bundle.state["sources"]["ual"]["pending"] == [] and bundle.state["sources"]["ual"]["lanes"] == []
