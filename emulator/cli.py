@@ -49,7 +49,8 @@ def _parser() -> _Parser:
     p.add_argument("--faults", default=None, metavar="SPEC")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="scenario parameter, repeatable (e.g. --scenario large --param records=10000000)")
-    p.add_argument("--latency-ms", type=int, default=0, metavar="MS", help="added to every API response")
+    p.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                   help="every API answer takes at least this long (its own work included)")
     p.add_argument("--token-lifetime", type=int, default=3599, metavar="S", help="expires_in of issued tokens")
     p.add_argument("--max-concurrency", type=int, default=0, metavar="N",
                    help="per-service in-flight cap; requests over it get 429 (0: none)")

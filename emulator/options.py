@@ -40,7 +40,7 @@ class Options:
     port: int = 0                       # 0: pick a free port
     host: str = "127.0.0.1"
     faults: str | None = None
-    latency_ms: int = 0                 # added to every API response
+    latency_ms: int = 0                 # every API answer takes at least this long (its own work included)
     token_lifetime: int = 3599          # expires_in of issued tokens, seconds
     max_concurrency: int = 0            # per service in-flight cap (0: none); over it -> 429
     now: dt.datetime | None = None      # virtual now; default the scenario's end

@@ -102,11 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.enter(req.service):
             return fault_response(state, req, "429-no-retry-after"), "concurrency"
         try:
-            if state.options.latency_ms:
-                time.sleep(state.options.latency_ms / 1000.0)
+            started = time.monotonic()
             req.claims["_fault_key"] = key
             req.claims["_fault_attempt"] = attempt
             response = SERVICES[req.service](state, req)
+            if state.options.latency_ms:  # the service's time to answer, its own work included
+                time.sleep(max(0.0, state.options.latency_ms / 1000.0 - (time.monotonic() - started)))
         except Exception as exc:  # noqa: BLE001 - an emulator bug must answer 500, not kill the connection silently
             self.server.log_error_line(f"{req.method} /{req.service}{req.path}: {type(exc).__name__}: {exc}")
             response = graph_error(500, "InternalServerError", f"emulator error: {type(exc).__name__}")

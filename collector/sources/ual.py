@@ -7,9 +7,8 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   SessionId is sent, so no session can be restarted, looped or cut short behind our back.
 * ResultCount is never read as a total: today's service reports the ResultSize given. An answer
   is *full* when it holds 5,000 rows, says `moreRecordsAvailable`, or warns that more results
-  exist; a full window is cut into smaller windows (sized from the rows' own times) and each is
-  fetched again. A window still full at `tuning.ual_min_split_seconds` is `capped`, never
-  silently truncated.
+  exist; a full window is read again shorter (its answer is stored all the same). A window
+  still full at `tuning.ual_min_split_seconds` is `capped`, never silently truncated.
 * An answer with fewer rows, no warning and no "more" flag is the whole window: `complete`,
   and the ledger entry says so (`established`). An empty answer is asked again once before it
   is believed (the service sometimes answers a first call empty). An answer carrying any other
@@ -23,38 +22,37 @@ up to 24 hours; docs/microsoft-365.md §3.5): a window ending less than `tuning.
 before the collection started is read like any other but is `pending`, never `complete`, and no
 window straddles that moment (`settled_before` in the resume state, fixed at the first run).
 
-Window sizes: the most recent hour is read first (the density probe); its density sizes the
-next windows so each is expected to hold about TARGET_FILL of the cap; after every window the
-size follows the density seen, growing at most GROWTH times per window after sparse ones.
-The uncut remainder (`rest`), the windows cut but not finished (`pending`) and the size are
-in the resume state, so a killed run resumes without refetching a finished window.
+Window sizes (collector/sources/ualplan.py): the collection window is read in lanes, one per
+call in flight, each from its newest end backwards; a lane's first window is as long as allowed
+(its answer is the density probe), a full answer is read again from the second after its oldest
+row, and later windows are sized from a time-of-day profile of the rows read so far, scaled to
+the lane, or from the lane's own density. The lanes (what is not yet cut) and the windows cut
+but not finished (`pending`) are in the resume state, so a killed run resumes without
+refetching a finished window.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, LedgerEntry
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.settle import settled_before, unsettled_reason
 from evkit.collector.sources.ualpage import Page, scan_page
+from evkit.collector.sources.ualplan import Lane, Planner
 from evkit.collector.windows import TimeWindow
 from evkit.evidence.kinds import UAL_PAGE
-from evkit.times import format_iso, parse_iso_utc
+from evkit.times import format_iso
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "ual"
 PAGE_SIZE = 5000          # the most one Search-UnifiedAuditLog call returns
-TARGET_FILL = 0.8         # windows are sized to hold about this share of PAGE_SIZE
-GROWTH = 4.0              # the most a window size grows after one window
-PROBE_SECONDS = 3600      # the density probe: the most recent hour
 MAX_WARNED_TRIES = 4      # answers with a warning (or empty) asked again at most this often
 SEARCH_TIMEOUT = 600.0    # seconds a search may take before the call is given up and asked again:
                           # searches favour completeness over speed and can take minutes;
@@ -64,12 +62,13 @@ TRUNCATION_WORDS = ("more results available", "more results than")
 
 @dataclass
 class WindowResult:
-    """Either a finished ledger entry or the smaller windows to read instead."""
+    """Either a finished ledger entry, or `full`: the window is to be read again shorter.
+    `created`: the rows' CreationDates (for sizing the next windows, collector/sources/ualplan.py)."""
 
     window: TimeWindow
     entry: LedgerEntry | None = None
-    split: list[TimeWindow] | None = None
-    rows: int = 0
+    full: bool = False
+    created: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -163,35 +162,24 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             if tries > 1:  # the first repeat goes at once: a repeated call usually succeeds
                 ctx.sleep(min(2.0 ** (tries - 1), 30.0))
             continue
+        created = [c for _, _, _, c in page.rows]
         if verdict.kind == "full":
             if window.can_split(min_split):
-                pieces = window.pieces(_pieces_needed(window, page), min_split)
-                ctx.log_event("ual.split", window=window.to_json(), reason=verdict.reason, pieces=len(pieces))
-                return WindowResult(window, split=pieces, rows=len(page.rows))
+                ctx.log_event("ual.split", window=window.to_json(), reason=verdict.reason, rows=len(page.rows))
+                return WindowResult(window, full=True, created=created)
             ctx.progress.records(SOURCE, len(page.rows))
-            return WindowResult(window, rows=len(page.rows), entry=_entry(
+            return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, CAPPED,
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
                 f"{len(page.rows)} read, more exist"))
         ctx.progress.records(SOURCE, len(page.rows))
         settled = _settled(ctx)
         if window.end > settled:
-            return WindowResult(window, rows=len(page.rows), entry=_entry(
+            return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, PENDING,
                 unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)))
-        return WindowResult(window, rows=len(page.rows), entry=_entry(
+        return WindowResult(window, created=created, entry=_entry(
             window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
-
-
-def _pieces_needed(window: TimeWindow, page: Page) -> int:
-    """How many pieces a full window needs: from the span the returned rows cover (the rows are
-    the newest of the window, so they show the density near its end); at least two."""
-    times = [created for _, _, _, created in page.rows if created is not None]
-    if not times:
-        return 2
-    span = (window.end - parse_iso_utc(min(times) + "Z")).total_seconds()
-    density = len(page.rows) / max(span, 1.0)
-    return max(2, math.ceil(window.seconds * density / (PAGE_SIZE * TARGET_FILL)))
 
 
 def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries: int, warnings: list[str],
@@ -212,128 +200,95 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
                               "duplicates": verdict.duplicates})
 
 
-# -- scheduling ------------------------------------------------------------------------------
 def _settled(ctx: SourceContext) -> datetime:
     return settled_before(ctx, SOURCE, ctx.config.tuning.ual_settle_hours)
 
 
-def _initial_state(ctx: SourceContext) -> None:
-    section = ctx.state.section(SOURCE)
-    settled = _settled(ctx)
-    if "rest" in section:
-        return
-    whole = TimeWindow(ctx.config.window_start, ctx.config.window_end)
-    if "pending" in section:  # a run started by an older collector: finish its windows as cut
-        ctx.state.update(lambda s: s[SOURCE].update(rest=None, size=None))
-        return
-    probe_start = max(whole.start, whole.end - timedelta(seconds=PROBE_SECONDS))
-    if whole.start < settled < whole.end:  # the probe does not straddle the settled moment
-        probe_start = max(probe_start, settled)
-    probe = TimeWindow(probe_start, whole.end)
-    rest = TimeWindow(whole.start, probe_start).to_json() if probe_start > whole.start else None
-    ctx.state.update(lambda s: s[SOURCE].update(pending=[probe.to_json()], rest=rest, size=None))
-
-
-def next_size(size: float | None, window: TimeWindow, rows: int, full: bool, min_seconds: float,
-              max_seconds: float) -> float:
-    """The next window size (seconds) after a window of `rows` rows (pure)."""
-    if full:
-        ideal = window.seconds * (PAGE_SIZE * TARGET_FILL) / max(rows, 1) / 2
-    elif rows == 0:
-        ideal = window.seconds * GROWTH
-    else:
-        ideal = window.seconds * (PAGE_SIZE * TARGET_FILL) / rows
-    ceiling = max_seconds if size is None else min(max_seconds, max(size, window.seconds) * GROWTH)
-    return float(max(min_seconds, min(ideal, ceiling)))
-
-
-def collect(ctx: SourceContext) -> None:
-    """Read every window: the probe first, then windows cut from the rest as sizes are learnt,
-    with `tuning.concurrency` calls in flight."""
-    _initial_state(ctx)
+# -- scheduling (the sizes: collector/sources/ualplan.py) ------------------------------------
+def _planner(ctx: SourceContext) -> Planner:
+    """The lanes from the resume state (a fresh split of the collection window on a first run);
+    windows cut but not finished by an earlier run become lanes of their own."""
     tuning = ctx.config.tuning
     min_seconds = float(max(tuning.ual_min_split_seconds, 1))
     max_seconds = float(tuning.ual_window_hours * 3600)
     section = ctx.state.section(SOURCE)
-    queue = sorted(TimeWindow.from_json(w) for w in section["pending"])
-    sizing: dict[str, Any] = {"size": section.get("size")}
-    ctx.progress.add_units(SOURCE, len(queue))
-    with ThreadPoolExecutor(max_workers=tuning.concurrency, thread_name_prefix="ual") as pool:
+    if "lanes" not in section and "pending" not in section:
+        whole = TimeWindow(ctx.config.window_start, ctx.config.window_end)
+        # no lane, so no window, straddles the moment after which records may not have arrived yet
+        planner = Planner.split(whole, tuning.concurrency, PAGE_SIZE, min_seconds, max_seconds,
+                                boundary=_settled(ctx))
+    else:  # a resumed run (an older collector kept `rest`: it is one more lane)
+        lanes = [Lane.from_json(data) for data in section.get("lanes", [])]
+        old = [section["rest"]] if section.get("rest") else []
+        lanes += [Lane.from_json(w) for w in list(section.get("pending", [])) + old]
+        planner = Planner(lanes, PAGE_SIZE, min_seconds, max_seconds)
+    lanes_json = planner.to_json()
+    ctx.state.update(lambda s: s.__setitem__(SOURCE, {"lanes": lanes_json, "pending": []}))
+    return planner
+
+
+def collect(ctx: SourceContext) -> None:
+    """Read every window, `tuning.concurrency` calls in flight: each lane of the planner has
+    at most one window out; a window is recorded as pending before it is read and leaves
+    pending with its ledger entry (or goes back to its lane when its answer was full)."""
+    planner = _planner(ctx)
+    concurrency = ctx.config.tuning.concurrency
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ual") as pool:
         running: dict[Future[WindowResult], TimeWindow] = {}
         try:
             while True:
-                while len(running) < tuning.concurrency:
-                    window = queue.pop(0) if queue else _cut(ctx, sizing["size"], bool(running))
+                while len(running) < concurrency:
+                    window = planner.cut()
                     if window is None:
                         break
+                    ctx.state.update(_change(planner, add=window))
+                    ctx.progress.add_units(SOURCE, 1)
                     running[pool.submit(read_window, ctx, window)] = window
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    window = running.pop(future)
-                    result = _settle(ctx, window, future, queue)
-                    if result is not None and (result.split is not None or
-                                               (result.entry is not None and result.entry.status in (COMPLETE, PENDING))):
-                        sizing["size"] = next_size(sizing["size"], window, result.rows, result.split is not None,
-                                                   min_seconds, max_seconds)
-                        size = sizing["size"]
-                        ctx.state.update(lambda s, size=size: s[SOURCE].__setitem__("size", size))
+                    _settle(ctx, planner, running.pop(future), future)
         except BaseException:
             for future in running:
                 future.cancel()
             raise
 
 
-def _cut(ctx: SourceContext, size: float | None, busy: bool) -> TimeWindow | None:
-    """The next window from the uncut rest (oldest first), recorded as pending before it is read.
-    While no size is known (the probe is out) nothing is cut, unless nothing else runs."""
-    rest_json = ctx.state.section(SOURCE).get("rest")
-    if not rest_json:
-        return None
-    if size is None:
-        if busy:
-            return None
-        size = ctx.config.tuning.ual_window_hours * 3600
-    rest = TimeWindow.from_json(rest_json)
-    end = min(rest.end, rest.start + timedelta(seconds=max(1, int(size))))
-    settled = _settled(ctx)
-    if rest.start < settled < end:  # no window straddles the settled moment
-        end = settled
-    window = TimeWindow(rest.start, end)
-    remaining = TimeWindow(end, rest.end).to_json() if end < rest.end else None
+def _change(planner: Planner, *, add: TimeWindow | None = None,
+            drop: TimeWindow | None = None) -> Callable[[dict[str, Any]], None]:
+    """The resume-state change: the lanes as they are now, a window added to or dropped from pending."""
+    lanes = planner.to_json()
 
-    def move(sources: dict[str, Any]) -> None:
-        sources[SOURCE]["pending"].append(window.to_json())
-        sources[SOURCE]["rest"] = remaining
-    ctx.state.update(move)
-    ctx.progress.add_units(SOURCE, 1)
-    return window
+    def change(sources: dict[str, Any]) -> None:
+        section = sources[SOURCE]
+        section["lanes"] = lanes
+        if add is not None:
+            section["pending"].append(add.to_json())
+        if drop is not None and drop.to_json() in section["pending"]:
+            section["pending"].remove(drop.to_json())
+    return change
 
 
-def _settle(ctx: SourceContext, window: TimeWindow, future: Future[WindowResult],
-            queue: list[TimeWindow]) -> WindowResult | None:
+def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Future[WindowResult]) -> None:
     try:
         result = future.result()
     except AuthError:
         raise
     except CollectorError as exc:
-        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc)))
-        return None
-    key = window.to_json()
-    if result.split is not None:
-        pieces = [p.to_json() for p in result.split]
-
-        def replace(sources: dict[str, Any]) -> None:
-            lst = sources[SOURCE]["pending"]
-            lst[lst.index(key):lst.index(key) + 1] = pieces
-        ctx.state.update(replace)
-        queue[:0] = list(result.split)
-        ctx.progress.add_units(SOURCE, len(pieces) - 1)
-        return result
+        planner.failed(window)  # stays pending: a --resume tries it again
+        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc)),
+                   update=_change(planner))
+        return
+    if result.full:
+        planner.full(window, result.created)
+        ctx.state.update(_change(planner, drop=window))
+        ctx.progress.unit_done(SOURCE)
+        return
     assert result.entry is not None
     if result.entry.status == FAILED:
-        ctx.finish(result.entry)  # stays pending: a --resume tries it again
-    else:
-        ctx.finish(result.entry, update=lambda s: s[SOURCE]["pending"].remove(key))
-    return result
+        planner.failed(window)
+        ctx.finish(result.entry, update=_change(planner))  # stays pending: a --resume tries it again
+        return
+    planner.complete(window, result.created)
+    ctx.finish(result.entry, update=_change(planner, drop=window))

@@ -8,6 +8,8 @@ it stays flat however many records are asked for.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -87,6 +89,8 @@ def _check_params(spec: ScenarioSpec, params: dict[str, Any] | None) -> dict[str
     if spec.name == "large" and not 1_000 <= merged["records"] <= 20_000_000:
         raise ScenarioParamError(
             f"scenario large: parameter records must be between 1000 and 20000000, got {merged['records']}")
+    if spec.name == "large" and not 7 <= merged["days"] <= 180:  # the attack starts 7 days before the end
+        raise ScenarioParamError(f"scenario large: parameter days must be between 7 and 180, got {merged['days']}")
     if spec.name in ("throttled", "negatives") and not 1 <= merged["workers"] <= 8:
         raise ScenarioParamError(f"scenario {spec.name}: parameter workers must be 1..8, got {merged['workers']}")
     return merged
@@ -202,6 +206,8 @@ def build_scenario(name: str, seed: int, workdir: Path,
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ScenarioParamError(f"scenario seed must be a non-negative integer, got {seed!r}")
     merged = _check_params(spec, params)
+    if "days" in merged:  # `large`: the span ends where the spec ends and lasts `days`
+        spec = dataclasses.replace(spec, start=spec.end - merged["days"] * 86400)
     workdir = Path(workdir)
     fingerprint = {"name": name, "seed": seed, "params": merged, "generator": GENERATOR_VERSION,
                    "code": _code_digest()}

@@ -287,9 +287,10 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                          "ingestion_off": False},
         plan=plan_misconfigured, search_audited=False, clean_search_audited=True),
     "large": ScenarioSpec(
-        "large", "mostly owner baseline at benchmark volume (params: records=1M..10M)",
+        "large", "mostly owner baseline at benchmark volume (params: records=1M..10M, days=7..180 "
+        "ending 2023-06-15)",
         start=_epoch(2023, 5, 16), end=_epoch(2023, 6, 15), incident_start=_epoch(2023, 6, 8),
-        params={"records": 1_000_000}, plan=plan_bec),
+        params={"records": 1_000_000, "days": 30}, plan=plan_bec),
     "negatives": ScenarioSpec(
         "negatives", "a forwarding rule, and a throttled mailbox with no recorded attacker act "
         "in its window", **_BASE, params={"extra_mailboxes": 6, "workers": 3, "read_hours": 20},
