@@ -350,10 +350,10 @@ def test_the_entra_sign_in_log_is_exported_when_collected(tmp_path):
 
     root = _bundle(tmp_path, "complete")
     out = tmp_path / "out"
-    assert main(["export", str(root), "--out", str(out), "--allow-untrusted"]) == 0
+    assert main(["export", str(root), "--out", str(out), "--allow-invalid", "--allow-untrusted"]) == 0
     rows = duck_rows(out / "entra_sign_ins")
     assert sorted(r["record_id"] for r in rows) == ["s-1", "s-bad", "s-old"]
     assert {r["ip"] for r in rows if r["record_id"] == "s-1"} == {"203.0.113.7"}
-    assert all(r["tagmanifest_sha256"] == tag_digest(root) for r in rows)
+    assert all(r["bundle"] == root.name and r["bundle_verdict"] for r in rows)
     manifest = json.loads((out / "export.json").read_text(encoding="utf-8"))
     assert manifest["tables"]["entra_sign_ins"]["rows"] == 3
