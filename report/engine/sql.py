@@ -39,24 +39,27 @@ NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "Device
                  "DestFolder")
 
 
+def has_json_text(rec: str) -> str:
+    """SQL: whether the record text `rec` may hold a nested field as JSON text, and so must be
+    read through decoded_record. Only a record holding an escaped quote (`\\"`, the keys and
+    strings inside a JSON text) can; the test is a substring search, no parse. Records as the API
+    writes them rarely hold a backslash, so the search, which starts at the first backslash,
+    costs next to nothing. JSON texts holding no quoted value at all ("[]", "[1]") are left as
+    recorded."""
+    return f"contains(({rec})::VARCHAR, '\\\"')"
+
+
 def decoded_record(rec: str) -> str:
     """SQL: the record text `rec` with each of NESTED_FIELDS that holds JSON text replaced by
-    the value that text encodes. Only a record holding an escaped quote is examined field by
-    field (a substring test, no parse), so records as the API writes them
-    cost next to nothing; a string that is not JSON (`System.Object[]`) is left as recorded."""
+    the value that text encodes; a string that is not JSON (`System.Object[]`) is left as
+    recorded. Costly (a lambda over every field): the engine applies it only to the records
+    has_json_text selects, in a statement of their own (engine/loader.py, _decode_json_text)."""
     keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
     value = "json_extract_string(acc, '$.' || k)"
     step = (f"CASE WHEN json_type(acc, '$.' || k) = 'VARCHAR' AND json_valid({value}) "
             f"AND left(ltrim({value}), 1) IN ('[', '{{') "
             f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
-    text = f"({rec})::VARCHAR"
-    # Only a record holding an escaped quote (`\\"`, the keys and strings inside a JSON text) is
-    # examined field by field; the step above decides exactly. The scan starts at the record's
-    # first backslash, which API records rarely hold, where a test for a quote followed by `[`
-    # or `{` walked every record from its first quote (1M records: about 2 s of the report).
-    # JSON texts holding no quoted value at all ("[]", "[1]") are left as recorded.
-    return (f"CASE WHEN contains({text}, '\\\"') "
-            f"THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END")
+    return f"list_reduce([({rec})::VARCHAR, {keys}], lambda acc, k: {step})"
 
 
 # Record types whose UserId is the mailbox touched when MailboxOwnerUPN is absent.
