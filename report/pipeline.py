@@ -20,6 +20,7 @@ from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.coverage.config_evidence import TenantConfig
 from evkit.report.engine import queries
+from evkit.report.engine.cache import TableCache
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
@@ -39,6 +40,7 @@ class ReportResult:
     custody_skipped: str | None = None  # why --key signed no custody record, when it did not
     warnings: tuple[str, ...] = ()  # plain sentences for the console: evidence let through
                                     # untrusted or invalid, mixed tenants, an unmatched case id
+    cache_notes: tuple[str, ...] = ()  # per bundle: read from the table cache, or parsed and why
 
 
 # ---- verification (report.intake) --------------------------------------------------------------
@@ -56,10 +58,11 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 # ---- the whole run ------------------------------------------------------------------------------
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
-           problems: list[str]) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]]]:
+           problems: list[str], cache: TableCache | None
+           ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]]]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
     analysis, suggested indicators, completeness rows); what could not be read joins `problems`."""
-    engine.load(inventories)
+    engine.load(inventories, cache)
     tampering = queries.tampering_records(engine)
     unknown = incident.unlogged_stretches(cfg, tampering, case, problems)
     analysis = analyse(engine, case, folder_items=incident.folder_item_counts(cfg), config_unknown=unknown,
@@ -73,7 +76,7 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
                force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None,
-               allow_mixed_tenants: bool = False) -> ReportResult:
+               allow_mixed_tenants: bool = False, cache_dir: Path | None = None) -> ReportResult:
     """Verify every bundle against `trust` (report.intake), analyse them together and write the
     outputs into `out`, which must be new or empty unless `force`.
 
@@ -81,6 +84,10 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     `out`. `sign(bundle, hashes)` (given with --key) appends the report-generated custody record,
     but only when every bundle verified valid against the trusted key: a signed record must
     never vouch for a report on evidence nobody trusted.
+
+    `cache_dir`: the normalised-table cache (report/engine/cache.py); None parses every bundle
+    and stores nothing. Only bundles verified valid against a trusted key are read from it or
+    stored in it.
     """
     trust = Trust() if trust is None else trust
     check_output_folder(out, force=force)
@@ -94,6 +101,9 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     warnings = mixed + case_id_warnings(case.case_id, named)
     problems: list[str] = list(warnings)
     cfg = incident.read_tenant_config(roots, problems)
+    cache = None if cache_dir is None else TableCache(cache_dir, {
+        inv.name: seen.tagmanifest_sha256 for inv, seen in zip(inventories, intake.bundles, strict=True)
+        if seen.trusted and seen.tagmanifest_sha256})
     limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
     # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
@@ -102,7 +112,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(inventories))
         try:
-            tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems)
+            tampering, analysis, suggested, completeness = _query(engine, inventories, case, cfg, problems, cache)
         finally:
             closed = background.submit(engine.close)
         if cfg is None or not getattr(cfg, "mailboxes", ()):
@@ -121,7 +131,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result())
         closed.result()
     custody_skipped = _sign_custody(sign, intake, hashes)
-    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings))
+    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings),
+                        tuple(cache.notes) if cache is not None else ())
 
 
 def _sign_custody(sign: Callable[[Path, dict[str, str]], None] | None, intake: Intake,

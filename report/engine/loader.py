@@ -31,6 +31,7 @@ from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
 from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
+from evkit.report.engine.cache import TableCache
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record, has_json_text
 from evkit.report.errors import QueryError
 from evkit.times import iso_utc
@@ -114,16 +115,17 @@ class Engine:
 
     # ---- loading -------------------------------------------------------------------------
 
-    def load(self, inventories: Sequence[Inventory]) -> None:
-        """Build every table from the bundles; unreadable input becomes rows in `problems`."""
+    def load(self, inventories: Sequence[Inventory], cache: TableCache | None = None) -> None:
+        """Build every table from the bundles; unreadable input becomes rows in `problems`.
+        With a `cache` (engine/cache.py), a bundle it holds is read from there instead of parsed,
+        and every bundle parsed is stored in it."""
         # blind: the problem hides records (an unreadable file or row), so what they held is unknown
         self.con.execute("CREATE TABLE problems (bundle VARCHAR, src VARCHAR, problem VARCHAR, blind BOOLEAN)")
         self._create_events_all()
         self._load_bundle_tables(inventories)
+        parse = [inv for inv in inventories if cache is None or not cache.read(self.con, inv)]
         jobs: list[tuple[Inventory, str, list[Page]]] = []
-        for inv in inventories:
-            for problem in inv.problems:
-                self._problem(inv.name, "", problem)
+        for inv in parse:
             by_kind: dict[str, list[Page]] = {}
             for page in inv.record_pages:
                 by_kind.setdefault(page.kind, []).append(page)
@@ -133,7 +135,7 @@ class Engine:
         failed = oversized + self._bulk_load(jobs)
         for inv, page in failed + self._pages_without_rows(jobs, failed):
             self._python_rows(inv, source_name(inv, page.body), page_rows(page), imported=False)
-        for inv in inventories:
+        for inv in parse:
             for item in inv.imports:
                 src = source_name(inv, item.body)
                 if not self._python_rows(inv, src, import_rows(item), imported=True) and item.format == "unknown":
@@ -142,6 +144,13 @@ class Engine:
         self._flush_python_rows()
         self._decode_json_text()
         self._parse_other_times()
+        if cache is not None:
+            for inv in parse:
+                cache.write(self.con, inv)
+        # the inventory's problems come from scanning, which every report does: never cached
+        for inv in inventories:
+            for problem in inv.problems:
+                self._problem(inv.name, "", problem)
         self._finish_events()
         for name, sql in DERIVED.items():
             self.con.execute(f"CREATE VIEW {name} AS {sql}")
