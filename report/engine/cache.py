@@ -205,6 +205,8 @@ class TableCache:
 
 
 def _open_file(dir_fd: int, name: str) -> int:
+    if stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode):
+        raise CacheMismatch(f"holds {name} as a symbolic link, which evkit never writes")
     fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
