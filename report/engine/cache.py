@@ -25,7 +25,8 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,42 @@ class TableCache:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
         self.notes.append(f"{inv.name}: parsed; its tables are now cached in {entry}")
+
+
+class CacheWriter:
+    """Stores bundles' tables in a background thread, from a snapshot of the tables taken when
+    it starts: the engine goes on (de-duplication deletes rows, renames and drops columns) while
+    DuckDB's transactions keep the writer's view as it was. Writing the entry costs about as much
+    CPU as a third of the parse (1M records: about 2.3 s); in the background, the report's
+    Python-bound steps (findings, PDF) run meanwhile."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, cache: TableCache, inventories: Sequence[Inventory]) -> None:
+        self._cursor = con.cursor()
+        self._cursor.execute("BEGIN TRANSACTION")
+        self._cursor.execute("SELECT (SELECT count(*) FROM events_all), (SELECT count(*) FROM problems)").fetchall()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(cache, list(inventories)),
+                                        name="evkit-table-cache", daemon=True)
+        self._thread.start()
+
+    def _run(self, cache: TableCache, inventories: list[Inventory]) -> None:
+        try:
+            for inv in inventories:
+                cache.write(self._cursor, inv)
+        except BaseException as exc:  # noqa: BLE001 - handed to join(), in the engine's thread
+            self._failure = exc
+        finally:
+            try:
+                self._cursor.execute("ROLLBACK")   # the snapshot only read: nothing to keep
+            except duckdb.Error:
+                pass
+            self._cursor.close()
+
+    def join(self) -> None:
+        """Wait for the writer; an unexpected failure in it is raised here."""
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
 
 
 def _open_file(dir_fd: int, name: str) -> int:

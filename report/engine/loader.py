@@ -31,7 +31,7 @@ from evkit.evidence.inventory import Inventory, Page, source_name
 from evkit.evidence.kinds import RECORD_LAYOUTS, RecordLayout
 from evkit.evidence.raw import gzip_stated_size
 from evkit.evidence.records import import_rows, page_rows
-from evkit.report.engine.cache import TableCache
+from evkit.report.engine.cache import CacheWriter, TableCache
 from evkit.report.engine.sql import DERIVED, EVENT_COLUMNS, RECORD_SHAPE, decoded_record, has_json_text
 from evkit.report.errors import QueryError
 from evkit.times import iso_utc
@@ -100,6 +100,7 @@ class Engine:
         self.con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         self._jsonl = tmp / "python-records.jsonl"
         self._jsonl_handle = None
+        self._cache_writer: CacheWriter | None = None
 
     def __enter__(self) -> Engine:
         return self
@@ -109,6 +110,8 @@ class Engine:
 
     def close(self) -> None:
         try:
+            if self._cache_writer is not None:
+                self._cache_writer.join()
             self.con.close()
         finally:
             self._tmp.cleanup()
@@ -144,9 +147,9 @@ class Engine:
         self._flush_python_rows()
         self._decode_json_text()
         self._parse_other_times()
-        if cache is not None:
-            for inv in parse:
-                cache.write(self.con, inv)
+        if cache is not None and parse:
+            # stored while the report goes on: the writer reads the tables as they are now
+            self._cache_writer = CacheWriter(self.con, cache, parse)
         # the inventory's problems come from scanning, which every report does: never cached
         for inv in inventories:
             for problem in inv.problems:
