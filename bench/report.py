@@ -13,7 +13,9 @@ layout (ual.page responses of 5,000 rows, gzip level 6, sidecars), then measures
            wrote: verification in full, then the tables read from the cache
   (--uncached: also `--no-cache`, what the cold report costs without writing the cache)
 
-and prints cold/floor, warm/cold and each report's peak RSS (VmHWM of the report process).
+and prints cold/floor, warm/cold and each report's peak RSS (VmHWM of the report process), and
+the CPU seconds of each (user + system), which other load on a shared machine disturbs less
+than the wall-clock ratios.
 Targets (issue 18): cold <= 2.5x the floor with peak RSS <= 1.5 GB at 1M records, warm <= 0.4x
 the cold report; at 10M records (--records 10000000) peak RSS <= 2 GB.
 
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))   # manifests, for the bundle and the floor
@@ -113,12 +116,15 @@ def generate(root: Path, records: int) -> None:
     writer.seal(key, bag_info={"Source-Organization": "bench"}, collection=collection)
 
 
-def floor(root: Path) -> float:
+def floor(root: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) of the floor."""
+    import resource
+
     import duckdb
 
     from evkit.manifests.hashing import hash_file   # page-aligned reads: the fastest hashing here
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu(resource.getrusage(resource.RUSAGE_SELF))
     for path in sorted((root / "data").rglob("*")):
         if path.is_file():
             hash_file(path)
@@ -132,7 +138,11 @@ def floor(root: Path) -> float:
     con.execute(f"SELECT sum(len(value)) FROM read_json('{pages}', format = 'newline_delimited', "
                 "records = true, columns = {value: 'STRUCT(RecordId VARCHAR)[]'}, "
                 "maximum_object_size = 100663296)").fetchall()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu(resource.getrusage(resource.RUSAGE_SELF)) - cpu
+
+
+def _cpu(usage: Any) -> float:
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def main() -> int:
@@ -162,7 +172,8 @@ def main() -> int:
     out, cache = work / "out", work / "cache"
     _compile_project()
     m: dict[str, list[float]] = {k: [] for k in ("floor", "cold", "warm", "uncached", "rss_cold", "rss_warm",
-                                                  "rss_uncached")}
+                                                  "rss_uncached", "cpu_floor", "cpu_cold", "cpu_warm",
+                                                  "cpu_uncached")}
     headline = ""
     for n in range(1, args.repeat + 1):
         shutil.rmtree(cache, ignore_errors=True)
@@ -171,31 +182,38 @@ def main() -> int:
         plan += [("uncached", case, ["--no-cache"])] if args.uncached else []
         for label, case_file, extra in plan:
             shutil.rmtree(out, ignore_errors=True)
-            seconds, rss_mb, rc, stdout = run_report(bundle, case_file, out, extra)
+            seconds, rss_mb, rc, stdout, cpu = run_report(bundle, case_file, out, extra)
             if rc != 0 or (label == "warm") != ("read from the cache" in stdout):
                 print(stdout)
                 return 1
             headline = headline or stdout.strip().splitlines()[0]
             m[label].append(seconds)
             m[f"rss_{label}"].append(rss_mb)
+            m[f"cpu_{label}"].append(cpu)
             line += f"  {label} {seconds:.2f}s ({rss_mb:.0f} MB)"
-        m["floor"].append(floor(bundle))
+        floor_s, floor_cpu = floor(bundle)
+        m["floor"].append(floor_s)
+        m["cpu_floor"].append(floor_cpu)
         print(f"{line}  floor {m['floor'][-1]:.2f}s  cold/floor {m['cold'][-1] / m['floor'][-1]:.2f}x  "
               f"warm/cold {m['warm'][-1] / m['cold'][-1]:.2f}x  load {os.getloadavg()[0]:.2f}", flush=True)
     med = statistics.median
     print(f"records {args.records:,}  payload {size / 1e6:.0f} MB  cores {os.cpu_count()}  runs {args.repeat}")
-    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median "
+    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median, CPU {med(m['cpu_floor']):.1f}s "
           "(SHA-256 of the payload + DuckDB JSON scan)")
     for label in ("cold", "warm", "uncached"):
         if m[label]:
             ratios = [r / f for r, f in zip(m[label], m["floor"])]
+            cpu = [r / f for r, f in zip(m[f"cpu_{label}"], m["cpu_floor"])]
             print(f"{label:8s} {min(m[label]):.2f}s fastest, {med(m[label]):.2f}s median  "
                   f"{med(ratios):.2f}x the floor (median of the runs' ratios)  "
-                  f"peak RSS {max(m[f'rss_{label}']):.0f} MB")
+                  f"peak RSS {max(m[f'rss_{label}']):.0f} MB  CPU {med(m[f'cpu_{label}']):.1f}s, "
+                  f"{med(cpu):.2f}x the floor's")
     print(f"cold/floor {med([c / f for c, f in zip(m['cold'], m['floor'])]):.2f}x (target <= 2.5)  "
           f"warm/cold {med([w / c for w, c in zip(m['warm'], m['cold'])]):.2f}x (target <= 0.4)  "
           f"peak RSS {max(m['rss_cold'] + m['rss_warm'] + m['rss_uncached']):.0f} MB "
           f"(target <= {1.5 if args.records <= 1_000_000 else 2.0} GB)")
+    print(f"in CPU seconds: cold/floor {med([c / f for c, f in zip(m['cpu_cold'], m['cpu_floor'])]):.2f}x  "
+          f"warm/cold {med([w / c for w, c in zip(m['cpu_warm'], m['cpu_cold'])]):.2f}x")
     print(headline)
     return 0
 
@@ -210,8 +228,8 @@ def _compile_project() -> None:
         compileall.compile_dir(REPO / package, quiet=1)
 
 
-def run_report(bundle: Path, case: Path, out: Path, extra: list[str]) -> tuple[float, float, int, str]:
-    """(seconds, peak RSS in MB, exit status, output) of one `evkit report`. The peak is the
+def run_report(bundle: Path, case: Path, out: Path, extra: list[str]) -> tuple[float, float, int, str, float]:
+    """(seconds, peak RSS in MB, exit status, output, CPU seconds) of one `evkit report`. The peak is the
     process's VmHWM, read until it exits: ru_maxrss would keep this (forking) process's figure
     across exec."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
@@ -222,7 +240,7 @@ def run_report(bundle: Path, case: Path, out: Path, extra: list[str]) -> tuple[f
         peak_kb = 0
         status = Path(f"/proc/{proc.pid}/status")
         while True:
-            pid, wait_status, _ = os.wait4(proc.pid, os.WNOHANG)
+            pid, wait_status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             try:
@@ -234,7 +252,7 @@ def run_report(bundle: Path, case: Path, out: Path, extra: list[str]) -> tuple[f
         seconds = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(wait_status)
         log.seek(0)
-        return seconds, peak_kb / 1024, proc.returncode, log.read()
+        return seconds, peak_kb / 1024, proc.returncode, log.read(), _cpu(usage)
 
 
 if __name__ == "__main__":
