@@ -248,3 +248,25 @@ def test_a_bundle_that_no_longer_verifies_is_parsed_not_read_from_its_cache(case
     assert len(notes) == 1 and "not cached" in notes[0], notes
     findings = json.loads((tmp_path / "tampered" / "findings.json").read_text(encoding="utf-8"))
     assert any("unreadable" in p or "not" in p for p in findings["problems"] if page.name in p)
+
+
+def test_a_cached_and_a_parsed_bundle_are_de_duplicated_together(case_dir, tmp_path, capsys):
+    """OTHER_C1 holds copies of records IR-MINI_C1 holds: with one bundle read from the cache and
+    the other parsed, the report is the one no cache gives."""
+    both = [str(case_dir / "IR-MINI_C1"), str(case_dir / "OTHER_C1")]
+
+    def run(out: Path, *cache_args: str) -> list[str]:
+        capsys.readouterr()
+        assert main(["report", *both, "--case", str(case_dir / "case.toml"), "--out", str(out),
+                     "--signer-key", str(case_dir / "examiner.pub"), *cache_args]) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("cache: ")]
+
+    cache = tmp_path / "cache"
+    run(tmp_path / "plain", "--no-cache")
+    report(case_dir, tmp_path / "first", cache, capsys)                  # IR-MINI_C1 only
+    notes = run(tmp_path / "mixed", "--cache-dir", str(cache))
+    assert any("IR-MINI_C1: read from the cache" in n for n in notes), notes
+    assert any("OTHER_C1: parsed; its tables are now cached" in n for n in notes), notes
+    assert outputs(tmp_path / "mixed") == outputs(tmp_path / "plain")
+    findings = json.loads((tmp_path / "mixed" / "findings.json").read_text(encoding="utf-8"))
+    assert len(findings["bundles"]) == 2
