@@ -9,7 +9,7 @@ Usage:
   evkit custody  BUNDLE --event EVENT --key KEY [--to TEXT] [--note TEXT]
   evkit report   BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE]
                  [--key KEY] [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
-                 [--redact-subjects]
+                 [--redact-subjects] [--cache-dir DIR | --no-cache]
   evkit resolve  REPORT_DIR --config FILE --out DIR [--key KEY] [--resume] [--quiet]
   evkit sql      BUNDLE... [QUERY]
   evkit readiness BUNDLE... --out DIR [--signer-key PUB | --allowed-signers FILE]

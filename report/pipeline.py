@@ -23,6 +23,7 @@ from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.coverage.config_evidence import TenantConfig
 from evkit.report.engine import queries
+from evkit.report.engine.cache import TableCache
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.engine.mailbox_state import load_mailbox_state
 from evkit.report.mailbox_state import state_block
@@ -45,6 +46,7 @@ class ReportResult:
     custody_skipped: str | None = None  # why --key signed no custody record, when it did not
     warnings: tuple[str, ...] = ()  # plain sentences for the console: evidence let through
                                     # untrusted or invalid, mixed tenants, an unmatched case id
+    cache_notes: tuple[str, ...] = ()  # per bundle: read from the table cache, or parsed and why
 
 
 # ---- verification (report.intake) --------------------------------------------------------------
@@ -62,13 +64,13 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 # ---- the whole run ------------------------------------------------------------------------------
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
-           problems: list[str], *, allow_mixed_tenants: bool = False,
+           problems: list[str], cache: TableCache | None = None, *, allow_mixed_tenants: bool = False,
            ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
                       entra_analysis.EntraAnalysis]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
     analysis, suggested indicators, completeness rows); what could not be read joins `problems`.
     MixedTenantsError when the records name several tenants and mixing was not allowed."""
-    engine.load(inventories)
+    engine.load(inventories, cache)
     problems += check_record_tenants([(inv.name, inv.collection) for inv in inventories],
                                      queries.record_tenants(engine), allow_mixed=allow_mixed_tenants)
     tampering = queries.tampering_records(engine)
@@ -85,7 +87,8 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
                force: bool = False, sign: Callable[[Path, dict[str, str]], None] | None = None,
-               allow_mixed_tenants: bool = False, redact_subjects: bool = False) -> ReportResult:
+               allow_mixed_tenants: bool = False, redact_subjects: bool = False,
+               cache_dir: Path | None = None) -> ReportResult:
     """Verify every bundle against `trust` (report.intake), analyse them together and write the
     outputs into `out`, which must be new or empty unless `force`.
 
@@ -94,6 +97,10 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     but only when every bundle verified valid against the trusted key: a signed record must
     never vouch for a report on evidence nobody trusted. Resolve bundles among `bundles` add
     the items' metadata (report.outputs.itemmeta); `redact_subjects` keeps subjects out of it.
+
+    `cache_dir`: the normalised-table cache (report/engine/cache.py); None parses every bundle
+    and stores nothing. Only bundles verified valid against a trusted key are read from it or
+    stored in it.
     """
     trust = Trust() if trust is None else trust
     check_output_folder(out, force=force)
@@ -108,6 +115,9 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     problems: list[str] = list(warnings)
     cfg = incident.read_tenant_config(roots, problems)
     meta = item_metadata(inventories, problems, redact_subjects)
+    cache = None if cache_dir is None else TableCache(cache_dir, {
+        inv.name: seen.tagmanifest_sha256 for inv, seen in zip(inventories, intake.bundles, strict=True)
+        if seen.trusted and seen.tagmanifest_sha256})
     limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
     # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
@@ -116,8 +126,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(inventories))
         try:
-            tampering, analysis, suggested, completeness, entra = _query(engine, inventories, case, cfg, problems,
-                                                                         allow_mixed_tenants=allow_mixed_tenants)
+            tampering, analysis, suggested, completeness, entra = _query(
+                engine, inventories, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants)
             unread = load_mailbox_state(engine, inventories)
             mailbox_state = state_block(engine, analysis, unread)
             known = set(problems)
@@ -146,7 +156,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)
         closed.result()
     custody_skipped = sign_custody(sign, intake, hashes)
-    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings))
+    return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings),
+                        tuple(cache.notes) if cache is not None else ())
 
 
 def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact: bool) -> ItemMetadata | None:

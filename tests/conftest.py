@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,16 @@ def signing_key(tmp_path_factory):
     path = tmp_path_factory.mktemp("examiner-key") / "examiner.key"
     fingerprint = generate_key(path, EXAMINER, EXAMINER_PASSPHRASE)
     return path, EXAMINER_PASSPHRASE, fingerprint
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _table_cache_of_the_session(tmp_path_factory):
+    """`evkit report` run by tests keeps its table cache (docs/report-cache.md) in the session's
+    temporary folder, never in the user's cache folder."""
+    before = os.environ.get("EVKIT_CACHE_DIR")
+    os.environ["EVKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("table-cache"))
+    yield
+    if before is None:
+        os.environ.pop("EVKIT_CACHE_DIR", None)
+    else:
+        os.environ["EVKIT_CACHE_DIR"] = before

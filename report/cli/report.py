@@ -3,7 +3,7 @@
 Usage:
   evkit report BUNDLE... --case FILE --out DIR [--signer-key PUB | --allowed-signers FILE] [--key KEY]
                [--allow-untrusted] [--allow-invalid] [--allow-mixed-tenants] [--force]
-               [--redact-subjects]
+               [--redact-subjects] [--cache-dir DIR | --no-cache]
   evkit report (-h | --help)
 
 Options:
@@ -23,14 +23,25 @@ Options:
   --redact-subjects        leave message subjects (of the items looked up by `evkit resolve` and
                            of the attacker's sent messages) out of items.csv, findings.json and
                            the PDF, for distribution; senders and counts stay
+  --cache-dir DIR          where the normalised-table cache lives; without it $EVKIT_CACHE_DIR,
+                           else $XDG_CACHE_HOME/evkit/tables, else ~/.cache/evkit/tables
+  --no-cache               parse every bundle, read and store no cache
 
 Every bundle is verified first against the key you trust: a bundle that fails is refused
 (exit 1), one not signed by a trusted key (or given no key) is refused (exit 3), unless
 explicitly allowed. Same bundles and case file give byte-identical outputs.
+
+The first report over a bundle verified valid against your key stores the records it parsed
+(Parquet) in the cache, outside the bundle, keyed by the bundle's tag-manifest SHA-256 and the
+evkit version. A later report verifies the bundle in full as always, then reads that cache
+instead of parsing every page again; the outputs are the same bytes. A cache entry that does not
+match in every respect is never used: the report parses the bundle and says why. The cache is not
+evidence; delete it whenever you like (docs/report-cache.md).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +52,7 @@ from evkit.terminal import safe_text
 
 COMMAND = "report"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
+CACHE_ENV = "EVKIT_CACHE_DIR"
 
 
 def custody_signer(key_path: Path, event: str = "report-generated"):
@@ -64,7 +76,7 @@ def _body(args: dict[str, Any]) -> int:
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
                         trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
                         allow_mixed_tenants=bool(args["--allow-mixed-tenants"]),
-                        redact_subjects=bool(args["--redact-subjects"]))
+                        redact_subjects=bool(args["--redact-subjects"]), cache_dir=_cache_dir(args))
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(safe_text(s["headline"]))
@@ -76,6 +88,8 @@ def _body(args: dict[str, Any]) -> int:
               f"of {meta['named_items']} named item(s)")
     for name in sorted(result.outputs):
         print(f"  {out / name}  sha256 {result.outputs[name]}")
+    for note in result.cache_notes:
+        print(f"cache: {safe_text(note)}")
     if result.pdf_skipped:
         print(f"evkit report: warning: {result.pdf_skipped}", file=sys.stderr)
     for warning in result.warnings:
@@ -86,6 +100,16 @@ def _body(args: dict[str, Any]) -> int:
         print(f"evkit report: warning: {len(result.findings['problems'])} problem(s) reading the evidence; "
               "see findings.json \"problems\"", file=sys.stderr)
     return ExitCode.OK
+
+
+def _cache_dir(args: dict[str, Any]) -> Path | None:
+    """--cache-dir, else $EVKIT_CACHE_DIR, else the user cache folder; None with --no-cache."""
+    from evkit.report.engine.cache import default_cache_dir  # noqa: PLC0415 - keeps --help fast
+
+    if args["--no-cache"]:
+        return None
+    chosen = args["--cache-dir"] or os.environ.get(CACHE_ENV)
+    return Path(chosen) if chosen else default_cache_dir()
 
 
 def main(argv: list[str]) -> int:

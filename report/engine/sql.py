@@ -38,19 +38,22 @@ RECORD_SHAPE = json.dumps(_SHAPE, sort_keys=True)
 
 
 def json_text_gate(text: str) -> str:
-    """SQL: whether the record text `text` may hold a nested field as JSON text. A JSON text
-    holding a key or string shows an escaped quote (`\\"`); one holding none (`"[]"`, `"{}"`,
-    `"[1]"`) ends in `]` or `}` right before its closing quote. Records as the API writes them
-    hold neither, so they are not examined field by field. Each test starts at a character API
-    records rarely hold (a backslash, a closing bracket), where a test for a quote followed by
-    `[` or `{` walked every record from its first quote (1M records: about 2 s of the report)."""
+    """SQL: whether the record text `text` may hold a nested field as JSON text, and so must be
+    read through decoded_record. A JSON text holding a key or string shows an escaped quote
+    (`\\"`); one holding none (`"[]"`, `"{}"`, `"[1]"`) ends in `]` or `}` right before its closing
+    quote. Records as the API writes them hold neither, so they are not examined field by field.
+    Each test starts at a character API records rarely hold (a backslash, a closing bracket), where
+    a test for a quote followed by `[` or `{` walked every record from its first quote (1M records:
+    about 2 s of the report)."""
     return f"(contains({text}, '\\\"') OR contains({text}, ']\"') OR contains({text}, '}}\"'))"
 
 
-def decoded_record(text: str, gated: str) -> str:
+def decoded_record(text: str) -> str:
     """SQL: the record text `text` with each of NESTED_FIELDS that holds JSON text replaced by
-    the value that text encodes, examined only where `gated` (json_text_gate of the text) holds;
-    a string that is not JSON (`System.Object[]`, text cut short) is left as recorded."""
+    the value that text encodes; a string that is not JSON (`System.Object[]`, text cut short) is
+    left as recorded. Costly (a lambda over every field): the engine applies it only to the
+    records json_text_gate selects, in a statement of their own (engine/loader.py,
+    _decode_json_text)."""
     keys = ", ".join(f"'{k}'" for k in NESTED_FIELDS)
     value = "json_extract_string(acc, '$.' || k)"
     step = (f"CASE WHEN json_type(acc, '$.' || k) = 'VARCHAR' AND json_valid({value}) "
@@ -58,7 +61,7 @@ def decoded_record(text: str, gated: str) -> str:
             f"THEN json_merge_patch(acc, json_object(k, json({value}))) ELSE acc END")
     # JSON text with a space after its closing bracket and no quoted value ("[] ") is not
     # gated and is left as recorded.
-    return f"CASE WHEN {gated} THEN list_reduce([{text}, {keys}], lambda acc, k: {step}) ELSE {text} END"
+    return f"list_reduce([{text}, {keys}], lambda acc, k: {step})"
 
 
 def unreadable_nested(decoded: str) -> str:
