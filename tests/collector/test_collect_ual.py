@@ -174,6 +174,7 @@ def test_a_pending_window_still_sizes_the_next_ones() -> None:
     assert calls(datetime(2023, 6, 3, 1, tzinfo=timezone.utc)) <= calls(None) + 1
 
 
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_run_left_by_the_older_collector_resumes_from_its_rest_and_pending_windows(service: str) -> None:
     records = spread(300, step=timedelta(seconds=500))  # within the window 2023-06-01 .. 06-03
     fake = FakeUal(records, service=service)
