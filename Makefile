@@ -30,7 +30,8 @@ typecheck: $(STAMP)
 	mkdir -p $(TYPECHECK)/evkit
 	for f in evkit/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/evkit/; done
 	for d in collector manifests report emulator; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/evkit/$$d; done
-	cd $(TYPECHECK) && "$(CURDIR)/$(BIN)/mypy" --config-file ../../pyproject.toml --strict -p evkit.manifests -p evkit.report.outputs -p evkit.report.pdf -m evkit.report.rows
+	cd $(TYPECHECK) && "$(CURDIR)/$(BIN)/mypy" --config-file ../../pyproject.toml --strict -p evkit.manifests -p evkit.report.outputs -p evkit.report.pdf -m evkit.report.rows \
+		-p evkit.evidence -p evkit.report.engine -m evkit.report.analysis
 
 demo: $(STAMP)
 	$(BIN)/evkit demo --out demo-output

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from evkit.report.rules import classify as rules
 from evkit.report.rules.attribution import indicator_hits, kinds_sought, session_label
@@ -51,7 +51,16 @@ class Analysis:
     problems: list[str] = field(default_factory=list)
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+
+
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
+
+
 def _utc(value: datetime | None) -> datetime | None:
+    """DuckDB's naive UTC timestamps as aware datetimes (a value that is there stays there)."""
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
@@ -221,11 +230,11 @@ def collected_spans(engine: Engine) -> list[tuple[datetime, datetime]]:
         LEFT JOIN (SELECT s.bundle, min(e.ts) AS first, max(e.ts) AS last
                    FROM record_sources s JOIN events e ON e.id = s.id GROUP BY s.bundle) r
         ON r.bundle = b.bundle ORDER BY 1""")
-    out = []
+    out: list[tuple[datetime, datetime]] = []
     for _, start, end, first, last in rows:
-        span = (_stated(start), _stated(end))
-        if span[0] is not None and span[1] is not None and span[0] < span[1]:
-            out.append(span)
+        stated_start, stated_end = _stated(start), _stated(end)
+        if stated_start is not None and stated_end is not None and stated_start < stated_end:
+            out.append((stated_start, stated_end))
         elif first is not None and last is not None:
             out.append((_utc(first), _utc(last) + timedelta(seconds=1)))
     return sorted(out)
@@ -417,7 +426,7 @@ def mailbox_items(folder_items: Mapping[tuple[str, str], int], mailbox: str) -> 
     return sum(counts) if counts else None
 
 
-def _row_key(row: Mapping[str, Any]) -> tuple:
+def _row_key(row: Mapping[str, Any]) -> tuple[str, str, str, list[str]]:
     return (row.get("mailbox") or "", row.get("time_utc") or "", str(row.get("folder") or row.get("query") or
             row.get("internet_message_id") or ""), row.get("record_ids") or [])
 

@@ -124,7 +124,7 @@ def _add_page(inv: Inventory, sidecar: Path) -> None:
         return
     kind = str(meta.get("kind", ""))
     status = page_status(meta)
-    context = meta.get("context") if isinstance(meta.get("context"), dict) else {}
+    context = stated if isinstance(stated := meta.get("context"), dict) else {}
     size = meta.get("body_size")
     size = size if isinstance(size, int) and size > 0 else 0
     page = Page(sidecar=sidecar, body=body, kind=kind, status=status, context=context, size=size)

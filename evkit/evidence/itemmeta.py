@@ -64,6 +64,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _address(value: Any) -> tuple[str | None, str | None]:
     """(address, name) of a Graph recipient object."""
     email = value.get("emailAddress") if isinstance(value, dict) else None
@@ -84,7 +88,7 @@ def item_meta(mailbox: str, imid: str, status: int, body: Any, bundle: str) -> I
     message = value[0] if isinstance(value[0], dict) else {}
     sender, name = _address(message.get("from") or message.get("sender"))
     recipients = tuple(a for field in ("toRecipients", "ccRecipients", "bccRecipients")
-                       for r in (message.get(field) if isinstance(message.get(field), list) else [])
+                       for r in _list(message.get(field))
                        if (a := _address(r)[0]))
     attachments = message.get("hasAttachments")
     return ItemMeta(mailbox, imid, FOUND, _text(message.get("subject")), sender, name, recipients,

@@ -97,7 +97,7 @@ def _inflate(compressed: BinaryIO) -> bytes:
     return out.getvalue()
 
 
-def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
+def read_raw_rows(sidecar: dict[str, Any], body: bytes) -> Iterator[ParsedRow]:
     """Every record slot of one raw page as a ParsedRow (row = element number from 1).
 
     Kinds without audit records and non-2xx answers yield nothing. A body that is not the
@@ -130,11 +130,11 @@ def read_raw_rows(sidecar: dict, body: bytes) -> Iterator[ParsedRow]:
             yield check_record(i, record, [], scan_values=False)
 
 
-def read_raw_records(sidecar: dict, body: bytes) -> Iterator[dict]:
+def read_raw_records(sidecar: dict[str, Any], body: bytes) -> Iterator[dict[str, Any]]:
     """Classic records in one raw page; raises RawPageError naming the page and element on a bad
     one, so a damaged page is never mistaken for a shorter one (use read_raw_rows to go on past it)."""
     where = sidecar.get("body_file") or sidecar.get("url") or sidecar.get("kind")
     for parsed in read_raw_rows(sidecar, body):
-        if parsed.error is not None:
+        if parsed.record is None:     # check_record gives a record or the reason there is none
             raise RawPageError(f"{where}: element {parsed.row}: {parsed.error}")
         yield parsed.record

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 
@@ -101,7 +101,7 @@ class Engine:
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute(f"SET temp_directory = '{(tmp / 'spill').as_posix()}'")
         self._jsonl = tmp / "python-records.jsonl"
-        self._jsonl_handle = None
+        self._jsonl_handle: TextIO | None = None
         self._cache_writer: CacheWriter | None = None
 
     def __enter__(self) -> Engine:
@@ -172,7 +172,7 @@ class Engine:
         workers = max(1, min(self._threads, len(jobs)))
         if workers == 1:
             return [bad for job in jobs for bad in self._load_pages(self.con, *job)]
-        pending = queue.SimpleQueue()
+        pending: queue.SimpleQueue[tuple[int, tuple[Inventory, str, list[Page]]]] = queue.SimpleQueue()
         # largest first, so the last chunks to start are small ones and the workers end together
         for n, job in sorted(enumerate(jobs), key=lambda nj: -sum(map(_weight, nj[1][2]))):
             pending.put((n, job))
@@ -459,13 +459,13 @@ class Engine:
             expected BIGINT, received BIGINT)""")
         for inv in inventories:
             c = inv.collection
-            window = c.get("window") if isinstance(c.get("window"), dict) else {}
+            window = stated if isinstance(stated := c.get("window"), dict) else {}
             self.con.execute("INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 inv.name, str(inv.root), _text(c.get("case_id")), _text(c.get("collection_id")),
                 _text(c.get("kind")), _text(window.get("start")), _text(window.get("end")),
                 _text(c.get("started_utc")), _text(c.get("finished_utc"))])
             for e in inv.ledger:
-                w = e.get("window") if isinstance(e.get("window"), dict) else {}
+                w = stated if isinstance(stated := e.get("window"), dict) else {}
                 self.con.execute("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                     inv.name, _text(e.get("source")), _text(e.get("unit")), _text(w.get("start")),
                     _text(w.get("end")), _text(e.get("status")), _text(e.get("reason")),

@@ -31,7 +31,7 @@ def tampering_records(engine: Engine) -> list[dict[str, Any]]:
 def blind_problem_count(engine: Engine) -> int:
     """How many load problems left an input unreadable (the analysis cannot see into it)."""
     [(blind,)] = engine.rows("SELECT count(*) FROM problems WHERE blind")
-    return blind
+    return int(blind)
 
 
 def record_tenants(engine: Engine) -> list[tuple[str, str, int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from evkit.evidence.formats.rows import NESTED_FIELDS  # decoded wherever the record came from
 
@@ -16,7 +17,7 @@ from evkit.evidence.formats.rows import NESTED_FIELDS  # decoded wherever the re
 # NULL rather than failing the whole load.
 _PAIR = [{"Name": "VARCHAR", "Value": "VARCHAR"}]
 _ITEM = {"InternetMessageId": "VARCHAR", "Subject": "VARCHAR", "ParentFolder": {"Path": "VARCHAR"}}
-_SHAPE: dict = {
+_SHAPE: dict[str, Any] = {
     "Id": "VARCHAR", "CreationTime": "VARCHAR", "Operation": "VARCHAR", "RecordType": "VARCHAR",
     "Workload": "VARCHAR", "UserId": "VARCHAR", "MailboxOwnerUPN": "VARCHAR", "ObjectId": "VARCHAR",
     "ResultStatus": "VARCHAR", "ClientIP": "VARCHAR", "ClientIPAddress": "VARCHAR",

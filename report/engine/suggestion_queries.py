@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from evkit.report.casefile import CaseFile
 from evkit.report.engine.loader import Engine
@@ -28,7 +29,7 @@ def _values_of(kind: str) -> str:
     return f"FROM ({key_values(kind)}) WHERE {_COUNTED[kind]}"
 
 
-def _stats_rows(engine: Engine, ws: datetime, we: datetime) -> list[tuple]:
+def _stats_rows(engine: Engine, ws: datetime, we: datetime) -> list[tuple[Any, ...]]:
     """(kind, value, in window, before window, mailboxes, addresses, client strings) per value;
     `ws`/`we` are the incident window as naive UTC datetimes, as `events.ts` holds them."""
     apps = engine.rows(f"""

@@ -10,7 +10,7 @@ Records are returned as found (the original `CreationTime` string included); use
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from evkit.evidence.errors import ImportInputError
 from evkit.evidence.formats.compressed import CompressedInputError, gzip_damage, is_gzip
@@ -56,7 +56,7 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[ParsedRow]:
 MAX_LISTED = 100
 
 
-def summarise_file(path: Path) -> dict:
+def summarise_file(path: Path) -> dict[str, Any]:
     """Format, encoding, record count, unparseable rows and lossy cells of one import file,
     and `compression` ("gzip") for a compressed one (read inflated, formats.compressed).
 
@@ -65,8 +65,8 @@ def summarise_file(path: Path) -> dict:
     """
     path = Path(path)
     count = error_count = lossy_count = 0
-    errors: list[dict] = []
-    lossy: list[dict] = []
+    errors: list[dict[str, object]] = []
+    lossy: list[dict[str, object]] = []
     try:
         compression = "gzip" if is_gzip(path) else None
         fmt = detect_format(path)

@@ -52,7 +52,9 @@ class _Buffer:
     def peek(self) -> str:
         """The next non-whitespace character ('' at end of input)."""
         while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
+            space = _WS.match(self.buf, self.pos)
+            if space is not None:           # always: the pattern matches the empty text too
+                self.pos = space.end()
             if self.pos < len(self.buf) or self.eof:
                 return self.buf[self.pos:self.pos + 1]
             self.more()
@@ -111,7 +113,7 @@ def _array(b: _Buffer) -> Iterator[object]:
 def _object(b: _Buffer, container_key: str) -> Iterator[object]:
     """Elements of the object's `container_key` array, or the whole object when it has none."""
     b.take("{")
-    other: dict = {}
+    other: dict[str, object] = {}
     found = False
     damaged: JsonStreamError | None = None      # a member too deep to read makes the whole element so
     if b.peek() == "}":
@@ -126,9 +128,9 @@ def _object(b: _Buffer, container_key: str) -> Iterator[object]:
                 found = True
                 yield from _array(b)
             else:
-                other[key] = b.value()
-                if isinstance(other[key], JsonStreamError):
-                    damaged = other[key]
+                other[key] = member = b.value()
+                if isinstance(member, JsonStreamError):
+                    damaged = member
             sep = b.peek()
             if sep == "}":
                 b.pos += 1
@@ -190,8 +192,8 @@ def _members(b: _Buffer) -> Iterator[str]:
 
 
 def _table_rows(b: _Buffer) -> Iterator[object]:
-    columns: list | None = None
-    early_rows: list | None = None
+    columns: list[object] | None = None
+    early_rows: list[object] | None = None
     for key in _members(b):
         if key == "columns":
             spec = b.value()
@@ -212,7 +214,7 @@ def _table_rows(b: _Buffer) -> Iterator[object]:
             b.value()
 
 
-def _zip(columns: list, row: object) -> object:
+def _zip(columns: list[object], row: object) -> object:
     return dict(zip(columns, row)) if isinstance(row, list) else row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from evkit.evidence.formats.depth import TOO_DEEP, loads, too_deep
 from evkit.evidence.formats.mangled import find_mangled
@@ -21,7 +21,7 @@ NESTED_FIELDS = ("Folders", "OperationProperties", "ExtendedProperties", "Device
 MAX_ID = 256
 
 
-def unreadable_json_text(record: dict) -> Iterator[tuple[str, str]]:
+def unreadable_json_text(record: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(field, reason) for each of NESTED_FIELDS holding JSON text that cannot be read: cut
     short, malformed, or nested deeper than a record may be."""
     for field in NESTED_FIELDS:
@@ -54,7 +54,7 @@ class ParsedRow(NamedTuple):
     """One data row (CSV) or element (JSON): a classic record, or the reason there is none."""
 
     row: int
-    record: dict | None
+    record: dict[str, Any] | None
     error: str | None
     lossy: list[LossyCell]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable
 
 from evkit.evidence.formats.depth import loads
 
@@ -154,15 +154,15 @@ def converter(field: str, column: str) -> Callable[[str], object]:
     return _extra_value
 
 
-def _finish(record: dict, tenant: object) -> dict:
+def _finish(record: dict[str, Any], tenant: object) -> dict[str, Any]:
     if tenant is not None and "OrganizationId" not in record:
         record["OrganizationId"] = tenant
     return record
 
 
-def to_classic(columns: dict[str, object]) -> dict:
+def to_classic(columns: dict[str, object]) -> dict[str, Any]:
     """One OfficeActivity row ({column: cell}) as a classic record; empty cells are absent fields."""
-    record: dict = {}
+    record: dict[str, Any] = {}
     tenant = None
     for column, value in columns.items():
         if value is None or value == "" or column in BOOKKEEPING or column.startswith("_"):
@@ -184,7 +184,7 @@ class RowMapper:
                      for i, c in enumerate(names)
                      if c not in BOOKKEEPING and not c.startswith("_") and c != "OfficeTenantId"]
 
-    def convert(self, cells: list[str]) -> dict:
+    def convert(self, cells: list[str]) -> dict[str, Any]:
         record = {field: conv(cells[i]) for i, field, conv in self.plan if cells[i] != ""}
         tenant = cells[self.tenant_index] if self.tenant_index is not None else ""
         return _finish(record, tenant or None)
