@@ -20,9 +20,7 @@ import importlib.util
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,15 +39,10 @@ def _bench_report():
 
 def run_export(bundle: Path, out: Path, fmt: str) -> tuple[float, float, int, str]:
     """(seconds, peak RSS in MB of this run alone, exit status, output) of one `evkit export`."""
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "evkit", "export", str(bundle), "--out", str(out),
-                                 "--format", fmt, "--signer-key", str(bundle.parent / "bench.key.pub")],
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t
-        log.seek(0)
-        return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), log.read()
+    seconds, peak, status, output, _ = _bench_report().run_evkit(
+        ["export", str(bundle), "--out", str(out), "--format", fmt,
+         "--signer-key", str(bundle.parent / "bench.key.pub")])
+    return seconds, peak, status, output
 
 
 def main() -> int:
@@ -79,7 +72,7 @@ def main() -> int:
         if rc != 0:
             print(stdout)
             return 1
-        floor_s = bench.floor(bundle)
+        floor_s, _ = bench.floor(bundle)  # (seconds, CPU seconds)
         floors.append(floor_s)
         exports.append(export_s)
         peaks.append(rss_mb)

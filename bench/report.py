@@ -229,13 +229,18 @@ def _compile_project() -> None:
 
 
 def run_report(bundle: Path, case: Path, out: Path, extra: list[str]) -> tuple[float, float, int, str, float]:
-    """(seconds, peak RSS in MB, exit status, output, CPU seconds) of one `evkit report`. The peak is the
-    process's VmHWM, read until it exits: ru_maxrss would keep this (forking) process's figure
-    across exec."""
+    """(seconds, peak RSS in MB, exit status, output, CPU seconds) of one `evkit report`."""
+    return run_evkit(["report", str(bundle), "--case", str(case), "--out", str(out),
+                      "--signer-key", str(bundle.parent / "bench.key.pub"), *extra])
+
+
+def run_evkit(args: list[str]) -> tuple[float, float, int, str, float]:
+    """(seconds, peak RSS in MB, exit status, output, CPU seconds) of one `evkit ARGS...`. The peak
+    is the process's VmHWM, read until it exits: ru_maxrss would keep this (forking) process's
+    figure across exec."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "evkit", "report", str(bundle), "--case", str(case),
-                                 "--out", str(out), "--signer-key", str(bundle.parent / "bench.key.pub"), *extra],
+        proc = subprocess.Popen([sys.executable, "-m", "evkit", *args],
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
         peak_kb = 0
         status = Path(f"/proc/{proc.pid}/status")
