@@ -11,6 +11,7 @@ from collector_fakes import MemoryBundle, make_ctx
 
 from evkit.collector.client import RawReply
 from evkit.collector.evidence import subject_name
+from evkit.collector.ledger import LedgerEntry, notes, summarise
 from evkit.collector.sources import config as config_source
 from evkit.collector.sources import graph, licences, mgmt
 
@@ -228,6 +229,33 @@ def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
     mgmt.collect(ctx)
     skipped = [e for e in entries(bundle, "mgmt").values() if e["status"] == "skipped"]
     assert len(skipped) == 3 and all("7 days" in e["reason"] for e in skipped)
+
+
+def test_mgmt_window_wholly_older_than_seven_days_is_ledgered_even_when_ual_covers_it() -> None:
+    """A 2023 window collected in 2026 (`make demo`): mgmt can fetch nothing, and says so per
+    content type; `ual` covers the period, so the run stays complete but the reader sees mgmt looked."""
+    fake = FakeManage(subscribed=False, start_status=200)
+    ctx, bundle = make_ctx(fake, sources=["ual", "mgmt"], window=["2023-06-01T00:00:00Z", "2023-06-01T12:00:00Z"],
+                           mgmt_start_subscriptions=True)
+    ctx.now = lambda: datetime(2026, 12, 4, tzinfo=timezone.utc)
+    mgmt.collect(ctx)
+    got = entries(bundle, "mgmt")
+    assert sorted(got) == [f"{t}/20230601T000000Z_20230601T120000Z" for t in sorted(mgmt.CONTENT_TYPES)]
+    for e in got.values():
+        assert e["status"] == "skipped" and e["covered_by"] == "ual" and "keeps only the last 7 days" in e["reason"]
+        assert e["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-01T12:00:00Z"}
+    assert fake.calls == []  # nothing to list, and no subscription started (a write) for nothing
+    ledger_entries = [LedgerEntry.from_json(e) for e in bundle.state["ledger"].values()]
+    assert summarise(ledger_entries) == [] and len(notes(ledger_entries)) == 3
+
+
+def test_mgmt_older_part_without_ual_is_a_skip_that_keeps_the_collection_incomplete() -> None:
+    ctx, bundle = mgmt_ctx(FakeManage(), now=datetime(2026, 12, 4, tzinfo=timezone.utc))
+    mgmt.collect(ctx)
+    ledger_entries = [LedgerEntry.from_json(e) for e in bundle.state["ledger"].values()]
+    assert len(ledger_entries) == 3 and not any(e.extra.get("covered_by") for e in ledger_entries)
+    assert all("no other collected source covers it" in e.reason for e in ledger_entries)
+    assert len(summarise(ledger_entries)) == 3 and notes(ledger_entries) == []
 
 
 def test_mgmt_resumed_later_keeps_the_planned_windows_and_lists_no_finished_one_again() -> None:
