@@ -135,8 +135,9 @@ def _body(args: dict[str, Any]) -> int:
         for line in outcome.notes:  # skips another source covers: stated in the ledger, not gaps
             print(f"  skipped, covered by another source: {safe_text(line)}", file=sys.stderr)
         return ExitCode.OK
+    gaps = sum(e.status != "complete" and not covered(e) for e in outcome.ledger)
     print(f"evkit collect: finished INCOMPLETE; sealed {out}. Not complete "
-          f"({sum(e.status != 'complete' and not covered(e) for e in outcome.ledger)} of {len(outcome.ledger)} units):", file=sys.stderr)
+          f"({gaps} of {len(outcome.ledger)} units):", file=sys.stderr)
     for line in outcome.incomplete:
         print(f"  {safe_text(line)}", file=sys.stderr)
     return ExitCode.INCOMPLETE
