@@ -13,7 +13,7 @@ from evkit.collector.client import RawReply
 from evkit.collector.evidence import subject_name
 from evkit.collector.ledger import LedgerEntry, notes, summarise
 from evkit.collector.sources import config as config_source
-from evkit.collector.sources import graph, licences, mgmt
+from evkit.collector.sources import graph, licences, mailbox, mgmt
 
 
 def ok(obj: Any, status: int = 200, **headers: str) -> RawReply:
@@ -364,3 +364,48 @@ def test_licences_missing_permission_fails_its_unit_with_the_fix_and_the_other_g
     reason = got["subscribedSkus"]["reason"]
     assert got["subscribedSkus"]["status"] == "failed" and "Organization.Read.All" in reason
     assert "grant admin consent" in reason
+
+
+class EmptyTenant:
+    """Exchange whose Get-Mailbox lists no mailbox (or refuses with a 500); every other cmdlet answers empty."""
+
+    def __init__(self, list_status: int = 200) -> None:
+        self.list_status = list_status
+        self.cmdlets: list[str] = []
+
+    def __call__(self, method, url, headers, data, timeout) -> RawReply:
+        name = json.loads(data)["CmdletInput"]["CmdletName"]
+        self.cmdlets.append(name)
+        if name == "Get-Mailbox" and self.list_status != 200:
+            return ok({"error": {"code": "InternalServerError", "message": "boom"}}, self.list_status)
+        return ok({"value": []})
+
+
+def test_mailbox_with_no_mailbox_to_read_says_so_in_the_ledger() -> None:
+    for fake, why in ((EmptyTenant(), "Get-Mailbox listed no mailbox"),
+                      (EmptyTenant(list_status=500), "the mailbox list (Get-Mailbox) was not collected")):
+        ctx, bundle = make_ctx(fake, sources=["mailbox"], users=[], tuning={"retry_budget": 1})
+        mailbox.collect(ctx)
+        skipped = entries(bundle, "mailbox")["per-mailbox"]
+        assert skipped["status"] == "skipped" and why in skipped["reason"] and "`users`" in skipped["reason"]
+        assert not any(c in fake.cmdlets for c in ("Get-InboxRule", "Get-MailboxPermission"))
+
+
+def test_mailbox_skip_is_resolved_when_a_resume_lists_the_mailboxes() -> None:
+    fake = EmptyTenant(list_status=500)
+    ctx, bundle = make_ctx(fake, sources=["mailbox"], users=[], tuning={"retry_budget": 1})
+    mailbox.collect(ctx)
+    assert entries(bundle, "mailbox")["per-mailbox"]["status"] == "skipped"
+
+    asked: list[str] = []
+
+    def listed(method, url, headers, data, timeout) -> RawReply:
+        asked.append(json.loads(data)["CmdletInput"]["CmdletName"])
+        if asked[-1] == "Get-Mailbox":
+            return ok({"value": [{"PrimarySmtpAddress": "alice@x"}]})
+        return ok({"value": []})
+    ctx2, _ = make_ctx(listed, bundle=bundle, sources=["mailbox"], users=[])
+    mailbox.collect(ctx2)
+    got = entries(bundle, "mailbox")
+    assert got["per-mailbox"]["status"] == "complete" and got["per-mailbox"]["mailboxes"] == 1
+    assert "Get-InboxRule" in asked  # the mailbox's own units ran
