@@ -86,10 +86,11 @@ def plan(ctx: SourceContext) -> Plan:
     return Plan(listing, older, pending, now)
 
 
-def older_reason(older: TimeWindow, covered_by_ual: bool) -> str:
+def older_reason(older: TimeWindow, at: datetime, covered_by_ual: bool) -> str:
     """Why the part of the window older than the API's 7 days has nothing from this source."""
-    reason = (f"the Management Activity API keeps only the last 7 days: this part of the collection window "
-              f"ends at {format_iso(older.end)}, before the oldest content it still serves")
+    reason = (f"the Management Activity API keeps only the last 7 days (from {format_iso(at - RETENTION)} "
+              f"when this collection was planned); this part of the collection window ends at "
+              f"{format_iso(older.end)}, so the API has nothing for it")
     return reason + ("; `ual` (also collected) covers this period" if covered_by_ual else
                      "; no other collected source covers it (add `ual` to `sources`)")
 
@@ -105,7 +106,7 @@ def collect(ctx: SourceContext) -> None:
     for content_type in CONTENT_TYPES:
         if older is not None:  # stated even when `ual` covers it: the ledger shows mgmt looked
             _once(ctx, LedgerEntry(SOURCE, f"{content_type}/{older.unit}", older.to_json(), None, 0, 0, 0,
-                                   SKIPPED, older_reason(older, covered_by_ual),
+                                   SKIPPED, older_reason(older, p.at, covered_by_ual),
                                    {COVERED_BY: "ual"} if covered_by_ual else {}))
         if not p.listing and p.pending is None:
             continue  # nothing the API can serve: no subscription is started (a write) for nothing
