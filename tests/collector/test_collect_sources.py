@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -409,3 +410,15 @@ def test_mailbox_skip_is_resolved_when_a_resume_lists_the_mailboxes() -> None:
     got = entries(bundle, "mailbox")
     assert got["per-mailbox"]["status"] == "complete" and got["per-mailbox"]["mailboxes"] == 1
     assert "Get-InboxRule" in asked  # the mailbox's own units ran
+
+
+def test_graph_in_a_national_cloud_states_its_skip_and_asks_nothing() -> None:
+    for sources, covered in ((["ual", "graph"], "ual"), (["graph"], None)):
+        fake = FakeGraph()
+        ctx, bundle = make_ctx(fake, sources=sources)
+        ctx.config = dataclasses.replace(ctx.config, cloud="gcc-high")
+        graph.collect(ctx)
+        [entry] = entries(bundle, "graph").values()
+        assert entry["status"] == "skipped" and "commercial cloud only, not in gcc-high" in entry["reason"]
+        assert entry["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z"}
+        assert entry.get("covered_by") == covered and not fake.posted and fake.polls == 0
