@@ -32,6 +32,7 @@ from typing import Any
 
 from evkit.collector.config import CollectConfig, load_config
 from evkit.collector.errors import ConfigError
+from evkit.collector.ledger import covered
 from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
 from evkit.terminal import safe_text
@@ -131,9 +132,12 @@ def _body(args: dict[str, Any]) -> int:
               f"(check it with `evkit verify {out} --signer-key PUB`)", file=sys.stderr)
     if outcome.complete:  # the summary line even with --quiet: scripts log what happened
         print(f"evkit collect: complete; sealed {out} ({len(outcome.ledger)} units)", file=sys.stderr)
+        for line in outcome.notes:  # skips another source covers: stated in the ledger, not gaps
+            print(f"  skipped, covered by another source: {safe_text(line)}", file=sys.stderr)
         return ExitCode.OK
+    gaps = sum(e.status != "complete" and not covered(e) for e in outcome.ledger)
     print(f"evkit collect: finished INCOMPLETE; sealed {out}. Not complete "
-          f"({sum(e.status != 'complete' for e in outcome.ledger)} of {len(outcome.ledger)} units):", file=sys.stderr)
+          f"({gaps} of {len(outcome.ledger)} units):", file=sys.stderr)
     for line in outcome.incomplete:
         print(f"  {safe_text(line)}", file=sys.stderr)
     return ExitCode.INCOMPLETE

@@ -13,6 +13,9 @@ COMPLETE, CAPPED, FAILED, SKIPPED = "complete", "capped", "failed", "skipped"
 # content the service may not have made available yet (docs/emulator-fidelity.md, Management API)
 PENDING = "pending"
 STATUSES = (COMPLETE, CAPPED, FAILED, SKIPPED, PENDING)
+# a `skipped` entry's extra field naming the configured source that collects its period instead
+# (mgmt's part older than 7 days, with `ual` collected): stated, but not a gap of the collection
+COVERED_BY = "covered_by"
 
 
 @dataclass(slots=True)
@@ -52,15 +55,28 @@ class LedgerEntry:
         return cls(**known, extra=extra)
 
 
+def covered(entry: LedgerEntry) -> bool:
+    """A `skipped` entry whose period another configured source collects (its own entries say how
+    that went): it does not make the collection incomplete."""
+    return entry.status == SKIPPED and bool(entry.extra.get(COVERED_BY))
+
+
 def summarise(entries: list[LedgerEntry]) -> list[str]:
-    """One plain line per entry that is not complete, for the exit-4 summary; consecutive windows
-    of one source with the same status and reason (the last day's `pending` ual windows) share a
-    line that names the first and last and how many."""
+    """One plain line per entry that is not complete (nor `covered`), for the exit-4 summary;
+    consecutive windows of one source with the same status and reason (the last day's `pending`
+    ual windows) share a line that names the first and last and how many."""
+    return _lines([e for e in entries if e.status != COMPLETE and not covered(e)])
+
+
+def notes(entries: list[LedgerEntry]) -> list[str]:
+    """The `covered` skips, one line each, printed after a complete collection's summary."""
+    return _lines([e for e in entries if covered(e)])
+
+
+def _lines(entries: list[LedgerEntry]) -> list[str]:
     lines: list[str] = []
     run: list[LedgerEntry] = []
     for entry in sorted(entries, key=lambda e: (e.source, e.unit)):
-        if entry.status == COMPLETE:
-            continue
         if run and not _continues(run[-1], entry):
             lines.append(_line(run))
             run = []

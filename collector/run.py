@@ -25,7 +25,7 @@ from evkit.collector.client import ApiClient, TokenProvider
 from evkit.collector.config import CollectConfig
 from evkit.collector.errors import AuthError, BundleError, CollectorError, ConfigError
 from evkit.collector.evidence import ClockSampler, EvidenceStore
-from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry, summarise
+from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry, notes, summarise
 from evkit.collector.permissions import missing
 from evkit.collector.progress import Progress
 from evkit.collector.retry import RetryPolicy
@@ -64,6 +64,7 @@ class RunOutcome:
     ledger: list[LedgerEntry]
     incomplete: list[str] = field(default_factory=list)
     already_sealed: bool = False   # --resume found the seal committed by an earlier run
+    notes: list[str] = field(default_factory=list)  # skips another source covers (ledger.covered)
 
     @property
     def complete(self) -> bool:
@@ -168,7 +169,7 @@ def collect(cfg: CollectConfig, out: Path, *, key: SigningKey, tokens: TokenProv
         writer.seal(key, bag_info=bag_info(cfg), collection=record)
     except ManifestsError as exc:
         raise BundleError(f"sealing {out} failed: {exc}") from exc
-    return RunOutcome(Path(out), ledger, summarise(ledger))
+    return RunOutcome(Path(out), ledger, summarise(ledger), notes=notes(ledger))
 
 
 def already_sealed(out: Path) -> RunOutcome:
@@ -186,7 +187,7 @@ def already_sealed(out: Path) -> RunOutcome:
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BundleError(f"{out} is already sealed, but {path} cannot be read ({exc}); "
                           f"check the bundle with `evkit verify {out}`") from None
-    return RunOutcome(out, ledger, summarise(ledger), already_sealed=True)
+    return RunOutcome(out, ledger, summarise(ledger), already_sealed=True, notes=notes(ledger))
 
 
 def _run_source(ctx: SourceContext, source: str) -> None:

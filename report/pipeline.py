@@ -33,6 +33,7 @@ from evkit.report.outputs.findings import BundleInfo, build_findings
 from evkit.report.outputs.folder import check_output_folder
 from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
+from evkit.report.rules.visibility import mark_covered
 from evkit.report.tenancy import case_id_warnings, check_record_tenants, check_tenants
 from evkit.report.engine.suggestion_queries import suggestions
 
@@ -81,7 +82,7 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     entra = entra_analysis.analyse(engine, case)
     suggested = merge(suggestions(engine, case), entra.suggestions)
     problems += queries.load_problems(engine)
-    completeness = queries.completeness_rows(engine)
+    completeness = mark_covered(queries.completeness_rows(engine))
     return tampering, analysis, suggested, completeness, entra
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from evkit.collector.client import Exchange
 from evkit.collector.errors import ApiError, AuthError, CollectorError
-from evkit.collector.ledger import CAPPED, COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
+from evkit.collector.ledger import CAPPED, COMPLETE, COVERED_BY, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id, values
 from evkit.collector.sources.settle import cut, settled_before, unsettled_reason
 from evkit.collector.windows import TimeWindow
@@ -57,8 +57,12 @@ def collect(ctx: SourceContext) -> None:
     if section.get("done"):
         return
     if ctx.config.cloud in ("gcc-high", "dod"):
+        covered = "ual" in ctx.config.sources  # this source is a cross-check of `ual` (docs/collection.md §3.1)
         ctx.finish(LedgerEntry(SOURCE, "query", window.to_json(), None, 0, 0, 0, SKIPPED,
-                               "the Graph audit log query API exists in the commercial cloud only"),
+                               f"the Graph audit log query API exists in the commercial cloud only, not in "
+                               f"{ctx.config.cloud}" + ("; `ual` (also collected) covers this period" if covered
+                                                        else "; no other collected source covers it (add `ual`)"),
+                               {COVERED_BY: "ual"} if covered else {}),
                    update=lambda s: s[SOURCE].__setitem__("done", True))
         return
     settled = settled_before(ctx, SOURCE, ctx.config.tuning.ual_settle_hours)

@@ -22,7 +22,7 @@ from typing import Any
 
 from evkit.collector.errors import CollectorError
 from evkit.collector.evidence import subject_name
-from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.permissions import PermissionMissing
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.config import mailbox_names, run_cmdlet, warned_status
@@ -37,6 +37,7 @@ TENANT_CMDLETS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 FOLDER_PERMISSION = "Get-MailboxFolderPermission"
 TOP_FOLDERS = ("", "Inbox", "Calendar")  # "" = the mailbox's root (Top of Information Store)
+NO_MAILBOXES = "per-mailbox"  # the unit that says why no per-mailbox cmdlet ran
 
 
 def mailbox_calls(mailbox: str) -> tuple[tuple[str, list[tuple[dict[str, Any], str, dict[str, Any]]]], ...]:
@@ -103,12 +104,28 @@ def targets(ctx: SourceContext) -> list[str]:
     return list({m.lower(): m for m in chosen}.values())
 
 
+def _no_mailboxes(ctx: SourceContext) -> None:
+    listed = ctx.state.finished(SOURCE, LIST)
+    why = ("Get-Mailbox listed no mailbox" if listed is not None and listed.status == COMPLETE
+           else "the mailbox list (Get-Mailbox) was not collected")
+    ctx.progress.add_units(SOURCE, 1)
+    ctx.finish(LedgerEntry(SOURCE, NO_MAILBOXES, None, None, 0, 0, 0, SKIPPED,
+                           f"no mailbox to read: {why} and the config names no `users`, so no inbox rule, "
+                           f"mailbox permission, SendAs or folder permission was read"))
+
+
 def collect(ctx: SourceContext) -> None:
     refusals = _Refusals()
     ctx.progress.add_units(SOURCE, len(TENANT_CMDLETS))
     for cmdlet, params in TENANT_CMDLETS:
         _unit(ctx, cmdlet, cmdlet, [(params, "", {})], {"cmdlet": cmdlet}, refusals)
     mailboxes = targets(ctx)
+    if not mailboxes:  # no per-mailbox unit would be recorded: say why instead of leaving no trace
+        _no_mailboxes(ctx)
+        return
+    if ctx.state.finished(SOURCE, NO_MAILBOXES) is not None:  # an earlier run's skip, now resolved
+        ctx.finish(LedgerEntry(SOURCE, NO_MAILBOXES, None, None, len(mailboxes), len(mailboxes), 0, COMPLETE, "",
+                               {"mailboxes": len(mailboxes)}))
     per_mailbox = [(cmdlet, f"{cmdlet}/{subject_name(mailbox)}", calls, {"cmdlet": cmdlet, "mailbox": mailbox})
                    for mailbox in mailboxes for cmdlet, calls in mailbox_calls(mailbox)]
     ctx.progress.add_units(SOURCE, len(per_mailbox))

@@ -11,9 +11,10 @@ Rules (docs/emulator-fidelity.md, "Management Activity API"):
   yet (the last `mgmt_settle_hours` before now) are a `pending` ledger entry.
 - `PublisherIdentifier` goes on every call, blob downloads and next-page links included.
 
-The part of the collection window older than the API's 7 days is outside this source's scope:
-when `ual` is collected too it covers that part (and the events log says so); otherwise it is a
-`skipped` ledger entry, never a silent hole. A listing window is the unit of resume: one that was
+The part of the collection window older than the API's 7 days is outside this source's scope: it
+is a `skipped` ledger entry per content type, never a silent hole; when `ual` is collected too the
+entry says `ual` covers it (`covered_by`), so it does not make the collection incomplete. A window
+wholly older than 7 days starts no subscription. A listing window is the unit of resume: one that was
 not finished is listed and downloaded again (blob files already stored stay, the new copies sit
 beside them as `.r2`).
 """
@@ -29,7 +30,7 @@ from urllib.parse import quote
 from evkit.collector.client import error_code
 from evkit.collector.errors import AuthError, CollectorError
 from evkit.collector.evidence import safe_name
-from evkit.collector.ledger import COMPLETE, FAILED, PENDING, SKIPPED, LedgerEntry
+from evkit.collector.ledger import COMPLETE, COVERED_BY, FAILED, PENDING, SKIPPED, LedgerEntry
 from evkit.collector.sources.base import SourceContext, record_id
 from evkit.collector.sources.settle import cut
 from evkit.collector.windows import TimeWindow, chunk
@@ -85,19 +86,30 @@ def plan(ctx: SourceContext) -> Plan:
     return Plan(listing, older, pending, now)
 
 
+def older_reason(older: TimeWindow, at: datetime, covered_by_ual: bool) -> str:
+    """Why the part of the window older than the API's 7 days has nothing from this source."""
+    reason = (f"the Management Activity API keeps only the last 7 days (from {format_iso(at - RETENTION)} "
+              f"when this collection was planned); this part of the collection window ends at "
+              f"{format_iso(older.end)}, so the API has nothing for it")
+    return reason + ("; `ual` (also collected) covers this period" if covered_by_ual else
+                     "; no other collected source covers it (add `ual` to `sources`)")
+
+
 def collect(ctx: SourceContext) -> None:
     p = plan(ctx)
     older = p.older
+    covered_by_ual = "ual" in ctx.config.sources
     if older is not None:
-        ctx.log_event("mgmt.scope", older=older.to_json(), covered_by_ual="ual" in ctx.config.sources)
-        if "ual" in ctx.config.sources:
-            older = None  # outside this source's 7 days by definition; `ual` covers it (and ledgers it)
+        ctx.log_event("mgmt.scope", older=older.to_json(), covered_by_ual=covered_by_ual)
     per_type = len(p.listing) + (1 if older else 0) + (1 if p.pending else 0)
     ctx.progress.add_units(SOURCE, len(CONTENT_TYPES) * per_type)
     for content_type in CONTENT_TYPES:
-        if older is not None:
+        if older is not None:  # stated even when `ual` covers it: the ledger shows mgmt looked
             _once(ctx, LedgerEntry(SOURCE, f"{content_type}/{older.unit}", older.to_json(), None, 0, 0, 0,
-                                   SKIPPED, "the Management Activity API serves only the last 7 days"))
+                                   SKIPPED, older_reason(older, p.at, covered_by_ual),
+                                   {COVERED_BY: "ual"} if covered_by_ual else {}))
+        if not p.listing and p.pending is None:
+            continue  # nothing the API can serve: no subscription is started (a write) for nothing
         started = _subscription(ctx, content_type)
         if started is not None:  # a fresh start: nothing before it will ever be listed
             reason = (f"the subscription was started by this collection at {started}; the API lists only "

@@ -46,6 +46,7 @@ def load_problems(engine: Engine) -> list[str]:
 
 
 def completeness_rows(engine: Engine) -> list[dict[str, Any]]:
-    """The completeness ledger: one row per (bundle, source, unit) with its status and counts."""
-    return engine.dicts("""SELECT bundle, source, unit, status, reason, expected, received
-        FROM gaps ORDER BY bundle, source, unit""")
+    """The completeness ledger: one row per (bundle, source, unit) with its status, counts and
+    window (report.rules.visibility.mark_covered adds which other source covers it)."""
+    return engine.dicts("""SELECT bundle, source, unit, status, reason, expected, received,
+        window_start, window_end FROM gaps ORDER BY bundle, source, unit""")

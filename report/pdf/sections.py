@@ -225,20 +225,30 @@ def _coverage(findings: Findings) -> list[Flowable]:
             *data_table(cols, rows, what="mailboxes")]
 
 
+def _covered_words(unit: dict[str, Any]) -> str:
+    words = reason_words(unit.get("reason")) if unit.get("reason") else "-"
+    by = unit.get("covered_by")
+    return f"{words} Not a visibility gap: {_plain(by)} collected this period completely." if by else words
+
+
 def _completeness(findings: Findings) -> list[Flowable]:
     units = as_rows(findings.get("completeness"))
     gaps = [u for u in units if u.get("status") != "complete"]
     out: list[Flowable] = []
     done = len(units) - len(gaps)
+    covered = sum(1 for u in gaps if u.get("covered_by"))
     out.append(rich(f"{plural(len(gaps), 'collection unit is', 'collection units are')} not "
                     f"complete{f' ({done:,} recorded as complete)' if done else ''}. Each "
                     "incomplete unit is a visibility gap: records for that source and period may "
-                    "be missing from the evidence.", "body"))
+                    "be missing from the evidence"
+                    + (f", except {plural(covered, 'unit', 'units')} whose whole period another "
+                       "audit source collected completely (named under What it means)." if covered else "."),
+                    "body"))
     cols = [Column("Bundle", 0.15), Column("Source", 0.08), Column("Unit", 0.22),
             Column("Status", 0.08), Column("What it means", 0.27), Column("Expected", 0.1, True),
             Column("Received", 0.1, True)]
     rows = [[_plain(u.get("bundle")), _plain(u.get("source")), _plain(u.get("unit")),
-             _plain(u.get("status")), reason_words(u.get("reason")) if u.get("reason") else "-",
+             _plain(u.get("status")), _covered_words(u),
              _plain(u.get("expected")), _plain(u.get("received"))] for u in gaps]
     blind = as_rows(findings.get("evidence_gaps"))
     if rows:

@@ -66,6 +66,27 @@ def ledger_gaps(entries: Iterable[Mapping[str, Any]], window: tuple[datetime, da
     return sorted(set(out), key=lambda g: (g.start, g.end, g.reason))
 
 
+def mark_covered(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The completeness rows, each with `covered_by`: for a unit that is not complete, the other
+    audit sources whose complete windows cover its whole window (so it is no visibility gap, as
+    `ledger_gaps` finds: mgmt skipped before its 7 days while `ual` collected them), else None."""
+    complete: dict[str, list[tuple[datetime, datetime]]] = {}
+    for r in rows:
+        start, end = _time(r.get("window_start")), _time(r.get("window_end"))
+        if r.get("status") == "complete" and r.get("source") in AUDIT_SOURCES and start and end:
+            complete.setdefault(str(r["source"]), []).append((start, end))
+    out = []
+    for r in rows:
+        start, end = _time(r.get("window_start")), _time(r.get("window_end"))
+        by = None
+        if r.get("status") != "complete" and r.get("source") in AUDIT_SOURCES and start and end:
+            others = {s: w for s, w in complete.items() if s != r.get("source")}
+            if others and next(_uncovered(start, end, [w for ws in others.values() for w in ws]), None) is None:
+                by = ", ".join(sorted(s for s, ws in others.items() if any(lo < end and hi > start for lo, hi in ws)))
+        out.append({**r, "covered_by": by})
+    return out
+
+
 NOT_COVERED = "no bundle's collection covers this period: records from it are not in the evidence"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -11,8 +12,9 @@ from collector_fakes import MemoryBundle, make_ctx
 
 from evkit.collector.client import RawReply
 from evkit.collector.evidence import subject_name
+from evkit.collector.ledger import LedgerEntry, notes, summarise
 from evkit.collector.sources import config as config_source
-from evkit.collector.sources import graph, licences, mgmt
+from evkit.collector.sources import graph, licences, mailbox, mgmt
 
 
 def ok(obj: Any, status: int = 200, **headers: str) -> RawReply:
@@ -230,6 +232,33 @@ def test_mgmt_window_older_than_seven_days_is_skipped_without_ual() -> None:
     assert len(skipped) == 3 and all("7 days" in e["reason"] for e in skipped)
 
 
+def test_mgmt_window_wholly_older_than_seven_days_is_ledgered_even_when_ual_covers_it() -> None:
+    """A 2023 window collected in 2026 (`make demo`): mgmt can fetch nothing, and says so per
+    content type; `ual` covers the period, so the run stays complete but the reader sees mgmt looked."""
+    fake = FakeManage(subscribed=False, start_status=200)
+    ctx, bundle = make_ctx(fake, sources=["ual", "mgmt"], window=["2023-06-01T00:00:00Z", "2023-06-01T12:00:00Z"],
+                           mgmt_start_subscriptions=True)
+    ctx.now = lambda: datetime(2026, 12, 4, tzinfo=timezone.utc)
+    mgmt.collect(ctx)
+    got = entries(bundle, "mgmt")
+    assert sorted(got) == [f"{t}/20230601T000000Z_20230601T120000Z" for t in sorted(mgmt.CONTENT_TYPES)]
+    for e in got.values():
+        assert e["status"] == "skipped" and e["covered_by"] == "ual" and "keeps only the last 7 days" in e["reason"]
+        assert e["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-01T12:00:00Z"}
+    assert fake.calls == []  # nothing to list, and no subscription started (a write) for nothing
+    ledger_entries = [LedgerEntry.from_json(e) for e in bundle.state["ledger"].values()]
+    assert summarise(ledger_entries) == [] and len(notes(ledger_entries)) == 3
+
+
+def test_mgmt_older_part_without_ual_is_a_skip_that_keeps_the_collection_incomplete() -> None:
+    ctx, bundle = mgmt_ctx(FakeManage(), now=datetime(2026, 12, 4, tzinfo=timezone.utc))
+    mgmt.collect(ctx)
+    ledger_entries = [LedgerEntry.from_json(e) for e in bundle.state["ledger"].values()]
+    assert len(ledger_entries) == 3 and not any(e.extra.get("covered_by") for e in ledger_entries)
+    assert all("no other collected source covers it" in e.reason for e in ledger_entries)
+    assert len(summarise(ledger_entries)) == 3 and notes(ledger_entries) == []
+
+
 def test_mgmt_resumed_later_keeps_the_planned_windows_and_lists_no_finished_one_again() -> None:
     fake = FakeManage()
     bundle = MemoryBundle()
@@ -336,3 +365,60 @@ def test_licences_missing_permission_fails_its_unit_with_the_fix_and_the_other_g
     reason = got["subscribedSkus"]["reason"]
     assert got["subscribedSkus"]["status"] == "failed" and "Organization.Read.All" in reason
     assert "grant admin consent" in reason
+
+
+class EmptyTenant:
+    """Exchange whose Get-Mailbox lists no mailbox (or refuses with a 500); every other cmdlet answers empty."""
+
+    def __init__(self, list_status: int = 200) -> None:
+        self.list_status = list_status
+        self.cmdlets: list[str] = []
+
+    def __call__(self, method, url, headers, data, timeout) -> RawReply:
+        name = json.loads(data)["CmdletInput"]["CmdletName"]
+        self.cmdlets.append(name)
+        if name == "Get-Mailbox" and self.list_status != 200:
+            return ok({"error": {"code": "InternalServerError", "message": "boom"}}, self.list_status)
+        return ok({"value": []})
+
+
+def test_mailbox_with_no_mailbox_to_read_says_so_in_the_ledger() -> None:
+    for fake, why in ((EmptyTenant(), "Get-Mailbox listed no mailbox"),
+                      (EmptyTenant(list_status=500), "the mailbox list (Get-Mailbox) was not collected")):
+        ctx, bundle = make_ctx(fake, sources=["mailbox"], users=[], tuning={"retry_budget": 1})
+        mailbox.collect(ctx)
+        skipped = entries(bundle, "mailbox")["per-mailbox"]
+        assert skipped["status"] == "skipped" and why in skipped["reason"] and "`users`" in skipped["reason"]
+        assert not any(c in fake.cmdlets for c in ("Get-InboxRule", "Get-MailboxPermission"))
+
+
+def test_mailbox_skip_is_resolved_when_a_resume_lists_the_mailboxes() -> None:
+    fake = EmptyTenant(list_status=500)
+    ctx, bundle = make_ctx(fake, sources=["mailbox"], users=[], tuning={"retry_budget": 1})
+    mailbox.collect(ctx)
+    assert entries(bundle, "mailbox")["per-mailbox"]["status"] == "skipped"
+
+    asked: list[str] = []
+
+    def listed(method, url, headers, data, timeout) -> RawReply:
+        asked.append(json.loads(data)["CmdletInput"]["CmdletName"])
+        if asked[-1] == "Get-Mailbox":
+            return ok({"value": [{"PrimarySmtpAddress": "alice@x"}]})
+        return ok({"value": []})
+    ctx2, _ = make_ctx(listed, bundle=bundle, sources=["mailbox"], users=[])
+    mailbox.collect(ctx2)
+    got = entries(bundle, "mailbox")
+    assert got["per-mailbox"]["status"] == "complete" and got["per-mailbox"]["mailboxes"] == 1
+    assert "Get-InboxRule" in asked  # the mailbox's own units ran
+
+
+def test_graph_in_a_national_cloud_states_its_skip_and_asks_nothing() -> None:
+    for sources, covered in ((["ual", "graph"], "ual"), (["graph"], None)):
+        fake = FakeGraph()
+        ctx, bundle = make_ctx(fake, sources=sources)
+        ctx.config = dataclasses.replace(ctx.config, cloud="gcc-high")
+        graph.collect(ctx)
+        [entry] = entries(bundle, "graph").values()
+        assert entry["status"] == "skipped" and "commercial cloud only, not in gcc-high" in entry["reason"]
+        assert entry["window"] == {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z"}
+        assert entry.get("covered_by") == covered and not fake.posted and fake.polls == 0
