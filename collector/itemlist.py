@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from evkit.collector.errors import ConfigError
 WANTED = ("confirmed", "inferred")
 MAX_ID_LENGTH = 998  # RFC 5322's line limit; a longer "id" is not a message id
 MAX_FILE_BYTES = 2 * 1024 ** 3
-_ADDRESS = re.compile(r"^[^@\s/\\?#%<>\"']{1,64}@[A-Za-z0-9.-]{1,253}$")
+_ADDRESS = re.compile(r"^[^@\s/\\?#%<>\"'\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
 # report/outputs/csvcells.py writes a cell starting with one of these behind a single quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -83,6 +84,15 @@ def _why_not(mailbox: str, imid: str) -> str | None:
     return None
 
 
+def _rows(reader: csv.DictReader[str], report_dir: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """The rows with their line numbers; a row the csv module cannot read (a cell beyond its field
+    limit) is a one-line error, never a traceback."""
+    try:
+        yield from enumerate(reader, start=2)
+    except csv.Error as exc:
+        raise ConfigError(f"{report_dir}/items.csv: not a report's item list ({exc})") from None
+
+
 def read_request(report_dir: Path) -> ResolveRequest:
     """The named confirmed and inferred items of the report in `report_dir`."""
     items_raw = _read(report_dir / "items.csv")
@@ -101,7 +111,7 @@ def read_request(report_dir: Path) -> ResolveRequest:
     items: dict[tuple[str, str], WantedItem] = {}
     refused: list[str] = []
     count = 0
-    for row_no, row in enumerate(reader, start=2):
+    for row_no, row in _rows(reader, report_dir):
         classification = _cell(row.get("classification"))
         if classification not in WANTED:
             continue

@@ -75,8 +75,9 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
         wait = 0.0
         for start in range(0, len(pending), BATCH):
             chunk = pending[start:start + BATCH]
-            # `imid` rides along in each request for the evidence reader; Graph ignores unknown members.
-            body = {"requests": [{"id": str(n), "method": "GET", "url": lookup_url(mailbox, imid), "imid": imid}
+            # only the documented members: OData's JSON batch reader refuses any other (docs/microsoft-365.md §9);
+            # the evidence reader takes each id back from its URL (evkit.evidence.itemmeta.asked_id)
+            body = {"requests": [{"id": str(n), "method": "GET", "url": lookup_url(mailbox, imid)}
                                  for n, imid in enumerate(chunk)]}
             try:
                 resp = ctx.client.request("POST", graph, scope=ctx.config.endpoints.graph_scope, json_body=body,

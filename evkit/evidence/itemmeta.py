@@ -1,24 +1,30 @@
 """Item metadata in a resolve bundle (`evkit resolve`, docs/evidence-layout.md): the stored Graph
 batch answers, read back into one entry per (mailbox, InternetMessageId).
 
-Each stored batch keeps its request in the sidecar; every request names the InternetMessageId it
-looks up (`imid`), so an answer is tied to its item without trusting anything the answer says
-about itself. A 200 with a message is "found", a 200 with none is "gone" (the mailbox no longer
-holds it), a 404 is "no such mailbox". Anything unreadable is a problem, never an absence.
+Each stored batch keeps its request in the sidecar; the InternetMessageId each request looked up
+is read back from its own URL (the `$filter` literal), so an answer is tied to its item by what
+was asked, not by anything the answer says. A 200 with the message asked for is "found", a 200
+with none is "gone" (the mailbox no longer holds it), a 404 is "no such mailbox". An id answered
+twice in one batch, or a message whose internetMessageId is not the one asked, is no answer:
+the item stays "not looked up". Anything unreadable is a problem, never an absence.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from evkit.evidence.inventory import Inventory
 from evkit.evidence.raw import read_page_body
 
 FOUND, GONE, NO_MAILBOX = "found", "gone", "no such mailbox"
 RESOLVE_KIND = "resolve"  # data/collection.json `kind` of a resolve bundle
+_FILTER = re.compile(r"^internetMessageId eq '((?:[^']|'')*)'$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +50,35 @@ class ItemMeta:
         return self.sender.rsplit("@", 1)[1].lower()
 
 
+def asked_id(url: Any) -> str | None:
+    """The InternetMessageId a lookup URL (collector/sources/items.py `lookup_url`) asks for."""
+    if not isinstance(url, str) or "?" not in url:
+        return None
+    for part in url.split("?", 1)[1].split("&"):
+        if part.startswith("$filter="):
+            match = _FILTER.match(unquote(part[len("$filter="):]))
+            return match.group(1).replace("''", "'") if match else None
+    return None
+
+
 def batch_answers(request_body: Any, body: bytes) -> Iterator[tuple[str, int, Any, Any]]:
     """(InternetMessageId, status, response body, response headers) for each request of a stored
-    batch whose request named its item; answers to requests it did not make are ignored."""
+    batch that looked an item up; answers to requests it did not make, and ids answered more
+    than once (which answer is meant cannot be told), are left out."""
     try:
         answer = json.loads(body)
-        asked = {str(r["id"]): str(r["imid"]) for r in request_body["requests"]}
-    except (ValueError, TypeError, KeyError):
+        asked = {str(r["id"]).lower(): asked_id(r.get("url")) for r in request_body["requests"]}
+    except (ValueError, TypeError, KeyError, AttributeError):
         return
-    for response in answer.get("responses", []) if isinstance(answer, dict) else []:
-        if not isinstance(response, dict) or str(response.get("id")) not in asked:
+    responses = [r for r in (answer.get("responses") if isinstance(answer, dict) else None) or []
+                 if isinstance(r, dict) and asked.get(str(r.get("id")).lower())]
+    times = Counter(str(r.get("id")).lower() for r in responses)
+    for response in responses:
+        ident = str(response.get("id")).lower()
+        if times[ident] > 1:
             continue
         status = response.get("status")
-        yield (asked[str(response["id"])], status if isinstance(status, int) else 0, response.get("body"),
+        yield (str(asked[ident]), status if isinstance(status, int) else 0, response.get("body"),
                response.get("headers"))
 
 
@@ -81,7 +103,9 @@ def item_meta(mailbox: str, imid: str, status: int, body: Any, bundle: str) -> I
         return None
     if not value:
         return ItemMeta(mailbox, imid, GONE, bundle=bundle)
-    message = value[0] if isinstance(value[0], dict) else {}
+    message = next((m for m in value if isinstance(m, dict) and _same_id(m.get("internetMessageId"), imid)), None)
+    if message is None:
+        return None  # an answer about another message says nothing of this one
     sender, name = _address(message.get("from") or message.get("sender"))
     recipients = tuple(a for field in ("toRecipients", "ccRecipients", "bccRecipients")
                        for r in (message.get(field) if isinstance(message.get(field), list) else [])
@@ -90,6 +114,11 @@ def item_meta(mailbox: str, imid: str, status: int, body: Any, bundle: str) -> I
     return ItemMeta(mailbox, imid, FOUND, _text(message.get("subject")), sender, name, recipients,
                     _text(message.get("receivedDateTime")), _text(message.get("importance")),
                     attachments if isinstance(attachments, bool) else None, bundle)
+
+
+def _same_id(value: Any, imid: str) -> bool:
+    """Exchange matches InternetMessageIds without regard to case."""
+    return isinstance(value, str) and value.casefold() == imid.casefold()
 
 
 def is_resolve_bundle(inv: Inventory) -> bool:
