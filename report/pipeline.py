@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.evidence.inventory import Inventory, scan_bundles
-from evkit.evidence.itemmeta import is_resolve_bundle, read_item_metadata
+from evkit.evidence.itemmeta import audit_inventories, is_resolve_bundle, read_item_metadata
 from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block, redact_sends
 from evkit.report import entra_analysis
 from evkit.report.analysis import Analysis, analyse
@@ -113,8 +113,9 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     mixed = check_tenants(named, allow_mixed=allow_mixed_tenants)
     warnings = mixed + case_id_warnings(case.case_id, named)
     problems: list[str] = list(warnings)
-    cfg = incident.read_tenant_config(roots, problems)
     meta = item_metadata(inventories, problems, redact_subjects)
+    audit = audit_inventories(inventories, problems)  # resolve bundles add item metadata, nothing else
+    cfg = incident.read_tenant_config([inv.root for inv in audit], problems)
     cache = None if cache_dir is None else TableCache(cache_dir, {
         inv.name: seen.tagmanifest_sha256 for inv, seen in zip(inventories, intake.bundles, strict=True)
         if seen.trusted and seen.tagmanifest_sha256})
@@ -124,11 +125,11 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     # without the GIL too). 1M records: about 0.2 s and 0.1 s less.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evkit-report") as background:
         renderer = background.submit(write.pdf_renderer)
-        engine = Engine(on_disk=needs_disk(inventories))
+        engine = Engine(on_disk=needs_disk(audit))
         try:
             tampering, analysis, suggested, completeness, entra = _query(
-                engine, inventories, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants)
-            unread = load_mailbox_state(engine, inventories)
+                engine, audit, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants)
+            unread = load_mailbox_state(engine, audit)
             mailbox_state = state_block(engine, analysis, unread)
             known = set(problems)
             problems += [p for p in queries.load_problems(engine) if p not in known]

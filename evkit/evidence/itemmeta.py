@@ -125,6 +125,27 @@ def is_resolve_bundle(inv: Inventory) -> bool:
     return inv.collection.get("kind") == RESOLVE_KIND
 
 
+def audit_inventories(inventories: Sequence[Inventory], problems: list[str]) -> list[Inventory]:
+    """The bundles the audit analysis reads: all but the resolve bundles, so item metadata can
+    never widen or narrow coverage, nor change a count or a verdict. Audit, configuration or
+    imported evidence inside a resolve bundle, and item lookups inside any other bundle, are
+    named in `problems` and not read."""
+    out = []
+    for inv in inventories:
+        if not is_resolve_bundle(inv):
+            out.append(inv)
+            if inv.item_pages:
+                problems.append(f"{inv.name}: {len(inv.item_pages)} item lookup page(s) in a bundle that is not "
+                                "a resolve bundle; not read")
+            continue
+        other = len(inv.record_pages) + len(inv.config_pages) + len(inv.entra_pages) + len(inv.imports)
+        if other or any(e.get("source") != "items" for e in inv.ledger) or inv.collection.get("window"):
+            problems.append(f"{inv.name}: a resolve bundle that also holds other evidence ({other} page(s) or "
+                            "file(s), or ledger entries or a window of a collection); only its item lookups are "
+                            "read")
+    return out
+
+
 def read_item_metadata(inventories: Sequence[Inventory]) -> tuple[dict[tuple[str, str], ItemMeta], list[str]]:
     """Every item the resolve bundles among `inventories` answered, by (mailbox, imid), and the
     problems met. Two answers for one item: a found message wins over "gone" (an earlier lookup
