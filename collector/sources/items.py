@@ -20,7 +20,7 @@ from evkit.collector.itemlist import ResolveRequest, WantedItem
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.permissions import MAIL_BASIC
 from evkit.collector.sources.base import SourceContext
-from evkit.evidence.itemmeta import batch_answers
+from evkit.evidence.itemmeta import batch_answers, item_meta
 from evkit.evidence.kinds import ITEMS_BATCH
 
 SOURCE = "items"
@@ -54,8 +54,8 @@ def answered(ctx: SourceContext, unit: str) -> dict[str, int]:
     """Items a stored batch of this unit already answered (200: found or gone; 404: no mailbox)."""
     done: dict[str, int] = {}
     for sidecar, body in ctx.evidence.read_back(SOURCE, unit, ITEMS_BATCH):
-        for imid, status, _, _ in batch_answers(sidecar.get("request_body"), body):
-            if status in (200, 404):
+        for imid, status, answer, _ in batch_answers(sidecar.get("request_body"), body):
+            if _usable(status, imid, answer):
                 done[imid] = status
     return done
 
@@ -89,9 +89,9 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
                 return
             retries += resp.retries
             seen: set[str] = set()
-            for imid, status, _, headers in batch_answers(body, resp.body):
+            for imid, status, answer, headers in batch_answers(body, resp.body):
                 seen.add(imid)
-                if status in (200, 404):
+                if _usable(status, imid, answer):
                     results[imid] = status
                 elif status in (401, 403):
                     refusal = f"{MAIL_BASIC.describe(ctx.config)} (HTTP {status} inside a Graph batch)"
@@ -110,6 +110,12 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
     reason = refusal or (f"{len(pending)} item(s) not answered after {rounds} round(s)" if pending else "")
     ctx.finish(LedgerEntry(SOURCE, unit, None, len(imids), len(results), len(results), retries, status, reason,
                            extra={"mailbox": mailbox}))
+
+
+def _usable(status: int, imid: str, answer: Any) -> bool:
+    """An answer the report reads as found, gone or no such mailbox (evkit.evidence.itemmeta);
+    any other 200 (a message other than the one asked, a body without `value`) is asked again."""
+    return status in (200, 404) and item_meta("", imid, status, answer, "") is not None
 
 
 def _retry_after(headers: Any) -> float:
