@@ -228,6 +228,8 @@ def test_the_pdf_has_the_sender_domain_appendix(resolved, tmp_path):
     top = meta["by_sender_domain"][0]
     assert top["domain"] in pdf
     assert f"{meta['gone']:,} no longer in the mailbox" in pdf
+    # Graph's messages collection does not reach Recoverable Items nor the archive: gone is not purged
+    assert "deleted and purged" not in pdf and "may still be held in Recoverable Items" in pdf
 
 
 def test_items_a_resolve_did_not_answer_are_not_looked_up_not_blank(resolved, tmp_path):
