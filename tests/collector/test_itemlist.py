@@ -85,3 +85,21 @@ def test_the_lookup_url_carries_the_id_as_one_odata_literal():
     parts = urlsplit(url)
     assert parts.path == "/users/alice@contoso.com/messages"
     assert parse_qs(parts.query)["$filter"] == ["internetMessageId eq '<a''b+c/d&e=f#g@x.example>'"]
+
+
+def test_a_large_items_csv_is_read_as_a_stream(tmp_path):
+    import tracemalloc
+
+    row = "alice@contoso.com,<x@y>,\\Inbox,unknown,," + "z" * 200 + ",,r\n"
+    _report(tmp_path, ["alice@contoso.com,<named@x>,\\Inbox,confirmed,,,,r1"])
+    with (tmp_path / "items.csv").open("a", encoding="utf-8") as fh:
+        for _ in range(8):
+            fh.write(row * 25_000)  # about 40 MiB of items the report did not name
+    tracemalloc.start()
+    try:
+        req = read_request(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [i.internet_message_id for i in req.items] == ["<named@x>"]
+    assert peak < 8 << 20, f"{peak / 2 ** 20:.0f} MiB held for a 40 MiB items.csv"
