@@ -82,8 +82,16 @@ def batch_answers(request_body: Any, body: bytes) -> Iterator[tuple[str, int, An
                response.get("headers"))
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+# What the report holds and shows of one item (the stored answer keeps everything): a hostile
+# answer of a page's full size must not become a 256 MiB cell. Longer values end in a marker.
+TEXT_CHARS = 2000
+RECIPIENTS_SHOWN = 500
+
+
+def _text(value: Any, limit: int = TEXT_CHARS) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= limit else f"{value[:limit]}[... {len(value) - limit:,} more characters]"
 
 
 def _address(value: Any) -> tuple[str | None, str | None]:
@@ -110,9 +118,11 @@ def item_meta(mailbox: str, imid: str, status: int, body: Any, bundle: str) -> I
     recipients = tuple(a for field in ("toRecipients", "ccRecipients", "bccRecipients")
                        for r in (message.get(field) if isinstance(message.get(field), list) else [])
                        if (a := _address(r)[0]))
+    if len(recipients) > RECIPIENTS_SHOWN:
+        recipients = (*recipients[:RECIPIENTS_SHOWN], f"[... {len(recipients) - RECIPIENTS_SHOWN:,} more recipients]")
     attachments = message.get("hasAttachments")
     return ItemMeta(mailbox, imid, FOUND, _text(message.get("subject")), sender, name, recipients,
-                    _text(message.get("receivedDateTime")), _text(message.get("importance")),
+                    _text(message.get("receivedDateTime"), 64), _text(message.get("importance"), 64),
                     attachments if isinstance(attachments, bool) else None, bundle)
 
 

@@ -46,3 +46,12 @@ def test_a_message_other_than_the_one_asked_is_not_its_metadata():
     assert right is not None and right.state == FOUND and right.subject == "Invoice"
     gone = item_meta(MAILBOX, ASKED[1], 200, {"value": []}, "b")
     assert gone is not None and gone.state == GONE
+
+
+def test_a_huge_answer_is_held_in_bounded_size_with_a_marker():
+    message = {**_message(ASKED[0], "S" * 5_000_000),
+               "toRecipients": [{"emailAddress": {"address": f"r{n}@x.example"}} for n in range(100_000)]}
+    meta = item_meta(MAILBOX, ASKED[0], 200, {"value": [message]}, "b")
+    assert meta is not None and meta.subject is not None
+    assert len(meta.subject) < 3000 and meta.subject.endswith("more characters]")
+    assert len(meta.recipients) == 501 and meta.recipients[-1] == "[... 99,500 more recipients]"
