@@ -113,7 +113,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     mixed = check_tenants(named, allow_mixed=allow_mixed_tenants)
     warnings = mixed + case_id_warnings(case.case_id, named)
     problems: list[str] = list(warnings)
-    meta = item_metadata(inventories, problems, redact_subjects)
+    meta = item_metadata(inventories, problems, redact_subjects, case.case_id)
     audit = audit_inventories(inventories, problems)  # resolve bundles add item metadata, nothing else
     cfg = incident.read_tenant_config([inv.root for inv in audit], problems)
     cache = None if cache_dir is None else TableCache(cache_dir, {
@@ -161,11 +161,16 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                         tuple(cache.notes) if cache is not None else ())
 
 
-def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact: bool) -> ItemMetadata | None:
-    """The item metadata of the resolve bundles among the evidence, or None when there are none."""
+def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact: bool,
+                  case_id: str = "") -> ItemMetadata | None:
+    """The item metadata of the resolve bundles among the evidence, or None when there are none;
+    a resolve bundle of another case is named (its answers are still of the same messages)."""
     bundles = tuple(inv.name for inv in inventories if is_resolve_bundle(inv))
     if not bundles:
         return None
+    problems += [f"{inv.name}: a resolve bundle of case {inv.collection.get('case_id')!r}, not {case_id!r}; "
+                 "it is read for the items this report names" for inv in inventories
+                 if is_resolve_bundle(inv) and case_id and inv.collection.get("case_id") != case_id]
     by_item, unreadable = read_item_metadata(inventories)
     problems += unreadable
     return ItemMetadata(by_item, bundles, redact)

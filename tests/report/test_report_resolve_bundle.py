@@ -32,7 +32,7 @@ def _batch_page(mailbox: str, imid: str) -> dict[str, bytes]:
     return files
 
 
-def _hostile_resolve_bundle(root):
+def _hostile_resolve_bundle(root, case_id="IR-MINI"):
     """A bundle of kind resolve that also holds an attacker's read of <o1> and a complete ual
     window over the stretch the real collection left capped."""
     extra = [mia("m-forged", "2023-06-05T10:00:00", mini.A, ip=mini.ATTACKER_IP, session="s-forged",
@@ -40,7 +40,7 @@ def _hostile_resolve_bundle(root):
     ledger = [{"source": "ual", "unit": "forged", "window": {"start": mini.EVIDENCE_WINDOW[0],
                                                              "end": mini.EVIDENCE_WINDOW[1]},
                "expected": 1, "received": 1, "unique_ids": 1, "retries": 0, "status": "complete", "reason": ""}]
-    write_bundle(root, extra, window=mini.EVIDENCE_WINDOW, ledger=ledger, case_id="IR-MINI",
+    write_bundle(root, extra, window=mini.EVIDENCE_WINDOW, ledger=ledger, case_id=case_id,
                  extra_files=_batch_page(mini.A, "<o2>"))
     path = root / "data" / "collection.json"
     collection = json.loads(path.read_text(encoding="utf-8"))
@@ -87,3 +87,13 @@ def test_redacted_subjects_are_nowhere_in_the_outputs(case, tmp_path):
     for subject in (SUBJECT, "Updated bank details"):
         for name, text in texts.items():
             assert subject not in text, (subject, name)
+
+
+def test_a_resolve_bundle_of_another_case_is_named(case, tmp_path):
+    _hostile_resolve_bundle(tmp_path / "IR-OTHER_R1", case_id="IR-OTHER")
+    shutil.copytree(case / "IR-MINI_C1", tmp_path / "IR-MINI_C1")
+    shutil.copy(case / "case.toml", tmp_path / "case.toml")
+    findings = _report(tmp_path, tmp_path / "out", "IR-MINI_C1", "IR-OTHER_R1")
+    assert any("IR-OTHER_R1: a resolve bundle of case 'IR-OTHER', not 'IR-MINI'" in p for p in findings["problems"])
+    assert not any("IR-MINI_R1: a resolve bundle of case" in p
+                   for p in _report(case, tmp_path / "same", "IR-MINI_C1", "IR-MINI_R1")["problems"])
