@@ -103,7 +103,7 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
             again += [i for i in chunk if i not in seen and i not in again]  # a response left out
             ctx.progress.records(SOURCE, len(seen))
         pending = [i for i in again if i not in results]
-        if pending and not refusal:
+        if pending and not refusal and rounds < MAX_ROUNDS:  # no wait after the last round
             retries += 1
             ctx.sleep(min(max(wait, 1.0), 120.0))
     status = COMPLETE if not pending and not refusal else FAILED
