@@ -97,3 +97,13 @@ def test_a_resolve_bundle_of_another_case_is_named(case, tmp_path):
     assert any("IR-OTHER_R1: a resolve bundle of case 'IR-OTHER', not 'IR-MINI'" in p for p in findings["problems"])
     assert not any("IR-MINI_R1: a resolve bundle of case" in p
                    for p in _report(case, tmp_path / "same", "IR-MINI_C1", "IR-MINI_R1")["problems"])
+
+
+def test_item_lookups_in_a_collection_bundle_are_named_not_read(tmp_path):
+    write_bundle(tmp_path / "IR-MINI_C9", mini.records(), window=mini.EVIDENCE_WINDOW, ledger=mini.ledger(),
+                 extra_files={**mini.folder_stats_files(), **_batch_page(mini.A, "<o2>")}, case_id="IR-MINI")
+    (tmp_path / "case.toml").write_text(mini.CASE_TOML, encoding="utf-8")
+    findings = _report(tmp_path, tmp_path / "out", "IR-MINI_C9")
+    assert "item_metadata" not in findings and SUBJECT not in (tmp_path / "out" / "items.csv").read_text()
+    assert any("IR-MINI_C9: 1 item lookup page(s) in a bundle that is not a resolve bundle" in p
+               for p in findings["problems"])
