@@ -61,13 +61,22 @@ def asked_id(url: Any) -> str | None:
     return None
 
 
-def batch_answers(request_body: Any, body: bytes) -> Iterator[tuple[str, int, Any, Any]]:
+def _asks_mailbox(url: Any, mailbox: str | None) -> bool:
+    """Whether a lookup URL asks the mailbox the sidecar names (any, when none is given)."""
+    if mailbox is None:
+        return True
+    path = url.split("?", 1)[0] if isinstance(url, str) else ""
+    return path.startswith("/users/") and unquote(path[len("/users/"):].split("/", 1)[0]).lower() == mailbox
+
+
+def batch_answers(request_body: Any, body: bytes, mailbox: str | None = None) -> Iterator[tuple[str, int, Any, Any]]:
     """(InternetMessageId, status, response body, response headers) for each request of a stored
-    batch that looked an item up; answers to requests it did not make, and ids answered more
-    than once (which answer is meant cannot be told), are left out."""
+    batch that looked an item up (in `mailbox`, when given); answers to requests it did not make,
+    and ids answered more than once (which answer is meant cannot be told), are left out."""
     try:
         answer = json.loads(body)
-        asked = {str(r["id"]).lower(): asked_id(r.get("url")) for r in request_body["requests"]}
+        asked = {str(r["id"]).lower(): asked_id(r.get("url")) for r in request_body["requests"]
+                 if _asks_mailbox(r.get("url"), mailbox)}
     except (ValueError, TypeError, KeyError, AttributeError):
         return
     responses = [r for r in (answer.get("responses") if isinstance(answer, dict) else None) or []
@@ -175,7 +184,7 @@ def read_item_metadata(inventories: Sequence[Inventory]) -> tuple[dict[tuple[str
                 problems.append(f"{inv.name}/{page.body.name}: item metadata cannot be read ({exc})")
                 continue
             mailbox = str((sidecar.get("context") or {}).get("mailbox", "")).lower()
-            for imid, status, answer, _ in batch_answers(sidecar.get("request_body"), body):
+            for imid, status, answer, _ in batch_answers(sidecar.get("request_body"), body, mailbox):
                 meta = item_meta(mailbox, imid, status, answer, inv.name)
                 if meta is None:
                     continue

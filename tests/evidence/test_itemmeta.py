@@ -55,3 +55,9 @@ def test_a_huge_answer_is_held_in_bounded_size_with_a_marker():
     assert meta is not None and meta.subject is not None
     assert len(meta.subject) < 3000 and meta.subject.endswith("more characters]")
     assert len(meta.recipients) == 501 and meta.recipients[-1] == "[... 99,500 more recipients]"
+
+
+def test_an_answer_counts_only_for_the_mailbox_its_request_asked():
+    body = _answer({"id": "1", "status": 200, "body": {"value": [_message(ASKED[1])]}})
+    assert [i for i, *_ in batch_answers(_request(), body, MAILBOX)] == [ASKED[1]]
+    assert list(batch_answers(_request(), body, "bob@contoso.example")) == []
