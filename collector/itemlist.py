@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from evkit.collector.errors import ConfigError
 WANTED = ("confirmed", "inferred")
 MAX_ID_LENGTH = 998  # RFC 5322's line limit; a longer "id" is not a message id
 MAX_FILE_BYTES = 2 * 1024 ** 3
-_ADDRESS = re.compile(r"^[^@\s/\\?#%<>\"']{1,64}@[A-Za-z0-9.-]{1,253}$")
+_ADDRESS = re.compile(r"^[^@\s/\\?#%<>\"'\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
 # report/outputs/csvcells.py writes a cell starting with one of these behind a single quote.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -65,12 +66,24 @@ def _cell(value: str | None) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
-def _read(path: Path) -> bytes:
+def _check(path: Path) -> Path:
     if path.is_symlink() or not path.is_file():
         raise ConfigError(f"{path}: not a regular file (a report folder holds items.csv and findings.json)")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 1024 ** 3} GiB; not a report's output")
-    return path.read_bytes()
+    return path
+
+
+def _read(path: Path) -> bytes:
+    return _check(path).read_bytes()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _why_not(mailbox: str, imid: str) -> str | None:
@@ -83,25 +96,43 @@ def _why_not(mailbox: str, imid: str) -> str | None:
     return None
 
 
+def _rows(reader: csv.DictReader[str], report_dir: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """The rows with their line numbers; a row the csv module cannot read (a cell beyond its field
+    limit) is a one-line error, never a traceback."""
+    try:
+        yield from enumerate(reader, start=2)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{report_dir}/items.csv: not a report's item list ({exc})") from None
+
+
 def read_request(report_dir: Path) -> ResolveRequest:
     """The named confirmed and inferred items of the report in `report_dir`."""
-    items_raw = _read(report_dir / "items.csv")
+    items_path = _check(report_dir / "items.csv")
     findings_raw = _read(report_dir / "findings.json")
     try:
         findings = json.loads(findings_raw)
-        text = items_raw.decode("utf-8-sig")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{report_dir}: findings.json or items.csv cannot be read ({exc})") from None
+        raise ConfigError(f"{report_dir}: findings.json cannot be read ({exc})") from None
     if not isinstance(findings, dict) or not str(findings.get("schema", "")).startswith("evkit.findings/"):
         raise ConfigError(f"{report_dir}/findings.json: not the findings of an evkit report")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    with items_path.open("rb") as raw:  # read as a stream: only the wanted items are held
+        return _request(report_dir, csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")),
+                        findings, _sha256(items_path), hashlib.sha256(findings_raw).hexdigest())
+
+
+def _request(report_dir: Path, reader: csv.DictReader[str], findings: dict[str, Any], items_sha256: str,
+             findings_sha256: str) -> ResolveRequest:
+    try:
+        fieldnames = reader.fieldnames
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{report_dir}/items.csv cannot be read ({exc})") from None
     needed = {"mailbox", "internet_message_id", "classification"}
-    if not needed <= set(reader.fieldnames or ()):
+    if not needed <= set(fieldnames or ()):
         raise ConfigError(f"{report_dir}/items.csv: columns {', '.join(sorted(needed))} expected")
     items: dict[tuple[str, str], WantedItem] = {}
     refused: list[str] = []
     count = 0
-    for row_no, row in enumerate(reader, start=2):
+    for row_no, row in _rows(reader, report_dir):
         classification = _cell(row.get("classification"))
         if classification not in WANTED:
             continue
@@ -117,5 +148,4 @@ def read_request(report_dir: Path) -> ResolveRequest:
     case_id = case.get("id") if isinstance(case.get("id"), str) else None
     date = findings.get("generated_utc") if isinstance(findings.get("generated_utc"), str) else None
     return ResolveRequest(tuple(sorted(items.values(), key=lambda i: (i.mailbox, i.internet_message_id))),
-                          case_id, date, hashlib.sha256(items_raw).hexdigest(),
-                          hashlib.sha256(findings_raw).hexdigest(), tuple(refused), count)
+                          case_id, date, items_sha256, findings_sha256, tuple(refused), count)

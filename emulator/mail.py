@@ -9,6 +9,9 @@ InternetMessageId, and JSON batching.
   relative to the version) and answers `{"responses": [{"id", "status", "headers", "body"}]}`;
   each request is authorised and throttled on its own, so one can be 429 with its own
   Retry-After while the others succeed, and responses need not come back in request order.
+  A request object may hold only the documented members (id, method, url, headers, body,
+  dependsOn) and ids must be unique: otherwise the whole batch is a 400, as Graph documents for
+  ids and as OData's JSON batch reader does for an unknown member.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from evkit.emulator.wire import Request, Response, graph_error, json_response
 
 MAIL_READ = ("Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite")
 BATCH_MAX = 20
+_MEMBERS = {"id", "method", "url", "headers", "body", "dependsOn"}
 # Properties Mail.ReadBasic.All does not open.
 _NOT_BASIC = {"body", "bodyPreview", "uniqueBody", "attachments", "extensions"}
 _FILTER = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
@@ -81,6 +85,12 @@ def handle_batch(state: State, req: Request, version: str, dispatch: Any) -> Res
         return graph_error(400, "BadRequest", "Invalid batch payload format.")
     if len(requests) > BATCH_MAX:
         return graph_error(400, "BadRequest", f"Batch request cannot contain more than {BATCH_MAX} requests.")
+    unknown = sorted({k for r in requests if isinstance(r, dict) for k in r} - _MEMBERS)
+    if unknown:
+        return graph_error(400, "BadRequest", f"Unknown property name '{unknown[0]}' for message in batch.")
+    ids = [str(r.get("id", "")).lower() for r in requests if isinstance(r, dict)]
+    if len(ids) != len(set(ids)):
+        return graph_error(400, "BadRequest", "Batch request ids must be unique.")
     responses = []
     for item in requests:
         ident = str(item.get("id", "")) if isinstance(item, dict) else ""

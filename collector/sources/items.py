@@ -20,7 +20,7 @@ from evkit.collector.itemlist import ResolveRequest, WantedItem
 from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
 from evkit.collector.permissions import MAIL_BASIC
 from evkit.collector.sources.base import SourceContext
-from evkit.evidence.itemmeta import batch_answers
+from evkit.evidence.itemmeta import batch_answers, item_meta
 from evkit.evidence.kinds import ITEMS_BATCH
 
 SOURCE = "items"
@@ -54,8 +54,8 @@ def answered(ctx: SourceContext, unit: str) -> dict[str, int]:
     """Items a stored batch of this unit already answered (200: found or gone; 404: no mailbox)."""
     done: dict[str, int] = {}
     for sidecar, body in ctx.evidence.read_back(SOURCE, unit, ITEMS_BATCH):
-        for imid, status, _, _ in batch_answers(sidecar.get("request_body"), body):
-            if status in (200, 404):
+        for imid, status, answer, _ in batch_answers(sidecar.get("request_body"), body):
+            if _usable(status, imid, answer):
                 done[imid] = status
     return done
 
@@ -75,8 +75,9 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
         wait = 0.0
         for start in range(0, len(pending), BATCH):
             chunk = pending[start:start + BATCH]
-            # `imid` rides along in each request for the evidence reader; Graph ignores unknown members.
-            body = {"requests": [{"id": str(n), "method": "GET", "url": lookup_url(mailbox, imid), "imid": imid}
+            # only the documented members: OData's JSON batch reader refuses any other (docs/microsoft-365.md §9);
+            # the evidence reader takes each id back from its URL (evkit.evidence.itemmeta.asked_id)
+            body = {"requests": [{"id": str(n), "method": "GET", "url": lookup_url(mailbox, imid)}
                                  for n, imid in enumerate(chunk)]}
             try:
                 resp = ctx.client.request("POST", graph, scope=ctx.config.endpoints.graph_scope, json_body=body,
@@ -88,9 +89,9 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
                 return
             retries += resp.retries
             seen: set[str] = set()
-            for imid, status, _, headers in batch_answers(body, resp.body):
+            for imid, status, answer, headers in batch_answers(body, resp.body):
                 seen.add(imid)
-                if status in (200, 404):
+                if _usable(status, imid, answer):
                     results[imid] = status
                 elif status in (401, 403):
                     refusal = f"{MAIL_BASIC.describe(ctx.config)} (HTTP {status} inside a Graph batch)"
@@ -102,13 +103,19 @@ def _mailbox(ctx: SourceContext, mailbox: str, imids: list[str]) -> None:
             again += [i for i in chunk if i not in seen and i not in again]  # a response left out
             ctx.progress.records(SOURCE, len(seen))
         pending = [i for i in again if i not in results]
-        if pending and not refusal:
+        if pending and not refusal and rounds < MAX_ROUNDS:  # no wait after the last round
             retries += 1
             ctx.sleep(min(max(wait, 1.0), 120.0))
     status = COMPLETE if not pending and not refusal else FAILED
     reason = refusal or (f"{len(pending)} item(s) not answered after {rounds} round(s)" if pending else "")
     ctx.finish(LedgerEntry(SOURCE, unit, None, len(imids), len(results), len(results), retries, status, reason,
                            extra={"mailbox": mailbox}))
+
+
+def _usable(status: int, imid: str, answer: Any) -> bool:
+    """An answer the report reads as found, gone or no such mailbox (evkit.evidence.itemmeta);
+    any other 200 (a message other than the one asked, a body without `value`) is asked again."""
+    return status in (200, 404) and item_meta("", imid, status, answer, "") is not None
 
 
 def _retry_after(headers: Any) -> float:

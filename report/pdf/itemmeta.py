@@ -24,7 +24,9 @@ def item_metadata_flowables(findings: Findings) -> list[Flowable]:
         "looked up in their mailboxes (subject, sender, recipients, received time, importance, whether "
         "they carry attachments; never their content). items.csv lists every item with its metadata.",
         "body")]
-    counts = [("found", "found in the mailbox"), ("gone", "no longer in the mailbox (deleted and purged)"),
+    counts = [("found", "found in the mailbox"),
+              ("gone", "no longer in the mailbox's folders when looked up (deleted, or moved to an archive "
+                       "mailbox; a deleted item may still be held in Recoverable Items)"),
               ("no_such_mailbox", "in a mailbox that no longer exists"),
               ("not_looked_up", "not looked up: no resolve bundle answers for them, so nothing is known "
                                 "of them beyond their id")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -41,10 +42,17 @@ def test_hostile_rows_are_counted_and_named_never_asked(tmp_path):
         "a@b.com?$expand=x,<a@x>,,confirmed,,,,r2",
         "alice@contoso.com,not-an-id,,confirmed,,,,r3",
         'alice@contoso.com,"<a\x01b@x>",,confirmed,,,,r4',
-        "alice@contoso.com,<ok@x>,,confirmed,,,,r5"]))
+        '"al\x00ice@contoso.com",<a@x>,,confirmed,,,,r5',
+        "alice@contoso.com,<ok@x>,,confirmed,,,,r6"]))
     assert [i.internet_message_id for i in req.items] == ["<ok@x>"]
-    assert req.refused_count == 4 and [r.split(":")[0] for r in req.refused_rows] == ["row 2", "row 3", "row 4",
-                                                                                       "row 5"]
+    assert req.refused_count == 5 and [r.split(":")[0] for r in req.refused_rows] == ["row 2", "row 3", "row 4",
+                                                                                       "row 5", "row 6"]
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_a_one_line_error(tmp_path):
+    huge = "a" * (csv.field_size_limit() + 1)  # 128 KiB in `evkit resolve`, more where an importer raised it
+    with pytest.raises(ConfigError, match="not a report's item list"):
+        read_request(_report(tmp_path, [f"alice@contoso.com,<{huge}@x>,,confirmed,,,,r1"]))
 
 
 def test_a_cell_the_report_neutralised_is_read_as_it_was(tmp_path):
@@ -77,3 +85,21 @@ def test_the_lookup_url_carries_the_id_as_one_odata_literal():
     parts = urlsplit(url)
     assert parts.path == "/users/alice@contoso.com/messages"
     assert parse_qs(parts.query)["$filter"] == ["internetMessageId eq '<a''b+c/d&e=f#g@x.example>'"]
+
+
+def test_a_large_items_csv_is_read_as_a_stream(tmp_path):
+    import tracemalloc
+
+    row = "alice@contoso.com,<x@y>,\\Inbox,unknown,," + "z" * 200 + ",,r\n"
+    _report(tmp_path, ["alice@contoso.com,<named@x>,\\Inbox,confirmed,,,,r1"])
+    with (tmp_path / "items.csv").open("a", encoding="utf-8") as fh:
+        for _ in range(8):
+            fh.write(row * 25_000)  # about 40 MiB of items the report did not name
+    tracemalloc.start()
+    try:
+        req = read_request(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [i.internet_message_id for i in req.items] == ["<named@x>"]
+    assert peak < 8 << 20, f"{peak / 2 ** 20:.0f} MiB held for a 40 MiB items.csv"

@@ -15,6 +15,7 @@ import pytest
 from evkit.cli import main
 from evkit.emulator.scenarios.build import Scenario
 from evkit.emulator.scenarios.messages import messages
+from evkit.evidence.itemmeta import asked_id
 
 pytestmark = pytest.mark.slow
 testing = pytest.importorskip("evkit.emulator.testing")
@@ -160,7 +161,7 @@ def test_a_resolve_killed_mid_run_resumes_without_asking_twice(resolved, tmp_pat
     assert again.returncode == 0, again.stderr
     answers = _answers(out)
     assert {(m, i) for m, i, _ in resolved["named"]} == set(answers)
-    asked = [r["imid"] for meta in out.glob("data/raw/items/*/batch*.meta.json")
+    asked = [asked_id(r["url"]) for meta in out.glob("data/raw/items/*/batch*.meta.json")
              for r in json.loads(meta.read_text(encoding="utf-8"))["request_body"]["requests"]]
     assert sorted(asked) == sorted(i for _, i in answers)  # every stored answer is asked once, none twice
 
@@ -227,6 +228,8 @@ def test_the_pdf_has_the_sender_domain_appendix(resolved, tmp_path):
     top = meta["by_sender_domain"][0]
     assert top["domain"] in pdf
     assert f"{meta['gone']:,} no longer in the mailbox" in pdf
+    # Graph's messages collection does not reach Recoverable Items nor the archive: gone is not purged
+    assert "deleted and purged" not in pdf and "may still be held in Recoverable Items" in pdf
 
 
 def test_items_a_resolve_did_not_answer_are_not_looked_up_not_blank(resolved, tmp_path):

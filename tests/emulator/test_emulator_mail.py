@@ -97,3 +97,11 @@ def test_requests_in_a_batch_are_throttled_one_by_one(tmp_path):
             if r.status_code == 200:
                 statuses |= {(x["status"], "Retry-After" in x["headers"]) for x in r.json()["responses"]}
     assert (429, True) in statuses and (200, False) in statuses
+
+
+def test_a_batch_with_an_undocumented_member_or_a_repeated_id_is_refused(emu, api):
+    mailbox, imid = _confirmed(emu)[0]
+    one = {"id": "1", "method": "GET", "url": _lookup_url(mailbox, imid)}
+    assert api.post("graph", "/v1.0/$batch", json={"requests": [one]}).status_code == 200
+    assert api.post("graph", "/v1.0/$batch", json={"requests": [{**one, "imid": imid}]}).status_code == 400
+    assert api.post("graph", "/v1.0/$batch", json={"requests": [one, one]}).status_code == 400
