@@ -228,7 +228,8 @@ def _coverage(findings: Findings) -> list[Flowable]:
 def _covered_words(unit: dict[str, Any]) -> str:
     words = reason_words(unit.get("reason")) if unit.get("reason") else "-"
     by = unit.get("covered_by")
-    return f"{words} Not a visibility gap: {_plain(by)} collected this period completely." if by else words
+    # the verdict first: a reason cut for length never takes it with it
+    return f"Not a visibility gap: {_plain(by)} collected this period completely. {words}" if by else words
 
 
 def _completeness(findings: Findings) -> list[Flowable]:
@@ -245,7 +246,7 @@ def _completeness(findings: Findings) -> list[Flowable]:
                        "audit source collected completely (named under What it means)." if covered else "."),
                     "body"))
     cols = [Column("Bundle", 0.15), Column("Source", 0.08), Column("Unit", 0.22),
-            Column("Status", 0.08), Column("What it means", 0.27), Column("Expected", 0.1, True),
+            Column("Status", 0.08), Column("What it means", 0.27, limit=600), Column("Expected", 0.1, True),
             Column("Received", 0.1, True)]
     rows = [[_plain(u.get("bundle")), _plain(u.get("source")), _plain(u.get("unit")),
              _plain(u.get("status")), _covered_words(u),
