@@ -21,7 +21,6 @@ import os
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,14 +53,7 @@ def main() -> int:
     ap.add_argument("--format", default="parquet", choices=("parquet", "csv"))
     args = ap.parse_args()
     bench = _bench_report()
-    work = args.workdir / f"n{args.records}"
-    bundle = work / "BENCH_C1"
-    if not (args.keep and bundle.exists()):
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        t = time.perf_counter()
-        bench.generate(bundle, args.records)
-        print(f"generated {args.records:,} records in {time.perf_counter() - t:.1f}s", flush=True)
+    work, bundle = bench.prepared_bundle(args.workdir, args.records, keep=args.keep)
     size = sum(p.stat().st_size for p in (bundle / "data").rglob("*") if p.is_file())
     out = work / "export"
     bench._compile_project()  # noqa: SLF001 - measured as bench/report.py measures the report

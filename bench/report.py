@@ -145,6 +145,20 @@ def _cpu(usage: Any) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
+def prepared_bundle(workdir: Path, records: int, *, keep: bool) -> tuple[Path, Path]:
+    """(work folder, bundle) of `records` records under `workdir`, generated unless `keep` finds
+    one there already."""
+    work = workdir / f"n{records}"
+    bundle = work / "BENCH_C1"
+    if not (keep and bundle.exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        t = time.perf_counter()
+        generate(bundle, records)
+        print(f"generated {records:,} records in {time.perf_counter() - t:.1f}s", flush=True)
+    return work, bundle
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -153,14 +167,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="measure floor and reports this many times")
     ap.add_argument("--uncached", action="store_true", help="also measure a cold report with --no-cache")
     args = ap.parse_args()
-    work = args.workdir / f"n{args.records}"
-    bundle = work / "BENCH_C1"
-    if not (args.keep and bundle.exists()):
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        t = time.perf_counter()
-        generate(bundle, args.records)
-        print(f"generated {args.records:,} records in {time.perf_counter() - t:.1f}s", flush=True)
+    work, bundle = prepared_bundle(args.workdir, args.records, keep=args.keep)
     indicators = f'accounts = ["user000@contoso.com"]\nips = ["{ATTACKER_IP}"]\n'
     case = work / "case.toml"
     case.write_text(f'[case]\nid = "BENCH"\nwindow = ["{WINDOW[0]}", "{WINDOW[1]}"]\n[indicators]\n{indicators}',

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.collector.errors import ConfigError
+from evkit.provenance import file_sha256
 
 WANTED = ("confirmed", "inferred")
 MAX_ID_LENGTH = 998  # RFC 5322's line limit; a longer "id" is not a message id
@@ -78,14 +79,6 @@ def _read(path: Path) -> bytes:
     return _check(path).read_bytes()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _why_not(mailbox: str, imid: str) -> str | None:
     if not _ADDRESS.match(mailbox):
         return f"mailbox {mailbox[:80]!r} is not an address"
@@ -117,7 +110,7 @@ def read_request(report_dir: Path) -> ResolveRequest:
         raise ConfigError(f"{report_dir}/findings.json: not the findings of an evkit report")
     with items_path.open("rb") as raw:  # read as a stream: only the wanted items are held
         return _request(report_dir, csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")),
-                        findings, _sha256(items_path), hashlib.sha256(findings_raw).hexdigest())
+                        findings, file_sha256(items_path), hashlib.sha256(findings_raw).hexdigest())
 
 
 def _request(report_dir: Path, reader: csv.DictReader[str], findings: dict[str, Any], items_sha256: str,
