@@ -67,9 +67,10 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
            problems: list[str], cache: TableCache | None = None, *, allow_mixed_tenants: bool = False,
            ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
-                      entra_analysis.EntraAnalysis]:
+                      entra_analysis.EntraAnalysis, dict[str, Any]]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
-    analysis, suggested indicators, completeness rows); what could not be read joins `problems`.
+    analysis, suggested indicators, completeness rows, sign-ins and apps, mailbox state); what
+    could not be read joins `problems`.
     MixedTenantsError when the records name several tenants and mixing was not allowed."""
     engine.load(inventories, cache)
     problems += check_record_tenants([(inv.name, inv.collection) for inv in inventories],
@@ -81,9 +82,10 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     problems += incident.window_coverage_problems(analysis.evidence_gaps, cfg, case)
     entra = entra_analysis.analyse(engine, case)
     suggested = merge(suggestions(engine, case), entra.suggestions)
-    problems += queries.load_problems(engine)
+    mailbox_state = state_block(engine, analysis, load_mailbox_state(engine, inventories))
+    problems += queries.load_problems(engine)  # the mailbox-state pages' problems included
     completeness = mark_covered(queries.completeness_rows(engine))
-    return tampering, analysis, suggested, completeness, entra
+    return tampering, analysis, suggested, completeness, entra, mailbox_state
 
 
 def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Trust | None = None,
@@ -128,12 +130,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         renderer = background.submit(write.pdf_renderer)
         engine = Engine(on_disk=needs_disk(audit))
         try:
-            tampering, analysis, suggested, completeness, entra = _query(
+            tampering, analysis, suggested, completeness, entra, mailbox_state = _query(
                 engine, audit, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants)
-            unread = load_mailbox_state(engine, audit)
-            mailbox_state = state_block(engine, analysis, unread)
-            known = set(problems)
-            problems += [p for p in queries.load_problems(engine) if p not in known]
         finally:
             closed = background.submit(engine.close)
         if cfg is None or not getattr(cfg, "mailboxes", ()):
