@@ -22,7 +22,7 @@ from evkit.report.engine import queries
 from evkit.report.engine.loader import Engine
 from evkit.report.rules.mailbox_changes import pairs
 from evkit.report.rules.mailbox_state import (
-    address_of, change_record, creating_record, external_targets, is_grant_to_other, rule_actions,
+    address_of, change_record, creating_record, external_targets, is_grant_to_other, rule_actions, still_in_place,
     transport_actions, unexplained_reason,
 )
 from evkit.report.rules.visibility import ledger_gaps
@@ -251,6 +251,7 @@ def state_block(engine: Engine, analysis: Analysis, unread: Sequence[str]) -> di
     read = sorted({r["mailbox"] for r in objects if r["mailbox"]})
     status = "partial" if gaps else "collected"
     return {"status": status, "statement": _statement(status, findings, gaps, read),
+            "page_one": still_in_place(findings, len(read), len(gaps)),
             "findings": sorted(findings, key=lambda f: (f["mailbox"], f["kind"], f["name"])), "gaps": gaps,
             "mailboxes_read": read, "collected_utc": max((r["received_utc"] or "" for r in objects), default=None),
             "accepted_domains": sorted(tenant.accepted),

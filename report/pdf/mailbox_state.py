@@ -13,6 +13,7 @@ from typing import Any
 from evkit.report.outputs.model import Findings
 from evkit.report.pdf.common import Column, as_dict, as_rows, data_table, esc, none_found, rich, show_time
 
+TITLE = "Mailbox state at collection"
 _COLUMNS = [Column("Mailbox", 0.2), Column("What", 0.14), Column("Details (actions, addresses, conditions)", 0.36,
                                                                  limit=700),
             Column("Set by", 0.3, limit=500)]

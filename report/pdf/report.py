@@ -25,6 +25,7 @@ from evkit.report.pdf.common import (
     show_period, show_time, spacer, stat_block,
 )
 from evkit.report.pdf.appendix import appendix_flowables
+from evkit.report.pdf.mailbox_state import TITLE as MAILBOX_STATE_TITLE
 from evkit.report.pdf.signers import STATE_INVALID, STATE_UNTRUSTED, evidence_state, signer_flowables
 from evkit.report.pdf.sections import SECTION_TITLES, detail_flowables
 from evkit.report.pdf.timeline import timeline_flowables
@@ -94,7 +95,7 @@ def report_date(findings: Findings) -> datetime | None:
 
 # (unknown-reason groups, signing keys) shown on page 1, most detailed first; the first that fits
 # on one page is used, so page 1 is one page whatever the evidence size.
-PAGE_ONE_DETAIL = ((8, 6), (6, 4), (4, 2), (2, 1), (1, 1), (0, 1))
+PAGE_ONE_DETAIL = ((8, 6), (7, 5), (6, 4), (5, 3), (4, 2), (3, 2), (2, 1), (1, 1), (0, 1), (0, 0))
 POINTER_SECTION = "Mailboxes"           # where every period without visibility is listed
 
 
@@ -136,6 +137,7 @@ def summary_flowables(findings: Findings, pages: Mapping[str, int] | None = None
     out += _unknowable(summary, pages, groups)
     out.append(spacer(4))
     out += _who_when(case, summary)
+    out.append(_still_in_place(findings, pages))
     problems = as_list(findings.get("problems"))
     if problems:
         out.append(rich(f"{plural(len(problems), 'problem was', 'problems were')} met reading "
@@ -239,6 +241,19 @@ def _who_when(case: Mapping[str, Any], summary: Mapping[str, Any]) -> list[Flowa
             else "no attributed activity was found")
     return [rich("<b>Who and when.</b> Compromised accounts named in the case file: "
                  f"{who}. Attacker activity seen in the evidence: {when}.")]
+
+
+def _still_in_place(findings: Findings, pages: Mapping[str, int] | None) -> Any:
+    """Whether what an attacker leaves behind (rules, forwarding, grants) was still in place when
+    the mailboxes were read: the state block's own sentence, or that it is unknown."""
+    block = as_dict(findings.get("mailbox_state"))
+    see = f" See {MAILBOX_STATE_TITLE} ({_page(pages, MAILBOX_STATE_TITLE)})."
+    if block.get("status") in (None, "not collected"):
+        return rich("<b>Still in place?</b> Not known: the mailbox state was not collected, so whether rules, "
+                    "forwarding or permissions the attacker set remain is unknown." + see)
+    when = show_time(block.get("collected_utc"), " UTC")
+    text = block.get("page_one") or block.get("statement") or "What was found is not stated in the findings."
+    return rich(f"<b>Still in place when collected ({esc(when)}).</b> {esc(text, 600)}{see}")
 
 
 def _contents(pages: Mapping[str, int] | None) -> Any:

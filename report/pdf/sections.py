@@ -20,7 +20,7 @@ from evkit.report.pdf.common import (
     section,
     show_period, show_time,
 )
-from evkit.report.pdf.mailbox_state import mailbox_state_section
+from evkit.report.pdf.mailbox_state import TITLE as MAILBOX_STATE_TITLE, mailbox_state_section
 
 # Collection-ledger statuses in plain words; audit-coverage codes come from evkit.report.coverage,
 # the one place that knows them. Anything else is already prose and is shown as stated.
@@ -270,7 +270,7 @@ def _completeness(findings: Findings) -> list[Flowable]:
 SECTIONS: tuple[tuple[str, Callable[[Findings], list[Flowable]]], ...] = (
     ("Mailboxes", _mailboxes),
     ("Mailbox changes", _mailbox_changes),
-    ("Mailbox state at collection", mailbox_state_section),
+    (MAILBOX_STATE_TITLE, mailbox_state_section),
     ("Folder synchronisation", _syncs),
     ("Throttled windows", _throttled),
     ("Searches", _searches),

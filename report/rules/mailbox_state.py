@@ -180,3 +180,44 @@ def unexplained_reason(log_complete: bool, since: str | None = None) -> str:
     if since is None:
         return "no record explains it: no audit log was collected, so the log that would is missing"
     return "no record explains it and the audit log for this mailbox is incomplete"
+
+
+# How page 1 names each kind of state finding, singular and plural (findings' `kind` values).
+_KIND_WORDS = {"inbox rule": ("inbox rule", "inbox rules"), "forwarding": ("forwarding setting", "forwarding settings"),
+               "full access": ("full-access grant", "full-access grants"), "send as": ("SendAs grant", "SendAs grants"),
+               "transport rule": ("transport rule", "transport rules")}
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def still_in_place(findings: Iterable[Mapping[str, Any]], mailboxes_read: int, parts_not_read: int) -> str:
+    """Page 1's sentence on the state findings: what was still in place when the mailboxes were
+    read, how much of it the attacker is known to have set and how much no record explains, and
+    that parts not read may hold more. Never says "nothing" where a part was not read."""
+    found = list(findings)
+    where = _counted(mailboxes_read, "mailbox", "mailboxes")
+    if found:
+        kinds: dict[str, int] = {}
+        for f in found:
+            kinds[str(f.get("kind") or "other")] = kinds.get(str(f.get("kind") or "other"), 0) + 1
+        named = [_counted(n, *_KIND_WORDS.get(k, (k, k))) for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])]
+        listed = (" and ".join(named) if len(named) <= 2
+                  else _counted(len(found), "rule, forwarding setting or grant", "rules, forwarding settings and grants"))
+        outside = sum(1 for f in found if f.get("external"))
+        by_attacker = sum(1 for f in found if (f.get("record") or {}).get("indicator"))
+        unexplained = sum(1 for f in found if not f.get("record"))
+        details = [f"{outside:,} sending mail outside the organisation"] if outside else []
+        details.append(f"{by_attacker:,} set by the attacker" if by_attacker
+                       else "none tied to the attacker by an audit record")
+        if unexplained:
+            details.append(f"{unexplained:,} that no audit record explains")
+        text = (f"{listed} of the kinds an attacker leaves behind {'was' if len(found) == 1 else 'were'} still in "
+                f"place in the {where} read ({'; '.join(details)}).")
+    else:
+        text = (f"None of the inbox rules, forwarding or permissions an attacker leaves behind was found in the "
+                f"{where} read.")
+    if parts_not_read:
+        text += (f" {_counted(parts_not_read, 'part', 'parts')} could not be read: more may be in place there.")
+    return text

@@ -64,6 +64,13 @@ def test_the_section_names_each_planted_item_with_its_record_or_why_none(bec_emu
     assert text.count("No record explains it") == sum(1 for t in truth["mailbox_state"]["findings"]
                                                       if t["record_id"] is None)
     assert "predates the window" in text and "Newsletters" not in text
+    # page 1 tells the reader the same findings are still in place, with the section's counts
+    first = " ".join(pdf.split("\f")[0].split())
+    planted = truth["mailbox_state"]["findings"]
+    unexplained = sum(1 for t in planted if t["record_id"] is None)
+    assert "Still in place when collected" in first and findings["mailbox_state"]["page_one"] in first
+    assert f"{len(planted)} rules, forwarding settings and grants" in first or f"{len(planted)} inbox rule" in first
+    assert f"{unexplained} that no audit record explains" in first
 
 
 def test_a_refused_cmdlet_is_stated_as_not_read(bec_emu, bec_env, tmp_path, signing_key) -> None:
@@ -76,6 +83,8 @@ def test_a_refused_cmdlet_is_stated_as_not_read(bec_emu, bec_env, tmp_path, sign
     assert not [f for f in block["findings"] if f["kind"] in ("inbox rule", "send as")]
     text = section_text(pdf)
     assert "could not be read" in text and "Not read" in text and "Recipient Management" in text
+    first = " ".join(pdf.split("\f")[0].split())
+    assert f"{len(block['gaps'])} parts could not be read: more may be in place there." in first
     assert "forwarding" in text   # what could be read is still shown
 
 
@@ -84,3 +93,4 @@ def test_a_collection_without_the_source_says_it_was_not_collected(bec_emu, bec_
     assert findings["mailbox_state"]["status"] == "not collected"
     text = section_text(pdf)
     assert "was not collected" in text and "None found" not in text
+    assert "Still in place? Not known: the mailbox state was not collected" in " ".join(pdf.split("\f")[0].split())

@@ -76,3 +76,38 @@ def test_change_records_and_grants() -> None:
     assert not is_grant_to_other("bob@contoso.com", ["FullAccess"], "FullAccess", [], inherited=True)
     assert not is_grant_to_other("bob@contoso.com", ["ReadPermission"], "FullAccess", [])
     assert transport_actions({"BlindCopyTo": ["j@v.example"], "PrependSubject": "x"}) == (("blind copy", ("j@v.example",)),)
+
+
+def _state(kind: str, *, external: bool = False, indicator: str | None = None, record: bool = True) -> dict:
+    rec = {"id": "r", "time_utc": "2026-11-02T10:00:00Z", "operation": "New-InboxRule", "actor": "a",
+           "indicator": indicator} if record else None
+    return {"kind": kind, "external": ["x@evil.example"] if external else [], "record": rec}
+
+
+def test_page_one_sentence_counts_kinds_outside_forwarding_attacker_and_unexplained() -> None:
+    from evkit.report.rules.mailbox_state import still_in_place
+    found = [_state("inbox rule", external=True, indicator="ip 203.0.113.7"), _state("inbox rule", record=False),
+             _state("forwarding", external=True, record=False)]
+    text = still_in_place(found, 13, 0)
+    assert text.startswith("2 inbox rules and 1 forwarding setting of the kinds an attacker leaves behind were "
+                           "still in place in the 13 mailboxes read"), text
+    assert "2 sending mail outside the organisation; 1 set by the attacker; 2 that no audit record explains" in text
+    assert "could not be read" not in text
+
+
+def test_page_one_sentence_never_says_none_for_parts_not_read() -> None:
+    from evkit.report.rules.mailbox_state import still_in_place
+    assert still_in_place([], 1, 0) == ("None of the inbox rules, forwarding or permissions an attacker leaves "
+                                        "behind was found in the 1 mailbox read.")
+    partial = still_in_place([], 4, 2)
+    assert partial.endswith("2 parts could not be read: more may be in place there.")
+    one = still_in_place([_state("send as")], 4, 1)
+    assert one.startswith("1 SendAs grant of the kinds an attacker leaves behind was still in place")
+    assert "none tied to the attacker by an audit record" in one and "1 part could not be read" in one
+
+
+def test_page_one_sentence_with_many_kinds_stays_short() -> None:
+    from evkit.report.rules.mailbox_state import still_in_place
+    found = [_state(k) for k in ("inbox rule", "forwarding", "full access", "send as", "transport rule")]
+    assert still_in_place(found, 5, 0).startswith("5 rules, forwarding settings and grants of the kinds an attacker "
+                                                  "leaves behind were still in place in the 5 mailboxes read")

@@ -139,3 +139,24 @@ def test_a_mailbox_whose_period_began_later_says_when(tmp_path):
     first = flat(page_text(tmp_path / "r.pdf", 1))
     assert "alice@contoso.com (from 2023-06-11 10:00)" in first
     assert "svc-backup@contoso.com (from" not in first
+
+
+def test_page_one_says_whether_what_the_attacker_left_is_still_in_place(rendered, tmp_path):
+    # Without the mailbox source, page 1 says the state is unknown (never silent, never "none").
+    unknown = "Still in place? Not known: the mailbox state was not collected, so whether rules"
+    assert unknown in flat(page_text(rendered["bec"], 1))
+    findings = load("bec")
+    findings["mailbox_state"] = {
+        "status": "partial", "collected_utc": "2023-06-15T08:00:00Z",
+        "page_one": "1 inbox rule of the kinds an attacker leaves behind was still in place in the 13 mailboxes "
+                    "read (1 sending mail outside the organisation; 1 set by the attacker). 1 part could not be "
+                    "read: more may be in place there.",
+        "statement": "s", "findings": [], "gaps": []}
+    render_report(findings, tmp_path / "r.pdf")
+    first = flat(page_text(tmp_path / "r.pdf", 1))
+    assert ("Still in place when collected (2023-06-15 08:00 UTC). 1 inbox rule of the kinds an attacker leaves "
+            "behind was still in place") in first, first
+    pointer = re.search(r"See Mailbox state at collection \(p\. (\d+)\)", first)
+    assert pointer, first
+    assert "Mailbox state at collection" in page_text(tmp_path / "r.pdf", int(pointer.group(1)))
+    check_page_one_is_one_page(tmp_path / "r.pdf")
