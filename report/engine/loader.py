@@ -418,6 +418,9 @@ class Engine:
             JOIN dup_ranked k ON k.id = d.id AND k.n = 1
             WHERE d.id IN (SELECT id FROM dup_ranked GROUP BY id HAVING count(DISTINCT content) > 1)""")
         differs = ", ".join(f"CASE WHEN u.\"{c}\" IS DISTINCT FROM x.\"{c}\" THEN '{c}' END" for c in content)
+        # A field one copy lacks (an export that leaves out SessionId) is not a contradiction:
+        # `contradicting` holds only the fields both copies state, with different values.
+        contradicts = ", ".join(f"CASE WHEN u.\"{c}\" <> x.\"{c}\" THEN '{c}' END" for c in content)
         con.execute(f"""
             CREATE TABLE conflicts AS
             SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
@@ -425,7 +428,8 @@ class Engine:
                         WHEN k.fields > o.fields THEN 'more fields' ELSE 'equal standing; first by content'
                    END AS used_because,
                    o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
-                   list_filter([{differs}], lambda x: x IS NOT NULL) AS differing
+                   list_filter([{differs}], lambda x: x IS NOT NULL) AS differing,
+                   list_filter([{contradicts}], lambda x: x IS NOT NULL) AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
             WHERE k.n = 1""")
@@ -436,12 +440,21 @@ class Engine:
                        SELECT id, bundle, src, pos FROM dup_ranked WHERE n > 1""")
         con.execute("DELETE FROM events_all WHERE rowid IN (SELECT rid FROM dup_ranked WHERE n > 1)")
         con.execute("DROP TABLE dup_ranked")
-        rows = con.execute("""
+        self._conflict_problems()
+
+    def _conflict_problems(self) -> None:
+        """The conflicts as problems: each record whose copies state different values named (the
+        first 100, then a count); copies that differ only in fields one of them lacks (an export
+        that leaves fields out) summed up per file and missing fields, as no value contradicts."""
+        con = self.con
+        contradicted = "id IN (SELECT id FROM conflicts WHERE len(contradicting) > 0)"
+        rows = con.execute(f"""
             SELECT id, used_bundle, used_src, min(used_because),
-                   list_sort(list_distinct(flatten(list(differing)))),
+                   list_sort(list_distinct(flatten(list(contradicting)))),
                    string_agg(other_src, ', ' ORDER BY other_src, other_pos) FROM conflicts
+            WHERE {contradicted}
             GROUP BY id, used_bundle, used_src ORDER BY id LIMIT ?""", [_CONFLICTS_LISTED]).fetchall()
-        [(total,)] = con.execute("SELECT count(DISTINCT id) FROM conflicts").fetchall()
+        [(total,)] = con.execute(f"SELECT count(DISTINCT id) FROM conflicts WHERE {contradicted}").fetchall()
         for rid, bundle, src, because, differing, others in rows:
             self._problem(bundle, src, f"record {rid}: copies with this Id differ in "
                           f"{', '.join(differing) or 'content'}; used this copy ({because}), "
@@ -449,6 +462,16 @@ class Engine:
         if total > len(rows):
             self._problem("", "", f"{total - len(rows)} further record Id(s) have copies "
                           "with different content (all are in the table `conflicts`, evkit sql)", blind=False)
+        lacking = con.execute(f"""
+            SELECT other_bundle, other_src, list_sort(list_distinct(flatten(list(differing)))), count(DISTINCT id),
+                   min(used_because), count(DISTINCT used_src), min(used_src)
+            FROM conflicts WHERE NOT {contradicted}
+            GROUP BY other_bundle, other_src ORDER BY other_bundle, other_src""").fetchall()
+        for bundle, src, fields, count, because, files, first in lacking:
+            where = first if files == 1 else f"{files:,} files ({first}, ...)"
+            self._problem(bundle, src, f"{count:,} record(s) here have copies in {where} that differ only in fields "
+                          f"one copy lacks ({', '.join(fields)}); no value contradicts; the other copies are used "
+                          f"({because})", blind=False)
 
     def _load_bundle_tables(self, inventories: Sequence[Inventory]) -> None:
         self.con.execute("""CREATE TABLE bundles (bundle VARCHAR, path VARCHAR, case_id VARCHAR,

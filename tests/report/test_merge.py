@@ -39,6 +39,8 @@ def _pool(root: Path) -> dict[str, callable]:
         "api": lambda path: write_bundle(path, recs, window=mini.EVIDENCE_WINDOW),
         "siem": lambda path: write_import_bundle(path, {"siem.json": mgmt_blob([_without_session(r) for r in recs])}),
         "rewritten": lambda path: write_import_bundle(path, {"client.json": mgmt_blob([_ip_replaced(r) for r in recs])}),
+        "both": lambda path: write_import_bundle(path, {"both.json": mgmt_blob(
+            [_ip_replaced(_without_session(r)) for r in recs])}),
         "extra": lambda path: write_import_bundle(path, {"extra.json": mgmt_blob([
             mia("m-extra", "2023-06-02T09:00:00", mini.A, folders={"\\Inbox": ["<x1>"]}, ip=mini.ATTACKER_IP)])}),
     }
@@ -84,9 +86,14 @@ def test_the_api_copy_outranks_a_siem_copy_whatever_the_folder_names(tmp_path, m
     alone, _ = _report(tmp_path / "a", [("api", "M-collected")], monkeypatch)
     first, findings = _report(tmp_path / "b", [("siem", "A-sentinel"), ("api", "M-collected")], monkeypatch)
     assert _confirmed(first) == _confirmed(alone) and (mini.A, "<o2>") in _confirmed(first)
-    conflicts = [p for p in findings["problems"] if "copies with this Id differ" in p]
-    assert conflicts and all("collected from the API" in p and "A-sentinel/data/imports/siem.json" in p
-                             and p.startswith("M-collected/") for p in conflicts)
+    # The SIEM copies only lack fields: no record is named as a contradiction; one line per file says
+    # how many records lack which fields and that the collected copies are used.
+    assert not [p for p in findings["problems"] if "copies with this Id differ" in p], findings["problems"]
+    [lacking] = [p for p in findings["problems"] if "differ only in fields one copy lacks" in p]
+    assert lacking.startswith("A-sentinel/data/imports/siem.json: ") and "collected from the API" in lacking
+    assert "session_id" in lacking and "M-collected/" in lacking, lacking
+    fewer = sum(1 for r in mini.records() if {"SessionId", "AppAccessContext"} & set(r))
+    assert f"{fewer} record(s) here have copies in M-collected/data/raw/ual/" in lacking, lacking
 
 
 def test_a_conflicting_copy_is_named_with_both_sources_and_its_items_still_count(tmp_path, monkeypatch):
@@ -118,3 +125,10 @@ def test_permuting_and_renaming_bundles_changes_no_output_and_adding_one_removes
         items_c, _ = _report(tmp / "c", [(r, names[r]) for r in chosen] + [(added, f"{case}-{added}")],
                              monkeypatch)
         assert _confirmed(items_a) <= _confirmed(items_c), (chosen, added)
+
+
+def test_a_copy_that_lacks_fields_and_contradicts_is_named_by_what_it_contradicts(tmp_path, monkeypatch):
+    _, findings = _report(tmp_path, [("both", "A-both"), ("api", "Z-collected")], monkeypatch)
+    [send] = [p for p in findings["problems"] if p.startswith("Z-collected/") and "record send-1:" in p]
+    assert "differ in client_ip_address" in send and "session_id" not in send, send
+    assert not [p for p in findings["problems"] if "differ only in fields one copy lacks" in p]
