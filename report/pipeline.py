@@ -16,7 +16,7 @@ from typing import Any
 
 from evkit.evidence.inventory import Inventory, scan_bundles
 from evkit.evidence.itemmeta import audit_inventories, is_resolve_bundle, read_item_metadata
-from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block, redact_sends
+from evkit.report.outputs.itemmeta import ItemMetadata, metadata_block
 from evkit.report import entra_analysis
 from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
@@ -29,7 +29,7 @@ from evkit.report.engine.mailbox_state import load_mailbox_state
 from evkit.report.mailbox_state import state_block
 from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
-from evkit.report.outputs.findings import BundleInfo, build_findings
+from evkit.report.outputs.findings import BundleInfo, SourceBlocks, build_findings
 from evkit.report.outputs.folder import check_output_folder
 from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
@@ -147,12 +147,11 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
                                   tampering=incident.config_changes_in_window(tampering, case), suggestions=suggested,
                                   coverage=cov, completeness=completeness, problems=problems,
                                   limitations=limitations + entra.limitations, types=types,
-                                  item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta))
-        findings.update(entra.sections)  # sign-ins and mail-reading apps (report.entra_analysis)
-        findings["summary"]["points"] += entra.points
-        findings["mailbox_state"] = mailbox_state
-        if redact_subjects:
-            findings["sends"] = redact_sends(findings["sends"])
+                                  blocks=SourceBlocks(
+                                      item_metadata=None if meta is None else metadata_block(analysis.verdicts, meta),
+                                      mailbox_state=mailbox_state, sign_ins=entra.sections.get("sign_ins"),
+                                      applications=entra.sections.get("applications"), points=entra.points,
+                                      redact_subjects=redact_subjects))
         hashes, skipped = write.write_outputs(out, findings, analysis, renderer.result(), meta)
         closed.result()
     custody_skipped = sign_custody(sign, intake, hashes)

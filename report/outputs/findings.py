@@ -14,6 +14,7 @@ from typing import Any
 
 from evkit.report.analysis import Analysis
 from evkit.report.casefile import CaseFile
+from evkit.report.outputs.itemmeta import redact_sends
 from evkit.report.outputs.model import Findings, MailboxRow, Period, Summary
 from evkit.report.outputs.overview import answer, mailbox_cards, unknown_groups
 from evkit.report.outputs.signers import signer_groups
@@ -187,16 +188,31 @@ def summary(case: CaseFile, a: Analysis, mailboxes: list[MailboxRow], *, known: 
             "attributed_records": len(a.attributed), "headline": headline, "points": points}
 
 
+@dataclass(frozen=True, slots=True)
+class SourceBlocks:
+    """What the sources beyond the audit log add to the findings, each block only when there is
+    something to say: the items' metadata (resolve bundles, report.outputs.itemmeta), the mailbox
+    state (report.mailbox_state: "not collected" is a block too), the sign-ins and mail-reading
+    apps (report.entra_analysis, which also adds summary points), and whether subjects are
+    redacted (--redact-subjects: the sent messages' subjects too)."""
+    item_metadata: Mapping[str, Any] | None = None
+    mailbox_state: Mapping[str, Any] | None = None
+    sign_ins: Mapping[str, Any] | None = None
+    applications: Mapping[str, Any] | None = None
+    points: Sequence[str] = ()
+    redact_subjects: bool = False
+
+
 def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[BundleInfo], evidence_valid: bool,
                    evidence_state: str, warnings: Sequence[str],
                    tampering: list[dict[str, Any]], suggestions: Sequence[Suggestion],
                    coverage: list[dict[str, Any]], completeness: list[dict[str, Any]],
                    problems: Sequence[str], limitations: Sequence[str], types: Mapping[str, str],
-                   item_metadata: Mapping[str, Any] | None = None) -> Findings:
+                   blocks: SourceBlocks = SourceBlocks()) -> Findings:
     """The findings model. `evidence_valid`, `evidence_state` and `warnings` are report.intake's:
     valid only when every bundle verified against a trusted key; the state "valid", "untrusted"
     (let through with --allow-untrusted) or "invalid" (with --allow-invalid); plain sentences
-    every output repeats."""
+    every output repeats. `blocks`: what the other sources add, all of it here (one place)."""
     mailboxes = mailbox_rows(analysis, types)
     items = analysis.verdicts
     listed = [b.to_json() for b in bundles]
@@ -216,7 +232,7 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "syncs": analysis.syncs,
         "throttled": analysis.throttled,
         "searches": analysis.searches,
-        "sends": analysis.sends,
+        "sends": redact_sends(analysis.sends) if blocks.redact_subjects else analysis.sends,
         "evidence_gaps": [{"start": format_utc(g.start), "end": format_utc(g.end), "reason": g.reason}
                           for g in analysis.evidence_gaps],
         "unreadable_accesses": analysis.unreadable_accesses,
@@ -229,6 +245,13 @@ def build_findings(*, case: CaseFile, analysis: Analysis, bundles: Sequence[Bund
         "problems": sorted(problems),
         "limitations": list(LIMITATIONS) + list(limitations),
     }
-    if item_metadata is not None:
-        findings["item_metadata"] = dict(item_metadata)
+    findings["summary"]["points"] += list(blocks.points)
+    if blocks.item_metadata is not None:
+        findings["item_metadata"] = dict(blocks.item_metadata)
+    if blocks.mailbox_state is not None:
+        findings["mailbox_state"] = dict(blocks.mailbox_state)
+    if blocks.sign_ins is not None:
+        findings["sign_ins"] = dict(blocks.sign_ins)
+    if blocks.applications is not None:
+        findings["applications"] = dict(blocks.applications)
     return findings
