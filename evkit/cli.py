@@ -17,6 +17,7 @@ Usage:
   evkit export   BUNDLE... --out DIR [--format parquet|csv] [--case FILE]
                  [--signer-key PUB | --allowed-signers FILE] [--key KEY] [--allow-untrusted]
                  [--allow-invalid] [--allow-mixed-tenants]
+  evkit cache    (list | clear) [--cache-dir DIR]
   evkit emulator --workdir DIR [--scenario NAME] [--seed N] [--port N] [--faults SPEC]
                  [--service current|legacy]
   evkit demo     [--out DIR]
@@ -55,6 +56,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "evkit.emulator.cli",
     "demo": "evkit.demo",
     "export": "evkit.report.cli.export",
+    "cache": "evkit.report.cli.cache",
 }
 
 

@@ -51,3 +51,7 @@ class MixedTenantsError(ReportError):
     """The bundles come from more than one tenant and mixing them was not allowed."""
 
     exit_status = ExitCode.USAGE
+
+
+class CacheFolderError(ReportError):
+    """The table cache's folder cannot be listed or cleared as it is (a link, not a folder)."""

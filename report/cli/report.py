@@ -41,18 +41,17 @@ evidence; delete it whenever you like (docs/report-cache.md).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from evkit.clitools import read_secret, run_cli
 from evkit.exitcodes import ExitCode
+from evkit.report.cli.cache_options import cache_dir
 from evkit.terminal import safe_text
 
 COMMAND = "report"
 PASSPHRASE_ENV = "EVKIT_PASSPHRASE"
-CACHE_ENV = "EVKIT_CACHE_DIR"
 
 
 def custody_signer(key_path: Path, event: str = "report-generated"):
@@ -76,7 +75,7 @@ def _body(args: dict[str, Any]) -> int:
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
                         trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
                         allow_mixed_tenants=bool(args["--allow-mixed-tenants"]),
-                        redact_subjects=bool(args["--redact-subjects"]), cache_dir=_cache_dir(args))
+                        redact_subjects=bool(args["--redact-subjects"]), cache_dir=cache_dir(args))
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(safe_text(s["headline"]))
@@ -100,16 +99,6 @@ def _body(args: dict[str, Any]) -> int:
         print(f"evkit report: warning: {len(result.findings['problems'])} problem(s) reading the evidence; "
               "see findings.json \"problems\"", file=sys.stderr)
     return ExitCode.OK
-
-
-def _cache_dir(args: dict[str, Any]) -> Path | None:
-    """--cache-dir, else $EVKIT_CACHE_DIR, else the user cache folder; None with --no-cache."""
-    from evkit.report.engine.cache import default_cache_dir  # noqa: PLC0415 - keeps --help fast
-
-    if args["--no-cache"]:
-        return None
-    chosen = args["--cache-dir"] or os.environ.get(CACHE_ENV)
-    return Path(chosen) if chosen else default_cache_dir()
 
 
 def main(argv: list[str]) -> int:

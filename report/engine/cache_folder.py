@@ -1,0 +1,107 @@
+"""The table cache's folder as a whole: what entries it holds, and removing them at the end of a
+case (docs/report-cache.md). The entries hold rows derived from evidence (addresses, subjects),
+so an examiner on a client's jump host must be able to see and remove them with evkit itself.
+
+Only what evkit writes is touched: entry folders named by a tag-manifest SHA-256 and the
+temporary folders an interrupted write leaves (`.write-*`, `.old-*`). A symbolic link is never
+followed: a link in the folder is reported and left, and a cache folder that is itself a link is
+refused. Anything else found there is named and left in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from evkit.report.engine.cache import META
+from evkit.report.errors import CacheFolderError
+from evkit.times import format_utc
+
+_ENTRY = re.compile(r"[0-9a-f]{64}")
+_TEMPORARY = (".write-", ".old-")
+_META_CAP = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str                 # the folder's name: the bundle's tag-manifest SHA-256, or a temporary folder
+    bundle: str | None        # the bundle's name and path as meta.json states them (None: unreadable)
+    root: str | None
+    written_utc: str | None   # when meta.json was written
+    size: int                 # bytes of the files in the entry
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    entries: list[Entry]
+    other: list[str]          # names evkit did not write (left alone), links included
+
+
+def cache_contents(folder: Path) -> Contents:
+    """What `folder` holds; an absent folder holds nothing. Refuses a folder that is a link."""
+    _check_folder(folder)
+    if not folder.exists():
+        return Contents([], [])
+    entries: list[Entry] = []
+    other: list[str] = []
+    for name in sorted(os.listdir(folder)):
+        path = folder / name
+        if not _is_evkit_folder(path, name):
+            other.append(name)
+            continue
+        entries.append(_describe(path, name))
+    return Contents(entries, other)
+
+
+def clear_cache(folder: Path) -> tuple[Contents, int]:
+    """Remove every entry (and leftover temporary folder) evkit wrote in `folder`: (what was
+    there, bytes freed). Names evkit did not write are left and returned in `other`."""
+    found = cache_contents(folder)
+    freed = 0
+    for entry in found.entries:
+        shutil.rmtree(folder / entry.name)   # rmtree removes links inside, never their targets
+        freed += entry.size
+    return found, freed
+
+
+def _check_folder(folder: Path) -> None:
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise CacheFolderError(f"the cache folder {folder} is a symbolic link; evkit never writes one, so it "
+                          "touches nothing there (remove the link, or name the real folder with --cache-dir)")
+    if not stat.S_ISDIR(mode):
+        raise CacheFolderError(f"the cache folder {folder} is not a folder")
+
+
+def _is_evkit_folder(path: Path, name: str) -> bool:
+    if not (_ENTRY.fullmatch(name) or name.startswith(_TEMPORARY)):
+        return False
+    return stat.S_ISDIR(os.lstat(path).st_mode)
+
+
+def _describe(path: Path, name: str) -> Entry:
+    size = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for file in files:
+            size += os.lstat(Path(dirpath) / file).st_size
+    meta_path = path / META
+    bundle = root = written = None
+    try:
+        if stat.S_ISREG(os.lstat(meta_path).st_mode) and os.lstat(meta_path).st_size <= _META_CAP:
+            meta = json.loads(meta_path.read_bytes())
+            if isinstance(meta, dict):
+                bundle = meta.get("bundle") if isinstance(meta.get("bundle"), str) else None
+                root = meta.get("root") if isinstance(meta.get("root"), str) else None
+            written = format_utc(datetime.fromtimestamp(os.lstat(meta_path).st_mtime, tz=timezone.utc))
+    except (OSError, ValueError, UnicodeError):
+        pass
+    return Entry(name, bundle, root, written, size)
