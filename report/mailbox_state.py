@@ -22,7 +22,8 @@ from evkit.report.engine import queries
 from evkit.report.engine.loader import Engine
 from evkit.report.rules.mailbox_changes import pairs
 from evkit.report.rules.mailbox_state import (
-    address_of, change_record, creating_record, external_targets, is_grant_to_other, rule_actions, still_in_place,
+    address_of, change_record, creating_record, external_targets, folder_read_grant, is_grant_to_other, rule_actions,
+    still_in_place,
     transport_actions, unexplained_reason,
 )
 from evkit.report.rules.visibility import ledger_gaps
@@ -34,12 +35,12 @@ STATE_OPERATIONS = ("New-InboxRule", "Set-InboxRule", "Enable-InboxRule", "Set-M
                     "New-TransportRule", "Set-TransportRule")
 # What the section looks for, in words (the statement when nothing is found says exactly this).
 LOOKED_FOR = ("inbox rules that forward, redirect, delete or move mail to rarely used folders, forwarding "
-              "settings, full access or SendAs for another account, and transport rules that copy or "
-              "redirect mail")
+              "settings, full access or SendAs for another account, permission for others to read the top "
+              "folder or Inbox, and transport rules that copy or redirect mail")
 NOT_COLLECTED = ("The mailbox state was not collected (the `mailbox` source): whether inbox rules, forwarding "
                  "or permissions set by the attacker are still in place is unknown.")
-_IDENTITY_KEYS = ("UserPrincipalName", "PrimarySmtpAddress", "Alias", "Name", "Identity", "ExternalDirectoryObjectId",
-                  "Guid", "ExchangeGuid")
+_IDENTITY_KEYS = ("UserPrincipalName", "PrimarySmtpAddress", "Alias", "Name", "DisplayName", "Identity",
+                  "ExternalDirectoryObjectId", "Guid", "ExchangeGuid")
 
 
 def _utc(value: datetime | None) -> str | None:
@@ -202,6 +203,22 @@ def _grant(row: Mapping[str, Any], tenant: _Tenant, records: list[dict[str, Any]
     return _finding(mailbox, kind, who, f"{who} has {right} on {mailbox}", record, log, targets=[who], external=[])
 
 
+def _folder_grant(row: Mapping[str, Any], tenant: _Tenant, records: list[dict[str, Any]],
+                  log: tuple[bool, str | None]) -> dict[str, Any] | None:
+    obj, mailbox = row["obj"], row["mailbox"] or ""
+    folder = str(row.get("part") or obj.get("FolderName") or "")
+    user = str(obj.get("User") or "")
+    rights = [str(r) for r in _list(obj.get("AccessRights"))]
+    who = folder_read_grant(folder, user, rights, tenant.ids(mailbox))
+    if who is None:
+        return None
+    shown = "the mailbox's top folder" if folder.strip() in ("", "\\") else folder
+    found = [change_record("folder_permission", tenant.ids(mailbox), name, records) for name in tenant.ids(user) | {user}]
+    record = max((r for r in found if r is not None), key=lambda r: (r["CreationTime"], r["Id"]), default=None)
+    return _finding(mailbox, "folder permission", user, f"{who} can read {shown} ({', '.join(rights)})", record, log,
+                    targets=[user], external=[], folder=shown, rights=rights)
+
+
 def _transport(obj: Mapping[str, Any], tenant: _Tenant, records: list[dict[str, Any]],
                log: tuple[bool, str | None]) -> dict[str, Any] | None:
     actions = transport_actions(obj)
@@ -242,7 +259,8 @@ def state_block(engine: Engine, analysis: Analysis, unread: Sequence[str]) -> di
         found = (_rules(row, tenant, records, log, visible) if cmdlet == "Get-InboxRule" else
                  _forwarding(obj, tenant, records, log) if cmdlet == "Get-Mailbox" else
                  _grant(row, tenant, records, log) if cmdlet in ("Get-MailboxPermission", "Get-RecipientPermission")
-                 else _transport(obj, tenant, records, log) if cmdlet == "Get-TransportRule" else None)
+                 else _transport(obj, tenant, records, log) if cmdlet == "Get-TransportRule"
+                 else _folder_grant(row, tenant, records, log) if cmdlet == "Get-MailboxFolderPermission" else None)
         if found is not None:
             findings.append(found)
     gaps = [{"unit": e["unit"], "status": e["status"], "reason": e["reason"] or ""}

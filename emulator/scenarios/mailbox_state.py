@@ -136,6 +136,12 @@ class StateBuilder:
             self.folders[carol]["Calendar"].append(
                 self._folder(self.mbx[carol], "Calendar", self.mbx[erin].display, ["Editor"], "Delegate"))
             self.benign.append({"mailbox": carol, "kind": "folder_permission", "name": "Calendar"})
+        if finance:
+            # everyone in the organisation may read the shared mailbox's Inbox: set long ago, a finding
+            # to review (whoever holds any account of the tenant reads it), explained by no record
+            self.folders[finance]["Inbox"] = [self._folder(self.mbx[finance], "Inbox", "Default", ["Reviewer"]),
+                                              self._folder(self.mbx[finance], "Inbox", "Anonymous", ["None"])]
+            self._truth(finance, "folder_permission", "Default", "before-window", None, rights=["Reviewer"])
         created = "2022-03-14T10:21:07.0000000Z"
         self.transport = [
             _transport("External sender disclaimer", 0, created, {

@@ -161,6 +161,35 @@ def is_grant_to_other(grantee: str, rights: Iterable[str], right: str, owner_ids
     return any(str(r).strip().lower() == right.lower() for r in rights)
 
 
+# Folder roles and rights that let the grantee read the folder's items (MS-OXWSFOLD
+# PermissionLevelType and the Add-MailboxFolderPermission reference: Contributor, FolderVisible,
+# AvailabilityOnly and LimitedDetails read no mail), on the folders that hold mail: the root
+# (Top of Information Store, "\\" in the mailbox source) and the Inbox. A Calendar delegate is
+# ordinary business and not looked for.
+_READ_RIGHTS = frozenset({"owner", "publishingeditor", "editor", "publishingauthor", "author", "noneditingauthor",
+                          "reviewer", "readitems"})
+_MAIL_FOLDERS = frozenset({"", "\\", "inbox", "top of information store"})
+_EVERYONE = {"default": "everyone in the organisation", "anonymous": "anyone, without signing in"}
+
+
+def folder_read_grant(folder: str, grantee: str, rights: Iterable[str], owner_ids: Iterable[str]) -> str | None:
+    """Who a folder permission lets read the mail of a mailbox's root or Inbox, in words (the
+    grantee, or everyone in the organisation for Default, anyone for Anonymous); None when the
+    row grants no reading of mail, is on another folder, or is the owner's own or a system entry."""
+    if folder.strip().lower() not in _MAIL_FOLDERS:
+        return None
+    if not any(str(r).strip().lower() in _READ_RIGHTS for r in rights):
+        return None
+    who = grantee.strip().lower()
+    if who in _EVERYONE:
+        return _EVERYONE[who]
+    if not who or who in _SELF or who.startswith(("nt authority\\", "s-1-5-")):
+        return None
+    if who in {o.lower() for o in owner_ids if o}:
+        return None
+    return grantee.strip()
+
+
 _TRANSPORT_ACTIONS = (("BlindCopyTo", "blind copy"), ("CopyTo", "copy"), ("RedirectMessageTo", "redirect"),
                       ("AddToRecipients", "add recipient"))
 
@@ -185,7 +214,8 @@ def unexplained_reason(log_complete: bool, since: str | None = None) -> str:
 # How page 1 names each kind of state finding, singular and plural (findings' `kind` values).
 _KIND_WORDS = {"inbox rule": ("inbox rule", "inbox rules"), "forwarding": ("forwarding setting", "forwarding settings"),
                "full access": ("full-access grant", "full-access grants"), "send as": ("SendAs grant", "SendAs grants"),
-               "transport rule": ("transport rule", "transport rules")}
+               "transport rule": ("transport rule", "transport rules"),
+               "folder permission": ("folder permission", "folder permissions")}
 
 
 def _counted(count: int, one: str, many: str) -> str:

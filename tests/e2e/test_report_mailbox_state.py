@@ -64,6 +64,9 @@ def test_the_section_names_each_planted_item_with_its_record_or_why_none(bec_emu
     assert text.count("No record explains it") == sum(1 for t in truth["mailbox_state"]["findings"]
                                                       if t["record_id"] is None)
     assert "predates the window" in text and "Newsletters" not in text
+    # the shared mailbox's Inbox everyone may read; a calendar delegate is not a finding
+    assert "everyone in the organisation can read Inbox (Reviewer)" in text
+    assert not [f for f in findings["mailbox_state"]["findings"] if f.get("folder") == "Calendar"]
     # page 1 tells the reader the same findings are still in place, with the section's counts
     first = " ".join(pdf.split("\f")[0].split())
     planted = truth["mailbox_state"]["findings"]

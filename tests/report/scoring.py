@@ -108,7 +108,8 @@ def score(truth: dict[str, Any], out: Path) -> Score:
 
 
 _STATE_KINDS = {"inbox_rule": "inbox rule", "forwarding": "forwarding", "mailbox_permission": "full access",
-                "recipient_permission": "send as", "transport_rule": "transport rule"}
+                "recipient_permission": "send as", "transport_rule": "transport rule",
+                "folder_permission": "folder permission"}
 _UNEXPLAINED_WORDS = {"predates-window": ("predates the window",), "log-missing": ("incomplete", "missing")}
 
 

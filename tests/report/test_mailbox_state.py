@@ -111,3 +111,17 @@ def test_page_one_sentence_with_many_kinds_stays_short() -> None:
     found = [_state(k) for k in ("inbox rule", "forwarding", "full access", "send as", "transport rule")]
     assert still_in_place(found, 5, 0).startswith("5 rules, forwarding settings and grants of the kinds an attacker "
                                                   "leaves behind were still in place in the 5 mailboxes read")
+
+
+def test_folder_permissions_that_let_others_read_mail() -> None:
+    from evkit.report.rules.mailbox_state import folder_read_grant
+    owner = ["finance@contoso.com", "finance", "finance team"]
+    assert folder_read_grant("Inbox", "Default", ["Reviewer"], owner) == "everyone in the organisation"
+    assert folder_read_grant("\\", "Anonymous", ["ReadItems", "FolderVisible"], owner) == "anyone, without signing in"
+    assert folder_read_grant("Inbox", "Bob Kent", ["Editor"], owner) == "Bob Kent"
+    assert folder_read_grant("Calendar", "Erin Lee", ["Editor"], owner) is None          # a calendar delegate
+    assert folder_read_grant("\\", "Bob Kent", ["FolderVisible"], owner) is None        # sees the folder, no mail
+    assert folder_read_grant("Inbox", "Bob Kent", ["Contributor"], owner) is None       # may add, not read
+    assert folder_read_grant("Inbox", "Default", ["None"], owner) is None
+    assert folder_read_grant("Inbox", "Finance Team", ["Owner"], owner) is None         # the owner's own entry
+    assert folder_read_grant("Inbox", "NT AUTHORITY\\SELF", ["Owner"], owner) is None
