@@ -28,7 +28,8 @@ call in flight, each from its newest end backwards; a lane's first window is as 
 row, and later windows are sized from a time-of-day profile of the rows read so far, scaled to
 the lane, or from the lane's own density. The lanes (what is not yet cut) and the windows cut
 but not finished (`pending`) are in the resume state, so a killed run resumes without
-refetching a finished window.
+refetching a finished window. The entry an earlier run left for a window read again is removed
+when this run's reading of that period finishes (see _supersede).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def collect(ctx: SourceContext) -> None:
     """Read every window, `tuning.concurrency` calls in flight: each lane of the planner has
     at most one window out; a window is recorded as pending before it is read and leaves
     pending with its ledger entry (or goes back to its lane when its answer was full)."""
+    earlier = _earlier_entries(ctx)
     planner = _planner(ctx)
     concurrency = ctx.config.tuning.concurrency
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ual") as pool:
@@ -248,7 +250,7 @@ def collect(ctx: SourceContext) -> None:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    _settle(ctx, planner, running.pop(future), future)
+                    _settle(ctx, planner, running.pop(future), future, earlier)
         except BaseException:
             for future in running:
                 future.cancel()
@@ -270,17 +272,73 @@ def _change(planner: Planner, *, add: TimeWindow | None = None,
     return change
 
 
-def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Future[WindowResult]) -> None:
+@dataclass
+class Earlier:
+    """The ledger entries an earlier run left for windows it did not finish (pending: failed, or
+    cut short), and what was said of them but is not yet in an entry of this run (`unsaid`: the
+    window that replaced them answered full, so its parts carry it)."""
+
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    unsaid: list[tuple[TimeWindow, list[dict[str, Any]]]] = field(default_factory=list)
+
+
+def _earlier_entries(ctx: SourceContext) -> Earlier:
+    """This run reads the pending windows again, perhaps in other units (a full answer splits
+    them), so each of their entries is replaced by what this run finds (see _supersede)."""
+    found = Earlier()
+    for data in ctx.state.section(SOURCE).get("pending", []):
+        entry = ctx.state.finished(SOURCE, TimeWindow.from_json(data).unit)
+        if entry is not None:
+            found.entries[entry.unit] = entry
+    return found
+
+
+def _overlaps(a: TimeWindow, b: TimeWindow) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _supersede(ctx: SourceContext, earlier: Earlier, window: TimeWindow) -> list[dict[str, Any]]:
+    """Remove the earlier entries of the period `window` now read: otherwise a window that failed
+    once and was then read completely (in parts, after a full answer) would keep its old `failed`
+    entry beside its parts' entries, and an old entry could hide how the new reading went. What
+    they said goes to the events log and into the entry of the first window of this run that
+    finishes over them (returned here)."""
+    if not earlier.entries and not earlier.unsaid:
+        return []
+    stale = [e for e in earlier.entries.values()
+             if e.window is not None and _overlaps(TimeWindow.from_json(e.window), window)]
+    notes: list[dict[str, Any]] = []
+    if stale:
+        gone = ctx.state.forget([e.key for e in stale])
+        for e in stale:
+            earlier.entries.pop(e.unit, None)
+        notes = [{"unit": e.unit, "status": e.status, "reason": e.reason} for e in gone]
+        ctx.log_event("ual.superseded", window=window.to_json(), entries=notes)
+    for item in [u for u in earlier.unsaid if _overlaps(u[0], window)]:
+        earlier.unsaid.remove(item)
+        notes += item[1]
+    return notes
+
+
+def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Future[WindowResult],
+            earlier: Earlier | None = None) -> None:
     try:
         result = future.result()
     except AuthError:
-        raise
+        raise  # the source stops: the earlier entries stay, the window stays pending
     except CollectorError as exc:
+        superseded = _supersede(ctx, earlier or Earlier(), window)
         planner.failed(window)  # stays pending: a --resume tries it again
-        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc)),
+        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc),
+                               extra={"supersedes": superseded} if superseded else {}),
                    update=_change(planner))
         return
+    superseded = _supersede(ctx, earlier or Earlier(), window)
+    if superseded and result.entry is not None:
+        result.entry.extra["supersedes"] = superseded
     if result.full:
+        if superseded and earlier is not None:
+            earlier.unsaid.append((window, superseded))  # said by the first part that finishes
         planner.full(window, result.created)
         ctx.state.update(_change(planner, drop=window))
         ctx.progress.unit_done(SOURCE)

@@ -187,3 +187,23 @@ def test_a_run_left_by_the_older_collector_resumes_from_its_rest_and_pending_win
     assert collected_ids(bundle) == truth(records)
     assert all(e["status"] == "complete" for e in ledger(bundle))
     assert bundle.state["sources"]["ual"]["pending"] == [] and bundle.state["sources"]["ual"]["lanes"] == []
+
+
+def test_an_earlier_entry_of_a_window_read_again_never_stands_beside_the_new_ones() -> None:
+    # an earlier run left a `complete` entry for a window still pending (read again by a resume,
+    # here in parts, since the window is longer than a window may be): when the new reading fails,
+    # the old entry must not stay to hide that failure
+    whole = {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z"}
+    unit = TimeWindow.from_json(whole).unit
+    bundle = MemoryBundle()
+    bundle.state = {"sources": {"ual": {"lanes": [], "pending": [whole]}},
+                    "ledger": {f"ual/{unit}": {"source": "ual", "unit": unit, "window": whole, "status": "complete",
+                                               "reason": "", "received": 3}}}
+    ctx, _ = make_ctx(FakeUal(spread(30), empty_first=10**6), bundle=bundle, concurrency_one=True)
+    ual.collect(ctx)
+    entries = ledger(bundle)
+    assert unit not in {e["unit"] for e in entries}
+    assert entries and all(e["status"] == "failed" for e in entries)
+    said = [s for e in entries for s in e.get("supersedes", [])]
+    assert said == [{"unit": unit, "status": "complete", "reason": ""}]
+    assert any(event == "ual.superseded" for event, _ in bundle.events)
