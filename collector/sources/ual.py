@@ -13,9 +13,12 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   and the ledger entry says so (`established`). An empty answer is asked again once before it
   is believed (the service sometimes answers a first call empty). An answer carrying any other
   warning is asked again, up to MAX_WARNED_TRIES; then the window is `failed` with the warning.
-* Each row's CreationDate is checked against the window; a row outside it is counted
-  (`outside_window`) and named in the entry's reason, never silently kept or dropped. Repeated
-  ids are counted (`duplicates`); completeness never rests on a count of ids.
+* Each row's CreationDate is checked against the window. An answer holding rows dated outside
+  it is not this window's answer (as a page from another session would be): it is asked again
+  once; when the next answer holds such rows too the window is `failed` (it stays pending for
+  `--resume`), and its entry says how many rows fell outside and when. Either way the rows are
+  counted (`outside_window`), named in the entry's reason and stored as received, never dropped.
+  Repeated ids are counted (`duplicates`); completeness never rests on a count of ids.
 
 Records become searchable some time after their events (Microsoft: typically 60-90 minutes,
 up to 24 hours; docs/microsoft-365.md §3.5): a window ending less than `tuning.ual_settle_hours`
@@ -76,9 +79,10 @@ class WindowResult:
 class Verdict:
     """What one answer proves about its window (pure: see judge)."""
 
-    kind: str                       # complete | full | again
+    kind: str                       # complete | full | again | foreign
     reason: str = ""
     outside: int = 0
+    outside_span: tuple[str, str] | None = None  # earliest and latest CreationDate outside the window
     undated: int = 0
     duplicates: int = 0
     ids: set[str] = field(default_factory=set)
@@ -91,12 +95,15 @@ def search_parameters(ctx: SourceContext, window: TimeWindow) -> dict[str, Any]:
             "Operations": list(ctx.config.operations)}
 
 
-def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | None = None) -> Verdict:
+def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | None = None,
+          foreign_before: int = 0) -> Verdict:
     """Classify one answer for `window`. `empty_before`: empty answers already seen for it;
-    `page_size`: the ResultSize the call asked for (PAGE_SIZE)."""
+    `page_size`: the ResultSize the call asked for (PAGE_SIZE); `foreign_before`: answers for it
+    already seen holding rows dated outside it."""
     page_size = page_size or PAGE_SIZE
     first, last = format_iso(window.start)[:19], format_iso(window.end)[:19]
     outside = undated = 0
+    strays: list[str] = []
     ids: set[str] = set()
     duplicates = 0
     for _, _, rid, created in page.rows:
@@ -104,13 +111,21 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
             undated += 1
         elif not first <= created < last:
             outside += 1
+            strays.append(created)
         if rid is not None:
             if rid in ids:
                 duplicates += 1
             ids.add(rid)
-    counts = dict(outside=outside, undated=undated, duplicates=duplicates, ids=ids)
+    span = (min(strays), max(strays)) if strays else None
+    counts: dict[str, Any] = dict(outside=outside, outside_span=span, undated=undated, duplicates=duplicates, ids=ids)
     if any(index == -1 for index, _, _, _ in page.rows):
         return Verdict("again", "ResultIndex -1 (the service timed out)", **counts)
+    if span is not None:  # not this window's answer: neither its rows nor its fullness say anything of it
+        stray = f"{outside} of {len(page.rows)} rows dated outside the window ({span[0]}Z .. {span[1]}Z)"
+        if foreign_before < 1:
+            return Verdict("again", f"{stray}, asked again", **counts)
+        return Verdict("foreign", f"{stray} in {foreign_before + 1} answers in a row: "
+                                  "the answers are not this window's", **counts)
     truncation = [w for w in page.warnings if any(word in w.lower() for word in TRUNCATION_WORDS)]
     # A ResultCount above the rows received (and not merely the ResultSize echoed back, as today's
     # service does) says more exist; it is never taken as proof that nothing more exists.
@@ -134,7 +149,8 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
 
 def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
     """Read one window: complete it, split it, cap it or fail it."""
-    unit, retries, empty, tries = window.unit, 0, 0, 0
+    unit, retries, empty, foreign, tries = window.unit, 0, 0, 0, 0
+    strayed = 0  # rows dated outside the window in answers asked again
     min_split = ctx.config.tuning.ual_min_split_seconds
     seen_warnings: list[str] = []
     while True:
@@ -148,17 +164,23 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
         retries += resp.retries
         page: Page = resp.data
         seen_warnings.extend(w for w in page.warnings if w not in seen_warnings)
-        verdict = judge(page, window, empty)
+        verdict = judge(page, window, empty, foreign_before=foreign)
         if page.warnings:
             ctx.log_event("ual.warnings", window=window.to_json(), warnings=page.warnings, rows=len(page.rows))
         if verdict.outside or verdict.undated:
             ctx.log_event("ual.outside_window", window=window.to_json(), outside=verdict.outside,
-                          undated=verdict.undated)
+                          undated=verdict.undated, span=verdict.outside_span)
+        if verdict.kind == "foreign":
+            return WindowResult(window, entry=_entry(window, page, verdict, retries, tries, seen_warnings,
+                                                     FAILED, verdict.reason, strayed))
         if verdict.kind == "again":
             empty += not page.rows
+            foreign += verdict.outside_span is not None
+            strayed += verdict.outside
             if tries >= MAX_WARNED_TRIES:
                 return WindowResult(window, entry=_entry(window, page, verdict, retries, tries, seen_warnings,
-                                                         FAILED, f"{verdict.reason}; gave up after {tries} tries"))
+                                                         FAILED, f"{verdict.reason}; gave up after {tries} tries",
+                                                         strayed))
             ctx.log_event("ual.again", window=window.to_json(), reason=verdict.reason, attempt=tries)
             if tries > 1:  # the first repeat goes at once: a repeated call usually succeeds
                 ctx.sleep(min(2.0 ** (tries - 1), 30.0))
@@ -172,22 +194,25 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, CAPPED,
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
-                f"{len(page.rows)} read, more exist"))
+                f"{len(page.rows)} read, more exist", strayed))
         ctx.progress.records(SOURCE, len(page.rows))
         settled = _settled(ctx)
         if window.end > settled:
             return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, PENDING,
-                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)))
+                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours), strayed))
         return WindowResult(window, created=created, entry=_entry(
-            window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
+            window, page, verdict, retries, tries, seen_warnings, COMPLETE, "", strayed))
 
 
 def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries: int, warnings: list[str],
-           status: str, reason: str) -> LedgerEntry:
+           status: str, reason: str, strayed: int = 0) -> LedgerEntry:
+    """`strayed`: rows dated outside the window in earlier answers for it (asked again)."""
     notes = []
-    if verdict.outside:
+    if verdict.outside and verdict.kind != "foreign":  # a foreign verdict's reason says it already
         notes.append(f"{verdict.outside} row(s) dated outside the window")
+    if strayed:
+        notes.append(f"{strayed} row(s) dated outside the window in an earlier answer, asked again")
     if verdict.undated:
         notes.append(f"{verdict.undated} row(s) without a readable CreationDate")
     if verdict.duplicates:
@@ -197,7 +222,7 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
     return LedgerEntry(SOURCE, window.unit, window.to_json(), None, len(page.rows), len(verdict.ids),
                        retries + tries - 1, status, full_reason,
                        extra={"established": established, "calls": tries, "warnings": warnings,
-                              "outside_window": verdict.outside, "undated": verdict.undated,
+                              "outside_window": verdict.outside + strayed, "undated": verdict.undated,
                               "duplicates": verdict.duplicates})
 
 

@@ -68,7 +68,8 @@ def test_a_row_dated_outside_its_window_is_counted_and_kept() -> None:
     ctx, bundle = make_ctx(FakeUal(records, foreign=1), concurrency_one=True)
     ual.collect(ctx)
     flagged = [e for e in ledger(bundle) if e["outside_window"]]
-    assert len(flagged) == 1 and "outside the window" in flagged[0]["reason"]
+    assert len(flagged) == 1 and "outside the window in an earlier answer, asked again" in flagged[0]["reason"]
+    assert flagged[0]["status"] == "complete" and flagged[0]["calls"] >= 2  # a later answer was the window's
     assert "foreign-row" in collected_ids(bundle)  # stored as received, not dropped
     assert any(event == "ual.outside_window" for event, _ in bundle.events)
 
@@ -207,3 +208,17 @@ def test_an_earlier_entry_of_a_window_read_again_never_stands_beside_the_new_one
     said = [s for e in entries for s in e.get("supersedes", [])]
     assert said == [{"unit": unit, "status": "complete", "reason": ""}]
     assert any(event == "ual.superseded" for event, _ in bundle.events)
+
+
+def test_an_answer_with_rows_outside_its_window_is_asked_again_then_fails_the_window() -> None:
+    window = TimeWindow(T0, T0 + timedelta(hours=1))
+    rows = [(1, 10, "a", "2023-06-01T00:10:00"), (2, 10, "b", "2023-05-31T23:59:59"), (3, 10, "c", "2023-06-01T01:00:00")]
+    first = ual.judge(Page(rows), window, 0, page_size=10)
+    assert first.kind == "again" and first.outside == 2
+    assert first.outside_span == ("2023-05-31T23:59:59", "2023-06-01T01:00:00")
+    again = ual.judge(Page(rows), window, 0, page_size=10, foreign_before=1)
+    assert again.kind == "foreign" and "2 of 3 rows dated outside the window" in again.reason
+    assert "2023-05-31T23:59:59Z .. 2023-06-01T01:00:00Z" in again.reason
+    # not this window's answer: its fullness says nothing of the window either
+    full = [(i + 1, 10, f"id-{i}", "2023-06-01T00:10:00") for i in range(9)] + [(10, 10, "x", "2023-05-01T00:00:00")]
+    assert ual.judge(Page(full), window, 0, page_size=10).kind == "again"

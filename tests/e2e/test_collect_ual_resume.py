@@ -4,15 +4,18 @@ entries (docs/internals.md, "The `ual` source"; issue: honest negatives)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_collect_emulator import assert_verifies, ledger, make_config, raw_records, run_collect
 
+from evkit.cli import main
 from evkit.collector.config import load_config
 from evkit.collector.windows import TimeWindow
 from evkit.emulator import records as rec
@@ -86,3 +89,34 @@ def test_a_failed_window_read_in_parts_on_resume_keeps_no_stale_failed_entry(tmp
     assert replaced and all(s["status"] == "failed" and s["reason"] for s in replaced)
     assert any(len(e.get("supersedes", [])) and e["unit"] not in {s["unit"] for s in e["supersedes"]}
                for e in entries)  # at least one failed window was read again in parts
+
+
+def test_answers_holding_rows_from_outside_their_window_fail_it_and_the_report_says_so(tmp_path, signing_key) -> None:
+    # the emulator's `foreign` fault: every answer without a session reaches back before its window
+    # (emulator/faults.py); asked again, the answer is the same, so the window is not complete
+    key = signing_key[0]
+    out = tmp_path / "bundle"
+    with running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1, faults="foreign=1") as emu:
+        config = make_config(emu, sources=["ual"])
+        proc = run_collect(config, out, signing_key, emu)
+        case = emu.workdir / "case.toml"
+        assert main(["report", str(out), "--case", str(case), "--out", str(tmp_path / "report"),
+                     "--signer-key", f"{key}.pub"]) == 0
+    assert proc.returncode == 4, proc.stderr
+    assert_verifies(out, signing_key)
+    entries = ual_entries(out)
+    failed = [e for e in entries if e["status"] == "failed"]
+    assert failed and all(re.search(r"\d+ of \d+ rows dated outside the window \(\S+Z \.\. \S+Z\) in 2 answers",
+                                    e["reason"]) and e["outside_window"] > 0 and e["calls"] >= 2 for e in failed)
+    assert all(e["outside_window"] == 0 for e in entries if e["status"] == "complete")
+    # the answers are stored as received, the rows from outside included
+    for e in failed:
+        pages = [json.loads(m.read_bytes()) for m in (out / "data" / "raw" / "ual").rglob(f"{e['unit']}/*.meta.json")]
+        assert len([p for p in pages if p["status"] == 200]) == e["calls"]  # (a redirect is stored too)
+    # and each failed window is a visibility gap in the report, in words
+    findings = json.loads((tmp_path / "report" / "findings.json").read_text(encoding="utf-8"))
+    gaps = {row["unit"]: row for row in findings["completeness"] if row["source"] == "ual"}
+    assert {e["unit"] for e in failed} <= {u for u, row in gaps.items() if row["status"] == "failed"}
+    text = " ".join(subprocess.run(["pdftotext", "-layout", str(tmp_path / "report" / "report.pdf"), "-"],
+                                   capture_output=True, text=True, check=True).stdout.split())
+    assert "dated outside the window" in text
