@@ -102,8 +102,8 @@ def _retention_words(beyond: list[dict[str, Any]]) -> str:
     starts = [a for a, _ in spans if a is not None]
     ends = [b for _, b in spans if b is not None]
     if not starts or not ends:
-        return beyond_retention_words("the window's start", "when the log was collected", "the collection")
-    return beyond_retention_words(format_plain(min(starts)), format_plain(max(ends)), format_plain(max(ends)))
+        return beyond_retention_words("the window's start", "a time the ledger does not say")
+    return beyond_retention_words(format_plain(min(starts)), format_plain(max(ends)))
 
 
 def _retention_note(entries: list[dict[str, Any]], started: list[str], case: CaseFile) -> str | None:

@@ -64,10 +64,12 @@ def collect(ctx: SourceContext) -> None:
     older, rest = scope(ctx)
     ctx.progress.add_units(SOURCE, (len(EVENT_TYPES) if rest else 0) + (1 if older else 0))
     if older is not None and ctx.state.finished(SOURCE, SIGNINS_BEYOND_RETENTION) is None:
-        reason = beyond_retention_words(format_iso(older.start), format_iso(older.end), format_iso(older.end))
+        planned = ctx.state.section(SOURCE)["planned_at"]
+        reason = (beyond_retention_words(format_iso(older.start), format_iso(older.end))
+                  + f" (the collection was planned at {planned}, with an hour's margin); no other source holds "
+                  "the sign-in log (the audit log's UserLoggedIn records carry interactive sign-ins only)")
         ctx.finish(LedgerEntry(SOURCE, SIGNINS_BEYOND_RETENTION, older.to_json(), None, 0, 0, 0, SKIPPED,
-                               reason + "; no other source holds the sign-in log (the audit log's UserLoggedIn "
-                               "records carry interactive sign-ins only)", {"api_version": API_VERSION}))
+                               reason, {"api_version": API_VERSION, "planned_at": planned}))
     if rest is None:
         return  # nothing the log still holds: nothing asked
     window = rest

@@ -22,8 +22,7 @@ def signins_kept_from(collected_at: datetime) -> datetime:
     return collected_at - SIGNIN_RETENTION
 
 
-def beyond_retention_words(start: str, end: str, kept_from: str) -> str:
+def beyond_retention_words(start: str, end: str) -> str:
     """The gap in words, the same in the ledger and in the report (times as the caller formats them)."""
-    return (f"the Entra sign-in log keeps sign-ins for {SIGNIN_RETENTION.days} days (Entra ID P1/P2): "
-            f"when collected it held them from {kept_from} on, so the sign-ins from {start} to {end} "
-            "are not in it")
+    return (f"the Entra sign-in log keeps sign-ins for {SIGNIN_RETENTION.days} days (Entra ID P1/P2), and "
+            f"the sign-ins from {start} to {end} were older than that when collected, so they are not in it")
