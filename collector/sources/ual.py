@@ -124,7 +124,7 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
         stray = f"{outside} of {len(page.rows)} rows dated outside the window ({span[0]}Z .. {span[1]}Z)"
         if foreign_before < 1:
             return Verdict("again", f"{stray}, asked again", **counts)
-        return Verdict("foreign", f"{stray} in {foreign_before + 1} answers in a row: "
+        return Verdict("foreign", f"{stray} in {foreign_before + 1} answers: "
                                   "the answers are not this window's", **counts)
     truncation = [w for w in page.warnings if any(word in w.lower() for word in TRUNCATION_WORDS)]
     # A ResultCount above the rows received (and not merely the ResultSize echoed back, as today's
