@@ -64,6 +64,15 @@ class RunState:
                     return
             self._save()
 
+    def forget(self, keys: list[str]) -> list[LedgerEntry]:
+        """Remove the entries of units read again (a resumed window now read in other units, so
+        its earlier entry would contradict theirs); returns what was removed, for the events log."""
+        with self._lock:
+            gone = [LedgerEntry.from_json(self._data["ledger"].pop(k)) for k in keys if k in self._data["ledger"]]
+            if gone:
+                self._save()
+            return gone
+
     def flush(self) -> None:
         """Persist lazily finished units now."""
         with self._lock:

@@ -7,7 +7,9 @@ user agent. As documented: newest first, at most 1,000 a page, `$filter` on crea
 (ge, gt, le, lt) and, on beta only, `signInEventTypes/any(t: t eq '...')` (without it only
 interactive sign-ins come back); `sessionId` and `signInEventTypes` exist on beta only. Needs
 AuditLog.Read.All (403 Authorization_RequestDenied) and an Entra ID P1 tenant (403
-Authentication_RequestFromNonPremiumTenantOrB2CTenant otherwise).
+Authentication_RequestFromNonPremiumTenantOrB2CTenant otherwise). Sign-ins older than 30 days
+before the virtual now are gone whatever the filter (Microsoft Entra data retention: 30 days with
+P1/P2, the licence the API needs; docs/microsoft-365.md §10.4).
 
 `servicePrincipals`, `servicePrincipals/{id}/appRoleAssignedTo` (Application.Read.All or
 Directory.Read.All) and `oauth2PermissionGrants` (DelegatedPermissionGrant.Read.All or
@@ -30,6 +32,7 @@ from evkit.emulator.tokens import permissions
 from evkit.emulator.wire import Request, Response, graph_error, iso_z, json_response, odata_top, parse_utc
 
 SIGNIN_MAX_TOP = 1000
+SIGNIN_RETENTION = dt.timedelta(days=30)
 DIRECTORY_DEFAULT_TOP, DIRECTORY_MAX_TOP = 100, 999
 EVENT_TYPES = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
 BETA_ONLY = ("sessionId", "signInEventTypes")
@@ -217,7 +220,7 @@ def _signins(state: State, req: Request, version: str) -> Response:
         return parsed
     start, end, types = parsed
     sc = state.scenario
-    lo = max(start or sc.start, sc.start)
+    lo = max(start or sc.start, sc.start, state.now - SIGNIN_RETENTION)
     hi = min(end or state.now, state.now)
     users = {str(u.get("userPrincipalName", "")).lower(): u for u in sc.users}
     rows: list[dict[str, Any]] = []

@@ -14,6 +14,11 @@ Spec: comma-separated items, each `NAME=VALUE`:
   truncate=P             send a cut JSON body whose Content-Length matches the cut
   restart=P              a Search-UnifiedAuditLog session page comes back with ResultIndex -1
                          and ResultCount 0 (internal timeout); the session starts over
+  foreign=P              a Search-UnifiedAuditLog call without a session answers for a longer
+                         span than asked (the window's own span and as much again before it,
+                         newest first, up to ResultSize): rows dated outside the window, as a
+                         page of another search would hold; the window's own rows are never
+                         left out in favour of older ones
   token-expiry=SECONDS   access tokens stop being accepted SECONDS after issue (401) although
                          their expires_in promised longer
   retry-after=SECONDS    the Retry-After value sent with 429 (default 1)
@@ -37,7 +42,7 @@ from dataclasses import dataclass, field
 from evkit.emulator.errors import FaultSpecError
 
 PROBABILITY_FAULTS = ("429", "429-no-retry-after", "af429-403", "503", "504", "reset", "slow",
-                      "truncate", "restart")
+                      "truncate", "restart", "foreign")
 # Order in which response faults are tried for one request (first hit wins).
 RESPONSE_ORDER = ("reset", "truncate", "429", "429-no-retry-after", "af429-403", "503", "504")
 

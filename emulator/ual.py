@@ -315,11 +315,20 @@ def search(state: State, req: Request, bound: dict[str, Any]) -> Answer | Respon
         return Answer([])
     session_id = bound.get("SessionId")
     if command is None or not session_id:
+        start = _foreign_start(state, req, start, end)
         query = _query(state, bound, record_type, start, end)
         if query is not None:
             return _one_shot_lines(state, start, end, query, size, current)
         return _one_shot(state, start, end, keep, size, current)
     return _session_page(state, req, bound, str(session_id), str(command), start, end, keep, size, record_type)
+
+
+def _foreign_start(state: State, req: Request, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+    """foreign fault: the answer's span reaches as far again before the asked one, so an answer
+    under ResultSize holds rows from before the window (newest first, the window's own come first)."""
+    assert state.dice is not None
+    key, attempt = req.claims.get("_fault_key", ""), req.claims.get("_fault_attempt", 0)
+    return start - (end - start) if state.dice.roll("foreign", key, attempt) else start
 
 
 def _empty_first_answer(state: State, bound: dict[str, Any]) -> bool:

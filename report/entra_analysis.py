@@ -10,9 +10,9 @@ permissions consented in or shortly before the window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
+from evkit.evidence.retention import SIGNIN_RETENTION, SIGNINS_BEYOND_RETENTION, beyond_retention_words
 from evkit.report.casefile import CaseFile
 from evkit.report.engine import entra_queries as q
 from evkit.report.engine.loader import Engine
@@ -20,8 +20,6 @@ from evkit.report.rules import apps as app_rules
 from evkit.report.rules import signins as rules
 from evkit.report.rules.suggest import Suggestion
 from evkit.times import format_plain, utc_or_none
-
-RETENTION = timedelta(days=30)  # Entra keeps sign-ins 30 days with P1/P2 (docs/microsoft-365.md §10.4)
 
 SIGNIN_LOG, AUDIT_LOG = "Entra sign-in log", "audit log (UserLoggedIn and UserLoginFailed records)"
 
@@ -38,8 +36,20 @@ def _failed(entries: list[dict[str, Any]]) -> list[str]:
     return sorted({f"{e['unit']}: {e['reason'] or e['status']}" for e in entries if e["status"] != "complete"})
 
 
+def _beyond(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e["unit"] == SIGNINS_BEYOND_RETENTION]
+
+
 def signin_source(entries: list[dict[str, Any]]) -> tuple[str, str | None]:
-    """(which source to read, the gap to state or None)."""
+    """(which source to read, the gap to state or None). The part of the window the log no longer
+    held when collected (the collector's `beyond-retention` entry) is stated by _retention_note."""
+    beyond = _beyond(entries)
+    entries = [e for e in entries if e not in beyond]
+    if not entries and beyond:
+        return AUDIT_LOG, (_retention_words(beyond)[0].upper() + _retention_words(beyond)[1:]
+                           + ", so the sign-ins shown come from the audit log's UserLoggedIn and UserLoginFailed "
+                           "records: interactive sign-ins only, without non-interactive or application sign-ins, "
+                           "application names, client apps or failure reasons.")
     if not entries:
         return AUDIT_LOG, ("The Entra sign-in log was not collected (source `signins`), so the sign-ins shown "
                            "come from the audit log's UserLoggedIn and UserLoginFailed records: interactive "
@@ -58,7 +68,8 @@ def signin_source(entries: list[dict[str, Any]]) -> tuple[str, str | None]:
 
 def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     ws, we = case.window_start.replace(tzinfo=None), case.window_end.replace(tzinfo=None)
-    source, gap = signin_source(q.ledger(engine, "signins"))
+    signin_entries = q.ledger(engine, "signins")
+    source, gap = signin_source(signin_entries)
     relation = q.SIGNIN_LOG if source == SIGNIN_LOG else q.AUDIT_LOG
     attacker = q.attacker_logons(engine, relation, ws, we)
     accounts = rules.compromised_accounts(case.indicators.accounts, attacker)
@@ -66,7 +77,8 @@ def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     found = rules.new_values(history, accounts, case.window_start, q.known_values(engine),
                              "Entra sign-in log" if source == SIGNIN_LOG else "audit log")
     sessions = rules.sessions(attacker, q.mail_access_by_session(engine), q.mail_access_by_address(engine))
-    retention = _retention_note(q.signins_collected_from(engine), case) if source == SIGNIN_LOG else None
+    retention = _retention_note(signin_entries, q.signins_collected_from(engine), case) \
+        if source == SIGNIN_LOG else None
     out = EntraAnalysis({"sign_ins": {"source": source, "gap": gap, "retention_note": retention,
                                       "compromised_accounts": accounts, "sessions": sessions}}, found)
     out.limitations += [text for text in (gap, retention) if text]
@@ -84,16 +96,32 @@ def analyse(engine: Engine, case: CaseFile) -> EntraAnalysis:
     return out
 
 
-def _retention_note(started: list[str], case: CaseFile) -> str | None:
-    """A sentence when the incident window starts before what the sign-in log still held when the
-    earliest collection of it began."""
+def _retention_words(beyond: list[dict[str, Any]]) -> str:
+    """The collector's `beyond-retention` entries in the words the ledger uses (evkit/evidence/retention.py)."""
+    spans = sorted((utc_or_none(e["window_start"]), utc_or_none(e["window_end"])) for e in beyond)
+    starts = [a for a, _ in spans if a is not None]
+    ends = [b for _, b in spans if b is not None]
+    if not starts or not ends:
+        return beyond_retention_words("the window's start", "a time the ledger does not say")
+    return beyond_retention_words(format_plain(min(starts)), format_plain(max(ends)))
+
+
+def _retention_note(entries: list[dict[str, Any]], started: list[str], case: CaseFile) -> str | None:
+    """A sentence when part of the incident window is older than what the sign-in log still held
+    when collected: from the collector's `beyond-retention` entry, else (a bundle from a collector
+    without it) from when the earliest collection of the log began."""
+    beyond = _beyond(entries)
+    if beyond:
+        words = _retention_words(beyond)
+        return (words[0].upper() + words[1:] + " (the audit log's UserLoggedIn records, kept longer, still show "
+                "interactive sign-ins).")
     times = [t for t in (utc_or_none(s) for s in started) if t is not None]
-    if not times or case.window_start >= min(times) - RETENTION:
+    if not times or case.window_start >= min(times) - SIGNIN_RETENTION:
         return None
-    kept = min(times) - RETENTION
-    return (f"The Entra sign-in log keeps sign-ins for 30 days: it was collected from {format_plain(min(times))}, "
-            f"so sign-ins before {format_plain(kept)} may be missing from it (the audit log's UserLoggedIn "
-            "records, kept longer, still show interactive sign-ins).")
+    kept = min(times) - SIGNIN_RETENTION
+    return (f"The Entra sign-in log keeps sign-ins for {SIGNIN_RETENTION.days} days: it was collected from "
+            f"{format_plain(min(times))}, so sign-ins before {format_plain(kept)} may be missing from it (the "
+            "audit log's UserLoggedIn records, kept longer, still show interactive sign-ins).")
 
 
 def _apps(engine: Engine, case: CaseFile) -> dict[str, Any]:

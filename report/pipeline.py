@@ -22,7 +22,7 @@ from evkit.report.analysis import Analysis, analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.coverage.config_evidence import TenantConfig
-from evkit.report.engine import queries
+from evkit.report.engine import queries, source_days
 from evkit.report.engine.cache import TableCache
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.engine.mailbox_state import load_mailbox_state
@@ -31,6 +31,7 @@ from evkit.report.intake import Intake, Trust, VerifiedBundle, verify_bundles
 from evkit.report.outputs import write
 from evkit.report.outputs.findings import BundleInfo, SourceBlocks, build_findings
 from evkit.report.outputs.folder import check_output_folder
+from evkit.report.rules.crosscheck import silent_days
 from evkit.report.rules.signins import merge
 from evkit.report.rules.suggest import Suggestion
 from evkit.report.rules.visibility import mark_covered
@@ -66,6 +67,7 @@ def bundle_info(inv: Inventory, seen: VerifiedBundle) -> BundleInfo:
 
 def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg: TenantConfig | None,
            problems: list[str], cache: TableCache | None = None, *, allow_mixed_tenants: bool = False,
+           limitations: list[str] | None = None,
            ) -> tuple[list[dict[str, Any]], Analysis, list[Suggestion], list[dict[str, Any]],
                       entra_analysis.EntraAnalysis, dict[str, Any]]:
     """Load the evidence and ask the engine everything the findings need: (tampering records,
@@ -85,6 +87,8 @@ def _query(engine: Engine, inventories: Sequence[Inventory], case: CaseFile, cfg
     mailbox_state = state_block(engine, analysis, load_mailbox_state(engine, inventories))
     problems += queries.load_problems(engine)  # the mailbox-state pages' problems included
     completeness = mark_covered(queries.completeness_rows(engine))
+    if limitations is not None:  # days `mgmt` is silent where `ual` is not: a possible gap, not agreement
+        limitations += silent_days(source_days.records_per_day(engine), source_days.mgmt_complete_windows(engine))
     return tampering, analysis, suggested, completeness, entra, mailbox_state
 
 
@@ -131,7 +135,8 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
         engine = Engine(on_disk=needs_disk(audit))
         try:
             tampering, analysis, suggested, completeness, entra, mailbox_state = _query(
-                engine, audit, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants)
+                engine, audit, case, cfg, problems, cache, allow_mixed_tenants=allow_mixed_tenants,
+                limitations=limitations)
         finally:
             closed = background.submit(engine.close)
         if cfg is None or not getattr(cfg, "mailboxes", ()):

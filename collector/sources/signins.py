@@ -6,6 +6,12 @@ non-interactive users, service principals): v1.0 returns interactive sign-ins on
 Each type is a unit filtered on `createdDateTime` (ge start, lt end), paged through
 `@odata.nextLink` and resumable. The API gives no total, so `expected` stays empty.
 
+Entra keeps sign-ins 30 days (evkit/evidence/retention.py): the part of the window older than
+that when the collection was planned (`planned_at` in the resume state, kept across resumes) is
+not asked for; it is one `skipped` entry (unit `beyond-retention`) saying the log no longer holds
+it, a real gap, as no other source holds the sign-in log (the audit log's UserLoggedIn records
+carry interactive sign-ins only). Each event type is asked for the rest of the window.
+
 It needs AuditLog.Read.All (with Directory.Read.All) and a tenant with Entra ID P1: a refusal
 fails every unit with the fix named, the other sources go on, and the report falls back to the
 audit log's UserLoggedIn records, stating the gap.
@@ -13,20 +19,25 @@ audit log's UserLoggedIn records, stating the gap.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from evkit.collector.errors import AuthError, CollectorError
-from evkit.collector.ledger import COMPLETE, FAILED, LedgerEntry
+from evkit.collector.ledger import COMPLETE, FAILED, SKIPPED, LedgerEntry
 from evkit.collector.permissions import missing
 from evkit.collector.sources.base import SourceContext
 from evkit.collector.sources.odata import paged_unit
 from evkit.collector.windows import TimeWindow
 from evkit.evidence.kinds import SIGNINS_PAGE
-from evkit.times import format_iso
+from evkit.evidence.retention import SIGNINS_BEYOND_RETENTION, beyond_retention_words, signins_kept_from
+from evkit.times import format_iso, parse_iso_utc
 
 SOURCE = "signins"
 EVENT_TYPES = ("interactiveUser", "nonInteractiveUser", "servicePrincipal")
 API_VERSION = "beta"
+# the log is read newest first, so its oldest sign-ins come last: those this close to the
+# retention edge could expire while the pages are read, and are counted as beyond it
+EDGE_MARGIN = timedelta(hours=1)
 
 
 def signins_url(ctx: SourceContext, window: TimeWindow, event_type: str) -> str:
@@ -35,9 +46,33 @@ def signins_url(ctx: SourceContext, window: TimeWindow, event_type: str) -> str:
     return f"{ctx.config.endpoints.graph}/{API_VERSION}/auditLogs/signIns?$filter={quote(flt, safe='')}"
 
 
+def scope(ctx: SourceContext) -> tuple[TimeWindow | None, TimeWindow | None]:
+    """(the part of the window beyond the log's retention, the part to ask for), either None when
+    empty; fixed at the first run (`planned_at`), so a resumed run asks for the same units."""
+    planned = ctx.state.section(SOURCE).get("planned_at")
+    now: datetime = parse_iso_utc(planned) if isinstance(planned, str) else ctx.now().replace(microsecond=0)
+    if planned is None:
+        ctx.state.update(lambda s: s[SOURCE].__setitem__("planned_at", format_iso(now)))
+    start, end = ctx.config.window_start, ctx.config.window_end
+    kept = signins_kept_from(now) + EDGE_MARGIN
+    older = TimeWindow(start, min(kept, end)) if kept > start else None
+    rest = TimeWindow(max(start, kept), end) if kept < end else None
+    return older, rest
+
+
 def collect(ctx: SourceContext) -> None:
-    window = TimeWindow(ctx.config.window_start, ctx.config.window_end)
-    ctx.progress.add_units(SOURCE, len(EVENT_TYPES))
+    older, rest = scope(ctx)
+    ctx.progress.add_units(SOURCE, (len(EVENT_TYPES) if rest else 0) + (1 if older else 0))
+    if older is not None and ctx.state.finished(SOURCE, SIGNINS_BEYOND_RETENTION) is None:
+        planned = ctx.state.section(SOURCE)["planned_at"]
+        reason = (beyond_retention_words(format_iso(older.start), format_iso(older.end))
+                  + f" (the collection was planned at {planned}, with an hour's margin); no other source holds "
+                  "the sign-in log (the audit log's UserLoggedIn records carry interactive sign-ins only)")
+        ctx.finish(LedgerEntry(SOURCE, SIGNINS_BEYOND_RETENTION, older.to_json(), None, 0, 0, 0, SKIPPED,
+                               reason, {"api_version": API_VERSION, "planned_at": planned}))
+    if rest is None:
+        return  # nothing the log still holds: nothing asked
+    window = rest
     refused = ""
     for event_type in EVENT_TYPES:
         done = ctx.state.finished(SOURCE, event_type)

@@ -13,9 +13,12 @@ is in docs/emulator-fidelity.md UAL-1..UAL-7):
   and the ledger entry says so (`established`). An empty answer is asked again once before it
   is believed (the service sometimes answers a first call empty). An answer carrying any other
   warning is asked again, up to MAX_WARNED_TRIES; then the window is `failed` with the warning.
-* Each row's CreationDate is checked against the window; a row outside it is counted
-  (`outside_window`) and named in the entry's reason, never silently kept or dropped. Repeated
-  ids are counted (`duplicates`); completeness never rests on a count of ids.
+* Each row's CreationDate is checked against the window. An answer holding rows dated outside
+  it is not this window's answer (as a page from another session would be): it is asked again
+  once; when the next answer holds such rows too the window is `failed` (it stays pending for
+  `--resume`), and its entry says how many rows fell outside and when. Either way the rows are
+  counted (`outside_window`), named in the entry's reason and stored as received, never dropped.
+  Repeated ids are counted (`duplicates`); completeness never rests on a count of ids.
 
 Records become searchable some time after their events (Microsoft: typically 60-90 minutes,
 up to 24 hours; docs/microsoft-365.md §3.5): a window ending less than `tuning.ual_settle_hours`
@@ -28,7 +31,8 @@ call in flight, each from its newest end backwards; a lane's first window is as 
 row, and later windows are sized from a time-of-day profile of the rows read so far, scaled to
 the lane, or from the lane's own density. The lanes (what is not yet cut) and the windows cut
 but not finished (`pending`) are in the resume state, so a killed run resumes without
-refetching a finished window.
+refetching a finished window. The entry an earlier run left for a window read again is removed
+when this run's reading of that period finishes (see _supersede).
 """
 
 from __future__ import annotations
@@ -75,9 +79,10 @@ class WindowResult:
 class Verdict:
     """What one answer proves about its window (pure: see judge)."""
 
-    kind: str                       # complete | full | again
+    kind: str                       # complete | full | again | foreign
     reason: str = ""
     outside: int = 0
+    outside_span: tuple[str, str] | None = None  # earliest and latest CreationDate outside the window
     undated: int = 0
     duplicates: int = 0
     ids: set[str] = field(default_factory=set)
@@ -90,12 +95,15 @@ def search_parameters(ctx: SourceContext, window: TimeWindow) -> dict[str, Any]:
             "Operations": list(ctx.config.operations)}
 
 
-def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | None = None) -> Verdict:
+def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | None = None,
+          foreign_before: int = 0) -> Verdict:
     """Classify one answer for `window`. `empty_before`: empty answers already seen for it;
-    `page_size`: the ResultSize the call asked for (PAGE_SIZE)."""
+    `page_size`: the ResultSize the call asked for (PAGE_SIZE); `foreign_before`: answers for it
+    already seen holding rows dated outside it."""
     page_size = page_size or PAGE_SIZE
     first, last = format_iso(window.start)[:19], format_iso(window.end)[:19]
     outside = undated = 0
+    strays: list[str] = []
     ids: set[str] = set()
     duplicates = 0
     for _, _, rid, created in page.rows:
@@ -103,13 +111,21 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
             undated += 1
         elif not first <= created < last:
             outside += 1
+            strays.append(created)
         if rid is not None:
             if rid in ids:
                 duplicates += 1
             ids.add(rid)
-    counts = dict(outside=outside, undated=undated, duplicates=duplicates, ids=ids)
+    span = (min(strays), max(strays)) if strays else None
+    counts: dict[str, Any] = dict(outside=outside, outside_span=span, undated=undated, duplicates=duplicates, ids=ids)
     if any(index == -1 for index, _, _, _ in page.rows):
         return Verdict("again", "ResultIndex -1 (the service timed out)", **counts)
+    if span is not None:  # not this window's answer: neither its rows nor its fullness say anything of it
+        stray = f"{outside} of {len(page.rows)} rows dated outside the window ({span[0]}Z .. {span[1]}Z)"
+        if foreign_before < 1:
+            return Verdict("again", f"{stray}, asked again", **counts)
+        return Verdict("foreign", f"{stray} in {foreign_before + 1} answers: "
+                                  "the answers are not this window's", **counts)
     truncation = [w for w in page.warnings if any(word in w.lower() for word in TRUNCATION_WORDS)]
     # A ResultCount above the rows received (and not merely the ResultSize echoed back, as today's
     # service does) says more exist; it is never taken as proof that nothing more exists.
@@ -133,7 +149,8 @@ def judge(page: Page, window: TimeWindow, empty_before: int, page_size: int | No
 
 def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
     """Read one window: complete it, split it, cap it or fail it."""
-    unit, retries, empty, tries = window.unit, 0, 0, 0
+    unit, retries, empty, foreign, tries = window.unit, 0, 0, 0, 0
+    strayed = 0  # rows dated outside the window in answers asked again
     min_split = ctx.config.tuning.ual_min_split_seconds
     seen_warnings: list[str] = []
     while True:
@@ -147,17 +164,23 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
         retries += resp.retries
         page: Page = resp.data
         seen_warnings.extend(w for w in page.warnings if w not in seen_warnings)
-        verdict = judge(page, window, empty)
+        verdict = judge(page, window, empty, foreign_before=foreign)
         if page.warnings:
             ctx.log_event("ual.warnings", window=window.to_json(), warnings=page.warnings, rows=len(page.rows))
         if verdict.outside or verdict.undated:
             ctx.log_event("ual.outside_window", window=window.to_json(), outside=verdict.outside,
-                          undated=verdict.undated)
+                          undated=verdict.undated, span=verdict.outside_span)
+        if verdict.kind == "foreign":
+            return WindowResult(window, entry=_entry(window, page, verdict, retries, tries, seen_warnings,
+                                                     FAILED, verdict.reason, strayed))
         if verdict.kind == "again":
             empty += not page.rows
+            foreign += verdict.outside_span is not None
+            strayed += verdict.outside
             if tries >= MAX_WARNED_TRIES:
                 return WindowResult(window, entry=_entry(window, page, verdict, retries, tries, seen_warnings,
-                                                         FAILED, f"{verdict.reason}; gave up after {tries} tries"))
+                                                         FAILED, f"{verdict.reason}; gave up after {tries} tries",
+                                                         strayed))
             ctx.log_event("ual.again", window=window.to_json(), reason=verdict.reason, attempt=tries)
             if tries > 1:  # the first repeat goes at once: a repeated call usually succeeds
                 ctx.sleep(min(2.0 ** (tries - 1), 30.0))
@@ -171,22 +194,25 @@ def read_window(ctx: SourceContext, window: TimeWindow) -> WindowResult:
             return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, CAPPED,
                 f"full at the smallest split ({int(window.seconds)} s): {verdict.reason}; "
-                f"{len(page.rows)} read, more exist"))
+                f"{len(page.rows)} read, more exist", strayed))
         ctx.progress.records(SOURCE, len(page.rows))
         settled = _settled(ctx)
         if window.end > settled:
             return WindowResult(window, created=created, entry=_entry(
                 window, page, verdict, retries, tries, seen_warnings, PENDING,
-                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours)))
+                unsettled_reason(settled, ctx.config.tuning.ual_settle_hours), strayed))
         return WindowResult(window, created=created, entry=_entry(
-            window, page, verdict, retries, tries, seen_warnings, COMPLETE, ""))
+            window, page, verdict, retries, tries, seen_warnings, COMPLETE, "", strayed))
 
 
 def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries: int, warnings: list[str],
-           status: str, reason: str) -> LedgerEntry:
+           status: str, reason: str, strayed: int = 0) -> LedgerEntry:
+    """`strayed`: rows dated outside the window in earlier answers for it (asked again)."""
     notes = []
-    if verdict.outside:
+    if verdict.outside and verdict.kind != "foreign":  # a foreign verdict's reason says it already
         notes.append(f"{verdict.outside} row(s) dated outside the window")
+    if strayed:
+        notes.append(f"{strayed} row(s) dated outside the window in an earlier answer, asked again")
     if verdict.undated:
         notes.append(f"{verdict.undated} row(s) without a readable CreationDate")
     if verdict.duplicates:
@@ -196,7 +222,7 @@ def _entry(window: TimeWindow, page: Page, verdict: Verdict, retries: int, tries
     return LedgerEntry(SOURCE, window.unit, window.to_json(), None, len(page.rows), len(verdict.ids),
                        retries + tries - 1, status, full_reason,
                        extra={"established": established, "calls": tries, "warnings": warnings,
-                              "outside_window": verdict.outside, "undated": verdict.undated,
+                              "outside_window": verdict.outside + strayed, "undated": verdict.undated,
                               "duplicates": verdict.duplicates})
 
 
@@ -231,6 +257,7 @@ def collect(ctx: SourceContext) -> None:
     """Read every window, `tuning.concurrency` calls in flight: each lane of the planner has
     at most one window out; a window is recorded as pending before it is read and leaves
     pending with its ledger entry (or goes back to its lane when its answer was full)."""
+    earlier = _earlier_entries(ctx)
     planner = _planner(ctx)
     concurrency = ctx.config.tuning.concurrency
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ual") as pool:
@@ -248,7 +275,7 @@ def collect(ctx: SourceContext) -> None:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    _settle(ctx, planner, running.pop(future), future)
+                    _settle(ctx, planner, running.pop(future), future, earlier)
         except BaseException:
             for future in running:
                 future.cancel()
@@ -270,17 +297,73 @@ def _change(planner: Planner, *, add: TimeWindow | None = None,
     return change
 
 
-def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Future[WindowResult]) -> None:
+@dataclass
+class Earlier:
+    """The ledger entries an earlier run left for windows it did not finish (pending: failed, or
+    cut short), and what was said of them but is not yet in an entry of this run (`unsaid`: the
+    window that replaced them answered full, so its parts carry it)."""
+
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    unsaid: list[tuple[TimeWindow, list[dict[str, Any]]]] = field(default_factory=list)
+
+
+def _earlier_entries(ctx: SourceContext) -> Earlier:
+    """This run reads the pending windows again, perhaps in other units (a full answer splits
+    them), so each of their entries is replaced by what this run finds (see _supersede)."""
+    found = Earlier()
+    for data in ctx.state.section(SOURCE).get("pending", []):
+        entry = ctx.state.finished(SOURCE, TimeWindow.from_json(data).unit)
+        if entry is not None:
+            found.entries[entry.unit] = entry
+    return found
+
+
+def _overlaps(a: TimeWindow, b: TimeWindow) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _supersede(ctx: SourceContext, earlier: Earlier, window: TimeWindow) -> list[dict[str, Any]]:
+    """Remove the earlier entries of the period `window` now read: otherwise a window that failed
+    once and was then read completely (in parts, after a full answer) would keep its old `failed`
+    entry beside its parts' entries, and an old entry could hide how the new reading went. What
+    they said goes to the events log and into the entry of the first window of this run that
+    finishes over them (returned here)."""
+    if not earlier.entries and not earlier.unsaid:
+        return []
+    stale = [e for e in earlier.entries.values()
+             if e.window is not None and _overlaps(TimeWindow.from_json(e.window), window)]
+    notes: list[dict[str, Any]] = []
+    if stale:
+        gone = ctx.state.forget([e.key for e in stale])
+        for e in stale:
+            earlier.entries.pop(e.unit, None)
+        notes = [{"unit": e.unit, "status": e.status, "reason": e.reason} for e in gone]
+        ctx.log_event("ual.superseded", window=window.to_json(), entries=notes)
+    for item in [u for u in earlier.unsaid if _overlaps(u[0], window)]:
+        earlier.unsaid.remove(item)
+        notes += item[1]
+    return notes
+
+
+def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Future[WindowResult],
+            earlier: Earlier | None = None) -> None:
     try:
         result = future.result()
     except AuthError:
-        raise
+        raise  # the source stops: the earlier entries stay, the window stays pending
     except CollectorError as exc:
+        superseded = _supersede(ctx, earlier or Earlier(), window)
         planner.failed(window)  # stays pending: a --resume tries it again
-        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc)),
+        ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc),
+                               extra={"supersedes": superseded} if superseded else {}),
                    update=_change(planner))
         return
+    superseded = _supersede(ctx, earlier or Earlier(), window)
+    if superseded and result.entry is not None:
+        result.entry.extra["supersedes"] = superseded
     if result.full:
+        if superseded and earlier is not None:
+            earlier.unsaid.append((window, superseded))  # said by the first part that finishes
         planner.full(window, result.created)
         ctx.state.update(_change(planner, drop=window))
         ctx.progress.unit_done(SOURCE)

@@ -4,10 +4,16 @@ Clean runs with each auth method must end with exactly the ground truth's logged
 faults must not change the record set; a cap window must be `capped` with exit 4. KILLER and
 kill_then_resume (SIGKILL from a test-only sitecustomize, not in the product) serve
 test_collect_scenarios.py and test_collect_ual_dense.py, which resume killed runs to the ground truth.
+
+The collector's clock is set by run_collect (CLOCK, test-only, not in the product) to a week and a
+day after the emulator's now, the scenario's end, as in a case collected the week after: past the
+Management API's 7 days (`mgmt` skips, `ual` covers them) and within the Entra sign-in log's 30
+days. On its own clock (years after the scenarios) no sign-in would still be in the log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -53,6 +59,36 @@ KILLER = textwrap.dedent('''
 ''')
 
 
+# Test-only: the collector's clock starts at EVKIT_TEST_NOW (and runs on from there).
+CLOCK = '''
+import os
+if os.environ.get("EVKIT_TEST_NOW"):
+    import datetime as _dt, time as _time
+    import evkit.collector.run as _run
+    _base = _dt.datetime.fromisoformat(os.environ["EVKIT_TEST_NOW"])
+    _t0 = _time.monotonic()
+    _collect = _run.collect
+    def _virtual(*args, **kwargs):
+        kwargs.setdefault("now", lambda: _base + _dt.timedelta(seconds=_time.monotonic() - _t0))
+        return _collect(*args, **kwargs)
+    _run.collect = _virtual
+'''
+A_WEEK_LATER = dt.timedelta(days=8)
+
+
+def clock_env(tmp: Path, now: dt.datetime) -> dict[str, str]:
+    hook = tmp / "clock"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(CLOCK, encoding="utf-8")
+    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {"PYTHONPATH": pythonpath, "EVKIT_TEST_NOW": now.isoformat()}
+
+
+def collected_at(emu: Any) -> dt.datetime:
+    """When run_collect's collector thinks it runs: a week and a day after the emulator's now."""
+    return emu.state.now + A_WEEK_LATER
+
+
 def make_config(emu: Any, *, method: str = "certificate", sources: list[str] | None = None,
                 name: str = "collect.toml") -> Path:
     text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
@@ -70,6 +106,8 @@ def run_collect(config: Path, out: Path, signing_key: tuple, emu: Any, *, resume
     conn = emu.connection
     env = dict(os.environ, EVKIT_PASSPHRASE=passphrase, EVKIT_CLIENT_SECRET=conn["client_secret"],
                EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
+    if "PYTHONPATH" not in (env_extra or {}):  # a caller with its own hook sets its own clock
+        env.update(clock_env(emu.workdir, collected_at(emu)))
     env.update(env_extra or {})
     args = [sys.executable, "-m", "evkit", "collect", "--config", str(config), "--out", str(out),
             "--key", str(key), "--quiet"] + (["--resume"] if resume else [])

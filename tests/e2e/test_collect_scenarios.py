@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_collect_emulator import ALL_FAULTS, assert_verifies, kill_then_resume, make_config, raw_records, run_collect
+from test_collect_emulator import (ALL_FAULTS, CLOCK, assert_verifies, clock_env, kill_then_resume, make_config,
+                                  raw_records, run_collect)
 
 from evkit.collector.config import load_config
 from evkit.emulator import records as rec
@@ -39,30 +39,6 @@ COLLECTED_TYPES = ("Audit.Exchange", "Audit.AzureActiveDirectory", "Audit.Genera
 # every fault kind of test_collect_emulator.py but `slow`, with Retry-After 0: the same paths, less waiting
 KILL_FAULTS = ALL_FAULTS.replace("slow=0.02:0.3,", "").replace("retry-after=1", "retry-after=0")
 KILL_POINTS = (3, 7, 12, 18, 25, 33, 42, 52, 63, 75)
-
-# Test-only: the collector's clock starts at EVKIT_TEST_NOW (and runs on from there).
-CLOCK = '''
-import os
-if os.environ.get("EVKIT_TEST_NOW"):
-    import datetime as _dt, time as _time
-    import evkit.collector.run as _run
-    _base = _dt.datetime.fromisoformat(os.environ["EVKIT_TEST_NOW"])
-    _t0 = _time.monotonic()
-    _collect = _run.collect
-    def _virtual(*args, **kwargs):
-        kwargs.setdefault("now", lambda: _base + _dt.timedelta(seconds=_time.monotonic() - _t0))
-        return _collect(*args, **kwargs)
-    _run.collect = _virtual
-'''
-
-
-def clock_env(tmp: Path, now: dt.datetime) -> dict[str, str]:
-    hook = tmp / "clock"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(CLOCK, encoding="utf-8")
-    pythonpath = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {"PYTHONPATH": pythonpath, "EVKIT_TEST_NOW": now.isoformat()}
-
 
 def settled_now(name: str) -> dt.datetime:
     from evkit.emulator.scenarios.catalog import SCENARIOS as CATALOG

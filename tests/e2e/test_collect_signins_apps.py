@@ -1,12 +1,20 @@
 """`signins` and `apps` collected over real HTTPS from the emulator: every sign-in of the window (all
 event types, paged, 429s retried) sealed byte for byte and verifying; a missing permission or a
 tenant without Entra ID P1 fails `signins` alone with the fix in the ledger, `apps` goes on, exit 4;
-a run killed mid-paging resumes to the same records."""
+a run killed mid-paging resumes to the same records; the part of the window older than the log's
+30 days is not asked for and is a `skipped` entry, a gap the report states.
+
+The emulator keeps sign-ins 30 days back from its virtual now (the scenario's end unless set), and
+the collector's clock is set to the same moment (scenario_clock; as the test-only clock hook of
+test_collect_scenarios.py, in process), so both agree on what the log still holds."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +28,8 @@ pytestmark = pytest.mark.slow
 
 def _config(emu, tmp_path: Path, sources: list[str]) -> Path:
     text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
-    text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences", "signins", "apps"]',
-                        f"sources = {json.dumps(sources)}")
+    text, n = re.subn(r"(?m)^sources = .*$", f"sources = {json.dumps(sources)}", text)
+    assert n == 1  # (a literal replace here once missed a changed default and collected every source)
     for name in ("ca.pem", "app-cert.pem", "app-key.pem"):
         text = text.replace(f'"{name}"', json.dumps(str(emu.workdir / name)))
     path = tmp_path / "collect.toml"
@@ -29,7 +37,20 @@ def _config(emu, tmp_path: Path, sources: list[str]) -> Path:
     return path
 
 
+def scenario_clock(monkeypatch, now: dt.datetime) -> None:
+    """Test-only: the collector's clock starts at `now` (and runs on from there)."""
+    from evkit.collector import run
+
+    real, t0 = run.collect, time.monotonic()
+
+    def virtual(*args, **kwargs):
+        kwargs.setdefault("now", lambda: now + dt.timedelta(seconds=time.monotonic() - t0))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(run, "collect", virtual)
+
+
 def _collect(emu, tmp_path: Path, monkeypatch, signing_key, sources: list[str], name: str = "bundle") -> tuple[int, Path]:
+    scenario_clock(monkeypatch, emu.state.now)
     key, passphrase, _ = signing_key
     monkeypatch.setenv("EVKIT_PASSPHRASE", passphrase)
     monkeypatch.setenv("EVKIT_CERT_PASSPHRASE", emu.connection["certificate"]["key_passphrase"])
@@ -119,3 +140,43 @@ def test_killed_mid_paging_resumes_to_every_sign_in_once(tmp_path, monkeypatch, 
     assert set(got) == want
     ledger = _ledger(bundle, "signins")
     assert sum(e["unique_ids"] for e in ledger) == len(want) and all(e["status"] == "complete" for e in ledger)
+
+
+def test_the_part_beyond_the_logs_30_days_is_not_asked_for_and_is_a_stated_gap(tmp_path, monkeypatch, signing_key,
+                                                                              capsys):
+    from evkit.cli import main
+    from evkit.emulator import entra
+
+    with running_emulator(tmp_path / "emu", "bec-basic") as probe:
+        sc = probe.state.scenario
+        case = (probe.workdir / "case.toml").read_text(encoding="utf-8")
+    start = sc.start
+    now = start + dt.timedelta(days=35)  # the log holds sign-ins from 5 days after the window's start
+    with running_emulator(tmp_path / "emu2", "bec-basic", now=now) as emu:
+        text = (emu.workdir / "collect.toml").read_text(encoding="utf-8")
+        code, bundle = _collect(emu, tmp_path, monkeypatch, signing_key, ["signins"])
+        held = now - dt.timedelta(days=30)
+        want = {r["Id"] for r in sc.records(held + dt.timedelta(hours=1), sc.end) if entra._is_logon(r)}
+        older = {r["Id"] for r in sc.records(sc.start, held) if entra._is_logon(r)}
+    assert "window" in text and older and want
+    err = capsys.readouterr().err
+    assert code == 4 and "beyond-retention" in err
+    entries = {e["unit"]: e for e in _ledger(bundle, "signins")}
+    gap = entries.pop("beyond-retention")
+    kept = (held + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert gap["status"] == "skipped" and gap["window"]["end"] == kept and not gap.get("covered_by")
+    assert "keeps sign-ins for 30 days" in gap["reason"] and f"to {kept} were older than that" in gap["reason"]
+    assert all(e["status"] == "complete" and e["window"]["start"] == kept for e in entries.values())
+    pages = [(s, b) for s, b in _pages(bundle, "signins") if s["kind"] == "signins.page"]
+    got = {row["id"] for _, body in pages for row in json.loads(body)["value"]}
+    assert got == want  # every sign-in the log still held, none it did not
+    # the report says the sign-in log is missing for that period, as a gap of the collection
+    (tmp_path / "case.toml").write_text(case, encoding="utf-8")
+    key = signing_key[0]
+    assert main(["report", str(bundle), "--case", str(tmp_path / "case.toml"), "--out", str(tmp_path / "report"),
+                 "--signer-key", f"{key}.pub"]) == 0
+    findings = json.loads((tmp_path / "report" / "findings.json").read_text(encoding="utf-8"))
+    note = findings["sign_ins"]["retention_note"] or findings["sign_ins"]["gap"]
+    assert "keeps sign-ins for 30 days" in note and "so they are not in it" in note
+    assert any(r["source"] == "signins" and r["unit"] == "beyond-retention" and r["status"] == "skipped"
+               for r in findings["completeness"])

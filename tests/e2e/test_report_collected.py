@@ -20,6 +20,8 @@ sys.path.insert(0, str(HERE.parent / "report"))
 from pdfrules import check_report  # noqa: E402
 from scoring import score  # noqa: E402
 
+from test_collect_emulator import clock_env, collected_at  # noqa: E402
+
 from evkit.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -36,7 +38,8 @@ def _collect_and_report(tmp_path, signing_key, **options):
     with testing.running_emulator(tmp_path / "emu", scenario="bec-basic", seed=1, **options) as emu:
         conn = emu.connection
         env = dict(os.environ, EVKIT_PASSPHRASE=passphrase, EVKIT_CLIENT_SECRET=conn["client_secret"],
-                   EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"])
+                   EVKIT_CERT_PASSPHRASE=conn["certificate"]["key_passphrase"],
+                   **clock_env(tmp_path, collected_at(emu)))  # the sign-in log still holds the window
         bundle = tmp_path / "bundle"
         proc = subprocess.run([sys.executable, "-m", "evkit", "collect", "--config", str(emu.workdir / "collect.toml"),
                                "--out", str(bundle), "--key", str(key), "--quiet"],

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 from crashpoints import CrashInjector, Killed
-from test_collect_emulator import make_config, raw_records, run_collect
+from test_collect_emulator import collected_at, make_config, raw_records, run_collect
 
 from evkit.collector.auth import make_tokens
 from evkit.collector.cli_collect import preflight
-from evkit.collector.run import collect
+from evkit.collector import run as collector_run
 from evkit.emulator.testing import running_emulator
 from evkit.manifests.bundle import BundleWriter
 from evkit.manifests.sealstate import SealState, has_leftover, seal_state
@@ -60,8 +60,19 @@ def emu(tmp_path_factory):
         yield running
 
 
+CLOCK: list = []
+
+
+def collect(*args, **kwargs):
+    """collector.run.collect in this process, at the clock run_collect gives its subprocesses."""
+    kwargs.setdefault("now", CLOCK[-1])
+    return collector_run.collect(*args, **kwargs)
+
+
 def in_process(emu, config: Path, signing_key: tuple, monkeypatch) -> tuple:
     """(cfg, key, tokens) for calling collector.run.collect in this process."""
+    at = collected_at(emu)
+    CLOCK.append(lambda: at)
     key_path, passphrase, _ = signing_key
     conn = emu.connection
     monkeypatch.setenv("EVKIT_PASSPHRASE", passphrase)

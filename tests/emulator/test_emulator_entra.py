@@ -86,6 +86,19 @@ def test_signins_need_auditlog_read_all_and_entra_p1(tmp_path):
                                      "message": "Neither tenant is B2C or tenant doesn't have premium license"}
 
 
+def test_signins_older_than_30_days_before_now_are_gone_whatever_the_filter(bec, tmp_path):
+    # Microsoft Entra data retention: sign-ins are kept 30 days with P1/P2 (docs/microsoft-365.md §10.4)
+    import datetime as dt
+
+    every, _ = _signins(Api(bec), WINDOW)  # the virtual now is the scenario's end: all within 30 days
+    times = sorted(r["createdDateTime"] for r in every)
+    cut = dt.datetime.fromisoformat(times[len(times) // 2].replace("Z", "+00:00"))
+    with running_emulator(tmp_path, "bec-basic", signin_page_size=40, now=cut + dt.timedelta(days=30)) as emu:
+        kept, _ = _signins(Api(emu), WINDOW)
+    assert kept and len(kept) < len(every)
+    assert {r["id"] for r in kept} == {r["id"] for r in every if r["createdDateTime"] >= times[len(times) // 2][:19]}
+
+
 def test_apps_grants_and_role_assignments(bec):
     api = Api(bec)
     sps, _ = _all(api, "/v1.0/servicePrincipals?$top=2")

@@ -174,6 +174,22 @@ def test_restart_gives_result_index_minus_one(faulty):
         assert rows and {(r["ResultIndex"], r["ResultCount"]) for r in rows} == {(-1, 0)}
 
 
+def test_foreign_answers_hold_rows_from_before_the_window_and_every_row_of_it(faulty):
+    def dates(emu, start, end, size=5000):
+        rows = Api(emu).invoke("Search-UnifiedAuditLog", StartDate=start, EndDate=end, ResultSize=size).json()["value"]
+        return [r["CreationDate"][:19] for r in rows]
+    with faulty(None) as emu:
+        own = dates(emu, "2026-06-25T01:00:00Z", "2026-06-25T01:10:00Z")
+    with faulty("foreign=1") as emu:
+        got = dates(emu, "2026-06-25T01:00:00Z", "2026-06-25T01:10:00Z")
+        capped = dates(emu, "2026-06-25T01:00:00Z", "2026-06-25T01:10:00Z", size=len(own))
+    assert own and all("2026-06-25T01:00:00" <= d < "2026-06-25T01:10:00" for d in own)
+    before = [d for d in got if d < "2026-06-25T01:00:00"]
+    assert before and all(d >= "2026-06-25T00:50:00" for d in before)  # as far again before, no further
+    assert sorted(set(got) - set(before)) == sorted(set(own))  # the window's own rows all there
+    assert capped == got[:len(own)] and sorted(capped) == sorted(own)  # newest first: its own rows first
+
+
 def test_cap_window_reports_over_50000_at_any_split(faulty):
     with faulty("cap-window=2026-06-25T00:00:00Z/2026-06-25T01:00:00Z") as emu:
         api = Api(emu)

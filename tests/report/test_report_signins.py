@@ -40,7 +40,7 @@ def _signin(sid: str, time: str, ip: str, ua: str) -> dict:
             "deviceDetail": {"operatingSystem": "Linux", "browser": "curl"}}
 
 
-def _bundle(tmp_path, signins_status: str):
+def _bundle(tmp_path, signins_status: str, beyond: tuple[str, str] | None = None):
     read = mia("r-read", "2023-06-06T10:00:00", A, ip="198.51.100.9", session="", folders={"\\Inbox": ["<m1@x>"]},
                AppAccessContext={"AADSessionId": SID})
     records = [_logon("r-logon-old", "2023-06-02T08:00:00", "10.0.0.1"), _logon("r-logon", "2023-06-06T09:59:00", IP),
@@ -58,6 +58,12 @@ def _bundle(tmp_path, signins_status: str):
               {"source": "signins", "unit": "interactiveUser", "window": {"start": WINDOW[0], "end": WINDOW[1]},
                "expected": None, "received": 4, "unique_ids": 3, "retries": 0, "status": signins_status,
                "reason": "" if signins_status == "complete" else "missing licence Microsoft Entra ID P1: ..."}]
+    if beyond is not None:  # what the collector writes for the part the log no longer held
+        ledger.append({"source": "signins", "unit": "beyond-retention", "window": {"start": beyond[0], "end": beyond[1]},
+                       "expected": None, "received": 0, "unique_ids": 0, "retries": 0, "status": "skipped",
+                       "reason": "the Entra sign-in log keeps sign-ins for 30 days (Entra ID P1/P2): ..."})
+        if signins_status == "none":
+            ledger = [e for e in ledger if e["unit"] != "interactiveUser"]
     root = write_bundle(tmp_path / "b", records, window=WINDOW, ledger=ledger, extra_files=files)
     (tmp_path / "case.toml").write_text(CASE, encoding="utf-8")
     return root
@@ -104,6 +110,34 @@ def test_no_retention_note_when_collected_within_30_days():
 
     case = CaseFile("IR", "C", datetime(2023, 6, 5, tzinfo=timezone.utc), datetime(2023, 6, 10, tzinfo=timezone.utc),
                     Indicators())
-    assert _retention_note(["2023-06-20T00:00:00Z"], case) is None
-    assert _retention_note(["2023-07-20T00:00:00Z"], case) is not None
-    assert _retention_note([], case) is None
+    assert _retention_note([], ["2023-06-20T00:00:00Z"], case) is None
+    assert _retention_note([], ["2023-07-20T00:00:00Z"], case) is not None
+    assert _retention_note([], [], case) is None
+
+
+def test_the_part_beyond_the_sign_in_logs_retention_is_a_gap_stated_from_the_ledger(tmp_path):
+    # the collector asked only for what the log still held (from 2023-06-04) and said so in a skipped
+    # entry: the report states that period as missing, in the words of the ledger, and lists the
+    # entry among the incomplete units
+    root = _bundle(tmp_path, "complete", beyond=(WINDOW[0], "2023-06-04T00:00:00Z"))
+    result = run_report([root], tmp_path / "case.toml", tmp_path / "out", **permissive_report_options())
+    section = result.findings["sign_ins"]
+    assert section["source"] == "Entra sign-in log" and section["gap"] is None
+    note = section["retention_note"]
+    assert note.startswith("The Entra sign-in log keeps sign-ins for 30 days") and "from 1 June 2023" in note
+    assert "to 4 June 2023" in note and "were older than that when collected, so they are not in it" in note
+    rows = [r for r in result.findings["completeness"] if r["source"] == "signins" and r["status"] != "complete"]
+    assert [(r["unit"], r["status"], r["covered_by"]) for r in rows] == [("beyond-retention", "skipped", None)]
+    text = " ".join(subprocess.run(["pdftotext", "-layout", str(tmp_path / "out" / "report.pdf"), "-"],
+                                   capture_output=True, text=True, check=True).stdout.split())
+    assert "keeps sign-ins for 30 days" in text and "beyond-retention" in text
+
+
+def test_a_window_wholly_beyond_the_sign_in_logs_retention_falls_back_to_the_audit_log(tmp_path):
+    root = _bundle(tmp_path, "none", beyond=WINDOW)
+    result = run_report([root], tmp_path / "case.toml", tmp_path / "out", **permissive_report_options())
+    section = result.findings["sign_ins"]
+    assert section["source"].startswith("audit log")
+    gap = section["gap"]
+    assert gap.startswith("The Entra sign-in log keeps sign-ins for 30 days") and "are not in it" in gap
+    assert "failed" not in section["gap"]
