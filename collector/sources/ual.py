@@ -249,6 +249,7 @@ def collect(ctx: SourceContext) -> None:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     _settle(ctx, planner, running.pop(future), future)
+            ctx.state.flush()  # the last windows settled: no cut follows to save them
         except BaseException:
             for future in running:
                 future.cancel()
@@ -280,9 +281,12 @@ def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Fu
         ctx.finish(LedgerEntry(SOURCE, window.unit, window.to_json(), None, 0, 0, 0, FAILED, str(exc)),
                    update=_change(planner))
         return
+    # A settled window is persisted lazily: with the next window's cut, which follows at once
+    # (one state save per window, not two), or within LAZY_SECONDS, or when the source ends. A
+    # kill before that leaves it pending in the saved state, and a resumed run reads it again.
     if result.full:
         planner.full(window, result.created)
-        ctx.state.update(_change(planner, drop=window))
+        ctx.state.update(_change(planner, drop=window), lazy=True)
         ctx.progress.unit_done(SOURCE)
         return
     assert result.entry is not None
@@ -291,4 +295,4 @@ def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Fu
         ctx.finish(result.entry, update=_change(planner))  # stays pending: a --resume tries it again
         return
     planner.complete(window, result.created)
-    ctx.finish(result.entry, update=_change(planner, drop=window))
+    ctx.finish(result.entry, update=_change(planner, drop=window), lazy=True)
