@@ -28,7 +28,7 @@ call in flight, each from its newest end backwards; a lane's first window is as 
 row, and later windows are sized from a time-of-day profile of the rows read so far, scaled to
 the lane, or from the lane's own density. The lanes (what is not yet cut) and the windows cut
 but not finished (`pending`) are in the resume state, so a killed run resumes without
-refetching a finished window.
+refetching a window whose finish was saved (it is saved with the next cut).
 """
 
 from __future__ import annotations
