@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -189,8 +190,9 @@ def run_one(args: argparse.Namespace) -> int:
             print(f"scenario ready      {time.perf_counter() - t0:.1f} s")
             connection = json.loads((emu_dir / "connection.json").read_bytes())
             text = (emu_dir / "collect.toml").read_text(encoding="utf-8")
-            text = text.replace('sources = ["ual", "mgmt", "graph", "config", "licences"]',
-                                "sources = " + json.dumps(sources))
+            text, replaced = re.subn(r"(?m)^sources = \[.*\]$", lambda _: "sources = " + json.dumps(sources), text)
+            if replaced != 1:
+                raise SystemExit(f"bench/collect.py: no `sources = [...]` line in {emu_dir / 'collect.toml'}")
             text += f"\n[tuning]\nconcurrency = {args.concurrency}\n"
             config = emu_dir / "bench-collect.toml"  # beside ca.pem and the app credential
             config.write_text(text, encoding="utf-8")

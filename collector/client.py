@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 USER_AGENT = f"evkit/{__version__} (+evidence collector)"
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+FIRST_ANSWER_WAIT = 5.0  # seconds a call waits for the first call to its URL to be answered (see _first_call)
 # Host suffixes of Microsoft 365 services per cloud: a redirect is followed (with the token) only
 # to a host under the same suffix as the one it came from (docs/internals.md, "HTTP client").
 MICROSOFT_SUFFIXES = ("outlook.office365.com", "outlook.office.com", "office365.com", "outlook.com",
@@ -177,6 +178,7 @@ class ApiClient:
         self._transport = transport or self._requests_transport
         self._local = threading.local()
         self._moved: dict[str, str] = {}   # URL -> where the service redirected it (kept for the run)
+        self._answered: dict[str, threading.Event] = {}  # URL -> set once its first call had an answer
         self._moved_lock = threading.Lock()
 
     # -- transport -------------------------------------------------------------------------
@@ -228,6 +230,31 @@ class ApiClient:
         followed with the same method and body and remembered for the run; any other 3xx is
         an ApiError. Raises AuthError, ThrottledError, NetworkError or ApiError.
         """
+        answered = self._first_call(url) if method == "POST" else threading.Event()
+        try:
+            return self._request(method, url, answered, scope=scope, json_body=json_body, headers=headers,
+                                 record=record, accept=accept, parse_json=parse_json, parse=parse, timeout=timeout)
+        finally:
+            answered.set()
+
+    def _first_call(self, url: str) -> threading.Event:
+        """The event set once the first POST to `url` has an answer. While it is out, later
+        POSTs to the same URL wait for that answer (at most FIRST_ANSWER_WAIT): when the service
+        redirects it (docs/emulator-fidelity.md EXO-1), the calls that waited go straight to
+        where it leads instead of each taking the redirect once. Only POSTs: their URLs are a
+        few endpoints (InvokeCommand above all), so this map stays small; GET URLs are per page."""
+        with self._moved_lock:
+            answered = self._answered.get(url)
+            if answered is None:
+                answered = self._answered[url] = threading.Event()
+                return answered
+        answered.wait(FIRST_ANSWER_WAIT)
+        return threading.Event()
+
+    def _request(self, method: str, url: str, answered: threading.Event, *, scope: str, json_body: Any,
+                 headers: Mapping[str, str] | None, record: Callable[[Exchange], None] | None,
+                 accept: Callable[[int, bytes], bool] | None, parse_json: bool,
+                 parse: Callable[[bytes], Any] | None, timeout: float | None) -> Response:
         with self._moved_lock:
             url = self._moved.get(url, url)
         first_url, redirects = url, 0
@@ -248,6 +275,7 @@ class ApiClient:
                     raise TransportError(str(exc)) from exc
                 reply = self._transport(method, url, send_headers, payload, timeout or self._timeout)
             except TransportError as exc:
+                answered.set()
                 last_problem, throttled = f"no response ({exc})", False
                 logger.info("%s %s: %s (try %d)", method, _host(url), last_problem, attempt)
             else:
@@ -268,7 +296,9 @@ class ApiClient:
                     url = target
                     with self._moved_lock:
                         self._moved[first_url] = target
+                    answered.set()
                     continue  # a redirect is not a failed try: it does not count against the budget
+                answered.set()
                 outcome = self._judge(reply, accept, parse_json, parse)
                 ex = Exchange(method, url, json_body, reply.status, reply.headers, reply.body,
                               self._now(), attempt, outcome.rejected)

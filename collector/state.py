@@ -58,11 +58,14 @@ class RunState:
             self._data["ledger"][entry.key] = entry.to_json()
             if update is not None:
                 update(self._data["sources"])
-            if lazy:
-                self._pending += 1
-                if self._pending < LAZY_BATCH and time.monotonic() - self._last < LAZY_SECONDS:
-                    return
-            self._save()
+            self._save_or_defer(lazy)
+
+    def _save_or_defer(self, lazy: bool) -> None:
+        if lazy:
+            self._pending += 1
+            if self._pending < LAZY_BATCH and time.monotonic() - self._last < LAZY_SECONDS:
+                return
+        self._save()
 
     def forget(self, keys: list[str]) -> list[LedgerEntry]:
         """Remove the entries of units read again (a resumed window now read in other units, so
@@ -108,7 +111,8 @@ class RunState:
         with self._lock:
             return self._data["sources"].setdefault(source, {})
 
-    def update(self, change: Callable[[dict[str, Any]], None]) -> None:
+    def update(self, change: Callable[[dict[str, Any]], None], *, lazy: bool = False) -> None:
+        """Apply a cursor change and persist it (`lazy`: with the next save, as `finish` does)."""
         with self._lock:
             change(self._data["sources"])
-            self._save()
+            self._save_or_defer(lazy)

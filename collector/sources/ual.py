@@ -31,8 +31,9 @@ call in flight, each from its newest end backwards; a lane's first window is as 
 row, and later windows are sized from a time-of-day profile of the rows read so far, scaled to
 the lane, or from the lane's own density. The lanes (what is not yet cut) and the windows cut
 but not finished (`pending`) are in the resume state, so a killed run resumes without
-refetching a finished window. The entry an earlier run left for a window read again is removed
-when this run's reading of that period finishes (see _supersede).
+refetching a window whose finish was saved (it is saved with the next cut). The entry an earlier
+run left for a window read again is removed when this run's reading of that period finishes (see
+_supersede).
 """
 
 from __future__ import annotations
@@ -276,6 +277,7 @@ def collect(ctx: SourceContext) -> None:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     _settle(ctx, planner, running.pop(future), future, earlier)
+            ctx.state.flush()  # the last windows settled: no cut follows to save them
         except BaseException:
             for future in running:
                 future.cancel()
@@ -361,11 +363,14 @@ def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Fu
     superseded = _supersede(ctx, earlier or Earlier(), window)
     if superseded and result.entry is not None:
         result.entry.extra["supersedes"] = superseded
+    # A settled window is persisted lazily: with the next window's cut, which follows at once
+    # (one state save per window, not two), or within LAZY_SECONDS, or when the source ends. A
+    # kill before that leaves it pending in the saved state, and a resumed run reads it again.
     if result.full:
         if superseded and earlier is not None:
             earlier.unsaid.append((window, superseded))  # said by the first part that finishes
         planner.full(window, result.created)
-        ctx.state.update(_change(planner, drop=window))
+        ctx.state.update(_change(planner, drop=window), lazy=True)
         ctx.progress.unit_done(SOURCE)
         return
     assert result.entry is not None
@@ -374,4 +379,4 @@ def _settle(ctx: SourceContext, planner: Planner, window: TimeWindow, future: Fu
         ctx.finish(result.entry, update=_change(planner))  # stays pending: a --resume tries it again
         return
     planner.complete(window, result.created)
-    ctx.finish(result.entry, update=_change(planner, drop=window))
+    ctx.finish(result.entry, update=_change(planner, drop=window), lazy=True)

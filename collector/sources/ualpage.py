@@ -88,36 +88,60 @@ def _fast_warnings(body: bytes) -> list[str] | None:
     return [str(w) for w in value]
 
 
+# The layout both services send, matched in one step from a row's ResultIndex; any other layout
+# goes field by field (_fields).
+_ROW_TAIL = re.compile(rb'"ResultIndex":(-?[0-9]+),(?:"ResultCount@data\.type":"System\.Int32",)?'
+                       rb'"ResultCount":(-?[0-9]+),"Identity":"([^"\\]*)"')
+
+
 def _fast(body: bytes) -> list[Row] | None:
     if not body.endswith(b"]}"):
         return None
     rows: list[Row] = []
-    find, rfind = body.find, body.rfind
+    find, rfind, tail = body.find, body.rfind, _ROW_TAIL.match
+    seconds: dict[bytes, str | None] = {}  # a window's thousands of rows share a few hundred seconds
+    skip = len(_CREATED)
     previous = 0
     i = find(_INDEX)
     while i >= 0:
         following = find(_INDEX, i + 1)
-        limit = following if following >= 0 else len(body)
-        index = _number(body, i + len(_INDEX))
-        c = find(_COUNT, i, limit)
-        k = find(_IDENTITY, i, limit)
-        if index is None or c < 0 or k < 0 or body[k + len(_IDENTITY):k + len(_IDENTITY) + 1] != b'"':
-            return None
-        count = _number(body, c + len(_COUNT))
-        value_start = k + len(_IDENTITY) + 1
-        value_end = find(b'"', value_start, limit)
-        if count is None or value_end < 0 or b"\\" in body[value_start:value_end]:
-            return None
+        match = tail(body, i)
+        if match is not None:
+            index, count, identity = int(match.group(1)), int(match.group(2)), match.group(3)
+        else:
+            fields = _fields(body, i, following if following >= 0 else len(body))
+            if fields is None:
+                return None
+            index, count, identity = fields
         d = rfind(_CREATED, previous, i)
         created = None
         if d >= 0:
-            created = second(body[d + len(_CREATED):d + len(_CREATED) + 19].decode("ascii", "replace"))
-        rows.append((index, count, body[value_start:value_end].decode("utf-8") or None, created))
+            stamp = body[d + skip:d + skip + 19]
+            created = seconds.get(stamp, "")
+            if created == "":
+                created = seconds[stamp] = second(stamp.decode("ascii", "replace"))
+        rows.append((index, count, identity.decode("utf-8") or None, created))
         previous = i
         i = following
     if not rows and b'"value":[]' not in body:
         return None
     return rows
+
+
+def _fields(body: bytes, i: int, limit: int) -> tuple[int, int, bytes] | None:
+    """ResultIndex, ResultCount and Identity of the row whose ResultIndex is at `i` (the next
+    row's at `limit`), each the first after `i`; None when one is missing or not plain."""
+    index = _number(body, i + len(_INDEX))
+    c = body.find(_COUNT, i, limit)
+    k = body.find(_IDENTITY, i, limit)
+    if index is None or c < 0 or k < 0 or body[k + len(_IDENTITY):k + len(_IDENTITY) + 1] != b'"':
+        return None
+    count = _number(body, c + len(_COUNT))
+    value_start = k + len(_IDENTITY) + 1
+    value_end = body.find(b'"', value_start, limit)
+    if count is None or value_end < 0 or b"\\" in body[value_start:value_end]:
+        return None
+    return index, count, body[value_start:value_end]
 
 
 def more_flag(meta: Any) -> bool | None:

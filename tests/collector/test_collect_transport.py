@@ -5,6 +5,9 @@ only in a 429's message text honoured, routing headers sent on every InvokeComma
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 from collector_fakes import StaticTokens, config_dict
 
 from evkit.collector.check import check
-from evkit.collector.client import ApiClient, RawReply, redirect_allowed
+from evkit.collector.client import FIRST_ANSWER_WAIT, ApiClient, RawReply, redirect_allowed
 from evkit.collector.config import parse_config
 from evkit.collector.errors import ApiError
 from evkit.collector.retry import RetryPolicy, wait_in_text
@@ -54,6 +57,45 @@ def test_a_redirect_to_the_tenant_host_is_followed_with_the_same_body_and_rememb
     assert [e.status for e in seen] == [307, 200]  # the redirect is kept as evidence
     api.request("POST", URL, scope="s", json_body={"a": 1})
     assert script.sent[2][1] == TENANT_HOST  # no second trip through the front door
+
+
+def test_calls_made_while_the_first_is_out_wait_for_its_redirect_and_take_it_once() -> None:
+    """EXO-1: concurrent first calls each took the front door's redirect (one wasted round trip
+    per thread); now the first call's answer is awaited, so only it meets the redirect."""
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    def transport(method: str, url: str, headers: Any, data: Any, timeout: float) -> RawReply:
+        with lock:
+            sent.append(url)
+        time.sleep(0.2)  # the round trip: the other threads have called by then
+        return RawReply(307, {"Location": TENANT_HOST}, b"") if url == URL else ok()
+    api = ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), transport=transport)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: api.request("POST", URL, scope="s", json_body={}), range(4)))
+    assert [a.data for a in answers] == [{"value": [1]}] * 4
+    assert sent.count(URL) == 1 and sent.count(TENANT_HOST) == 4
+
+
+def test_without_a_redirect_the_calls_that_waited_go_once_the_first_is_answered() -> None:
+    """The wait is for the first answer only (and at most FIRST_ANSWER_WAIT): afterwards, and
+    for GETs, calls to one URL run side by side."""
+    started: list[float] = []
+    lock = threading.Lock()
+
+    def transport(method: str, url: str, headers: Any, data: Any, timeout: float) -> RawReply:
+        with lock:
+            started.append(time.monotonic())
+        time.sleep(0.3)
+        return ok()
+    api = ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), transport=transport)
+    for method, waits in (("POST", 1), ("POST", 0), ("GET", 0)):
+        started.clear()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda m: api.request(m, URL, scope="s"), [method] * 3))
+        late = sorted(started)[1:]
+        assert sum(t - min(started) > 0.25 for t in late) == 2 * waits, (method, started)
+    assert FIRST_ANSWER_WAIT <= 10
 
 
 @pytest.mark.parametrize("target", [

@@ -33,6 +33,22 @@ def test_calls_stay_near_the_minimum(service: str) -> None:
     assert fake.calls <= 2.0 * (600 / 10) + 4
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_settled_window_is_saved_with_the_next_cut_not_on_its_own(service: str) -> None:
+    """Two resume-state saves per call (its page committed, the next window cut), not three: a
+    settled window rides on the next cut's save (a kill before it: see the resume test below)."""
+    records = spread(600, step=timedelta(seconds=280))
+    fake = FakeUal(records, service=service)
+    bundle, saves = MemoryBundle(), []
+    real = bundle.write_state
+    bundle.write_state = lambda state: (saves.append(1), real(state))  # type: ignore[method-assign]
+    ctx, _ = make_ctx(fake, bundle=bundle)
+    ual.collect(ctx)
+    assert collected_ids(bundle) == truth(records)
+    assert all(e["status"] == "complete" for e in ledger(bundle)) and not bundle.state["sources"]["ual"]["pending"]
+    assert len(saves) <= 2 * fake.calls + 4, (len(saves), fake.calls)
+
+
 def test_a_window_full_at_the_smallest_split_is_capped_not_truncated_silently() -> None:
     records = spread(80, start=T0 + timedelta(hours=3), step=timedelta(milliseconds=500))  # 80 in 40 s
     ctx, bundle = make_ctx(FakeUal(records))

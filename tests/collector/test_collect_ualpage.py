@@ -34,6 +34,22 @@ def test_fast_path_matches_json_and_ignores_lookalikes_inside_auditdata() -> Non
     assert scan_page(page([])) == Page([], [], None)
 
 
+def test_rows_in_the_services_layout_and_in_other_orders_agree_with_json() -> None:
+    """The one-step match of the services' layout (ResultCount typed, as the emulator sends it) and
+    the field-by-field reading of any other order give json.loads' rows, mixed in one page."""
+    typed = dict(row(1, 3, "id-1"), **{"ResultCount@data.type": "System.Int32"})
+    typed = {k: typed[k] for k in ("RecordType", "CreationDate", "AuditData", "ResultIndex@data.type",
+                                   "ResultIndex", "ResultCount@data.type", "ResultCount", "Identity")}
+    reordered = {k: row(2, 3, "id-2")[k] for k in ("CreationDate", "AuditData", "ResultIndex", "Identity",
+                                                    "ResultCount")}
+    escaped = row(3, 3, 'id-"3"')
+    body = page([typed, reordered, row(3, 3, "id-3")])
+    assert b'"ResultCount@data.type":"System.Int32","ResultCount":3,"Identity":"id-1"' in body
+    assert scan_page(body) == _slow(body)
+    assert [r[2] for r in scan_page(body).rows] == ["id-1", "id-2", "id-3"]
+    assert scan_page(page([typed, escaped])) == _slow(page([typed, escaped]))
+
+
 def test_warnings_and_more_records_flag_are_read_on_both_paths() -> None:
     body = page([row(1, 5000, "a", more=True)], warnings=["There are more results available"])
     spaced = page([row(1, 5000, "a", more=True)], separators=(", ", ": "), warnings=["x ] y"])
