@@ -76,7 +76,7 @@ def _body(args: dict[str, Any]) -> int:
     result = run_report([Path(b) for b in args["BUNDLE"]], Path(args["--case"]), Path(args["--out"]),
                         trust=Trust.from_args(args), force=bool(args["--force"]), sign=sign,
                         allow_mixed_tenants=bool(args["--allow-mixed-tenants"]),
-                        redact_subjects=bool(args["--redact-subjects"]), cache_dir=_cache_dir(args))
+                        redact_subjects=bool(args["--redact-subjects"]), cache_dir=cache_dir_of(args))
     s = result.findings["summary"]
     out = Path(args["--out"])
     print(safe_text(s["headline"]))
@@ -102,7 +102,7 @@ def _body(args: dict[str, Any]) -> int:
     return ExitCode.OK
 
 
-def _cache_dir(args: dict[str, Any]) -> Path | None:
+def cache_dir_of(args: dict[str, Any]) -> Path | None:
     """--cache-dir, else $EVKIT_CACHE_DIR, else the user cache folder; None with --no-cache."""
     from evkit.report.engine.cache import default_cache_dir  # noqa: PLC0415 - keeps --help fast
 

@@ -26,6 +26,7 @@ from evkit.report.analysis import analyse
 from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.engine import queries
+from evkit.report.engine.cache import TableCache
 from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, copy_by_day, copy_table,
                                         events_in_time_order, with_provenance)
 from evkit.report.engine.loader import Engine, needs_disk
@@ -34,7 +35,7 @@ from evkit.report.export import coverage, timeline
 from evkit.report.intake import Intake, Trust, verify_bundles
 from evkit.report.outputs.csvcells import neutralise_sql
 from evkit.report.outputs.folder import check_output_folder
-from evkit.report.pipeline import sign_custody
+from evkit.report.pipeline import sign_custody, trusted_cache
 from evkit.report.tenancy import case_id_warnings, check_tenants, tenant_of
 
 FORMATS = ("parquet", "csv")
@@ -52,13 +53,19 @@ class ExportResult:
     warnings: tuple[str, ...]       # evidence let through untrusted or invalid, mixed tenants
     problems: int                   # rows of the `problems` table
     custody_skipped: str | None = None
+    cache_notes: tuple[str, ...] = ()  # per bundle: read from the table cache, or parsed and why
 
 
 def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None, fmt: str = "parquet",
                case_path: Path | None = None, allow_mixed_tenants: bool = False,
-               sign: Callable[[Path, dict[str, str]], None] | None = None) -> ExportResult:
+               sign: Callable[[Path, dict[str, str]], None] | None = None,
+               cache_dir: Path | None = None) -> ExportResult:
     """Verify every bundle (report.intake), then write the tables into `out`, which must be new
-    or empty. Raises what `evkit report` raises for the same evidence and trust."""
+    or empty. Raises what `evkit report` raises for the same evidence and trust.
+
+    `cache_dir`: the normalised-table cache `evkit report` uses (report/engine/cache.py), with
+    its rule: only bundles verified valid against a trusted key are read from it or stored in
+    it. None parses every bundle and stores nothing."""
     trust = Trust() if trust is None else trust
     if fmt not in FORMATS:
         raise RenderError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
@@ -71,9 +78,10 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
     warnings = check_tenants(named, allow_mixed=allow_mixed_tenants)
     if case is not None:
         warnings += case_id_warnings(case.case_id, named)
+    cache = trusted_cache(cache_dir, inventories, intake)
     staging = _staging(out)
     try:
-        tables, timeline_rows, problems = _write_all(staging, inventories, intake, case, fmt)
+        tables, timeline_rows, problems = _write_all(staging, inventories, intake, case, fmt, cache)
         manifest = _manifest(staging, intake, inventories, case, fmt, tables, timeline_rows,
                              tuple(intake.warnings) + tuple(warnings))
         _move_into_place(staging, out)
@@ -82,7 +90,7 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
         raise
     custody_skipped = sign_custody(sign, intake, {MANIFEST: manifest}, event="export-generated")
     return ExportResult(tables, timeline_rows, manifest, tuple(intake.warnings) + tuple(warnings), problems,
-                        custody_skipped)
+                        custody_skipped, tuple(cache.notes) if cache is not None else ())
 
 
 def _outside_bundles(out: Path, roots: Sequence[Path]) -> None:
@@ -114,13 +122,13 @@ def _move_into_place(staging: Path, out: Path) -> None:
 
 
 def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, case: CaseFile | None,
-               fmt: str) -> tuple[dict[str, int], int, int]:
+               fmt: str, cache: TableCache | None) -> tuple[dict[str, int], int, int]:
     """(rows per table, timeline rows, problem rows), every file written under `root`."""
     digests = {seen.root.name: seen.tagmanifest_sha256 for seen in intake.bundles}
     neutralise = neutralise_sql if fmt == "csv" else None
     suffix = ".csv" if fmt == "csv" else ".parquet"
     with Engine(on_disk=needs_disk(inventories)) as engine:
-        engine.load(inventories)
+        engine.load(inventories, cache)
         engine.put_table(PROVENANCE_TABLE, PROVENANCE_COLUMNS, [
             (inv.name, seen.tagmanifest_sha256, seen.verdict, seen.signer, seen.signer_fingerprint, seen.trusted,
              tenant_of(inv.collection)) for inv, seen in zip(inventories, intake.bundles, strict=True)])
