@@ -12,9 +12,14 @@ import pytest
 
 import scenario_mini as mini
 from evkit.cli import main
-from test_report_cache import _edited, _other_bundle, _poison, case_dir, entry_of, report  # noqa: F401 - fixture
+from test_report_cache import _edited, _other_bundle, _poison, entry_of, make_case_dir, report
 
 pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module")
+def case_dir(tmp_path_factory, signing_key, examiner_pub):
+    return make_case_dir(tmp_path_factory.mktemp("export-cache"), signing_key, examiner_pub)
 
 
 def export(case_dir: Path, out: Path, cache: Path | None, capsys, *,
