@@ -10,6 +10,7 @@ interrupted export leaves no folder that looks complete; an --out that holds any
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,8 +28,8 @@ from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.engine import queries
 from evkit.report.engine.cache import TableCache
-from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, copy_by_day, copy_table,
-                                        events_in_time_order, with_provenance)
+from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, DayFile, Rows, copy_table,
+                                        day_files, events_in_time_order, run_jobs, with_provenance)
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import OutputExistsError, RenderError
 from evkit.report.export import coverage, timeline
@@ -81,9 +82,9 @@ def run_export(bundles: Sequence[Path], out: Path, *, trust: Trust | None = None
     cache = trusted_cache(cache_dir, inventories, intake)
     staging = _staging(out)
     try:
-        tables, timeline_rows, problems = _write_all(staging, inventories, intake, case, fmt, cache)
+        tables, timeline_rows, problems, hashes = _write_all(staging, inventories, intake, case, fmt, cache)
         manifest = _manifest(staging, intake, inventories, case, fmt, tables, timeline_rows,
-                             tuple(intake.warnings) + tuple(warnings))
+                             tuple(intake.warnings) + tuple(warnings), hashes)
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -122,8 +123,9 @@ def _move_into_place(staging: Path, out: Path) -> None:
 
 
 def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, case: CaseFile | None,
-               fmt: str, cache: TableCache | None) -> tuple[dict[str, int], int, int]:
-    """(rows per table, timeline rows, problem rows), every file written under `root`."""
+               fmt: str, cache: TableCache | None) -> tuple[dict[str, int], int, int, dict[str, str]]:
+    """(rows per table, timeline rows, problem rows, SHA-256 per file), every file written under
+    `root`."""
     digests = {seen.root.name: seen.tagmanifest_sha256 for seen in intake.bundles}
     neutralise = neutralise_sql if fmt == "csv" else None
     suffix = ".csv" if fmt == "csv" else ".parquet"
@@ -137,24 +139,37 @@ def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, cas
         for problem in problems:  # an unreadable configuration is a problem row like any other
             engine.execute("INSERT INTO problems VALUES ('', '', ?, false)", [problem])
         engine.put_table(_COVERAGE_TABLE, coverage.COLUMNS, coverage.coverage_rows(cfg, digests))
-        counts: dict[str, int] = {}
-        by_day = events_in_time_order(engine)
-        for table in TABLES:
-            if table.by_day_scan and by_day:
-                counts[table.name] = copy_by_day(engine, table, root / table.name, csv_neutralise=neutralise)
-                continue
-            dest = root / table.name if table.ts else root / table.name / f"part-0{suffix}"
-            counts[table.name] = copy_table(engine, with_provenance(table), dest, partition=table.ts is not None,
-                                            csv_neutralise=neutralise)
-        counts["mailbox_coverage"] = copy_table(engine, f"SELECT * FROM {_COVERAGE_TABLE}",
-                                                root / "mailbox_coverage" / f"part-0{suffix}", partition=False,
-                                                csv_neutralise=neutralise)
         if case is not None:
             _classify(engine, case, cfg)
-        rows = copy_table(engine, timeline.timeline_select(classified=case is not None), root / TIMELINE,
-                          partition=False, csv_neutralise=neutralise_sql, order="ts NULLS LAST, record_id",
+        # the timeline first: the one long job, while the other cursor writes the tables' days
+        files = [DayFile(TIMELINE, timeline.timeline_select(classified=case is not None), root / TIMELINE,
+                         "ts NULLS LAST, record_id")]
+        files += day_files(engine, [t for t in TABLES if t.ts is not None], root, suffix,
+                           in_time_order=events_in_time_order(engine))
+        files += [DayFile(t.name, with_provenance(t.select), root / t.name / f"part-0{suffix}", t.order)
+                  for t in TABLES if t.ts is None]
+        files.append(DayFile("mailbox_coverage", f"SELECT * FROM {_COVERAGE_TABLE}",
+                             root / "mailbox_coverage" / f"part-0{suffix}", "ALL"))
+        written = run_jobs(engine, [functools.partial(_write_file, file, neutralise) for file in files])
+    counts = {name: 0 for name in [t.name for t in TABLES] + ["mailbox_coverage", TIMELINE]}
+    hashes = {}
+    for file, (rows, digest) in zip(files, written, strict=True):
+        counts[file.table] += rows
+        if digest is not None:
+            hashes[file.dest.relative_to(root).as_posix()] = digest
+    timeline_rows = counts.pop(TIMELINE)
+    return dict(sorted(counts.items())), timeline_rows, counts["problems"], hashes
+
+
+def _write_file(file: DayFile, neutralise: Callable[[str], str] | None, runner: Rows) -> tuple[int, str | None]:
+    """Write one file; (rows, its SHA-256, None when a day had no rows and no file was kept).
+    The timeline is CSV whatever the format."""
+    if file.table == TIMELINE:
+        rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise_sql, order=file.order,
                           drop=("ts",))
-    return dict(sorted(counts.items())), rows, counts["problems"]
+    else:
+        rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise, order=file.order)
+    return rows, file_sha256(file.dest) if file.dest.exists() else None
 
 
 def _classify(engine: Engine, case: CaseFile, cfg: Any) -> None:
@@ -169,15 +184,17 @@ def _classify(engine: Engine, case: CaseFile, cfg: Any) -> None:
 
 
 def _manifest(root: Path, intake: Intake, inventories: Sequence[Inventory], case: CaseFile | None, fmt: str,
-              tables: dict[str, int], timeline_rows: int, warnings: tuple[str, ...]) -> str:
-    """Write export.json (what was exported from what, every file's SHA-256); its SHA-256."""
+              tables: dict[str, int], timeline_rows: int, warnings: tuple[str, ...], hashes: dict[str, str]) -> str:
+    """Write export.json (what was exported from what, every file's SHA-256, as hashed when it
+    was written); its SHA-256. Any other entry in the folder is refused."""
     files = {}
     for path in sorted(root.rglob("*")):
         if path.is_dir() and not path.is_symlink():
             continue
-        if path.is_symlink() or not path.is_file():
-            raise RenderError(f"unexpected entry in the export: {path.relative_to(root)}")
-        files[path.relative_to(root).as_posix()] = file_sha256(path)
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink() or not path.is_file() or rel not in hashes:
+            raise RenderError(f"unexpected entry in the export: {rel}")
+        files[rel] = hashes[rel]
     doc = {
         "schema": SCHEMA, "tool": tool_identity().describe(), "format": fmt,
         "evidence_state": intake.state, "warnings": list(warnings),
