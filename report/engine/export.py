@@ -142,15 +142,15 @@ def _csv_safe_columns(runner: Rows, relation: str, neutralise: Callable[[str], s
 
 
 def copy_table(runner: Rows, select: str, dest: Path, *, csv_neutralise: Callable[[str], str] | None = None,
-               order: str = "ALL", drop: tuple[str, ...] = ()) -> int:
+               order: str = "ALL", drop: tuple[str, ...] = (), header: bool = True) -> int:
     """Write the rows of `select`, sorted by `order`, to the file `dest`: Parquet (the options
     of report/engine/parquet.py), or CSV when `csv_neutralise` (the spreadsheet formula
     neutraliser as SQL, report.outputs.csvcells.neutralise_sql) is given; `drop` names columns
-    used only for sorting. Returns the rows written; a file of no rows is not kept."""
+    used only for sorting; `header`: a CSV file's header row. Returns the rows written; a file of no rows is not kept."""
     relation = f"({select})"
     if csv_neutralise is not None:
         relation = f"(SELECT {_csv_safe_columns(runner, relation, csv_neutralise)} FROM {relation})"
-    options = "FORMAT csv, HEADER true" if csv_neutralise is not None else PARQUET_OPTIONS
+    options = f"FORMAT csv, HEADER {str(header).lower()}" if csv_neutralise is not None else PARQUET_OPTIONS
     dest.parent.mkdir(parents=True, exist_ok=True)
     columns = f"* EXCLUDE ({', '.join(drop)})" if drop else "*"
     rows = runner.rows(f"COPY (SELECT {columns} FROM {relation} ORDER BY {order}) "
@@ -180,37 +180,44 @@ class DayFile:
     select: str
     dest: Path
     order: str
+    header: bool = True  # CSV: with a header row
 
 
 def _day_folder(day: str | None) -> str:
     return f"day={NULL_DAY if day is None else day}"
 
 
-def day_files(engine: Engine, tables: Sequence[Table], root: Path, suffix: str, *,
-              in_time_order: bool) -> Iterator[DayFile]:
-    """Every file of the record tables, a day each (hive folders `day=YYYY-MM-DD/` under
-    `root/<table>`). A per-day table is read from the day's records of `events` (filtered on
-    `ts`, which the scan skips by its zone maps when `events` is `in_time_order`; else from a
-    copy sorted by time, made once); the others are materialised once with their day."""
+def days_of_events(engine: Engine, *, in_time_order: bool) -> list[tuple[str | None, str]]:
+    """(day, SQL relation of that day's records of `events`) for every UTC day of a record,
+    oldest first, records without a time last (day None). The relation filters on `ts`, which
+    the scan skips by its zone maps when `events` is `in_time_order`; else it reads a copy of
+    `events` sorted by time, made once here."""
     source = "events"
-    if not in_time_order and any(t.per_day for t in tables):
+    if not in_time_order:
         engine.execute("CREATE TABLE export_events_by_time AS SELECT * FROM events ORDER BY ts")
         source = "export_events_by_time"
-    event_days = [None if d is None else d.isoformat()
-                  for (d,) in engine.rows(f"SELECT DISTINCT CAST(ts AS DATE) AS d FROM {source} ORDER BY d")]
+    days = [None if d is None else d.isoformat() for (d,) in
+            engine.rows(f"SELECT DISTINCT CAST(ts AS DATE) AS d FROM {source} ORDER BY d NULLS LAST")]
+    return [(day, f"(SELECT * FROM {source} WHERE "
+                  + ("ts IS NULL)" if day is None else f"ts >= DATE '{day}' AND ts < DATE '{day}' + 1)"))
+            for day in days]
+
+
+def day_files(engine: Engine, tables: Sequence[Table], root: Path, suffix: str,
+              days: Sequence[tuple[str | None, str]]) -> Iterator[DayFile]:
+    """Every file of the record tables, a day each (hive folders `day=YYYY-MM-DD/` under
+    `root/<table>`). A per-day table is read from each of `days` (days_of_events); the others
+    are materialised once with their day."""
     for table in tables:
         assert table.ts is not None
         if table.per_day:
-            for day in event_days:
-                where = ("ts IS NULL" if day is None else
-                         f"ts >= DATE '{day}' AND ts < DATE '{day}' + 1")
-                select = table.select.replace("{events}", f"(SELECT * FROM {source} WHERE {where})")
-                yield DayFile(table.name, with_provenance(select),
+            for day, relation in days:
+                yield DayFile(table.name, with_provenance(table.select.replace("{events}", relation)),
                               root / table.name / _day_folder(day) / f"part-0{suffix}", table.order)
             continue
         name = f"export_{table.name}"
         engine.execute(f"CREATE TABLE {name} AS {with_provenance(table.select, table.ts)}")
-        for (day,) in engine.rows(f"SELECT DISTINCT day FROM {name} ORDER BY day"):
+        for (day,) in engine.rows(f"SELECT DISTINCT day FROM {name} ORDER BY day NULLS LAST"):
             where = "day IS NULL" if day is None else f"day = {sql_literal(day)}"
             yield DayFile(table.name, f"SELECT * EXCLUDE (day) FROM {name} WHERE {where}",
                           root / table.name / _day_folder(day) / f"part-0{suffix}", table.order)
@@ -246,12 +253,16 @@ def run_jobs(engine: Engine, jobs: Sequence[Callable[[Rows], T]], workers: int =
                 except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
                     failures.append(exc)
 
+    # each statement on one core: the cursors, not DuckDB's threads, share the cores
+    [(before,)] = engine.rows("SELECT current_setting('threads')")
+    engine.execute("SET threads = 1")
     threads = [threading.Thread(target=work, args=(engine.con.cursor(),), name=f"evkit-export-{n}")
                for n in range(max(1, min(workers, len(jobs))))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    engine.execute(f"SET threads = {int(before)}")
     if failures:
         raise failures[0]
     return [results[n] for n in range(len(jobs))]

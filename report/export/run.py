@@ -29,7 +29,8 @@ from evkit.report.coverage import incident
 from evkit.report.engine import queries
 from evkit.report.engine.cache import TableCache
 from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, DayFile, Rows, copy_table,
-                                        day_files, events_in_time_order, run_jobs, with_provenance)
+                                        day_files, days_of_events, events_in_time_order, run_jobs,
+                                        with_provenance)
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import OutputExistsError, RenderError
 from evkit.report.export import coverage, timeline
@@ -44,6 +45,7 @@ MANIFEST = "export.json"
 TIMELINE = "timeline.csv"
 SCHEMA = "evkit.export/1"
 _COVERAGE_TABLE = "export_mailbox_coverage"
+_TIMELINE_PARTS = ".timeline-parts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +143,20 @@ def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, cas
         engine.put_table(_COVERAGE_TABLE, coverage.COLUMNS, coverage.coverage_rows(cfg, digests))
         if case is not None:
             _classify(engine, case, cfg)
-        # the timeline first: the one long job, while the other cursor writes the tables' days
-        files = [DayFile(TIMELINE, timeline.timeline_select(classified=case is not None), root / TIMELINE,
-                         "ts NULLS LAST, record_id")]
-        files += day_files(engine, [t for t in TABLES if t.ts is not None], root, suffix,
-                           in_time_order=events_in_time_order(engine))
+        days = days_of_events(engine, in_time_order=events_in_time_order(engine))
+        # the timeline a day at a time too (its parts joined in order at the end), so the two
+        # cursors share every kind of work
+        parts = [DayFile(TIMELINE, timeline.timeline_select(classified=case is not None, source=relation),
+                         root / _TIMELINE_PARTS / f"{n:05d}.csv", "ts, record_id", header=n == 0)
+                 for n, (_, relation) in enumerate(days or [(None, "events")])]
+        files = parts + list(day_files(engine, [t for t in TABLES if t.ts is not None], root, suffix, days))
         files += [DayFile(t.name, with_provenance(t.select), root / t.name / f"part-0{suffix}", t.order)
                   for t in TABLES if t.ts is None]
         files.append(DayFile("mailbox_coverage", f"SELECT * FROM {_COVERAGE_TABLE}",
                              root / "mailbox_coverage" / f"part-0{suffix}", "ALL"))
         written = run_jobs(engine, [functools.partial(_write_file, file, neutralise) for file in files])
     counts = {name: 0 for name in [t.name for t in TABLES] + ["mailbox_coverage", TIMELINE]}
-    hashes = {}
+    hashes = {TIMELINE: _join_parts([part.dest for part in parts], root / TIMELINE)}
     for file, (rows, digest) in zip(files, written, strict=True):
         counts[file.table] += rows
         if digest is not None:
@@ -162,14 +166,29 @@ def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, cas
 
 
 def _write_file(file: DayFile, neutralise: Callable[[str], str] | None, runner: Rows) -> tuple[int, str | None]:
-    """Write one file; (rows, its SHA-256, None when a day had no rows and no file was kept).
-    The timeline is CSV whatever the format."""
+    """Write one file; (rows, its SHA-256; None for a part of the timeline, and when a day had
+    no rows and no file was kept). The timeline is CSV whatever the format."""
     if file.table == TIMELINE:
         rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise_sql, order=file.order,
-                          drop=("ts",))
-    else:
-        rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise, order=file.order)
+                          drop=("ts",), header=file.header)
+        return rows, None
+    rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise, order=file.order)
     return rows, file_sha256(file.dest) if file.dest.exists() else None
+
+
+def _join_parts(parts: Sequence[Path], dest: Path) -> str:
+    """Append the timeline's parts, in order, into `dest`, removing them; its SHA-256."""
+    digest = hashlib.sha256()
+    with dest.open("xb") as out:
+        for part in parts:
+            with part.open("rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    digest.update(chunk)
+                    out.write(chunk)
+            part.unlink()
+    if parts:
+        parts[0].parent.rmdir()
+    return digest.hexdigest()
 
 
 def _classify(engine: Engine, case: CaseFile, cfg: Any) -> None:
