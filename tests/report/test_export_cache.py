@@ -113,3 +113,28 @@ def test_the_poisoned_entry_would_change_the_export(case_dir, plain, tmp_path, c
     _poison(entry_of(cache))
     assert "read from the cache" in export(case_dir, tmp_path / "poisoned", cache, capsys)[0]
     assert files(tmp_path / "poisoned") != plain
+
+
+def test_the_files_do_not_depend_on_the_order_the_tables_were_filled(case_dir, tmp_path, monkeypatch):
+    """The engine's tables hold the records in the order they were read (parsed in parallel, or
+    read from the cache), which varies; every file of the export holds its rows in a fixed
+    order, so the same evidence gives the same files. Here the events are put in another order
+    after the load, as another run could have read them."""
+    from evkit.report.engine.loader import Engine
+    from evkit.report.export.run import run_export
+    from evkit.report.intake import Trust
+
+    load = Engine.load
+    found = []
+    for n, order in enumerate(("id", "id DESC")):
+        def reordered(self, inventories, cache=None, order=order):
+            load(self, inventories, cache)
+            self.execute(f"CREATE TABLE shuffled AS SELECT * FROM events ORDER BY {order}")
+            self.execute("DELETE FROM events")
+            self.execute(f"INSERT INTO events SELECT * FROM shuffled ORDER BY {order}")
+
+        monkeypatch.setattr(Engine, "load", reordered)
+        out = tmp_path / f"out-{n}"
+        run_export([case_dir / "IR-MINI_C1"], out, trust=Trust(signer_key=case_dir / "examiner.pub"))
+        found.append({name: data for name, data in files(out).items() if name != "export.json"})
+    assert found[0] == found[1]
