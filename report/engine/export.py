@@ -3,14 +3,13 @@
 Each exported table is a SELECT over the tables and views the loader built (docs/internals.md,
 "report tables"), with the provenance every row carries (docs/export.md): the record id, the
 bundle, file and position of the copy used, and the bundle's tag-manifest SHA-256 and verdict
-(`bundle_verdict`) from `export_bundles`, a table the caller fills from intake. DuckDB streams
-each COPY from the tables to the files (hive partitions `day=YYYY-MM-DD/`), so memory stays
-bounded whatever the number of records.
+(`bundle_verdict`) from `export_bundles`, a table the caller fills from intake.
 
-Every file is written with one COPY of one day's rows in a fixed order (ORDER BY ALL), so the
-same evidence gives the same bytes however the engine's tables were filled (parsed in parallel
-or read from the table cache, in whatever order). The COPYs are independent jobs that
-run_jobs runs two at a time, each on its own cursor: a COPY of one day's rows runs on one core.
+Every file is one COPY of one day's rows (hive partitions `day=YYYY-MM-DD/`), so memory stays
+bounded whatever the number of records, in a fixed order (a key of the table, or ORDER BY ALL),
+so the same evidence gives the same bytes however the engine's tables were filled (parsed in
+parallel or read from the table cache, in whatever order). The COPYs are independent jobs that
+run_jobs runs two at a time, each on its own cursor and core.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ class Rows(Protocol):
     """What runs a statement and returns its rows: the Engine, or one of run_jobs' cursors."""
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
 
 PROVENANCE_TABLE = "export_bundles"
 PROVENANCE_COLUMNS = {"bundle": "VARCHAR", "tagmanifest_sha256": "VARCHAR", "bundle_verdict": "VARCHAR",
