@@ -88,9 +88,8 @@ _SIGN_INS = f"""
     FROM events WHERE operation IN ({', '.join(f"'{op}'" for op in SIGN_IN_OPERATIONS)})"""
 
 # The engine's accessed_items view (report.engine.sql.accessed_items) over one day's records,
-# joined to the same day's records for the copy's provenance.
-_ACCESSED_ITEMS = (f"SELECT v.*, e.bundle, e.src, e.pos FROM ({accessed_items('{events}')}) v "
-                   "JOIN {events} e ON e.id = v.record_id")
+# with the copy's provenance (carried through the unnests: a third cheaper than joining it back).
+_ACCESSED_ITEMS = accessed_items("{events}", carry=", bundle, src, pos")
 
 # What the load could not read, the completeness ledger and the bundles themselves: without
 # them an empty result in the exported tables could read as "no activity".
