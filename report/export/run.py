@@ -28,9 +28,9 @@ from evkit.report.casefile import CaseFile, load_case
 from evkit.report.coverage import incident
 from evkit.report.engine import queries
 from evkit.report.engine.cache import TableCache
-from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, DayFile, Rows, copy_table,
-                                        day_files, days_of_events, events_in_time_order, run_jobs,
-                                        with_provenance)
+from evkit.report.engine.export import (PROVENANCE_COLUMNS, PROVENANCE_TABLE, TABLES, DayFile, Rows, Table,
+                                        copy_table, day_files, day_folder, days_of_events, events_in_time_order,
+                                        run_jobs, sorted_day, with_provenance)
 from evkit.report.engine.loader import Engine, needs_disk
 from evkit.report.errors import OutputExistsError, RenderError
 from evkit.report.export import coverage, timeline
@@ -144,36 +144,63 @@ def _write_all(root: Path, inventories: Sequence[Inventory], intake: Intake, cas
         if case is not None:
             _classify(engine, case, cfg)
         days = days_of_events(engine, in_time_order=events_in_time_order(engine))
-        # the timeline a day at a time too (its parts joined in order at the end), so the two
-        # cursors share every kind of work
-        parts = [DayFile(TIMELINE, timeline.timeline_select(classified=case is not None, source=relation),
-                         root / _TIMELINE_PARTS / f"{n:05d}.csv", "ts, record_id", header=n == 0)
-                 for n, (_, relation) in enumerate(days or [(None, "events")])]
-        files = parts + list(day_files(engine, [t for t in TABLES if t.ts is not None], root, suffix, days))
-        files += [DayFile(t.name, with_provenance(t.select), root / t.name / f"part-0{suffix}", t.order)
+        per_day = [t for t in TABLES if t.per_day]
+        jobs: list[Callable[[Rows], list[_Written]]] = [
+            functools.partial(_write_day, n, day, relation, per_day, root, suffix, neutralise, case is not None)
+            for n, (day, relation) in enumerate(days)]
+        if not days:  # no record: the timeline is its header alone
+            jobs.append(functools.partial(_write_day, 0, None, "events", [], root, suffix, neutralise,
+                                          case is not None))
+        files = list(day_files(engine, [t for t in TABLES if t.ts is not None and not t.per_day], root, suffix))
+        files += [DayFile(t.name, with_provenance(t.select), root / t.name / f"part-0{suffix}")
                   for t in TABLES if t.ts is None]
         files.append(DayFile("mailbox_coverage", f"SELECT * FROM {_COVERAGE_TABLE}",
-                             root / "mailbox_coverage" / f"part-0{suffix}", "ALL"))
-        written = run_jobs(engine, [functools.partial(_write_file, file, neutralise) for file in files])
+                             root / "mailbox_coverage" / f"part-0{suffix}"))
+        jobs += [functools.partial(_write_file, file, neutralise) for file in files]
+        written = [w for ws in run_jobs(engine, jobs) for w in ws]
     counts = {name: 0 for name in [t.name for t in TABLES] + ["mailbox_coverage", TIMELINE]}
-    hashes = {TIMELINE: _join_parts([part.dest for part in parts], root / TIMELINE)}
-    for file, (rows, digest) in zip(files, written, strict=True):
-        counts[file.table] += rows
+    parts = sorted(dest for table, dest, _, _ in written if table == TIMELINE)
+    hashes = {TIMELINE: _join_parts(parts, root / TIMELINE)}
+    for table, dest, rows, digest in written:
+        counts[table] += rows
         if digest is not None:
-            hashes[file.dest.relative_to(root).as_posix()] = digest
+            hashes[dest.relative_to(root).as_posix()] = digest
     timeline_rows = counts.pop(TIMELINE)
     return dict(sorted(counts.items())), timeline_rows, counts["problems"], hashes
 
 
-def _write_file(file: DayFile, neutralise: Callable[[str], str] | None, runner: Rows) -> tuple[int, str | None]:
-    """Write one file; (rows, its SHA-256; None for a part of the timeline, and when a day had
-    no rows and no file was kept). The timeline is CSV whatever the format."""
-    if file.table == TIMELINE:
-        rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise_sql, order=file.order,
-                          drop=("ts",), header=file.header)
-        return rows, None
-    rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise, order=file.order)
-    return rows, file_sha256(file.dest) if file.dest.exists() else None
+# (table, file, rows, the file's SHA-256; None for a part of the timeline, and when a day had no
+# rows and no file was kept)
+_Written = tuple[str, Path, int, str | None]
+
+
+def _write_day(n: int, day: str | None, relation: str, tables: Sequence[Table], root: Path, suffix: str,
+               neutralise: Callable[[str], str] | None, classified: bool, runner: Rows) -> list[_Written]:
+    """The files of the `n`th day of records (`relation`, report.engine.export.days_of_events):
+    each table's of that day and the day's part of the timeline (CSV whatever the format), all
+    from one copy of the day's records sorted by time and record id."""
+    name = f"export_day_{n}"
+    sorted_day(runner, name, relation)
+    written = []
+    for table in tables:
+        dest = root / table.name / day_folder(day) / f"part-0{suffix}"
+        rows = copy_table(runner, table.select.replace("{events}", name), dest, csv_neutralise=neutralise,
+                          order=None)
+        written.append((table.name, dest, rows, file_sha256(dest) if dest.exists() else None))
+    dest = root / _TIMELINE_PARTS / f"{n:05d}.csv"
+    # the classification is joined: sorted again then
+    rows = copy_table(runner, timeline.timeline_select(classified=classified, source=name), dest,
+                      csv_neutralise=neutralise_sql, order="ts, record_id" if classified else None, drop=("ts",),
+                      header=n == 0)
+    written.append((TIMELINE, dest, rows, None))
+    runner.rows(f"DROP TABLE {name}")
+    return written
+
+
+def _write_file(file: DayFile, neutralise: Callable[[str], str] | None, runner: Rows) -> list[_Written]:
+    """Write one file, its rows sorted by all their columns."""
+    rows = copy_table(runner, file.select, file.dest, csv_neutralise=neutralise)
+    return [(file.table, file.dest, rows, file_sha256(file.dest) if file.dest.exists() else None)]
 
 
 def _join_parts(parts: Sequence[Path], dest: Path) -> str:

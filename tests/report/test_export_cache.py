@@ -115,7 +115,8 @@ def test_the_poisoned_entry_would_change_the_export(case_dir, plain, tmp_path, c
     assert files(tmp_path / "poisoned") != plain
 
 
-def test_the_files_do_not_depend_on_the_order_the_tables_were_filled(case_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("case", [None, "case.toml"])
+def test_the_files_do_not_depend_on_the_order_the_tables_were_filled(case_dir, tmp_path, monkeypatch, case):
     """The engine's tables hold the records in the order they were read (parsed in parallel, or
     read from the cache), which varies; every file of the export holds its rows in a fixed
     order, so the same evidence gives the same files. Here the events are put in another order
@@ -135,6 +136,7 @@ def test_the_files_do_not_depend_on_the_order_the_tables_were_filled(case_dir, t
 
         monkeypatch.setattr(Engine, "load", reordered)
         out = tmp_path / f"out-{n}"
-        run_export([case_dir / "IR-MINI_C1"], out, trust=Trust(signer_key=case_dir / "examiner.pub"))
+        run_export([case_dir / "IR-MINI_C1"], out, trust=Trust(signer_key=case_dir / "examiner.pub"),
+                   case_path=case_dir / case if case else None)
         found.append({name: data for name, data in files(out).items() if name != "export.json"})
     assert found[0] == found[1]
