@@ -4,11 +4,15 @@ The bundle and the floor are bench/report.py's (N MailItemsAccessed records in t
 raw layout; floor = SHA-256 of every payload file + one DuckDB JSON scan counting the records).
 Measured in one run, --repeat times, alternately:
 
-  export = `evkit export BUNDLE --out DIR --signer-key PUB` (Parquet) in a subprocess,
-           verification included
+  cold   = `evkit export BUNDLE --out DIR --signer-key PUB --cache-dir EMPTY` (Parquet) in a
+           subprocess, verification included: parses every page (and stores the table cache)
+  warm   = the same with the cache `evkit report` wrote over the same bundle just before (the
+           report is not measured): verification in full, then the tables read from the cache
 
-and prints the ratio export/floor (fastest/fastest, and the median of each run's own ratio) and
-the export's peak RSS. Targets (issue 18): <= 1.5x the floor at 1M records; peak RSS <= 2 GB at 10M.
+and prints each export's ratio to the floor (the median of each run's own ratio; fastest/fastest
+too), its peak RSS (VmHWM) and CPU seconds. Each warm export's files are compared with the cold
+one's: the same bytes (export.json aside, which names no cache). Targets (issue 18): <= 1.5x the
+floor at 1M records; peak RSS <= 2 GB at 10M.
 
   python bench/export.py [--records N] [--workdir DIR] [--keep] [--repeat N] [--format parquet|csv]
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import statistics
@@ -36,12 +41,17 @@ def _bench_report():
     return module
 
 
-def run_export(bundle: Path, out: Path, fmt: str) -> tuple[float, float, int, str]:
-    """(seconds, peak RSS in MB of this run alone, exit status, output) of one `evkit export`."""
-    seconds, peak, status, output, _ = _bench_report().run_evkit(
-        ["export", str(bundle), "--out", str(out), "--format", fmt,
+def run_export(bundle: Path, out: Path, fmt: str, cache: Path) -> tuple[float, float, int, str, float]:
+    """(seconds, peak RSS in MB of this run alone, exit status, output, CPU seconds) of one
+    `evkit export`."""
+    return _bench_report().run_evkit(
+        ["export", str(bundle), "--out", str(out), "--format", fmt, "--cache-dir", str(cache),
          "--signer-key", str(bundle.parent / "bench.key.pub")])
-    return seconds, peak, status, output
+
+
+def _files(out: Path) -> dict[str, str]:
+    """Every file of an export with its SHA-256, as export.json lists them."""
+    return json.loads((out / "export.json").read_text(encoding="utf-8"))["files"]
 
 
 def main() -> int:
@@ -49,36 +59,68 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--workdir", type=Path, default=Path("bench/out/export"))
     ap.add_argument("--keep", action="store_true", help="reuse an existing generated bundle")
-    ap.add_argument("--repeat", type=int, default=3, help="measure floor and export this many times")
+    ap.add_argument("--repeat", type=int, default=3, help="measure floor and exports this many times")
     ap.add_argument("--format", default="parquet", choices=("parquet", "csv"))
     args = ap.parse_args()
     bench = _bench_report()
     work, bundle = bench.prepared_bundle(args.workdir, args.records, keep=args.keep)
     size = sum(p.stat().st_size for p in (bundle / "data").rglob("*") if p.is_file())
-    out = work / "export"
+    case = work / "case-export.toml"
+    case.write_text(f'[case]\nid = "BENCH"\nwindow = ["{bench.WINDOW[0]}", "{bench.WINDOW[1]}"]\n'
+                    f'[indicators]\nips = ["{bench.ATTACKER_IP}"]\n', encoding="utf-8")
+    cache, report_out = work / "export-cache", work / "export-report"
     bench._compile_project()  # noqa: SLF001 - measured as bench/report.py measures the report
-    floors, exports, peaks = [], [], []
+    m: dict[str, list[float]] = {k: [] for k in ("floor", "cold", "warm", "rss_cold", "rss_warm", "cpu_floor",
+                                                  "cpu_cold", "cpu_warm")}
+    written = 0
     for n in range(1, args.repeat + 1):
-        shutil.rmtree(out, ignore_errors=True)
-        export_s, rss_mb, rc, stdout = run_export(bundle, out, args.format)
-        if rc != 0:
-            print(stdout)
+        line = f"run {n}:"
+        files: dict[str, dict[str, str]] = {}
+        for label in ("cold", "warm"):
+            shutil.rmtree(cache, ignore_errors=True)
+            if label == "warm":
+                shutil.rmtree(report_out, ignore_errors=True)
+                _, _, rc, stdout, _ = bench.run_report(bundle, case, report_out, ["--cache-dir", str(cache)])
+                if rc != 0 or "now cached" not in stdout:
+                    print(stdout)
+                    return 1
+            out = work / f"export-{label}"
+            shutil.rmtree(out, ignore_errors=True)
+            seconds, rss_mb, rc, stdout, cpu = run_export(bundle, out, args.format, cache)
+            expected = "read from the cache" if label == "warm" else "now cached"
+            if rc != 0 or expected not in stdout:
+                print(stdout)
+                return 1
+            files[label] = _files(out)
+            written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+            m[label].append(seconds)
+            m[f"rss_{label}"].append(rss_mb)
+            m[f"cpu_{label}"].append(cpu)
+            line += f"  {label} {seconds:.2f}s ({rss_mb:.0f} MB, CPU {cpu:.1f}s)"
+            shutil.rmtree(out, ignore_errors=True)
+        if files["cold"] != files["warm"]:
+            print("the warm export's files differ from the cold one's")
             return 1
-        floor_s, _ = bench.floor(bundle)  # (seconds, CPU seconds)
-        floors.append(floor_s)
-        exports.append(export_s)
-        peaks.append(rss_mb)
-        print(f"run {n}: floor {floor_s:.2f}s  export {export_s:.2f}s  ratio {export_s / floor_s:.2f}x  "
-              f"peak RSS {rss_mb:.0f} MB  load {os.getloadavg()[0]:.2f}", flush=True)
-    written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        floor_s, floor_cpu = bench.floor(bundle)
+        m["floor"].append(floor_s)
+        m["cpu_floor"].append(floor_cpu)
+        print(f"{line}  floor {floor_s:.2f}s  cold/floor {m['cold'][-1] / floor_s:.2f}x  "
+              f"warm/floor {m['warm'][-1] / floor_s:.2f}x  load {os.getloadavg()[0]:.2f}", flush=True)
+    med = statistics.median
     print(f"records {args.records:,}  payload {size / 1e6:.0f} MB  export {written / 1e6:.0f} MB ({args.format})  "
           f"cores {os.cpu_count()}  runs {args.repeat}")
-    print(f"floor  {min(floors):.2f}s fastest, {statistics.median(floors):.2f}s median "
+    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median, CPU {med(m['cpu_floor']):.1f}s "
           "(SHA-256 of the payload + DuckDB JSON scan)")
-    ratios = [e / f for e, f in zip(exports, floors)]
-    print(f"export {min(exports):.2f}s fastest, {statistics.median(exports):.2f}s median  "
-          f"ratio {min(exports) / min(floors):.2f}x (fastest/fastest), {statistics.median(ratios):.2f}x "
-          f"(median of the runs' ratios)  peak RSS {max(peaks):.0f} MB")
+    for label in ("cold", "warm"):
+        ratios = [e / f for e, f in zip(m[label], m["floor"])]
+        cpu = [e / f for e, f in zip(m[f"cpu_{label}"], m["cpu_floor"])]
+        print(f"{label:5s} {min(m[label]):.2f}s fastest, {med(m[label]):.2f}s median  "
+              f"{med(ratios):.2f}x the floor (median of the runs' ratios; {min(m[label]) / min(m['floor']):.2f}x "
+              f"fastest/fastest)  peak RSS {max(m[f'rss_{label}']):.0f} MB  CPU {med(m[f'cpu_{label}']):.1f}s, "
+              f"{med(cpu):.2f}x the floor's")
+    print(f"warm/floor {med([w / f for w, f in zip(m['warm'], m['floor'])]):.2f}x (target <= 1.5)  "
+          f"peak RSS {max(m['rss_cold'] + m['rss_warm']):.0f} MB "
+          f"(target <= {1.5 if args.records <= 1_000_000 else 2.0} GB)")
     return 0
 
 

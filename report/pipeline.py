@@ -123,9 +123,7 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     meta = item_metadata(inventories, problems, redact_subjects, case.case_id)
     audit = audit_inventories(inventories, problems)  # resolve bundles add item metadata, nothing else
     cfg = incident.read_tenant_config([inv.root for inv in audit], problems)
-    cache = None if cache_dir is None else TableCache(cache_dir, {
-        inv.name: seen.tagmanifest_sha256 for inv, seen in zip(inventories, intake.bundles, strict=True)
-        if seen.trusted and seen.tagmanifest_sha256})
+    cache = trusted_cache(cache_dir, inventories, intake)
     limitations: list[str] = []
     # Two waits overlap other work: reportlab is imported while DuckDB loads on every core
     # without the GIL, and the tables are freed while the outputs are written (DuckDB frees
@@ -162,6 +160,16 @@ def run_report(bundles: Sequence[Path], case_path: Path, out: Path, *, trust: Tr
     custody_skipped = sign_custody(sign, intake, hashes)
     return ReportResult(findings, hashes, skipped, custody_skipped, tuple(intake.warnings) + tuple(warnings),
                         tuple(cache.notes) if cache is not None else ())
+
+
+def trusted_cache(cache_dir: Path | None, inventories: Sequence[Inventory], intake: Intake) -> TableCache | None:
+    """The table cache in `cache_dir` (None: no cache) for the bundles among `inventories` that
+    verified valid against a trusted key, the only ones it may serve or store (docs/report-cache.md)."""
+    if cache_dir is None:
+        return None
+    return TableCache(cache_dir, {inv.name: seen.tagmanifest_sha256
+                                  for inv, seen in zip(inventories, intake.bundles, strict=True)
+                                  if seen.trusted and seen.tagmanifest_sha256})
 
 
 def item_metadata(inventories: Sequence[Inventory], problems: list[str], redact: bool,

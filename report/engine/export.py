@@ -3,24 +3,51 @@
 Each exported table is a SELECT over the tables and views the loader built (docs/internals.md,
 "report tables"), with the provenance every row carries (docs/export.md): the record id, the
 bundle, file and position of the copy used, and the bundle's tag-manifest SHA-256 and verdict
-(`bundle_verdict`) from `export_bundles`, a table the caller fills from intake. DuckDB streams
-each COPY from the tables to the files (hive partitions `day=YYYY-MM-DD/`), so memory stays
-bounded whatever the number of records.
+(`bundle_verdict`) from `export_bundles`, a table the caller fills from intake.
+
+Every file is one COPY of one day's rows (hive partitions `day=YYYY-MM-DD/`), so memory stays
+bounded whatever the number of records, in a fixed order, so the same evidence gives the same
+bytes however the engine's tables were filled (parsed in parallel or read from the table cache,
+in whatever order). The tables read from `events` take each day's records from a copy of them
+sorted by time and record id (sorted_day, with their provenance joined), in that order: DuckDB
+keeps a table's insertion order through scans, filters, projections and unnests while
+`preserve_insertion_order` is on, which run_jobs turns on (not through a join, which may build
+its table from either side); the other tables are sorted by all their columns. One sort of a day's records
+instead of one per file took a fifth less CPU. The COPYs are independent jobs that run_jobs runs
+two at a time, each on its own cursor and core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import duckdb
 
 from evkit.report.engine.loader import Engine
+from evkit.report.engine.parquet import PARQUET_OPTIONS, sql_literal
+from evkit.report.engine.sql import accessed_items
+
+T = TypeVar("T")
+
+
+class Rows(Protocol):
+    """What runs a statement and returns its rows: the Engine, or one of run_jobs' cursors."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
 
 PROVENANCE_TABLE = "export_bundles"
 PROVENANCE_COLUMNS = {"bundle": "VARCHAR", "tagmanifest_sha256": "VARCHAR", "bundle_verdict": "VARCHAR",
                       "signer": "VARCHAR", "signer_fingerprint": "VARCHAR", "signer_trusted": "BOOLEAN",
                       "tenant_id": "VARCHAR"}
 
+# The provenance columns the export adds from PROVENANCE_TABLE to every row of a record table.
+_PROVENANCE = "tagmanifest_sha256, bundle_verdict"
 # The operations the report's timeline draws in its sign-in lane (report.analysis.timeline_kind).
 SIGN_IN_OPERATIONS = ("UserLoggedIn", "UserLoginFailed", "MailboxLogin")
 DAY = "strftime({ts}, '%Y-%m-%d')"
@@ -35,13 +62,16 @@ _VECTOR = 2048
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One exported table: `select` yields its rows (with `bundle`), `ts` the column its day is
-    taken from (None: not partitioned)."""
+    """One exported table: `select` yields its rows (with `bundle`, `src`, `pos`), `ts` the
+    column its day is taken from (None: not partitioned). With `per_day`, `select` is a
+    template over `{events}`, a table of one day's records with the columns of `events` and
+    the provenance columns (sorted_day), and yields the rows with them; the other tables are
+    materialised once with their provenance, then written a day at a time."""
 
     name: str
     select: str
     ts: str | None = "ts"
-    by_day_scan: bool = False  # written a day at a time when `events` is in time order (copy_by_day)
+    per_day: bool = False
 
 
 def _joined(view: str, columns: str = "v.*") -> str:
@@ -63,6 +93,10 @@ _SIGN_INS = f"""
            client_app_id, session_id, aad_session_id, logon_type, bundle, src, pos
     FROM events WHERE operation IN ({', '.join(f"'{op}'" for op in SIGN_IN_OPERATIONS)})"""
 
+# The engine's accessed_items view (report.engine.sql.accessed_items) over one day's records,
+# with the copy's provenance (carried through the unnests: a third cheaper than joining it back).
+_ACCESSED_ITEMS = accessed_items("{events}", carry=f", bundle, src, pos, {_PROVENANCE}")
+
 # What the load could not read, the completeness ledger and the bundles themselves: without
 # them an empty result in the exported tables could read as "no activity".
 _CONTEXT_TABLES = (
@@ -73,8 +107,9 @@ _CONTEXT_TABLES = (
 )
 
 RECORD_TABLES = (
-    Table("events", "SELECT id AS record_id, * EXCLUDE (id) FROM events", by_day_scan=True),
-    Table("accessed_items", _joined("accessed_items")),
+    Table("events", f"SELECT id AS record_id, * EXCLUDE (id, {_PROVENANCE}), {_PROVENANCE} FROM {{events}}",
+          per_day=True),
+    Table("accessed_items", _ACCESSED_ITEMS, per_day=True),
     Table("synced_folders", _joined("synced_folders")),
     Table("searches", _joined("searches")),
     Table("sends", _joined("sends")),
@@ -87,22 +122,19 @@ RECORD_TABLES = (
 TABLES = RECORD_TABLES + _CONTEXT_TABLES
 
 
-def with_provenance(table: Table) -> str:
-    """SQL: the table's rows with the bundle's tag-manifest SHA-256 and verdict, and `day`."""
-    day = f", {DAY.format(ts='x.' + table.ts)} AS day" if table.ts else ""
+def with_provenance(select: str, ts: str | None = None) -> str:
+    """SQL: the rows of `select` with the bundle's tag-manifest SHA-256 and verdict, and `day`
+    (the UTC day of the column `ts`) when `ts` is given."""
+    day = f", {DAY.format(ts='x.' + ts)} AS day" if ts else ""
     return (f"SELECT x.*, p.tagmanifest_sha256, p.bundle_verdict{day} "
-            f"FROM ({table.select}) x LEFT JOIN {PROVENANCE_TABLE} p ON p.bundle = x.bundle")
+            f"FROM ({select}) x LEFT JOIN {PROVENANCE_TABLE} p ON p.bundle = x.bundle")
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _csv_safe_columns(engine: Engine, relation: str, neutralise: Callable[[str], str]) -> str:
+def _csv_safe_columns(runner: Rows, relation: str, neutralise: Callable[[str], str]) -> str:
     """SQL select list of `relation` for a CSV file: nested values as JSON text, every text
     value through `neutralise` (SQL of a text expression to SQL)."""
     out = []
-    for name, kind in engine.rows(f"SELECT column_name, column_type FROM (DESCRIBE {relation})"):
+    for name, kind in runner.rows(f"SELECT column_name, column_type FROM (DESCRIBE {relation})"):
         quoted = '"' + name.replace('"', '""') + '"'
         if kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "JSON")):
             out.append(f"{neutralise(f'to_json({quoted})::VARCHAR')} AS {quoted}")
@@ -113,25 +145,26 @@ def _csv_safe_columns(engine: Engine, relation: str, neutralise: Callable[[str],
     return ", ".join(out)
 
 
-def copy_table(engine: Engine, select: str, dest: Path, *, partition: bool,
-               csv_neutralise: Callable[[str], str] | None = None, order: str | None = None,
-               drop: tuple[str, ...] = ()) -> int:
-    """Write the rows of `select` to `dest`: a folder of hive partitions by `day` when
-    `partition`, else one file. Parquet, or CSV when `csv_neutralise` (the spreadsheet formula
-    neutraliser as SQL, report.outputs.csvcells.neutralise_sql) is given; `order` sorts the rows
-    and `drop` names columns used only for it. Returns the rows written."""
+def copy_table(runner: Rows, select: str, dest: Path, *, csv_neutralise: Callable[[str], str] | None = None,
+               order: str | None = "ALL", drop: tuple[str, ...] = (), header: bool = True) -> int:
+    """Write the rows of `select`, sorted by `order` (None: as they come), to the file `dest`: Parquet (the options
+    of report/engine/parquet.py), or CSV when `csv_neutralise` (the spreadsheet formula
+    neutraliser as SQL, report.outputs.csvcells.neutralise_sql) is given; `drop` names columns
+    used only for sorting; `header`: a CSV file's header row. Returns the rows written; a file of no rows is not kept."""
     relation = f"({select})"
     if csv_neutralise is not None:
-        relation = f"(SELECT {_csv_safe_columns(engine, relation, csv_neutralise)} FROM {relation})"
-    options = "FORMAT csv, HEADER true" if csv_neutralise is not None else "FORMAT parquet, COMPRESSION zstd"
-    if partition:
-        options += ", PARTITION_BY (day), FILENAME_PATTERN 'part-{i}'"
+        relation = f"(SELECT {_csv_safe_columns(runner, relation, csv_neutralise)} FROM {relation})"
+    options = f"FORMAT csv, HEADER {str(header).lower()}" if csv_neutralise is not None else PARQUET_OPTIONS
     dest.parent.mkdir(parents=True, exist_ok=True)
     columns = f"* EXCLUDE ({', '.join(drop)})" if drop else "*"
     ordered = f" ORDER BY {order}" if order else ""
-    rows = engine.rows(f"COPY (SELECT {columns} FROM {relation}{ordered}) TO {_literal(dest.as_posix())} "
-                       f"({options})")
-    return int(rows[0][0]) if rows else 0
+    rows = runner.rows(f"COPY (SELECT {columns} FROM {relation}{ordered}) "
+                       f"TO {sql_literal(dest.as_posix())} ({options})")
+    written = int(rows[0][0]) if rows else 0
+    if not written and dest.parent.name.startswith("day="):
+        dest.unlink(missing_ok=True)
+        dest.parent.rmdir()
+    return written
 
 
 def events_in_time_order(engine: Engine) -> bool:
@@ -143,21 +176,101 @@ def events_in_time_order(engine: Engine) -> bool:
     return bool(pairs <= 2 * max(vectors, 1))
 
 
-def copy_by_day(engine: Engine, table: Table, dest: Path,
-                csv_neutralise: Callable[[str], str] | None = None) -> int:
-    """The hive layout of copy_table(partition=True), written with one COPY per day that filters
-    on `ts` (pushed into the scan). DuckDB's partitioned writer copies every row into per-day
-    buffers first: for `events`, with its nested columns, that took 2.5 times the CPU of one
-    plain write (1M records: 10 s against 4 s; a COPY per day: 3.5 s)."""
-    assert table.ts is not None
-    days = [d for (d,) in engine.rows(f"SELECT DISTINCT CAST({table.ts} AS DATE) FROM ({table.select})")]
-    written = 0
-    for day in sorted(days, key=lambda d: (d is None, d)):
-        where = (f"{table.ts} IS NULL" if day is None else
-                 f"{table.ts} >= DATE '{day.isoformat()}' AND {table.ts} < DATE '{day.isoformat()}' + 1")
-        select = with_provenance(Table(table.name, f"SELECT * FROM ({table.select}) WHERE {where}", ts=None))
-        folder = dest / f"day={NULL_DAY if day is None else day.isoformat()}"
-        suffix = ".csv" if csv_neutralise is not None else ".parquet"
-        written += copy_table(engine, select, folder / f"part-0{suffix}", partition=False,
-                              csv_neutralise=csv_neutralise)
-    return written
+@dataclass(frozen=True, slots=True)
+class DayFile:
+    """One file to write: the rows of `select` (with provenance, without `day`) into `dest`,
+    sorted by all their columns."""
+
+    table: str
+    select: str
+    dest: Path
+
+
+def days_of_events(engine: Engine, *, in_time_order: bool) -> list[tuple[str | None, str]]:
+    """(day, SQL relation of that day's records of `events`) for every UTC day of a record,
+    oldest first, records without a time last (day None). The relation filters on `ts`, which
+    the scan skips by its zone maps when `events` is `in_time_order`; else it reads a copy of
+    `events` sorted by time, made once here."""
+    source = "events"
+    if not in_time_order:
+        engine.execute("CREATE TABLE export_events_by_time AS SELECT * FROM events ORDER BY ts")
+        source = "export_events_by_time"
+    days = [None if d is None else d.isoformat() for (d,) in
+            engine.rows(f"SELECT DISTINCT CAST(ts AS DATE) AS d FROM {source} ORDER BY d NULLS LAST")]
+    return [(day, f"(SELECT * FROM {source} WHERE "
+                  + ("ts IS NULL)" if day is None else f"ts >= DATE '{day}' AND ts < DATE '{day}' + 1)"))
+            for day in days]
+
+
+def day_folder(day: str | None) -> str:
+    return f"day={NULL_DAY if day is None else day}"
+
+
+def sorted_day(runner: Rows, name: str, relation: str) -> None:
+    """Table `name`: the records of `relation` (one day's, days_of_events) with their bundle's
+    provenance columns, sorted by time and record id, the order in which every file read from it
+    holds them (see above)."""
+    runner.rows(f"CREATE TABLE {name} AS SELECT e.*, {', '.join('p.' + c for c in _PROVENANCE.split(', '))} "
+                f"FROM {relation} e LEFT JOIN {PROVENANCE_TABLE} p ON p.bundle = e.bundle ORDER BY e.ts, e.id")
+
+
+def day_files(engine: Engine, tables: Sequence[Table], root: Path, suffix: str) -> Iterator[DayFile]:
+    """Every file of the record tables not read from `events` a day at a time, a day each (hive
+    folders `day=YYYY-MM-DD/` under `root/<table>`): each table materialised once with its day."""
+    for table in tables:
+        assert table.ts is not None and not table.per_day
+        name = f"export_{table.name}"
+        engine.execute(f"CREATE TABLE {name} AS {with_provenance(table.select, table.ts)}")
+        for (day,) in engine.rows(f"SELECT DISTINCT day FROM {name} ORDER BY day NULLS LAST"):
+            where = "day IS NULL" if day is None else f"day = {sql_literal(day)}"
+            yield DayFile(table.name, f"SELECT * EXCLUDE (day) FROM {name} WHERE {where}",
+                          root / table.name / day_folder(day) / f"part-0{suffix}")
+
+
+class _Cursor:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+
+def run_jobs(engine: Engine, jobs: Sequence[Callable[[Rows], T]], workers: int = 2) -> list[T]:
+    """Run every job (a function of a statement runner) on `workers` cursors of the engine's
+    database at once, in the order given; their results in that order. DuckDB runs statements
+    of several cursors in parallel, outside the GIL. The first failure is raised once all stop."""
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for n in range(len(jobs)):
+        pending.put(n)
+    results: dict[int, T] = {}
+    failures: list[BaseException] = []
+
+    def work(cursor: duckdb.DuckDBPyConnection) -> None:
+        with cursor:
+            while not failures:
+                try:
+                    n = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[n] = jobs[n](_Cursor(cursor))
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+                    failures.append(exc)
+
+    # each statement on one core: the cursors, not DuckDB's threads, share the cores; and
+    # tables read in their insertion order (sorted_day)
+    [(cores, keep_order)] = engine.rows("SELECT current_setting('threads'), "
+                                          "current_setting('preserve_insertion_order')")
+    engine.execute("SET threads = 1")
+    engine.execute("SET preserve_insertion_order = true")
+    running = [threading.Thread(target=work, args=(engine.con.cursor(),), name=f"evkit-export-{n}")
+                for n in range(max(1, min(workers, len(jobs))))]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    engine.execute(f"SET threads = {int(cores)}")
+    engine.execute(f"SET preserve_insertion_order = {str(bool(keep_order)).lower()}")
+    if failures:
+        raise failures[0]
+    return [results[n] for n in range(len(jobs))]

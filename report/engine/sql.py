@@ -240,16 +240,17 @@ def distinct_keys(kinds: Iterable[str], source: str = "events") -> str:
     return " UNION ".join(selects) or "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
 
 
-def accessed_items(source: str) -> str:
+def accessed_items(source: str, carry: str = "") -> str:
     """SQL: the items MailItemsAccessed records of `source` (a relation with the columns of
-    events) name, one row per record, folder and item. Items are unnested in two projections,
+    events) name, one row per record, folder and item; `carry` (`, a, b`) adds columns of the
+    record last. Items are unnested in two projections,
     not as two lateral joins (`e, unnest(e.folders) AS u(f), unnest(f.FolderItems) AS v(i)`),
     which DuckDB plans as a join per level: 1M records, 4.9 s against 0.04 s."""
     return f"""
         SELECT record_id, ts, mailbox, access_type, f.Path AS folder,
-               i.InternetMessageId AS internet_message_id, i.Subject AS subject
+               i.InternetMessageId AS internet_message_id, i.Subject AS subject{carry}
         FROM (SELECT *, unnest(f.FolderItems) AS i
-              FROM (SELECT id AS record_id, ts, mailbox, access_type, unnest(folders) AS f
+              FROM (SELECT id AS record_id, ts, mailbox, access_type{carry}, unnest(folders) AS f
                     FROM {source} WHERE operation = 'MailItemsAccessed'))
         WHERE i.InternetMessageId IS NOT NULL AND i.InternetMessageId <> ''"""
 

@@ -52,8 +52,9 @@ _ITEMS = """array_to_string(list_sort(list_distinct(list_filter(
         lambda m: m IS NOT NULL AND m <> ''))), ' ')"""
 
 
-def timeline_select(*, classified: bool) -> str:
-    """SQL: the timeline's rows (before neutralising), with `ts` for ordering."""
+def timeline_select(*, classified: bool, source: str = "events") -> str:
+    """SQL: the timeline's rows (before neutralising) of the records of `source` (a relation
+    with the columns of `events`), with `ts` for ordering."""
     classification = "c.classification" if classified else "NULL::VARCHAR"
     join = f"LEFT JOIN {CLASSES_TABLE} c ON c.record_id = e.id" if classified else ""
     return f"""
@@ -64,5 +65,5 @@ def timeline_select(*, classified: bool) -> str:
                coalesce(e.client_ip_address, e.client_ip, e.actor_ip) AS ip,
                coalesce(e.client_info, e.user_agent) AS client, nullif({_ITEMS}, '') AS items,
                {classification} AS classification, e.id AS record_id, e.ts
-        FROM events e
+        FROM {source} e
         {join}"""

@@ -30,7 +30,11 @@ del NO_ID["Id"]
 
 @pytest.fixture(scope="module")
 def case_dir(tmp_path_factory, signing_key, examiner_pub):
-    root = tmp_path_factory.mktemp("cache")
+    return make_case_dir(tmp_path_factory.mktemp("cache"), signing_key, examiner_pub)
+
+
+def make_case_dir(root: Path, signing_key: Path, examiner_pub: Path) -> Path:
+    """Two sealed bundles (IR-MINI_C1, OTHER_C1), two case files and the examiner's key in `root`."""
     for name, records in (("IR-MINI_C1", [*mini.records(), STRINGLY, NO_ID]), ("OTHER_C1", mini.records()[:5])):
         write_bundle(root / name, records, window=mini.EVIDENCE_WINDOW, ledger=mini.ledger(),
                      extra_files=mini.folder_stats_files(), case_id="IR-MINI", key=signing_key)
