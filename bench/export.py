@@ -109,15 +109,7 @@ def main() -> int:
     med = statistics.median
     print(f"records {args.records:,}  payload {size / 1e6:.0f} MB  export {written / 1e6:.0f} MB ({args.format})  "
           f"cores {os.cpu_count()}  runs {args.repeat}")
-    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median, CPU {med(m['cpu_floor']):.1f}s "
-          "(SHA-256 of the payload + DuckDB JSON scan)")
-    for label in ("cold", "warm"):
-        ratios = [e / f for e, f in zip(m[label], m["floor"])]
-        cpu = [e / f for e, f in zip(m[f"cpu_{label}"], m["cpu_floor"])]
-        print(f"{label:5s} {min(m[label]):.2f}s fastest, {med(m[label]):.2f}s median  "
-              f"{med(ratios):.2f}x the floor (median of the runs' ratios; {min(m[label]) / min(m['floor']):.2f}x "
-              f"fastest/fastest)  peak RSS {max(m[f'rss_{label}']):.0f} MB  CPU {med(m[f'cpu_{label}']):.1f}s, "
-              f"{med(cpu):.2f}x the floor's")
+    bench.print_measures(m, ("cold", "warm"))
     print(f"warm/floor {med([w / f for w, f in zip(m['warm'], m['floor'])]):.2f}x (target <= 1.5)  "
           f"peak RSS {max(m['rss_cold'] + m['rss_warm']):.0f} MB "
           f"(target <= {1.5 if args.records <= 1_000_000 else 2.0} GB)")

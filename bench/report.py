@@ -205,16 +205,7 @@ def main() -> int:
               f"warm/cold {m['warm'][-1] / m['cold'][-1]:.2f}x  load {os.getloadavg()[0]:.2f}", flush=True)
     med = statistics.median
     print(f"records {args.records:,}  payload {size / 1e6:.0f} MB  cores {os.cpu_count()}  runs {args.repeat}")
-    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median, CPU {med(m['cpu_floor']):.1f}s "
-          "(SHA-256 of the payload + DuckDB JSON scan)")
-    for label in ("cold", "warm", "uncached"):
-        if m[label]:
-            ratios = [r / f for r, f in zip(m[label], m["floor"])]
-            cpu = [r / f for r, f in zip(m[f"cpu_{label}"], m["cpu_floor"])]
-            print(f"{label:8s} {min(m[label]):.2f}s fastest, {med(m[label]):.2f}s median  "
-                  f"{med(ratios):.2f}x the floor (median of the runs' ratios)  "
-                  f"peak RSS {max(m[f'rss_{label}']):.0f} MB  CPU {med(m[f'cpu_{label}']):.1f}s, "
-                  f"{med(cpu):.2f}x the floor's")
+    print_measures(m, ("cold", "warm", "uncached"))
     print(f"cold/floor {med([c / f for c, f in zip(m['cold'], m['floor'])]):.2f}x (target <= 2.5)  "
           f"warm/cold {med([w / c for w, c in zip(m['warm'], m['cold'])]):.2f}x (target <= 0.4)  "
           f"peak RSS {max(m['rss_cold'] + m['rss_warm'] + m['rss_uncached']):.0f} MB "
@@ -223,6 +214,23 @@ def main() -> int:
           f"warm/cold {med([w / c for w, c in zip(m['cpu_warm'], m['cpu_cold'])]):.2f}x")
     print(headline)
     return 0
+
+
+def print_measures(m: dict[str, list[float]], labels: tuple[str, ...]) -> None:
+    """The floor's line, then one line per measure taken: fastest and median time, the median of
+    the runs' ratios to the floor, peak RSS and CPU (bench/export.py prints the same way)."""
+    med = statistics.median
+    print(f"floor  {min(m['floor']):.2f}s fastest, {med(m['floor']):.2f}s median, CPU {med(m['cpu_floor']):.1f}s "
+          "(SHA-256 of the payload + DuckDB JSON scan)")
+    for label in labels:
+        if m[label]:
+            ratios = [r / f for r, f in zip(m[label], m["floor"])]
+            cpu = [r / f for r, f in zip(m[f"cpu_{label}"], m["cpu_floor"])]
+            print(f"{label:8s} {min(m[label]):.2f}s fastest, {med(m[label]):.2f}s median  "
+                  f"{med(ratios):.2f}x the floor (median of the runs' ratios; "
+                  f"{min(m[label]) / min(m['floor']):.2f}x fastest/fastest)  "
+                  f"peak RSS {max(m[f'rss_{label}']):.0f} MB  CPU {med(m[f'cpu_{label}']):.1f}s, "
+                  f"{med(cpu):.2f}x the floor's")
 
 
 def _compile_project() -> None:
