@@ -6,7 +6,9 @@ A 5,000-row answer is about 10 MB, nearly all of it escaped AuditData text; json
 ~20 us a row on it, which is the whole CPU budget of a collection. The fast path finds the fields
 by their exact `"Name":` byte sequences (inside a JSON string a quote is always escaped, so these
 sequences cannot come from record text), checks that each row's fields appear before the next
-row's, and that the envelope is complete. Any other layout falls back to json.loads.
+row's, that each row has one CreationDate and it lies between the row before's ResultIndex and
+its own (one laid out after its row's index would be taken for the next row's), and that the
+envelope is complete. Any other layout falls back to json.loads.
 The answer itself is stored byte for byte either way; this is only the collector's tally.
 """
 
@@ -113,18 +115,22 @@ def _fast(body: bytes) -> list[Row] | None:
             if fields is None:
                 return None
             index, count, identity = fields
+        # the row's CreationDate: the one between the row before's ResultIndex and its own, and only
+        # one (a date laid out after its row's ResultIndex would otherwise be taken for the next row's)
         d = rfind(_CREATED, previous, i)
-        created = None
-        if d >= 0:
-            stamp = body[d + skip:d + skip + 19]
-            created = seconds.get(stamp, "")
-            if created == "":
-                created = seconds[stamp] = second(stamp.decode("ascii", "replace"))
-        rows.append((index, count, identity.decode("utf-8") or None, created))
+        if d < 0 or find(_CREATED, previous, d) >= 0 or not identity:
+            return None  # a row without a date, a date after its index, an empty Identity: json.loads
+        stamp = body[d + skip:d + skip + 19]
+        created = seconds.get(stamp, "")
+        if created == "":
+            created = seconds[stamp] = second(stamp.decode("ascii", "replace"))
+        rows.append((index, count, identity.decode("utf-8"), created))
         previous = i
         i = following
     if not rows and b'"value":[]' not in body:
         return None
+    if rows and find(_CREATED, previous) >= 0:
+        return None  # the last row's date comes after its ResultIndex
     return rows
 
 
