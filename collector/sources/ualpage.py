@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evkit.collector.sources.base import ual_row_id
+from evkit.times import format_iso, parse_iso_utc
 
 Row = tuple[int, int, "str | None", "str | None"]  # ResultIndex, ResultCount, id, CreationDate (19 chars)
 _INDEX, _COUNT, _IDENTITY = b'"ResultIndex":', b'"ResultCount":', b'"Identity":'
@@ -29,6 +30,8 @@ _MORE_TRUE, _MORE_FALSE = b'"moreRecordsAvailable":true', b'"moreRecordsAvailabl
 _MORE_KEY = b"moreRecordsAvailable"
 _METADATA = b'"AuditSearchRequestMetadata":'  # unescaped: never inside AuditData text
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+_UTC_TAIL = re.compile(r"(?:\.\d*)?(?:[Zz]|[+-]00:?00)?$")   # after the seconds: UTC or no zone
+_ZONE = re.compile(r"(?:\.\d*)?([+-]\d{2}:?\d{2})$")
 
 
 class UnreadablePage(ValueError):
@@ -62,10 +65,20 @@ def scan_page(body: bytes) -> Page:
 
 
 def second(text: Any) -> str | None:
-    """A CreationDate cut to whole seconds (`YYYY-MM-DDTHH:MM:SS`, UTC as the service sends it), or None."""
+    """A CreationDate cut to whole seconds (`YYYY-MM-DDTHH:MM:SS`) in UTC, or None. The service
+    sends UTC (with `Z`, or no zone); a date with another offset is converted, not cut, so that a
+    row is never judged against its window in the wrong zone."""
     if not isinstance(text, str) or not _SECOND.match(text):
         return None
-    return text[:19]
+    if _UTC_TAIL.match(text, 19):
+        return text[:19]
+    zone = _ZONE.match(text, 19)
+    if zone is None:
+        return None
+    try:
+        return format_iso(parse_iso_utc(text[:19] + zone.group(1)))[:19]
+    except ValueError:
+        return None
 
 
 _NUMBER = re.compile(rb"-?[0-9]+")
@@ -120,7 +133,10 @@ def _fast(body: bytes) -> list[Row] | None:
         d = rfind(_CREATED, previous, i)
         if d < 0 or find(_CREATED, previous, d) >= 0 or not identity:
             return None  # a row without a date, a date after its index, an empty Identity: json.loads
-        stamp = body[d + skip:d + skip + 19]
+        q = find(b'"', d + skip, d + skip + 48)
+        if q < 0:
+            return None
+        stamp = body[d + skip:q]
         created = seconds.get(stamp, "")
         if created == "":
             created = seconds[stamp] = second(stamp.decode("ascii", "replace"))

@@ -122,3 +122,21 @@ def test_a_creation_date_after_the_rows_index_is_never_taken_for_the_next_rows()
 def test_an_empty_identity_is_read_as_json_reads_it() -> None:
     blank = dict(row(1, 1, "x"), Identity="", RecordId="rec-1")
     assert scan_page(page([blank])) == _slow(page([blank]))
+
+
+@pytest.mark.parametrize("stamp, want", [
+    ("2023-06-01T05:30:00+05:00", "2023-06-01T00:30:00"),         # an explicit offset is converted
+    ("2023-06-01T05:30:00.1234567+05:30", "2023-06-01T00:00:00"),
+    ("2023-05-31T22:00:00-02:00", "2023-06-01T00:00:00"),
+    ("2023-06-01T00:30:00.0000000Z", "2023-06-01T00:30:00"),      # as the service sends it
+    ("2023-06-01T00:30:00", "2023-06-01T00:30:00"),               # no zone: UTC
+    ("2023-06-01T00:30:00+00:00", "2023-06-01T00:30:00"),
+    ("2023-06-01T00:30:00+99:00", None),                          # not a time: undated, counted
+])
+def test_a_creation_date_with_an_offset_is_read_in_utc_on_both_paths(stamp: str, want: str | None) -> None:
+    """A row dated 05:30+05:00 is 00:30 UTC: read as 05:30 it would be judged inside a 05:00-06:00
+    window it does not belong to (and outside the one it does)."""
+    r = dict(row(1, 1, "a"), CreationDate=stamp)
+    body = page([r, row(2, 2, "b")])
+    assert scan_page(body) == _slow(body)
+    assert scan_page(body).rows[0][3] == want
