@@ -239,7 +239,8 @@ class ApiClient:
 
     def _first_call(self, url: str) -> threading.Event:
         """The event set once the first POST to `url` has an answer. While it is out, later
-        POSTs to the same URL wait for that answer (at most FIRST_ANSWER_WAIT): when the service
+        POSTs to the same URL wait for that answer (at most FIRST_ANSWER_WAIT, and once: after a
+        wait runs out, no later call waits for it): when the service
         redirects it (docs/emulator-fidelity.md EXO-1), the calls that waited go straight to
         where it leads instead of each taking the redirect once. Only POSTs: their URLs are a
         few endpoints (InvokeCommand above all), so this map stays small; GET URLs are per page."""
@@ -248,7 +249,8 @@ class ApiClient:
             if answered is None:
                 answered = self._answered[url] = threading.Event()
                 return answered
-        answered.wait(FIRST_ANSWER_WAIT)
+        if not answered.wait(FIRST_ANSWER_WAIT):
+            answered.set()  # the first call is long (a search can take minutes): the others wait no more
         return threading.Event()
 
     def _request(self, method: str, url: str, answered: threading.Event, *, scope: str, json_body: Any,

@@ -18,6 +18,7 @@ from evkit.report.rules.attribution import indicator_hits, kinds_sought, session
 from evkit.report.casefile import CaseFile, parse_utc
 from evkit.report.errors import CaseFileError
 from evkit.report.rules.classify import Attributed, Evidence, ItemRef, ItemVerdict, Sighting
+from evkit.report.engine import queries
 from evkit.report.engine.loader import Engine
 from evkit.report.engine.sql import distinct_keys, item_mentions
 from evkit.report.rules.mailbox_changes import CHANGE_KINDS, describe, mailbox_change
@@ -271,7 +272,7 @@ def analyse(engine: Engine, case: CaseFile, *, folder_items: Mapping[tuple[str, 
 
     window = (case.window_start, case.window_end)
     blind = evidence_gaps(window, collected_spans(engine), unreadable_inputs)
-    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window) + blind
+    gaps = ledger_gaps(queries.ledger_rows(engine), window) + blind
     unknown = unknown_periods(case, in_scope, gaps, config_unknown, throttle.gaps,
                               attacker_gaps(case, changes, acts.unreadable))
     verdicts = item_verdicts(evidence, sightings, unknown)

@@ -78,7 +78,7 @@ def _log_state(engine: Engine, analysis: Analysis) -> tuple[bool, str | None]:
     if not spans or not events:
         return False, None
     window = (min(s for s, _ in spans), max(e for _, e in spans))
-    gaps = ledger_gaps(engine.dicts("SELECT * FROM gaps"), window)
+    gaps = ledger_gaps(queries.ledger_rows(engine), window)
     complete = not gaps and not analysis.evidence_gaps and queries.blind_problem_count(engine) == 0
     return complete, format_utc(window[0])[:10]
 

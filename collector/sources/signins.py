@@ -91,5 +91,30 @@ def collect(ctx: SourceContext) -> None:
                 refused = reason
             ctx.finish(LedgerEntry(SOURCE, event_type, window.to_json(), None, 0, 0, 0, FAILED, reason, extra))
             continue
-        ctx.finish(LedgerEntry(SOURCE, event_type, window.to_json(), None, got.received, len(got.ids),
-                               got.retries, COMPLETE, "", extra))
+        _finish_read(ctx, event_type, window, got.received, len(got.ids), got.retries, extra)
+
+
+def _finish_read(ctx: SourceContext, event_type: str, window: TimeWindow, received: int, unique: int,
+                 retries: int, extra: dict[str, str]) -> None:
+    """The entries of an event type read to its last page. The log drops its oldest sign-ins as time
+    passes and its pages come newest first, so what it still held when the last page came is all it
+    vouches for: the part of `window` older than that (a `--resume` days after the plan, or a read
+    longer than EDGE_MARGIN) is a `skipped` entry of its own (unit `beyond-retention/<event type>`),
+    never part of a `complete` one."""
+    read_at = ctx.now().replace(microsecond=0)
+    edge = signins_kept_from(read_at)
+    if edge <= window.start:
+        ctx.finish(LedgerEntry(SOURCE, event_type, window.to_json(), None, received, unique, retries, COMPLETE, "",
+                               extra))
+        return
+    lost = TimeWindow(window.start, min(edge, window.end))
+    reason = (beyond_retention_words(format_iso(lost.start), format_iso(lost.end))
+              + f" (this event type's last page was read at {format_iso(read_at)}, after the collection was planned)")
+    if edge >= window.end:  # nothing of the window is vouched for any more
+        ctx.finish(LedgerEntry(SOURCE, event_type, window.to_json(), None, received, unique, retries, SKIPPED,
+                               reason, extra))
+        return
+    ctx.finish(LedgerEntry(SOURCE, f"{SIGNINS_BEYOND_RETENTION}/{event_type}", lost.to_json(), None, 0, 0, 0,
+                           SKIPPED, reason, dict(extra, read_at=format_iso(read_at))))
+    ctx.finish(LedgerEntry(SOURCE, event_type, TimeWindow(edge, window.end).to_json(), None, received, unique,
+                           retries, COMPLETE, "", extra))

@@ -6,7 +6,9 @@ A 5,000-row answer is about 10 MB, nearly all of it escaped AuditData text; json
 ~20 us a row on it, which is the whole CPU budget of a collection. The fast path finds the fields
 by their exact `"Name":` byte sequences (inside a JSON string a quote is always escaped, so these
 sequences cannot come from record text), checks that each row's fields appear before the next
-row's, and that the envelope is complete. Any other layout falls back to json.loads.
+row's, that each row has one CreationDate and it lies between the row before's ResultIndex and
+its own (one laid out after its row's index would be taken for the next row's), and that the
+envelope is complete. Any other layout falls back to json.loads.
 The answer itself is stored byte for byte either way; this is only the collector's tally.
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evkit.collector.sources.base import ual_row_id
+from evkit.times import format_iso, parse_iso_utc
 
 Row = tuple[int, int, "str | None", "str | None"]  # ResultIndex, ResultCount, id, CreationDate (19 chars)
 _INDEX, _COUNT, _IDENTITY = b'"ResultIndex":', b'"ResultCount":', b'"Identity":'
@@ -27,6 +30,8 @@ _MORE_TRUE, _MORE_FALSE = b'"moreRecordsAvailable":true', b'"moreRecordsAvailabl
 _MORE_KEY = b"moreRecordsAvailable"
 _METADATA = b'"AuditSearchRequestMetadata":'  # unescaped: never inside AuditData text
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+_UTC_TAIL = re.compile(r"(?:\.\d*)?(?:[Zz]|[+-]00:?00)?$")   # after the seconds: UTC or no zone
+_ZONE = re.compile(r"(?:\.\d*)?([+-]\d{2}:?\d{2})$")
 
 
 class UnreadablePage(ValueError):
@@ -60,10 +65,20 @@ def scan_page(body: bytes) -> Page:
 
 
 def second(text: Any) -> str | None:
-    """A CreationDate cut to whole seconds (`YYYY-MM-DDTHH:MM:SS`, UTC as the service sends it), or None."""
+    """A CreationDate cut to whole seconds (`YYYY-MM-DDTHH:MM:SS`) in UTC, or None. The service
+    sends UTC (with `Z`, or no zone); a date with another offset is converted, not cut, so that a
+    row is never judged against its window in the wrong zone."""
     if not isinstance(text, str) or not _SECOND.match(text):
         return None
-    return text[:19]
+    if _UTC_TAIL.match(text, 19):
+        return text[:19]
+    zone = _ZONE.match(text, 19)
+    if zone is None:
+        return None
+    try:
+        return format_iso(parse_iso_utc(text[:19] + zone.group(1)))[:19]
+    except ValueError:
+        return None
 
 
 _NUMBER = re.compile(rb"-?[0-9]+")
@@ -113,18 +128,25 @@ def _fast(body: bytes) -> list[Row] | None:
             if fields is None:
                 return None
             index, count, identity = fields
+        # the row's CreationDate: the one between the row before's ResultIndex and its own, and only
+        # one (a date laid out after its row's ResultIndex would otherwise be taken for the next row's)
         d = rfind(_CREATED, previous, i)
-        created = None
-        if d >= 0:
-            stamp = body[d + skip:d + skip + 19]
-            created = seconds.get(stamp, "")
-            if created == "":
-                created = seconds[stamp] = second(stamp.decode("ascii", "replace"))
-        rows.append((index, count, identity.decode("utf-8") or None, created))
+        if d < 0 or find(_CREATED, previous, d) >= 0 or not identity:
+            return None  # a row without a date, a date after its index, an empty Identity: json.loads
+        q = find(b'"', d + skip, d + skip + 48)
+        if q < 0:
+            return None
+        stamp = body[d + skip:q]
+        created = seconds.get(stamp, "")
+        if created == "":
+            created = seconds[stamp] = second(stamp.decode("ascii", "replace"))
+        rows.append((index, count, identity.decode("utf-8"), created))
         previous = i
         i = following
     if not rows and b'"value":[]' not in body:
         return None
+    if rows and find(_CREATED, previous) >= 0:
+        return None  # the last row's date comes after its ResultIndex
     return rows
 
 

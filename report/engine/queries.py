@@ -45,6 +45,13 @@ def load_problems(engine: Engine) -> list[str]:
             engine.rows("SELECT bundle, src, problem FROM problems ORDER BY 1, 2, 3")]
 
 
+def ledger_rows(engine: Engine) -> list[dict[str, Any]]:
+    """Every ledger entry (table `gaps`) with its bundle's collection window (`bundle_start`,
+    `bundle_end`), which report.rules.visibility.ledger_gaps gives an entry stating no window."""
+    return engine.dicts("""SELECT g.*, b.window_start AS bundle_start, b.window_end AS bundle_end
+        FROM gaps g LEFT JOIN bundles b USING (bundle)""")
+
+
 def completeness_rows(engine: Engine) -> list[dict[str, Any]]:
     """The completeness ledger: one row per (bundle, source, unit) with its status, counts and
     window (report.rules.visibility.mark_covered adds which other source covers it)."""

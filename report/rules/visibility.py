@@ -41,13 +41,19 @@ def _time(value: Any) -> datetime | None:
 
 def ledger_gaps(entries: Iterable[Mapping[str, Any]], window: tuple[datetime, datetime]) -> list[Gap]:
     """Audit-record windows that were not collected completely and that no complete window of
-    another audit source covers: every in-scope mailbox is blind there."""
+    another audit source covers: every in-scope mailbox is blind there. An entry without a window
+    that is not complete (a source that failed as a whole, unit `_source`: it may stop after some
+    of its windows were read, leaving the rest without an entry) stands for its bundle's collection
+    window (`bundle_start`, `bundle_end`; see ledger_rows), else for `window`."""
     complete: list[tuple[datetime, datetime]] = []
     broken: list[tuple[datetime, datetime, str]] = []
     for e in entries:
         if e.get("source") not in AUDIT_SOURCES:
             continue
         start, end = _time(e.get("window_start")), _time(e.get("window_end"))
+        if (start is None or end is None) and e.get("status") != "complete" and not e.get("window_start") \
+                and not e.get("window_end"):
+            start, end = _time(e.get("bundle_start")) or window[0], _time(e.get("bundle_end")) or window[1]
         if start is None or end is None:
             continue
         if e.get("status") == "complete":

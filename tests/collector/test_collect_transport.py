@@ -98,6 +98,31 @@ def test_without_a_redirect_the_calls_that_waited_go_once_the_first_is_answered(
     assert FIRST_ANSWER_WAIT <= 10
 
 
+def test_a_first_call_that_hangs_delays_the_others_once_not_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first search can take minutes (collector/sources/ual.py SEARCH_TIMEOUT): the calls made
+    meanwhile wait FIRST_ANSWER_WAIT once, then go as before, not each call again."""
+    from evkit.collector import client as client_module
+
+    monkeypatch.setattr(client_module, "FIRST_ANSWER_WAIT", 0.3)
+    release = threading.Event()
+
+    def transport(method: str, url: str, headers: Any, data: Any, timeout: float) -> RawReply:
+        if data == b'{"first":true}':
+            release.wait(10)
+        return ok()
+    api = ApiClient(StaticTokens(), ca_bundle=None, policy=RetryPolicy(attempts=4), transport=transport)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(api.request, "POST", URL, scope="s", json_body={"first": True})
+        time.sleep(0.05)
+        began = time.monotonic()
+        for _ in range(6):
+            api.request("POST", URL, scope="s", json_body={})
+        took = time.monotonic() - began
+        release.set()
+        assert first.result().data == {"value": [1]}
+    assert took < 0.3 * 2, took  # was 6 waits (1.8 s)
+
+
 @pytest.mark.parametrize("target", [
     "https://evil.example/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
     "http://nam12b.outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",

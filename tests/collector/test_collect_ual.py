@@ -9,9 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from collector_fakes import ledger, truth, T0, FakeUal, MemoryBundle, collected_ids, make_ctx, spread
 
+from evkit.collector.client import RawReply
+from evkit.collector.run import _run_source
 from evkit.collector.sources import ual
 from evkit.collector.sources.ualpage import Page
 from evkit.collector.windows import TimeWindow
+from evkit.report.rules.visibility import ledger_gaps
 
 SERVICES = ("current", "legacy")
 
@@ -238,3 +241,36 @@ def test_an_answer_with_rows_outside_its_window_is_asked_again_then_fails_the_wi
     # not this window's answer: its fullness says nothing of the window either
     full = [(i + 1, 10, f"id-{i}", "2023-06-01T00:10:00") for i in range(9)] + [(10, 10, "x", "2023-05-01T00:00:00")]
     assert ual.judge(Page(full), window, 0, page_size=10).kind == "again"
+
+
+def test_a_refusal_after_an_earlier_failed_window_was_read_in_part_leaves_no_silent_hole() -> None:
+    """A resumed run reads part of a window an earlier run failed (so that window's `failed` entry is
+    superseded), then the service refuses the role (the source stops with a `_source` entry): the
+    rest of that window, never read, must still be a visibility gap in the report."""
+    whole = {"start": "2023-06-01T00:00:00Z", "end": "2023-06-03T00:00:00Z"}
+    unit = TimeWindow.from_json(whole).unit
+    bundle = MemoryBundle()
+    bundle.state = {"sources": {"ual": {"lanes": [], "pending": [whole]}},
+                    "ledger": {f"ual/{unit}": {"source": "ual", "unit": unit, "window": whole, "status": "failed",
+                                               "reason": "HTTP 503", "received": 0}}}
+    fake = FakeUal(spread(30))
+    calls = {"n": 0}
+
+    def refusing(method, url, headers, data, timeout):
+        calls["n"] += 1
+        if calls["n"] > 2:  # the first window (a day at most) is read, then the role is gone
+            return RawReply(403, {}, b'{"error":{"code":"Forbidden","message":"role missing"}}')
+        return fake(method, url, headers, data, timeout)
+    ctx, _ = make_ctx(refusing, bundle=bundle, concurrency_one=True)
+    _run_source(ctx, "ual")
+    entries = ledger(bundle)
+    assert any(e["unit"] == "_source" and e["status"] == "failed" for e in entries)
+    assert any(e["status"] == "complete" for e in entries) and unit not in {e["unit"] for e in entries}
+    read = [TimeWindow.from_json(e["window"]) for e in entries if e["status"] == "complete"]
+    rows = [{"bundle": "b", "source": e["source"], "unit": e["unit"], "status": e["status"], "reason": e["reason"],
+             "window_start": (e.get("window") or {}).get("start"), "window_end": (e.get("window") or {}).get("end"),
+             "bundle_start": whole["start"], "bundle_end": whole["end"]} for e in entries]
+    gaps = ledger_gaps(rows, (T0, T0 + timedelta(days=2)))
+    unread = TimeWindow(T0, min(w.start for w in read))
+    assert unread.seconds > 0 and [(g.start, g.end) for g in gaps] == [(unread.start, unread.end)]
+    assert "role" in gaps[0].reason or "Audit Logs" in gaps[0].reason

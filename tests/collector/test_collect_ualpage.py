@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from evkit.collector.sources.ual import judge
 from evkit.collector.sources.ualpage import Page, UnreadablePage, _slow, scan_page
+from evkit.collector.windows import TimeWindow
+from evkit.times import parse_iso_utc
 
 WHEN = "2023-06-01T00:00:01"
 
@@ -91,3 +94,49 @@ def test_the_more_records_flag_in_another_form_is_still_read(meta) -> None:
     r["AuditSearchRequestMetadata"] = meta
     assert scan_page(page([r])).more is True
     assert scan_page(page([dict(r, AuditSearchRequestMetadata={"moreRecordsAvailable": "False"})])).more is False
+
+
+def test_a_creation_date_after_the_rows_index_is_never_taken_for_the_next_rows() -> None:
+    """CreationDate after ResultIndex (a layout the services do not send today): the backward search
+    would give each row the date of the row before and never read the last row's, so a row dated
+    outside its window (the oldest, last) would go unseen; the tally falls back to json.loads."""
+    def late(i: int, when: str) -> dict:
+        r = row(i, 3, f"id-{i}")
+        r["CreationDate"] = when + ".0000000Z"
+        return {k: r[k] for k in ("RecordType", "AuditData", "ResultIndex", "ResultCount", "Identity",
+                                  "CreationDate")}
+    dates = ["2023-06-01T00:00:03", "2023-06-01T00:00:02", "2023-05-31T23:59:59"]
+    body = page([late(i, d) for i, d in zip((1, 2, 3), dates)])
+    assert [r[3] for r in scan_page(body).rows] == dates == [r[3] for r in _slow(body).rows]
+    window = TimeWindow(parse_iso_utc("2023-06-01T00:00:00Z"), parse_iso_utc("2023-06-01T01:00:00Z"))
+    assert judge(scan_page(body), window, 0).kind == "again"  # the oldest row is not this window's
+    # mixed: one row laid out the usual way between two with the date after the index
+    usual = row(2, 3, "id-2")
+    mixed = page([late(1, dates[0]), usual, late(3, dates[2])])
+    assert scan_page(mixed) == _slow(mixed)
+    # a row without a CreationDate after one whose date follows its index
+    bare = {k: v for k, v in row(2, 3, "id-2").items() if k != "CreationDate"}
+    assert scan_page(page([late(1, dates[0]), bare])) == _slow(page([late(1, dates[0]), bare]))
+
+
+def test_an_empty_identity_is_read_as_json_reads_it() -> None:
+    blank = dict(row(1, 1, "x"), Identity="", RecordId="rec-1")
+    assert scan_page(page([blank])) == _slow(page([blank]))
+
+
+@pytest.mark.parametrize("stamp, want", [
+    ("2023-06-01T05:30:00+05:00", "2023-06-01T00:30:00"),         # an explicit offset is converted
+    ("2023-06-01T05:30:00.1234567+05:30", "2023-06-01T00:00:00"),
+    ("2023-05-31T22:00:00-02:00", "2023-06-01T00:00:00"),
+    ("2023-06-01T00:30:00.0000000Z", "2023-06-01T00:30:00"),      # as the service sends it
+    ("2023-06-01T00:30:00", "2023-06-01T00:30:00"),               # no zone: UTC
+    ("2023-06-01T00:30:00+00:00", "2023-06-01T00:30:00"),
+    ("2023-06-01T00:30:00+99:00", None),                          # not a time: undated, counted
+])
+def test_a_creation_date_with_an_offset_is_read_in_utc_on_both_paths(stamp: str, want: str | None) -> None:
+    """A row dated 05:30+05:00 is 00:30 UTC: read as 05:30 it would be judged inside a 05:00-06:00
+    window it does not belong to (and outside the one it does)."""
+    r = dict(row(1, 1, "a"), CreationDate=stamp)
+    body = page([r, row(2, 2, "b")])
+    assert scan_page(body) == _slow(body)
+    assert scan_page(body).rows[0][3] == want

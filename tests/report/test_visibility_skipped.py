@@ -45,3 +45,33 @@ def test_the_pdf_shows_the_covered_skip_and_does_not_call_it_a_visibility_gap() 
     rows = mark_covered([row("ual", "w", "complete"), row("mgmt", "Audit.Exchange/older", "skipped", reason=OLDER)])
     text = " ".join(str(getattr(f, "text", "")) for f in _completeness({"completeness": rows}))
     assert "except 1 unit whose whole period another audit source collected completely" in text
+
+
+def test_a_source_that_failed_as_a_whole_after_reading_part_of_its_window_leaves_the_rest_a_gap(tmp_path) -> None:
+    """The collector's `_source` entry (a role refused mid-run) states no window; the windows that
+    source never reached have no entry at all. The report must not read them as collected."""
+    from bundlekit import mia, permissive_report_options, write_bundle
+    from evkit.report.pipeline import run_report
+
+    window = ("2023-06-01T00:00:00Z", "2023-06-03T00:00:00Z")
+    ledger = [{"source": "ual", "unit": "20230602T000000Z_20230603T000000Z",
+               "window": {"start": "2023-06-02T00:00:00Z", "end": window[1]}, "expected": None, "received": 1,
+               "unique_ids": 1, "retries": 0, "status": "complete", "reason": ""},
+              {"source": "ual", "unit": "_source", "window": None, "expected": None, "received": 0, "unique_ids": 0,
+               "retries": 0, "status": "failed", "reason": "missing Exchange role group View-Only Audit Logs"}]
+    root = write_bundle(tmp_path / "b", [mia("u-1", "2023-06-02T10:00:00", "alice@contoso.com")], window=window,
+                        ledger=ledger)
+    (tmp_path / "case.toml").write_text(f'[case]\nid = "IR-TEST"\nclient = "Contoso"\nwindow = ["{window[0]}", '
+                                        f'"{window[1]}"]\n[indicators]\naccounts = ["alice@contoso.com"]\n',
+                                        encoding="utf-8")
+    result = run_report([root], tmp_path / "case.toml", tmp_path / "out", **permissive_report_options())
+    [alice] = result.findings["mailboxes"]
+    assert alice["verdict"] == "cannot be assessed", alice  # was: "no evidence of access"
+    assert [(u["start"], u["end"]) for u in alice["unknown"]] == [(window[0], "2023-06-02T00:00:00Z")]
+    assert "View-Only Audit Logs" in alice["unknown"][0]["reason"]
+    assert not result.findings["summary"]["headline"].startswith("No activity")
+    gaps = ledger_gaps([dict(r, bundle_start=window[0], bundle_end=window[1]) for r in
+                        [row("ual", "w", "complete", "2023-06-02T00:00:00Z", window[1]),
+                         row("ual", "_source", "failed", None, None, reason="refused")]],
+                       (datetime(2023, 6, 1, tzinfo=timezone.utc), datetime(2023, 6, 3, tzinfo=timezone.utc)))
+    assert [(g.start.day, g.end.day) for g in gaps] == [(1, 2)]
