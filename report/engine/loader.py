@@ -419,8 +419,13 @@ class Engine:
             WHERE d.id IN (SELECT id FROM dup_ranked GROUP BY id HAVING count(DISTINCT content) > 1)""")
         differs = ", ".join(f"CASE WHEN u.\"{c}\" IS DISTINCT FROM x.\"{c}\" THEN '{c}' END" for c in content)
         # A field one copy lacks (an export that leaves out SessionId) is not a contradiction:
-        # `contradicting` holds only the fields both copies state, with different values.
-        contradicts = ", ".join(f"CASE WHEN u.\"{c}\" <> x.\"{c}\" THEN '{c}' END" for c in content)
+        # `contradicting` holds the fields this copy states that another copy of the record (the
+        # one used or any other) states with a different value. Two copies that each state a
+        # SessionId the used copy lacks contradict each other, not the used copy.
+        stated = ", ".join(f'count(DISTINCT e."{c}") > 1 AS "apart {c}"' for c in content)
+        con.execute(f"""CREATE TEMP TABLE stated_apart AS SELECT d.id, {stated}
+                        FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid GROUP BY d.id""")
+        contradicts = ", ".join(f"CASE WHEN x.\"{c}\" IS NOT NULL AND s.\"apart {c}\" THEN '{c}' END" for c in content)
         con.execute(f"""
             CREATE TABLE conflicts AS
             SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
@@ -432,7 +437,9 @@ class Engine:
                    list_filter([{contradicts}], lambda x: x IS NOT NULL) AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
+            JOIN stated_apart s ON s.id = k.id
             WHERE k.n = 1""")
+        con.execute("DROP TABLE stated_apart")
         con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported, unread)
                        FROM events_all WHERE rowid IN (SELECT rid FROM conflict_rows WHERE differs_from_used)""")
         con.execute("DROP TABLE conflict_rows")
