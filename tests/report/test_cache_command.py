@@ -56,3 +56,27 @@ def test_a_cache_folder_that_is_a_link_is_refused(tmp_path, capsys, verb):
     code, _, err = run(["cache", verb, "--cache-dir", str(tmp_path / "link")], capsys)
     assert code == 1 and "is a symbolic link" in err and len(err.strip().splitlines()) == 1
     assert (real / ("a" * 64)).is_dir()
+
+
+def test_clear_removes_nothing_that_only_looks_like_an_entry(tmp_path, capsys):
+    """A cache folder named by mistake ($HOME, a folder of another tool's 64-hex layers): folders
+    whose names evkit uses but whose contents it did not write are named and left."""
+    home = tmp_path / "home"
+    layer = home / ("c" * 64)                       # another tool's layer folder
+    (layer / "diff").mkdir(parents=True)
+    (layer / "link").write_text("x", encoding="utf-8")
+    bare = home / ("d" * 64)                        # files only, but no meta.json
+    bare.mkdir()
+    (bare / "events.parquet").write_text("mine", encoding="utf-8")
+    extra = home / ("e" * 64)                       # meta.json and a file evkit never writes
+    extra.mkdir()
+    (extra / "meta.json").write_text("{}", encoding="utf-8")
+    (extra / "thesis.docx").write_text("mine", encoding="utf-8")
+    (home / ".old-settings" / "entry").mkdir(parents=True)    # a user's folder, not mkdtemp's
+    (home / ".old-abcdefgh" / "photos").mkdir(parents=True)   # mkdtemp's name, not its contents
+    (home / ".write-abcdefgh" / "sub").mkdir(parents=True)
+    code, out, _ = run(["cache", "clear", "--cache-dir", str(home)], capsys)
+    assert code == 0 and "removed 0 entries" in out and "left 6 name(s)" in out, out
+    assert (layer / "diff").is_dir() and (bare / "events.parquet").is_file() and (extra / "thesis.docx").is_file()
+    assert (home / ".old-settings" / "entry").is_dir() and (home / ".old-abcdefgh" / "photos").is_dir()
+    assert (home / ".write-abcdefgh" / "sub").is_dir()
