@@ -421,7 +421,9 @@ class Engine:
         # A field one copy lacks (an export that leaves out SessionId) is not a contradiction:
         # `contradicting` holds the fields this copy states that another copy of the record (the
         # one used or any other) states with a different value. Two copies that each state a
-        # SessionId the used copy lacks contradict each other, not the used copy.
+        # SessionId the used copy lacks contradict each other, not the used copy. A copy holding a
+        # field as text that could not be read (`unread`) may state anything there: each field it
+        # differs in counts as contradicting, never as "lacking".
         stated = ", ".join(f'count(DISTINCT e."{c}") > 1 AS "apart {c}"' for c in content)
         con.execute(f"""CREATE TEMP TABLE stated_apart AS SELECT d.id, {stated}
                         FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid GROUP BY d.id""")
@@ -434,7 +436,9 @@ class Engine:
                    END AS used_because,
                    o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
                    list_filter([{differs}], lambda x: x IS NOT NULL) AS differing,
-                   list_filter([{contradicts}], lambda x: x IS NOT NULL) AS contradicting
+                   CASE WHEN coalesce(len(u.unread), 0) > 0 OR coalesce(len(x.unread), 0) > 0
+                        THEN list_filter([{differs}], lambda x: x IS NOT NULL)
+                        ELSE list_filter([{contradicts}], lambda x: x IS NOT NULL) END AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
             JOIN stated_apart s ON s.id = k.id

@@ -165,3 +165,21 @@ def test_copies_that_each_state_a_field_the_used_copy_lacks_differently_are_a_co
     assert not [p for p in problems if "no value contradicts" in p], problems
     [named] = [p for p in problems if "record r1: copies with this Id differ in session_id;" in p]
     assert named.startswith("A/") and "(more fields)" in named, named
+
+
+def test_a_copy_whose_field_could_not_be_read_is_never_summed_up_as_only_lacking_it(tmp_path):
+    """A SIEM copy holds Folders as JSON text cut short (naming another item): its folders are
+    unreadable, not absent, so 'no value contradicts' cannot be said; the record is named."""
+    from bundlekit import mgmt_blob, write_import_bundle
+    from evkit.report.engine import queries
+    rec = mia("r1", "2023-06-01T10:00:00", A, folders={"\\Inbox": ["<m@x>"]})
+    cut = dict(rec, Folders='[{"Path": "\\\\Inbox", "FolderItems": [{"InternetMessageId": "<other@x>"}]')
+    api = write_bundle(tmp_path / "A", [rec], window=WINDOW)
+    siem = write_import_bundle(tmp_path / "B", {"siem.json": mgmt_blob([cut])})
+    with Engine() as e:
+        e.load([scan_bundle(api), scan_bundle(siem)])
+        assert e.rows("SELECT other_bundle, contradicting FROM conflicts") == [("B", ["folders"])]
+        problems = queries.load_problems(e)
+    assert not [p for p in problems if "no value contradicts" in p], problems
+    assert [p for p in problems if "record r1: copies with this Id differ in folders;" in p
+            and "B/data/imports/siem.json" in p], problems
