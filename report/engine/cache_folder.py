@@ -65,13 +65,16 @@ def cache_contents(folder: Path) -> Contents:
 
 def clear_cache(folder: Path) -> tuple[Contents, int]:
     """Remove every entry (and leftover temporary folder) evkit wrote in `folder`: (what was
-    there, bytes freed). Names evkit did not write are left and returned in `other`."""
+    removed, bytes freed). Names evkit did not write are left and returned in `other`."""
     found = cache_contents(folder)
-    freed = 0
+    removed = []
     for entry in found.entries:
-        shutil.rmtree(folder / entry.name)   # rmtree removes links inside, never their targets
-        freed += entry.size
-    return found, freed
+        try:
+            shutil.rmtree(folder / entry.name)   # rmtree removes links inside, never their targets
+        except FileNotFoundError:
+            continue    # gone since it was listed (another clear, a report replacing it): nothing to remove
+        removed.append(entry)
+    return Contents(removed, found.other), sum(e.size for e in removed)
 
 
 def _check_folder(folder: Path) -> None:

@@ -80,3 +80,25 @@ def test_clear_removes_nothing_that_only_looks_like_an_entry(tmp_path, capsys):
     assert (layer / "diff").is_dir() and (bare / "events.parquet").is_file() and (extra / "thesis.docx").is_file()
     assert (home / ".old-settings" / "entry").is_dir() and (home / ".old-abcdefgh" / "photos").is_dir()
     assert (home / ".write-abcdefgh" / "sub").is_dir()
+
+
+def test_an_entry_removed_meanwhile_does_not_stop_the_clear(tmp_path, capsys, monkeypatch):
+    """Two clears at once (or a report replacing an entry): an entry gone between listing and
+    removing is skipped, the others are still removed, and no error is raised."""
+    from evkit.report.engine import cache_folder
+    cache = tmp_path / "cache"
+    for name in ("a" * 64, "b" * 64):
+        (cache / name).mkdir(parents=True)
+        (cache / name / "meta.json").write_text("{}", encoding="utf-8")
+    listed = cache_folder.cache_contents
+
+    def listed_then_one_gone(folder):
+        found = listed(folder)
+        (cache / ("a" * 64) / "meta.json").unlink()
+        (cache / ("a" * 64)).rmdir()
+        return found
+
+    monkeypatch.setattr(cache_folder, "cache_contents", listed_then_one_gone)
+    code, out, err = run(["cache", "clear", "--cache-dir", str(cache)], capsys)
+    assert code == 0 and "removed 1 entry (2 bytes)" in out and not err, (out, err)
+    assert list(cache.iterdir()) == []
