@@ -422,8 +422,8 @@ class Engine:
         # `contradicting` holds the fields this copy states that another copy of the record (the
         # one used or any other) states with a different value. Two copies that each state a
         # SessionId the used copy lacks contradict each other, not the used copy. A copy holding a
-        # field as text that could not be read (`unread`) may state anything there: each field it
-        # differs in counts as contradicting, never as "lacking".
+        # field as text that could not be read (`unread`, or a CreationTime no form of time reads)
+        # may state anything there: each field it differs in counts as contradicting, never as "lacking".
         stated = ", ".join(f'count(DISTINCT e."{c}") > 1 AS "apart {c}"' for c in content)
         con.execute(f"""CREATE TEMP TABLE stated_apart AS SELECT d.id, {stated}
                         FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid GROUP BY d.id""")
@@ -437,6 +437,8 @@ class Engine:
                    o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
                    list_filter([{differs}], lambda x: x IS NOT NULL) AS differing,
                    CASE WHEN coalesce(len(u.unread), 0) > 0 OR coalesce(len(x.unread), 0) > 0
+                             OR (u.ts IS NULL AND u.creation_time IS NOT NULL)
+                             OR (x.ts IS NULL AND x.creation_time IS NOT NULL)
                         THEN list_filter([{differs}], lambda x: x IS NOT NULL)
                         ELSE list_filter([{contradicts}], lambda x: x IS NOT NULL) END AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used

@@ -183,3 +183,17 @@ def test_a_copy_whose_field_could_not_be_read_is_never_summed_up_as_only_lacking
     assert not [p for p in problems if "no value contradicts" in p], problems
     assert [p for p in problems if "record r1: copies with this Id differ in folders;" in p
             and "B/data/imports/siem.json" in p], problems
+
+
+def test_a_copy_whose_creation_time_could_not_be_read_is_never_summed_up_as_only_lacking_it(tmp_path):
+    """A copy states a CreationTime no form of time reads: not a copy that lacks one."""
+    from evkit.report.engine import queries
+    rec = mia("r1", "2023-06-01T10:00:00", A, folders={"\\Inbox": ["<m@x>"]})
+    api = write_bundle(tmp_path / "A", [rec], window=WINDOW)
+    other = write_bundle(tmp_path / "B", [dict(rec, CreationTime="the 31st of June")], window=WINDOW)
+    with Engine() as e:
+        e.load([scan_bundle(api), scan_bundle(other)])
+        assert e.rows("SELECT other_bundle, contradicting FROM conflicts") == [("B", ["ts"])]
+        problems = queries.load_problems(e)
+    assert not [p for p in problems if "no value contradicts" in p], problems
+    assert [p for p in problems if "record r1: copies with this Id differ in ts;" in p], problems
