@@ -92,15 +92,17 @@ def _check_folder(folder: Path) -> None:
 def _is_evkit_folder(path: Path, name: str) -> bool:
     """Whether `path` is a folder evkit wrote, by its name AND what it holds: a name alone is not
     enough (a cache folder named by mistake as $HOME, or a folder of other tools' 64-hex layers,
-    must lose nothing). An entry holds meta.json and only the files evkit writes; a `.write-*`
-    folder only files; an `.old-*` folder nothing or one entry called `entry`."""
+    must lose nothing). An entry holds only the files evkit writes there (meta.json and the
+    Parquet files; fewer after a removal that was interrupted, so an interrupted clear or report
+    is finished by the next clear); a `.write-*` folder only files; an `.old-*` folder nothing or
+    one such entry called `entry`."""
     if _ENTRY.fullmatch(name):
-        return _holds_only_files(path, required=META)
+        return _holds_only_files(path)
     if _WRITING.fullmatch(name):
-        return _holds_only_files(path, required=None, allowed=None)
+        return _holds_only_files(path, allowed=None)
     if _OLD.fullmatch(name):
         names = _listing(path)
-        return names == [] or (names == [_OLD_ENTRY] and _holds_only_files(path / _OLD_ENTRY, required=META))
+        return names == [] or (names == [_OLD_ENTRY] and _holds_only_files(path / _OLD_ENTRY))
     return False
 
 
@@ -114,10 +116,9 @@ def _listing(path: Path) -> list[str] | None:
         return None
 
 
-def _holds_only_files(path: Path, *, required: str | None,
-                      allowed: frozenset[str] | None = frozenset({META, *FILES})) -> bool:
+def _holds_only_files(path: Path, *, allowed: frozenset[str] | None = frozenset({META, *FILES})) -> bool:
     names = _listing(path)
-    if names is None or (required is not None and required not in names):
+    if names is None:
         return False
     if allowed is not None and not set(names) <= allowed:
         return False
