@@ -425,9 +425,12 @@ class Engine:
         # field as text that could not be read (`unread`, or a CreationTime no form of time reads)
         # may state anything there: each field it differs in counts as contradicting, never as "lacking".
         stated = ", ".join(f'count(DISTINCT e."{c}") > 1 AS "apart {c}"' for c in content)
+        # With two copies that is `u <> x`; only records with more copies (rare) are aggregated.
         con.execute(f"""CREATE TEMP TABLE stated_apart AS SELECT d.id, {stated}
-                        FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid GROUP BY d.id""")
-        contradicts = ", ".join(f"CASE WHEN x.\"{c}\" IS NOT NULL AND s.\"apart {c}\" THEN '{c}' END" for c in content)
+                        FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid
+                        WHERE d.id IN (SELECT id FROM conflict_rows GROUP BY id HAVING count(*) > 2) GROUP BY d.id""")
+        contradicts = ", ".join(f"CASE WHEN x.\"{c}\" IS NOT NULL AND coalesce(s.\"apart {c}\", u.\"{c}\" <> x.\"{c}\") "
+                                f"THEN '{c}' END" for c in content)
         con.execute(f"""
             CREATE TABLE conflicts AS
             SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
@@ -443,7 +446,7 @@ class Engine:
                         ELSE list_filter([{contradicts}], lambda x: x IS NOT NULL) END AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
-            JOIN stated_apart s ON s.id = k.id
+            LEFT JOIN stated_apart s ON s.id = k.id
             WHERE k.n = 1""")
         con.execute("DROP TABLE stated_apart")
         con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported, unread)
