@@ -3,7 +3,8 @@ case (docs/report-cache.md). The entries hold rows derived from evidence (addres
 so an examiner on a client's jump host must be able to see and remove them with evkit itself.
 
 Only what evkit writes is touched: entry folders named by a tag-manifest SHA-256 and the
-temporary folders an interrupted write leaves (`.write-*`, `.old-*`). A symbolic link is never
+temporary folders an interrupted write leaves (`.write-*`, `.old-*`), each only when what it holds
+is what evkit writes there (_is_evkit_folder). A symbolic link is never
 followed: a link in the folder is reported and left, and a cache folder that is itself a link is
 refused. Anything else found there is named and left in place.
 """
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from evkit.report.engine.cache import META
+from evkit.report.engine.cache import FILES, META
 from evkit.report.errors import CacheFolderError
 from evkit.times import format_utc
 
 _ENTRY = re.compile(r"[0-9a-f]{64}")
-_TEMPORARY = (".write-", ".old-")
+# tempfile.mkdtemp's names (engine/cache.py): the prefix, then eight of [a-z0-9_]
+_WRITING = re.compile(r"\.write-[a-z0-9_]{8}")
+_OLD = re.compile(r"\.old-[a-z0-9_]{8}")
+_OLD_ENTRY = "entry"   # the one name in an `.old-*` folder: the entry being replaced
 _META_CAP = 1 << 20
 
 
@@ -61,13 +65,16 @@ def cache_contents(folder: Path) -> Contents:
 
 def clear_cache(folder: Path) -> tuple[Contents, int]:
     """Remove every entry (and leftover temporary folder) evkit wrote in `folder`: (what was
-    there, bytes freed). Names evkit did not write are left and returned in `other`."""
+    removed, bytes freed). Names evkit did not write are left and returned in `other`."""
     found = cache_contents(folder)
-    freed = 0
+    removed = []
     for entry in found.entries:
-        shutil.rmtree(folder / entry.name)   # rmtree removes links inside, never their targets
-        freed += entry.size
-    return found, freed
+        try:
+            shutil.rmtree(folder / entry.name)   # rmtree removes links inside, never their targets
+        except FileNotFoundError:
+            continue    # gone since it was listed (another clear, a report replacing it): nothing to remove
+        removed.append(entry)
+    return Contents(removed, found.other), sum(e.size for e in removed)
 
 
 def _check_folder(folder: Path) -> None:
@@ -83,9 +90,42 @@ def _check_folder(folder: Path) -> None:
 
 
 def _is_evkit_folder(path: Path, name: str) -> bool:
-    if not (_ENTRY.fullmatch(name) or name.startswith(_TEMPORARY)):
+    """Whether `path` is a folder evkit wrote, by its name AND what it holds: a name alone is not
+    enough (a cache folder named by mistake as $HOME, or a folder of other tools' 64-hex layers,
+    must lose nothing). An entry holds only the files evkit writes there (meta.json and the
+    Parquet files; fewer after a removal that was interrupted, so an interrupted clear or report
+    is finished by the next clear); a `.write-*` folder only files; an `.old-*` folder nothing or
+    one such entry called `entry`."""
+    if _ENTRY.fullmatch(name):
+        return _holds_only_files(path)
+    if _WRITING.fullmatch(name):
+        return _holds_only_files(path, allowed=None)
+    if _OLD.fullmatch(name):
+        names = _listing(path)
+        return names == [] or (names == [_OLD_ENTRY] and _holds_only_files(path / _OLD_ENTRY))
+    return False
+
+
+def _listing(path: Path) -> list[str] | None:
+    """The names in the folder `path` (never through a link); None when it is not a folder."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return None
+        return sorted(os.listdir(path))
+    except OSError:
+        return None
+
+
+def _holds_only_files(path: Path, *, allowed: frozenset[str] | None = frozenset({META, *FILES})) -> bool:
+    names = _listing(path)
+    if names is None:
         return False
-    return stat.S_ISDIR(os.lstat(path).st_mode)
+    if allowed is not None and not set(names) <= allowed:
+        return False
+    try:
+        return all(stat.S_ISREG(os.lstat(path / n).st_mode) for n in names)
+    except OSError:
+        return False
 
 
 def _describe(path: Path, name: str) -> Entry:

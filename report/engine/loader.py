@@ -419,8 +419,18 @@ class Engine:
             WHERE d.id IN (SELECT id FROM dup_ranked GROUP BY id HAVING count(DISTINCT content) > 1)""")
         differs = ", ".join(f"CASE WHEN u.\"{c}\" IS DISTINCT FROM x.\"{c}\" THEN '{c}' END" for c in content)
         # A field one copy lacks (an export that leaves out SessionId) is not a contradiction:
-        # `contradicting` holds only the fields both copies state, with different values.
-        contradicts = ", ".join(f"CASE WHEN u.\"{c}\" <> x.\"{c}\" THEN '{c}' END" for c in content)
+        # `contradicting` holds the fields this copy states that another copy of the record (the
+        # one used or any other) states with a different value. Two copies that each state a
+        # SessionId the used copy lacks contradict each other, not the used copy. A copy holding a
+        # field as text that could not be read (`unread`, or a CreationTime no form of time reads)
+        # may state anything there: each field it differs in counts as contradicting, never as "lacking".
+        stated = ", ".join(f'count(DISTINCT e."{c}") > 1 AS "apart {c}"' for c in content)
+        # With two copies that is `u <> x`; only records with more copies (rare) are aggregated.
+        con.execute(f"""CREATE TEMP TABLE stated_apart AS SELECT d.id, {stated}
+                        FROM conflict_rows d JOIN events_all e ON e.rowid = d.rid
+                        WHERE d.id IN (SELECT id FROM conflict_rows GROUP BY id HAVING count(*) > 2) GROUP BY d.id""")
+        contradicts = ", ".join(f"CASE WHEN x.\"{c}\" IS NOT NULL AND coalesce(s.\"apart {c}\", u.\"{c}\" <> x.\"{c}\") "
+                                f"THEN '{c}' END" for c in content)
         con.execute(f"""
             CREATE TABLE conflicts AS
             SELECT k.id, k.bundle AS used_bundle, k.src AS used_src, k.pos AS used_pos,
@@ -429,10 +439,16 @@ class Engine:
                    END AS used_because,
                    o.bundle AS other_bundle, o.src AS other_src, o.pos AS other_pos,
                    list_filter([{differs}], lambda x: x IS NOT NULL) AS differing,
-                   list_filter([{contradicts}], lambda x: x IS NOT NULL) AS contradicting
+                   CASE WHEN coalesce(len(u.unread), 0) > 0 OR coalesce(len(x.unread), 0) > 0
+                             OR (u.ts IS NULL AND u.creation_time IS NOT NULL)
+                             OR (x.ts IS NULL AND x.creation_time IS NOT NULL)
+                        THEN list_filter([{differs}], lambda x: x IS NOT NULL)
+                        ELSE list_filter([{contradicts}], lambda x: x IS NOT NULL) END AS contradicting
             FROM conflict_rows k JOIN conflict_rows o ON o.id = k.id AND o.differs_from_used
             JOIN events_all u ON u.rowid = k.rid JOIN events_all x ON x.rowid = o.rid
+            LEFT JOIN stated_apart s ON s.id = k.id
             WHERE k.n = 1""")
+        con.execute("DROP TABLE stated_apart")
         con.execute("""CREATE TABLE conflict_copies AS SELECT * EXCLUDE (readable, id_missing, imported, unread)
                        FROM events_all WHERE rowid IN (SELECT rid FROM conflict_rows WHERE differs_from_used)""")
         con.execute("DROP TABLE conflict_rows")

@@ -1,6 +1,7 @@
 """What the report asks for its cross-check of `ual` against `mgmt` (report/rules/crosscheck.py):
-per UTC day and workload, how many records each of the two sources holds (every copy counts for
-its source: a record both hold is in the events once and in duplicate_sources for the other), and
+per UTC day and workload, how many records each of the two sources holds (each record once per source that holds it: a
+record both hold is in the events once and in duplicate_sources for the other; a record read
+twice by one source, as overlapping windows do, counts once, so the counts can be compared), and
 the listing windows of each Management API content type that the ledger records `complete`.
 
 Queries only; the decision is in report.rules.crosscheck.
@@ -17,7 +18,7 @@ def records_per_day(engine: Engine) -> list[tuple[str, str, str, int]]:
     """(day YYYY-MM-DD, workload, source `ual` or `mgmt`, records) for every day either source holds."""
     return [(str(day), str(workload), str(source), int(count)) for day, workload, source, count in engine.rows("""
         SELECT strftime(e.ts, '%Y-%m-%d') AS day, e.workload,
-               CASE WHEN s.src LIKE '%/raw/mgmt/%' THEN 'mgmt' ELSE 'ual' END AS source, count(*)
+               CASE WHEN s.src LIKE '%/raw/mgmt/%' THEN 'mgmt' ELSE 'ual' END AS source, count(DISTINCT e.id)
         FROM record_sources s JOIN events e ON e.id = s.id
         WHERE e.ts IS NOT NULL AND e.workload IS NOT NULL
           AND (s.src LIKE '%/raw/mgmt/%' OR s.src LIKE '%/raw/ual/%')

@@ -4,7 +4,8 @@ The Management Activity API lists content only from when its subscription starte
 start date: a subscription someone else started recently lists nothing for the days before it
 (docs/microsoft-365.md, the Management Activity API). So where the audit log search (`ual`) holds
 records of a workload on a day the `mgmt` listings were collected `complete` for, but `mgmt` holds
-none of that workload that day, the silence is named as a possible gap, never read as agreement.
+none of that workload that day, or fewer records than `ual` (a subscription started during the
+day), the silence is named as a possible gap, never read as agreement.
 
 Only the workloads with one content type each are compared (Exchange: Audit.Exchange; Entra ID:
 Audit.AzureActiveDirectory); `ual` collects some operations, `mgmt` every record of its types, so
@@ -13,7 +14,7 @@ on a day both cover `mgmt` should hold at least what `ual` holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,28 +24,26 @@ CONTENT_TYPES = {"Exchange": "Audit.Exchange", "AzureActiveDirectory": "Audit.Az
 DAY = timedelta(days=1)
 
 
-def _covered_days(windows: Iterable[tuple[datetime, datetime]]) -> set[str]:
-    """The UTC days (YYYY-MM-DD) wholly inside the union of `windows`."""
-    merged: list[list[datetime]] = []
-    for start, end in sorted(windows):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    days = set()
-    for start, end in merged:
-        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        if day < start:
-            day += DAY
-        while day + DAY <= end:
-            days.add(day.strftime("%Y-%m-%d"))
-            day += DAY
-    return days
+def _covered(day: str, windows: Sequence[tuple[datetime, datetime]]) -> bool:
+    """Whether the UTC day `day` (YYYY-MM-DD) lies wholly inside the union of `windows`. Only the
+    days the evidence holds are asked about, so an odd ledger window (years long, ending at
+    9999-12-31) costs nothing and overflows nothing (datetimes are subtracted, never advanced)."""
+    start = parse_iso_utc(day + "T00:00:00Z")
+    reach = start
+    for w_start, w_end in sorted(windows):
+        if w_start > reach:
+            break
+        if w_end > reach:
+            reach = w_end
+        if reach - start >= DAY:
+            return True
+    return False
 
 
 def silent_days(counts: Sequence[tuple[str, str, str, int]], mgmt_windows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One sentence per (content type, run of days) where `ual` holds records of the workload and
-    the `mgmt` listings, complete for the whole day, hold none."""
+    """One sentence per (content type, run of days) where `ual` holds more records of the workload
+    than the `mgmt` listings, complete for the whole day, hold (none, or fewer: a subscription that
+    started during the day lists only what came after)."""
     windows: dict[str, list[tuple[datetime, datetime]]] = {}
     for w in mgmt_windows:
         content_type = str(w["unit"]).split("/", 1)[0]
@@ -56,15 +55,18 @@ def silent_days(counts: Sequence[tuple[str, str, str, int]], mgmt_windows: Seque
     held: dict[tuple[str, str, str], int] = {(day, workload, source): n for day, workload, source, n in counts}
     out = []
     for workload, content_type in CONTENT_TYPES.items():
-        covered = _covered_days(windows.get(content_type, []))
-        silent = sorted(day for day in covered
-                        if held.get((day, workload, "ual"), 0) and not held.get((day, workload, "mgmt"), 0))
+        covered = windows.get(content_type, [])
+        silent = sorted(day for (day, w, source), n in held.items()
+                        if w == workload and source == "ual" and n > held.get((day, workload, "mgmt"), 0)
+                        and _covered(day, covered))
         for run in _runs(silent):
             n = sum(held[(day, workload, "ual")] for day in run)
+            m = sum(held.get((day, workload, "mgmt"), 0) for day in run)
             days = _plain_day(run[0]) if len(run) == 1 else f"{_plain_day(run[0])} to {_plain_day(run[-1])}"
+            mgmt_held = "hold none" if not m else f"hold only {m:,}"
             out.append(f"Possible gap: on {days} the audit log search (`ual`) holds {n:,} {workload} record(s) "
                        f"but the Management Activity API's {content_type} listings (`mgmt`), collected complete, "
-                       "hold none. A subscription started recently lists nothing before its start and the API "
+                       f"{mgmt_held}. A subscription started recently lists nothing before its start and the API "
                        "does not say when that was, so `mgmt`'s silence there is not agreement: records only "
                        "`mgmt` would hold (operations `ual` did not collect) may be missing for those days.")
     return out

@@ -143,3 +143,57 @@ def test_a_problem_naming_no_source_is_stated_without_a_leading_colon(tmp_path, 
     assert problems[0].startswith("2 further record Id(s) have copies with different content")
     assert sum("differ only in fields one copy lacks (client_ip_address)" in p for p in problems) == 1
     assert not any(p.startswith(":") for p in problems)
+
+
+def test_copies_that_each_state_a_field_the_used_copy_lacks_differently_are_a_contradiction(tmp_path):
+    """Two copies state different SessionIds that the copy used (more fields) lacks: they
+    contradict each other, so the record is named, never summed up as 'no value contradicts'."""
+    from evkit.report.engine import queries
+    base = mia("r1", "2023-06-01T10:00:00", A, folders={"\\Inbox": ["<m@x>"]})
+    base.pop("SessionId", None)
+    used = write_bundle(tmp_path / "A", [dict(base, ClientIP="192.0.2.1", ActorIpAddress="192.0.2.2")],
+                        window=WINDOW)
+    first = write_bundle(tmp_path / "B", [dict(base, SessionId="11111111-1111-1111-1111-111111111111")],
+                         window=WINDOW)
+    second = write_bundle(tmp_path / "C", [dict(base, SessionId="22222222-2222-2222-2222-222222222222")],
+                          window=WINDOW)
+    with Engine() as e:
+        e.load([scan_bundle(b) for b in (used, first, second)])
+        assert e.rows("SELECT other_bundle, contradicting FROM conflicts ORDER BY 1") == [
+            ("B", ["session_id"]), ("C", ["session_id"])]
+        problems = queries.load_problems(e)
+    assert not [p for p in problems if "no value contradicts" in p], problems
+    [named] = [p for p in problems if "record r1: copies with this Id differ in session_id;" in p]
+    assert named.startswith("A/") and "(more fields)" in named, named
+
+
+def test_a_copy_whose_field_could_not_be_read_is_never_summed_up_as_only_lacking_it(tmp_path):
+    """A SIEM copy holds Folders as JSON text cut short (naming another item): its folders are
+    unreadable, not absent, so 'no value contradicts' cannot be said; the record is named."""
+    from bundlekit import mgmt_blob, write_import_bundle
+    from evkit.report.engine import queries
+    rec = mia("r1", "2023-06-01T10:00:00", A, folders={"\\Inbox": ["<m@x>"]})
+    cut = dict(rec, Folders='[{"Path": "\\\\Inbox", "FolderItems": [{"InternetMessageId": "<other@x>"}]')
+    api = write_bundle(tmp_path / "A", [rec], window=WINDOW)
+    siem = write_import_bundle(tmp_path / "B", {"siem.json": mgmt_blob([cut])})
+    with Engine() as e:
+        e.load([scan_bundle(api), scan_bundle(siem)])
+        assert e.rows("SELECT other_bundle, contradicting FROM conflicts") == [("B", ["folders"])]
+        problems = queries.load_problems(e)
+    assert not [p for p in problems if "no value contradicts" in p], problems
+    assert [p for p in problems if "record r1: copies with this Id differ in folders;" in p
+            and "B/data/imports/siem.json" in p], problems
+
+
+def test_a_copy_whose_creation_time_could_not_be_read_is_never_summed_up_as_only_lacking_it(tmp_path):
+    """A copy states a CreationTime no form of time reads: not a copy that lacks one."""
+    from evkit.report.engine import queries
+    rec = mia("r1", "2023-06-01T10:00:00", A, folders={"\\Inbox": ["<m@x>"]})
+    api = write_bundle(tmp_path / "A", [rec], window=WINDOW)
+    other = write_bundle(tmp_path / "B", [dict(rec, CreationTime="the 31st of June")], window=WINDOW)
+    with Engine() as e:
+        e.load([scan_bundle(api), scan_bundle(other)])
+        assert e.rows("SELECT other_bundle, contradicting FROM conflicts") == [("B", ["ts"])]
+        problems = queries.load_problems(e)
+    assert not [p for p in problems if "no value contradicts" in p], problems
+    assert [p for p in problems if "record r1: copies with this Id differ in ts;" in p], problems

@@ -65,3 +65,38 @@ def test_only_days_the_listings_wholly_cover_are_compared_and_runs_of_days_share
     assert silent_days(counts, []) == []  # no listing collected complete: nothing compared
     failed = [{**w, "unit": "Audit.General/x"} for w in windows]
     assert silent_days(counts, failed) == []
+
+
+def test_a_day_mgmt_holds_fewer_records_of_than_ual_is_a_possible_gap_too():
+    """A subscription started at 23:00 lists that hour only: `mgmt` holds some records that day,
+    fewer than `ual`, which is not agreement either."""
+    counts = [("2023-06-01", "Exchange", "ual", 40), ("2023-06-01", "Exchange", "mgmt", 2),
+              ("2023-06-02", "Exchange", "ual", 5), ("2023-06-02", "Exchange", "mgmt", 9)]
+    windows = [{"unit": "Audit.Exchange/a", "window_start": "2023-06-01T00:00:00Z", "window_end": "2023-06-03T00:00:00Z"}]
+    [line] = silent_days(counts, windows)
+    assert "on 1 June 2023 " in line and "40 Exchange record(s)" in line and "hold only 2." in line, line
+
+
+def test_an_odd_ledger_window_neither_crashes_nor_walks_every_day():
+    counts = [("2023-06-01", "Exchange", "ual", 3), ("9999-12-31", "Exchange", "ual", 1)]
+    windows = [{"unit": "Audit.Exchange/a", "window_start": "0001-01-01T00:00:00Z", "window_end": "9999-12-31T23:59:59Z"},
+               {"unit": "Audit.Exchange/b", "window_start": "2023-06-05T00:00:00Z", "window_end": "2023-06-01T00:00:00Z"}]
+    [line] = silent_days(counts, windows)
+    assert "on 1 June 2023 " in line and "3 Exchange" in line, line
+
+
+def test_a_record_read_twice_by_ual_counts_once_against_mgmt(tmp_path):
+    from evkit.evidence.inventory import scan_bundle
+    from evkit.report.engine import source_days
+    from evkit.report.engine.loader import Engine
+
+    rec = mia("u-1", "2023-06-02T10:00:00", "alice@contoso.com")
+    files = page_files("Audit.Exchange/20230601T000000Z_20230605T000000Z", "b000001",
+                       json.dumps([rec]).encode(), kind="mgmt.blob", source="mgmt")
+    root = write_bundle(tmp_path / "b", [rec, rec], window=WINDOW, page_size=1, extra_files=files)
+    with Engine() as e:
+        e.load([scan_bundle(root)])
+        counts = source_days.records_per_day(e)
+    assert counts == [("2023-06-02", "Exchange", "mgmt", 1), ("2023-06-02", "Exchange", "ual", 1)]
+    windows = [{"unit": "Audit.Exchange/a", "window_start": WINDOW[0], "window_end": WINDOW[1]}]
+    assert silent_days(counts, windows) == []
