@@ -41,7 +41,7 @@ META = "meta.json"
 FILES = {"events.parquet": "events_all", "problems.parquet": "problems"}
 _META_CAP = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 # Columns that exist only while a load runs (engine/loader.py), never in an entry.
 _TRANSIENT = ("json_text",)
 
@@ -133,7 +133,7 @@ class TableCache:
                     fds[name] = _open_file(dir_fd, name)
             finally:
                 os.close(dir_fd)
-            meta = _load_meta(fds[META])
+            meta = load_meta(fds[META])
             expected = self._meta(inv)
             for field, words in (("schema", "is in another format"),
                                  ("tagmanifest_sha256", "was made for another bundle"),
@@ -244,14 +244,14 @@ class CacheWriter:
 def _open_file(dir_fd: int, name: str) -> int:
     if stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode):
         raise CacheMismatch(f"holds {name} as a symbolic link, which evkit never writes")
-    fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise CacheMismatch(f"holds {name}, which is not a regular file")
     return fd
 
 
-def _load_meta(fd: int) -> dict[str, Any]:
+def load_meta(fd: int) -> dict[str, Any]:
     data = os.pread(fd, _META_CAP + 1, 0)
     if len(data) > _META_CAP:
         raise CacheMismatch(f"has a {META} too large to be evkit's")

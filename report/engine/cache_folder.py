@@ -11,7 +11,6 @@ refused. Anything else found there is named and left in place.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from evkit.report.engine.cache import FILES, META
+from evkit.report.engine.cache import FILE_FLAGS, FILES, META, CacheMismatch, load_meta
 from evkit.report.errors import CacheFolderError
 from evkit.times import format_utc
 
@@ -29,7 +28,6 @@ _ENTRY = re.compile(r"[0-9a-f]{64}")
 _WRITING = re.compile(r"\.write-[a-z0-9_]{8}")
 _OLD = re.compile(r"\.old-[a-z0-9_]{8}")
 _OLD_ENTRY = "entry"   # the one name in an `.old-*` folder: the entry being replaced
-_META_CAP = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +131,17 @@ def _describe(path: Path, name: str) -> Entry:
     for dirpath, _dirs, files in os.walk(path):
         for file in files:
             size += os.lstat(Path(dirpath) / file).st_size
-    meta_path = path / META
     bundle = root = written = None
     try:
-        if stat.S_ISREG(os.lstat(meta_path).st_mode) and os.lstat(meta_path).st_size <= _META_CAP:
-            meta = json.loads(meta_path.read_bytes())
-            if isinstance(meta, dict):
+        fd = os.open(path / META, FILE_FLAGS)   # never through a link
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                meta = load_meta(fd)
                 bundle = meta.get("bundle") if isinstance(meta.get("bundle"), str) else None
                 root = meta.get("root") if isinstance(meta.get("root"), str) else None
-            written = format_utc(datetime.fromtimestamp(os.lstat(meta_path).st_mtime, tz=timezone.utc))
-    except (OSError, ValueError, UnicodeError):
+                written = format_utc(datetime.fromtimestamp(os.fstat(fd).st_mtime, tz=timezone.utc))
+        finally:
+            os.close(fd)
+    except (OSError, CacheMismatch):
         pass
     return Entry(name, bundle, root, written, size)
