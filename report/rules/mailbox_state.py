@@ -8,6 +8,7 @@ shapes in docs/microsoft-365.md §8); `evkit.report.mailbox_state` feeds them fr
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -229,10 +230,8 @@ def still_in_place(findings: Iterable[Mapping[str, Any]], mailboxes_read: int, p
     found = list(findings)
     where = _counted(mailboxes_read, "mailbox", "mailboxes")
     if found:
-        kinds: dict[str, int] = {}
-        for f in found:
-            kinds[str(f.get("kind") or "other")] = kinds.get(str(f.get("kind") or "other"), 0) + 1
-        named = [_counted(n, *_KIND_WORDS.get(k, (k, k))) for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])]
+        kinds = Counter(str(f.get("kind") or "other") for f in found)   # most common first, ties as met
+        named = [_counted(n, *_KIND_WORDS.get(k, (k, k))) for k, n in kinds.most_common()]
         listed = (" and ".join(named) if len(named) <= 2
                   else _counted(len(found), "rule, forwarding setting or grant", "rules, forwarding settings and grants"))
         outside = sum(1 for f in found if f.get("external"))
