@@ -32,23 +32,24 @@ def _size(count: int) -> str:
     return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count:,} bytes"
 
 
+def _entries(count: int, size: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'} ({_size(size)})"
+
+
 def _body(args: dict[str, Any]) -> int:
     from evkit.report.engine.cache_folder import cache_contents, clear_cache  # noqa: PLC0415
 
     folder = chosen_cache_dir(args)
     if args["clear"]:
         found, freed = clear_cache(folder)
-        print(f"evkit cache: removed {len(found.entries)} entr{'y' if len(found.entries) == 1 else 'ies'} "
-              f"({_size(freed)}) from {safe_text(folder)}")
+        print(f"evkit cache: removed {_entries(len(found.entries), freed)} from {safe_text(folder)}")
     else:
         found = cache_contents(folder)
         for e in found.entries:
             bundle = f"{safe_text(e.bundle)} ({safe_text(e.root)})" if e.bundle else "(meta.json unreadable: an " \
                 "entry evkit would not use)"
             print(f"{e.name[:16]}  {e.written_utc or '-':20}  {_size(e.size):>12}  {bundle}")
-        total = sum(e.size for e in found.entries)
-        print(f"evkit cache: {len(found.entries)} entr{'y' if len(found.entries) == 1 else 'ies'} "
-              f"({_size(total)}) in {safe_text(folder)}")
+        print(f"evkit cache: {_entries(len(found.entries), sum(e.size for e in found.entries))} in {safe_text(folder)}")
     if found.other:
         print(f"evkit cache: left {len(found.other)} name(s) evkit did not write: "
               f"{', '.join(safe_text(n) for n in found.other[:10])}{' ...' if len(found.other) > 10 else ''}")
